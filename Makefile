@@ -1,0 +1,31 @@
+# Reserva. `make run` serves the platform on ./data; `make test` checks everything CI checks.
+GO ?= go
+ADDR ?= 127.0.0.1:8080
+
+.PHONY: run build test vet generate check-generated bench
+
+run:
+	$(GO) run . serve --addr $(ADDR)
+
+build:
+	$(GO) build -o bin/reserva .
+
+test: vet check-generated
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./tenancy/...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '_templ.go$$')" || \
+		{ echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+generate:
+	$(GO) tool templ generate
+	$(GO) tool gqlgen generate
+
+# Fails when the committed generated code differs from what the pinned generators make.
+check-generated:
+	.ci/check-generated
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 300x ./...

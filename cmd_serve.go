@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
+	addr := fs.String("addr", envOr("RESERVA_ADDR", "127.0.0.1:8080"), "listen address host:port (RESERVA_ADDR)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := openPlatform(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	if p.newData {
+		if _, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"}); err != nil {
+			return fmt.Errorf("create demo tenant: %w", err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	s := &web.Server{
+		Tenants: p.tenants,
+		GraphQL: graph.NewHandler(p.log),
+		Log:     p.log,
+		Ready:   p.reg.Ping,
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Reserva is running at %s\n", url)
+	if _, err := p.tenants.Registry().BySlug(ctx, "demo"); err == nil {
+		fmt.Fprintf(stdout, "Open the demo business: %s/demo\n", url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	p.log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := p.close(); err != nil {
+		return fmt.Errorf("close tenants: %w", err)
+	}
+	p.log.Info("stopped cleanly")
+	return nil
+}

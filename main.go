@@ -1,0 +1,176 @@
+// Command reserva is the Reserva booking platform: one binary that serves every business's site,
+// dashboard and API, and runs the operator's commands on the same data directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/tenancy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `Reserva: online booking for businesses, one SQLite database per business.
+
+Usage:
+  reserva serve                               run the web server
+  reserva tenants create --slug S --name N    create a business
+  reserva tenants list                        list businesses and their schema state
+  reserva tenants rename --slug S --to NEW    change a business's slug (the old one redirects)
+  reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
+  reserva tenants delete --slug S [--yes]     erase a business and all its data
+  reserva migrate                             bring every business's database to the latest schema
+
+Every command takes --data DIR (RESERVA_DATA, default ./data).
+Run "reserva COMMAND -h" for a command's flags.
+`
+
+// errUsage marks errors caused by how the command was called (exit status 2).
+var errUsage = errors.New("usage")
+
+// run executes one command and returns the process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "tenants":
+		err = cmdTenants(ctx, args[1:], stdin, stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr)
+	default:
+		err = fmt.Errorf("%w: unknown command %q (run \"reserva help\")", errUsage, args[0])
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "reserva:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "reserva:", err)
+		return 1
+	}
+}
+
+// config is what every command needs to reach the data. Flags override RESERVA_* variables,
+// which override the defaults.
+type config struct {
+	data        string
+	maxOpen     int
+	idleTimeout time.Duration
+	logLevel    slog.Level
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// newFlags returns a flag set for command name with the common flags bound to cfg.
+func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: reserva %s\n\n%s\nFlags:\n", name, help)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.data, "data", envOr("RESERVA_DATA", "data"), "data directory (RESERVA_DATA)")
+	maxOpen, _ := strconv.Atoi(envOr("RESERVA_MAX_OPEN_TENANTS", "256"))
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", maxOpen, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
+	idle, _ := time.ParseDuration(envOr("RESERVA_IDLE_TIMEOUT", "5m"))
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", idle, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
+	cfg.logLevel = slog.LevelInfo
+	fs.TextVar(&cfg.logLevel, "log-level", levelFromEnv(), "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
+	return fs
+}
+
+func levelFromEnv() *slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(envOr("RESERVA_LOG_LEVEL", "info"))); err != nil {
+		l = slog.LevelInfo
+	}
+	return &l
+}
+
+// parse parses args, turning a flag error into a usage error and rejecting stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// platform is the opened data directory: the registry and the tenant manager.
+type platform struct {
+	reg      *tenancy.SQLiteRegistry
+	tenants  *tenancy.Manager
+	log      *slog.Logger
+	newData  bool // the data directory had no registry before this start
+	closeErr error
+	closed   sync.Once
+}
+
+func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform, error) {
+	log := slog.New(logctx.NewHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
+	slog.SetDefault(log)
+	path := filepath.Join(cfg.data, "registry.db")
+	_, statErr := os.Stat(path)
+	reg, err := tenancy.OpenRegistry(ctx, path, tenancy.DefaultSlugGrace)
+	if err != nil {
+		return nil, err
+	}
+	m, err := tenancy.NewManager(reg, tenancy.Config{
+		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log,
+	})
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
+	return &platform{reg: reg, tenants: m, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
+}
+
+// close closes every tenant database, waiting up to 30 s for work in flight. It is safe to call
+// more than once.
+func (p *platform) close() error {
+	p.closed.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.closeErr = errors.Join(p.tenants.Close(ctx), p.reg.Close())
+	})
+	return p.closeErr
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a running command writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// reserva runs one command to completion and returns its exit status and output.
+func reserva(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCLITenants(t *testing.T) {
+	data := t.TempDir()
+
+	code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme Studio", "--timezone", "Europe/Madrid")
+	if code != 0 || !strings.Contains(out, "Created acme") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	code, _, errOut = reserva(t, "", "tenants", "create", "--data", data, "--slug", "../etc", "--name", "X")
+	if code != 1 || !strings.Contains(errOut, `slug "../etc" has '.'`) {
+		t.Errorf("create with a bad slug: %d %q", code, errOut)
+	}
+	code, _, errOut = reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Again")
+	if code != 1 || !strings.Contains(errOut, "slug is taken") {
+		t.Errorf("create with a taken slug: %d %q", code, errOut)
+	}
+	code, _, errOut = reserva(t, "", "tenants", "create", "--data", data, "--bogus")
+	if code != 2 || !strings.Contains(errOut, "flag provided but not defined: -bogus") {
+		t.Errorf("unknown flag: %d %q", code, errOut)
+	}
+
+	code, out, _ = reserva(t, "", "tenants", "list", "--data", data)
+	if code != 0 || !regexp.MustCompile(`(?m)^acme\s+Acme Studio\s+Europe/Madrid\s+1/1\s+ok\s+never\s+[a-z2-7]{26}$`).MatchString(out) {
+		t.Errorf("list: %d\n%s", code, out)
+	}
+
+	code, out, _ = reserva(t, "", "tenants", "rename", "--data", data, "--slug", "acme", "--to", "acme-studio")
+	if code != 0 || !strings.Contains(out, "Renamed acme to acme-studio") {
+		t.Errorf("rename: %d %q", code, out)
+	}
+
+	// Deleting asks for the slug to be typed; anything else deletes nothing.
+	code, _, errOut = reserva(t, "acme\n", "tenants", "delete", "--data", data, "--slug", "acme-studio")
+	if code != 1 || !strings.Contains(errOut, "not confirmed") {
+		t.Errorf("delete with a wrong confirmation: %d %q", code, errOut)
+	}
+	if files, _ := filepath.Glob(filepath.Join(data, "tenants", "*", "*.db")); len(files) != 1 {
+		t.Fatalf("after an unconfirmed delete: %v", files)
+	}
+	code, out, _ = reserva(t, "acme-studio\n", "tenants", "delete", "--data", data, "--slug", "acme-studio")
+	if code != 0 || !strings.Contains(out, "Deleted acme-studio") {
+		t.Errorf("delete: %d %q", code, out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(data, "tenants", "*", "*")); len(files) != 0 {
+		t.Errorf("files left after delete: %v", files)
+	}
+	code, out, _ = reserva(t, "", "tenants", "list", "--data", data)
+	if code != 0 || strings.Contains(out, "acme") || !strings.Contains(out, "0 tenants") {
+		t.Errorf("list after delete: %d\n%s", code, out)
+	}
+	code, _, errOut = reserva(t, "", "tenants", "delete", "--data", data, "--slug", "ghost", "--yes")
+	if code != 1 || !strings.Contains(errOut, `no tenant has the slug "ghost"`) {
+		t.Errorf("delete of an unknown slug: %d %q", code, errOut)
+	}
+}
+
+func TestCLIServe(t *testing.T) {
+	data := t.TempDir()
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+		if m := regexp.MustCompile(`running at (http://\S+)`).FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %q %q", out.String(), errOut.String())
+		}
+	}
+	// A data directory that already had tenants gets no demo tenant.
+	if strings.Contains(out.String(), "/demo") {
+		t.Errorf("demo tenant offered in a non-empty data directory: %q", out.String())
+	}
+
+	for _, c := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/acme", 200, `data-testid="business-name">Acme<`},
+		{"/nope", 404, "Page not found"},
+		{"/demo", 404, "Page not found"},
+		{"/healthz", 200, "ok"},
+		{"/readyz", 200, "ready"},
+	} {
+		res, err := http.Get(base + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status || !strings.Contains(string(body), c.body) {
+			t.Errorf("GET %s = %d %q, want %d containing %q", c.path, res.StatusCode, body, c.status, c.body)
+		}
+		if res.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: no X-Request-Id", c.path)
+		}
+	}
+
+	stop() // what SIGINT does
+	select {
+	case code := <-exited:
+		if code != 0 || !strings.Contains(errOut.String(), "stopped cleanly") {
+			t.Errorf("serve exited %d: %q", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	// Every tenant database was closed cleanly: SQLite removes the -wal file on a clean close.
+	if wal, _ := filepath.Glob(filepath.Join(data, "tenants", "*", "*.db-wal")); len(wal) != 0 {
+		t.Errorf("WAL files left after shutdown: %v", wal)
+	}
+	// The request to acme was recorded as its last-seen time on the way out.
+	_, list, _ := reserva(t, "", "tenants", "list", "--data", data)
+	if strings.Contains(list, "never") {
+		t.Errorf("last seen not recorded:\n%s", list)
+	}
+}
+
+func TestCLIServeFirstStartMakesDemo(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "fresh")
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)
+	}()
+	var demo string
+	for deadline := time.Now().Add(10 * time.Second); demo == ""; time.Sleep(10 * time.Millisecond) {
+		if m := regexp.MustCompile(`(http://\S+/demo)`).FindStringSubmatch(out.String()); m != nil {
+			demo = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not print the demo URL: %q %q", out.String(), errOut.String())
+		}
+	}
+	res, err := http.Get(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "Demo Studio") {
+		t.Errorf("GET %s = %d %q", demo, res.StatusCode, body)
+	}
+	stop()
+	if code := <-exited; code != 0 {
+		t.Errorf("serve exited %d: %s", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, "registry.db")); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,301 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	_ "time/tzdata" // every IANA zone, even on a bare machine
+	"unicode/utf8"
+)
+
+// newID returns a random tenant id: 128 bits as 26 lowercase base32 characters. Ids are opaque;
+// they say nothing about the tenant and spread files evenly over the two-character directories.
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// NewTenant is what a business gives when it signs up.
+type NewTenant struct {
+	Slug     string
+	Name     string
+	Timezone string // IANA name, e.g. Europe/Madrid
+}
+
+// Validate checks every field and says what is wrong with each bad one.
+func (n NewTenant) Validate() error {
+	var errs []error
+	if err := ValidateSlug(n.Slug); err != nil {
+		errs = append(errs, err)
+	}
+	if name := strings.TrimSpace(n.Name); name == "" {
+		errs = append(errs, errors.New("name is required"))
+	} else if utf8.RuneCountInString(name) > 100 {
+		errs = append(errs, errors.New("name must be at most 100 characters"))
+	}
+	if n.Timezone == "" {
+		errs = append(errs, errors.New("timezone is required (an IANA name such as Europe/Madrid)"))
+	} else if _, err := time.LoadLocation(n.Timezone); err != nil || n.Timezone == "Local" {
+		errs = append(errs, fmt.Errorf("timezone %q is not an IANA time zone name (such as Europe/Madrid)", n.Timezone))
+	}
+	return errors.Join(errs...)
+}
+
+// Provision creates a tenant: it copies the pre-migrated template database to the tenant's file
+// and registers it. The tenant exists only once both are done; a failed registration removes the
+// file again.
+func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
+	n.Name = strings.TrimSpace(n.Name)
+	if err := n.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	tmpl, err := m.templatePath(ctx)
+	if err != nil {
+		return Tenant{}, err
+	}
+	t := Tenant{
+		ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
+	}
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if err := copyFileDurably(tmpl, path); err != nil {
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	}
+	if err := m.reg.Create(ctx, t); err != nil {
+		os.Remove(path)
+		return Tenant{}, err
+	}
+	m.cache.invalidate()
+	return t, nil
+}
+
+// templatePath returns a database migrated to the latest tenant schema, making it on first use.
+// Its name carries the version, so a binary with newer migrations makes a new one.
+func (m *Manager) templatePath(ctx context.Context) (string, error) {
+	m.templateMu.Lock()
+	defer m.templateMu.Unlock() // concurrent first sign-ups wait for one template
+	if m.template != "" {
+		return m.template, nil
+	}
+	dir := filepath.Join(m.cfg.DataDir, "templates")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("make tenant template: %w", err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("tenant-v%04d.db", m.latest))
+	if err := m.verifyTemplate(ctx, path); err == nil {
+		m.template = path
+		return path, nil
+	}
+	tmp := path + "." + newID() + ".tmp" // unique: the CLI and the server may both be making one
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	db, err := openDB(tmp, openOptions{create: true, readConns: 1})
+	if err != nil {
+		return "", fmt.Errorf("make tenant template: %w", err)
+	}
+	_, _, err = migrate(ctx, db.Write, m.cfg.Migrations, m.cfg.Now)
+	if err == nil {
+		// Move everything into the main file, so copying that one file copies the whole schema.
+		_, err = db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	err = errors.Join(err, db.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("make tenant template: %w", err)
+	}
+	m.template = path
+	return path, nil
+}
+
+// verifyTemplate checks that path exists and holds exactly the latest schema version.
+func (m *Manager) verifyTemplate(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	db, err := openDB(path, openOptions{readConns: 1})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := schemaVersion(ctx, db.Read)
+	if err == nil && v != m.latest {
+		err = fmt.Errorf("template has version %d", v)
+	}
+	return err
+}
+
+// copyFileDurably copies src to dst through a temporary file that is synced and renamed into
+// place, then syncs the directory: dst either does not exist or is complete, even after a crash.
+func copyFileDurably(src, dst string) (err error) {
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, ".provision-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(out.Name())
+		}
+	}()
+	if _, err = io.Copy(out, in); err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err = os.Rename(out.Name(), dst); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Rename gives tenant id a new slug; the old one redirects to it.
+func (m *Manager) Rename(ctx context.Context, id, slug string) error {
+	if err := ValidateSlug(slug); err != nil {
+		return err
+	}
+	defer m.cache.invalidate()
+	return m.reg.Rename(ctx, id, slug)
+}
+
+// SetHost makes host (a custom domain, e.g. book.example.com) serve tenant id.
+func (m *Manager) SetHost(ctx context.Context, host, id string) error {
+	host = normalizeHost(host)
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("host %q is not a host name", host)
+	}
+	defer m.cache.invalidate()
+	return m.reg.SetHost(ctx, host, id)
+}
+
+// RemoveHost stops host from serving its tenant.
+func (m *Manager) RemoveHost(ctx context.Context, host string) error {
+	defer m.cache.invalidate()
+	return m.reg.RemoveHost(ctx, normalizeHost(host))
+}
+
+// Delete erases tenant id: it waits for in-flight work on it, closes its database, removes the
+// file with its -wal and -shm, then removes it from the registry (leaving a tombstone that holds
+// the slug for a grace period). Files go first: if Delete is interrupted, running it again
+// finishes the job, and no registry row is ever left pointing at half a tenant that looks fine.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	path, err := m.Path(id)
+	if err != nil {
+		return err
+	}
+	defer m.cache.invalidate()
+	return m.Exclusive(ctx, id, func() error {
+		m.mu.Lock()
+		delete(m.seen, id)
+		m.mu.Unlock()
+		for _, suffix := range []string{"-wal", "-shm", ""} {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("delete tenant %s: %w", id, err)
+			}
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("delete tenant %s: %w", id, err)
+		}
+		return m.reg.Delete(ctx, id)
+	})
+}
+
+// MigrateResult is what MigrateAll did to one tenant.
+type MigrateResult struct {
+	Tenant Tenant
+	Err    error
+}
+
+// MigrateAll brings every tenant whose registry record is behind (or failed) to the latest
+// schema, with at most workers at a time, and reports each result to progress (which may be nil).
+// It returns the failures.
+func (m *Manager) MigrateAll(ctx context.Context, workers int, progress func(done, total int, r MigrateResult)) ([]MigrateResult, error) {
+	all, err := m.reg.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var todo []Tenant
+	for _, t := range all {
+		if t.SchemaVersion < m.latest || t.MigrationStatus != MigrationOK {
+			todo = append(todo, t)
+		}
+	}
+	jobs := make(chan Tenant)
+	results := make(chan MigrateResult, len(todo)) // workers never block on a reader that left
+	for range max(workers, 1) {
+		go func() {
+			for t := range jobs {
+				l, err := m.Acquire(ctx, t)
+				if err == nil {
+					l.Release()
+				}
+				results <- MigrateResult{Tenant: t, Err: err}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, t := range todo {
+			select {
+			case jobs <- t:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var failed []MigrateResult
+	for done := 1; done <= len(todo); done++ {
+		var r MigrateResult
+		select {
+		case r = <-results:
+		case <-ctx.Done():
+			return failed, ctx.Err()
+		}
+		if r.Err != nil {
+			failed = append(failed, r)
+		}
+		if progress != nil {
+			progress(done, len(todo), r)
+		}
+	}
+	return failed, nil
+}
+
+func normalizeHost(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i] // drop the port
+	}
+	return strings.TrimSuffix(h, ".")
+}

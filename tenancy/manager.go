@@ -1,0 +1,526 @@
+package tenancy
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/reserva/reserva/migrations"
+)
+
+// ErrUnavailable means a tenant cannot be served right now (its migration failed, or its schema
+// is newer than this binary). Other tenants are unaffected. HTTP maps it to 503.
+var ErrUnavailable = errors.New("tenant temporarily unavailable")
+
+// ErrClosed means the Manager is shutting down.
+var ErrClosed = errors.New("tenant manager is closed")
+
+// Config configures a Manager. Zero values take the defaults.
+type Config struct {
+	DataDir     string        // tenant files live in DataDir/tenants; default "data"
+	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 256
+	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
+	ReadConns   int           // reader connections per tenant; default 2
+	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
+	Migrations  []migrations.Migration
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Manager opens tenant databases on demand and shares them between requests and jobs.
+//
+// Each tenant has one lock. The first user of a tenant takes it, opens the database and applies
+// pending migrations; concurrent users of that tenant wait for it, users of other tenants never
+// do. Handles are leased: a handle with leases is never closed, one without leases stays open
+// (least recently used first out) until the cap needs its slot or it has been idle too long.
+type Manager struct {
+	cfg    Config
+	reg    Registry
+	latest int
+	cache  *resolverCache
+
+	mu      sync.Mutex
+	entries map[string]*entry // tenants with a handle, a lease or an operation under way
+	idle    *list.List        // entries with a handle and no lease; front = most recently used
+	open    int               // handles open or being opened (never above cfg.MaxOpen)
+	changed chan struct{}     // closed and replaced whenever a lease ends or a handle closes
+	seen    map[string]time.Time
+	closed  bool
+
+	templateMu sync.Mutex
+	template   string // path of the pre-migrated template database, once made
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type entry struct {
+	id       string
+	lock     chan struct{} // the tenant's lock (a 1-slot semaphore, so waiting honours ctx)
+	refs     int           // leases out, including callers waiting for the lock
+	db       *DB
+	idleElem *list.Element
+	lastUsed time.Time
+	// exclusive is non-nil while Exclusive runs (delete, restore); it is closed when it ends.
+	exclusive chan struct{}
+	// failed is the last open error and when it happened: callers that waited for the lock
+	// during that attempt get its result instead of each retrying a broken migration.
+	failed   error
+	failedAt time.Time
+}
+
+// NewManager returns a Manager over reg. Close it to close every tenant database.
+func NewManager(reg Registry, cfg Config) (*Manager, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "data"
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	cfg.DataDir = dir
+	if cfg.MaxOpen <= 0 {
+		cfg.MaxOpen = 256
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.ReadConns <= 0 {
+		cfg.ReadConns = 2
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 2 * time.Second
+	}
+	if cfg.Migrations == nil {
+		cfg.Migrations = migrations.Tenant()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	m := &Manager{
+		cfg:     cfg,
+		reg:     reg,
+		latest:  migrations.Latest(cfg.Migrations),
+		cache:   newResolverCache(reg, cfg.CacheTTL, cfg.Now),
+		entries: map[string]*entry{},
+		idle:    list.New(),
+		changed: make(chan struct{}),
+		seen:    map[string]time.Time{},
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go m.janitor()
+	return m, nil
+}
+
+// Registry returns the registry the Manager works over.
+func (m *Manager) Registry() Registry { return m.reg }
+
+// LatestVersion is the tenant schema version this binary migrates to.
+func (m *Manager) LatestVersion() int { return m.latest }
+
+var idPattern = regexp.MustCompile(`^[a-z2-7]{26}$`)
+
+// Path returns the database file of tenant id: DataDir/tenants/<id[:2]>/<id>.db. Only ids made by
+// newID are accepted, so no string from a request can ever become a path.
+func (m *Manager) Path(id string) (string, error) {
+	if !idPattern.MatchString(id) {
+		return "", fmt.Errorf("invalid tenant id %q", id)
+	}
+	return filepath.Join(m.cfg.DataDir, "tenants", id[:2], id+".db"), nil
+}
+
+// Lease is a tenant's open, fully migrated database, held until Release. Only the code that
+// acquired a lease releases it.
+type Lease struct {
+	Tenant Tenant
+	DB     *DB
+
+	m    *Manager
+	e    *entry
+	once sync.Once
+}
+
+// Release gives the handle back. It is safe to call more than once.
+func (l *Lease) Release() { l.once.Do(func() { l.m.release(l.e) }) }
+
+// Acquire returns a lease on t's database, opening and migrating it first if needed. It waits
+// while another caller opens or migrates t, while an exclusive operation (delete, restore) runs
+// on t, and while every open slot is leased; ctx bounds each wait.
+func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		e := m.entryLocked(t.ID)
+		if gate := e.exclusive; gate != nil {
+			m.mu.Unlock()
+			select {
+			case <-gate:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("tenant %s: %w", t.Slug, ctx.Err())
+			}
+		}
+		e.refs++
+		if e.idleElem != nil {
+			m.idle.Remove(e.idleElem)
+			e.idleElem = nil
+		}
+		db := e.db
+		m.mu.Unlock()
+
+		if db == nil {
+			var err error
+			if db, err = m.openEntry(ctx, e, t); err != nil {
+				m.release(e)
+				return nil, err
+			}
+		}
+		return &Lease{Tenant: t, DB: db, m: m, e: e}, nil
+	}
+}
+
+// openEntry opens and migrates e's database under the tenant's lock.
+func (m *Manager) openEntry(ctx context.Context, e *entry, t Tenant) (*DB, error) {
+	start := m.cfg.Now()
+	select {
+	case e.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for tenant %s: %w", t.Slug, ctx.Err())
+	}
+	defer func() { <-e.lock }()
+
+	m.mu.Lock()
+	db, failed := e.db, e.failed
+	if failed != nil && e.failedAt.Before(start) {
+		failed = nil // an older failure: this is the next attempt, so retry
+	}
+	m.mu.Unlock()
+	if db != nil || failed != nil {
+		return db, failed
+	}
+
+	if err := m.reserveSlot(ctx); err != nil {
+		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	db, err := m.openAndMigrate(ctx, t)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		m.open--
+		e.failed, e.failedAt = err, m.cfg.Now()
+		m.broadcastLocked()
+		return nil, err
+	}
+	e.db, e.failed = db, nil
+	return db, nil
+}
+
+// reserveSlot counts one more open handle, closing the least recently used idle handle when the
+// cap is reached, or waiting for a lease to end when every open handle is in use.
+func (m *Manager) reserveSlot(ctx context.Context) error {
+	for {
+		m.mu.Lock()
+		if m.open < m.cfg.MaxOpen {
+			m.open++
+			m.mu.Unlock()
+			return nil
+		}
+		if back := m.idle.Back(); back != nil {
+			victim := back.Value.(*entry)
+			db := m.detachLocked(victim)
+			m.open++ // detach freed one slot; it is ours now
+			m.mu.Unlock()
+			m.closeDB(victim.id, db)
+			return nil
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("all %d open tenant handles are in use: %w", m.cfg.MaxOpen, ctx.Err())
+		}
+	}
+}
+
+// openAndMigrate opens t's database and applies its pending migrations, mirroring the result in
+// the registry. A failed migration leaves the tenant closed and marked failed.
+func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	db, err := openDB(path, openOptions{readConns: m.cfg.ReadConns})
+	if err != nil {
+		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	from, to, err := migrate(ctx, db.Write, m.cfg.Migrations, m.cfg.Now)
+	if err != nil {
+		db.Close()
+		m.cfg.Logger.ErrorContext(ctx, "tenant migration failed", "tenant", t.Slug, "tenant_id", t.ID,
+			"version", to, "target", m.latest, "err", err)
+		// Mirror with a fresh context: the request may be gone, the record must still be made.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := m.reg.SetSchema(mctx, t.ID, to, MigrationFailed, err.Error()); rerr != nil {
+			m.cfg.Logger.ErrorContext(ctx, "record migration failure", "tenant", t.Slug, "err", rerr)
+		}
+		return nil, fmt.Errorf("%w: tenant %s: %w", ErrUnavailable, t.Slug, err)
+	}
+	if from != to {
+		m.cfg.Logger.InfoContext(ctx, "tenant migrated", "tenant", t.Slug, "from", from, "to", to)
+	}
+	if to != t.SchemaVersion || t.MigrationStatus != MigrationOK {
+		if err := m.reg.SetSchema(ctx, t.ID, to, MigrationOK, ""); err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "record schema version", "tenant", t.Slug, "err", err)
+		}
+		m.cache.invalidate()
+	}
+	return db, nil
+}
+
+func (m *Manager) entryLocked(id string) *entry {
+	e := m.entries[id]
+	if e == nil {
+		e = &entry{id: id, lock: make(chan struct{}, 1)}
+		m.entries[id] = e
+	}
+	return e
+}
+
+// dropLocked forgets e when nothing refers to it any more.
+func (m *Manager) dropLocked(e *entry) {
+	if e.refs == 0 && e.db == nil && e.exclusive == nil && m.entries[e.id] == e {
+		delete(m.entries, e.id)
+	}
+}
+
+// detachLocked takes e's idle handle away from it and frees its slot; the caller closes the
+// returned handle outside the mutex.
+func (m *Manager) detachLocked(e *entry) *DB {
+	db := e.db
+	if e.idleElem != nil {
+		m.idle.Remove(e.idleElem)
+		e.idleElem = nil
+	}
+	e.db = nil
+	if db != nil {
+		m.open--
+	}
+	m.dropLocked(e)
+	m.broadcastLocked()
+	return db
+}
+
+func (m *Manager) broadcastLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *Manager) release(e *entry) {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.refs--
+	e.lastUsed = now
+	m.seen[e.id] = now
+	if e.refs > 0 {
+		return
+	}
+	if e.db != nil && !m.closed {
+		e.idleElem = m.idle.PushFront(e)
+	} else {
+		m.dropLocked(e)
+	}
+	m.broadcastLocked()
+}
+
+func (m *Manager) closeDB(id string, db *DB) {
+	if db == nil {
+		return
+	}
+	if err := db.Close(); err != nil {
+		m.cfg.Logger.Error("close tenant database", "tenant_id", id, "err", err)
+	}
+}
+
+// Exclusive runs fn on tenant id with no handle open and no lease out: it stops new leases,
+// waits for the in-flight ones to end, closes the handle, then runs fn (which may remove or
+// replace the database file). Acquire calls made meanwhile wait and then see fn's result.
+func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) error {
+	m.mu.Lock()
+	e := m.entryLocked(id)
+	for e.exclusive != nil {
+		gate := e.exclusive
+		m.mu.Unlock()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		m.mu.Lock()
+		e = m.entryLocked(id)
+	}
+	gate := make(chan struct{})
+	e.exclusive = gate
+	m.mu.Unlock()
+
+	defer func() {
+		m.mu.Lock()
+		e.exclusive = nil
+		close(gate)
+		m.dropLocked(e)
+		m.mu.Unlock()
+	}()
+
+	for {
+		m.mu.Lock()
+		if e.refs == 0 {
+			db := m.detachLocked(e)
+			m.mu.Unlock()
+			m.closeDB(id, db)
+			break
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for in-flight work on tenant %s: %w", id, ctx.Err())
+		}
+	}
+	return fn()
+}
+
+// Stats describes the Manager's handles.
+type Stats struct {
+	Open    int // handles open (or being opened)
+	Idle    int // open handles with no lease
+	MaxOpen int
+}
+
+// Stats returns the current handle counts.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Stats{Open: m.open, Idle: m.idle.Len(), MaxOpen: m.cfg.MaxOpen}
+}
+
+// CloseIdle closes handles that have had no lease for at least d and returns how many it closed.
+func (m *Manager) CloseIdle(d time.Duration) int {
+	cutoff := m.cfg.Now().Add(-d)
+	type victim struct {
+		id string
+		db *DB
+	}
+	var victims []victim
+	m.mu.Lock()
+	for el := m.idle.Back(); el != nil; {
+		e := el.Value.(*entry)
+		prev := el.Prev()
+		if e.lastUsed.After(cutoff) {
+			break // the list is ordered by last use
+		}
+		victims = append(victims, victim{e.id, m.detachLocked(e)})
+		el = prev
+	}
+	m.mu.Unlock()
+	for _, v := range victims {
+		m.closeDB(v.id, v.db)
+	}
+	return len(victims)
+}
+
+// flushSeen writes the batched last-seen times to the registry.
+func (m *Manager) flushSeen(ctx context.Context) {
+	m.mu.Lock()
+	seen := m.seen
+	m.seen = map[string]time.Time{}
+	m.mu.Unlock()
+	if err := m.reg.Touch(ctx, seen); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "flush last-seen times", "err", err)
+	}
+}
+
+// janitor closes idle handles and flushes last-seen times until Close.
+func (m *Manager) janitor() {
+	defer close(m.done)
+	every := min(m.cfg.IdleTimeout/2, 30*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.CloseIdle(m.cfg.IdleTimeout)
+			m.flushSeen(context.Background())
+		}
+	}
+}
+
+// Close waits for every lease to end (or ctx), then closes every tenant database. Acquire fails
+// with ErrClosed from the moment Close is called.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.stop)
+	<-m.done
+
+	var err error
+	for {
+		m.mu.Lock()
+		busy := 0
+		var dbs []*DB
+		for _, e := range m.entries {
+			if e.refs > 0 {
+				busy++
+				continue
+			}
+			if db := m.detachLocked(e); db != nil {
+				dbs = append(dbs, db)
+			}
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		for _, db := range dbs {
+			err = errors.Join(err, db.Close())
+		}
+		if busy == 0 {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return errors.Join(err, fmt.Errorf("close tenants: %d still in use: %w", busy, ctx.Err()))
+		}
+	}
+	m.flushSeen(context.WithoutCancel(ctx))
+	return err
+}

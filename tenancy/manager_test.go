@@ -1,0 +1,461 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+func TestProvision(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+
+	acme := mustProvision(t, m, "acme")
+	path, err := m.Path(acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(path, "acme") {
+		t.Errorf("path %s derives from the slug; it must derive from the id only", path)
+	}
+	if want := filepath.Join(e.dir, "tenants", acme.ID[:2], acme.ID+".db"); path != want {
+		t.Errorf("path = %s, want %s", path, want)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("tenant file: %v", err)
+	}
+	got, err := e.reg.BySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != acme.ID || got.SchemaVersion != m.LatestVersion() || got.MigrationStatus != tenancy.MigrationOK {
+		t.Errorf("registry has %+v", got)
+	}
+
+	l, err := m.Acquire(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if v := version(t, l); v != m.LatestVersion() {
+		t.Errorf("schema version %d, want %d", v, m.LatestVersion())
+	}
+	var mode string
+	if err := l.DB.Read.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk int
+	if err := l.DB.Write.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	var syncMode int
+	if err := l.DB.Write.QueryRow(`PRAGMA synchronous`).Scan(&syncMode); err != nil || syncMode != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", syncMode, err)
+	}
+	if _, err := l.DB.Read.Exec(`INSERT INTO sessions VALUES ('x', x'00', 1)`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+
+	t.Run("ErrSlugTaken", func(t *testing.T) {
+		before := countTenantFiles(t, e.dir)
+		_, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Other", Timezone: "UTC"})
+		if !errors.Is(err, tenancy.ErrSlugTaken) {
+			t.Fatalf("err = %v, want ErrSlugTaken", err)
+		}
+		if after := countTenantFiles(t, e.dir); after != before {
+			t.Errorf("a failed sign-up left a file behind: %d files, want %d", after, before)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		_, err := m.Provision(ctx, tenancy.NewTenant{Slug: "../etc", Name: " ", Timezone: "Mars/Olympus"})
+		for _, want := range []string{`slug "../etc"`, "name is required", `timezone "Mars/Olympus"`} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want it to mention %s", err, want)
+			}
+		}
+	})
+}
+
+func countTenantFiles(tb testing.TB, dir string) int {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "tenants", "*", "*"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return len(files)
+}
+
+// 100 requests arrive at once for a tenant two migrations behind: the migrations run exactly
+// once, and every request sees the migrated schema.
+func TestLazyMigrationRunsOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
+	old := e.manager(t, v1, tenancy.Config{})
+	acme := mustProvision(t, old, "acme")
+	other := mustProvision(t, old, "other")
+	if err := old.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	v3 := migs(t, `CREATE TABLE notes (body TEXT)`,
+		`CREATE TABLE runs (step INTEGER); INSERT INTO runs VALUES (2);`,
+		`INSERT INTO runs VALUES (3); ALTER TABLE notes ADD COLUMN author TEXT;`)
+	m := e.manager(t, v3, tenancy.Config{})
+
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for range 100 {
+		wg.Go(func() {
+			l, err := m.Acquire(ctx, acme)
+			if err != nil {
+				t.Error(err)
+				failures.Add(1)
+				return
+			}
+			defer l.Release()
+			// The newest column exists for every request: none ran against the old schema.
+			if _, err := l.DB.Write.Exec(`INSERT INTO notes (body, author) VALUES ('hi', 'me')`); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if failures.Load() > 0 {
+		t.Fatalf("%d requests failed", failures.Load())
+	}
+
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var runs2, runs3, notes int
+	l.DB.Read.QueryRow(`SELECT count(*) FILTER (WHERE step = 2), count(*) FILTER (WHERE step = 3) FROM runs`).Scan(&runs2, &runs3)
+	l.DB.Read.QueryRow(`SELECT count(*) FROM notes`).Scan(&notes)
+	if runs2 != 1 || runs3 != 1 {
+		t.Errorf("migration 2 ran %d times, migration 3 ran %d times; want once each", runs2, runs3)
+	}
+	if notes != 100 {
+		t.Errorf("%d notes, want 100", notes)
+	}
+	if got, _ := e.reg.Get(ctx, acme.ID); got.SchemaVersion != 3 || got.MigrationStatus != tenancy.MigrationOK {
+		t.Errorf("registry mirrors version %d status %s, want 3 ok", got.SchemaVersion, got.MigrationStatus)
+	}
+	// A tenant nobody asked for is not migrated by someone else's request.
+	if got, _ := e.reg.Get(ctx, other.ID); got.SchemaVersion != 1 {
+		t.Errorf("untouched tenant has version %d, want 1", got.SchemaVersion)
+	}
+}
+
+// A migration that fails on one tenant rolls back, marks that tenant failed and leaves the
+// others serving; the next attempt retries.
+func TestFailedMigrationIsolated(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
+	old := e.manager(t, v1, tenancy.Config{})
+	good := mustProvision(t, old, "good")
+	bad := mustProvision(t, old, "bad")
+	// Someone created a table by hand on "bad", so migration 2 cannot create it there.
+	l, err := old.Acquire(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB.Write.Exec(`CREATE TABLE widgets (x)`); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	old.Close(ctx)
+
+	v2 := migs(t, `CREATE TABLE notes (body TEXT)`,
+		`ALTER TABLE notes ADD COLUMN author TEXT; CREATE TABLE widgets (id INTEGER PRIMARY KEY);`)
+	m := e.manager(t, v2, tenancy.Config{})
+
+	if _, err := m.Acquire(ctx, bad); !errors.Is(err, tenancy.ErrUnavailable) {
+		t.Fatalf("acquire bad: err = %v, want ErrUnavailable", err)
+	}
+	rec, _ := e.reg.Get(ctx, bad.ID)
+	if rec.MigrationStatus != tenancy.MigrationFailed || rec.SchemaVersion != 1 ||
+		!strings.Contains(rec.LastError, "widgets already exists") {
+		t.Errorf("registry: status %q version %d error %q; want failed at 1 with the error", rec.MigrationStatus, rec.SchemaVersion, rec.LastError)
+	}
+
+	gl, err := m.Acquire(ctx, good)
+	if err != nil {
+		t.Fatalf("a healthy tenant suffered from another's failed migration: %v", err)
+	}
+	if v := version(t, gl); v != 2 {
+		t.Errorf("good tenant at version %d, want 2", v)
+	}
+	gl.Release()
+
+	// The failed step was rolled back as a whole: the column it added first is not there.
+	checkNoColumn := func() {
+		path, _ := m.Path(bad.ID)
+		db, err := openRaw(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		db.QueryRow(`SELECT count(*) FROM pragma_table_info('notes') WHERE name = 'author'`).Scan(&n)
+		if n != 0 {
+			t.Error("half of the failed migration was committed")
+		}
+		if _, err := db.Exec(`DROP TABLE widgets`); err != nil { // the operator's fix
+			t.Fatal(err)
+		}
+	}
+	checkNoColumn()
+
+	// The next attempt retries, succeeds and clears the mark.
+	bl, err := m.Acquire(ctx, bad)
+	if err != nil {
+		t.Fatalf("retry after the fix: %v", err)
+	}
+	if v := version(t, bl); v != 2 {
+		t.Errorf("bad tenant at version %d after retry, want 2", v)
+	}
+	bl.Release()
+	if rec, _ := e.reg.Get(ctx, bad.ID); rec.MigrationStatus != tenancy.MigrationOK || rec.LastError != "" {
+		t.Errorf("after a good retry the registry still says %q %q", rec.MigrationStatus, rec.LastError)
+	}
+}
+
+// With twice as many tenants in use as the cap allows open, no more than the cap are ever open,
+// and every request is still served (waiting for a slot when all are leased).
+func TestHandleCap(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	const maxOpen = 4
+	m := e.manager(t, nil, tenancy.Config{MaxOpen: maxOpen})
+	var ts []tenancy.Tenant
+	for i := range 2 * maxOpen {
+		ts = append(ts, mustProvision(t, m, "biz-"+string(rune('a'+i))+"x"))
+	}
+
+	stop := make(chan struct{})
+	maxSeen := make(chan int)
+	go func() { // samples the process's open tenant database files
+		seen := 0
+		for {
+			select {
+			case <-stop:
+				maxSeen <- seen
+				return
+			default:
+			}
+			seen = max(seen, openTenantFiles(t, e.dir))
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+
+	var wg sync.WaitGroup
+	var served atomic.Int32
+	for _, tn := range ts {
+		wg.Go(func() {
+			for range 20 {
+				l, err := m.Acquire(ctx, tn)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var slug string
+				// Read through both pools, so every connection of the handle is really open.
+				if _, err := l.DB.Write.Exec(`INSERT INTO sessions VALUES (hex(randomblob(8)), x'00', 1)`); err != nil {
+					t.Error(err)
+				}
+				if err := l.DB.Read.QueryRow(`SELECT ?`, l.Tenant.Slug).Scan(&slug); err != nil || slug != tn.Slug {
+					t.Errorf("lease for %s serves %s (%v)", tn.Slug, slug, err)
+				}
+				if s := m.Stats(); s.Open > maxOpen {
+					t.Errorf("%d handles open, cap %d", s.Open, maxOpen)
+				}
+				time.Sleep(2 * time.Millisecond)
+				l.Release()
+				served.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if got := <-maxSeen; got > maxOpen || got == 0 {
+		t.Errorf("at most %d tenant files were open at once, want 1..%d", got, maxOpen)
+	}
+	if served.Load() != int32(len(ts)*20) {
+		t.Errorf("served %d, want %d", served.Load(), len(ts)*20)
+	}
+	if s := m.Stats(); s.Open != maxOpen || s.Idle != maxOpen {
+		t.Errorf("after the load: %+v, want %d open and idle", s, maxOpen)
+	}
+	if n := m.CloseIdle(0); n != maxOpen {
+		t.Errorf("CloseIdle closed %d, want %d", n, maxOpen)
+	}
+	if n := openTenantFiles(t, e.dir); n != 0 {
+		t.Errorf("%d tenant files still open after closing idle handles", n)
+	}
+}
+
+// openTenantFiles counts the distinct tenant database files this process has open.
+func openTenantFiles(tb testing.TB, dir string) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		tb.Skip("needs /proc:", err)
+	}
+	files := map[string]bool{}
+	prefix := filepath.Join(dir, "tenants") + "/"
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		db := strings.TrimSuffix(strings.TrimSuffix(target, "-wal"), "-shm")
+		if err == nil && strings.HasPrefix(db, prefix) && strings.HasSuffix(db, ".db") {
+			files[db] = true // SQLite also opens directories briefly, to sync them
+		}
+	}
+	return len(files)
+}
+
+// Deleting a tenant waits for its in-flight work, then removes its files and registry entry.
+func TestDelete(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	acme := mustProvision(t, m, "acme")
+	keep := mustProvision(t, m, "keep")
+	path, _ := m.Path(acme.ID)
+
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB.Write.Exec(`INSERT INTO sessions VALUES ('tok', x'00', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err != nil {
+			t.Fatalf("before delete: %v", err)
+		}
+	}
+
+	deleted := make(chan error, 1)
+	go func() { deleted <- m.Delete(ctx, acme.ID) }()
+	select {
+	case err := <-deleted:
+		t.Fatalf("delete returned (%v) while a request still held the tenant", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// The in-flight request can still finish its work.
+	if _, err := l.DB.Write.Exec(`INSERT INTO sessions VALUES ('tok2', x'00', 1)`); err != nil {
+		t.Fatalf("in-flight work broke during delete: %v", err)
+	}
+	l.Release()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s%s still exists (%v)", filepath.Base(path), suffix, err)
+		}
+	}
+	if _, err := e.reg.Get(ctx, acme.ID); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Errorf("registry entry: %v, want ErrNotFound", err)
+	}
+	if _, _, err := m.Resolve(ctx, "acme"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Errorf("resolve deleted slug: %v, want ErrNotFound", err)
+	}
+	if _, err := m.Acquire(ctx, acme); err == nil {
+		t.Error("a deleted tenant's database could still be opened")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Error("opening a deleted tenant recreated its file")
+	}
+	// The slug is held back for the grace period.
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "New", Timezone: "UTC"}); !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("re-using a just-deleted slug: %v, want ErrSlugTaken", err)
+	}
+	// Other tenants are untouched.
+	kl, err := m.Acquire(ctx, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl.Release()
+}
+
+func TestRename(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	acme := mustProvision(t, m, "acme")
+	mustProvision(t, m, "taken")
+
+	if err := m.Rename(ctx, acme.ID, "taken"); !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("rename onto a taken slug: %v", err)
+	}
+	if err := m.Rename(ctx, acme.ID, "Bad Slug"); err == nil {
+		t.Error("rename to an invalid slug was accepted")
+	}
+	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
+		t.Fatal(err)
+	}
+	got, redirect, err := m.Resolve(ctx, "acme-studio")
+	if err != nil || got.ID != acme.ID {
+		t.Fatalf("new slug resolves to %+v, %v", got, err)
+	}
+	if _, redirect, err = m.Resolve(ctx, "acme"); err != nil || redirect != "acme-studio" {
+		t.Errorf("old slug: redirect %q, err %v; want acme-studio", redirect, err)
+	}
+	// A new business may take the old slug; the redirect then ends.
+	mustProvision(t, m, "acme")
+	if got, redirect, _ := m.Resolve(ctx, "acme"); redirect != "" || got.ID == acme.ID {
+		t.Errorf("old slug taken over: got %s redirect %q", got.ID, redirect)
+	}
+}
+
+// A handle nobody has used for a while is closed; the next request reopens it.
+func TestIdleHandlesClose(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	m := e.manager(t, nil, tenancy.Config{IdleTimeout: time.Minute, Now: clock})
+	a := mustProvision(t, m, "aaa")
+	b := mustProvision(t, m, "bbb")
+	for _, tn := range []tenancy.Tenant{a, b} {
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	now.Add(int64(2 * time.Minute))
+	held, err := m.Acquire(ctx, a) // in use: never closed under its user
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.CloseIdle(time.Minute); n != 1 {
+		t.Errorf("closed %d idle handles, want 1 (b)", n)
+	}
+	if err := held.DB.Read.Ping(); err != nil {
+		t.Errorf("a leased handle was closed: %v", err)
+	}
+	held.Release()
+	if s := m.Stats(); s.Open != 1 {
+		t.Errorf("%d open, want 1", s.Open)
+	}
+	l, err := m.Acquire(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+}

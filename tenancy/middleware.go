@@ -1,0 +1,111 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/reserva/reserva/internal/logctx"
+)
+
+type leaseKey struct{}
+
+// FromContext returns the tenant that the request (or job) was resolved to, with its open
+// database. Code below the resolution middleware gets its tenant only from here.
+func FromContext(ctx context.Context) (*Lease, bool) {
+	l, ok := ctx.Value(leaseKey{}).(*Lease)
+	return l, ok
+}
+
+// WithLease returns ctx carrying l (for jobs, which enter tenants without a request).
+func WithLease(ctx context.Context, l *Lease) context.Context {
+	ctx = logctx.With(ctx, slog.String("tenant", l.Tenant.Slug))
+	return context.WithValue(ctx, leaseKey{}, l)
+}
+
+// ErrorPage writes an error page for status; err is what went wrong (not for the client's eyes
+// when status is 500).
+type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, err error)
+
+// Middleware resolves every request under /{slug}/... (or on a registered custom host) to exactly
+// one tenant, leases its migrated database and puts it in the request context, before any handler
+// runs; the lease ends with the request. Paths whose first segment is a reserved name (/static,
+// /signup, /healthz, ...) or empty pass through with no tenant. On a custom host, paths are
+// rewritten to /{slug}/... so the routes are the same as on the platform host.
+//
+// Unknown slugs give 404, old slugs of renamed tenants a 301 to the new one, and a tenant that
+// cannot be served (failed migration) a 503, while every other tenant keeps serving.
+func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var t Tenant
+		if ht, err := m.ResolveHost(ctx, normalizeHost(r.Host)); err == nil {
+			t = ht
+			if seg, _ := splitFirst(r.URL.Path); seg != t.Slug {
+				r.URL.Path = "/" + t.Slug + r.URL.Path
+				r.URL.RawPath = ""
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			m.serverError(w, r, fail, err)
+			return
+		} else {
+			seg, rest := splitFirst(r.URL.Path)
+			if seg == "" || IsReservedSlug(seg) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			found, redirect, err := m.Resolve(ctx, seg)
+			switch {
+			case redirect != "":
+				target := "/" + redirect + rest
+				if r.URL.RawQuery != "" {
+					target += "?" + r.URL.RawQuery
+				}
+				http.Redirect(w, r, target, http.StatusMovedPermanently)
+				return
+			case errors.Is(err, ErrNotFound):
+				fail(w, r, http.StatusNotFound, err)
+				return
+			case err != nil:
+				m.serverError(w, r, fail, err)
+				return
+			}
+			t = found
+		}
+		if t.Status != "active" {
+			fail(w, r, http.StatusServiceUnavailable, ErrUnavailable)
+			return
+		}
+
+		lease, err := m.Acquire(ctx, t)
+		if err != nil {
+			if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClosed) || ctx.Err() != nil ||
+				errors.Is(err, context.DeadlineExceeded) {
+				w.Header().Set("Retry-After", "30")
+				fail(w, r, http.StatusServiceUnavailable, err)
+				return
+			}
+			m.serverError(w, r.WithContext(logctx.With(ctx, slog.String("tenant", t.Slug))), fail, err)
+			return
+		}
+		defer lease.Release()
+		next.ServeHTTP(w, r.WithContext(WithLease(ctx, lease)))
+	})
+}
+
+func (m *Manager) serverError(w http.ResponseWriter, r *http.Request, fail ErrorPage, err error) {
+	m.cfg.Logger.ErrorContext(r.Context(), "resolve tenant", "method", r.Method, "path", r.URL.Path, "err", err)
+	fail(w, r, http.StatusInternalServerError, err)
+}
+
+// splitFirst splits "/acme/admin/x" into "acme" and "/admin/x".
+func splitFirst(path string) (seg, rest string) {
+	path = strings.TrimPrefix(path, "/")
+	seg, rest, found := strings.Cut(path, "/")
+	if found {
+		rest = "/" + rest
+	}
+	return seg, rest
+}

@@ -1,0 +1,114 @@
+package tenancy_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// echoTenant answers with the tenant in the request context and the path it was routed to.
+func echoTenant(w http.ResponseWriter, r *http.Request) {
+	l, ok := tenancy.FromContext(r.Context())
+	if !ok {
+		fmt.Fprintf(w, "platform %s", r.URL.Path)
+		return
+	}
+	var n int
+	if err := l.DB.Read.QueryRowContext(r.Context(), `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	fmt.Fprintf(w, "tenant %s %s sessions=%d", l.Tenant.Name, r.URL.Path, n)
+}
+
+func errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	http.Error(w, fmt.Sprintf("error %d", status), status)
+}
+
+func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body), res.Header
+}
+
+func TestMiddleware(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	v1 := migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
+	old := e.manager(t, v1, tenancy.Config{})
+	acme := mustProvision(t, old, "acme")
+	broken := mustProvision(t, old, "broken")
+	renamed := mustProvision(t, old, "old-name")
+	l, _ := old.Acquire(ctx, broken)
+	l.DB.Write.Exec(`CREATE TABLE extra (x)`)
+	l.Release()
+	old.Close(ctx)
+
+	m := e.manager(t, migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`,
+		`CREATE TABLE extra (id INTEGER PRIMARY KEY)`), tenancy.Config{})
+	if err := m.Rename(ctx, renamed.ID, "new-name"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetHost(ctx, "Book.Acme.Example:443", acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(echoTenant), errorPage))
+	defer srv.Close()
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	cases := []struct {
+		name, path, host string
+		status           int
+		body, location   string
+	}{
+		{"OK", "/acme", "", 200, "tenant Biz acme /acme sessions=0", ""},
+		{"OKSubpath", "/acme/admin/x", "", 200, "tenant Biz acme /acme/admin/x", ""},
+		{"ErrUnknownSlug", "/nope", "", 404, "error 404", ""},
+		{"ErrUppercase", "/ACME", "", 404, "error 404", ""},
+		{"ErrTraversal", "/..%2f..%2fetc/passwd", "", 404, "error 404", ""},
+		{"ErrDotSlug", "/acme.db", "", 404, "error 404", ""},
+		{"Platform", "/healthz", "", 200, "platform /healthz", ""},
+		{"Root", "/", "", 200, "platform /", ""},
+		{"ErrMigrationFailed", "/broken", "", 503, "error 503", ""},
+		{"Redirect", "/old-name/booking/abc?x=1", "", 301, "", "/new-name/booking/abc?x=1"},
+		{"RenamedServes", "/new-name", "", 200, "tenant Biz old-name /new-name", ""},
+		{"CustomHost", "/", "book.acme.example", 200, "tenant Biz acme /acme/", ""},
+		{"CustomHostSubpath", "/admin", "BOOK.acme.example:8443", 200, "tenant Biz acme /acme/admin", ""},
+		{"CustomHostPrefixed", "/acme/admin", "book.acme.example", 200, "tenant Biz acme /acme/admin", ""},
+		// A custom host serves only its own tenant, whatever slug the path names.
+		{"CustomHostOtherSlug", "/new-name", "book.acme.example", 200, "tenant Biz acme /acme/new-name", ""},
+	}
+	for _, c2 := range cases {
+		t.Run(c2.name, func(t *testing.T) {
+			status, body, h := get(t, c, srv.URL+c2.path, c2.host)
+			if status != c2.status || !strings.Contains(body, c2.body) {
+				t.Errorf("GET %s (host %q) = %d %q, want %d %q", c2.path, c2.host, status, body, c2.status, c2.body)
+			}
+			if c2.location != "" && h.Get("Location") != c2.location {
+				t.Errorf("Location = %q, want %q", h.Get("Location"), c2.location)
+			}
+			if status == 503 && h.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		})
+	}
+	if s := m.Stats(); s.Open != 2 || s.Idle != 2 {
+		t.Errorf("after the requests %+v; want 2 handles (acme, new-name), both idle: leases end with requests", s)
+	}
+}

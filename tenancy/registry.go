@@ -1,0 +1,292 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/reserva/reserva/migrations"
+)
+
+// Tenant is one business as the registry knows it.
+type Tenant struct {
+	ID              string // random and opaque; names the database file
+	Slug            string // first segment of the tenant's URLs
+	Name            string
+	Timezone        string // IANA name
+	Status          string // active or suspended
+	SchemaVersion   int    // mirrored from the tenant database
+	MigrationStatus string // ok or failed
+	LastError       string // why the last migration failed
+	CreatedAt       time.Time
+	LastSeenAt      time.Time // zero until first served; updated in batches
+}
+
+// Migration status values.
+const (
+	MigrationOK     = "ok"
+	MigrationFailed = "failed"
+)
+
+var (
+	// ErrNotFound means no tenant has that id, slug or host.
+	ErrNotFound = errors.New("tenant not found")
+	// ErrSlugTaken means another tenant has, or recently had, that slug.
+	ErrSlugTaken = errors.New("slug is taken")
+)
+
+// Registry is the control plane: it maps slugs and custom hosts to tenants and records each
+// tenant's schema state. SQLiteRegistry is the embedded default; a distributed KV store can take
+// its place on a cluster.
+type Registry interface {
+	Create(ctx context.Context, t Tenant) error // ErrSlugTaken
+	Get(ctx context.Context, id string) (Tenant, error)
+	BySlug(ctx context.Context, slug string) (Tenant, error)
+	ByHost(ctx context.Context, host string) (Tenant, error)
+	// Redirect returns the current slug of the tenant that used to be at oldSlug.
+	Redirect(ctx context.Context, oldSlug string) (string, error)
+	List(ctx context.Context) ([]Tenant, error)
+	Rename(ctx context.Context, id, slug string) error // ErrNotFound, ErrSlugTaken
+	SetHost(ctx context.Context, host, id string) error
+	RemoveHost(ctx context.Context, host string) error
+	// Delete removes the tenant and leaves a tombstone that holds its slug for the grace period.
+	Delete(ctx context.Context, id string) error
+	SetSchema(ctx context.Context, id string, version int, status, lastErr string) error
+	Touch(ctx context.Context, seen map[string]time.Time) error
+	Close() error
+}
+
+// SQLiteRegistry is the Registry in one SQLite file (data/registry.db).
+type SQLiteRegistry struct {
+	db    *DB
+	grace time.Duration
+	now   func() time.Time
+}
+
+// DefaultSlugGrace is how long a deleted tenant's slug stays unavailable to others.
+const DefaultSlugGrace = 30 * 24 * time.Hour
+
+// OpenRegistry opens (creating it if needed) the registry at path and applies its pending
+// migrations. grace is how long a deleted tenant's slug stays taken.
+func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLiteRegistry, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	db, err := openDB(path, openOptions{create: true, readConns: 4})
+	if err != nil {
+		return nil, fmt.Errorf("open registry: %w", err)
+	}
+	r := &SQLiteRegistry{db: db, grace: grace, now: time.Now}
+	if _, _, err := migrate(ctx, db.Write, migrations.Registry(), r.now); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate registry %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Close closes the registry database.
+func (r *SQLiteRegistry) Close() error { return r.db.Close() }
+
+// Ping checks that the registry answers (for readiness probes).
+func (r *SQLiteRegistry) Ping(ctx context.Context) error { return r.db.Read.PingContext(ctx) }
+
+const tenantColumns = `id, slug, name, timezone, status, schema_version, migration_status, last_error, created_at, last_seen_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
+	var t Tenant
+	var seen sql.NullTime
+	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Timezone, &t.Status, &t.SchemaVersion,
+		&t.MigrationStatus, &t.LastError, &t.CreatedAt, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	t.LastSeenAt = seen.Time
+	return t, err
+}
+
+func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant) error {
+	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
+		if err := r.slugFree(ctx, tx, t.Slug); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, t.Slug); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			t.ID, t.Slug, t.Name, t.Timezone, t.Status, t.SchemaVersion, t.MigrationStatus, t.LastError, t.CreatedAt.UTC())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("register tenant %s: %w", t.Slug, err)
+	}
+	return nil
+}
+
+// slugFree fails with ErrSlugTaken when a tenant has slug or a tenant deleted within the grace
+// period had it. An old slug of a renamed tenant is free: the new owner takes over its redirect.
+func (r *SQLiteRegistry) slugFree(ctx context.Context, tx *sql.Tx, slug string) error {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tenants WHERE slug = ?) +
+		(SELECT count(*) FROM tombstones WHERE slug = ? AND deleted_at > ?)`,
+		slug, slug, r.now().Add(-r.grace).UTC()).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %q belongs to another business (or did recently)", ErrSlugTaken, slug)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Get(ctx context.Context, id string) (Tenant, error) {
+	return scanTenant(r.db.Read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = ?`, id))
+}
+
+func (r *SQLiteRegistry) BySlug(ctx context.Context, slug string) (Tenant, error) {
+	return scanTenant(r.db.Read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE slug = ?`, slug))
+}
+
+func (r *SQLiteRegistry) ByHost(ctx context.Context, host string) (Tenant, error) {
+	return scanTenant(r.db.Read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants
+		WHERE id = (SELECT tenant_id FROM custom_hosts WHERE host = ?)`, host))
+}
+
+func (r *SQLiteRegistry) Redirect(ctx context.Context, oldSlug string) (string, error) {
+	var slug string
+	err := r.db.Read.QueryRowContext(ctx, `SELECT t.slug FROM slug_redirects s JOIN tenants t ON t.id = s.tenant_id
+		WHERE s.slug = ?`, oldSlug).Scan(&slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return slug, err
+}
+
+func (r *SQLiteRegistry) List(ctx context.Context) ([]Tenant, error) {
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var ts []Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+func (r *SQLiteRegistry) Rename(ctx context.Context, id, slug string) error {
+	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
+		var old string
+		if err := tx.QueryRowContext(ctx, `SELECT slug FROM tenants WHERE id = ?`, id).Scan(&old); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if old == slug {
+			return nil
+		}
+		if err := r.slugFree(ctx, tx, slug); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, slug)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE tenants SET slug = ? WHERE id = ?`, slug, id)
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `INSERT INTO slug_redirects (slug, tenant_id, created_at) VALUES (?, ?, ?)`,
+				old, id, r.now().UTC())
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rename tenant to %s: %w", slug, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) SetHost(ctx context.Context, host, id string) error {
+	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO custom_hosts (host, tenant_id, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (host) DO UPDATE SET tenant_id = excluded.tenant_id`, host, id, r.now().UTC())
+	if isConstraint(err) {
+		return ErrNotFound // the tenant does not exist (foreign key)
+	}
+	if err != nil {
+		return fmt.Errorf("set host %s: %w", host, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) RemoveHost(ctx context.Context, host string) error {
+	res, err := r.db.Write.ExecContext(ctx, `DELETE FROM custom_hosts WHERE host = ?`, host)
+	if err != nil {
+		return fmt.Errorf("remove host %s: %w", host, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
+	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tombstones (tenant_id, slug, deleted_at)
+			SELECT id, slug, ? FROM tenants WHERE id = ?
+			ON CONFLICT (tenant_id) DO UPDATE SET deleted_at = excluded.deleted_at`, r.now().UTC(), id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete tenant %s from registry: %w", id, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) SetSchema(ctx context.Context, id string, version int, status, lastErr string) error {
+	_, err := r.db.Write.ExecContext(ctx, `UPDATE tenants SET schema_version = ?, migration_status = ?, last_error = ?
+		WHERE id = ?`, version, status, lastErr, id)
+	if err != nil {
+		return fmt.Errorf("record schema of tenant %s: %w", id, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Touch(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE tenants SET last_seen_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range seen {
+			if _, err := stmt.ExecContext(ctx, at.UTC(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record last seen: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/driver" // registers the "sqlite3" database/sql driver
+)
+
+// DB is an open SQLite database: one writer connection and a small pool of readers.
+//
+// SQLite allows one writer at a time. Funnelling every write through a single connection whose
+// transactions start with BEGIN IMMEDIATE means a read-then-write transaction can never fail with
+// SQLITE_BUSY half way; readers run beside it thanks to WAL.
+type DB struct {
+	Write *sql.DB // exactly one connection; BeginTx takes the write lock at once (BEGIN IMMEDIATE)
+	Read  *sql.DB // query-only connections for reads that need no transaction with a write
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.Write.Close(), db.Read.Close())
+}
+
+// Pragmas of every connection. busy_timeout comes first (the driver only sets its own default
+// when no pragma is given). synchronous=FULL makes every commit durable on power loss, not just on
+// a process crash: a booking acknowledged to a customer must exist after any failure, and a
+// commit costs about 0.3 ms more than with NORMAL.
+const basePragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(full)&_pragma=cache_size(-1024)"
+
+type openOptions struct {
+	create    bool // create the file if it does not exist
+	readConns int
+}
+
+// openDB opens the database at path. Without create, a missing file is an error rather than a new
+// empty database, so a tenant whose file is gone is never silently served as a blank business.
+func openDB(path string, opt openOptions) (*DB, error) {
+	mode := "rw"
+	if opt.create {
+		mode = "rwc"
+	}
+	base := (&url.URL{Scheme: "file", OmitHost: true, Path: path}).String() + "?mode=" + mode + "&" + basePragmas
+	w, err := sql.Open("sqlite3", base+"&_pragma=journal_mode(wal)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+
+	// Check that the writer really is in WAL mode: journal_mode silently stays "delete" when the
+	// file system cannot do WAL, and readers would then block the writer.
+	var jm string
+	if err := w.QueryRow("PRAGMA journal_mode").Scan(&jm); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !strings.EqualFold(jm, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("open %s: journal_mode is %q, want wal", path, jm)
+	}
+
+	r, err := sql.Open("sqlite3", base+"&_pragma=query_only(1)&_txlock=deferred")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	n := max(opt.readConns, 1)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(time.Minute) // a tenant that goes quiet gives its readers back
+	return &DB{Write: w, Read: r}, nil
+}
+
+// isConstraint reports whether err is an SQLite constraint violation (unique, foreign key, check).
+func isConstraint(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.CONSTRAINT
+}
+
+// withTx runs fn in a write transaction of db and commits it, or rolls back if fn fails.
+func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}

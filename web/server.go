@@ -1,0 +1,97 @@
+// Package web serves Reserva's pages: the platform's own, each tenant's public booking site and
+// dashboard. Every route under /{slug}/ runs below the tenancy middleware, which has already
+// resolved the tenant and leased its database; handlers find both in the request context.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// MaxBodyBytes bounds every request body; uploads that need more get their own limit.
+const MaxBodyBytes = 1 << 20
+
+// Server holds what handlers need. It holds no tenant: each request carries its own.
+type Server struct {
+	Tenants *tenancy.Manager
+	GraphQL http.Handler
+	Log     *slog.Logger
+	// Ready reports whether the process can serve (registry reachable, scheduler running).
+	Ready func(context.Context) error
+}
+
+// Handler returns the whole HTTP handler: middleware around every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.platformHome)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+
+	mux.HandleFunc("GET /{slug}", s.tenantHome)
+	mux.HandleFunc("GET /{slug}/{$}", s.tenantHome)
+	mux.Handle("GET /{slug}/graphql", s.GraphQL)
+	mux.Handle("POST /{slug}/graphql", s.GraphQL)
+	mux.HandleFunc("/", s.notFound)
+
+	var h http.Handler = mux
+	h = s.Tenants.Middleware(h, s.errorPage)
+	h = limitBody(h)
+	h = securityHeaders(h)
+	h = s.recoverPanics(h)
+	h = s.logRequests(h)
+	h = requestID(h)
+	return h
+}
+
+func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, platformHomePage())
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			s.Log.ErrorContext(r.Context(), "not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready\n"))
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
+	l, ok := tenancy.FromContext(r.Context())
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	render(w, r, http.StatusOK, tenantHomePage(tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone}))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, nil)
+}
+
+// errorPage renders the page for an error status. Server errors are logged by whoever saw them;
+// the visitor only learns that something went wrong.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	v := errorView{Status: status}
+	switch status {
+	case http.StatusNotFound:
+		v.Title, v.Message = "Page not found", "There is no page at this address. Check the link you followed."
+	case http.StatusServiceUnavailable:
+		v.Title, v.Message = "Temporarily unavailable", "This business's site is being updated. Please try again in a minute."
+	default:
+		v.Title, v.Message = "Something went wrong", "We could not show this page. Please try again."
+	}
+	render(w, r, status, errorPage(v))
+}
