@@ -28,4 +28,5 @@ check-generated:
 	.ci/check-generated
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 300x ./...
+	$(GO) test -run '^$$' -bench 'Provision|Cold|LazyMigration' -benchtime 300x ./tenancy/
+	$(GO) test -run '^$$' -bench 'OpenHandleRSS' -benchtime 1x ./tenancy/

@@ -21,6 +21,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
 	p, err := openPlatform(ctx, cfg, stderr)
 	if err != nil {
 		return err

@@ -86,6 +86,7 @@ type config struct {
 	maxOpen     int
 	idleTimeout time.Duration
 	logLevel    slog.Level
+	spares      int // spare tenant databases kept ready (serve only)
 }
 
 func envOr(name, def string) string {
@@ -155,7 +156,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, err
 	}
 	m, err := tenancy.NewManager(reg, tenancy.Config{
-		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log,
+		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
 	})
 	if err != nil {
 		reg.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -37,6 +38,9 @@ func (e *env) manager(tb testing.TB, ms []migrations.Migration, cfg tenancy.Conf
 	tb.Helper()
 	cfg.DataDir = e.dir
 	cfg.Migrations = ms
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	m, err := tenancy.NewManager(e.reg, cfg)
 	if err != nil {
 		tb.Fatal(err)

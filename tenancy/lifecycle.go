@@ -44,35 +44,121 @@ func (n NewTenant) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Provision creates a tenant: it copies the pre-migrated template database to the tenant's file
-// and registers it. The tenant exists only once both are done; a failed registration removes the
-// file again.
+// Provision creates a tenant: it claims a spare database (or copies the pre-migrated template to
+// a new file) and registers it. The tenant exists only once both are done; a failed registration
+// puts the spare back or removes the file.
 func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if err := n.Validate(); err != nil {
 		return Tenant{}, err
 	}
-	tmpl, err := m.templatePath(ctx)
-	if err != nil {
-		return Tenant{}, err
-	}
 	t := Tenant{
-		ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
 		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
 	}
-	path, err := m.Path(t.ID)
-	if err != nil {
-		return Tenant{}, err
-	}
-	if err := copyFileDurably(tmpl, path); err != nil {
-		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	var spare bool
+	select {
+	case t.ID = <-m.spares:
+		spare = true
+		select {
+		case m.spareWake <- struct{}{}:
+		default:
+		}
+	default:
+		id, err := m.newTenantFile(ctx)
+		if err != nil {
+			return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+		}
+		t.ID = id
 	}
 	if err := m.reg.Create(ctx, t); err != nil {
-		os.Remove(path)
+		if spare {
+			m.putBackSpare(t.ID)
+		} else if path, perr := m.Path(t.ID); perr == nil {
+			os.Remove(path)
+		}
 		return Tenant{}, err
 	}
 	m.cache.invalidate()
 	return t, nil
+}
+
+// newTenantFile copies the template to the file of a new tenant id and returns the id.
+func (m *Manager) newTenantFile(ctx context.Context) (string, error) {
+	tmpl, err := m.templatePath(ctx)
+	if err != nil {
+		return "", err
+	}
+	id := newID()
+	path, err := m.Path(id)
+	if err != nil {
+		return "", err
+	}
+	return id, copyFileDurably(tmpl, path)
+}
+
+// SparesReady is how many spare databases are ready to be claimed.
+func (m *Manager) SparesReady() int { return len(m.spares) }
+
+// putBackSpare returns an unclaimed spare to the pool, or discards it when the pool is full.
+func (m *Manager) putBackSpare(id string) {
+	select {
+	case m.spares <- id:
+	default:
+		m.discardSpare(context.Background(), id)
+	}
+}
+
+func (m *Manager) discardSpare(ctx context.Context, id string) {
+	if err := m.reg.RemoveSpare(ctx, id); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "discard spare tenant database", "id", id, "err", err)
+		return // keep the file: the registry still points at it
+	}
+	if path, err := m.Path(id); err == nil {
+		os.Remove(path)
+	}
+}
+
+// fillSpares keeps cfg.Spares spare databases ready until Close. It first takes over the spares
+// of earlier runs that are at the current schema version and discards the others.
+func (m *Manager) fillSpares() {
+	ctx := context.Background()
+	known, err := m.reg.Spares(ctx)
+	if err != nil {
+		m.cfg.Logger.Error("load spare tenant databases", "err", err)
+	}
+	for id, v := range known {
+		path, perr := m.Path(id)
+		if perr == nil && v == m.latest && len(m.spares) < cap(m.spares) {
+			if _, err := os.Stat(path); err == nil {
+				m.spares <- id
+				continue
+			}
+		}
+		m.discardSpare(ctx, id)
+	}
+	for {
+		for len(m.spares) < cap(m.spares) {
+			id, err := m.newTenantFile(ctx)
+			if err == nil {
+				if err = m.reg.AddSpare(ctx, id, m.latest); err != nil {
+					if path, perr := m.Path(id); perr == nil {
+						os.Remove(path)
+					}
+				}
+			}
+			if err != nil {
+				m.cfg.Logger.Error("make spare tenant database", "err", err)
+				break // try again on the next wake-up
+			}
+			m.putBackSpare(id) // a failed sign-up may have refilled the pool meanwhile
+		}
+		select {
+		case <-m.stop:
+			return
+		case <-m.spareWake:
+		}
+	}
 }
 
 // templatePath returns a database migrated to the latest tenant schema, making it on first use.

@@ -29,9 +29,12 @@ type Config struct {
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
 	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
-	Migrations  []migrations.Migration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
+	// has to register one (0: every sign-up copies the template itself).
+	Spares     int
+	Migrations []migrations.Migration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Manager opens tenant databases on demand and shares them between requests and jobs.
@@ -57,8 +60,11 @@ type Manager struct {
 	templateMu sync.Mutex
 	template   string // path of the pre-migrated template database, once made
 
+	spares    chan string   // ids of spare databases ready to be claimed
+	spareWake chan struct{} // tells the filler a spare was taken
+
 	stop chan struct{}
-	done chan struct{}
+	bg   sync.WaitGroup // the janitor and the spare filler
 }
 
 type entry struct {
@@ -111,18 +117,22 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	m := &Manager{
-		cfg:     cfg,
-		reg:     reg,
-		latest:  migrations.Latest(cfg.Migrations),
-		cache:   newResolverCache(reg, cfg.CacheTTL, cfg.Now),
-		entries: map[string]*entry{},
-		idle:    list.New(),
-		changed: make(chan struct{}),
-		seen:    map[string]time.Time{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		reg:       reg,
+		latest:    migrations.Latest(cfg.Migrations),
+		cache:     newResolverCache(reg, cfg.CacheTTL, cfg.Now),
+		entries:   map[string]*entry{},
+		idle:      list.New(),
+		changed:   make(chan struct{}),
+		seen:      map[string]time.Time{},
+		spares:    make(chan string, max(cfg.Spares, 0)),
+		spareWake: make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 	}
-	go m.janitor()
+	m.bg.Go(m.janitor)
+	if cfg.Spares > 0 {
+		m.bg.Go(m.fillSpares)
+	}
 	return m, nil
 }
 
@@ -275,7 +285,20 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
+	// Most opens find the schema current: a reader confirms it, and the writer stays closed until
+	// the tenant writes. Anything else (behind, new, broken) goes through migrate on the writer.
+	if v, err := schemaVersion(ctx, db.Read); err == nil && v == m.latest && requireWAL(ctx, db.Read) == nil {
+		m.mirrorSchema(ctx, t, v)
+		return db, nil
+	}
 	from, to, err := migrate(ctx, db.Write, m.cfg.Migrations, m.cfg.Now)
+	var stepErr *MigrationError
+	var newErr *SchemaTooNewError
+	if err != nil && !errors.As(err, &stepErr) && !errors.As(err, &newErr) {
+		// Not the schema's fault (out of files, disk error): nothing to mark, try again later.
+		db.Close()
+		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
 	if err != nil {
 		db.Close()
 		m.cfg.Logger.ErrorContext(ctx, "tenant migration failed", "tenant", t.Slug, "tenant_id", t.ID,
@@ -291,13 +314,19 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	if from != to {
 		m.cfg.Logger.InfoContext(ctx, "tenant migrated", "tenant", t.Slug, "from", from, "to", to)
 	}
-	if to != t.SchemaVersion || t.MigrationStatus != MigrationOK {
-		if err := m.reg.SetSchema(ctx, t.ID, to, MigrationOK, ""); err != nil {
-			m.cfg.Logger.ErrorContext(ctx, "record schema version", "tenant", t.Slug, "err", err)
-		}
-		m.cache.invalidate()
-	}
+	m.mirrorSchema(ctx, t, to)
 	return db, nil
+}
+
+// mirrorSchema records in the registry that t is healthy at version v, unless it already says so.
+func (m *Manager) mirrorSchema(ctx context.Context, t Tenant, v int) {
+	if v == t.SchemaVersion && t.MigrationStatus == MigrationOK {
+		return
+	}
+	if err := m.reg.SetSchema(ctx, t.ID, v, MigrationOK, ""); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "record schema version", "tenant", t.Slug, "err", err)
+	}
+	m.cache.invalidate()
 }
 
 func (m *Manager) entryLocked(id string) *entry {
@@ -465,7 +494,6 @@ func (m *Manager) flushSeen(ctx context.Context) {
 
 // janitor closes idle handles and flushes last-seen times until Close.
 func (m *Manager) janitor() {
-	defer close(m.done)
 	every := min(m.cfg.IdleTimeout/2, 30*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -491,7 +519,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.closed = true
 	m.mu.Unlock()
 	close(m.stop)
-	<-m.done
+	m.bg.Wait()
 
 	var err error
 	for {

@@ -459,3 +459,53 @@ func TestIdleHandlesClose(t *testing.T) {
 	}
 	l.Release()
 }
+
+// MigrateAll brings every tenant that is behind to the latest version, reports each one, and
+// returns the one that fails without stopping the others.
+func TestMigrateAll(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	var ts []tenancy.Tenant
+	for _, slug := range []string{"t-one", "t-two", "t-three", "t-four", "t-bad"} {
+		ts = append(ts, mustProvision(t, old, slug))
+	}
+	l, _ := old.Acquire(ctx, ts[4])
+	l.DB.Write.Exec(`CREATE TABLE widgets (x)`)
+	l.Release()
+	old.Close(ctx)
+
+	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE widgets (id INTEGER PRIMARY KEY)`), tenancy.Config{MaxOpen: 2})
+	var reported []string
+	failed, err := m.MigrateAll(ctx, 3, func(done, total int, r tenancy.MigrateResult) {
+		if total != 5 || done != len(reported)+1 {
+			t.Errorf("progress %d/%d after %d reports", done, total, len(reported))
+		}
+		reported = append(reported, r.Tenant.Slug)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reported) != 5 {
+		t.Errorf("reported %v", reported)
+	}
+	if len(failed) != 1 || failed[0].Tenant.Slug != "t-bad" || !errors.Is(failed[0].Err, tenancy.ErrUnavailable) {
+		t.Fatalf("failed = %+v", failed)
+	}
+	all, _ := e.reg.List(ctx)
+	for _, tn := range all {
+		want := 2
+		if tn.Slug == "t-bad" {
+			want = 1
+		}
+		if tn.SchemaVersion != want {
+			t.Errorf("%s at version %d, want %d", tn.Slug, tn.SchemaVersion, want)
+		}
+	}
+	// A second run finds only the failed tenant to do.
+	var again []string
+	m.MigrateAll(ctx, 1, func(_, _ int, r tenancy.MigrateResult) { again = append(again, r.Tenant.Slug) })
+	if len(again) != 1 || again[0] != "t-bad" {
+		t.Errorf("second run did %v, want only t-bad", again)
+	}
+}

@@ -17,6 +17,15 @@ func (e *SchemaTooNewError) Error() string {
 	return fmt.Sprintf("schema version %d is newer than this binary knows (%d)", e.Have, e.Known)
 }
 
+// MigrationError is a migration step that failed and was rolled back.
+type MigrationError struct {
+	Name string // the migration's file name
+	Err  error
+}
+
+func (e *MigrationError) Error() string { return fmt.Sprintf("migration %s: %v", e.Name, e.Err) }
+func (e *MigrationError) Unwrap() error { return e.Err }
+
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -34,12 +43,15 @@ func schemaVersion(ctx context.Context, q interface {
 
 // migrate applies the migrations of ms that db has not seen yet, each in its own write
 // transaction together with its row in schema_migrations, and returns the versions before and
-// after. The version is read again inside each transaction, so two processes migrating the same
+// after. A step that fails gives a *MigrationError; a database newer than ms a *SchemaTooNewError. The version is read again inside each transaction, so two processes migrating the same
 // database (the server and `reserva migrate`) never apply a step twice. On error the failing step
 // is rolled back and the database stays at the last version that committed.
 func migrate(ctx context.Context, w *sql.DB, ms []migrations.Migration, now func() time.Time) (from, to int, err error) {
 	if _, err := w.ExecContext(ctx, createMigrationsTable); err != nil {
 		return 0, 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	if err := requireWAL(ctx, w); err != nil {
+		return 0, 0, err
 	}
 	if from, err = schemaVersion(ctx, w); err != nil {
 		return 0, 0, fmt.Errorf("read schema version: %w", err)
@@ -62,7 +74,7 @@ func migrate(ctx context.Context, w *sql.DB, ms []migrations.Migration, now func
 			return err
 		})
 		if err != nil {
-			return from, to, fmt.Errorf("migration %s: %w", m.Name, err)
+			return from, to, &MigrationError{Name: m.Name, Err: err}
 		}
 		to = m.Version
 	}

@@ -57,6 +57,11 @@ type Registry interface {
 	Delete(ctx context.Context, id string) error
 	SetSchema(ctx context.Context, id string, version int, status, lastErr string) error
 	Touch(ctx context.Context, seen map[string]time.Time) error
+
+	// Spares are pre-made empty tenant databases; Create claims the one whose id it is given.
+	AddSpare(ctx context.Context, id string, version int) error
+	Spares(ctx context.Context) (map[string]int, error) // id → schema version
+	RemoveSpare(ctx context.Context, id string) error
 	Close() error
 }
 
@@ -114,6 +119,9 @@ func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, t.Slug); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, t.ID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
@@ -287,6 +295,40 @@ func (r *SQLiteRegistry) Touch(ctx context.Context, seen map[string]time.Time) e
 	})
 	if err != nil {
 		return fmt.Errorf("record last seen: %w", err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) AddSpare(ctx context.Context, id string, version int) error {
+	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO spares (id, schema_version, created_at) VALUES (?, ?, ?)`,
+		id, version, r.now().UTC())
+	if err != nil {
+		return fmt.Errorf("add spare %s: %w", id, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Spares(ctx context.Context) (map[string]int, error) {
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT id, schema_version FROM spares`)
+	if err != nil {
+		return nil, fmt.Errorf("list spares: %w", err)
+	}
+	defer rows.Close()
+	spares := map[string]int{}
+	for rows.Next() {
+		var id string
+		var v int
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("list spares: %w", err)
+		}
+		spares[id] = v
+	}
+	return spares, rows.Err()
+}
+
+func (r *SQLiteRegistry) RemoveSpare(ctx context.Context, id string) error {
+	if _, err := r.db.Write.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("remove spare %s: %w", id, err)
 	}
 	return nil
 }

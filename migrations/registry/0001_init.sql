@@ -31,6 +31,14 @@ CREATE TABLE custom_hosts (
 );
 CREATE INDEX custom_hosts_tenant_idx ON custom_hosts (tenant_id);
 
+-- Spare tenant databases: pre-made, empty, migrated files already at their final path
+-- (tenants/<id[:2]>/<id>.db). Sign-up claims one by registering it, in one transaction.
+CREATE TABLE spares (
+    id             TEXT PRIMARY KEY,
+    schema_version INTEGER NOT NULL,
+    created_at     DATETIME NOT NULL
+);
+
 -- Deleted tenants: the row that remains once the data is gone. It holds the slug back for a grace
 -- period so that a deleted business's customers do not land on a stranger's site.
 CREATE TABLE tombstones (
