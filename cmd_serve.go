@@ -17,11 +17,17 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
-	addr := fs.String("addr", envOr("RESERVA_ADDR", "127.0.0.1:8080"), "listen address host:port (RESERVA_ADDR)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
+	cfg.create = true
+	unlock, err := lockDataDir(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, err := openPlatform(ctx, cfg, stderr)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +20,10 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if len(args) == 0 {
 		return fmt.Errorf("%w: tenants needs a subcommand: create, list, rename, host or delete", errUsage)
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
 	var cfg config
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -27,9 +32,10 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		slug := fs.String("slug", "", "the business's slug: its site is /SLUG (required)")
 		name := fs.String("name", "", "the business's name (required)")
 		tz := fs.String("timezone", "UTC", "the business's IANA time zone, e.g. Europe/Madrid")
-		if err := parse(fs, args); err != nil {
+		if err := parse(fs, args, "slug", "name"); err != nil {
 			return err
 		}
+		cfg.create = true
 		return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 			t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: *slug, Name: *name, Timezone: *tz})
 			if err != nil {
@@ -77,7 +83,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fs := newFlags("tenants rename", &cfg, stderr, "Gives a business a new slug. Links to the old slug redirect to the new one.")
 		slug := fs.String("slug", "", "current slug (required)")
 		to := fs.String("to", "", "new slug (required)")
-		if err := parse(fs, args); err != nil {
+		if err := parse(fs, args, "slug", "to"); err != nil {
 			return err
 		}
 		return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
@@ -92,7 +98,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		slug := fs.String("slug", "", "the business's slug (required)")
 		add := fs.String("add", "", "host name to serve the business on, e.g. book.example.com")
 		remove := fs.String("remove", "", "host name to stop serving the business on")
-		if err := parse(fs, args); err != nil {
+		if err := parse(fs, args, "slug"); err != nil {
 			return err
 		}
 		if (*add == "") == (*remove == "") {
@@ -106,7 +112,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 				fmt.Fprintf(stdout, "%s now serves %s\n", *add, t.Slug)
 				return nil
 			}
-			if err := p.tenants.RemoveHost(ctx, *remove); err != nil {
+			if err := p.tenants.RemoveHost(ctx, *remove, t.ID); err != nil {
 				return fmt.Errorf("remove host %s: %w", *remove, err)
 			}
 			fmt.Fprintf(stdout, "%s no longer serves %s\n", *remove, t.Slug)
@@ -116,9 +122,16 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fs := newFlags("tenants delete", &cfg, stderr, "Erases a business: its database, and its registry entry. This cannot be undone.")
 		slug := fs.String("slug", "", "slug of the business to erase (required)")
 		yes := fs.Bool("yes", false, "do not ask for confirmation")
-		if err := parse(fs, args); err != nil {
+		if err := parse(fs, args, "slug"); err != nil {
 			return err
 		}
+		// A running server may hold the database open and keep writing to it after the files
+		// are gone; only one process may own the data directory while deleting.
+		unlock, err := lockDataDir(cfg.data)
+		if err != nil {
+			return fmt.Errorf("%w: stop the server first, or delete the business from its dashboard", err)
+		}
+		defer unlock()
 		return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
 			if !*yes {
 				fmt.Fprintf(stdout, "This erases %s (%s) and all its data. Type the slug to confirm: ", t.Slug, t.Name)
@@ -148,9 +161,6 @@ func withPlatform(ctx context.Context, cfg config, stderr io.Writer, fn func(*pl
 
 // withTenant runs fn on the tenant at slug, with a clear error when there is none.
 func withTenant(ctx context.Context, cfg config, stderr io.Writer, slug string, fn func(*platform, tenancy.Tenant) error) error {
-	if slug == "" {
-		return fmt.Errorf("%w: --slug is required", errUsage)
-	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		t, err := p.reg.BySlug(ctx, slug)
 		if errors.Is(err, tenancy.ErrNotFound) {
@@ -169,6 +179,9 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	workers := fs.Int("workers", 2, "tenants migrated at once")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *workers < 1 || *workers > 64 {
+		return fmt.Errorf("%w: --workers must be between 1 and 64", errUsage)
 	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		var bar *progressbar.ProgressBar

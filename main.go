@@ -86,14 +86,8 @@ type config struct {
 	maxOpen     int
 	idleTimeout time.Duration
 	logLevel    slog.Level
-	spares      int // spare tenant databases kept ready (serve only)
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
+	spares      int  // spare tenant databases kept ready (serve only)
+	create      bool // make the data directory if it has no registry yet
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -104,26 +98,30 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 		fmt.Fprintf(stderr, "Usage: reserva %s\n\n%s\nFlags:\n", name, help)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.data, "data", envOr("RESERVA_DATA", "data"), "data directory (RESERVA_DATA)")
-	maxOpen, _ := strconv.Atoi(envOr("RESERVA_MAX_OPEN_TENANTS", "256"))
-	fs.IntVar(&cfg.maxOpen, "max-open-tenants", maxOpen, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
-	idle, _ := time.ParseDuration(envOr("RESERVA_IDLE_TIMEOUT", "5m"))
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", idle, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	cfg.logLevel = slog.LevelInfo
-	fs.TextVar(&cfg.logLevel, "log-level", levelFromEnv(), "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
+	fs.StringVar(&cfg.data, "data", "data", "data directory (RESERVA_DATA)")
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 256, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
+	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
 	return fs
 }
 
-func levelFromEnv() *slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(envOr("RESERVA_LOG_LEVEL", "info"))); err != nil {
-		l = slog.LevelInfo
-	}
-	return &l
+// envFlags maps RESERVA_* variables to the flags they set.
+var envFlags = map[string]string{
+	"RESERVA_DATA": "data", "RESERVA_MAX_OPEN_TENANTS": "max-open-tenants",
+	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
 }
 
-// parse parses args, turning a flag error into a usage error and rejecting stray arguments.
-func parse(fs *flag.FlagSet, args []string) error {
+// parse applies RESERVA_* variables, then args, checks that the required flags were given, and
+// rejects stray arguments; every problem is a usage error.
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	for env, name := range envFlags {
+		if v, ok := os.LookupEnv(env); ok && fs.Lookup(name) != nil {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err)
+			}
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -132,6 +130,21 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
+	}
+	for _, name := range required {
+		if fs.Lookup(name).Value.String() == "" {
+			return fmt.Errorf("%w: %s: --%s is required (see reserva %s -h)", errUsage, fs.Name(), name, fs.Name())
+		}
+	}
+	if f := fs.Lookup("idle-timeout"); f != nil {
+		if d, _ := time.ParseDuration(f.Value.String()); d < time.Second {
+			return fmt.Errorf("%w: --idle-timeout must be at least 1s", errUsage)
+		}
+	}
+	if f := fs.Lookup("max-open-tenants"); f != nil {
+		if n, _ := strconv.Atoi(f.Value.String()); n < 1 {
+			return fmt.Errorf("%w: --max-open-tenants must be at least 1", errUsage)
+		}
 	}
 	return nil
 }
@@ -151,6 +164,9 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	slog.SetDefault(log)
 	path := filepath.Join(cfg.data, "registry.db")
 	_, statErr := os.Stat(path)
+	if errors.Is(statErr, os.ErrNotExist) && !cfg.create {
+		return nil, fmt.Errorf("no Reserva data in %s (there is no registry.db): check --data or RESERVA_DATA", cfg.data)
+	}
 	reg, err := tenancy.OpenRegistry(ctx, path, tenancy.DefaultSlugGrace)
 	if err != nil {
 		return nil, err
@@ -174,4 +190,22 @@ func (p *platform) close() error {
 		p.closeErr = errors.Join(p.tenants.Close(ctx), p.reg.Close())
 	})
 	return p.closeErr
+}
+
+// lockDataDir takes the data directory's process lock: one `reserva serve` at a time, and no
+// erasure from the command line while a server holds tenant databases open.
+func lockDataDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "reserva.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another reserva process (a running server?) is using %s", dir)
+	}
+	return func() { f.Close() }, nil
 }

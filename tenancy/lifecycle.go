@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,28 +57,35 @@ func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
 		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
 	}
-	var spare bool
-	select {
-	case t.ID = <-m.spares:
-		spare = true
+	for {
+		spare := true
 		select {
-		case m.spareWake <- struct{}{}:
+		case t.ID = <-m.spares:
+			select {
+			case m.spareWake <- struct{}{}:
+			default:
+			}
 		default:
+			spare = false
+			id, err := m.newTenantFile(ctx)
+			if err != nil {
+				return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+			}
+			t.ID = id
 		}
-	default:
-		id, err := m.newTenantFile(ctx)
+		err := m.reg.Create(ctx, t, spare)
+		if errors.Is(err, ErrSpareTaken) {
+			continue // another process claimed it (its file is that tenant's now): take the next
+		}
 		if err != nil {
-			return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+			if spare {
+				m.putBackSpare(t.ID)
+			} else if path, perr := m.Path(t.ID); perr == nil {
+				os.Remove(path)
+			}
+			return Tenant{}, err
 		}
-		t.ID = id
-	}
-	if err := m.reg.Create(ctx, t); err != nil {
-		if spare {
-			m.putBackSpare(t.ID)
-		} else if path, perr := m.Path(t.ID); perr == nil {
-			os.Remove(path)
-		}
-		return Tenant{}, err
+		break
 	}
 	m.cache.invalidate()
 	return t, nil
@@ -109,10 +117,15 @@ func (m *Manager) putBackSpare(id string) {
 	}
 }
 
+// discardSpare removes a spare database, unless it is no longer a spare (claimed by another
+// process, its file now a tenant's).
 func (m *Manager) discardSpare(ctx context.Context, id string) {
-	if err := m.reg.RemoveSpare(ctx, id); err != nil {
+	removed, err := m.reg.RemoveSpare(ctx, id)
+	if err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "discard spare tenant database", "id", id, "err", err)
-		return // keep the file: the registry still points at it
+	}
+	if !removed {
+		return
 	}
 	if path, err := m.Path(id); err == nil {
 		os.Remove(path)
@@ -129,9 +142,9 @@ func (m *Manager) fillSpares() {
 	}
 	for id, v := range known {
 		path, perr := m.Path(id)
-		if perr == nil && v == m.latest && len(m.spares) < cap(m.spares) {
+		if perr == nil && v == m.latest {
 			if _, err := os.Stat(path); err == nil {
-				m.spares <- id
+				m.putBackSpare(id) // discards it when the pool is full
 				continue
 			}
 		}
@@ -275,20 +288,22 @@ func (m *Manager) Rename(ctx context.Context, id, slug string) error {
 	return m.reg.Rename(ctx, id, slug)
 }
 
-// SetHost makes host (a custom domain, e.g. book.example.com) serve tenant id.
+// SetHost makes host (a custom domain, e.g. book.example.com) serve tenant id. IP addresses,
+// localhost and names without a dot are refused: they would capture the platform's own traffic.
 func (m *Manager) SetHost(ctx context.Context, host, id string) error {
 	host = normalizeHost(host)
-	if host == "" || strings.ContainsAny(host, "/ ") {
-		return fmt.Errorf("host %q is not a host name", host)
+	if !strings.Contains(host, ".") || strings.ContainsAny(host, "/ \\@") || net.ParseIP(host) != nil ||
+		host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("host %q is not a custom domain name (such as book.example.com)", host)
 	}
 	defer m.cache.invalidate()
 	return m.reg.SetHost(ctx, host, id)
 }
 
-// RemoveHost stops host from serving its tenant.
-func (m *Manager) RemoveHost(ctx context.Context, host string) error {
+// RemoveHost stops host from serving tenant id.
+func (m *Manager) RemoveHost(ctx context.Context, host, id string) error {
 	defer m.cache.invalidate()
-	return m.reg.RemoveHost(ctx, normalizeHost(host))
+	return m.reg.RemoveHost(ctx, normalizeHost(host), id)
 }
 
 // Delete erases tenant id: it waits for in-flight work on it, closes its database, removes the

@@ -229,13 +229,18 @@ func (m *Manager) openEntry(ctx context.Context, e *entry, t Tenant) (*DB, error
 	if err := m.reserveSlot(ctx); err != nil {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
-	db, err := m.openAndMigrate(ctx, t)
+	// The open and migration are shared by everyone waiting for this tenant: a caller that goes
+	// away must not interrupt them (and get the tenant marked failed).
+	db, err := m.openAndMigrate(context.WithoutCancel(ctx), t)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
 		m.open--
-		e.failed, e.failedAt = err, m.cfg.Now()
+		if errors.Is(err, ErrUnavailable) {
+			// Waiters get this result instead of each retrying a broken migration.
+			e.failed, e.failedAt = err, m.cfg.Now()
+		}
 		m.broadcastLocked()
 		return nil, err
 	}
@@ -256,9 +261,8 @@ func (m *Manager) reserveSlot(ctx context.Context) error {
 		if back := m.idle.Back(); back != nil {
 			victim := back.Value.(*entry)
 			db := m.detachLocked(victim)
-			m.open++ // detach freed one slot; it is ours now
 			m.mu.Unlock()
-			m.closeDB(victim.id, db)
+			m.closeDB(victim.id, db) // its slot becomes ours once it is closed
 			return nil
 		}
 		ch := m.changed
@@ -278,7 +282,9 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open tenant %s: database file is gone (deleted?): %w", t.Slug, ErrNotFound)
+	} else if err != nil {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
 	db, err := openDB(path, openOptions{readConns: m.cfg.ReadConns})
@@ -345,8 +351,9 @@ func (m *Manager) dropLocked(e *entry) {
 	}
 }
 
-// detachLocked takes e's idle handle away from it and frees its slot; the caller closes the
-// returned handle outside the mutex.
+// detachLocked takes e's handle away from it. The handle's slot stays counted until the caller
+// closes it outside the mutex with closeAndFree (or reuses the slot), so the number of open
+// databases never exceeds the cap, not even for a moment.
 func (m *Manager) detachLocked(e *entry) *DB {
 	db := e.db
 	if e.idleElem != nil {
@@ -354,12 +361,20 @@ func (m *Manager) detachLocked(e *entry) *DB {
 		e.idleElem = nil
 	}
 	e.db = nil
-	if db != nil {
-		m.open--
-	}
 	m.dropLocked(e)
-	m.broadcastLocked()
 	return db
+}
+
+// closeAndFree closes a detached handle, then frees its slot.
+func (m *Manager) closeAndFree(id string, db *DB) {
+	if db == nil {
+		return
+	}
+	m.closeDB(id, db)
+	m.mu.Lock()
+	m.open--
+	m.broadcastLocked()
+	m.mu.Unlock()
 }
 
 func (m *Manager) broadcastLocked() {
@@ -377,9 +392,14 @@ func (m *Manager) release(e *entry) {
 	if e.refs > 0 {
 		return
 	}
-	if e.db != nil && !m.closed {
+	switch {
+	case e.db != nil && m.closed:
+		// Close gave up waiting for this lease: close the handle now rather than leak it.
+		db := m.detachLocked(e)
+		go m.closeAndFree(e.id, db)
+	case e.db != nil:
 		e.idleElem = m.idle.PushFront(e)
-	} else {
+	default:
 		m.dropLocked(e)
 	}
 	m.broadcastLocked()
@@ -428,7 +448,7 @@ func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) err
 		if e.refs == 0 {
 			db := m.detachLocked(e)
 			m.mu.Unlock()
-			m.closeDB(id, db)
+			m.closeAndFree(id, db)
 			break
 		}
 		ch := m.changed
@@ -476,7 +496,7 @@ func (m *Manager) CloseIdle(d time.Duration) int {
 	}
 	m.mu.Unlock()
 	for _, v := range victims {
-		m.closeDB(v.id, v.db)
+		m.closeAndFree(v.id, v.db)
 	}
 	return len(victims)
 }
@@ -494,7 +514,7 @@ func (m *Manager) flushSeen(ctx context.Context) {
 
 // janitor closes idle handles and flushes last-seen times until Close.
 func (m *Manager) janitor() {
-	every := min(m.cfg.IdleTimeout/2, 30*time.Second)
+	every := max(min(m.cfg.IdleTimeout/2, 30*time.Second), 100*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -540,6 +560,9 @@ func (m *Manager) Close(ctx context.Context) error {
 		for _, db := range dbs {
 			err = errors.Join(err, db.Close())
 		}
+		m.mu.Lock()
+		m.open -= len(dbs)
+		m.mu.Unlock()
 		if busy == 0 {
 			break
 		}

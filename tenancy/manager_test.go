@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -507,5 +508,118 @@ func TestMigrateAll(t *testing.T) {
 	m.MigrateAll(ctx, 1, func(_, _ int, r tenancy.MigrateResult) { again = append(again, r.Tenant.Slug) })
 	if len(again) != 1 || again[0] != "t-bad" {
 		t.Errorf("second run did %v, want only t-bad", again)
+	}
+}
+
+// Two processes sharing a data directory (say, a restart overlapping the old server) load the
+// same spares: each spare becomes exactly one tenant, and no tenant's file is ever discarded.
+func TestSparesSharedBetweenProcesses(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	a := e.manager(t, nil, tenancy.Config{Spares: 3})
+	waitSpares(t, e.reg, 3)
+	b := e.manager(t, nil, tenancy.Config{Spares: 3}) // loads the same three spares
+	var made []tenancy.Tenant
+	for i := range 6 {
+		m := a
+		if i%2 == 1 {
+			m = b
+		}
+		made = append(made, mustProvision(t, m, fmt.Sprintf("shared-%d", i)))
+	}
+	seen := map[string]bool{}
+	for _, tn := range made {
+		if seen[tn.ID] {
+			t.Errorf("two tenants got database %s", tn.ID)
+		}
+		seen[tn.ID] = true
+	}
+	a.Close(ctx)
+	b.Close(ctx) // discards b's surplus spares: none of them may be a tenant's file
+	for _, tn := range made {
+		l, err := e.manager(t, nil, tenancy.Config{}).Acquire(ctx, tn)
+		if err != nil {
+			t.Fatalf("tenant %s lost its database: %v", tn.Slug, err)
+		}
+		l.Release()
+	}
+}
+
+// A request that gives up while its tenant migrates does not interrupt the migration, nor get
+// the tenant marked failed.
+func TestMigrationSurvivesCancelledRequest(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	acme := mustProvision(t, old, "acme")
+	old.Close(ctx)
+	slow := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100000)
+		INSERT INTO notes SELECT 'x' || i FROM n;`
+	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, slow), tenancy.Config{})
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+	defer cancel()
+	if l, err := m.Acquire(cctx, acme); err == nil {
+		l.Release() // the migration finished before the caller noticed its deadline
+	}
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatalf("after a cancelled request: %v", err)
+	}
+	defer l.Release()
+	if v := version(t, l); v != 2 {
+		t.Errorf("version %d, want 2", v)
+	}
+	if rec, _ := e.reg.Get(ctx, acme.ID); rec.MigrationStatus != tenancy.MigrationOK {
+		t.Errorf("tenant marked %s: %s", rec.MigrationStatus, rec.LastError)
+	}
+}
+
+func TestCustomHosts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	a := mustProvision(t, m, "aaa")
+	b := mustProvision(t, m, "bbb")
+	for _, bad := range []string{"127.0.0.1", "localhost", "[::1]:8080", "intranet", "a.localhost", "x/y.com"} {
+		if err := m.SetHost(ctx, bad, a.ID); err == nil {
+			t.Errorf("SetHost(%q) accepted a host that would capture platform traffic", bad)
+		}
+	}
+	if err := m.SetHost(ctx, "book.aaa.example", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetHost(ctx, "BOOK.aaa.example.", b.ID); !errors.Is(err, tenancy.ErrHostTaken) {
+		t.Errorf("taking another business's host: %v, want ErrHostTaken", err)
+	}
+	if err := m.RemoveHost(ctx, "book.aaa.example", b.ID); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Errorf("removing another business's host: %v, want ErrNotFound", err)
+	}
+	if got, err := m.ResolveHost(ctx, "book.aaa.example"); err != nil || got.ID != a.ID {
+		t.Errorf("host serves %s, %v; want aaa", got.Slug, err)
+	}
+	if err := m.RemoveHost(ctx, "book.aaa.example:443", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ResolveHost(ctx, "book.aaa.example"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Errorf("removed host still resolves: %v", err)
+	}
+}
+
+// A deleted tenant's old slugs are held back like its current one.
+func TestDeleteHoldsOldSlugs(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	acme := mustProvision(t, m, "acme")
+	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(ctx, acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, slug := range []string{"acme", "acme-studio"} {
+		if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Stranger", Timezone: "UTC"}); !errors.Is(err, tenancy.ErrSlugTaken) {
+			t.Errorf("slug %s of a just-deleted business: %v, want ErrSlugTaken", slug, err)
+		}
 	}
 }

@@ -80,6 +80,10 @@ func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
 		}
 
 		lease, err := m.Acquire(ctx, t)
+		if errors.Is(err, ErrNotFound) { // deleted while this request waited
+			fail(w, r, http.StatusNotFound, err)
+			return
+		}
 		if err != nil {
 			if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClosed) || ctx.Err() != nil ||
 				errors.Is(err, context.DeadlineExceeded) {

@@ -37,22 +37,28 @@ var (
 	ErrNotFound = errors.New("tenant not found")
 	// ErrSlugTaken means another tenant has, or recently had, that slug.
 	ErrSlugTaken = errors.New("slug is taken")
+	// ErrHostTaken means another tenant serves that custom host.
+	ErrHostTaken = errors.New("host is taken")
+	// ErrSpareTaken means the spare database was claimed by someone else.
+	ErrSpareTaken = errors.New("spare already claimed")
 )
 
 // Registry is the control plane: it maps slugs and custom hosts to tenants and records each
 // tenant's schema state. SQLiteRegistry is the embedded default; a distributed KV store can take
 // its place on a cluster.
 type Registry interface {
-	Create(ctx context.Context, t Tenant) error // ErrSlugTaken
+	// Create registers t. With fromSpare, t.ID must be an unclaimed spare, claimed in the same
+	// transaction (ErrSpareTaken otherwise). Errors: ErrSlugTaken.
+	Create(ctx context.Context, t Tenant, fromSpare bool) error
 	Get(ctx context.Context, id string) (Tenant, error)
 	BySlug(ctx context.Context, slug string) (Tenant, error)
 	ByHost(ctx context.Context, host string) (Tenant, error)
 	// Redirect returns the current slug of the tenant that used to be at oldSlug.
 	Redirect(ctx context.Context, oldSlug string) (string, error)
 	List(ctx context.Context) ([]Tenant, error)
-	Rename(ctx context.Context, id, slug string) error // ErrNotFound, ErrSlugTaken
-	SetHost(ctx context.Context, host, id string) error
-	RemoveHost(ctx context.Context, host string) error
+	Rename(ctx context.Context, id, slug string) error     // ErrNotFound, ErrSlugTaken
+	SetHost(ctx context.Context, host, id string) error    // ErrHostTaken, ErrNotFound
+	RemoveHost(ctx context.Context, host, id string) error // ErrNotFound
 	// Delete removes the tenant and leaves a tombstone that holds its slug for the grace period.
 	Delete(ctx context.Context, id string) error
 	SetSchema(ctx context.Context, id string, version int, status, lastErr string) error
@@ -61,7 +67,7 @@ type Registry interface {
 	// Spares are pre-made empty tenant databases; Create claims the one whose id it is given.
 	AddSpare(ctx context.Context, id string, version int) error
 	Spares(ctx context.Context) (map[string]int, error) // id → schema version
-	RemoveSpare(ctx context.Context, id string) error
+	RemoveSpare(ctx context.Context, id string) (removed bool, err error)
 	Close() error
 }
 
@@ -113,7 +119,7 @@ func scanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
 	return t, err
 }
 
-func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant) error {
+func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant, fromSpare bool) error {
 	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
 		if err := r.slugFree(ctx, tx, t.Slug); err != nil {
 			return err
@@ -121,10 +127,14 @@ func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, t.Slug); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, t.ID); err != nil {
+		res, err := tx.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, t.ID)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		if n, _ := res.RowsAffected(); fromSpare && n != 1 {
+			return ErrSpareTaken
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			t.ID, t.Slug, t.Name, t.Timezone, t.Status, t.SchemaVersion, t.MigrationStatus, t.LastError, t.CreatedAt.UTC())
 		return err
 	})
@@ -222,33 +232,48 @@ func (r *SQLiteRegistry) Rename(ctx context.Context, id, slug string) error {
 }
 
 func (r *SQLiteRegistry) SetHost(ctx context.Context, host, id string) error {
-	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO custom_hosts (host, tenant_id, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (host) DO UPDATE SET tenant_id = excluded.tenant_id`, host, id, r.now().UTC())
-	if isConstraint(err) {
-		return ErrNotFound // the tenant does not exist (foreign key)
-	}
+	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM custom_hosts WHERE host = ?`, host).Scan(&owner)
+		switch {
+		case err == nil && owner == id:
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: %s serves another business; remove it there first", ErrHostTaken, host)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO custom_hosts (host, tenant_id, created_at) VALUES (?, ?, ?)`, host, id, r.now().UTC())
+		if isConstraint(err) {
+			return ErrNotFound // the tenant does not exist (foreign key)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set host %s: %w", host, err)
 	}
 	return nil
 }
 
-func (r *SQLiteRegistry) RemoveHost(ctx context.Context, host string) error {
-	res, err := r.db.Write.ExecContext(ctx, `DELETE FROM custom_hosts WHERE host = ?`, host)
+func (r *SQLiteRegistry) RemoveHost(ctx context.Context, host, id string) error {
+	res, err := r.db.Write.ExecContext(ctx, `DELETE FROM custom_hosts WHERE host = ? AND tenant_id = ?`, host, id)
 	if err != nil {
 		return fmt.Errorf("remove host %s: %w", host, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return fmt.Errorf("%w: %s is not a host of this business", ErrNotFound, host)
 	}
 	return nil
 }
 
 func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tombstones (tenant_id, slug, deleted_at)
-			SELECT id, slug, ? FROM tenants WHERE id = ?
-			ON CONFLICT (tenant_id) DO UPDATE SET deleted_at = excluded.deleted_at`, r.now().UTC(), id)
+		now := r.now().UTC()
+		_, err := tx.ExecContext(ctx, `INSERT INTO tombstones (slug, tenant_id, deleted_at)
+			SELECT slug, id, ? FROM tenants WHERE id = ?
+			UNION ALL SELECT slug, tenant_id, ? FROM slug_redirects WHERE tenant_id = ?
+			ON CONFLICT (slug) DO UPDATE SET tenant_id = excluded.tenant_id, deleted_at = excluded.deleted_at`,
+			now, id, now, id)
 		if err != nil {
 			return err
 		}
@@ -326,9 +351,11 @@ func (r *SQLiteRegistry) Spares(ctx context.Context) (map[string]int, error) {
 	return spares, rows.Err()
 }
 
-func (r *SQLiteRegistry) RemoveSpare(ctx context.Context, id string) error {
-	if _, err := r.db.Write.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("remove spare %s: %w", id, err)
+func (r *SQLiteRegistry) RemoveSpare(ctx context.Context, id string) (bool, error) {
+	res, err := r.db.Write.ExecContext(ctx, `DELETE FROM spares WHERE id = ?`, id)
+	if err != nil {
+		return false, fmt.Errorf("remove spare %s: %w", id, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

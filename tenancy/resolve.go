@@ -17,6 +17,7 @@ type resolverCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]cachedTenant // "s:"+slug or "h:"+host
+	gen     uint64                  // bumped by invalidate: lookups begun before it are not cached
 }
 
 type cachedTenant struct {
@@ -36,34 +37,42 @@ func newResolverCache(reg Registry, ttl time.Duration, now func() time.Time) *re
 func (c *resolverCache) invalidate() {
 	c.mu.Lock()
 	clear(c.entries)
+	c.gen++
 	c.mu.Unlock()
 }
 
-func (c *resolverCache) get(key string) (cachedTenant, bool) {
+// get returns the cached entry for key, if fresh, and the generation to pass to put.
+func (c *resolverCache) get(key string) (cachedTenant, uint64, bool) {
 	c.mu.RLock()
 	ct, ok := c.entries[key]
+	gen := c.gen
 	c.mu.RUnlock()
-	return ct, ok && c.now().Sub(ct.at) < c.ttl
+	return ct, gen, ok && c.now().Sub(ct.at) < c.ttl
 }
 
-func (c *resolverCache) put(key string, ct cachedTenant) {
+// put caches ct unless the cache was invalidated since the lookup began (at generation gen).
+func (c *resolverCache) put(key string, gen uint64, ct cachedTenant) {
 	ct.at = c.now()
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.entries) >= maxCached {
 		clear(c.entries)
 	}
 	c.entries[key] = ct
-	c.mu.Unlock()
 }
 
 // slug resolves a slug to its tenant, or, for the old slug of a renamed tenant, to the slug it
 // redirects to. Unknown slugs give ErrNotFound.
 func (c *resolverCache) slug(ctx context.Context, slug string) (Tenant, string, error) {
 	key := "s:" + slug
-	if ct, ok := c.get(key); ok {
+	ct, gen, ok := c.get(key)
+	if ok {
 		return ct.t, ct.redirect, ct.err
 	}
-	var ct cachedTenant
+	ct = cachedTenant{}
 	ct.t, ct.err = c.reg.BySlug(ctx, slug)
 	if errors.Is(ct.err, ErrNotFound) {
 		ct.redirect, ct.err = c.reg.Redirect(ctx, slug)
@@ -71,20 +80,21 @@ func (c *resolverCache) slug(ctx context.Context, slug string) (Tenant, string, 
 	if ct.err != nil && !errors.Is(ct.err, ErrNotFound) {
 		return Tenant{}, "", ct.err // a registry failure is not remembered
 	}
-	c.put(key, ct)
+	c.put(key, gen, ct)
 	return ct.t, ct.redirect, ct.err
 }
 
 func (c *resolverCache) host(ctx context.Context, host string) (Tenant, error) {
 	key := "h:" + host
-	if ct, ok := c.get(key); ok {
+	ct, gen, ok := c.get(key)
+	if ok {
 		return ct.t, ct.err
 	}
 	t, err := c.reg.ByHost(ctx, host)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Tenant{}, err
 	}
-	c.put(key, cachedTenant{t: t, err: err})
+	c.put(key, gen, cachedTenant{t: t, err: err})
 	return t, err
 }
 

@@ -39,14 +39,14 @@ CREATE TABLE spares (
     created_at     DATETIME NOT NULL
 );
 
--- Deleted tenants: the row that remains once the data is gone. It holds the slug back for a grace
--- period so that a deleted business's customers do not land on a stranger's site.
+-- Slugs of deleted tenants (their last slug and any old ones that still redirected): each is
+-- held back for a grace period so that a deleted business's customers do not land on a
+-- stranger's site.
 CREATE TABLE tombstones (
-    tenant_id  TEXT PRIMARY KEY,
-    slug       TEXT NOT NULL,
+    slug       TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL,
     deleted_at DATETIME NOT NULL
 );
-CREATE INDEX tombstones_slug_idx ON tombstones (slug, deleted_at);
 
 -- Backups of tenant databases (written by the backup job).
 CREATE TABLE backups (

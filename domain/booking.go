@@ -1,0 +1,631 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// AvailabilityQuery asks for the free slots of a service over dates.
+type AvailabilityQuery struct {
+	ServiceID int64
+	StaffID   int64 // 0: anyone who offers the service
+	From, To  Date  // inclusive, in the business's zone; at most 62 days
+	Seats     int   // for classes; 0 means 1
+}
+
+// MaxAvailabilityDays bounds one availability query.
+const MaxAvailabilityDays = 62
+
+// Availability returns the free slots for q, reading only the rows of the requested window.
+// Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
+func (s *Store) Availability(ctx context.Context, q AvailabilityQuery) ([]Day, error) {
+	return s.availability(ctx, s.r, q, 0, false)
+}
+
+// availability computes q on q (a reader or the booking transaction), leaving out booking
+// exclude (the one being rescheduled) and, for staff, ignoring minimum notice.
+func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuery, exclude int64, ignoreNotice bool) ([]Day, error) {
+	if q.To.Before(q.From) {
+		return nil, Invalid("to", "to (%s) is before from (%s)", q.To, q.From)
+	}
+	if q.From.AddDays(MaxAvailabilityDays - 1).Before(q.To) {
+		return nil, Invalid("to", "ask for at most %d days at a time", MaxAvailabilityDays)
+	}
+	svc, err := service(ctx, db, q.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if !svc.Active {
+		return nil, Errorf(ENOTFOUND, "service %d is not available for booking", q.ServiceID)
+	}
+	if q.Seats > max(svc.Capacity, 1) {
+		return nil, Invalid("seats", "at most %d seats can be booked at once", svc.Capacity)
+	}
+	st, err := settings(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	step, notice, horizon := st.SlotStep, st.MinNotice, st.Horizon
+	if svc.SlotStep != nil {
+		step = *svc.SlotStep
+	}
+	if svc.MinNotice != nil {
+		notice = *svc.MinNotice
+	}
+	if svc.Horizon != nil {
+		horizon = *svc.Horizon
+	}
+	if ignoreNotice {
+		notice = 0
+	}
+	now := s.now()
+
+	staffIDs := svc.StaffIDs
+	if q.StaffID != 0 {
+		if !containsID(svc.StaffIDs, q.StaffID) {
+			return nil, Errorf(ENOTFOUND, "staff member %d does not offer %s", q.StaffID, svc.Name)
+		}
+		staffIDs = []int64{q.StaffID}
+	}
+	// The window in instants, widened by a day on each side for zone offsets and buffers.
+	from := q.From.AddDays(-1).At(0, s.loc)
+	to := q.To.AddDays(2).At(0, s.loc)
+	cals, err := s.staffCalendars(ctx, db, staffIDs, q.From, q.To, from, to, exclude)
+	if err != nil {
+		return nil, err
+	}
+	res := map[int64][]Busy{}
+	for _, rid := range svc.ResourceIDs {
+		if res[rid], err = resourceBusy(ctx, db, rid, from, to, exclude); err != nil {
+			return nil, err
+		}
+	}
+	return ComputeAvailability(AvailabilityInput{
+		Service: svc, Step: step, Earliest: now.Add(notice), Latest: now.Add(horizon),
+		Location: s.loc, From: q.From, To: q.To, Seats: max(q.Seats, 1), Staff: cals, Resources: res,
+	}), nil
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// staffCalendars loads the active staff among ids with their overrides, time off and bookings
+// in the window.
+func (s *Store) staffCalendars(ctx context.Context, db querier, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
+	var cals []StaffCalendar
+	for _, id := range ids {
+		list, err := staffWhere(ctx, db, `id = ? AND active`, id)
+		if err != nil || len(list) == 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		c := StaffCalendar{Staff: list[0], Overrides: map[Date][]Interval{}}
+		rows, err := db.QueryContext(ctx, `SELECT date, intervals FROM staff_date_overrides
+			WHERE staff_id = ? AND date BETWEEN ? AND ?`, id, fromDate.String(), toDate.String())
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var ds, ivs string
+			var iv []Interval
+			if err = rows.Scan(&ds, &ivs); err != nil {
+				break
+			}
+			d, perr := ParseDate(ds)
+			if err = errors.Join(perr, json.Unmarshal([]byte(ivs), &iv)); err != nil {
+				break
+			}
+			c.Overrides[d] = iv
+		}
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		rows, err = db.QueryContext(ctx, `SELECT start_at, end_at FROM staff_time_off
+			WHERE staff_id = ? AND end_at > ? AND start_at < ?`, id, from.Unix(), to.Unix())
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var a, b int64
+			if err = rows.Scan(&a, &b); err != nil {
+				break
+			}
+			c.TimeOff = append(c.TimeOff, Span{time.Unix(a, 0), time.Unix(b, 0)})
+		}
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		if c.Busy, err = busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
+			WHERE staff_id = ? AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ?`,
+			id, from.Unix(), to.Unix(), exclude); err != nil {
+			return nil, err
+		}
+		cals = append(cals, c)
+	}
+	return cals, nil
+}
+
+func resourceBusy(ctx context.Context, db querier, rid int64, from, to time.Time, exclude int64) ([]Busy, error) {
+	return busy(ctx, db, `SELECT b.block_start, b.block_end, b.start_at, b.service_id, b.staff_id, b.seats
+		FROM booking_resources r JOIN bookings b ON b.id = r.booking_id
+		WHERE r.resource_id = ? AND b.status <> 'cancelled' AND b.block_end > ? AND b.block_start < ? AND b.id <> ?`,
+		rid, from.Unix(), to.Unix(), exclude)
+}
+
+func busy(ctx context.Context, db querier, query string, args ...any) ([]Busy, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Busy
+	for rows.Next() {
+		var bs, be, st int64
+		var b Busy
+		if err := rows.Scan(&bs, &be, &st, &b.ServiceID, &b.StaffID, &b.Seats); err != nil {
+			return nil, err
+		}
+		b.Block, b.Start = Span{time.Unix(bs, 0), time.Unix(be, 0)}, time.Unix(st, 0)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// BookingRequest asks for a booking.
+type BookingRequest struct {
+	ServiceID      int64
+	StaffID        int64 // 0: anyone free
+	Start          time.Time
+	Customer       Customer
+	Notes          string
+	Seats          int    // classes; 0 means 1
+	IdempotencyKey string // a retry with the same key returns the same booking
+	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap).
+	OnBehalf bool
+	Actor    string // who asks: "customer" or "staff:<name>"
+}
+
+// ManageToken is the secret in a customer's private link to a booking. Only its hash is stored.
+type ManageToken string
+
+func newToken() ManageToken { return ManageToken(rand.Text() + rand.Text()) } // 2 x 128 bits
+
+func (t ManageToken) hash() []byte {
+	h := sha256.Sum256([]byte(t))
+	return h[:]
+}
+
+// CreateBooking books req if the slot is free, all in one write transaction: availability is
+// computed again inside it, so no two bookings ever overlap (buffers included) and no class is
+// oversold, however many requests race. It returns the booking and a new manage token.
+// Errors: EINVALID, ENOTFOUND, ESLOTUNAVAILABLE.
+func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
+	if err := req.Customer.Validate(); err != nil {
+		return Booking{}, "", err
+	}
+	if utf8.RuneCountInString(req.Notes) > 2000 {
+		return Booking{}, "", Invalid("notes", "notes must be at most 2000 characters")
+	}
+	if len(req.IdempotencyKey) > 100 {
+		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most 100 characters")
+	}
+	if req.Start.IsZero() {
+		return Booking{}, "", Invalid("start", "start is required")
+	}
+	if req.Actor == "" {
+		req.Actor = "customer"
+	}
+	req.Seats = max(req.Seats, 1)
+	token := newToken()
+	var b Booking
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		if req.IdempotencyKey != "" {
+			var id int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM bookings WHERE idempotency_key = ?`, req.IdempotencyKey).Scan(&id)
+			if err == nil {
+				if b, err = booking(ctx, tx, id); err != nil {
+					return err
+				}
+				_, err = tx.ExecContext(ctx, `INSERT INTO booking_tokens (token_hash, booking_id, created_at) VALUES (?, ?, ?)`,
+					token.hash(), id, now.Unix())
+				return err
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		slot, svc, err := s.findSlot(ctx, tx, req.ServiceID, req.StaffID, req.Start, req.Seats, 0, req.OnBehalf)
+		if err != nil {
+			return err
+		}
+		cid, err := s.upsertCustomer(ctx, tx, req.Customer)
+		if err != nil {
+			return err
+		}
+		st, err := settings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		status := StatusConfirmed
+		if st.RequireConfirmation && !req.OnBehalf {
+			status = StatusPending
+		}
+		var key any
+		if req.IdempotencyKey != "" {
+			key = req.IdempotencyKey
+		}
+		var id int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at,
+			block_start, block_end, status, seats, notes, idempotency_key, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			svc.ID, slot.StaffID, cid, slot.Start.Unix(), slot.End.Unix(),
+			slot.Start.Add(-svc.BufferBefore).Unix(), slot.End.Add(svc.BufferAfter).Unix(),
+			status, req.Seats, req.Notes, key, now.Unix(), now.Unix()).Scan(&id)
+		if err != nil {
+			return err
+		}
+		for _, rid := range svc.ResourceIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO booking_resources (booking_id, resource_id) VALUES (?, ?)`, id, rid); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO booking_tokens (token_hash, booking_id, created_at) VALUES (?, ?, ?)`,
+			token.hash(), id, now.Unix()); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, "created", req.Actor, map[string]any{"status": status}, now); err != nil {
+			return err
+		}
+		b, err = booking(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Booking{}, "", wrap("create booking", err)
+	}
+	return b, token, nil
+}
+
+// findSlot checks, inside tx, that service serviceID can start at start with staffID (0: anyone)
+// for seats, leaving out booking exclude, and returns the slot (with the staff member chosen).
+func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int64, start time.Time, seats int, exclude int64, ignoreNotice bool) (Slot, Service, error) {
+	svc, err := service(ctx, tx, serviceID)
+	if err != nil {
+		return Slot{}, svc, err
+	}
+	day := DateOf(start.In(s.loc))
+	days, err := s.availability(ctx, tx, AvailabilityQuery{ServiceID: serviceID, StaffID: staffID, From: day, To: day, Seats: seats}, exclude, ignoreNotice)
+	if err != nil {
+		return Slot{}, svc, err
+	}
+	for _, slot := range days[0].Slots {
+		if slot.Start.Equal(start) {
+			return slot, svc, nil
+		}
+	}
+	return Slot{}, svc, Errorf(ESLOTUNAVAILABLE, "%s at %s is no longer available; please choose another time",
+		svc.Name, start.In(s.loc).Format("Mon 2 Jan 15:04 MST"))
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, typ, actor string, data map[string]any, at time.Time) error {
+	js, _ := json.Marshal(data)
+	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, type, actor, data, at) VALUES (?, ?, ?, ?, ?)`,
+		bookingID, typ, actor, string(js), at.Unix())
+	return err
+}
+
+// wrap adds what was being done to internal errors; user errors pass unchanged.
+func wrap(what string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+const bookingColumns = `id, service_id, staff_id, customer_id, start_at, end_at, status, seats, notes,
+	cancel_reason, cancelled_by, created_at, updated_at`
+
+func scanBooking(row interface{ Scan(...any) error }) (Booking, error) {
+	var b Booking
+	var start, end, created, updated int64
+	err := row.Scan(&b.ID, &b.ServiceID, &b.StaffID, &b.CustomerID, &start, &end, &b.Status, &b.Seats, &b.Notes,
+		&b.CancelReason, &b.CancelledBy, &created, &updated)
+	b.Start, b.End = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
+	b.CreatedAt, b.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
+	return b, err
+}
+
+func booking(ctx context.Context, q querier, id int64) (Booking, error) {
+	b, err := scanBooking(q.QueryRowContext(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE id = ?`, id))
+	if err != nil {
+		return b, notFound(err, "booking", id)
+	}
+	b.ResourceIDs, err = ids(ctx, q, `SELECT resource_id FROM booking_resources WHERE booking_id = ? ORDER BY resource_id`, id)
+	return b, err
+}
+
+// Booking returns booking id.
+func (s *Store) Booking(ctx context.Context, id int64) (Booking, error) { return booking(ctx, s.r, id) }
+
+// bookingIDByToken finds the booking a manage token opens. The token's hash is the lookup key,
+// and the stored hash is compared again in constant time.
+func bookingIDByToken(ctx context.Context, q querier, token ManageToken) (int64, error) {
+	if len(token) < 32 || len(token) > 128 {
+		return 0, Errorf(ENOTFOUND, "this booking link is not valid")
+	}
+	h := token.hash()
+	var id int64
+	var stored []byte
+	err := q.QueryRowContext(ctx, `SELECT booking_id, token_hash FROM booking_tokens WHERE token_hash = ?`, h).Scan(&id, &stored)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(stored, h) != 1) {
+		return 0, Errorf(ENOTFOUND, "this booking link is not valid")
+	}
+	return id, err
+}
+
+// BookingByToken returns the booking a customer's manage token opens. Errors: ENOTFOUND.
+func (s *Store) BookingByToken(ctx context.Context, token ManageToken) (Booking, error) {
+	id, err := bookingIDByToken(ctx, s.r, token)
+	if err != nil {
+		return Booking{}, err
+	}
+	return booking(ctx, s.r, id)
+}
+
+// checkCutoff fails with ETOOLATE when customers may no longer change b.
+func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) error {
+	if st.CancelCutoff > 0 && now.After(b.Start.Add(-st.CancelCutoff)) {
+		return Errorf(ETOOLATE, "this booking can no longer be changed online: changes are possible until %s before the start (%s). Please contact the business.",
+			humanDuration(st.CancelCutoff), b.Start.In(loc).Format("Mon 2 Jan 15:04 MST"))
+	}
+	return nil
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		if n := int(d / (24 * time.Hour)); n != 1 {
+			return fmt.Sprintf("%d days", n)
+		}
+		return "1 day"
+	case d%time.Hour == 0:
+		if n := int(d / time.Hour); n != 1 {
+			return fmt.Sprintf("%d hours", n)
+		}
+		return "1 hour"
+	}
+	return fmt.Sprintf("%d minutes", int(d/time.Minute))
+}
+
+// open reports whether a booking in status st can still be cancelled or moved.
+func (st Status) open() bool { return st == StatusPending || st == StatusConfirmed }
+
+// CancelByToken cancels the booking of token, as its customer, before the cutoff.
+// Errors: ENOTFOUND, ETOOLATE, ECONFLICT (already cancelled or over).
+func (s *Store) CancelByToken(ctx context.Context, token ManageToken, reason string) (Booking, error) {
+	return s.change(ctx, func(tx *sql.Tx) (int64, error) {
+		return bookingIDByToken(ctx, tx, token)
+	}, func(tx *sql.Tx, b *Booking, st Settings, now time.Time) error {
+		if err := checkCutoff(*b, st, now, s.loc); err != nil {
+			return err
+		}
+		return s.cancel(ctx, tx, b, reason, "customer", now)
+	})
+}
+
+// RescheduleByToken moves the booking of token to start (with staffID, 0 = anyone), as its
+// customer, before the cutoff; the booking keeps its id. Errors: ENOTFOUND, ETOOLATE,
+// ECONFLICT, ESLOTUNAVAILABLE.
+func (s *Store) RescheduleByToken(ctx context.Context, token ManageToken, start time.Time, staffID int64) (Booking, error) {
+	return s.change(ctx, func(tx *sql.Tx) (int64, error) {
+		return bookingIDByToken(ctx, tx, token)
+	}, func(tx *sql.Tx, b *Booking, st Settings, now time.Time) error {
+		if err := checkCutoff(*b, st, now, s.loc); err != nil {
+			return err
+		}
+		return s.move(ctx, tx, b, start, staffID, false, "customer", now)
+	})
+}
+
+// Confirm confirms a pending booking (staff). Errors: ENOTFOUND, ECONFLICT.
+func (s *Store) Confirm(ctx context.Context, id int64, actor string) (Booking, error) {
+	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", actor, func(st Status) bool { return st == StatusPending })
+}
+
+// Complete marks a booking as delivered (staff). Errors: ENOTFOUND, ECONFLICT.
+func (s *Store) Complete(ctx context.Context, id int64, actor string) (Booking, error) {
+	return s.setStatus(ctx, id, StatusCompleted, "completed", actor, Status.open)
+}
+
+// NoShow marks that the customer did not come (staff). Errors: ENOTFOUND, ECONFLICT.
+func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, error) {
+	return s.setStatus(ctx, id, StatusNoShow, "no_show", actor, Status.open)
+}
+
+// Cancel cancels a booking (staff: no cutoff). Errors: ENOTFOUND, ECONFLICT.
+func (s *Store) Cancel(ctx context.Context, id int64, reason, actor string) (Booking, error) {
+	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
+		return s.cancel(ctx, tx, b, reason, actor, now)
+	})
+}
+
+// Move moves a booking to start with staffID (staff: no cutoff, no minimum notice, never an
+// overlap). Errors: ENOTFOUND, ECONFLICT, ESLOTUNAVAILABLE.
+func (s *Store) Move(ctx context.Context, id int64, start time.Time, staffID int64, actor string) (Booking, error) {
+	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
+		return s.move(ctx, tx, b, start, staffID, true, actor, now)
+	})
+}
+
+func byID(id int64) func(*sql.Tx) (int64, error) { return func(*sql.Tx) (int64, error) { return id, nil } }
+
+// change runs one change to a booking in a write transaction and returns the booking after it.
+func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), apply func(*sql.Tx, *Booking, Settings, time.Time) error) (Booking, error) {
+	var b Booking
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		id, err := find(tx)
+		if err != nil {
+			return err
+		}
+		if b, err = booking(ctx, tx, id); err != nil {
+			return err
+		}
+		st, err := settings(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := apply(tx, &b, st, s.now()); err != nil {
+			return err
+		}
+		b, err = booking(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Booking{}, wrap("change booking", err)
+	}
+	return b, nil
+}
+
+func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor string, allowed func(Status) bool) (Booking, error) {
+	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
+		if !allowed(b.Status) {
+			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", b.Status, strings.ReplaceAll(string(to), "_", "-"))
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now)
+	})
+}
+
+func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, actor string, now time.Time) error {
+	if !b.Status.open() {
+		return Errorf(ECONFLICT, "this booking is already %s", strings.ReplaceAll(string(b.Status), "_", "-"))
+	}
+	if utf8.RuneCountInString(reason) > 500 {
+		return Invalid("reason", "reason must be at most 500 characters")
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'cancelled', cancel_reason = ?, cancelled_by = ?,
+		updated_at = ? WHERE id = ?`, reason, actor, now.Unix(), b.ID)
+	if err != nil {
+		return err
+	}
+	return addEvent(ctx, tx, b.ID, "cancelled", actor, map[string]any{"reason": reason}, now)
+}
+
+func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor string, now time.Time) error {
+	if !b.Status.open() {
+		return Errorf(ECONFLICT, "a %s booking cannot be moved", strings.ReplaceAll(string(b.Status), "_", "-"))
+	}
+	slot, svc, err := s.findSlot(ctx, tx, b.ServiceID, staffID, start, b.Seats, b.ID, byStaff)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE bookings SET staff_id = ?, start_at = ?, end_at = ?, block_start = ?,
+		block_end = ?, updated_at = ? WHERE id = ?`, slot.StaffID, slot.Start.Unix(), slot.End.Unix(),
+		slot.Start.Add(-svc.BufferBefore).Unix(), slot.End.Add(svc.BufferAfter).Unix(), now.Unix(), b.ID)
+	if err != nil {
+		return err
+	}
+	return addEvent(ctx, tx, b.ID, "rescheduled", actor, map[string]any{
+		"from": b.Start.Format(time.RFC3339), "to": slot.Start.UTC().Format(time.RFC3339),
+		"fromStaff": b.StaffID, "toStaff": slot.StaffID,
+	}, now)
+}
+
+// BookingFilter selects bookings for lists and calendars.
+type BookingFilter struct {
+	From, To   time.Time // bookings starting in [From, To); zero = unbounded
+	Status     Status    // "" = any
+	StaffID    int64
+	CustomerID int64
+	Limit      int   // default 100, at most 500
+	AfterID    int64 // keyset cursor: bookings after the one with this id in (start, id) order
+}
+
+// Bookings lists bookings matching f in start order.
+func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, Invalid("status", "unknown status %q", f.Status)
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	where := []string{"1 = 1"}
+	var args []any
+	if !f.From.IsZero() {
+		where, args = append(where, "start_at >= ?"), append(args, f.From.Unix())
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "start_at < ?"), append(args, f.To.Unix())
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.StaffID != 0 {
+		where, args = append(where, "staff_id = ?"), append(args, f.StaffID)
+	}
+	if f.CustomerID != 0 {
+		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
+	}
+	if f.AfterID != 0 {
+		where = append(where, "(start_at, id) > (SELECT start_at, id FROM bookings WHERE id = ?)")
+		args = append(args, f.AfterID)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY start_at, id LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list bookings: %w", err)
+	}
+	defer rows.Close()
+	var out []Booking
+	for rows.Next() {
+		b, err := scanBooking(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Events returns the audit trail of booking id, oldest first.
+func (s *Store) Events(ctx context.Context, id int64) ([]Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, booking_id, type, actor, data, at FROM booking_events
+		WHERE booking_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("booking events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.ID, &e.BookingID, &e.Type, &e.Actor, &e.Data, &at); err != nil {
+			return nil, err
+		}
+		e.At = time.Unix(at, 0).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,529 @@
+package domain
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// --- services ---
+
+// Validate checks every field of svc and names the first bad one.
+func (svc Service) Validate() error {
+	name := strings.TrimSpace(svc.Name)
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > 120:
+		return Invalid("name", "name must be 1 to 120 characters")
+	case utf8.RuneCountInString(svc.Description) > 2000:
+		return Invalid("description", "description must be at most 2000 characters")
+	case svc.Duration < 5*time.Minute || svc.Duration > 720*time.Minute || svc.Duration%time.Minute != 0:
+		return Invalid("duration", "duration must be between 5 and 720 minutes")
+	case svc.Price.Amount < 0:
+		return Invalid("price", "price cannot be negative")
+	case !isCurrency(svc.Price.Currency):
+		return Invalid("price.currency", "currency must be a three-letter ISO 4217 code such as EUR")
+	case svc.BufferBefore < 0 || svc.BufferBefore > 240*time.Minute || svc.BufferAfter < 0 || svc.BufferAfter > 240*time.Minute:
+		return Invalid("buffer", "buffers must be between 0 and 240 minutes")
+	case svc.Capacity < 1 || svc.Capacity > 500:
+		return Invalid("capacity", "capacity must be between 1 and 500")
+	case svc.MinNotice != nil && (*svc.MinNotice < 0 || *svc.MinNotice > 90*24*time.Hour):
+		return Invalid("minNotice", "minimum notice must be between 0 and 90 days")
+	case svc.Horizon != nil && (*svc.Horizon < 24*time.Hour || *svc.Horizon > 730*24*time.Hour):
+		return Invalid("horizon", "booking horizon must be between 1 and 730 days")
+	case svc.SlotStep != nil && (*svc.SlotStep < 5*time.Minute || *svc.SlotStep > 240*time.Minute || *svc.SlotStep%(5*time.Minute) != 0):
+		return Invalid("slotStep", "slot step must be a multiple of 5 minutes between 5 and 240")
+	}
+	return nil
+}
+
+func optMinutes(d *time.Duration, unit time.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return int64(*d / unit)
+}
+
+// CreateService validates svc and stores it with its staff and resources; it returns the new id.
+func (s *Store) CreateService(ctx context.Context, svc Service) (int64, error) {
+	if err := svc.Validate(); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.now().Unix()
+		err := tx.QueryRowContext(ctx, `INSERT INTO services (name, description, duration_min, price_amount,
+			price_currency, buffer_before_min, buffer_after_min, capacity, active, min_notice_min, horizon_days,
+			slot_step_min, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id`,
+			strings.TrimSpace(svc.Name), svc.Description, int64(svc.Duration/time.Minute), svc.Price.Amount,
+			svc.Price.Currency, int64(svc.BufferBefore/time.Minute), int64(svc.BufferAfter/time.Minute),
+			svc.Capacity, optMinutes(svc.MinNotice, time.Minute), optMinutes(svc.Horizon, 24*time.Hour),
+			optMinutes(svc.SlotStep, time.Minute), now, now).Scan(&id)
+		if err != nil {
+			return err
+		}
+		return setServiceLinks(ctx, tx, id, svc)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create service: %w", err)
+	}
+	return id, nil
+}
+
+// UpdateService replaces service svc.ID's fields, staff and resources.
+func (s *Store) UpdateService(ctx context.Context, svc Service) error {
+	if err := svc.Validate(); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE services SET name = ?, description = ?, duration_min = ?,
+			price_amount = ?, price_currency = ?, buffer_before_min = ?, buffer_after_min = ?, capacity = ?,
+			active = ?, min_notice_min = ?, horizon_days = ?, slot_step_min = ?, updated_at = ? WHERE id = ?`,
+			strings.TrimSpace(svc.Name), svc.Description, int64(svc.Duration/time.Minute), svc.Price.Amount,
+			svc.Price.Currency, int64(svc.BufferBefore/time.Minute), int64(svc.BufferAfter/time.Minute),
+			svc.Capacity, svc.Active, optMinutes(svc.MinNotice, time.Minute), optMinutes(svc.Horizon, 24*time.Hour),
+			optMinutes(svc.SlotStep, time.Minute), s.now().Unix(), svc.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return Errorf(ENOTFOUND, "service %d not found", svc.ID)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM service_staff WHERE service_id = ?`, svc.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM service_resources WHERE service_id = ?`, svc.ID); err != nil {
+			return err
+		}
+		return setServiceLinks(ctx, tx, svc.ID, svc)
+	})
+	if err != nil {
+		return fmt.Errorf("update service %d: %w", svc.ID, err)
+	}
+	return nil
+}
+
+func setServiceLinks(ctx context.Context, tx *sql.Tx, id int64, svc Service) error {
+	for _, sid := range svc.StaffIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO service_staff (service_id, staff_id) VALUES (?, ?)`, id, sid); err != nil {
+			if isForeignKey(err) {
+				return Invalid("staffIds", "staff member %d does not exist", sid)
+			}
+			return err
+		}
+	}
+	for _, rid := range svc.ResourceIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO service_resources (service_id, resource_id) VALUES (?, ?)`, id, rid); err != nil {
+			if isForeignKey(err) {
+				return Invalid("resourceIds", "resource %d does not exist", rid)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+const serviceColumns = `id, name, description, duration_min, price_amount, price_currency, buffer_before_min,
+	buffer_after_min, capacity, active, min_notice_min, horizon_days, slot_step_min`
+
+func scanService(row interface{ Scan(...any) error }) (Service, error) {
+	var svc Service
+	var dur, bb, ba int64
+	var notice, horizon, step sql.NullInt64
+	err := row.Scan(&svc.ID, &svc.Name, &svc.Description, &dur, &svc.Price.Amount, &svc.Price.Currency,
+		&bb, &ba, &svc.Capacity, &svc.Active, &notice, &horizon, &step)
+	svc.Duration, svc.BufferBefore, svc.BufferAfter = minutes(dur), minutes(bb), minutes(ba)
+	if notice.Valid {
+		d := minutes(notice.Int64)
+		svc.MinNotice = &d
+	}
+	if horizon.Valid {
+		d := time.Duration(horizon.Int64) * 24 * time.Hour
+		svc.Horizon = &d
+	}
+	if step.Valid {
+		d := minutes(step.Int64)
+		svc.SlotStep = &d
+	}
+	return svc, err
+}
+
+// Service returns service id with its staff and resources.
+func (s *Store) Service(ctx context.Context, id int64) (Service, error) { return service(ctx, s.r, id) }
+
+func service(ctx context.Context, q querier, id int64) (Service, error) {
+	svc, err := scanService(q.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, id))
+	if err != nil {
+		return svc, notFound(err, "service", id)
+	}
+	if svc.StaffIDs, err = ids(ctx, q, `SELECT staff_id FROM service_staff WHERE service_id = ? ORDER BY staff_id`, id); err != nil {
+		return svc, err
+	}
+	svc.ResourceIDs, err = ids(ctx, q, `SELECT resource_id FROM service_resources WHERE service_id = ? ORDER BY resource_id`, id)
+	return svc, err
+}
+
+// Services lists services by name; archived ones only when includeArchived.
+func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE active OR ? ORDER BY name, id`, includeArchived)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	defer rows.Close()
+	var out []Service
+	for rows.Next() {
+		svc, err := scanService(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].StaffIDs, err = ids(ctx, s.r, `SELECT staff_id FROM service_staff WHERE service_id = ? ORDER BY staff_id`, out[i].ID); err != nil {
+			return nil, err
+		}
+		if out[i].ResourceIDs, err = ids(ctx, s.r, `SELECT resource_id FROM service_resources WHERE service_id = ? ORDER BY resource_id`, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ArchiveService stops service id from being booked; its bookings stay.
+func (s *Store) ArchiveService(ctx context.Context, id int64) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE services SET active = 0, updated_at = ? WHERE id = ?`, s.now().Unix(), id)
+	if err != nil {
+		return fmt.Errorf("archive service %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(ENOTFOUND, "service %d not found", id)
+	}
+	return nil
+}
+
+func ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// --- staff ---
+
+// validateIntervals checks that intervals lie within a day, are each non-empty and do not
+// overlap, and returns them sorted.
+func validateIntervals(field string, ivs []Interval) ([]Interval, error) {
+	ivs = slices.Clone(ivs)
+	slices.SortFunc(ivs, func(a, b Interval) int { return a.Start - b.Start })
+	for i, iv := range ivs {
+		if iv.Start < 0 || iv.End > 1440 || iv.Start >= iv.End {
+			return nil, Invalid(field, "interval %s–%s must start before it ends, within one day", clock(iv.Start), clock(iv.End))
+		}
+		if i > 0 && iv.Start < ivs[i-1].End {
+			return nil, Invalid(field, "intervals %s–%s and %s–%s overlap", clock(ivs[i-1].Start), clock(ivs[i-1].End), clock(iv.Start), clock(iv.End))
+		}
+	}
+	if ivs == nil {
+		ivs = []Interval{}
+	}
+	return ivs, nil
+}
+
+func clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
+
+// Validate checks st and sorts its hours.
+func (st *Staff) Validate() error {
+	st.Name = strings.TrimSpace(st.Name)
+	if st.Name == "" || utf8.RuneCountInString(st.Name) > 120 {
+		return Invalid("name", "name must be 1 to 120 characters")
+	}
+	if st.Email != "" && !isEmail(st.Email) {
+		return Invalid("email", "email %q is not an email address", st.Email)
+	}
+	for d := range st.Hours {
+		ivs, err := validateIntervals("hours."+time.Weekday(d).String(), st.Hours[d])
+		if err != nil {
+			return err
+		}
+		st.Hours[d] = ivs
+	}
+	return nil
+}
+
+// CreateStaff stores a new staff member and returns the id.
+func (s *Store) CreateStaff(ctx context.Context, st Staff) (int64, error) {
+	if err := st.Validate(); err != nil {
+		return 0, err
+	}
+	hours, _ := json.Marshal(st.Hours)
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO staff (name, email, active, hours, created_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
+		st.Name, st.Email, string(hours), s.now().Unix()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create staff: %w", err)
+	}
+	return id, nil
+}
+
+// UpdateStaff replaces staff member st.ID's name, email, active flag and weekly hours.
+func (s *Store) UpdateStaff(ctx context.Context, st Staff) error {
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	hours, _ := json.Marshal(st.Hours)
+	res, err := s.w.ExecContext(ctx, `UPDATE staff SET name = ?, email = ?, active = ?, hours = ? WHERE id = ?`,
+		st.Name, st.Email, st.Active, string(hours), st.ID)
+	if err != nil {
+		return fmt.Errorf("update staff %d: %w", st.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(ENOTFOUND, "staff member %d not found", st.ID)
+	}
+	return nil
+}
+
+func scanStaff(row interface{ Scan(...any) error }) (Staff, error) {
+	var st Staff
+	var hours string
+	if err := row.Scan(&st.ID, &st.Name, &st.Email, &st.Active, &hours); err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(hours), &st.Hours); err != nil {
+		return st, fmt.Errorf("staff %d hours: %w", st.ID, err)
+	}
+	return st, nil
+}
+
+// StaffMember returns staff member id.
+func (s *Store) StaffMember(ctx context.Context, id int64) (Staff, error) {
+	st, err := scanStaff(s.r.QueryRowContext(ctx, `SELECT id, name, email, active, hours FROM staff WHERE id = ?`, id))
+	return st, notFound(err, "staff member", id)
+}
+
+// StaffList lists staff by name; inactive ones only when includeInactive.
+func (s *Store) StaffList(ctx context.Context, includeInactive bool) ([]Staff, error) {
+	return staffWhere(ctx, s.r, `active OR ?`, includeInactive)
+}
+
+func staffWhere(ctx context.Context, q querier, where string, args ...any) ([]Staff, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, email, active, hours FROM staff WHERE `+where+` ORDER BY name, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	defer rows.Close()
+	var out []Staff
+	for rows.Next() {
+		st, err := scanStaff(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// SetDateOverride gives staff member staffID different hours on date; no intervals = closed.
+func (s *Store) SetDateOverride(ctx context.Context, o DateOverride) error {
+	ivs, err := validateIntervals("intervals", o.Intervals)
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(ivs)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO staff_date_overrides (staff_id, date, intervals) VALUES (?, ?, ?)
+		ON CONFLICT (staff_id, date) DO UPDATE SET intervals = excluded.intervals`, o.StaffID, o.Date.String(), string(data))
+	if isForeignKey(err) {
+		return Errorf(ENOTFOUND, "staff member %d not found", o.StaffID)
+	}
+	if err != nil {
+		return fmt.Errorf("set date override: %w", err)
+	}
+	return nil
+}
+
+// DeleteDateOverride returns staffID to their weekly hours on date.
+func (s *Store) DeleteDateOverride(ctx context.Context, staffID int64, date Date) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM staff_date_overrides WHERE staff_id = ? AND date = ?`, staffID, date.String())
+	if err != nil {
+		return fmt.Errorf("delete date override: %w", err)
+	}
+	return nil
+}
+
+// AddTimeOff records that a staff member is away from start to end; it returns the id.
+func (s *Store) AddTimeOff(ctx context.Context, to TimeOff) (int64, error) {
+	if !to.End.After(to.Start) {
+		return 0, Invalid("end", "time off must end after it starts")
+	}
+	if utf8.RuneCountInString(to.Reason) > 200 {
+		return 0, Invalid("reason", "reason must be at most 200 characters")
+	}
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
+		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason).Scan(&id)
+	if isForeignKey(err) {
+		return 0, Errorf(ENOTFOUND, "staff member %d not found", to.StaffID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("add time off: %w", err)
+	}
+	return id, nil
+}
+
+// DeleteTimeOff removes time off id.
+func (s *Store) DeleteTimeOff(ctx context.Context, id int64) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM staff_time_off WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete time off: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(ENOTFOUND, "time off %d not found", id)
+	}
+	return nil
+}
+
+// --- resources ---
+
+// CreateResource stores a new resource and returns its id.
+func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 120 {
+		return 0, Invalid("name", "name must be 1 to 120 characters")
+	}
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
+		name, s.now().Unix()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create resource: %w", err)
+	}
+	return id, nil
+}
+
+// Resources lists the active resources.
+func (s *Store) Resources(ctx context.Context) ([]Resource, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, active FROM resources WHERE active ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		if err := rows.Scan(&r.ID, &r.Name, &r.Active); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// --- customers ---
+
+// Validate checks a customer's details as given in a booking form.
+func (c *Customer) Validate() error {
+	c.Name = strings.TrimSpace(c.Name)
+	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
+	c.Phone = strings.TrimSpace(c.Phone)
+	switch {
+	case c.Name == "" || utf8.RuneCountInString(c.Name) > 120:
+		return Invalid("customer.name", "name must be 1 to 120 characters")
+	case len(c.Email) > 254 || !isEmail(c.Email):
+		return Invalid("customer.email", "email %q is not an email address", c.Email)
+	case utf8.RuneCountInString(c.Phone) > 40:
+		return Invalid("customer.phone", "phone must be at most 40 characters")
+	case utf8.RuneCountInString(c.Notes) > 2000:
+		return Invalid("customer.notes", "notes must be at most 2000 characters")
+	}
+	return nil
+}
+
+// upsertCustomer finds the customer by email, filling in a missing phone, or creates them.
+func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET phone = CASE WHEN phone = '' THEN excluded.phone ELSE phone END
+		RETURNING id`, c.Name, c.Email, c.Phone, s.now().Unix()).Scan(&id)
+	return id, err
+}
+
+const customerColumns = `id, name, email, phone, notes, created_at`
+
+func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
+	var c Customer
+	var created int64
+	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &created)
+	c.CreatedAt = time.Unix(created, 0).UTC()
+	return c, err
+}
+
+// Customer returns customer id.
+func (s *Store) Customer(ctx context.Context, id int64) (Customer, error) {
+	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE id = ?`, id))
+	return c, notFound(err, "customer", id)
+}
+
+// CustomerByEmail returns the customer with that email (case-insensitive).
+func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, error) {
+	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`,
+		strings.ToLower(strings.TrimSpace(email))))
+	if err == sql.ErrNoRows {
+		return c, Errorf(ENOTFOUND, "no customer has the email %s", email)
+	}
+	return c, err
+}
+
+// Customers lists customers whose name, email or phone contains search, by name, at most limit
+// of them after the customer with id after (0: from the start).
+func (s *Store) Customers(ctx context.Context, search string, limit int, after int64) ([]Customer, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
+	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\') AND id > ?2
+		ORDER BY id LIMIT ?3`, like, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	var out []Customer
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateCustomerNotes sets the business's private notes on a customer.
+func (s *Store) UpdateCustomerNotes(ctx context.Context, id int64, notes string) error {
+	if utf8.RuneCountInString(notes) > 2000 {
+		return Invalid("notes", "notes must be at most 2000 characters")
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE customers SET notes = ? WHERE id = ?`, notes, id)
+	if err != nil {
+		return fmt.Errorf("update customer %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(ENOTFOUND, "customer %d not found", id)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Date is a calendar day in the business's time zone, with no time or zone of its own.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// ParseDate parses YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, fmt.Errorf("date %q is not a date like 2026-03-29", s)
+	}
+	return DateOf(t), nil
+}
+
+// DateOf returns the calendar day of t in t's location.
+func DateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
+
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// AddDays returns the date n days later.
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
+}
+
+// Weekday is the day of the week of d.
+func (d Date) Weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+// Before reports whether d is earlier than o.
+func (d Date) Before(o Date) bool { return d.String() < o.String() }
+
+// At returns the instant of wall-clock minute min (0..1440) of d in loc. A wall time that does
+// not exist (in a spring-forward gap) resolves to the instant Go's time.Date picks, which lies
+// after the gap.
+func (d Date) At(min int, loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, loc)
+}

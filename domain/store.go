@@ -1,0 +1,169 @@
+package domain
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Store reads and writes one business's booking data. It is given that business's database and
+// time zone, and never learns which tenant it serves.
+type Store struct {
+	w   *sql.DB // the single writer connection: write transactions are BEGIN IMMEDIATE
+	r   *sql.DB // query-only readers
+	loc *time.Location
+	now func() time.Time
+}
+
+// NewStore returns a Store over a tenant's writer and reader pools. now is the clock (time.Now
+// in production, fixed in tests).
+func NewStore(write, read *sql.DB, loc *time.Location, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{w: write, r: read, loc: loc, now: now}
+}
+
+// Location is the business's time zone.
+func (s *Store) Location() *time.Location { return s.loc }
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE: the write lock is taken at once, so
+// what fn reads cannot change before it writes).
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func minutes(n int64) time.Duration { return time.Duration(n) * time.Minute }
+
+// Settings returns the business's booking rules.
+func (s *Store) Settings(ctx context.Context) (Settings, error) { return settings(ctx, s.r) }
+
+func settings(ctx context.Context, q querier) (Settings, error) {
+	var st Settings
+	var step, notice, horizon, cutoff int64
+	err := q.QueryRowContext(ctx, `SELECT currency, locale, slot_step_min, min_notice_min, horizon_days,
+		cancel_cutoff_min, require_confirmation, contact_email, contact_phone, address FROM settings WHERE id = 1`).
+		Scan(&st.Currency, &st.Locale, &step, &notice, &horizon, &cutoff, &st.RequireConfirmation,
+			&st.ContactEmail, &st.ContactPhone, &st.Address)
+	if err != nil {
+		return st, fmt.Errorf("read settings: %w", err)
+	}
+	st.SlotStep, st.MinNotice, st.CancelCutoff = minutes(step), minutes(notice), minutes(cutoff)
+	st.Horizon = time.Duration(horizon) * 24 * time.Hour
+	return st, nil
+}
+
+// UpdateSettings validates st and saves it. Durations are kept in whole minutes (horizon in days).
+func (s *Store) UpdateSettings(ctx context.Context, st Settings) error {
+	if err := st.Validate(); err != nil {
+		return err
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE settings SET currency = ?, locale = ?, slot_step_min = ?,
+		min_notice_min = ?, horizon_days = ?, cancel_cutoff_min = ?, require_confirmation = ?,
+		contact_email = ?, contact_phone = ?, address = ?, updated_at = ? WHERE id = 1`,
+		st.Currency, st.Locale, int64(st.SlotStep/time.Minute), int64(st.MinNotice/time.Minute),
+		int64(st.Horizon/(24*time.Hour)), int64(st.CancelCutoff/time.Minute), st.RequireConfirmation,
+		st.ContactEmail, st.ContactPhone, st.Address, s.now().Unix())
+	if err != nil {
+		return fmt.Errorf("update settings: %w", err)
+	}
+	return nil
+}
+
+// Validate checks every field of st.
+func (st Settings) Validate() error {
+	switch {
+	case !isCurrency(st.Currency):
+		return Invalid("currency", "currency must be a three-letter ISO 4217 code such as EUR")
+	case st.Locale == "" || len(st.Locale) > 35:
+		return Invalid("locale", "locale must be a language tag such as en or es-ES")
+	case st.SlotStep < 5*time.Minute || st.SlotStep > 240*time.Minute || st.SlotStep%(5*time.Minute) != 0:
+		return Invalid("slotStep", "slot step must be a multiple of 5 minutes between 5 and 240")
+	case st.MinNotice < 0 || st.MinNotice > 90*24*time.Hour:
+		return Invalid("minNotice", "minimum notice must be between 0 and 90 days")
+	case st.Horizon < 24*time.Hour || st.Horizon > 730*24*time.Hour:
+		return Invalid("horizon", "booking horizon must be between 1 and 730 days")
+	case st.CancelCutoff < 0 || st.CancelCutoff > 90*24*time.Hour:
+		return Invalid("cancelCutoff", "cancellation cutoff must be between 0 and 90 days")
+	case len(st.ContactEmail) > 254 || (st.ContactEmail != "" && !isEmail(st.ContactEmail)):
+		return Invalid("contactEmail", "contact email %q is not an email address", st.ContactEmail)
+	case len(st.ContactPhone) > 40:
+		return Invalid("contactPhone", "contact phone must be at most 40 characters")
+	case len(st.Address) > 500:
+		return Invalid("address", "address must be at most 500 characters")
+	}
+	return nil
+}
+
+func isCurrency(c string) bool {
+	if len(c) != 3 {
+		return false
+	}
+	for _, r := range c {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// isEmail is a deliberately loose check: one @, something on each side, a dot in the domain, no
+// spaces. Whether the address works is for the mail to find out.
+func isEmail(e string) bool {
+	at := -1
+	for i, r := range e {
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '<' || r == '>':
+			return false
+		case r == '@':
+			if at >= 0 {
+				return false
+			}
+			at = i
+		}
+	}
+	if at <= 0 || at == len(e)-1 {
+		return false
+	}
+	domain := e[at+1:]
+	for i := 1; i < len(domain)-1; i++ {
+		if domain[i] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// notFound turns sql.ErrNoRows into an ENOTFOUND error about what.
+func notFound(err error, what string, id int64) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return Errorf(ENOTFOUND, "%s %d not found", what, id)
+	}
+	return err
+}
+
+func isForeignKey(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_FOREIGNKEY
+}
