@@ -477,7 +477,9 @@ func (s *Store) Move(ctx context.Context, id int64, start time.Time, staffID int
 	})
 }
 
-func byID(id int64) func(*sql.Tx) (int64, error) { return func(*sql.Tx) (int64, error) { return id, nil } }
+func byID(id int64) func(*sql.Tx) (int64, error) {
+	return func(*sql.Tx) (int64, error) { return id, nil }
+}
 
 // change runs one change to a booking in a write transaction and returns the booking after it.
 func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), apply func(*sql.Tx, *Booking, Settings, time.Time) error) (Booking, error) {
