@@ -69,7 +69,7 @@ func (s *Store) CreateService(ctx context.Context, svc Service) (int64, error) {
 		return setServiceLinks(ctx, tx, id, svc)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("create service: %w", err)
+		return 0, wrap("create service", err)
 	}
 	return id, nil
 }
@@ -102,7 +102,7 @@ func (s *Store) UpdateService(ctx context.Context, svc Service) error {
 		return setServiceLinks(ctx, tx, svc.ID, svc)
 	})
 	if err != nil {
-		return fmt.Errorf("update service %d: %w", svc.ID, err)
+		return wrap("update service", err)
 	}
 	return nil
 }

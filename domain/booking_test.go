@@ -1,0 +1,375 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+)
+
+type raceResult struct {
+	ok, unavailable int
+	other           []error
+}
+
+// race runs n requests at once and counts the outcomes.
+func race(s *domain.Store, n int, req func(i int) domain.BookingRequest) raceResult {
+	var mu sync.Mutex
+	var res raceResult
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, _, err := s.CreateBooking(context.Background(), req(i))
+			mu.Lock()
+			defer mu.Unlock()
+			switch domain.ErrorCode(err) {
+			case "":
+				res.ok++
+			case domain.ESLOTUNAVAILABLE:
+				res.unavailable++
+			default:
+				res.other = append(res.other, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return res
+}
+
+func TestCreateBookingRace(t *testing.T) {
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "22:00")))
+	cut := mustService(t, s, domain.Service{Duration: 15 * time.Minute, StaffIDs: []int64{ana}})
+	yoga := mustService(t, s, domain.Service{Name: "Yoga", Duration: time.Hour, Capacity: 5, StaffIDs: []int64{ana}})
+	tue, wed := date("2026-06-02"), date("2026-06-03")
+
+	t.Run("OneSlot", func(t *testing.T) {
+		r := race(s, 50, func(i int) domain.BookingRequest {
+			return domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "10:00"), Customer: customer(i)}
+		})
+		if r.ok != 1 || r.unavailable != 49 || len(r.other) > 0 {
+			t.Errorf("%d booked, %d unavailable, other errors %v; want 1 and 49", r.ok, r.unavailable, r.other)
+		}
+	})
+	t.Run("OverlappingStarts", func(t *testing.T) {
+		// Different starts that overlap: only one of each overlapping pair can win.
+		r := race(s, 50, func(i int) domain.BookingRequest {
+			return domain.BookingRequest{ServiceID: yoga, StaffID: ana, Start: at(tue, "14:00").Add(time.Duration(i%4) * 15 * time.Minute), Customer: customer(i)}
+		})
+		if r.ok != 5 || len(r.other) > 0 { // one session (any of 14:00..14:45) takes all 5 seats
+			t.Errorf("%d booked, other errors %v; want 5 seats of one session", r.ok, r.other)
+		}
+	})
+	t.Run("ClassCapacity", func(t *testing.T) {
+		r := race(s, 50, func(i int) domain.BookingRequest {
+			return domain.BookingRequest{ServiceID: yoga, StaffID: ana, Start: at(wed, "10:00"), Customer: customer(i)}
+		})
+		if r.ok != 5 || r.unavailable != 45 || len(r.other) > 0 {
+			t.Errorf("%d booked, %d unavailable, other %v; want 5 and 45", r.ok, r.unavailable, r.other)
+		}
+	})
+	t.Run("DifferentSlots", func(t *testing.T) {
+		thu := date("2026-06-04")
+		r := race(s, 50, func(i int) domain.BookingRequest {
+			return domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(thu, "09:00").Add(time.Duration(i) * 15 * time.Minute), Customer: customer(i)}
+		})
+		if r.ok != 50 || len(r.other) > 0 {
+			t.Errorf("%d of 50 different slots booked, other %v", r.ok, r.other)
+		}
+	})
+
+	// Whatever the races did, no two non-class bookings of Ana overlap.
+	bs, err := s.Bookings(context.Background(), domain.BookingFilter{StaffID: ana, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range bs {
+		for _, b := range bs[i+1:] {
+			sameSession := a.ServiceID == yoga && b.ServiceID == yoga && a.Start.Equal(b.Start)
+			if !sameSession && a.Start.Before(b.End) && b.Start.Before(a.End) {
+				t.Errorf("bookings %d and %d overlap", a.ID, b.ID)
+			}
+		}
+	}
+}
+
+func TestCreateBooking(t *testing.T) {
+	ctx := context.Background()
+	s, clk := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	ben := mustStaff(t, s, "Ben", hours(weekdays, iv("09:00", "18:00")))
+	room, err := s.CreateResource(ctx, "Room 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, BufferAfter: 15 * time.Minute, StaffIDs: []int64{ana, ben}})
+	massage := mustService(t, s, domain.Service{Name: "Massage", Duration: time.Hour, StaffIDs: []int64{ana, ben}, ResourceIDs: []int64{room}})
+	tue := date("2026-06-02")
+
+	book := func(svc, staff int64, start time.Time, c domain.Customer) (domain.Booking, domain.ManageToken, error) {
+		return s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staff, Start: start, Customer: c})
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		b, token, err := book(cut, ana, at(tue, "10:00"), domain.Customer{Name: " Eva ", Email: "Eva@Example.com", Phone: "600"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status != domain.StatusConfirmed || b.StaffID != ana || !b.Start.Equal(at(tue, "10:00")) || !b.End.Equal(at(tue, "10:30")) {
+			t.Errorf("booking %+v", b)
+		}
+		if len(token) < 40 {
+			t.Errorf("token %q is too short to be unguessable", token)
+		}
+		c, err := s.CustomerByEmail(ctx, "eva@example.com")
+		if err != nil || c.Name != "Eva" || c.ID != b.CustomerID {
+			t.Errorf("customer %+v, %v", c, err)
+		}
+		got, err := s.BookingByToken(ctx, token)
+		if err != nil || got.ID != b.ID {
+			t.Errorf("by token: %+v, %v", got, err)
+		}
+	})
+	t.Run("ErrOverlapNotJustSameStart", func(t *testing.T) {
+		for _, start := range []string{"10:00", "10:15", "09:45", "10:30"} { // 10:30 is in the 15-min buffer
+			if _, _, err := book(cut, ana, at(tue, start), customer(2)); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+				t.Errorf("start %s over a 10:00–10:30 (+15) booking: %v", start, err)
+			}
+		}
+		if _, _, err := book(cut, ana, at(tue, "10:45"), customer(2)); err != nil {
+			t.Errorf("10:45, right after the buffer: %v", err)
+		}
+	})
+	t.Run("Anyone", func(t *testing.T) {
+		b, _, err := book(cut, 0, at(tue, "10:00"), customer(3))
+		if err != nil || b.StaffID != ben {
+			t.Errorf("anyone at 10:00 (Ana busy): staff %d, %v; want Ben", b.StaffID, err)
+		}
+	})
+	t.Run("Resources", func(t *testing.T) {
+		if _, _, err := book(massage, ana, at(tue, "15:00"), customer(4)); err != nil {
+			t.Fatal(err)
+		}
+		// Ben is free, but the only room is taken.
+		if _, _, err := book(massage, ben, at(tue, "15:30"), customer(5)); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("room double-booked: %v", err)
+		}
+		if _, _, err := book(massage, ben, at(tue, "16:00"), customer(5)); err != nil {
+			t.Errorf("room free again at 16:00: %v", err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		cases := []struct {
+			c     domain.Customer
+			start time.Time
+			field string
+		}{
+			{domain.Customer{Name: "", Email: "a@b.co"}, at(tue, "12:00"), "customer.name"},
+			{domain.Customer{Name: "A", Email: "not-an-email"}, at(tue, "12:00"), "customer.email"},
+			{domain.Customer{Name: "A", Email: "a@b.co"}, time.Time{}, "start"},
+		}
+		for _, c := range cases {
+			_, _, err := book(cut, ana, c.start, c.c)
+			var e *domain.Error
+			if !asError(err, &e) || e.Code != domain.EINVALID || e.Field != c.field {
+				t.Errorf("want EINVALID on %s, got %v", c.field, err)
+			}
+		}
+		if _, _, err := book(cut, ana, at(tue, "12:05"), customer(6)); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("off the slot grid: %v", err)
+		}
+		if _, _, err := book(cut, ana, at(tue, "07:00"), customer(6)); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("before opening: %v", err)
+		}
+	})
+	t.Run("Idempotency", func(t *testing.T) {
+		req := domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "16:00"), Customer: customer(7), IdempotencyKey: "retry-123"}
+		b1, t1, err := s.CreateBooking(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2, t2, err := s.CreateBooking(ctx, req)
+		if err != nil || b2.ID != b1.ID {
+			t.Fatalf("retry gave booking %d (%v), want %d", b2.ID, err, b1.ID)
+		}
+		for _, tok := range []domain.ManageToken{t1, t2} {
+			if got, err := s.BookingByToken(ctx, tok); err != nil || got.ID != b1.ID {
+				t.Errorf("token of a retried request: %v", err)
+			}
+		}
+		n, _ := s.Bookings(ctx, domain.BookingFilter{StaffID: ana, From: at(tue, "16:00"), To: at(tue, "16:01")})
+		if len(n) != 1 {
+			t.Errorf("%d bookings at 16:00, want 1", len(n))
+		}
+	})
+	t.Run("RequireConfirmation", func(t *testing.T) {
+		mustSettings(t, s, func(st *domain.Settings) { st.RequireConfirmation = true })
+		defer mustSettings(t, s, func(st *domain.Settings) { st.RequireConfirmation = false })
+		b, _, err := book(cut, ben, at(tue, "17:00"), customer(8))
+		if err != nil || b.Status != domain.StatusPending {
+			t.Fatalf("status %s, %v; want pending", b.Status, err)
+		}
+		if b, err = s.Confirm(ctx, b.ID, "staff:Ana"); err != nil || b.Status != domain.StatusConfirmed {
+			t.Errorf("confirm: %s %v", b.Status, err)
+		}
+		if _, err = s.Confirm(ctx, b.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT {
+			t.Errorf("confirm twice: %v", err)
+		}
+	})
+	t.Run("OnBehalfIgnoresNotice", func(t *testing.T) {
+		clk.Set(at(tue, "09:00"))
+		defer clk.Set(monday)
+		if _, _, err := book(cut, ana, at(tue, "09:00"), customer(9)); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("customer inside the 2 h notice: %v", err)
+		}
+		_, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "09:00"),
+			Customer: customer(9), OnBehalf: true, Actor: "staff:Ana"})
+		if err != nil {
+			t.Errorf("staff inside the notice: %v", err)
+		}
+		_, _, err = s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "10:00"),
+			Customer: customer(9), OnBehalf: true, Actor: "staff:Ana"})
+		if domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("staff may skip notice but never overlap: %v", err)
+		}
+	})
+}
+
+func asError(err error, target **domain.Error) bool { return errors.As(err, target) }
+
+func TestManageByToken(t *testing.T) {
+	ctx := context.Background()
+	s, clk := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: time.Hour, StaffIDs: []int64{ana}})
+	wed := date("2026-06-03")
+	b, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(wed, "10:00"), Customer: customer(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(wed, "12:00"), Customer: customer(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("ErrBadToken", func(t *testing.T) {
+		for _, tok := range []domain.ManageToken{"", "short", domain.ManageToken(strings.Repeat("A", 52)), "../../etc/passwd", token + "x"} {
+			if _, err := s.BookingByToken(ctx, tok); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("token %q: %v", tok, err)
+			}
+		}
+	})
+	t.Run("RescheduleKeepsID", func(t *testing.T) {
+		if _, err := s.RescheduleByToken(ctx, token, at(wed, "12:30"), 0); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+			t.Errorf("onto another booking: %v", err)
+		}
+		// Moving by half an hour overlaps the booking's own old time: that is fine.
+		moved, err := s.RescheduleByToken(ctx, token, at(wed, "10:30"), 0)
+		if err != nil || moved.ID != b.ID || !moved.Start.Equal(at(wed, "10:30")) {
+			t.Fatalf("reschedule: %+v, %v", moved, err)
+		}
+	})
+	t.Run("ErrTooLate", func(t *testing.T) {
+		clk.Set(at(wed, "10:30").Add(-23 * time.Hour)) // less than 24 h before 10:30
+		defer clk.Set(monday)
+		_, err := s.CancelByToken(ctx, token, "sick")
+		if domain.ErrorCode(err) != domain.ETOOLATE || !strings.Contains(domain.ErrorMessage(err), "until 1 day before the start") {
+			t.Errorf("cancel inside the cutoff: %v", err)
+		}
+		if _, err := s.RescheduleByToken(ctx, token, at(wed, "15:00"), 0); domain.ErrorCode(err) != domain.ETOOLATE {
+			t.Errorf("reschedule inside the cutoff: %v", err)
+		}
+		// Staff are not bound by the cutoff.
+		if _, err := s.Move(ctx, other.ID, at(wed, "14:00"), ana, "staff:Ana"); err != nil {
+			t.Errorf("staff move: %v", err)
+		}
+	})
+	t.Run("Cancel", func(t *testing.T) {
+		c, err := s.CancelByToken(ctx, token, "sick")
+		if err != nil || c.Status != domain.StatusCancelled || c.CancelReason != "sick" || c.CancelledBy != "customer" {
+			t.Fatalf("cancel: %+v, %v", c, err)
+		}
+		if _, err := s.CancelByToken(ctx, token, "again"); domain.ErrorCode(err) != domain.ECONFLICT {
+			t.Errorf("cancel twice: %v", err)
+		}
+		// The freed time can be booked again.
+		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(wed, "10:30"), Customer: customer(3)}); err != nil {
+			t.Errorf("rebook a cancelled slot: %v", err)
+		}
+	})
+	t.Run("StaffActionsAndEvents", func(t *testing.T) {
+		if _, err := s.Complete(ctx, other.ID, "staff:Ana"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.NoShow(ctx, other.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT {
+			t.Errorf("no-show after completed: %v", err)
+		}
+		events, err := s.Events(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			got = append(got, e.Type+"/"+e.Actor)
+		}
+		if want := "created/customer rescheduled/customer cancelled/customer"; strings.Join(got, " ") != want {
+			t.Errorf("events %v, want %s", got, want)
+		}
+		events, _ = s.Events(ctx, other.ID)
+		if len(events) != 3 || events[1].Type != "rescheduled" || events[2].Type != "completed" || events[2].Actor != "staff:Ana" {
+			t.Errorf("staff events %+v", events)
+		}
+	})
+}
+
+func TestValidation(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cases := []struct {
+		svc   domain.Service
+		field string
+		msg   string
+	}{
+		{domain.Service{Name: "X", Duration: 3 * time.Minute, Capacity: 1, Price: domain.Money{Currency: "EUR"}}, "duration", "duration must be between 5 and 720 minutes"},
+		{domain.Service{Name: "", Duration: time.Hour, Capacity: 1, Price: domain.Money{Currency: "EUR"}}, "name", "name must be 1 to 120 characters"},
+		{domain.Service{Name: "X", Duration: time.Hour, Capacity: 0, Price: domain.Money{Currency: "EUR"}}, "capacity", "capacity must be between 1 and 500"},
+		{domain.Service{Name: "X", Duration: time.Hour, Capacity: 1, Price: domain.Money{Amount: -1, Currency: "EUR"}}, "price", "cannot be negative"},
+		{domain.Service{Name: "X", Duration: time.Hour, Capacity: 1, Price: domain.Money{Currency: "euro"}}, "price.currency", "ISO 4217"},
+		{domain.Service{Name: "X", Duration: time.Hour, Capacity: 1, Price: domain.Money{Currency: "EUR"}, StaffIDs: []int64{ana, 999}}, "staffIds", "staff member 999 does not exist"},
+	}
+	for _, c := range cases {
+		_, err := s.CreateService(ctx, c.svc)
+		var e *domain.Error
+		if !asError(err, &e) || e.Field != c.field || !strings.Contains(e.Message, c.msg) {
+			t.Errorf("%+v: got %v, want %s: %s", c.svc, err, c.field, c.msg)
+		}
+	}
+	_, err := s.CreateStaff(ctx, domain.Staff{Name: "Bo", Hours: hours(weekdays, iv("09:00", "13:00"), iv("12:00", "15:00"))})
+	if e := (*domain.Error)(nil); !asError(err, &e) || !strings.Contains(e.Message, "09:00–13:00 and 12:00–15:00 overlap") {
+		t.Errorf("overlapping hours: %v", err)
+	}
+	if services, _ := s.Services(ctx, true); len(services) != 0 {
+		t.Errorf("an invalid service was stored: %+v", services)
+	}
+	st, _ := s.Settings(ctx)
+	st.SlotStep = 7 * time.Minute
+	err = s.UpdateSettings(ctx, st)
+	if domain.ErrorCode(err) != domain.EINVALID {
+		t.Errorf("7-minute step: %v", err)
+	}
+	if msg := domain.ErrorMessage(fmt.Errorf("wrapped: %w", err)); msg != "slotStep: slot step must be a multiple of 5 minutes between 5 and 240" {
+		t.Errorf("message %q", msg)
+	}
+	if msg := domain.ErrorMessage(errors.New("disk I/O error at /var/secret")); msg != "internal error" {
+		t.Errorf("internal error shown as %q", msg)
+	}
+}
