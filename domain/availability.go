@@ -1,8 +1,8 @@
 package domain
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -32,8 +32,6 @@ type Day struct {
 
 // Span is a half-open interval of time [Start, End).
 type Span struct{ Start, End time.Time }
-
-func (s Span) overlaps(o Span) bool { return s.Start.Before(o.End) && o.Start.Before(s.End) }
 
 // Busy is time taken by an existing booking (its block: start and end widened by buffers).
 type Busy struct {
@@ -74,27 +72,35 @@ type AvailabilityInput struct {
 // once. A slot is free when its block (start and end widened by the service's buffers) overlaps
 // no time off, no other booking's block and no booking of a required resource. For a class
 // (capacity > 1), bookings of the same service at the same start share the slot until its seats
-// are gone.
+// are gone. With several staff ("anyone"), each start is offered once, with the free staff
+// member who has the lightest day.
 func ComputeAvailability(in AvailabilityInput) []Day {
 	seats := max(in.Seats, 1)
-	step := in.Step
+	step := int64(in.Step / time.Second)
 	if step <= 0 {
-		step = 15 * time.Minute
+		step = 15 * 60
 	}
+	svc := in.Service
+	dur := int64(svc.Duration / time.Second)
+	before, after := int64(svc.BufferBefore/time.Second), int64(svc.BufferAfter/time.Second)
+	earliest, latest := in.Earliest.Unix(), in.Latest.Unix()
+
 	cals := make([]preparedCalendar, len(in.Staff))
 	for i, sc := range in.Staff {
-		cals[i] = prepare(sc, in.Service)
+		cals[i] = preparedCalendar{staff: sc.Staff, overrides: sc.Overrides, busy: prepareBusy(sc.Busy, sc.TimeOff, svc, sc.Staff.ID)}
 	}
-	resources := make([]preparedBusy, 0, len(in.Service.ResourceIDs))
-	for _, id := range in.Service.ResourceIDs {
-		resources = append(resources, prepareBusy(in.Resources[id], nil, in.Service, 0))
+	resources := make([]preparedBusy, 0, len(svc.ResourceIDs))
+	for _, id := range svc.ResourceIDs {
+		resources = append(resources, prepareBusy(in.Resources[id], nil, svc, 0))
 	}
 
 	var days []Day
+	var found []candidate
+	load := make([]int, len(cals)) // slots of each staff member taken that day (for "anyone")
 	for d := in.From; !in.To.Before(d); d = d.AddDays(1) {
 		day := Day{Date: d, Status: DayClosed}
-		byStart := map[int64]int{} // unix start -> index in day.Slots
-		load := map[int64]int{}    // staff id -> slots of theirs taken this day (for "anyone")
+		found = found[:0]
+		clear(load)
 		for ci := range cals {
 			c := &cals[ci]
 			intervals, ok := c.overrides[d]
@@ -102,68 +108,99 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 				intervals = c.staff.Hours[d.Weekday()]
 			}
 			for _, iv := range intervals {
-				ivStart, ivEnd := d.At(iv.Start, in.Location), d.At(iv.End, in.Location)
-				for t := ivStart; !t.Add(in.Service.Duration).After(ivEnd); t = t.Add(step) {
-					if t.Before(in.Earliest) {
+				ivEnd := d.At(iv.End, in.Location).Unix()
+				for t := d.At(iv.Start, in.Location).Unix(); t+dur <= ivEnd; t += step {
+					if t < earliest {
 						continue
 					}
-					if t.After(in.Latest) {
+					if t > latest {
 						break
 					}
-					if day.Status == DayClosed {
-						day.Status = DayFull
+					day.Status = DayFull
+					block := span{t - before, t + dur + after}
+					taken, ok := c.busy.clear(block, t, c.staff.ID)
+					for i := 0; ok && i < len(resources); i++ {
+						var rt int
+						rt, ok = resources[i].clearFrom(0, block, t, c.staff.ID)
+						taken = max(taken, rt)
 					}
-					left, free := c.free(t, in.Service, resources, seats)
-					if !free {
-						load[c.staff.ID]++
+					left := max(svc.Capacity, 1) - taken
+					if !ok || left < seats {
+						load[ci]++
 						continue
 					}
-					slot := Slot{Start: t, End: t.Add(in.Service.Duration), StaffID: c.staff.ID, SeatsLeft: left}
-					if i, dup := byStart[t.Unix()]; dup {
-						// "Anyone": keep the staff member with the lighter day.
-						if load[c.staff.ID] < load[day.Slots[i].StaffID] {
-							day.Slots[i] = slot
-						}
-						continue
-					}
-					byStart[t.Unix()] = len(day.Slots)
-					day.Slots = append(day.Slots, slot)
+					found = append(found, candidate{start: t, cal: ci, left: left})
 				}
 			}
 		}
-		if len(day.Slots) > 0 {
+		if len(found) > 0 {
 			day.Status = DayOpen
-			sort.Slice(day.Slots, func(i, j int) bool { return day.Slots[i].Start.Before(day.Slots[j].Start) })
+			if len(cals) > 1 {
+				slices.SortStableFunc(found, func(a, b candidate) int { return cmp.Compare(a.start, b.start) })
+			}
+			day.Slots = make([]Slot, 0, len(found))
+			for i, f := range found {
+				if i > 0 && f.start == found[i-1].start {
+					continue // handled with the first candidate of this start
+				}
+				best := f
+				for _, g := range found[i+1:] {
+					if g.start != f.start {
+						break
+					}
+					if load[g.cal] < load[best.cal] {
+						best = g
+					}
+				}
+				st := time.Unix(best.start, 0).In(in.Location)
+				day.Slots = append(day.Slots, Slot{Start: st, End: st.Add(svc.Duration), StaffID: cals[best.cal].staff.ID, SeatsLeft: best.left})
+			}
 		}
 		days = append(days, day)
 	}
 	return days
 }
 
+type candidate struct {
+	start int64 // unix seconds
+	cal   int   // index of the staff member's calendar
+	left  int   // seats left
+}
+
+// span is [s, e) in unix seconds.
+type span struct{ s, e int64 }
+
+type session struct {
+	start, s, e int64
+	staffID     int64
+	seats       int
+}
+
 // preparedBusy is busy time made fast to query: blocks merged into sorted disjoint spans, and
 // class sessions of the service being booked kept apart, since they can be shared.
 type preparedBusy struct {
-	blocks   []Span
-	sessions []Busy
+	blocks   []span
+	sessions []session
 	next     int // index of the first block that may still matter (queries come in time order)
 }
 
 func prepareBusy(busy []Busy, timeOff []Span, svc Service, staffID int64) preparedBusy {
 	var p preparedBusy
-	blocks := slices.Clone(timeOff)
+	blocks := make([]span, 0, len(busy)+len(timeOff))
+	for _, t := range timeOff {
+		blocks = append(blocks, span{t.Start.Unix(), t.End.Unix()})
+	}
 	for _, b := range busy {
 		if svc.Capacity > 1 && b.ServiceID == svc.ID && (staffID == 0 || b.StaffID == staffID) {
-			p.sessions = append(p.sessions, b)
+			p.sessions = append(p.sessions, session{b.Start.Unix(), b.Block.Start.Unix(), b.Block.End.Unix(), b.StaffID, b.Seats})
 			continue
 		}
-		blocks = append(blocks, b.Block)
+		blocks = append(blocks, span{b.Block.Start.Unix(), b.Block.End.Unix()})
 	}
-	sort.Slice(blocks, func(i, j int) bool { return blocks[i].Start.Before(blocks[j].Start) })
+	slices.SortFunc(blocks, func(a, b span) int { return cmp.Compare(a.s, b.s) })
 	for _, b := range blocks {
-		if n := len(p.blocks); n > 0 && !b.Start.After(p.blocks[n-1].End) {
-			if b.End.After(p.blocks[n-1].End) {
-				p.blocks[n-1].End = b.End
-			}
+		if n := len(p.blocks); n > 0 && b.s <= p.blocks[n-1].e {
+			p.blocks[n-1].e = max(p.blocks[n-1].e, b.e)
 			continue
 		}
 		p.blocks = append(p.blocks, b)
@@ -173,17 +210,25 @@ func prepareBusy(busy []Busy, timeOff []Span, svc Service, staffID int64) prepar
 
 // clear reports whether block overlaps no merged span, and how many seats the sessions starting
 // at start (on staffID, when given) take; a session at another time that overlaps is a clash.
-func (p *preparedBusy) clear(block Span, start time.Time, staffID int64) (seatsTaken int, ok bool) {
-	for p.next < len(p.blocks) && !p.blocks[p.next].End.After(block.Start) {
+// Successive calls must come in time order.
+func (p *preparedBusy) clear(block span, start, staffID int64) (seatsTaken int, ok bool) {
+	for p.next < len(p.blocks) && p.blocks[p.next].e <= block.s {
 		p.next++
 	}
-	if p.next < len(p.blocks) && p.blocks[p.next].Start.Before(block.End) {
-		return 0, false
+	return p.clearFrom(p.next, block, start, staffID)
+}
+
+// clearFrom is clear without the time-order assumption, scanning from block index i.
+func (p *preparedBusy) clearFrom(i int, block span, start, staffID int64) (seatsTaken int, ok bool) {
+	for ; i < len(p.blocks) && p.blocks[i].s < block.e; i++ {
+		if p.blocks[i].e > block.s {
+			return 0, false
+		}
 	}
 	for _, s := range p.sessions {
-		if s.Start.Equal(start) && (staffID == 0 || s.StaffID == staffID) {
-			seatsTaken += s.Seats
-		} else if s.Block.overlaps(block) {
+		if s.start == start && (staffID == 0 || s.staffID == staffID) {
+			seatsTaken += s.seats
+		} else if s.s < block.e && block.s < s.e {
 			return 0, false
 		}
 	}
@@ -194,29 +239,4 @@ type preparedCalendar struct {
 	staff     Staff
 	overrides map[Date][]Interval
 	busy      preparedBusy
-}
-
-func prepare(sc StaffCalendar, svc Service) preparedCalendar {
-	return preparedCalendar{staff: sc.Staff, overrides: sc.Overrides, busy: prepareBusy(sc.Busy, sc.TimeOff, svc, sc.Staff.ID)}
-}
-
-// free reports whether svc can start at t with this staff member, and the seats left.
-func (c *preparedCalendar) free(t time.Time, svc Service, resources []preparedBusy, seats int) (int, bool) {
-	block := Span{t.Add(-svc.BufferBefore), t.Add(svc.Duration + svc.BufferAfter)}
-	taken, ok := c.busy.clear(block, t, c.staff.ID)
-	if !ok {
-		return 0, false
-	}
-	for i := range resources {
-		// A class session shares its resources only with bookings of the same session.
-		r := resources[i]
-		r.next = 0
-		rt, ok := r.clear(block, t, c.staff.ID)
-		if !ok {
-			return 0, false
-		}
-		taken = max(taken, rt)
-	}
-	left := max(svc.Capacity, 1) - taken
-	return left, left >= seats
 }

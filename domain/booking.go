@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,7 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 	// The window in instants, widened by a day on each side for zone offsets and buffers.
 	from := q.From.AddDays(-1).At(0, s.loc)
 	to := q.To.AddDays(2).At(0, s.loc)
-	cals, err := s.staffCalendars(ctx, db, staffIDs, q.From, q.To, from, to, exclude)
+	cals, err := s.staffCalendars(ctx, db, svc, staffIDs, q.From, q.To, from, to, exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -105,63 +106,132 @@ func containsID(ids []int64, id int64) bool {
 }
 
 // staffCalendars loads the active staff among ids with their overrides, time off and bookings
-// in the window.
-func (s *Store) staffCalendars(ctx context.Context, db querier, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
-	var cals []StaffCalendar
-	for _, id := range ids {
-		list, err := staffWhere(ctx, db, `id = ? AND active`, id)
-		if err != nil || len(list) == 0 {
-			if err != nil {
-				return nil, err
-			}
-			continue
+// in the window: one query each, whatever the number of staff.
+func (s *Store) staffCalendars(ctx context.Context, db querier, svc Service, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in, args := inList(ids)
+	staff, err := staffWhere(ctx, db, `active AND id IN `+in, args...)
+	if err != nil {
+		return nil, err
+	}
+	cals := make([]StaffCalendar, len(staff))
+	byID := map[int64]*StaffCalendar{}
+	for i, st := range staff {
+		cals[i] = StaffCalendar{Staff: st, Overrides: map[Date][]Interval{}}
+		byID[st.ID] = &cals[i]
+	}
+
+	err = each(ctx, db, func(rows *sql.Rows) error {
+		var id int64
+		var ds, ivs string
+		var iv []Interval
+		if err := rows.Scan(&id, &ds, &ivs); err != nil {
+			return err
 		}
-		c := StaffCalendar{Staff: list[0], Overrides: map[Date][]Interval{}}
-		rows, err := db.QueryContext(ctx, `SELECT date, intervals FROM staff_date_overrides
-			WHERE staff_id = ? AND date BETWEEN ? AND ?`, id, fromDate.String(), toDate.String())
+		d, err := ParseDate(ds)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for rows.Next() {
-			var ds, ivs string
-			var iv []Interval
-			if err = rows.Scan(&ds, &ivs); err != nil {
-				break
-			}
-			d, perr := ParseDate(ds)
-			if err = errors.Join(perr, json.Unmarshal([]byte(ivs), &iv)); err != nil {
-				break
-			}
+		if err := json.Unmarshal([]byte(ivs), &iv); err != nil {
+			return err
+		}
+		if c := byID[id]; c != nil {
 			c.Overrides[d] = iv
 		}
-		rows.Close()
-		if err != nil {
-			return nil, err
+		return nil
+	}, `SELECT staff_id, date, intervals FROM staff_date_overrides WHERE staff_id IN `+in+` AND date BETWEEN ? AND ?`,
+		append(args, fromDate.String(), toDate.String())...)
+	if err != nil {
+		return nil, fmt.Errorf("read date overrides: %w", err)
+	}
+
+	err = each(ctx, db, func(rows *sql.Rows) error {
+		var id, a, b int64
+		if err := rows.Scan(&id, &a, &b); err != nil {
+			return err
 		}
-		rows, err = db.QueryContext(ctx, `SELECT start_at, end_at FROM staff_time_off
-			WHERE staff_id = ? AND end_at > ? AND start_at < ?`, id, from.Unix(), to.Unix())
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var a, b int64
-			if err = rows.Scan(&a, &b); err != nil {
-				break
-			}
+		if c := byID[id]; c != nil {
 			c.TimeOff = append(c.TimeOff, Span{time.Unix(a, 0), time.Unix(b, 0)})
 		}
-		rows.Close()
+		return nil
+	}, `SELECT staff_id, start_at, end_at FROM staff_time_off WHERE staff_id IN `+in+` AND end_at > ? AND start_at < ?`,
+		append(args, from.Unix(), to.Unix())...)
+	if err != nil {
+		return nil, fmt.Errorf("read time off: %w", err)
+	}
+
+	// Bookings are the bulk of the window (thousands for a busy month). Those that simply block
+	// time come back as one packed row of "start end" pairs per staff member, which SQLite builds
+	// far faster than database/sql scans rows; only sessions of the class being booked, which
+	// can share their slot, come back whole.
+	class := svc.Capacity > 1
+	err = each(ctx, db, func(rows *sql.Rows) error {
+		var id int64
+		var packed string
+		if err := rows.Scan(&id, &packed); err != nil {
+			return err
+		}
+		c := byID[id]
+		if c == nil {
+			return nil
+		}
+		f := strings.Fields(packed)
+		c.Busy = make([]Busy, 0, len(f)/2)
+		for i := 0; i+1 < len(f); i += 2 {
+			a, err1 := strconv.ParseInt(f[i], 10, 64)
+			b, err2 := strconv.ParseInt(f[i+1], 10, 64)
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("packed bookings of staff %d: %w", id, err)
+			}
+			c.Busy = append(c.Busy, Busy{Block: Span{time.Unix(a, 0), time.Unix(b, 0)}, StaffID: id, Seats: 1})
+		}
+		return nil
+	}, `SELECT staff_id, group_concat(block_start || ' ' || block_end, ' ') FROM bookings
+		WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ?
+		AND NOT (? AND service_id = ?) GROUP BY staff_id`, append(args, from.Unix(), to.Unix(), exclude, class, svc.ID)...)
+	if err != nil {
+		return nil, fmt.Errorf("read bookings: %w", err)
+	}
+	if class {
+		sessions, err := busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
+			WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ? AND service_id = ?`,
+			append(args, from.Unix(), to.Unix(), exclude, svc.ID)...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read class sessions: %w", err)
 		}
-		if c.Busy, err = busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
-			WHERE staff_id = ? AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ?`,
-			id, from.Unix(), to.Unix(), exclude); err != nil {
-			return nil, err
+		for _, b := range sessions {
+			if c := byID[b.StaffID]; c != nil {
+				c.Busy = append(c.Busy, b)
+			}
 		}
-		cals = append(cals, c)
 	}
 	return cals, nil
+}
+
+// inList returns "(?, ?, ?)" and the arguments for ids.
+func inList(ids []int64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+}
+
+// each runs query and calls fn on every row.
+func each(ctx context.Context, db querier, fn func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func resourceBusy(ctx context.Context, db querier, rid int64, from, to time.Time, exclude int64) ([]Busy, error) {
@@ -172,22 +242,18 @@ func resourceBusy(ctx context.Context, db querier, rid int64, from, to time.Time
 }
 
 func busy(ctx context.Context, db querier, query string, args ...any) ([]Busy, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []Busy
-	for rows.Next() {
+	err := each(ctx, db, func(rows *sql.Rows) error {
 		var bs, be, st int64
 		var b Busy
 		if err := rows.Scan(&bs, &be, &st, &b.ServiceID, &b.StaffID, &b.Seats); err != nil {
-			return nil, err
+			return err
 		}
 		b.Block, b.Start = Span{time.Unix(bs, 0), time.Unix(be, 0)}, time.Unix(st, 0)
 		out = append(out, b)
-	}
-	return out, rows.Err()
+		return nil
+	}, query, args...)
+	return out, err
 }
 
 // BookingRequest asks for a booking.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -128,14 +129,26 @@ func setServiceLinks(ctx context.Context, tx *sql.Tx, id int64, svc Service) err
 }
 
 const serviceColumns = `id, name, description, duration_min, price_amount, price_currency, buffer_before_min,
-	buffer_after_min, capacity, active, min_notice_min, horizon_days, slot_step_min`
+	buffer_after_min, capacity, active, min_notice_min, horizon_days, slot_step_min,
+	(SELECT group_concat(staff_id) FROM (SELECT staff_id FROM service_staff WHERE service_id = services.id ORDER BY staff_id)),
+	(SELECT group_concat(resource_id) FROM (SELECT resource_id FROM service_resources WHERE service_id = services.id ORDER BY resource_id))`
 
 func scanService(row interface{ Scan(...any) error }) (Service, error) {
 	var svc Service
 	var dur, bb, ba int64
 	var notice, horizon, step sql.NullInt64
+	var staff, resources sql.NullString
 	err := row.Scan(&svc.ID, &svc.Name, &svc.Description, &dur, &svc.Price.Amount, &svc.Price.Currency,
-		&bb, &ba, &svc.Capacity, &svc.Active, &notice, &horizon, &step)
+		&bb, &ba, &svc.Capacity, &svc.Active, &notice, &horizon, &step, &staff, &resources)
+	if err != nil {
+		return svc, err
+	}
+	if svc.StaffIDs, err = splitIDs(staff.String); err != nil {
+		return svc, err
+	}
+	if svc.ResourceIDs, err = splitIDs(resources.String); err != nil {
+		return svc, err
+	}
 	svc.Duration, svc.BufferBefore, svc.BufferAfter = minutes(dur), minutes(bb), minutes(ba)
 	if notice.Valid {
 		d := minutes(notice.Int64)
@@ -149,7 +162,23 @@ func scanService(row interface{ Scan(...any) error }) (Service, error) {
 		d := minutes(step.Int64)
 		svc.SlotStep = &d
 	}
-	return svc, err
+	return svc, nil
+}
+
+// splitIDs parses a group_concat of ids ("3,7,9").
+func splitIDs(s string) ([]int64, error) {
+	var out []int64
+	for f := range strings.SplitSeq(s, ",") {
+		if f == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("id list %q: %w", s, err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // Service returns service id with its staff and resources.
@@ -157,14 +186,7 @@ func (s *Store) Service(ctx context.Context, id int64) (Service, error) { return
 
 func service(ctx context.Context, q querier, id int64) (Service, error) {
 	svc, err := scanService(q.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, id))
-	if err != nil {
-		return svc, notFound(err, "service", id)
-	}
-	if svc.StaffIDs, err = ids(ctx, q, `SELECT staff_id FROM service_staff WHERE service_id = ? ORDER BY staff_id`, id); err != nil {
-		return svc, err
-	}
-	svc.ResourceIDs, err = ids(ctx, q, `SELECT resource_id FROM service_resources WHERE service_id = ? ORDER BY resource_id`, id)
-	return svc, err
+	return svc, notFound(err, "service", id)
 }
 
 // Services lists services by name; archived ones only when includeArchived.
@@ -182,18 +204,7 @@ func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, 
 		}
 		out = append(out, svc)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if out[i].StaffIDs, err = ids(ctx, s.r, `SELECT staff_id FROM service_staff WHERE service_id = ? ORDER BY staff_id`, out[i].ID); err != nil {
-			return nil, err
-		}
-		if out[i].ResourceIDs, err = ids(ctx, s.r, `SELECT resource_id FROM service_resources WHERE service_id = ? ORDER BY resource_id`, out[i].ID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // ArchiveService stops service id from being booked; its bookings stay.
