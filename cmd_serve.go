@@ -35,8 +35,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer p.close()
 
 	if p.newData {
-		if _, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"}); err != nil {
+		t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"})
+		if err != nil {
 			return fmt.Errorf("create demo tenant: %w", err)
+		}
+		if err := seedDemo(ctx, p, t); err != nil {
+			return err
 		}
 	}
 

@@ -32,6 +32,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		slug := fs.String("slug", "", "the business's slug: its site is /SLUG (required)")
 		name := fs.String("name", "", "the business's name (required)")
 		tz := fs.String("timezone", "UTC", "the business's IANA time zone, e.g. Europe/Madrid")
+		demo := fs.Bool("demo", false, "fill the business with demo services, staff and bookings")
 		if err := parse(fs, args, "slug", "name"); err != nil {
 			return err
 		}
@@ -40,6 +41,11 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: *slug, Name: *name, Timezone: *tz})
 			if err != nil {
 				return err
+			}
+			if *demo {
+				if err := seedDemo(ctx, p, t); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(stdout, "Created %s (%s), id %s\n", t.Slug, t.Name, t.ID)
 			return nil

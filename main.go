@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -31,7 +32,7 @@ const usage = `Reserva: online booking for businesses, one SQLite database per b
 
 Usage:
   reserva serve                               run the web server
-  reserva tenants create --slug S --name N    create a business
+  reserva tenants create --slug S --name N    create a business (--demo: with demo data)
   reserva tenants list                        list businesses and their schema state
   reserva tenants rename --slug S --to NEW    change a business's slug (the old one redirects)
   reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
@@ -208,4 +209,17 @@ func lockDataDir(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("another reserva process (a running server?) is using %s", dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+// seedDemo fills tenant t with the demo business's services, staff and bookings.
+func seedDemo(ctx context.Context, p *platform, t tenancy.Tenant) error {
+	l, err := p.tenants.Acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	if err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).SeedDemo(ctx); err != nil {
+		return fmt.Errorf("seed demo data for %s: %w", t.Slug, err)
+	}
+	return nil
 }

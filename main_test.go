@@ -192,6 +192,10 @@ func TestCLIServeFirstStartMakesDemo(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(body), "Demo Studio") {
 		t.Errorf("GET %s = %d %q", demo, res.StatusCode, body)
 	}
+	// The demo business comes with its services.
+	if n := strings.Count(string(body), `data-testid="service"`); n != 3 || !strings.Contains(string(body), "Haircut") {
+		t.Errorf("demo page lists %d services: %s", n, body)
+	}
 	stop()
 	if code := <-exited; code != 0 {
 		t.Errorf("serve exited %d: %s", code, errOut.String())

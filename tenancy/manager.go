@@ -60,6 +60,8 @@ type Manager struct {
 	templateMu sync.Mutex
 	template   string // path of the pre-migrated template database, once made
 
+	zones sync.Map // IANA name -> *time.Location, loaded once
+
 	spares    chan string   // ids of spare databases ready to be claimed
 	spareWake chan struct{} // tells the filler a spare was taken
 
@@ -156,8 +158,9 @@ func (m *Manager) Path(id string) (string, error) {
 // Lease is a tenant's open, fully migrated database, held until Release. Only the code that
 // acquired a lease releases it.
 type Lease struct {
-	Tenant Tenant
-	DB     *DB
+	Tenant   Tenant
+	DB       *DB
+	Location *time.Location // the tenant's time zone
 
 	m    *Manager
 	e    *entry
@@ -202,7 +205,7 @@ func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
 				return nil, err
 			}
 		}
-		return &Lease{Tenant: t, DB: db, m: m, e: e}, nil
+		return &Lease{Tenant: t, DB: db, Location: m.zone(t.Timezone), m: m, e: e}, nil
 	}
 }
 
@@ -574,4 +577,18 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	m.flushSeen(context.WithoutCancel(ctx))
 	return err
+}
+
+// zone returns the location named name (UTC if the name is unknown, which Provision prevents).
+func (m *Manager) zone(name string) *time.Location {
+	if loc, ok := m.zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		m.cfg.Logger.Error("unknown tenant time zone; using UTC", "timezone", name, "err", err)
+		loc = time.UTC
+	}
+	m.zones.Store(name, loc)
+	return loc
 }

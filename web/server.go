@@ -5,9 +5,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -74,7 +77,45 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	render(w, r, http.StatusOK, tenantHomePage(tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone}))
+	store := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	st, err := store.Settings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	services, err := store.Services(r.Context(), false)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address}
+	for _, svc := range services {
+		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
+			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1})
+	}
+	render(w, r, http.StatusOK, tenantHomePage(v))
+}
+
+// serverError logs err with the request's attributes and shows the generic error page.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.errorPage(w, r, http.StatusInternalServerError, err)
+}
+
+func formatDuration(d time.Duration) string {
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min", m)
+	case m == 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+// formatMoney shows minor units with two decimals (locale-aware formatting comes with the pages).
+func formatMoney(m domain.Money) string {
+	return fmt.Sprintf("%d.%02d %s", m.Amount/100, m.Amount%100, m.Currency)
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
