@@ -12,7 +12,7 @@ build:
 
 test: vet check-generated
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./tenancy/...
+	$(GO) test -count=1 -race ./tenancy/... ./domain/...
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -name '*_templ.go' -not -path './data/*' | xargs gofmt -l); \
@@ -28,5 +28,6 @@ check-generated:
 	.ci/check-generated
 
 bench:
+	$(GO) test -run '^$$' -bench . ./domain/
 	$(GO) test -run '^$$' -bench 'Provision|Cold|LazyMigration' -benchtime 300x ./tenancy/
 	$(GO) test -run '^$$' -bench 'OpenHandleRSS' -benchtime 1x ./tenancy/
