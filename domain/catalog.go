@@ -538,3 +538,47 @@ func (s *Store) UpdateCustomerNotes(ctx context.Context, id int64, notes string)
 	}
 	return nil
 }
+
+// StaffByIDs returns the staff members with the given ids (active or not), by id.
+func (s *Store) StaffByIDs(ctx context.Context, ids []int64) (map[int64]Staff, error) {
+	out := map[int64]Staff{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	list, err := staffWhere(ctx, s.r, `id IN `+in, args...)
+	for _, st := range list {
+		out[st.ID] = st
+	}
+	return out, err
+}
+
+// ServicesByIDs returns the services with the given ids (archived or not), by id.
+func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Service, error) {
+	out := map[int64]Service{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		svc, err := scanService(rows)
+		out[svc.ID] = svc
+		return err
+	}, `SELECT `+serviceColumns+` FROM services WHERE id IN `+in, args...)
+	return out, err
+}
+
+// CustomersByIDs returns the customers with the given ids, by id.
+func (s *Store) CustomersByIDs(ctx context.Context, ids []int64) (map[int64]Customer, error) {
+	out := map[int64]Customer{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		c, err := scanCustomer(rows)
+		out[c.ID] = c
+		return err
+	}, `SELECT `+customerColumns+` FROM customers WHERE id IN `+in, args...)
+	return out, err
+}

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/reserva/reserva/graph/model"
 	"github.com/reserva/reserva/tenancy"
@@ -15,11 +14,17 @@ import (
 
 // Business is the resolver for the business field.
 func (r *queryResolver) Business(ctx context.Context) (*model.Business, error) {
-	l, ok := tenancy.FromContext(ctx)
-	if !ok {
-		return nil, fmt.Errorf("business: no tenant in context")
+	s, err := store(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return &model.Business{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone}, nil
+	l, _ := tenancy.FromContext(ctx)
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.Business{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Currency: st.Currency,
+		Email: optional(st.ContactEmail), Phone: optional(st.ContactPhone), Address: optional(st.Address)}, nil
 }
 
 // Query returns QueryResolver implementation.

@@ -4,5 +4,84 @@ package graph
 
 //go:generate go tool gqlgen generate --config ../gqlgen.yml
 
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
 // Resolver is the root resolver. It holds no tenant: each request carries its own.
 type Resolver struct{}
+
+var errNoTenant = errors.New("graphql: no tenant in context (handler mounted outside the tenancy middleware)")
+
+// store returns the domain store of the request's tenant.
+func store(ctx context.Context) (*domain.Store, error) {
+	if l := loadersFrom(ctx); l != nil {
+		return l.store, nil
+	}
+	lease, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, errNoTenant
+	}
+	return domain.NewStore(lease.DB.Write, lease.DB.Read, lease.Location, time.Now), nil
+}
+
+// loaders batch the lookups that lists of bookings and slots make (no N+1). They live for one
+// request, so they never serve one tenant's rows to another.
+type loaders struct {
+	store    *domain.Store
+	staff    *dataloadgen.Loader[int64, domain.Staff]
+	services *dataloadgen.Loader[int64, domain.Service]
+	customer *dataloadgen.Loader[int64, domain.Customer]
+}
+
+type loadersKey struct{}
+
+func withLoaders(ctx context.Context, s *domain.Store) context.Context {
+	wait := dataloadgen.WithWait(time.Millisecond)
+	return context.WithValue(ctx, loadersKey{}, &loaders{
+		store:    s,
+		staff:    dataloadgen.NewMappedLoader(s.StaffByIDs, wait),
+		services: dataloadgen.NewMappedLoader(s.ServicesByIDs, wait),
+		customer: dataloadgen.NewMappedLoader(s.CustomersByIDs, wait),
+	})
+}
+
+func loadersFrom(ctx context.Context) *loaders {
+	l, _ := ctx.Value(loadersKey{}).(*loaders)
+	return l
+}
+
+// load fetches one row through a loader, turning "missing" into a NOT_FOUND error.
+func load[T any](ctx context.Context, pick func(*loaders) *dataloadgen.Loader[int64, T], id int64, what string) (*T, error) {
+	l := loadersFrom(ctx)
+	if l == nil {
+		return nil, errNoTenant
+	}
+	v, err := pick(l).Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, domain.Errorf(domain.ENOTFOUND, "%s %d not found", what, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func loadStaff(ctx context.Context, id int64) (*domain.Staff, error) {
+	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Staff] { return l.staff }, id, "staff member")
+}
+
+func loadService(ctx context.Context, id int64) (*domain.Service, error) {
+	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Service] { return l.services }, id, "service")
+}
+
+func loadCustomer(ctx context.Context, id int64) (*domain.Customer, error) {
+	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Customer] { return l.customer }, id, "customer")
+}

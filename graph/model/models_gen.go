@@ -2,12 +2,187 @@
 
 package model
 
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+)
+
+// The customer of a booking, as the booking's own link may show them.
+type BookingCustomer struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
 // The business whose site this is (the tenant the request was resolved to).
 type Business struct {
 	Name string `json:"name"`
 	// IANA time zone name, e.g. Europe/Madrid. Every time shown to people is in this zone.
 	Timezone string `json:"timezone"`
+	// ISO 4217 code of the business's prices.
+	Currency string `json:"currency"`
+	// Contact email, if the business gives one.
+	Email *string `json:"email,omitempty"`
+	// Contact phone, if the business gives one.
+	Phone *string `json:"phone,omitempty"`
+	// Postal address, if the business gives one.
+	Address *string `json:"address,omitempty"`
+}
+
+type CreateBookingInput struct {
+	ServiceID int64 `json:"serviceId"`
+	// Omit for anyone who offers the service.
+	StaffID *int64 `json:"staffId,omitempty"`
+	// A start time from availability.
+	Start    time.Time      `json:"start"`
+	Customer *CustomerInput `json:"customer"`
+	Notes    *string        `json:"notes,omitempty"`
+	// Send the same key when retrying after a network failure: you get the same booking back.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type CreateBookingPayload struct {
+	Booking *domain.Booking `json:"booking"`
+	// The secret of the customer's private link. It is shown only here: keep it.
+	ManageToken string `json:"manageToken"`
+}
+
+// Who is booking.
+type CustomerInput struct {
+	Name  string  `json:"name"`
+	Email string  `json:"email"`
+	Phone *string `json:"phone,omitempty"`
+}
+
+type Mutation struct {
 }
 
 type Query struct {
+}
+
+// Where a booking is in its life.
+type BookingStatus string
+
+const (
+	BookingStatusPending   BookingStatus = "PENDING"
+	BookingStatusConfirmed BookingStatus = "CONFIRMED"
+	BookingStatusCancelled BookingStatus = "CANCELLED"
+	BookingStatusCompleted BookingStatus = "COMPLETED"
+	BookingStatusNoShow    BookingStatus = "NO_SHOW"
+)
+
+var AllBookingStatus = []BookingStatus{
+	BookingStatusPending,
+	BookingStatusConfirmed,
+	BookingStatusCancelled,
+	BookingStatusCompleted,
+	BookingStatusNoShow,
+}
+
+func (e BookingStatus) IsValid() bool {
+	switch e {
+	case BookingStatusPending, BookingStatusConfirmed, BookingStatusCancelled, BookingStatusCompleted, BookingStatusNoShow:
+		return true
+	}
+	return false
+}
+
+func (e BookingStatus) String() string {
+	return string(e)
+}
+
+func (e *BookingStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BookingStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BookingStatus", str)
+	}
+	return nil
+}
+
+func (e BookingStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BookingStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BookingStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whether a day can be booked.
+type DayStatus string
+
+const (
+	// At least one free slot.
+	DayStatusOpen DayStatus = "OPEN"
+	// People work that day, but every slot is taken.
+	DayStatusFull DayStatus = "FULL"
+	// Nobody works, or the day is outside the booking window.
+	DayStatusClosed DayStatus = "CLOSED"
+)
+
+var AllDayStatus = []DayStatus{
+	DayStatusOpen,
+	DayStatusFull,
+	DayStatusClosed,
+}
+
+func (e DayStatus) IsValid() bool {
+	switch e {
+	case DayStatusOpen, DayStatusFull, DayStatusClosed:
+		return true
+	}
+	return false
+}
+
+func (e DayStatus) String() string {
+	return string(e)
+}
+
+func (e *DayStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DayStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DayStatus", str)
+	}
+	return nil
+}
+
+func (e DayStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DayStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DayStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

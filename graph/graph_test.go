@@ -1,0 +1,264 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// server runs two tenants ("acme" and "other"), each with one staff member working 09–18 every
+// day and a one-hour service, behind the real tenancy middleware and GraphQL handler.
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slug := range []string{"acme", "other"} {
+		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Biz " + slug, Timezone: "Europe/Madrid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+		var h domain.WeeklyHours
+		for d := range h {
+			h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
+		}
+		ana, err := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+			Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}}); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet))
+	srv := httptest.NewServer(m.Middleware(mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		http.Error(w, http.StatusText(status), status)
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		m.Close(ctx)
+		reg.Close()
+	})
+	return srv
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// do posts a GraphQL document to tenant slug and decodes data into out (when not nil).
+func do(t *testing.T, srv *httptest.Server, slug, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	res, err := http.Post(srv.URL+"/"+slug+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r gqlResponse
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		t.Fatalf("decode response (status %d): %v", res.StatusCode, err)
+	}
+	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r.Errors
+}
+
+func code(errs []gqlError) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	c, _ := errs[0].Extensions["code"].(string)
+	return c
+}
+
+type slot struct {
+	Start, End string
+	Staff      struct{ ID, Name string }
+}
+
+type booking struct {
+	ID, Status, Start string
+	Service           struct{ Name string }
+	Staff             struct{ Name string }
+	Customer          struct{ Name, Email string }
+}
+
+const bookingFields = `id status start service { name } staff { name } customer { name email }`
+
+// The whole public flow: services → availability → createBooking → bookingByToken →
+// rescheduleBooking → cancelBooking, with the errors a customer can run into on the way.
+func TestPublicBookingFlow(t *testing.T) {
+	srv := server(t)
+	var data struct {
+		Business struct{ Name, Timezone, Currency string }
+		Services []struct {
+			ID              string
+			Name            string
+			DurationMinutes int
+			Price           struct {
+				Amount   int
+				Currency string
+			}
+		}
+	}
+	if errs := do(t, srv, "acme", `{ business { name timezone currency } services { id name durationMinutes price { amount currency } } }`, nil, &data); errs != nil {
+		t.Fatal(errs)
+	}
+	if data.Business.Name != "Biz acme" || data.Business.Timezone != "Europe/Madrid" || len(data.Services) != 1 ||
+		data.Services[0].DurationMinutes != 60 || data.Services[0].Price.Amount != 4500 {
+		t.Fatalf("catalog: %+v", data)
+	}
+	svc := data.Services[0].ID
+
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	from := time.Now().In(madrid).AddDate(0, 0, 3).Format(time.DateOnly)
+	to := time.Now().In(madrid).AddDate(0, 0, 5).Format(time.DateOnly)
+	var avail struct {
+		Availability []struct {
+			Date, Status string
+			Slots        []slot
+		}
+	}
+	q := `query($s: ID!, $from: Date!, $to: Date!) { availability(serviceId: $s, from: $from, to: $to) { date status slots { start end staff { id name } } } }`
+	if errs := do(t, srv, "acme", q, map[string]any{"s": svc, "from": from, "to": to}, &avail); errs != nil {
+		t.Fatal(errs)
+	}
+	if len(avail.Availability) != 3 || avail.Availability[0].Date != from || avail.Availability[0].Status != "OPEN" {
+		t.Fatalf("availability: %+v", avail)
+	}
+	slots := avail.Availability[0].Slots
+	if len(slots) != 33 || !strings.HasSuffix(slots[0].Start, "T09:00:00+02:00") && !strings.HasSuffix(slots[0].Start, "T09:00:00+01:00") {
+		t.Fatalf("%d slots, first %+v; want 33 from 09:00 with the Madrid offset", len(slots), slots[0])
+	}
+
+	create := `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken booking { ` + bookingFields + ` } } }`
+	input := func(start, email string) map[string]any {
+		return map[string]any{"in": map[string]any{"serviceId": svc, "start": start,
+			"customer": map[string]any{"name": "Eva", "email": email}}}
+	}
+	var created struct {
+		CreateBooking struct {
+			ManageToken string
+			Booking     booking
+		}
+	}
+	if errs := do(t, srv, "acme", create, input(slots[4].Start, "eva@example.com"), &created); errs != nil {
+		t.Fatal(errs)
+	}
+	b := created.CreateBooking.Booking
+	token := created.CreateBooking.ManageToken
+	if b.Status != "CONFIRMED" || b.Start != slots[4].Start || b.Staff.Name != "Ana" || b.Customer.Email != "eva@example.com" || len(token) < 40 {
+		t.Fatalf("created %+v token %q", b, token)
+	}
+
+	t.Run("ErrSlotUnavailable", func(t *testing.T) {
+		errs := do(t, srv, "acme", create, input(slots[4].Start, "other@example.com"), nil)
+		if code(errs) != "SLOT_UNAVAILABLE" {
+			t.Errorf("same slot twice: %+v", errs)
+		}
+	})
+	t.Run("ErrBadUserInput", func(t *testing.T) {
+		errs := do(t, srv, "acme", create, input(slots[8].Start, "not-an-email"), nil)
+		if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "customer.email" {
+			t.Errorf("bad email: %+v", errs)
+		}
+		errs = do(t, srv, "acme", q, map[string]any{"s": svc, "from": "2026-13-01", "to": to}, nil)
+		if code(errs) != "BAD_USER_INPUT" || !strings.Contains(errs[0].Message, "2026-13-01") {
+			t.Errorf("bad date: %+v", errs)
+		}
+		errs = do(t, srv, "acme", q, map[string]any{"s": svc, "from": to, "to": from}, nil)
+		if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "to" {
+			t.Errorf("to before from: %+v", errs)
+		}
+		errs = do(t, srv, "acme", q, map[string]any{"s": "abc", "from": from, "to": to}, nil)
+		if code(errs) != "BAD_USER_INPUT" {
+			t.Errorf("bad id: %+v", errs)
+		}
+		errs = do(t, srv, "acme", q, map[string]any{"s": "999", "from": from, "to": to}, nil)
+		if code(errs) != "NOT_FOUND" {
+			t.Errorf("unknown service: %+v", errs)
+		}
+	})
+
+	byToken := `query($t: String!) { bookingByToken(token: $t) { ` + bookingFields + ` } }`
+	var found struct{ BookingByToken *booking }
+	if errs := do(t, srv, "acme", byToken, map[string]any{"t": token}, &found); errs != nil || found.BookingByToken == nil || found.BookingByToken.ID != b.ID {
+		t.Fatalf("bookingByToken: %+v %+v", found, errs)
+	}
+	t.Run("OtherTenantSeesNothing", func(t *testing.T) {
+		var other struct{ BookingByToken *booking }
+		if errs := do(t, srv, "other", byToken, map[string]any{"t": token}, &other); errs != nil || other.BookingByToken != nil {
+			t.Errorf("acme's token on another business: %+v %+v", other, errs)
+		}
+	})
+
+	var moved struct{ RescheduleBooking booking }
+	if errs := do(t, srv, "acme", `mutation($t: String!, $s: DateTime!) { rescheduleBooking(token: $t, start: $s) { `+bookingFields+` } }`,
+		map[string]any{"t": token, "s": slots[10].Start}, &moved); errs != nil {
+		t.Fatal(errs)
+	}
+	if moved.RescheduleBooking.ID != b.ID || moved.RescheduleBooking.Start != slots[10].Start {
+		t.Errorf("rescheduled: %+v", moved)
+	}
+
+	cancel := `mutation($t: String!) { cancelBooking(token: $t, reason: "ill") { id status } }`
+	var cancelled struct{ CancelBooking booking }
+	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, &cancelled); errs != nil || cancelled.CancelBooking.Status != "CANCELLED" {
+		t.Fatalf("cancel: %+v %+v", cancelled, errs)
+	}
+	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, nil); code(errs) != "CONFLICT" {
+		t.Errorf("cancel twice: %+v", errs)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	srv := server(t)
+	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }`
+	if errs := do(t, srv, "acme", deep, nil, nil); code(errs) != "DEPTH_LIMIT_EXCEEDED" {
+		t.Errorf("deep query: %+v", errs)
+	}
+	wide := "{" + strings.Repeat(" services { id name description } ", 1) + strings.Repeat(" a: services { id } b: services { id } c: staff { id } ", 100) + "}"
+	if errs := do(t, srv, "acme", wide, nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("costly query: %+v", errs)
+	}
+	if errs := do(t, srv, "acme", `{ nope }`, nil, nil); code(errs) != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("unknown field: %+v", errs)
+	}
+}
