@@ -107,9 +107,8 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 			if !ok {
 				intervals = c.staff.Hours[d.Weekday()]
 			}
-			for _, iv := range intervals {
-				ivEnd := d.At(iv.End, in.Location).Unix()
-				for t := d.At(iv.Start, in.Location).Unix(); t+dur <= ivEnd; t += step {
+			for _, iv := range instants(d, intervals, in.Location) {
+				for t := iv.s; t+dur <= iv.e; t += step {
 					if t < earliest {
 						continue
 					}
@@ -135,9 +134,7 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 		}
 		if len(found) > 0 {
 			day.Status = DayOpen
-			if len(cals) > 1 {
-				slices.SortStableFunc(found, func(a, b candidate) int { return cmp.Compare(a.start, b.start) })
-			}
+			slices.SortStableFunc(found, func(a, b candidate) int { return cmp.Compare(a.start, b.start) })
 			day.Slots = make([]Slot, 0, len(found))
 			for i, f := range found {
 				if i > 0 && f.start == found[i-1].start {
@@ -159,6 +156,28 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 		days = append(days, day)
 	}
 	return days
+}
+
+// instants converts a day's wall-clock intervals to sorted, merged instants, so that candidate
+// starts come in time order even when DST makes intervals touch or overlap in real time.
+func instants(d Date, ivs []Interval, loc *time.Location) []span {
+	out := make([]span, 0, len(ivs))
+	for _, iv := range ivs {
+		s, e := d.At(iv.Start, loc).Unix(), d.At(iv.End, loc).Unix()
+		if e > s {
+			out = append(out, span{s, e})
+		}
+	}
+	slices.SortFunc(out, func(a, b span) int { return cmp.Compare(a.s, b.s) })
+	merged := out[:0]
+	for _, sp := range out {
+		if n := len(merged); n > 0 && sp.s <= merged[n-1].e {
+			merged[n-1].e = max(merged[n-1].e, sp.e)
+			continue
+		}
+		merged = append(merged, sp)
+	}
+	return merged
 }
 
 type candidate struct {

@@ -306,9 +306,16 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		if req.IdempotencyKey != "" {
-			var id int64
-			err := tx.QueryRowContext(ctx, `SELECT id FROM bookings WHERE idempotency_key = ?`, req.IdempotencyKey).Scan(&id)
+			// A retry must be the same request: same service, start and customer. Anything else
+			// with a used key is refused, so a key never opens someone else's booking.
+			var id, serviceID, start int64
+			var email string
+			err := tx.QueryRowContext(ctx, `SELECT b.id, b.service_id, b.start_at, c.email FROM bookings b
+				JOIN customers c ON c.id = b.customer_id WHERE b.idempotency_key = ?`, req.IdempotencyKey).Scan(&id, &serviceID, &start, &email)
 			if err == nil {
+				if serviceID != req.ServiceID || start != req.Start.Unix() || email != req.Customer.Email {
+					return Invalid("idempotencyKey", "this idempotency key was used for a different booking; use a new random key for each booking")
+				}
 				if b, err = booking(ctx, tx, id); err != nil {
 					return err
 				}
@@ -458,8 +465,16 @@ func (s *Store) BookingByToken(ctx context.Context, token ManageToken) (Booking,
 	return booking(ctx, s.r, id)
 }
 
-// checkCutoff fails with ETOOLATE when customers may no longer change b.
+// checkCutoff fails with ECONFLICT when b is no longer open, and with ETOOLATE when customers
+// may no longer change it: it has started, or the cutoff before its start has passed.
 func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) error {
+	if !b.Status.open() {
+		return Errorf(ECONFLICT, "this booking is already %s", strings.ReplaceAll(string(b.Status), "_", "-"))
+	}
+	if !now.Before(b.Start) {
+		return Errorf(ETOOLATE, "this booking has already started (%s) and can no longer be changed online",
+			b.Start.In(loc).Format("Mon 2 Jan 15:04 MST"))
+	}
 	if st.CancelCutoff > 0 && now.After(b.Start.Add(-st.CancelCutoff)) {
 		return Errorf(ETOOLATE, "this booking can no longer be changed online: changes are possible until %s before the start (%s). Please contact the business.",
 			humanDuration(st.CancelCutoff), b.Start.In(loc).Format("Mon 2 Jan 15:04 MST"))
@@ -615,6 +630,15 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 	if err != nil {
 		return err
 	}
+	// The availability check used the service's resources as they are now: hold exactly those.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM booking_resources WHERE booking_id = ?`, b.ID); err != nil {
+		return err
+	}
+	for _, rid := range svc.ResourceIDs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO booking_resources (booking_id, resource_id) VALUES (?, ?)`, b.ID, rid); err != nil {
+			return err
+		}
+	}
 	return addEvent(ctx, tx, b.ID, "rescheduled", actor, map[string]any{
 		"from": b.Start.Format(time.RFC3339), "to": slot.Start.UTC().Format(time.RFC3339),
 		"fromStaff": b.StaffID, "toStaff": slot.StaffID,
@@ -627,9 +651,20 @@ type BookingFilter struct {
 	Status     Status    // "" = any
 	StaffID    int64
 	CustomerID int64
-	Limit      int   // default 100, at most 500
-	AfterID    int64 // keyset cursor: bookings after the one with this id in (start, id) order
+	Limit      int // default 100, at most 500
+	// After is a keyset cursor: only bookings after this (start, id) position, in that order.
+	// Take it from the last booking of the previous page (Booking.Cursor).
+	After *Cursor
 }
+
+// Cursor is a position in the (start, id) order of bookings.
+type Cursor struct {
+	Start time.Time
+	ID    int64
+}
+
+// Cursor is b's position, for BookingFilter.After.
+func (b Booking) Cursor() Cursor { return Cursor{Start: b.Start, ID: b.ID} }
 
 // Bookings lists bookings matching f in start order.
 func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error) {
@@ -656,9 +691,9 @@ func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error
 	if f.CustomerID != 0 {
 		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
 	}
-	if f.AfterID != 0 {
-		where = append(where, "(start_at, id) > (SELECT start_at, id FROM bookings WHERE id = ?)")
-		args = append(args, f.AfterID)
+	if f.After != nil {
+		where = append(where, "(start_at, id) > (?, ?)")
+		args = append(args, f.After.Start.Unix(), f.After.ID)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY start_at, id LIMIT ?`, append(args, f.Limit)...)

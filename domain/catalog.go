@@ -28,14 +28,16 @@ func (svc Service) Validate() error {
 		return Invalid("price", "price cannot be negative")
 	case !isCurrency(svc.Price.Currency):
 		return Invalid("price.currency", "currency must be a three-letter ISO 4217 code such as EUR")
-	case svc.BufferBefore < 0 || svc.BufferBefore > 240*time.Minute || svc.BufferAfter < 0 || svc.BufferAfter > 240*time.Minute:
-		return Invalid("buffer", "buffers must be between 0 and 240 minutes")
+	case svc.BufferBefore < 0 || svc.BufferBefore > 240*time.Minute || svc.BufferBefore%time.Minute != 0:
+		return Invalid("bufferBefore", "buffer before must be whole minutes between 0 and 240")
+	case svc.BufferAfter < 0 || svc.BufferAfter > 240*time.Minute || svc.BufferAfter%time.Minute != 0:
+		return Invalid("bufferAfter", "buffer after must be whole minutes between 0 and 240")
 	case svc.Capacity < 1 || svc.Capacity > 500:
 		return Invalid("capacity", "capacity must be between 1 and 500")
-	case svc.MinNotice != nil && (*svc.MinNotice < 0 || *svc.MinNotice > 90*24*time.Hour):
-		return Invalid("minNotice", "minimum notice must be between 0 and 90 days")
-	case svc.Horizon != nil && (*svc.Horizon < 24*time.Hour || *svc.Horizon > 730*24*time.Hour):
-		return Invalid("horizon", "booking horizon must be between 1 and 730 days")
+	case svc.MinNotice != nil && (*svc.MinNotice < 0 || *svc.MinNotice > 90*24*time.Hour || *svc.MinNotice%time.Minute != 0):
+		return Invalid("minNotice", "minimum notice must be whole minutes between 0 and 90 days")
+	case svc.Horizon != nil && (*svc.Horizon < 24*time.Hour || *svc.Horizon > 730*24*time.Hour || *svc.Horizon%(24*time.Hour) != 0):
+		return Invalid("horizon", "booking horizon must be whole days between 1 and 730")
 	case svc.SlotStep != nil && (*svc.SlotStep < 5*time.Minute || *svc.SlotStep > 240*time.Minute || *svc.SlotStep%(5*time.Minute) != 0):
 		return Invalid("slotStep", "slot step must be a multiple of 5 minutes between 5 and 240")
 	}

@@ -40,11 +40,30 @@ func (d Date) Weekday() time.Weekday {
 }
 
 // Before reports whether d is earlier than o.
-func (d Date) Before(o Date) bool { return d.String() < o.String() }
+func (d Date) Before(o Date) bool {
+	if d.Year != o.Year {
+		return d.Year < o.Year
+	}
+	if d.Month != o.Month {
+		return d.Month < o.Month
+	}
+	return d.Day < o.Day
+}
 
 // At returns the instant of wall-clock minute min (0..1440) of d in loc. A wall time that does
-// not exist (in a spring-forward gap) resolves to the instant Go's time.Date picks, which lies
-// after the gap.
+// not exist (in a spring-forward gap) resolves to the instant the gap ends, so an interval that
+// starts or ends in the gap keeps only its real part.
 func (d Date) At(min int, loc *time.Location) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, loc)
+	t := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, loc)
+	if want := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC); !sameWall(t, want) {
+		start, _ := t.ZoneBounds() // time.Date went past the gap: its zone period began at the gap
+		return start
+	}
+	return t
+}
+
+func sameWall(t, want time.Time) bool {
+	y, m, dd := t.Date()
+	wy, wm, wd := want.Date()
+	return y == wy && m == wm && dd == wd && t.Hour() == want.Hour() && t.Minute() == want.Minute()
 }

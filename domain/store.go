@@ -100,12 +100,12 @@ func (st Settings) Validate() error {
 		return Invalid("locale", "locale must be a language tag such as en or es-ES")
 	case st.SlotStep < 5*time.Minute || st.SlotStep > 240*time.Minute || st.SlotStep%(5*time.Minute) != 0:
 		return Invalid("slotStep", "slot step must be a multiple of 5 minutes between 5 and 240")
-	case st.MinNotice < 0 || st.MinNotice > 90*24*time.Hour:
-		return Invalid("minNotice", "minimum notice must be between 0 and 90 days")
-	case st.Horizon < 24*time.Hour || st.Horizon > 730*24*time.Hour:
-		return Invalid("horizon", "booking horizon must be between 1 and 730 days")
-	case st.CancelCutoff < 0 || st.CancelCutoff > 90*24*time.Hour:
-		return Invalid("cancelCutoff", "cancellation cutoff must be between 0 and 90 days")
+	case st.MinNotice < 0 || st.MinNotice > 90*24*time.Hour || st.MinNotice%time.Minute != 0:
+		return Invalid("minNotice", "minimum notice must be whole minutes between 0 and 90 days")
+	case st.Horizon < 24*time.Hour || st.Horizon > 730*24*time.Hour || st.Horizon%(24*time.Hour) != 0:
+		return Invalid("horizon", "booking horizon must be whole days between 1 and 730")
+	case st.CancelCutoff < 0 || st.CancelCutoff > 90*24*time.Hour || st.CancelCutoff%time.Minute != 0:
+		return Invalid("cancelCutoff", "cancellation cutoff must be whole minutes between 0 and 90 days")
 	case len(st.ContactEmail) > 254 || (st.ContactEmail != "" && !isEmail(st.ContactEmail)):
 		return Invalid("contactEmail", "contact email %q is not an email address", st.ContactEmail)
 	case len(st.ContactPhone) > 40:

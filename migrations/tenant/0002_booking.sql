@@ -110,7 +110,7 @@ CREATE TABLE bookings (
     updated_at      INTEGER NOT NULL,
     CHECK (end_at > start_at AND block_start <= start_at AND block_end >= end_at)
 );
-CREATE INDEX bookings_staff_idx ON bookings (staff_id, block_end, block_start, start_at, service_id, seats)
+CREATE INDEX bookings_staff_idx ON bookings (staff_id, block_end, block_start, start_at, service_id, seats, status)
     WHERE status <> 'cancelled'; -- covers the availability query
 CREATE INDEX bookings_start_idx ON bookings (start_at);
 CREATE INDEX bookings_customer_idx ON bookings (customer_id, start_at);
