@@ -4,8 +4,8 @@ ADDR ?= 127.0.0.1:8080
 
 .PHONY: run build test vet generate check-generated bench
 
-run:
-	$(GO) run . serve --addr $(ADDR)
+run: build
+	./bin/reserva serve --addr $(ADDR)
 
 build:
 	$(GO) build -o bin/reserva .

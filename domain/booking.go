@@ -408,6 +408,9 @@ func addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, typ, actor strin
 
 // wrap adds what was being done to internal errors; user errors pass unchanged.
 func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e

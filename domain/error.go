@@ -13,6 +13,8 @@ const (
 	ECONFLICT        = "conflict"         // the change clashes with current state
 	ESLOTUNAVAILABLE = "slot_unavailable" // the time is not (or no longer) free
 	ETOOLATE         = "too_late"         // past the cancellation/reschedule cutoff
+	EUNAUTHORIZED    = "unauthorized"     // not signed in, or credentials are wrong
+	EFORBIDDEN       = "forbidden"        // signed in, but the role does not allow it
 	EINTERNAL        = "internal"
 )
 

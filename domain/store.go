@@ -167,3 +167,8 @@ func isForeignKey(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_FOREIGNKEY
 }
+
+func isUnique(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && (se.ExtendedCode() == sqlite3.CONSTRAINT_UNIQUE || se.ExtendedCode() == sqlite3.CONSTRAINT_PRIMARYKEY)
+}

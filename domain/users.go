@@ -1,0 +1,328 @@
+package domain
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Role is what a dashboard user (or API token) may do.
+type Role string
+
+const (
+	RoleOwner Role = "owner" // everything, including users, tokens and settings
+	RoleStaff Role = "staff" // bookings, customers and their own schedule
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleStaff }
+
+// User is a person who signs in to the business's dashboard.
+type User struct {
+	ID        int64
+	Email     string
+	Name      string
+	Role      Role
+	StaffID   int64 // the staff member a staff user is (0: none)
+	CreatedAt time.Time
+}
+
+// NewUser is what creating a user needs.
+type NewUser struct {
+	Email, Name, Password string
+	Role                  Role
+	StaffID               int64
+}
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 10
+
+// argon2id parameters: the OWASP minimum (19 MiB, 2 passes), about 25 ms here.
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id hash of password in the PHC string format.
+func HashPassword(password string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// checkPassword reports, in constant time, whether password matches a HashPassword hash.
+func checkPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked when an email is unknown, so that a wrong email takes as long as a wrong
+// password and does not reveal who has an account.
+var dummyHash = HashPassword("not a real password, only for timing")
+
+func (u *NewUser) validate() error {
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	u.Name = strings.TrimSpace(u.Name)
+	switch {
+	case !isEmail(u.Email) || len(u.Email) > 254:
+		return Invalid("email", "email %q is not an email address", u.Email)
+	case u.Name == "" || utf8.RuneCountInString(u.Name) > 120:
+		return Invalid("name", "name must be 1 to 120 characters")
+	case !u.Role.Valid():
+		return Invalid("role", "role must be owner or staff")
+	case utf8.RuneCountInString(u.Password) < MinPasswordLen || len(u.Password) > 200:
+		return Invalid("password", "password must be %d to 200 characters", MinPasswordLen)
+	}
+	return nil
+}
+
+// CreateUser adds a dashboard user. Errors: EINVALID, ECONFLICT (email taken).
+func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
+	if err := u.validate(); err != nil {
+		return User{}, err
+	}
+	var staffID any
+	if u.StaffID != 0 {
+		staffID = u.StaffID
+	}
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO users (email, name, role, staff_id, password_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.Email, u.Name, u.Role, staffID, HashPassword(u.Password), s.now().Unix()).Scan(&id)
+	switch {
+	case isUnique(err):
+		return User{}, Errorf(ECONFLICT, "a user with the email %s already exists", u.Email)
+	case isForeignKey(err):
+		return User{}, Invalid("staffId", "staff member %d does not exist", u.StaffID)
+	case err != nil:
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return s.User(ctx, id)
+}
+
+const userColumns = `id, email, name, role, coalesce(staff_id, 0), created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.StaffID, &created)
+	u.CreatedAt = time.Unix(created, 0).UTC()
+	return u, err
+}
+
+// User returns user id.
+func (s *Store) User(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, notFound(err, "user", id)
+}
+
+// Users lists the dashboard users by name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	var out []User
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		u, err := scanUser(rows)
+		out = append(out, u)
+		return err
+	}, `SELECT `+userColumns+` FROM users ORDER BY name, id`)
+	return out, err
+}
+
+// Authenticate returns the user with email and password. Errors: EUNAUTHORIZED, which never says
+// whether the email exists.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
+	var id int64
+	var hash string
+	err := s.r.QueryRowContext(ctx, `SELECT id, password_hash FROM users WHERE email = ?`,
+		strings.ToLower(strings.TrimSpace(email))).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		checkPassword(dummyHash, password)
+		return User{}, Errorf(EUNAUTHORIZED, "the email or password is wrong")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if !checkPassword(hash, password) {
+		return User{}, Errorf(EUNAUTHORIZED, "the email or password is wrong")
+	}
+	return s.User(ctx, id)
+}
+
+// SetUserRole changes a user's role; the business always keeps an owner. Errors: ENOTFOUND,
+// EINVALID, ECONFLICT.
+func (s *Store) SetUserRole(ctx context.Context, id int64, role Role) (User, error) {
+	if !role.Valid() {
+		return User{}, Invalid("role", "role must be owner or staff")
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := keepAnOwner(ctx, tx, id, role); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, id)
+		return err
+	})
+	if err != nil {
+		return User{}, wrap("set user role", err)
+	}
+	return s.User(ctx, id)
+}
+
+// RemoveUser deletes a user and their API tokens; the business always keeps an owner.
+func (s *Store) RemoveUser(ctx context.Context, id int64) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := keepAnOwner(ctx, tx, id, ""); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		return err
+	})
+	return wrap("remove user", err)
+}
+
+// keepAnOwner fails when user id is the last owner and is about to become newRole ("" = removed).
+func keepAnOwner(ctx context.Context, tx *sql.Tx, id int64, newRole Role) error {
+	var role Role
+	if err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ?`, id).Scan(&role); err != nil {
+		return notFound(err, "user", id)
+	}
+	if role != RoleOwner || newRole == RoleOwner {
+		return nil
+	}
+	var owners int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'owner'`).Scan(&owners); err != nil {
+		return err
+	}
+	if owners <= 1 {
+		return Errorf(ECONFLICT, "the business must keep at least one owner")
+	}
+	return nil
+}
+
+// APIToken is a credential for an integration. Its secret is shown once, when created.
+type APIToken struct {
+	ID         int64
+	Name       string
+	Role       Role
+	UserID     int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never
+	Revoked    bool
+}
+
+func tokenHash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateAPIToken makes a token acting with role for user userID and returns it with its secret.
+func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, userID int64) (APIToken, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 80 {
+		return APIToken{}, "", Invalid("name", "name must be 1 to 80 characters")
+	}
+	if !role.Valid() {
+		return APIToken{}, "", Invalid("role", "role must be owner or staff")
+	}
+	secret := "rsv_" + rand.Text() + rand.Text()
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO api_tokens (name, token_hash, role, user_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		name, tokenHash(secret), role, userID, s.now().Unix()).Scan(&id)
+	if err != nil {
+		return APIToken{}, "", fmt.Errorf("create api token: %w", err)
+	}
+	t, err := s.apiToken(ctx, `id = ?`, id)
+	return t, secret, err
+}
+
+func (s *Store) apiToken(ctx context.Context, where string, args ...any) (APIToken, error) {
+	var t APIToken
+	var created int64
+	var used, revoked sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, role, coalesce(user_id, 0), created_at, last_used_at, revoked_at
+		FROM api_tokens WHERE `+where, args...).Scan(&t.ID, &t.Name, &t.Role, &t.UserID, &created, &used, &revoked)
+	t.CreatedAt = time.Unix(created, 0).UTC()
+	if used.Valid {
+		t.LastUsedAt = time.Unix(used.Int64, 0).UTC()
+	}
+	t.Revoked = revoked.Valid
+	return t, err
+}
+
+// APITokens lists the business's tokens (never their secrets), newest first.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	ids, err := ids(ctx, s.r, `SELECT id FROM api_tokens ORDER BY id DESC`)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]APIToken, 0, len(ids))
+	for _, id := range ids {
+		t, err := s.apiToken(ctx, `id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// RevokeAPIToken stops token id from working. Errors: ENOTFOUND.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, s.now().Unix(), id)
+	if err != nil {
+		return fmt.Errorf("revoke api token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(ENOTFOUND, "api token %d not found", id)
+	}
+	return nil
+}
+
+// AuthenticateAPIToken returns the live token whose secret is given. Errors: EUNAUTHORIZED.
+func (s *Store) AuthenticateAPIToken(ctx context.Context, secret string) (APIToken, error) {
+	if len(secret) < 20 || len(secret) > 200 {
+		return APIToken{}, Errorf(EUNAUTHORIZED, "the API token is not valid")
+	}
+	t, err := s.apiToken(ctx, `token_hash = ? AND revoked_at IS NULL`, tokenHash(secret))
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIToken{}, Errorf(EUNAUTHORIZED, "the API token is not valid (revoked, or from another business?)")
+	}
+	if err != nil {
+		return APIToken{}, err
+	}
+	// Record use at most once a minute, so reads do not turn into a write each.
+	now := s.now().Unix()
+	if now-t.LastUsedAt.Unix() >= 60 {
+		if _, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, now, t.ID); err != nil {
+			return APIToken{}, fmt.Errorf("record api token use: %w", err)
+		}
+	}
+	return t, nil
+}
