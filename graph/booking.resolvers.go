@@ -53,12 +53,7 @@ func (r *mutationResolver) CreateBooking(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
-	req := domain.BookingRequest{
-		ServiceID: input.ServiceID, StaffID: deref(input.StaffID), Start: input.Start,
-		Customer: domain.Customer{Name: input.Customer.Name, Email: input.Customer.Email, Phone: deref(input.Customer.Phone)},
-		Notes:    deref(input.Notes), IdempotencyKey: deref(input.IdempotencyKey), Actor: "customer",
-	}
-	b, token, err := s.CreateBooking(ctx, req)
+	b, token, err := s.CreateBooking(ctx, bookingRequest(input, false, "customer"))
 	if err != nil {
 		return nil, err
 	}

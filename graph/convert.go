@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"context"
 	"strings"
+	"time"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph/model"
@@ -42,3 +44,45 @@ func inZone(s *domain.Store, b domain.Booking) *domain.Booking {
 func bookingStatus(s domain.Status) model.BookingStatus {
 	return model.BookingStatus(strings.ToUpper(string(s)))
 }
+
+// zoned shows a list of bookings in the business's zone.
+func zoned(s *domain.Store, list []domain.Booking) []*domain.Booking {
+	out := make([]*domain.Booking, len(list))
+	for i, b := range list {
+		out[i] = inZone(s, b)
+	}
+	return out
+}
+
+// bookingRequest turns the GraphQL input into a domain request.
+func bookingRequest(in model.CreateBookingInput, onBehalf bool, actor string) domain.BookingRequest {
+	return domain.BookingRequest{
+		ServiceID: in.ServiceID, StaffID: deref(in.StaffID), Start: in.Start,
+		Customer: domain.Customer{Name: in.Customer.Name, Email: in.Customer.Email, Phone: deref(in.Customer.Phone)},
+		Notes:    deref(in.Notes), IdempotencyKey: deref(in.IdempotencyKey), OnBehalf: onBehalf, Actor: actor,
+	}
+}
+
+// serviceFromInput builds a service in the business's currency.
+func serviceFromInput(ctx context.Context, s *domain.Store, in model.ServiceInput) (domain.Service, error) {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return domain.Service{}, err
+	}
+	capacity := 1
+	if in.Capacity != nil {
+		capacity = *in.Capacity
+	}
+	return domain.Service{
+		Name: in.Name, Description: deref(in.Description), Duration: time.Duration(in.DurationMinutes) * time.Minute,
+		Price:        domain.Money{Amount: int64(in.PriceAmount), Currency: st.Currency},
+		BufferBefore: time.Duration(deref(in.BufferBeforeMinutes)) * time.Minute,
+		BufferAfter:  time.Duration(deref(in.BufferAfterMinutes)) * time.Minute,
+		Capacity:     capacity, StaffIDs: in.StaffIds, ResourceIDs: in.ResourceIds,
+	}, nil
+}
+
+func roleOut(r domain.Role) model.Role { return model.Role(strings.ToUpper(string(r))) }
+func roleIn(r model.Role) domain.Role  { return domain.Role(strings.ToLower(string(r))) }
+
+func statusIn(s model.BookingStatus) domain.Status { return domain.Status(strings.ToLower(string(s))) }

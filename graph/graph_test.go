@@ -17,8 +17,12 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
+// tokens holds, per tenant slug, an owner's and a staff user's API token secrets.
+var tokens map[string]map[domain.Role]string
+
 // server runs two tenants ("acme" and "other"), each with one staff member working 09–18 every
-// day and a one-hour service, behind the real tenancy middleware and GraphQL handler.
+// day, a one-hour service, an owner and a staff user with API tokens, behind the real tenancy
+// middleware and GraphQL handler.
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
@@ -28,6 +32,7 @@ func server(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
+	tokens = map[string]map[domain.Role]string{}
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +58,17 @@ func server(t *testing.T) *httptest.Server {
 		if _, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
 			Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}}); err != nil {
 			t.Fatal(err)
+		}
+		tokens[slug] = map[domain.Role]string{}
+		for _, role := range []domain.Role{domain.RoleOwner, domain.RoleStaff} {
+			u, err := s.CreateUser(ctx, domain.NewUser{Email: string(role) + "@" + slug + ".example", Name: "The " + string(role),
+				Role: role, Password: "0123456789", StaffID: map[domain.Role]int64{domain.RoleStaff: ana}[role]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, tokens[slug][role], err = s.CreateAPIToken(ctx, "test "+string(role), role, u.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
 		l.Release()
 	}
@@ -82,8 +98,19 @@ type gqlResponse struct {
 // do posts a GraphQL document to tenant slug and decodes data into out (when not nil).
 func do(t *testing.T, srv *httptest.Server, slug, query string, vars map[string]any, out any) []gqlError {
 	t.Helper()
+	return doAs(t, srv, slug, "", query, vars, out)
+}
+
+// doAs is do with "Authorization: Bearer token" (when token is not empty).
+func doAs(t *testing.T, srv *httptest.Server, slug, token, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := http.Post(srv.URL+"/"+slug+"/graphql", "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", srv.URL+"/"+slug+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

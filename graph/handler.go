@@ -46,6 +46,10 @@ func NewHandler(log *slog.Logger) http.Handler {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
+		r, ok := authenticate(w, r, s)
+		if !ok {
+			return
+		}
 		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s)))
 	})
 }
@@ -57,6 +61,8 @@ var codes = map[string]string{
 	domain.ESLOTUNAVAILABLE: "SLOT_UNAVAILABLE",
 	domain.ETOOLATE:         "TOO_LATE_TO_CHANGE",
 	domain.ECONFLICT:        "CONFLICT",
+	domain.EUNAUTHORIZED:    "UNAUTHENTICATED",
+	domain.EFORBIDDEN:       "FORBIDDEN",
 }
 
 // presentError gives every user-caused error a code and a useful message; anything else is

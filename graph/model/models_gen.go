@@ -12,10 +12,31 @@ import (
 	"github.com/reserva/reserva/domain"
 )
 
+type BookingConnection struct {
+	Edges    []*BookingEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
 // The customer of a booking, as the booking's own link may show them.
 type BookingCustomer struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
+}
+
+type BookingEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *domain.Booking `json:"node"`
+}
+
+// Which bookings to list.
+type BookingFilter struct {
+	// Bookings starting at or after this instant.
+	From *time.Time `json:"from,omitempty"`
+	// Bookings starting before this instant.
+	To         *time.Time     `json:"to,omitempty"`
+	Status     *BookingStatus `json:"status,omitempty"`
+	StaffID    *int64         `json:"staffId,omitempty"`
+	CustomerID *int64         `json:"customerId,omitempty"`
 }
 
 // The business whose site this is (the tenant the request was resolved to).
@@ -51,6 +72,22 @@ type CreateBookingPayload struct {
 	ManageToken string `json:"manageToken"`
 }
 
+type CreatedAPIToken struct {
+	Token *domain.APIToken `json:"token"`
+	// The secret: send it as 'Authorization: Bearer <secret>'. It is shown only now.
+	Secret string `json:"secret"`
+}
+
+type CustomerConnection struct {
+	Edges    []*CustomerEdge `json:"edges"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+}
+
+type CustomerEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *domain.Customer `json:"node"`
+}
+
 // Who is booking.
 type CustomerInput struct {
 	Name  string  `json:"name"`
@@ -61,7 +98,74 @@ type CustomerInput struct {
 type Mutation struct {
 }
 
+// Pagination of a connection (Relay style).
+type PageInfo struct {
+	HasNextPage bool `json:"hasNextPage"`
+	// Pass as 'after' to get the next page.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
+}
+
+type ServiceInput struct {
+	Name            string  `json:"name"`
+	Description     *string `json:"description,omitempty"`
+	DurationMinutes int     `json:"durationMinutes"`
+	// Price in minor units of the business's currency.
+	PriceAmount         int  `json:"priceAmount"`
+	BufferBeforeMinutes *int `json:"bufferBeforeMinutes,omitempty"`
+	BufferAfterMinutes  *int `json:"bufferAfterMinutes,omitempty"`
+	// 1 (the default) for appointments; more for a class.
+	Capacity    *int    `json:"capacity,omitempty"`
+	StaffIds    []int64 `json:"staffIds,omitempty"`
+	ResourceIds []int64 `json:"resourceIds,omitempty"`
+}
+
+type SettingsInput struct {
+	Currency         *string `json:"currency,omitempty"`
+	SlotStepMinutes  *int    `json:"slotStepMinutes,omitempty"`
+	MinNoticeMinutes *int    `json:"minNoticeMinutes,omitempty"`
+	HorizonDays      *int    `json:"horizonDays,omitempty"`
+	// Customers can cancel or reschedule until this long before the start; 0 = until it starts.
+	CancelCutoffMinutes *int    `json:"cancelCutoffMinutes,omitempty"`
+	RequireConfirmation *bool   `json:"requireConfirmation,omitempty"`
+	ContactEmail        *string `json:"contactEmail,omitempty"`
+	ContactPhone        *string `json:"contactPhone,omitempty"`
+	Address             *string `json:"address,omitempty"`
+}
+
+type StaffInput struct {
+	Name  string  `json:"name"`
+	Email *string `json:"email,omitempty"`
+}
+
+type UserInput struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  Role   `json:"role"`
+	// At least 10 characters; the user can change it later.
+	Password string `json:"password"`
+	// The staff member this user is (for staff users).
+	StaffID *int64 `json:"staffId,omitempty"`
+}
+
+// Who is making the request.
+type Viewer struct {
+	// The user, or the user who created the API token in use.
+	ID   *int64 `json:"id,omitempty"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	// Set when the request uses an API token.
+	APITokenID *int64 `json:"apiTokenId,omitempty"`
+}
+
+// Working intervals of one weekday, e.g. { weekday: 1, intervals: ["09:00-13:00", "14:00-18:00"] }.
+type WorkingHoursInput struct {
+	// 0 = Sunday ... 6 = Saturday.
+	Weekday int `json:"weekday"`
+	// HH:MM-HH:MM, in the business's time zone; gaps are breaks. Empty: not working.
+	Intervals []string `json:"intervals"`
 }
 
 // Where a booking is in its life.
@@ -182,6 +286,64 @@ func (e *DayStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e DayStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a dashboard user may do.
+type Role string
+
+const (
+	// Everything, including users, API tokens, settings and the catalog.
+	RoleOwner Role = "OWNER"
+	// Bookings, customers and their own working hours and time off.
+	RoleStaff Role = "STAFF"
+)
+
+var AllRole = []Role{
+	RoleOwner,
+	RoleStaff,
+}
+
+func (e Role) IsValid() bool {
+	switch e {
+	case RoleOwner, RoleStaff:
+		return true
+	}
+	return false
+}
+
+func (e Role) String() string {
+	return string(e)
+}
+
+func (e *Role) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Role(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+func (e Role) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Role) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Role) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

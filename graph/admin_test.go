@@ -1,0 +1,146 @@
+package graph_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+)
+
+func TestAuthAndRoles(t *testing.T) {
+	srv := server(t)
+	owner, staff := tokens["acme"][domain.RoleOwner], tokens["acme"][domain.RoleStaff]
+	var me struct{ Me struct{ Name, Role string } }
+	if errs := doAs(t, srv, "acme", owner, `{ me { name role } }`, nil, &me); errs != nil || me.Me.Role != "OWNER" {
+		t.Fatalf("me as owner: %+v %+v", me, errs)
+	}
+	cases := []struct {
+		name, slug, token, query, code string
+	}{
+		{"NoCredentials", "acme", "", `{ bookings { edges { cursor } } }`, "UNAUTHENTICATED"},
+		{"BadToken", "acme", "rsv_not-a-real-token-at-all", `{ me { name } }`, "UNAUTHENTICATED"},
+		{"OtherTenantsToken", "acme", tokens["other"][domain.RoleOwner], `{ me { name } }`, "UNAUTHENTICATED"},
+		{"StaffCannotListUsers", "acme", staff, `{ users { id } }`, "FORBIDDEN"},
+		{"StaffCannotMakeTokens", "acme", staff, `mutation { createApiToken(name: "x", role: OWNER) { secret } }`, "FORBIDDEN"},
+		{"StaffCannotChangeSettings", "acme", staff, `mutation { updateSettings(input: { slotStepMinutes: 30 }) { name } }`, "FORBIDDEN"},
+		{"StaffCannotEditOthersHours", "acme", staff, `mutation { setWorkingHours(staffId: "999", hours: []) { id } }`, "FORBIDDEN"},
+		{"OwnerBadInput", "acme", owner, `mutation { updateSettings(input: { slotStepMinutes: 7 }) { name } }`, "BAD_USER_INPUT"},
+		{"LastOwner", "acme", owner, `mutation { removeUser(id: "1") }`, "CONFLICT"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if errs := doAs(t, srv, c.slug, c.token, c.query, nil, nil); code(errs) != c.code {
+				t.Errorf("got %+v, want %s", errs, c.code)
+			}
+		})
+	}
+	t.Run("StaffEditsOwnHours", func(t *testing.T) {
+		var out struct{ SetWorkingHours struct{ ID string } }
+		errs := doAs(t, srv, "acme", staff, `mutation { setWorkingHours(staffId: "1", hours: [{weekday: 1, intervals: ["10:00-14:00"]}]) { id } }`, nil, &out)
+		if errs != nil || out.SetWorkingHours.ID != "1" {
+			t.Errorf("%+v %+v", out, errs)
+		}
+	})
+	t.Run("RevokedTokenStops", func(t *testing.T) {
+		var made struct {
+			CreateApiToken struct {
+				Secret string
+				Token  struct{ ID string }
+			}
+		}
+		if errs := doAs(t, srv, "acme", owner, `mutation { createApiToken(name: "zap", role: STAFF) { secret token { id } } }`, nil, &made); errs != nil {
+			t.Fatal(errs)
+		}
+		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); errs != nil {
+			t.Fatalf("new token: %+v", errs)
+		}
+		if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": made.CreateApiToken.Token.ID}, nil); errs != nil {
+			t.Fatal(errs)
+		}
+		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); code(errs) != "UNAUTHENTICATED" {
+			t.Errorf("revoked token: %+v", errs)
+		}
+	})
+}
+
+// Staff work through the day's bookings: book for a customer, page through the list, confirm,
+// move, complete; and a customer's late cancellation is refused.
+func TestDashboardBookings(t *testing.T) {
+	srv := server(t)
+	staff := tokens["acme"][domain.RoleStaff]
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	// Three on-the-hour starts between now and 24 hours from now (staff may ignore the notice).
+	var starts []string
+	for h := time.Now().In(madrid).Truncate(time.Hour).Add(time.Hour); len(starts) < 3; h = h.Add(time.Hour) {
+		if h.Hour() >= 9 && h.Hour() <= 16 {
+			starts = append(starts, h.Format(time.RFC3339))
+		}
+	}
+	if first, _ := time.Parse(time.RFC3339, starts[0]); time.Until(first) > 23*time.Hour {
+		t.Skip("no working hour within the next 23 hours from now")
+	}
+	create := `mutation($in: CreateBookingInput!) { createBookingForCustomer(input: $in) { manageToken booking { id status start } } }`
+	var tokensOut []string
+	for i, st := range starts {
+		var out struct {
+			CreateBookingForCustomer struct {
+				ManageToken string
+				Booking     booking
+			}
+		}
+		errs := doAs(t, srv, "acme", staff, create, map[string]any{"in": map[string]any{"serviceId": "1", "start": st,
+			"customer": map[string]any{"name": "Walk-in", "email": "walkin" + string(rune('a'+i)) + "@example.com"}}}, &out)
+		if errs != nil {
+			t.Fatalf("book for a customer at %s: %+v", st, errs)
+		}
+		tokensOut = append(tokensOut, out.CreateBookingForCustomer.ManageToken)
+	}
+	// Customers cannot cancel online within the 24-hour cutoff.
+	if errs := do(t, srv, "acme", `mutation($t: String!) { cancelBooking(token: $t) { id } }`, map[string]any{"t": tokensOut[0]}, nil); code(errs) != "TOO_LATE_TO_CHANGE" {
+		t.Errorf("late cancellation: %+v", errs)
+	}
+
+	list := `query($after: String) { bookings(first: 2, after: $after) { edges { cursor node { id start customer { email } } } pageInfo { hasNextPage endCursor } } }`
+	type page struct {
+		Bookings struct {
+			Edges []struct {
+				Cursor string
+				Node   booking
+			}
+			PageInfo struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+	}
+	var p1, p2 page
+	if errs := doAs(t, srv, "acme", staff, list, nil, &p1); errs != nil || len(p1.Bookings.Edges) != 2 || !p1.Bookings.PageInfo.HasNextPage {
+		t.Fatalf("page 1: %+v %+v", p1, errs)
+	}
+	if errs := doAs(t, srv, "acme", staff, list, map[string]any{"after": p1.Bookings.PageInfo.EndCursor}, &p2); errs != nil ||
+		len(p2.Bookings.Edges) != 1 || p2.Bookings.PageInfo.HasNextPage || p2.Bookings.Edges[0].Node.Start != starts[2] {
+		t.Fatalf("page 2: %+v %+v", p2, errs)
+	}
+	if errs := doAs(t, srv, "acme", staff, list, map[string]any{"after": "garbage!"}, nil); code(errs) != "BAD_USER_INPUT" {
+		t.Errorf("bad cursor: %+v", errs)
+	}
+
+	id := p1.Bookings.Edges[0].Node.ID
+	var done struct{ CompleteBooking booking }
+	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!) { completeBooking(id: $id) { id status } }`, map[string]any{"id": id}, &done); errs != nil || done.CompleteBooking.Status != "COMPLETED" {
+		t.Errorf("complete: %+v %+v", done, errs)
+	}
+	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!) { confirmBooking(id: $id) { id } }`, map[string]any{"id": id}, nil); code(errs) != "CONFLICT" {
+		t.Errorf("confirm a completed booking: %+v", errs)
+	}
+	// Moving onto another booking is refused even for staff.
+	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!, $s: DateTime!) { moveBooking(id: $id, start: $s) { id } }`,
+		map[string]any{"id": p1.Bookings.Edges[1].Node.ID, "s": starts[2]}, nil); code(errs) != "SLOT_UNAVAILABLE" {
+		t.Errorf("move onto another booking: %+v", errs)
+	}
+	// The other business sees none of it, even with its own valid token.
+	var theirs page
+	if errs := doAs(t, srv, "other", tokens["other"][domain.RoleOwner], list, nil, &theirs); errs != nil || len(theirs.Bookings.Edges) != 0 {
+		t.Errorf("other tenant's list: %+v %+v", theirs, errs)
+	}
+}

@@ -1,0 +1,168 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+)
+
+// Viewer is who makes a request: a dashboard user (signed in with a session of this tenant) or
+// an API token of this tenant.
+type Viewer struct {
+	UserID  int64
+	Name    string
+	Role    domain.Role
+	StaffID int64 // the staff member a staff user is
+	TokenID int64 // set when an API token is used
+}
+
+type viewerKey struct{}
+
+// WithViewer returns ctx for requests made by v (the dashboard's session middleware uses it).
+func WithViewer(ctx context.Context, v Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+func viewerFrom(ctx context.Context) (Viewer, bool) {
+	v, ok := ctx.Value(viewerKey{}).(Viewer)
+	return v, ok
+}
+
+// require returns the viewer if there is one with at least role (owner > staff).
+// Errors: EUNAUTHORIZED without a viewer, EFORBIDDEN with too small a role.
+func require(ctx context.Context, role domain.Role) (Viewer, error) {
+	v, ok := viewerFrom(ctx)
+	if !ok {
+		return v, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token of this business (Authorization: Bearer ...)")
+	}
+	if role == domain.RoleOwner && v.Role != domain.RoleOwner {
+		return v, domain.Errorf(domain.EFORBIDDEN, "only owners can do this")
+	}
+	return v, nil
+}
+
+// requireStaffOrSelf allows owners, and staff users acting on their own staff member.
+func requireStaffOrSelf(ctx context.Context, staffID int64) error {
+	v, err := require(ctx, domain.RoleStaff)
+	if err != nil {
+		return err
+	}
+	if v.Role != domain.RoleOwner && v.StaffID != staffID {
+		return domain.Errorf(domain.EFORBIDDEN, "staff can change only their own schedule")
+	}
+	return nil
+}
+
+// actor names the viewer in the booking audit trail.
+func actor(v Viewer) string {
+	if v.TokenID != 0 {
+		return fmt.Sprintf("api-token:%d", v.TokenID)
+	}
+	return "staff:" + v.Name
+}
+
+// authenticate resolves an "Authorization: Bearer" API token into a Viewer. Without the header it
+// passes the request on as it is (a session middleware further out may have set a viewer).
+func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store) (*http.Request, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return r, true
+	}
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be 'Bearer <api token>'")
+		return nil, false
+	}
+	tok, err := s.AuthenticateAPIToken(r.Context(), strings.TrimSpace(secret))
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", domain.ErrorMessage(err))
+		return nil, false
+	}
+	v := Viewer{UserID: tok.UserID, Name: tok.Name, Role: tok.Role, TokenID: tok.ID}
+	if u, err := s.User(r.Context(), tok.UserID); err == nil {
+		v.StaffID = u.StaffID
+	}
+	return r.WithContext(WithViewer(r.Context(), v)), true
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+// Cursors are opaque to clients: base64 of "start:id" for bookings, of "id" for customers.
+
+func bookingCursor(c domain.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%d", c.Start.Unix(), c.ID))
+}
+
+func parseBookingCursor(s string) (*domain.Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	start, id, ok := strings.Cut(string(raw), ":")
+	u, err1 := strconv.ParseInt(start, 10, 64)
+	i, err2 := strconv.ParseInt(id, 10, 64)
+	if err != nil || !ok || err1 != nil || err2 != nil {
+		return nil, domain.Invalid("after", "not a cursor from this list")
+	}
+	return &domain.Cursor{Start: time.Unix(u, 0), ID: i}, nil
+}
+
+func idCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func parseIDCursor(s string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	id, err2 := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || err2 != nil {
+		return 0, domain.Invalid("after", "not a cursor from this list")
+	}
+	return id, nil
+}
+
+// pageSize bounds "first".
+func pageSize(first *int) (int, error) {
+	n := deref(first)
+	if first == nil {
+		n = 50
+	}
+	if n < 1 || n > 200 {
+		return 0, domain.Invalid("first", "first must be between 1 and 200")
+	}
+	return n, nil
+}
+
+// parseIntervals reads "HH:MM-HH:MM" strings.
+func parseIntervals(weekday int, in []string) ([]domain.Interval, error) {
+	var out []domain.Interval
+	for _, s := range in {
+		a, b, ok := strings.Cut(s, "-")
+		start, err1 := parseClock(a)
+		end, err2 := parseClock(b)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, domain.Invalid("hours", "interval %q on weekday %d is not like 09:00-13:00", s, weekday)
+		}
+		out = append(out, domain.Interval{Start: start, End: end})
+	}
+	return out, nil
+}
+
+func parseClock(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "24:00" {
+		return 1440, nil
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, err
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
