@@ -735,3 +735,25 @@ func (s *Store) Events(ctx context.Context, id int64) ([]Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// EventsAfter returns up to limit audit events with ids above afterID, oldest first: the feed
+// of live booking changes.
+func (s *Store) EventsAfter(ctx context.Context, afterID int64, limit int) ([]Event, error) {
+	var out []Event
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		var e Event
+		var at int64
+		err := rows.Scan(&e.ID, &e.BookingID, &e.Type, &e.Actor, &e.Data, &at)
+		e.At = time.Unix(at, 0).UTC()
+		out = append(out, e)
+		return err
+	}, `SELECT id, booking_id, type, actor, data, at FROM booking_events WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	return out, err
+}
+
+// LastEventID is the id of the newest audit event (0 when there is none).
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM booking_events`).Scan(&id)
+	return id, err
+}

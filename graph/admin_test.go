@@ -144,3 +144,28 @@ func TestDashboardBookings(t *testing.T) {
 		t.Errorf("other tenant's list: %+v %+v", theirs, errs)
 	}
 }
+
+func TestRateLimits(t *testing.T) {
+	srv := server(t)
+	create := `mutation { createBooking(input: { serviceId: "1", start: "2030-01-01T10:00:00Z", customer: { name: "Bot", email: "nope" } }) { manageToken } }`
+	for i := range 10 {
+		if errs := do(t, srv, "acme", create, nil, nil); code(errs) != "BAD_USER_INPUT" {
+			t.Fatalf("attempt %d: %+v", i+1, errs)
+		}
+	}
+	if errs := do(t, srv, "acme", create, nil, nil); code(errs) != "RATE_LIMITED" {
+		t.Errorf("11th booking attempt in a row: %+v", errs)
+	}
+	// Another business's allowance is its own.
+	if errs := do(t, srv, "other", create, nil, nil); code(errs) != "BAD_USER_INPUT" {
+		t.Errorf("other tenant: %+v", errs)
+	}
+
+	for range 10 {
+		doAs(t, srv, "acme", "rsv_guessing-guessing-guessing", `{ me { name } }`, nil, nil)
+	}
+	// After ten wrong tokens, even a right one waits: guessing gets slow.
+	if errs := doAs(t, srv, "acme", tokens["acme"][domain.RoleOwner], `{ me { name } }`, nil, nil); code(errs) != "RATE_LIMITED" {
+		t.Errorf("after 10 failed sign-ins: %+v", errs)
+	}
+}

@@ -70,26 +70,41 @@ func actor(v Viewer) string {
 
 // authenticate resolves an "Authorization: Bearer" API token into a Viewer. Without the header it
 // passes the request on as it is (a session middleware further out may have set a viewer).
-func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store) (*http.Request, bool) {
+func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failures *limiter) (*http.Request, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return r, true
 	}
+	if failures.exhausted(clientOf(r.Context())) {
+		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", rateLimited("failed sign-ins").Message)
+		return nil, false
+	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
+		failures.allow(clientOf(r.Context()))
 		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be 'Bearer <api token>'")
 		return nil, false
 	}
-	tok, err := s.AuthenticateAPIToken(r.Context(), strings.TrimSpace(secret))
+	v, err := viewerForToken(r.Context(), s, secret)
 	if err != nil {
+		failures.allow(clientOf(r.Context()))
 		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", domain.ErrorMessage(err))
 		return nil, false
 	}
+	return r.WithContext(WithViewer(r.Context(), v)), true
+}
+
+// viewerForToken is the Viewer of an API token secret. Errors: EUNAUTHORIZED.
+func viewerForToken(ctx context.Context, s *domain.Store, secret string) (Viewer, error) {
+	tok, err := s.AuthenticateAPIToken(ctx, strings.TrimSpace(secret))
+	if err != nil {
+		return Viewer{}, err
+	}
 	v := Viewer{UserID: tok.UserID, Name: tok.Name, Role: tok.Role, TokenID: tok.ID}
-	if u, err := s.User(r.Context(), tok.UserID); err == nil {
+	if u, err := s.User(ctx, tok.UserID); err == nil {
 		v.StaffID = u.StaffID
 	}
-	return r.WithContext(WithViewer(r.Context(), v)), true
+	return v, nil
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -53,6 +53,9 @@ func (r *mutationResolver) CreateBooking(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
+	if err := allowed(ctx, r.bookingLimit, "bookings"); err != nil {
+		return nil, err
+	}
 	b, token, err := s.CreateBooking(ctx, bookingRequest(input, false, "customer"))
 	if err != nil {
 		return nil, err

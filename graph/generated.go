@@ -34,11 +34,13 @@ type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
 	AvailabilityDay() AvailabilityDayResolver
 	Booking() BookingResolver
+	BookingEvent() BookingEventResolver
 	Customer() CustomerResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Service() ServiceResolver
 	Slot() SlotResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 }
 
@@ -84,6 +86,14 @@ type ComplexityRoot struct {
 	BookingEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	BookingEvent struct {
+		Actor   func(childComplexity int) int
+		At      func(childComplexity int) int
+		Booking func(childComplexity int) int
+		ID      func(childComplexity int) int
+		Type    func(childComplexity int) int
 	}
 
 	Business struct {
@@ -194,6 +204,10 @@ type ComplexityRoot struct {
 		Name func(childComplexity int) int
 	}
 
+	Subscription struct {
+		BookingEvents func(childComplexity int) int
+	}
+
 	User struct {
 		Email func(childComplexity int) int
 		ID    func(childComplexity int) int
@@ -226,6 +240,9 @@ type BookingResolver interface {
 	Service(ctx context.Context, obj *domain.Booking) (*domain.Service, error)
 	Staff(ctx context.Context, obj *domain.Booking) (*domain.Staff, error)
 	Customer(ctx context.Context, obj *domain.Booking) (*model.BookingCustomer, error)
+}
+type BookingEventResolver interface {
+	Booking(ctx context.Context, obj *domain.Event) (*domain.Booking, error)
 }
 type CustomerResolver interface {
 	Bookings(ctx context.Context, obj *domain.Customer) ([]*domain.Booking, error)
@@ -272,6 +289,9 @@ type ServiceResolver interface {
 }
 type SlotResolver interface {
 	Staff(ctx context.Context, obj *domain.Slot) (*domain.Staff, error)
+}
+type SubscriptionResolver interface {
+	BookingEvents(ctx context.Context) (<-chan *domain.Event, error)
 }
 type UserResolver interface {
 	Role(ctx context.Context, obj *domain.User) (model.Role, error)
@@ -432,6 +452,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BookingEdge.Node(childComplexity), true
+
+	case "BookingEvent.actor":
+		if e.ComplexityRoot.BookingEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingEvent.Actor(childComplexity), true
+	case "BookingEvent.at":
+		if e.ComplexityRoot.BookingEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingEvent.At(childComplexity), true
+	case "BookingEvent.booking":
+		if e.ComplexityRoot.BookingEvent.Booking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingEvent.Booking(childComplexity), true
+	case "BookingEvent.id":
+		if e.ComplexityRoot.BookingEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingEvent.ID(childComplexity), true
+	case "BookingEvent.type":
+		if e.ComplexityRoot.BookingEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingEvent.Type(childComplexity), true
 
 	case "Business.address":
 		if e.ComplexityRoot.Business.Address == nil {
@@ -996,6 +1047,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffMember.Name(childComplexity), true
 
+	case "Subscription.bookingEvents":
+		if e.ComplexityRoot.Subscription.BookingEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.BookingEvents(childComplexity), true
+
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
 			break
@@ -1113,6 +1171,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1138,7 +1213,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "booking.graphqls" "business.graphqls" "catalog.graphqls" "scalars.graphqls"
+//go:embed "admin.graphqls" "booking.graphqls" "business.graphqls" "catalog.graphqls" "events.graphqls" "scalars.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1154,6 +1229,7 @@ var sources = []*ast.Source{
 	{Name: "booking.graphqls", Input: sourceData("booking.graphqls"), BuiltIn: false},
 	{Name: "business.graphqls", Input: sourceData("business.graphqls"), BuiltIn: false},
 	{Name: "catalog.graphqls", Input: sourceData("catalog.graphqls"), BuiltIn: false},
+	{Name: "events.graphqls", Input: sourceData("events.graphqls"), BuiltIn: false},
 	{Name: "scalars.graphqls", Input: sourceData("scalars.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1240,6 +1316,22 @@ func (ec *executionContext) childFields_BookingEdge(ctx context.Context, field g
 		return ec.fieldContext_BookingEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BookingEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_BookingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BookingEvent_id(ctx, field)
+	case "type":
+		return ec.fieldContext_BookingEvent_type(ctx, field)
+	case "actor":
+		return ec.fieldContext_BookingEvent_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_BookingEvent_at(ctx, field)
+	case "booking":
+		return ec.fieldContext_BookingEvent_booking(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BookingEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Business(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2704,6 +2796,130 @@ func (ec *executionContext) fieldContext_BookingEdge_node(_ context.Context, fie
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Booking(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BookingEvent_id(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BookingEvent_type(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BookingEvent_actor(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _BookingEvent_at(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BookingEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BookingEvent_booking(ctx context.Context, field graphql.CollectedField, obj *domain.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingEvent_booking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BookingEvent().Booking(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Booking) graphql.Marshaler {
+			return ec.marshalNBooking2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐBooking(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingEvent_booking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookingEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Booking(ctx, field)
 		},
@@ -5067,6 +5283,38 @@ func (ec *executionContext) fieldContext_StaffMember_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("StaffMember", field, false, false, "String")
 }
 
+func (ec *executionContext) _Subscription_bookingEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_bookingEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().BookingEvents(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Event) graphql.Marshaler {
+			return ec.marshalNBookingEvent2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_bookingEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookingEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *domain.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7184,6 +7432,60 @@ func (ec *executionContext) _BookingEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var bookingEventImplementors = []string{"BookingEvent"}
+
+func (ec *executionContext) _BookingEvent(ctx context.Context, sel ast.SelectionSet, obj *domain.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bookingEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BookingEvent")
+		case "id":
+			out.Values[i] = ec._BookingEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._BookingEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.Values[i] = ec._BookingEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._BookingEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "booking":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BookingEvent_booking(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var businessImplementors = []string{"Business"}
 
 func (ec *executionContext) _Business(ctx context.Context, sel ast.SelectionSet, obj *model.Business) graphql.Marshaler {
@@ -7979,6 +8281,26 @@ func (ec *executionContext) _StaffMember(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "bookingEvents":
+		return ec._Subscription_bookingEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var userImplementors = []string{"User"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *domain.User) graphql.Marshaler {
@@ -8548,6 +8870,14 @@ func (ec *executionContext) marshalNBookingEdge2ᚖgithubᚗcomᚋreservaᚋrese
 		return graphql.Null
 	}
 	return ec._BookingEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBookingEvent2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐEvent(ctx context.Context, sel ast.SelectionSet, v *domain.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BookingEvent!")
+		return graphql.Null
+	}
+	return ec._BookingEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBookingStatus2githubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐBookingStatus(ctx context.Context, v any) (model.BookingStatus, error) {

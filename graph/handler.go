@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -26,7 +28,27 @@ const (
 
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
 func NewHandler(log *slog.Logger) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+	res := newResolver()
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: res}))
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		// Browsers cannot set headers on websockets: the token may come in the init payload.
+		// (The websocket library refuses cross-origin upgrades, so cookies cannot be abused.)
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if _, ok := viewerFrom(ctx); ok || p.Authorization() == "" {
+				return ctx, &p, nil
+			}
+			if res.authLimit.exhausted(clientOf(ctx)) {
+				return ctx, nil, rateLimited("failed sign-ins")
+			}
+			v, err := viewerForToken(ctx, loadersFrom(ctx).store, strings.TrimPrefix(p.Authorization(), "Bearer "))
+			if err != nil {
+				res.authLimit.allow(clientOf(ctx))
+				return ctx, nil, err
+			}
+			return WithViewer(ctx, v), &p, nil
+		},
+	})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -46,9 +68,17 @@ func NewHandler(log *slog.Logger) http.Handler {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		r, ok := authenticate(w, r, s)
+		r = withClient(r)
+		r, ok := authenticate(w, r, s, res.authLimit)
 		if !ok {
 			return
+		}
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// A subscription lives past the server's request timeouts (keep-alive pings keep
+			// it honest), and holds its tenant's handle while it lives.
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Time{})
+			rc.SetWriteDeadline(time.Time{})
 		}
 		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s)))
 	})

@@ -16,7 +16,16 @@ import (
 )
 
 // Resolver is the root resolver. It holds no tenant: each request carries its own.
-type Resolver struct{}
+type Resolver struct {
+	// A client (tenant + IP address) may create 10 bookings at once, then one every 6 s, and
+	// fail to authenticate 10 times, then once every 6 s.
+	bookingLimit *limiter
+	authLimit    *limiter
+}
+
+func newResolver() *Resolver {
+	return &Resolver{bookingLimit: newLimiter(6*time.Second, 10), authLimit: newLimiter(6*time.Second, 10)}
+}
 
 var errNoTenant = errors.New("graphql: no tenant in context (handler mounted outside the tenancy middleware)")
 

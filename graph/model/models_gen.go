@@ -140,6 +140,9 @@ type StaffInput struct {
 	Email *string `json:"email,omitempty"`
 }
 
+type Subscription struct {
+}
+
 type UserInput struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`

@@ -1,0 +1,94 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/reserva/reserva/domain"
+)
+
+// A dashboard subscribed to bookingEvents hears about a booking made on the public API.
+func TestBookingEventsSubscription(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/acme/graphql"
+	subscribe := func(t *testing.T, token string) (*websocket.Conn, map[string]any) {
+		t.Helper()
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := map[string]any{}
+		if token != "" {
+			payload["Authorization"] = "Bearer " + token
+		}
+		wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": payload})
+		var ack map[string]any
+		if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
+			t.Fatalf("ack: %v %v", ack, err)
+		}
+		wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+			"query": `subscription { bookingEvents { type actor booking { id status customer { email } } } }`}})
+		return c, ack
+	}
+
+	t.Run("ErrUnauthenticated", func(t *testing.T) {
+		c, _ := subscribe(t, "")
+		defer c.CloseNow()
+		var msg struct {
+			Type    string
+			Payload struct{ Errors []gqlError }
+		}
+		if err := wsjson.Read(ctx, c, &msg); err != nil || code(msg.Payload.Errors) != "UNAUTHENTICATED" {
+			t.Errorf("anonymous subscription: %+v %v", msg, err)
+		}
+	})
+
+	c, _ := subscribe(t, tokens["acme"][domain.RoleStaff])
+	defer c.CloseNow()
+	time.Sleep(100 * time.Millisecond) // the subscription notes the newest event when it starts
+
+	// A customer books on the public API.
+	var avail struct {
+		Availability []struct{ Slots []slot }
+	}
+	from := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	if errs := do(t, srv, "acme", `query($f: Date!) { availability(serviceId: "1", from: $f, to: $f) { slots { start } } }`, map[string]any{"f": from}, &avail); errs != nil {
+		t.Fatal(errs)
+	}
+	if errs := do(t, srv, "acme", `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken } }`,
+		map[string]any{"in": map[string]any{"serviceId": "1", "start": avail.Availability[0].Slots[0].Start,
+			"customer": map[string]any{"name": "Live", "email": "live@example.com"}}}, nil); errs != nil {
+		t.Fatal(errs)
+	}
+
+	var msg struct {
+		Type    string
+		Payload struct {
+			Data struct {
+				BookingEvents struct {
+					Type, Actor string
+					Booking     struct {
+						Status   string
+						Customer struct{ Email string }
+					}
+				}
+			}
+		}
+	}
+	if err := wsjson.Read(ctx, c, &msg); err != nil {
+		t.Fatal(err)
+	}
+	ev := msg.Payload.Data.BookingEvents
+	if msg.Type != "next" || ev.Type != "created" || ev.Actor != "customer" || ev.Booking.Customer.Email != "live@example.com" {
+		raw, _ := json.Marshal(msg)
+		t.Errorf("event: %s", raw)
+	}
+}
