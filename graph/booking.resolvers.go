@@ -13,16 +13,6 @@ import (
 	"github.com/reserva/reserva/graph/model"
 )
 
-// Date is the resolver for the date field.
-func (r *availabilityDayResolver) Date(ctx context.Context, obj *domain.Day) (*model.Date, error) {
-	return &model.Date{Date: obj.Date}, nil
-}
-
-// Status is the resolver for the status field.
-func (r *availabilityDayResolver) Status(ctx context.Context, obj *domain.Day) (model.DayStatus, error) {
-	return model.DayStatus(obj.Status), nil
-}
-
 // Status is the resolver for the status field.
 func (r *bookingResolver) Status(ctx context.Context, obj *domain.Booking) (model.BookingStatus, error) {
 	return bookingStatus(obj.Status), nil
@@ -84,13 +74,16 @@ func (r *mutationResolver) RescheduleBooking(ctx context.Context, token string, 
 }
 
 // Availability is the resolver for the availability field.
-func (r *queryResolver) Availability(ctx context.Context, serviceID int64, from model.Date, to model.Date, staffID *int64) ([]*domain.Day, error) {
+func (r *queryResolver) Availability(ctx context.Context, serviceID int64, from model.Date, to model.Date, staffID *int64) ([]*model.AvailabilityDay, error) {
 	s, err := store(ctx)
 	if err != nil {
 		return nil, err
 	}
 	days, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: serviceID, StaffID: deref(staffID), From: from.Date, To: to.Date})
-	return pointers(days), err
+	if err != nil {
+		return nil, err
+	}
+	return availabilityDays(ctx, s, days)
 }
 
 // BookingByToken is the resolver for the bookingByToken field.
@@ -106,26 +99,13 @@ func (r *queryResolver) BookingByToken(ctx context.Context, token string) (*doma
 	return inZone(s, b), err
 }
 
-// Staff is the resolver for the staff field.
-func (r *slotResolver) Staff(ctx context.Context, obj *domain.Slot) (*domain.Staff, error) {
-	return loadStaff(ctx, obj.StaffID)
-}
-
-// AvailabilityDay returns AvailabilityDayResolver implementation.
-func (r *Resolver) AvailabilityDay() AvailabilityDayResolver { return &availabilityDayResolver{r} }
-
 // Booking returns BookingResolver implementation.
 func (r *Resolver) Booking() BookingResolver { return &bookingResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-// Slot returns SlotResolver implementation.
-func (r *Resolver) Slot() SlotResolver { return &slotResolver{r} }
-
 type (
-	availabilityDayResolver struct{ *Resolver }
-	bookingResolver         struct{ *Resolver }
-	mutationResolver        struct{ *Resolver }
-	slotResolver            struct{ *Resolver }
+	bookingResolver  struct{ *Resolver }
+	mutationResolver struct{ *Resolver }
 )

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,3 +87,29 @@ func roleOut(r domain.Role) model.Role { return model.Role(strings.ToUpper(strin
 func roleIn(r model.Role) domain.Role  { return domain.Role(strings.ToLower(string(r))) }
 
 func statusIn(s model.BookingStatus) domain.Status { return domain.Status(strings.ToLower(string(s))) }
+
+// availabilityDays converts days for the API, loading their slots' staff in one query.
+func availabilityDays(ctx context.Context, s *domain.Store, days []domain.Day) ([]*model.AvailabilityDay, error) {
+	var ids []int64
+	for _, d := range days {
+		for _, sl := range d.Slots {
+			if !slices.Contains(ids, sl.StaffID) {
+				ids = append(ids, sl.StaffID)
+			}
+		}
+	}
+	staff, err := s.StaffByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.AvailabilityDay, len(days))
+	for i, d := range days {
+		day := &model.AvailabilityDay{Date: model.Date{Date: d.Date}, Status: model.DayStatus(d.Status), Slots: make([]*model.Slot, len(d.Slots))}
+		for j, sl := range d.Slots {
+			st := staff[sl.StaffID]
+			day.Slots[j] = &model.Slot{Start: sl.Start, End: sl.End, Staff: &st, SeatsLeft: sl.SeatsLeft}
+		}
+		out[i] = day
+	}
+	return out, nil
+}

@@ -32,14 +32,12 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
-	AvailabilityDay() AvailabilityDayResolver
 	Booking() BookingResolver
 	BookingEvent() BookingEventResolver
 	Customer() CustomerResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Service() ServiceResolver
-	Slot() SlotResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 }
@@ -230,10 +228,6 @@ type ComplexityRoot struct {
 type ApiTokenResolver interface {
 	Role(ctx context.Context, obj *domain.APIToken) (model.Role, error)
 }
-type AvailabilityDayResolver interface {
-	Date(ctx context.Context, obj *domain.Day) (*model.Date, error)
-	Status(ctx context.Context, obj *domain.Day) (model.DayStatus, error)
-}
 type BookingResolver interface {
 	Status(ctx context.Context, obj *domain.Booking) (model.BookingStatus, error)
 
@@ -278,7 +272,7 @@ type QueryResolver interface {
 	Customer(ctx context.Context, id int64) (*domain.Customer, error)
 	Users(ctx context.Context) ([]*domain.User, error)
 	APITokens(ctx context.Context) ([]*domain.APIToken, error)
-	Availability(ctx context.Context, serviceID int64, from model.Date, to model.Date, staffID *int64) ([]*domain.Day, error)
+	Availability(ctx context.Context, serviceID int64, from model.Date, to model.Date, staffID *int64) ([]*model.AvailabilityDay, error)
 	BookingByToken(ctx context.Context, token string) (*domain.Booking, error)
 	Services(ctx context.Context) ([]*domain.Service, error)
 	Service(ctx context.Context, id int64) (*domain.Service, error)
@@ -286,9 +280,6 @@ type QueryResolver interface {
 }
 type ServiceResolver interface {
 	DurationMinutes(ctx context.Context, obj *domain.Service) (int, error)
-}
-type SlotResolver interface {
-	Staff(ctx context.Context, obj *domain.Slot) (*domain.Staff, error)
 }
 type SubscriptionResolver interface {
 	BookingEvents(ctx context.Context) (<-chan *domain.Event, error)
@@ -2372,7 +2363,7 @@ func (ec *executionContext) fieldContext_ApiToken_revoked(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _AvailabilityDay_date(ctx context.Context, field graphql.CollectedField, obj *domain.Day) (ret graphql.Marshaler) {
+func (ec *executionContext) _AvailabilityDay_date(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2381,21 +2372,21 @@ func (ec *executionContext) _AvailabilityDay_date(ctx context.Context, field gra
 			return ec.fieldContext_AvailabilityDay_date(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AvailabilityDay().Date(ctx, obj)
+			return obj.Date, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Date) graphql.Marshaler {
-			return ec.marshalNDate2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐDate(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AvailabilityDay_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AvailabilityDay", field, true, true, "Date")
+	return graphql.NewScalarFieldContext("AvailabilityDay", field, false, false, "Date")
 }
 
-func (ec *executionContext) _AvailabilityDay_status(ctx context.Context, field graphql.CollectedField, obj *domain.Day) (ret graphql.Marshaler) {
+func (ec *executionContext) _AvailabilityDay_status(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2404,7 +2395,7 @@ func (ec *executionContext) _AvailabilityDay_status(ctx context.Context, field g
 			return ec.fieldContext_AvailabilityDay_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AvailabilityDay().Status(ctx, obj)
+			return obj.Status, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.DayStatus) graphql.Marshaler {
@@ -2415,10 +2406,10 @@ func (ec *executionContext) _AvailabilityDay_status(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AvailabilityDay_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AvailabilityDay", field, true, true, "DayStatus")
+	return graphql.NewScalarFieldContext("AvailabilityDay", field, false, false, "DayStatus")
 }
 
-func (ec *executionContext) _AvailabilityDay_slots(ctx context.Context, field graphql.CollectedField, obj *domain.Day) (ret graphql.Marshaler) {
+func (ec *executionContext) _AvailabilityDay_slots(ctx context.Context, field graphql.CollectedField, obj *model.AvailabilityDay) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2430,8 +2421,8 @@ func (ec *executionContext) _AvailabilityDay_slots(ctx context.Context, field gr
 			return obj.Slots, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.Slot) graphql.Marshaler {
-			return ec.marshalNSlot2ᚕgithubᚗcomᚋreservaᚋreservaᚋdomainᚐSlotᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Slot) graphql.Marshaler {
+			return ec.marshalNSlot2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐSlotᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4730,8 +4721,8 @@ func (ec *executionContext) _Query_availability(ctx context.Context, field graph
 			return ec.Resolvers.Query().Availability(ctx, fc.Args["serviceId"].(int64), fc.Args["from"].(model.Date), fc.Args["to"].(model.Date), fc.Args["staffId"].(*int64))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*domain.Day) graphql.Marshaler {
-			return ec.marshalNAvailabilityDay2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐDayᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AvailabilityDay) graphql.Marshaler {
+			return ec.marshalNAvailabilityDay2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐAvailabilityDayᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5136,7 +5127,7 @@ func (ec *executionContext) fieldContext_Service_capacity(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Service", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Slot_start(ctx context.Context, field graphql.CollectedField, obj *domain.Slot) (ret graphql.Marshaler) {
+func (ec *executionContext) _Slot_start(ctx context.Context, field graphql.CollectedField, obj *model.Slot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5159,7 +5150,7 @@ func (ec *executionContext) fieldContext_Slot_start(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Slot", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Slot_end(ctx context.Context, field graphql.CollectedField, obj *domain.Slot) (ret graphql.Marshaler) {
+func (ec *executionContext) _Slot_end(ctx context.Context, field graphql.CollectedField, obj *model.Slot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5182,7 +5173,7 @@ func (ec *executionContext) fieldContext_Slot_end(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Slot", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _Slot_staff(ctx context.Context, field graphql.CollectedField, obj *domain.Slot) (ret graphql.Marshaler) {
+func (ec *executionContext) _Slot_staff(ctx context.Context, field graphql.CollectedField, obj *model.Slot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5191,7 +5182,7 @@ func (ec *executionContext) _Slot_staff(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Slot_staff(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Slot().Staff(ctx, obj)
+			return obj.Staff, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *domain.Staff) graphql.Marshaler {
@@ -5205,8 +5196,8 @@ func (ec *executionContext) fieldContext_Slot_staff(_ context.Context, field gra
 	fc = &graphql.FieldContext{
 		Object:     "Slot",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_StaffMember(ctx, field)
 		},
@@ -5214,7 +5205,7 @@ func (ec *executionContext) fieldContext_Slot_staff(_ context.Context, field gra
 	return fc, nil
 }
 
-func (ec *executionContext) _Slot_seatsLeft(ctx context.Context, field graphql.CollectedField, obj *domain.Slot) (ret graphql.Marshaler) {
+func (ec *executionContext) _Slot_seatsLeft(ctx context.Context, field graphql.CollectedField, obj *model.Slot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7208,7 +7199,7 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 
 var availabilityDayImplementors = []string{"AvailabilityDay"}
 
-func (ec *executionContext) _AvailabilityDay(ctx context.Context, sel ast.SelectionSet, obj *domain.Day) graphql.Marshaler {
+func (ec *executionContext) _AvailabilityDay(ctx context.Context, sel ast.SelectionSet, obj *model.AvailabilityDay) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, availabilityDayImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7218,21 +7209,19 @@ func (ec *executionContext) _AvailabilityDay(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AvailabilityDay")
 		case "date":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AvailabilityDay_date(ctx, field, obj)
-				})
+			out.Values[i] = ec._AvailabilityDay_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AvailabilityDay_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._AvailabilityDay_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "slots":
 			out.Values[i] = ec._AvailabilityDay_slots(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8196,7 +8185,7 @@ func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, 
 
 var slotImplementors = []string{"Slot"}
 
-func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj *domain.Slot) graphql.Marshaler {
+func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj *model.Slot) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, slotImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8208,23 +8197,22 @@ func (ec *executionContext) _Slot(ctx context.Context, sel ast.SelectionSet, obj
 		case "start":
 			out.Values[i] = ec._Slot_start(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "end":
 			out.Values[i] = ec._Slot_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "staff":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Slot_staff(ctx, field, obj)
-				})
+			out.Values[i] = ec._Slot_staff(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "seatsLeft":
 			out.Values[i] = ec._Slot_seatsLeft(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8784,11 +8772,11 @@ func (ec *executionContext) marshalNApiToken2ᚖgithubᚗcomᚋreservaᚋreserva
 	return ec._ApiToken(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAvailabilityDay2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.Day) graphql.Marshaler {
+func (ec *executionContext) marshalNAvailabilityDay2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐAvailabilityDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AvailabilityDay) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAvailabilityDay2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐDay(ctx, sel, v[i])
+		return ec.marshalNAvailabilityDay2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐAvailabilityDay(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -8800,7 +8788,7 @@ func (ec *executionContext) marshalNAvailabilityDay2ᚕᚖgithubᚗcomᚋreserva
 	return ret
 }
 
-func (ec *executionContext) marshalNAvailabilityDay2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐDay(ctx context.Context, sel ast.SelectionSet, v *domain.Day) graphql.Marshaler {
+func (ec *executionContext) marshalNAvailabilityDay2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐAvailabilityDay(ctx context.Context, sel ast.SelectionSet, v *model.AvailabilityDay) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AvailabilityDay!")
 		return graphql.Null
@@ -8988,20 +8976,6 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋreservaᚋreservaᚋgrap
 	return v
 }
 
-func (ec *executionContext) unmarshalNDate2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐDate(ctx context.Context, v any) (*model.Date, error) {
-	var res = new(model.Date)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNDate2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐDate(ctx context.Context, sel ast.SelectionSet, v *model.Date) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Date!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9124,15 +9098,11 @@ func (ec *executionContext) unmarshalNSettingsInput2githubᚗcomᚋreservaᚋres
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSlot2githubᚗcomᚋreservaᚋreservaᚋdomainᚐSlot(ctx context.Context, sel ast.SelectionSet, v domain.Slot) graphql.Marshaler {
-	return ec._Slot(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNSlot2ᚕgithubᚗcomᚋreservaᚋreservaᚋdomainᚐSlotᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.Slot) graphql.Marshaler {
+func (ec *executionContext) marshalNSlot2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐSlotᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Slot) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSlot2githubᚗcomᚋreservaᚋreservaᚋdomainᚐSlot(ctx, sel, v[i])
+		return ec.marshalNSlot2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐSlot(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9142,6 +9112,14 @@ func (ec *executionContext) marshalNSlot2ᚕgithubᚗcomᚋreservaᚋreservaᚋd
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSlot2ᚖgithubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐSlot(ctx context.Context, sel ast.SelectionSet, v *model.Slot) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Slot!")
+		return graphql.Null
+	}
+	return ec._Slot(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStaffInput2githubᚗcomᚋreservaᚋreservaᚋgraphᚋmodelᚐStaffInput(ctx context.Context, v any) (model.StaffInput, error) {

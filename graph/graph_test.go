@@ -23,7 +23,7 @@ var tokens map[string]map[domain.Role]string
 // server runs two tenants ("acme" and "other"), each with one staff member working 09–18 every
 // day, a one-hour service, an owner and a staff user with API tokens, behind the real tenancy
 // middleware and GraphQL handler.
-func server(t *testing.T) *httptest.Server {
+func server(t testing.TB) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
