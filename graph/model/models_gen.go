@@ -12,20 +12,28 @@ import (
 	"github.com/reserva/reserva/domain"
 )
 
+// A page of bookings.
 type BookingConnection struct {
-	Edges    []*BookingEdge `json:"edges"`
-	PageInfo *PageInfo      `json:"pageInfo"`
+	// The bookings of this page.
+	Edges []*BookingEdge `json:"edges"`
+	// Where this page is.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // The customer of a booking, as the booking's own link may show them.
 type BookingCustomer struct {
-	Name  string `json:"name"`
+	// The customer name.
+	Name string `json:"name"`
+	// The customer email.
 	Email string `json:"email"`
 }
 
+// One booking in a page of bookings.
 type BookingEdge struct {
-	Cursor string          `json:"cursor"`
-	Node   *domain.Booking `json:"node"`
+	// Pass as after to continue after this booking.
+	Cursor string `json:"cursor"`
+	// The booking.
+	Node *domain.Booking `json:"node"`
 }
 
 // Which bookings to list.
@@ -33,14 +41,18 @@ type BookingFilter struct {
 	// Bookings starting at or after this instant.
 	From *time.Time `json:"from,omitempty"`
 	// Bookings starting before this instant.
-	To         *time.Time     `json:"to,omitempty"`
-	Status     *BookingStatus `json:"status,omitempty"`
-	StaffID    *int64         `json:"staffId,omitempty"`
-	CustomerID *int64         `json:"customerId,omitempty"`
+	To *time.Time `json:"to,omitempty"`
+	// Only bookings in this status.
+	Status *BookingStatus `json:"status,omitempty"`
+	// Only bookings with this staff member.
+	StaffID *int64 `json:"staffId,omitempty"`
+	// Only bookings of this customer.
+	CustomerID *int64 `json:"customerId,omitempty"`
 }
 
 // The business whose site this is (the tenant the request was resolved to).
 type Business struct {
+	// The business name.
 	Name string `json:"name"`
 	// IANA time zone name, e.g. Europe/Madrid. Every time shown to people is in this zone.
 	Timezone string `json:"timezone"`
@@ -54,44 +66,61 @@ type Business struct {
 	Address *string `json:"address,omitempty"`
 }
 
+// What a customer asks to book.
 type CreateBookingInput struct {
+	// The service to book.
 	ServiceID int64 `json:"serviceId"`
 	// Omit for anyone who offers the service.
 	StaffID *int64 `json:"staffId,omitempty"`
 	// A start time from availability.
-	Start    time.Time      `json:"start"`
+	Start time.Time `json:"start"`
+	// Who is booking.
 	Customer *CustomerInput `json:"customer"`
-	Notes    *string        `json:"notes,omitempty"`
+	// A message for the business, at most 2000 characters.
+	Notes *string `json:"notes,omitempty"`
 	// Send the same key when retrying after a network failure: you get the same booking back.
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// A new booking and the secret of its private link.
 type CreateBookingPayload struct {
+	// The booking.
 	Booking *domain.Booking `json:"booking"`
 	// The secret of the customer's private link. It is shown only here: keep it.
 	ManageToken string `json:"manageToken"`
 }
 
+// A new API token with its secret.
 type CreatedAPIToken struct {
+	// The token.
 	Token *domain.APIToken `json:"token"`
 	// The secret: send it as 'Authorization: Bearer <secret>'. It is shown only now.
 	Secret string `json:"secret"`
 }
 
+// A page of customers.
 type CustomerConnection struct {
-	Edges    []*CustomerEdge `json:"edges"`
-	PageInfo *PageInfo       `json:"pageInfo"`
+	// The customers of this page.
+	Edges []*CustomerEdge `json:"edges"`
+	// Where this page is.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
+// One customer in a page of customers.
 type CustomerEdge struct {
-	Cursor string           `json:"cursor"`
-	Node   *domain.Customer `json:"node"`
+	// Pass as after to continue after this customer.
+	Cursor string `json:"cursor"`
+	// The customer.
+	Node *domain.Customer `json:"node"`
 }
 
 // Who is booking.
 type CustomerInput struct {
-	Name  string  `json:"name"`
-	Email string  `json:"email"`
+	// 1 to 120 characters.
+	Name string `json:"name"`
+	// Where the confirmation and the private link go.
+	Email string `json:"email"`
+	// Optional, at most 40 characters.
 	Phone *string `json:"phone,omitempty"`
 }
 
@@ -100,6 +129,7 @@ type Mutation struct {
 
 // Pagination of a connection (Relay style).
 type PageInfo struct {
+	// Whether there are more items after this page.
 	HasNextPage bool `json:"hasNextPage"`
 	// Pass as 'after' to get the next page.
 	EndCursor *string `json:"endCursor,omitempty"`
@@ -108,45 +138,69 @@ type PageInfo struct {
 type Query struct {
 }
 
+// A service as the owner describes it.
 type ServiceInput struct {
-	Name            string  `json:"name"`
-	Description     *string `json:"description,omitempty"`
-	DurationMinutes int     `json:"durationMinutes"`
+	// Shown to customers, 1 to 120 characters.
+	Name string `json:"name"`
+	// Shown to customers, at most 2000 characters.
+	Description *string `json:"description,omitempty"`
+	// Between 5 and 720.
+	DurationMinutes int `json:"durationMinutes"`
 	// Price in minor units of the business's currency.
-	PriceAmount         int  `json:"priceAmount"`
+	PriceAmount int `json:"priceAmount"`
+	// Preparation time before each booking, 0 to 240.
 	BufferBeforeMinutes *int `json:"bufferBeforeMinutes,omitempty"`
-	BufferAfterMinutes  *int `json:"bufferAfterMinutes,omitempty"`
+	// Clean-up time after each booking, 0 to 240.
+	BufferAfterMinutes *int `json:"bufferAfterMinutes,omitempty"`
 	// 1 (the default) for appointments; more for a class.
-	Capacity    *int    `json:"capacity,omitempty"`
-	StaffIds    []int64 `json:"staffIds,omitempty"`
+	Capacity *int `json:"capacity,omitempty"`
+	// Who offers it.
+	StaffIds []int64 `json:"staffIds,omitempty"`
+	// Rooms or equipment it needs, all of them.
 	ResourceIds []int64 `json:"resourceIds,omitempty"`
 }
 
+// Changes to the business settings; omitted fields stay as they are.
 type SettingsInput struct {
-	Currency         *string `json:"currency,omitempty"`
-	SlotStepMinutes  *int    `json:"slotStepMinutes,omitempty"`
-	MinNoticeMinutes *int    `json:"minNoticeMinutes,omitempty"`
-	HorizonDays      *int    `json:"horizonDays,omitempty"`
+	// ISO 4217 code of prices, e.g. EUR.
+	Currency *string `json:"currency,omitempty"`
+	// Minutes between possible start times: a multiple of 5 up to 240.
+	SlotStepMinutes *int `json:"slotStepMinutes,omitempty"`
+	// How long before its start a booking can still be made online.
+	MinNoticeMinutes *int `json:"minNoticeMinutes,omitempty"`
+	// How far ahead customers can book, 1 to 730 days.
+	HorizonDays *int `json:"horizonDays,omitempty"`
 	// Customers can cancel or reschedule until this long before the start; 0 = until it starts.
-	CancelCutoffMinutes *int    `json:"cancelCutoffMinutes,omitempty"`
-	RequireConfirmation *bool   `json:"requireConfirmation,omitempty"`
-	ContactEmail        *string `json:"contactEmail,omitempty"`
-	ContactPhone        *string `json:"contactPhone,omitempty"`
-	Address             *string `json:"address,omitempty"`
+	CancelCutoffMinutes *int `json:"cancelCutoffMinutes,omitempty"`
+	// Whether new bookings wait for staff to confirm them.
+	RequireConfirmation *bool `json:"requireConfirmation,omitempty"`
+	// Shown to customers.
+	ContactEmail *string `json:"contactEmail,omitempty"`
+	// Shown to customers.
+	ContactPhone *string `json:"contactPhone,omitempty"`
+	// Shown to customers.
+	Address *string `json:"address,omitempty"`
 }
 
+// A new staff member.
 type StaffInput struct {
-	Name  string  `json:"name"`
+	// Shown to customers, 1 to 120 characters.
+	Name string `json:"name"`
+	// Where their booking notifications go.
 	Email *string `json:"email,omitempty"`
 }
 
 type Subscription struct {
 }
 
+// A new dashboard user.
 type UserInput struct {
+	// Their sign-in email.
 	Email string `json:"email"`
-	Name  string `json:"name"`
-	Role  Role   `json:"role"`
+	// Their name, shown in the audit trail.
+	Name string `json:"name"`
+	// What they may do.
+	Role Role `json:"role"`
 	// At least 10 characters; the user can change it later.
 	Password string `json:"password"`
 	// The staff member this user is (for staff users).
@@ -156,9 +210,11 @@ type UserInput struct {
 // Who is making the request.
 type Viewer struct {
 	// The user, or the user who created the API token in use.
-	ID   *int64 `json:"id,omitempty"`
+	ID *int64 `json:"id,omitempty"`
+	// The user or API token name.
 	Name string `json:"name"`
-	Role Role   `json:"role"`
+	// What the request may do.
+	Role Role `json:"role"`
 	// Set when the request uses an API token.
 	APITokenID *int64 `json:"apiTokenId,omitempty"`
 }
@@ -175,11 +231,16 @@ type WorkingHoursInput struct {
 type BookingStatus string
 
 const (
-	BookingStatusPending   BookingStatus = "PENDING"
+	// Waiting for the business to confirm it.
+	BookingStatusPending BookingStatus = "PENDING"
+	// Going ahead.
 	BookingStatusConfirmed BookingStatus = "CONFIRMED"
+	// Called off, by the customer or the business.
 	BookingStatusCancelled BookingStatus = "CANCELLED"
+	// Delivered.
 	BookingStatusCompleted BookingStatus = "COMPLETED"
-	BookingStatusNoShow    BookingStatus = "NO_SHOW"
+	// The customer did not come.
+	BookingStatusNoShow BookingStatus = "NO_SHOW"
 )
 
 var AllBookingStatus = []BookingStatus{
