@@ -18,6 +18,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg config
 	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
+	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer p.close()
 
+	var demoLogin string
 	if p.newData {
 		t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"})
 		if err != nil {
@@ -42,6 +44,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := seedDemo(ctx, p, t); err != nil {
 			return err
 		}
+		password, err := createOwner(ctx, p, t, "owner@demo.example", "")
+		if err != nil {
+			return fmt.Errorf("create demo owner: %w", err)
+		}
+		demoLogin = "owner@demo.example with the password " + password
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -53,6 +60,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		GraphQL: graph.NewHandler(p.log),
 		Log:     p.log,
 		Ready:   p.reg.Ping,
+
+		SecureCookies: *secure,
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -67,6 +76,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "Reserva is running at %s\n", url)
 	if _, err := p.tenants.Registry().BySlug(ctx, "demo"); err == nil {
 		fmt.Fprintf(stdout, "Open the demo business: %s/demo\n", url)
+	}
+	if demoLogin != "" {
+		fmt.Fprintf(stdout, "Its dashboard: %s/demo/admin (sign in as %s)\n", url, demoLogin)
 	}
 
 	errc := make(chan error, 1)

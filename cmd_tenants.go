@@ -33,6 +33,8 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		name := fs.String("name", "", "the business's name (required)")
 		tz := fs.String("timezone", "UTC", "the business's IANA time zone, e.g. Europe/Madrid")
 		demo := fs.Bool("demo", false, "fill the business with demo services, staff and bookings")
+		ownerEmail := fs.String("owner-email", "", "email of the business's first dashboard user (an owner)")
+		ownerPassword := fs.String("owner-password", "", "their password (default: a generated one, printed once)")
 		if err := parse(fs, args, "slug", "name"); err != nil {
 			return err
 		}
@@ -46,6 +48,13 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 				if err := seedDemo(ctx, p, t); err != nil {
 					return err
 				}
+			}
+			if *ownerEmail != "" {
+				password, err := createOwner(ctx, p, t, *ownerEmail, *ownerPassword)
+				if err != nil {
+					return fmt.Errorf("business %s was created, but its owner was not: %w", t.Slug, err)
+				}
+				fmt.Fprintf(stdout, "Owner %s can sign in at /%s/admin with the password %s\n", *ownerEmail, t.Slug, password)
 			}
 			fmt.Fprintf(stdout, "Created %s (%s), id %s\n", t.Slug, t.Name, t.ID)
 			return nil

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -111,6 +113,7 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 var envFlags = map[string]string{
 	"RESERVA_DATA": "data", "RESERVA_MAX_OPEN_TENANTS": "max-open-tenants",
 	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
+	"RESERVA_SECURE_COOKIES": "secure-cookies",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and
@@ -211,15 +214,34 @@ func lockDataDir(dir string) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// seedDemo fills tenant t with the demo business's services, staff and bookings.
-func seedDemo(ctx context.Context, p *platform, t tenancy.Tenant) error {
+// withStore runs fn on tenant t's domain store.
+func withStore(ctx context.Context, p *platform, t tenancy.Tenant, fn func(*domain.Store) error) error {
 	l, err := p.tenants.Acquire(ctx, t)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	if err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).SeedDemo(ctx); err != nil {
-		return fmt.Errorf("seed demo data for %s: %w", t.Slug, err)
+	return fn(domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now))
+}
+
+// seedDemo fills tenant t with the demo business's services, staff and bookings.
+func seedDemo(ctx context.Context, p *platform, t tenancy.Tenant) error {
+	return withStore(ctx, p, t, func(s *domain.Store) error {
+		if err := s.SeedDemo(ctx); err != nil {
+			return fmt.Errorf("seed demo data for %s: %w", t.Slug, err)
+		}
+		return nil
+	})
+}
+
+// createOwner adds the first owner of tenant t, with a generated password when none is given,
+// and returns the password.
+func createOwner(ctx context.Context, p *platform, t tenancy.Tenant, email, password string) (string, error) {
+	if password == "" {
+		password = strings.ToLower(rand.Text()[:16])
 	}
-	return nil
+	return password, withStore(ctx, p, t, func(s *domain.Store) error {
+		_, err := s.CreateUser(ctx, domain.NewUser{Email: email, Name: "Owner", Role: domain.RoleOwner, Password: password})
+		return err
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -195,6 +196,20 @@ func TestCLIServeFirstStartMakesDemo(t *testing.T) {
 	// The demo business comes with its services.
 	if n := strings.Count(string(body), `data-testid="service"`); n != 3 || !strings.Contains(string(body), "Haircut") {
 		t.Errorf("demo page lists %d services: %s", n, body)
+	}
+	// The printed owner credentials open the demo dashboard.
+	login := regexp.MustCompile(`(http://\S+/demo/admin) \(sign in as (\S+) with the password (\S+)\)`).FindStringSubmatch(out.String())
+	if login == nil {
+		t.Fatalf("no demo sign-in printed: %q", out.String())
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = noRedirect.PostForm(login[1]+"/login", url.Values{"email": {login[2]}, "password": {login[3]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/demo/admin" {
+		t.Errorf("demo owner sign-in: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 	stop()
 	if code := <-exited; code != 0 {

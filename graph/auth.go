@@ -13,27 +13,11 @@ import (
 	"github.com/reserva/reserva/domain"
 )
 
-// Viewer is who makes a request: a dashboard user (signed in with a session of this tenant) or
-// an API token of this tenant.
-type Viewer struct {
-	UserID  int64
-	Name    string
-	Role    domain.Role
-	StaffID int64 // the staff member a staff user is
-	TokenID int64 // set when an API token is used
-}
+// Viewer is who makes a request (see domain.Viewer): set by the dashboard's session middleware
+// or, here, from an API token.
+type Viewer = domain.Viewer
 
-type viewerKey struct{}
-
-// WithViewer returns ctx for requests made by v (the dashboard's session middleware uses it).
-func WithViewer(ctx context.Context, v Viewer) context.Context {
-	return context.WithValue(ctx, viewerKey{}, v)
-}
-
-func viewerFrom(ctx context.Context) (Viewer, bool) {
-	v, ok := ctx.Value(viewerKey{}).(Viewer)
-	return v, ok
-}
+func viewerFrom(ctx context.Context) (Viewer, bool) { return domain.ViewerFrom(ctx) }
 
 // require returns the viewer if there is one with at least role (owner > staff).
 // Errors: EUNAUTHORIZED without a viewer, EFORBIDDEN with too small a role.
@@ -75,23 +59,23 @@ func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failu
 	if h == "" {
 		return r, true
 	}
-	if failures.exhausted(clientOf(r.Context())) {
+	if failures.Exhausted(clientOf(r.Context())) {
 		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", rateLimited("failed sign-ins").Message)
 		return nil, false
 	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
-		failures.allow(clientOf(r.Context()))
+		failures.Allow(clientOf(r.Context()))
 		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be 'Bearer <api token>'")
 		return nil, false
 	}
 	v, err := viewerForToken(r.Context(), s, secret)
 	if err != nil {
-		failures.allow(clientOf(r.Context()))
+		failures.Allow(clientOf(r.Context()))
 		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", domain.ErrorMessage(err))
 		return nil, false
 	}
-	return r.WithContext(WithViewer(r.Context(), v)), true
+	return r.WithContext(domain.WithViewer(r.Context(), v)), true
 }
 
 // viewerForToken is the Viewer of an API token secret. Errors: EUNAUTHORIZED.

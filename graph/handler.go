@@ -38,15 +38,15 @@ func NewHandler(log *slog.Logger) http.Handler {
 			if _, ok := viewerFrom(ctx); ok || p.Authorization() == "" {
 				return ctx, &p, nil
 			}
-			if res.authLimit.exhausted(clientOf(ctx)) {
+			if res.authLimit.Exhausted(clientOf(ctx)) {
 				return ctx, nil, rateLimited("failed sign-ins")
 			}
 			v, err := viewerForToken(ctx, loadersFrom(ctx).store, strings.TrimPrefix(p.Authorization(), "Bearer "))
 			if err != nil {
-				res.authLimit.allow(clientOf(ctx))
+				res.authLimit.Allow(clientOf(ctx))
 				return ctx, nil, err
 			}
-			return WithViewer(ctx, v), &p, nil
+			return domain.WithViewer(ctx, v), &p, nil
 		},
 	})
 	srv.AddTransport(transport.GET{})

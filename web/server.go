@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -24,6 +27,11 @@ type Server struct {
 	Log     *slog.Logger
 	// Ready reports whether the process can serve (registry reachable, scheduler running).
 	Ready func(context.Context) error
+	// SecureCookies marks session cookies Secure: set it when clients reach Reserva over TLS.
+	SecureCookies bool
+
+	sessions   *scs.SessionManager
+	loginLimit *ratelimit.Limiter // failed sign-ins per tenant and address
 }
 
 // Handler returns the whole HTTP handler: middleware around every route.
@@ -37,10 +45,23 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{slug}/{$}", s.tenantHome)
 	mux.Handle("GET /{slug}/graphql", s.GraphQL)
 	mux.Handle("POST /{slug}/graphql", s.GraphQL)
+	mux.HandleFunc("GET /{slug}/admin/login", s.loginForm)
+	mux.HandleFunc("POST /{slug}/admin/login", s.login)
+	mux.HandleFunc("POST /{slug}/admin/logout", s.logout)
+	mux.HandleFunc("GET /{slug}/admin", s.requireUser(s.adminHome))
+	mux.HandleFunc("GET /{slug}/admin/{$}", s.requireUser(s.adminHome))
+	mux.HandleFunc("GET /{slug}/admin/graphql", s.requireUser(s.graphiql))
 	mux.HandleFunc("/", s.notFound)
 
+	s.sessions = newSessions(s.SecureCookies)
+	s.loginLimit = ratelimit.New(6*time.Second, 10)
+
 	var h http.Handler = mux
+	h = s.withSessions(h)
 	h = s.Tenants.Middleware(h, s.errorPage)
+	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
+	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
+	h = http.NewCrossOriginProtection().Handler(h)
 	h = limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
@@ -77,7 +98,7 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	store := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	store := s.store(r)
 	st, err := store.Settings(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	if _, ok := domain.ViewerFrom(r.Context()); ok {
+		http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+		return
+	}
+	render(w, r, http.StatusOK, loginPage(loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug}))
+}
+
+// login signs a dashboard user in: a new session token (so one planted before sign-in is
+// worthless), the user in the session, and on to the dashboard.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
+	client := l.Tenant.ID + "/" + clientIP(r)
+	if s.loginLimit.Exhausted(client) {
+		v.Error = "Too many failed attempts. Wait a minute and try again."
+		render(w, r, http.StatusTooManyRequests, loginPage(v))
+		return
+	}
+	u, err := s.store(r).Authenticate(r.Context(), v.Email, r.PostFormValue("password"))
+	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+		s.loginLimit.Allow(client)
+		v.Error = "The email or password is wrong."
+		render(w, r, http.StatusUnauthorized, loginPage(v))
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.sessions.Put(r.Context(), sessionUserKey, u.ID)
+	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login", http.StatusSeeOther)
+}
+
+// requireUser sends visitors who are not signed in to the login page.
+func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := domain.ViewerFrom(r.Context()); !ok {
+			l, _ := tenancy.FromContext(r.Context())
+			http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login", http.StatusSeeOther)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	v, _ := domain.ViewerFrom(r.Context())
+	render(w, r, http.StatusOK, adminHomePage(adminHomeView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Role: string(v.Role)}))
+}
+
+// graphiql serves the GraphQL explorer to signed-in users. Its page loads GraphiQL from a CDN,
+// so this one page gets a content security policy that allows it.
+func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "+
+		"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; font-src https://cdn.jsdelivr.net; frame-ancestors 'none'")
+	playground.Handler(l.Tenant.Name+" GraphQL", "/"+l.Tenant.Slug+"/graphql").ServeHTTP(w, r)
+}
+
+// clientIP is the address the request came from (the direct peer: Reserva trusts no proxy
+// headers by default).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

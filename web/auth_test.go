@@ -1,0 +1,193 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
+)
+
+// site runs the whole web handler over two businesses, "acme" and "other", each with an owner
+// (password "correct horse battery").
+func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slug := range []string{"acme", "other"} {
+		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Biz " + slug, Timezone: "Europe/Madrid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := m.Acquire(ctx, tn)
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+		if _, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@" + slug + ".example", Name: "Owner of " + slug,
+			Role: domain.RoleOwner, Password: "correct horse battery"}); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet}).Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		m.Close(ctx)
+		reg.Close()
+	})
+	return srv, m
+}
+
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func send(t *testing.T, c *http.Client, method, u, body string, header map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+var form = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+
+// sessions counts the sessions stored in a business's own database.
+func sessions(t *testing.T, m *tenancy.Manager, slug string) int {
+	t.Helper()
+	ctx := context.Background()
+	tn, _, err := m.Resolve(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var n int
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDashboardLogin(t *testing.T) {
+	srv, m := site(t)
+	c := browser(t)
+
+	if status, _, h := send(t, c, "GET", srv.URL+"/acme/admin", "", nil); status != http.StatusSeeOther || h.Get("Location") != "/acme/admin/login" {
+		t.Errorf("dashboard without signing in: %d %s", status, h.Get("Location"))
+	}
+	status, body, _ := send(t, c, "GET", srv.URL+"/acme/admin/login", "", nil)
+	if status != 200 || !strings.Contains(body, `data-testid="login-page"`) || !strings.Contains(body, "Biz acme") {
+		t.Fatalf("login page: %d %s", status, body)
+	}
+
+	t.Run("ErrWrongPassword", func(t *testing.T) {
+		status, body, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"nope"}}.Encode(), form)
+		if status != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") || !strings.Contains(body, `value="owner@acme.example"`) {
+			t.Errorf("wrong password: %d %s", status, body)
+		}
+	})
+	t.Run("ErrOtherBusinessesUser", func(t *testing.T) {
+		status, _, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@other.example"}, "password": {"correct horse battery"}}.Encode(), form)
+		if status != http.StatusUnauthorized {
+			t.Errorf("another business's owner signed in to acme: %d", status)
+		}
+	})
+	t.Run("ErrCrossSiteForm", func(t *testing.T) {
+		h := map[string]string{"Content-Type": form["Content-Type"], "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+		status, _, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), h)
+		if status != http.StatusForbidden {
+			t.Errorf("cross-site login form: %d, want 403", status)
+		}
+	})
+
+	status, _, h := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"Owner@Acme.example"}, "password": {"correct horse battery"}}.Encode(), form)
+	if status != http.StatusSeeOther || h.Get("Location") != "/acme/admin" {
+		t.Fatalf("login: %d %s", status, h.Get("Location"))
+	}
+	cookie := h.Get("Set-Cookie")
+	if !strings.Contains(cookie, "reserva_session=") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
+		t.Errorf("session cookie %q", cookie)
+	}
+	if a, o := sessions(t, m, "acme"), sessions(t, m, "other"); a != 1 || o != 0 {
+		t.Errorf("sessions stored: acme %d, other %d; want 1 and 0", a, o)
+	}
+	status, body, _ = send(t, c, "GET", srv.URL+"/acme/admin", "", nil)
+	if status != 200 || !strings.Contains(body, `data-testid="admin-user">Owner of acme<`) {
+		t.Errorf("dashboard: %d %s", status, body)
+	}
+
+	gql := map[string]string{"Content-Type": "application/json"}
+	me := `{"query":"{ me { name role } }"}`
+	if _, body, _ := send(t, c, "POST", srv.URL+"/acme/graphql", me, gql); !strings.Contains(body, `"name":"Owner of acme"`) {
+		t.Errorf("GraphQL with the session cookie: %s", body)
+	}
+	// The same cookie is no session at all on another business.
+	if _, body, _ := send(t, c, "POST", srv.URL+"/other/graphql", me, gql); !strings.Contains(body, "UNAUTHENTICATED") {
+		t.Errorf("acme's cookie on other: %s", body)
+	}
+	if status, _, h := send(t, c, "GET", srv.URL+"/other/admin", "", nil); status != http.StatusSeeOther || h.Get("Location") != "/other/admin/login" {
+		t.Errorf("acme's cookie on other's dashboard: %d", status)
+	}
+	// A page on another site cannot use the cookie to call the API (CSRF).
+	cross := map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+	if status, _, _ := send(t, c, "POST", srv.URL+"/acme/graphql", `{"query":"mutation { revokeApiToken(id: \"1\") }"}`, cross); status != http.StatusForbidden {
+		t.Errorf("cross-site GraphQL mutation: %d, want 403", status)
+	}
+	if status, body, _ := send(t, c, "GET", srv.URL+"/acme/admin/graphql", "", nil); status != 200 || !strings.Contains(body, "/acme/graphql") {
+		t.Errorf("GraphiQL: %d", status)
+	}
+
+	if status, _, h := send(t, c, "POST", srv.URL+"/acme/admin/logout", "", form); status != http.StatusSeeOther || h.Get("Location") != "/acme/admin/login" {
+		t.Errorf("logout: %d", status)
+	}
+	if _, body, _ := send(t, c, "POST", srv.URL+"/acme/graphql", me, gql); !strings.Contains(body, "UNAUTHENTICATED") {
+		t.Errorf("after logout: %s", body)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	srv, _ := site(t)
+	c := browser(t)
+	wrong := url.Values{"email": {"owner@acme.example"}, "password": {"guess"}}.Encode()
+	for range 10 {
+		send(t, c, "POST", srv.URL+"/acme/admin/login", wrong, form)
+	}
+	status, body, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form)
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed attempts") {
+		t.Errorf("after 10 failures: %d", status)
+	}
+	// Another business's sign-in is not slowed down.
+	if status, _, _ := send(t, c, "POST", srv.URL+"/other/admin/login", url.Values{"email": {"owner@other.example"}, "password": {"correct horse battery"}}.Encode(), form); status != http.StatusSeeOther {
+		t.Errorf("other business: %d", status)
+	}
+}

@@ -1,0 +1,119 @@
+package web
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// newSessions returns the dashboard's session manager. Sessions live in each tenant's own
+// database (deleting a business deletes its sessions), so a cookie from one business is no
+// session at all on another.
+func newSessions(secure bool) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = tenantSessionStore{}
+	sm.Lifetime = 7 * 24 * time.Hour   // absolute: sign in again after a week
+	sm.IdleTimeout = 12 * time.Hour    // or after half a day unused
+	sm.Cookie.Name = "reserva_session" //
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = secure // set when served over TLS (directly or behind a proxy)
+	sm.Cookie.Persist = true
+	return sm
+}
+
+// tenantSessionStore is an scs store over the sessions table of the request's tenant.
+type tenantSessionStore struct{}
+
+var errNoTenant = errors.New("session store used outside a tenant's request")
+
+func (tenantSessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	l, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, false, errNoTenant
+	}
+	var data []byte
+	err := l.DB.Read.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`,
+		token, float64(time.Now().UnixMilli())/1000).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find session: %w", err)
+	}
+	return data, true, nil
+}
+
+func (tenantSessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	l, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return errNoTenant
+	}
+	_, err := l.DB.Write.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		token, b, float64(expiry.UnixMilli())/1000)
+	if err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+func (tenantSessionStore) DeleteCtx(ctx context.Context, token string) error {
+	l, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return errNoTenant
+	}
+	if _, err := l.DB.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// The context-free methods cannot know the tenant: scs calls the Ctx ones.
+func (tenantSessionStore) Find(string) ([]byte, bool, error)      { return nil, false, errNoTenant }
+func (tenantSessionStore) Commit(string, []byte, time.Time) error { return errNoTenant }
+func (tenantSessionStore) Delete(string) error                    { return errNoTenant }
+
+// withSessions loads and saves the session of tenant requests and puts the signed-in user, if
+// any, in the context as the request's domain.Viewer. Platform requests pass untouched.
+func (s *Server) withSessions(next http.Handler) http.Handler {
+	viewer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := s.sessions.GetInt64(r.Context(), sessionUserKey); id != 0 {
+			u, err := s.store(r).User(r.Context(), id)
+			switch {
+			case err == nil:
+				r = r.WithContext(domain.WithViewer(r.Context(), domain.ViewerOf(u)))
+			case domain.ErrorCode(err) == domain.ENOTFOUND:
+				s.sessions.Remove(r.Context(), sessionUserKey) // the user was removed
+			default:
+				s.serverError(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+	withSession := s.sessions.LoadAndSave(viewer)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := tenancy.FromContext(r.Context()); !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		withSession.ServeHTTP(w, r)
+	})
+}
+
+const sessionUserKey = "user_id"
+
+// store returns the domain store of the request's tenant (only below the tenancy middleware).
+func (s *Server) store(r *http.Request) *domain.Store {
+	l, _ := tenancy.FromContext(r.Context())
+	return domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+}
