@@ -221,6 +221,61 @@ func (r *mutationResolver) SetWorkingHours(ctx context.Context, staffID int64, h
 	return &st, err
 }
 
+// UpdateStaffMember is the resolver for the updateStaffMember field.
+func (r *mutationResolver) UpdateStaffMember(ctx context.Context, id int64, input model.StaffInput, active bool) (*domain.Staff, error) {
+	if _, err := require(ctx, domain.RoleOwner); err != nil {
+		return nil, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.StaffMember(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st.Name, st.Email, st.Active = input.Name, deref(input.Email), active
+	if err := s.UpdateStaff(ctx, st); err != nil {
+		return nil, err
+	}
+	st, err = s.StaffMember(ctx, id)
+	return &st, err
+}
+
+// SetDateOverride is the resolver for the setDateOverride field.
+func (r *mutationResolver) SetDateOverride(ctx context.Context, staffID int64, date model.Date, intervals []string) (bool, error) {
+	if err := requireStaffOrSelf(ctx, staffID); err != nil {
+		return false, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return false, err
+	}
+	ivs, err := parseIntervals(int(date.Weekday()), intervals)
+	if err != nil {
+		return false, err
+	}
+	if err := s.SetDateOverride(ctx, domain.DateOverride{StaffID: staffID, Date: date.Date, Intervals: ivs}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RemoveDateOverride is the resolver for the removeDateOverride field.
+func (r *mutationResolver) RemoveDateOverride(ctx context.Context, staffID int64, date model.Date) (bool, error) {
+	if err := requireStaffOrSelf(ctx, staffID); err != nil {
+		return false, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := s.DeleteDateOverride(ctx, staffID, date.Date); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // AddTimeOff is the resolver for the addTimeOff field.
 func (r *mutationResolver) AddTimeOff(ctx context.Context, staffID int64, start time.Time, end time.Time, reason *string) (int64, error) {
 	if err := requireStaffOrSelf(ctx, staffID); err != nil {
@@ -231,6 +286,37 @@ func (r *mutationResolver) AddTimeOff(ctx context.Context, staffID int64, start 
 		return 0, err
 	}
 	return s.AddTimeOff(ctx, domain.TimeOff{StaffID: staffID, Start: start, End: end, Reason: deref(reason)})
+}
+
+// RemoveTimeOff is the resolver for the removeTimeOff field.
+func (r *mutationResolver) RemoveTimeOff(ctx context.Context, id int64) (bool, error) {
+	if _, err := require(ctx, domain.RoleOwner); err != nil {
+		return false, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := s.DeleteTimeOff(ctx, id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// CreateResource is the resolver for the createResource field.
+func (r *mutationResolver) CreateResource(ctx context.Context, name string) (*domain.Resource, error) {
+	if _, err := require(ctx, domain.RoleOwner); err != nil {
+		return nil, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.CreateResource(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &domain.Resource{ID: id, Name: trimmed(name), Active: true}, nil
 }
 
 // UpdateSettings is the resolver for the updateSettings field.
@@ -281,6 +367,19 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.UserInput
 	}
 	u, err := s.CreateUser(ctx, domain.NewUser{Email: input.Email, Name: input.Name, Password: input.Password,
 		Role: roleIn(input.Role), StaffID: deref(input.StaffID)})
+	return &u, err
+}
+
+// SetUserRole is the resolver for the setUserRole field.
+func (r *mutationResolver) SetUserRole(ctx context.Context, id int64, role model.Role) (*domain.User, error) {
+	if _, err := require(ctx, domain.RoleOwner); err != nil {
+		return nil, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.SetUserRole(ctx, id, roleIn(role))
 	return &u, err
 }
 
@@ -475,6 +574,19 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*domain.APIToken, erro
 		return nil, err
 	}
 	list, err := s.APITokens(ctx)
+	return pointers(list), err
+}
+
+// Resources is the resolver for the resources field.
+func (r *queryResolver) Resources(ctx context.Context) ([]*domain.Resource, error) {
+	if _, err := require(ctx, domain.RoleStaff); err != nil {
+		return nil, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.Resources(ctx)
 	return pointers(list), err
 }
 

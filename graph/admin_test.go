@@ -1,6 +1,14 @@
 package graph_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +175,114 @@ func TestRateLimits(t *testing.T) {
 	// After ten wrong tokens, even a right one waits: guessing gets slow.
 	if errs := doAs(t, srv, "acme", tokens["acme"][domain.RoleOwner], `{ me { name } }`, nil, nil); code(errs) != "RATE_LIMITED" {
 		t.Errorf("after 10 failed sign-ins: %+v", errs)
+	}
+}
+
+// An owner sets up the catalog and schedules; availability follows.
+func TestCatalogAndSchedules(t *testing.T) {
+	srv := server(t)
+	owner := tokens["acme"][domain.RoleOwner]
+	var res struct{ CreateResource struct{ ID string } }
+	if errs := doAs(t, srv, "acme", owner, `mutation { createResource(name: "Room 1") { id name } }`, nil, &res); errs != nil {
+		t.Fatal(errs)
+	}
+	var staff struct{ CreateStaffMember struct{ ID string } }
+	if errs := doAs(t, srv, "acme", owner, `mutation { createStaffMember(input: { name: "Bo" }) { id } }`, nil, &staff); errs != nil {
+		t.Fatal(errs)
+	}
+	bo := staff.CreateStaffMember.ID
+	hours := `mutation($id: ID!) { setWorkingHours(staffId: $id, hours: [` +
+		`{weekday: 0, intervals: ["10:00-12:00"]}, {weekday: 1, intervals: ["10:00-12:00"]}, {weekday: 2, intervals: ["10:00-12:00"]},` +
+		`{weekday: 3, intervals: ["10:00-12:00"]}, {weekday: 4, intervals: ["10:00-12:00"]}, {weekday: 5, intervals: ["10:00-12:00"]},` +
+		`{weekday: 6, intervals: ["10:00-12:00"]}]) { id } }`
+	if errs := doAs(t, srv, "acme", owner, hours, map[string]any{"id": bo}, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	var svc struct{ CreateService struct{ ID string } }
+	if errs := doAs(t, srv, "acme", owner, `mutation($bo: ID!, $room: ID!) { createService(input: { name: "Sauna", durationMinutes: 60,
+		priceAmount: 3000, staffIds: [$bo], resourceIds: [$room] }) { id price { amount currency } } }`,
+		map[string]any{"bo": bo, "room": res.CreateResource.ID}, &svc); errs != nil {
+		t.Fatal(errs)
+	}
+	day := time.Now().AddDate(0, 0, 5).Format(time.DateOnly)
+	availability := func() (string, int) {
+		var a struct {
+			Availability []struct {
+				Status string
+				Slots  []slot
+			}
+		}
+		if errs := do(t, srv, "acme", `query($s: ID!, $d: Date!) { availability(serviceId: $s, from: $d, to: $d) { status slots { start } } }`,
+			map[string]any{"s": svc.CreateService.ID, "d": day}, &a); errs != nil {
+			t.Fatal(errs)
+		}
+		return a.Availability[0].Status, len(a.Availability[0].Slots)
+	}
+	if status, n := availability(); status != "OPEN" || n != 5 {
+		t.Errorf("10–12 in 15-minute steps: %s with %d slots, want OPEN with 5", status, n)
+	}
+	if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!, $d: Date!) { setDateOverride(staffId: $id, date: $d, intervals: []) }`,
+		map[string]any{"id": bo, "d": day}, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	if status, _ := availability(); status != "CLOSED" {
+		t.Errorf("with a closed override: %s", status)
+	}
+	if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!, $d: Date!) { removeDateOverride(staffId: $id, date: $d) }`,
+		map[string]any{"id": bo, "d": day}, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	if status, _ := availability(); status != "OPEN" {
+		t.Errorf("override removed: %s", status)
+	}
+	if errs := doAs(t, srv, "acme", owner, `mutation { setWorkingHours(staffId: "1", hours: [{weekday: 9, intervals: []}]) { id } }`, nil, nil); code(errs) != "BAD_USER_INPUT" {
+		t.Errorf("weekday 9: %+v", errs)
+	}
+	if errs := doAs(t, srv, "acme", owner, `mutation { setWorkingHours(staffId: "1", hours: [{weekday: 1, intervals: ["9-5"]}]) { id } }`, nil, nil); code(errs) != "BAD_USER_INPUT" {
+		t.Errorf("interval 9-5: %+v", errs)
+	}
+	var promoted struct{ SetUserRole struct{ Role string } }
+	if errs := doAs(t, srv, "acme", owner, `mutation { setUserRole(id: "2", role: OWNER) { role } }`, nil, &promoted); errs != nil || promoted.SetUserRole.Role != "OWNER" {
+		t.Errorf("promote: %+v %+v", promoted, errs)
+	}
+}
+
+// Automatic persisted queries: a client sends a query's hash, and the query only when the server
+// does not know it yet; plain GET queries work too.
+func TestPersistedQueriesAndGET(t *testing.T) {
+	srv := server(t)
+	const query = `{ business { name } }`
+	hash := "a8e88e8c7c2b3ea4e2d1b1e0b5d7b6e4f1d2c3b4a5968778695a4b3c2d1e0f1a" // not the real hash
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
+	post := func(body map[string]any) gqlResponse {
+		b, _ := json.Marshal(body)
+		res, err := http.Post(srv.URL+"/acme/graphql", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r gqlResponse
+		json.NewDecoder(res.Body).Decode(&r)
+		return r
+	}
+	if r := post(map[string]any{"extensions": ext}); len(r.Errors) == 0 || r.Errors[0].Message != "PersistedQueryNotFound" {
+		t.Errorf("unknown hash: %+v", r)
+	}
+	sum := sha256.Sum256([]byte(query))
+	ext["persistedQuery"].(map[string]any)["sha256Hash"] = hex.EncodeToString(sum[:])
+	if r := post(map[string]any{"query": query, "extensions": ext}); len(r.Errors) != 0 {
+		t.Errorf("register: %+v", r.Errors)
+	}
+	if r := post(map[string]any{"extensions": ext}); len(r.Errors) != 0 || !strings.Contains(string(r.Data), "Biz acme") {
+		t.Errorf("by hash: %+v", r)
+	}
+	res, err := http.Get(srv.URL + "/acme/graphql?query=" + url.QueryEscape(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "Biz acme") {
+		t.Errorf("GET: %s", body)
 	}
 }

@@ -113,3 +113,5 @@ func availabilityDays(ctx context.Context, s *domain.Store, days []domain.Day) (
 	}
 	return out, nil
 }
+
+func trimmed(s string) string { return strings.TrimSpace(s) }

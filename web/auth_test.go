@@ -191,3 +191,30 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Errorf("other business: %d", status)
 	}
 }
+
+// An API client of a business that cannot be served gets a GraphQL error it can act on, while
+// other businesses keep serving.
+func TestGraphQLTenantUnavailable(t *testing.T) {
+	srv, m := site(t)
+	ctx := context.Background()
+	tn, _, _ := m.Resolve(ctx, "other")
+	l, _ := m.Acquire(ctx, tn)
+	// A newer Reserva migrated this database: this binary must not touch it.
+	if _, err := l.DB.Write.Exec(`INSERT INTO schema_migrations VALUES (999, '0999_future.sql', '2030-01-01')`); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	m.CloseIdle(0)
+	c := browser(t)
+	gql := map[string]string{"Content-Type": "application/json"}
+	status, body, _ := send(t, c, "POST", srv.URL+"/other/graphql", `{"query":"{ business { name } }"}`, gql)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"TENANT_UNAVAILABLE"`) {
+		t.Errorf("unavailable tenant: %d %s", status, body)
+	}
+	if status, body, _ := send(t, c, "POST", srv.URL+"/acme/graphql", `{"query":"{ business { name } }"}`, gql); status != 200 || !strings.Contains(body, "Biz acme") {
+		t.Errorf("healthy tenant: %d %s", status, body)
+	}
+	if status, body, _ := send(t, c, "POST", srv.URL+"/nope/graphql", `{"query":"{ business { name } }"}`, gql); status != 404 || !strings.Contains(body, `"code":"NOT_FOUND"`) {
+		t.Errorf("unknown tenant: %d %s", status, body)
+	}
+}

@@ -5,9 +5,11 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -146,6 +148,10 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // errorPage renders the page for an error status. Server errors are logged by whoever saw them;
 // the visitor only learns that something went wrong.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if strings.HasSuffix(r.URL.Path, "/graphql") && !strings.Contains(r.URL.Path, "/admin/") {
+		graphqlError(w, status)
+		return
+	}
 	v := errorView{Status: status}
 	switch status {
 	case http.StatusNotFound:
@@ -156,4 +162,18 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 		v.Title, v.Message = "Something went wrong", "We could not show this page. Please try again."
 	}
 	render(w, r, status, errorPage(v))
+}
+
+// graphqlError answers an API client in GraphQL's shape, with a code it can act on.
+func graphqlError(w http.ResponseWriter, status int) {
+	code, msg := "INTERNAL", "internal error"
+	switch status {
+	case http.StatusNotFound:
+		code, msg = "NOT_FOUND", "there is no business at this address"
+	case http.StatusServiceUnavailable:
+		code, msg = "TENANT_UNAVAILABLE", "this business is being updated; try again in a minute"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
 }
