@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -24,6 +26,7 @@ import (
 const (
 	MaxComplexity = 500
 	MaxDepth      = 10
+	MaxBodyBytes  = 1 << 20
 )
 
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
@@ -67,6 +70,17 @@ func NewHandler(log *slog.Logger) http.Handler {
 			log.ErrorContext(r.Context(), "graphql", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
+		}
+		if r.Method == http.MethodPost {
+			// Read the body here, so that an oversized one gets a clear 413 instead of gqlgen's
+			// generic read error.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+			if err != nil {
+				writeError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
+					fmt.Sprintf("the request body is over %d bytes (or could not be read)", MaxBodyBytes))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		r = withClient(r)
 		r, ok := authenticate(w, r, s, res.authLimit)

@@ -218,3 +218,13 @@ func TestGraphQLTenantUnavailable(t *testing.T) {
 		t.Errorf("unknown tenant: %d %s", status, body)
 	}
 }
+
+// Oversized bodies are refused without reaching the API.
+func TestBodyLimit(t *testing.T) {
+	srv, _ := site(t)
+	big := `{"query":"{ business { name } }","variables":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`
+	status, body, _ := send(t, browser(t), "POST", srv.URL+"/acme/graphql", big, map[string]string{"Content-Type": "application/json"})
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "request body is over") {
+		t.Errorf("2 MiB body: %d %.200s", status, body)
+	}
+}
