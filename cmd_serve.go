@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/internal/metrics"
+	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
@@ -29,11 +31,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unlock()
-	p, err := openPlatform(ctx, cfg, stderr)
+	var p *platform
+	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
+		func() float64 { return float64(p.tenants.Stats().Idle) })
+	cfg.onMigrate = func(_ tenancy.Tenant, _, _ int, err error) { met.Migration(err != nil) }
+	p, err = openPlatform(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer p.close()
+	scheduler, err := jobs.New(p.tenants, jobs.Config{}, p.log, func(job string, err error) { met.JobRun(job, err != nil) })
+	if err != nil {
+		return err
+	}
 
 	var demoLogin string
 	if p.newData {
@@ -59,8 +69,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Tenants: p.tenants,
 		GraphQL: graph.NewHandler(p.log),
 		Log:     p.log,
-		Ready:   p.reg.Ping,
-
+		Ready: func(ctx context.Context) error {
+			if !scheduler.Running() {
+				return errors.New("job scheduler is not running")
+			}
+			return p.reg.Ping(ctx)
+		},
+		Metrics:       met,
 		SecureCookies: *secure,
 	}
 	srv := &http.Server{
@@ -81,6 +96,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "Its dashboard: %s/demo/admin (sign in as %s)\n", url, demoLogin)
 	}
 
+	scheduler.Start()
+	defer scheduler.Shutdown() // before the tenant databases close (defers run last-in first-out)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -93,6 +110,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := scheduler.Shutdown(); err != nil {
+		p.log.Error("stop jobs", "err", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

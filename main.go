@@ -40,6 +40,7 @@ Usage:
   reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
   reserva tenants delete --slug S [--yes]     erase a business and all its data
   reserva migrate                             bring every business's database to the latest schema
+  reserva jobs run sweep|housekeeping         run one scheduled job now
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
 Run "reserva COMMAND -h" for a command's flags.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdTenants(ctx, args[1:], stdin, stdout, stderr)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
+	case "jobs":
+		err = cmdJobs(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q (run \"reserva help\")", errUsage, args[0])
 	}
@@ -91,6 +94,7 @@ type config struct {
 	logLevel    slog.Level
 	spares      int  // spare tenant databases kept ready (serve only)
 	create      bool // make the data directory if it has no registry yet
+	onMigrate   func(t tenancy.Tenant, from, to int, err error)
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -177,6 +181,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	}
 	m, err := tenancy.NewManager(reg, tenancy.Config{
 		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
+		OnMigrate: cfg.onMigrate,
 	})
 	if err != nil {
 		reg.Close()

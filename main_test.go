@@ -132,6 +132,7 @@ func TestCLIServe(t *testing.T) {
 		{"/demo", 404, "Page not found"},
 		{"/healthz", 200, "ok"},
 		{"/readyz", 200, "ready"},
+		{"/metrics", 200, `reserva_http_requests_total{route="GET /{slug}",status="200"} 1`},
 	} {
 		res, err := http.Get(base + c.path)
 		if err != nil {
@@ -238,6 +239,7 @@ func TestCLIErrors(t *testing.T) {
 		{"BadEnv", map[string]string{"RESERVA_IDLE_TIMEOUT": "soon"}, []string{"tenants", "list", "--data", data}, 2, `RESERVA_IDLE_TIMEOUT="soon"`},
 		{"TinyIdle", nil, []string{"tenants", "list", "--data", data, "--idle-timeout", "1ns"}, 2, "at least 1s"},
 		{"BadWorkers", nil, []string{"migrate", "--data", data, "--workers", "-3"}, 2, "--workers must be between 1 and 64"},
+		{"UnknownJob", nil, []string{"jobs", "run", "nap", "--data", data}, 2, `unknown job "nap"`},
 		{"HostNeedsOne", nil, []string{"tenants", "host", "--data", data, "--slug", "x"}, 2, "one of --add or --remove"},
 	}
 	for _, c := range cases {

@@ -342,13 +342,22 @@ type MigrateResult struct {
 // schema, with at most workers at a time, and reports each result to progress (which may be nil).
 // It returns the failures.
 func (m *Manager) MigrateAll(ctx context.Context, workers int, progress func(done, total int, r MigrateResult)) ([]MigrateResult, error) {
+	return m.Migrate(ctx, workers, func(t Tenant) bool {
+		return t.SchemaVersion < m.latest || t.MigrationStatus != MigrationOK
+	}, progress)
+}
+
+// Migrate opens (and so migrates) every tenant for which want returns true, with at most workers
+// at a time; the handle cap bounds how many are open. One tenant's failure never stops the
+// others: it is reported to progress and returned.
+func (m *Manager) Migrate(ctx context.Context, workers int, want func(Tenant) bool, progress func(done, total int, r MigrateResult)) ([]MigrateResult, error) {
 	all, err := m.reg.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var todo []Tenant
 	for _, t := range all {
-		if t.SchemaVersion < m.latest || t.MigrationStatus != MigrationOK {
+		if want(t) {
 			todo = append(todo, t)
 		}
 	}
@@ -399,4 +408,39 @@ func normalizeHost(h string) string {
 		h = h[:i] // drop the port
 	}
 	return strings.TrimSuffix(h, ".")
+}
+
+// ForEachOpen runs fn on a lease of every tenant whose database is open right now (the active
+// ones), one at a time; a tenant that fails is logged and the others go on.
+func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done int, err error) {
+	m.mu.Lock()
+	var ids []string
+	for id, e := range m.entries {
+		if e.db != nil {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return done, ctx.Err()
+		}
+		t, err := m.reg.Get(ctx, id)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		l, err := m.Acquire(ctx, t)
+		if err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "open tenant for maintenance", "tenant", t.Slug, "err", err)
+			continue
+		}
+		err = fn(l)
+		l.Release()
+		if err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "tenant maintenance", "tenant", t.Slug, "err", err)
+			continue
+		}
+		done++
+	}
+	return done, nil
 }

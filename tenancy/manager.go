@@ -33,8 +33,11 @@ type Config struct {
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int
 	Migrations []migrations.Migration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// OnMigrate, when set, hears of every tenant migration attempt (for metrics): the versions
+	// before and after, and the error of a failed step.
+	OnMigrate func(t Tenant, from, to int, err error)
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Manager opens tenant databases on demand and shares them between requests and jobs.
@@ -307,6 +310,9 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 		// Not the schema's fault (out of files, disk error): nothing to mark, try again later.
 		db.Close()
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	if m.cfg.OnMigrate != nil && (err != nil || from != to) {
+		m.cfg.OnMigrate(t, from, to, err)
 	}
 	if err != nil {
 		db.Close()

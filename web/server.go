@@ -15,6 +15,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -31,6 +32,8 @@ type Server struct {
 	Ready func(context.Context) error
 	// SecureCookies marks session cookies Secure: set it when clients reach Reserva over TLS.
 	SecureCookies bool
+	// Metrics, when set, count requests by route and are served at /metrics.
+	Metrics *metrics.Metrics
 
 	sessions   *scs.SessionManager
 	loginLimit *ratelimit.Limiter // failed sign-ins per tenant and address
@@ -39,21 +42,27 @@ type Server struct {
 // Handler returns the whole HTTP handler: middleware around every route.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.platformHome)
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	// Every route is registered with its pattern as the metrics label.
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
+	fn := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
+	fn("GET /{$}", s.platformHome)
+	fn("GET /healthz", s.healthz)
+	fn("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
 
-	mux.HandleFunc("GET /{slug}", s.tenantHome)
-	mux.HandleFunc("GET /{slug}/{$}", s.tenantHome)
-	mux.Handle("GET /{slug}/graphql", s.GraphQL)
-	mux.Handle("POST /{slug}/graphql", s.GraphQL)
-	mux.HandleFunc("GET /{slug}/admin/login", s.loginForm)
-	mux.HandleFunc("POST /{slug}/admin/login", s.login)
-	mux.HandleFunc("POST /{slug}/admin/logout", s.logout)
-	mux.HandleFunc("GET /{slug}/admin", s.requireUser(s.adminHome))
-	mux.HandleFunc("GET /{slug}/admin/{$}", s.requireUser(s.adminHome))
-	mux.HandleFunc("GET /{slug}/admin/graphql", s.requireUser(s.graphiql))
-	mux.HandleFunc("/", s.notFound)
+	fn("GET /{slug}", s.tenantHome)
+	fn("GET /{slug}/{$}", s.tenantHome)
+	route("GET /{slug}/graphql", s.GraphQL)
+	route("POST /{slug}/graphql", s.GraphQL)
+	fn("GET /{slug}/admin/login", s.loginForm)
+	fn("POST /{slug}/admin/login", s.login)
+	fn("POST /{slug}/admin/logout", s.logout)
+	fn("GET /{slug}/admin", s.requireUser(s.adminHome))
+	fn("GET /{slug}/admin/{$}", s.requireUser(s.adminHome))
+	fn("GET /{slug}/admin/graphql", s.requireUser(s.graphiql))
+	fn("/", s.notFound)
 
 	s.sessions = newSessions(s.SecureCookies)
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
@@ -176,4 +185,20 @@ func graphqlError(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+}
+
+// instrument counts the requests of one route and times them.
+func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
+	if s.Metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		s.Metrics.Request(pattern, rec.status, time.Since(start))
+	})
 }

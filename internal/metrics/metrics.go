@@ -1,0 +1,76 @@
+// Package metrics defines Reserva's Prometheus metrics, served at /metrics.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the process's collectors, in their own registry.
+type Metrics struct {
+	registry   *prometheus.Registry
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	migrations *prometheus.CounterVec
+	jobRuns    *prometheus.CounterVec
+}
+
+// New registers Reserva's metrics. openHandles and idleHandles report the tenant handle counts.
+func New(openHandles, idleHandles func() float64) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reserva_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "reserva_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reserva_tenant_migrations_total", Help: "Tenant migration attempts by result (applied, failed).",
+		}, []string{"result"}),
+		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "reserva_job_runs_total", Help: "Scheduled job runs by job and result (ok, failed).",
+		}, []string{"job", "result"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.migrations, m.jobRuns,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_tenant_handles_open", Help: "Tenant databases open."}, openHandles),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_tenant_handles_idle", Help: "Open tenant databases with no request or job using them."}, idleHandles),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Request records one HTTP request.
+func (m *Metrics) Request(route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// Migration records one tenant migration attempt.
+func (m *Metrics) Migration(failed bool) {
+	result := "applied"
+	if failed {
+		result = "failed"
+	}
+	m.migrations.WithLabelValues(result).Inc()
+}
+
+// JobRun records one run of a scheduled job.
+func (m *Metrics) JobRun(job string, failed bool) {
+	result := "ok"
+	if failed {
+		result = "failed"
+	}
+	m.jobRuns.WithLabelValues(job, result).Inc()
+}

@@ -1,0 +1,44 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// HousekeepingResult is what one housekeeping run did.
+type HousekeepingResult struct {
+	Tenants         int   // active tenants tended
+	SessionsRemoved int64 // expired dashboard sessions deleted
+}
+
+func (r HousekeepingResult) String() string {
+	return fmt.Sprintf("%d tenants, %d expired sessions removed", r.Tenants, r.SessionsRemoved)
+}
+
+// Housekeeping tends the active tenants (those with an open database): it deletes expired
+// sessions, lets SQLite refresh its query planner statistics (PRAGMA optimize) and folds the WAL
+// back into the database (wal_checkpoint(TRUNCATE)) so it does not grow without bound. Idle
+// tenants need none of it: their databases were checkpointed when they closed.
+func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, error) {
+	var r HousekeepingResult
+	n, err := m.ForEachOpen(ctx, func(l *tenancy.Lease) error {
+		res, err := l.DB.Write.ExecContext(ctx, `DELETE FROM sessions WHERE expiry < ?`, float64(time.Now().UnixMilli())/1000)
+		if err != nil {
+			return fmt.Errorf("remove expired sessions: %w", err)
+		}
+		removed, _ := res.RowsAffected()
+		r.SessionsRemoved += removed
+		if _, err := l.DB.Write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+			return fmt.Errorf("optimize: %w", err)
+		}
+		if _, err := l.DB.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
+	})
+	r.Tenants = n
+	return r, err
+}

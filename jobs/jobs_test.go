@@ -1,0 +1,180 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/reserva/reserva/jobs"
+	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/tenancy"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func migs(t *testing.T, bodies ...string) []migrations.Migration {
+	fsys := fstest.MapFS{}
+	for i, b := range bodies {
+		fsys[fmt.Sprintf("m/%04d_step.sql", i+1)] = &fstest.MapFile{Data: []byte(b)}
+	}
+	ms, err := migrations.Load(fsys, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func manager(t *testing.T, dir string, reg tenancy.Registry, ms []migrations.Migration) *tenancy.Manager {
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Migrations: ms, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m
+}
+
+// The sweep migrates idle tenants that are behind, leaves recently active ones to their next
+// request, and skips a tenant whose migration failed, which stays marked.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
+	old := manager(t, dir, reg, v1)
+	var ts []tenancy.Tenant
+	for i := range 6 {
+		tn, err := old.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, tn)
+	}
+	// biz-5 has a hand-made table that breaks migration 2; biz-4 was busy a minute ago.
+	l, _ := old.Acquire(ctx, ts[5])
+	l.DB.Write.Exec(`CREATE TABLE extra (x)`)
+	l.Release()
+	old.Close(ctx)
+	reg.Touch(ctx, map[string]time.Time{ts[4].ID: time.Now().Add(-time.Minute), ts[5].ID: time.Now().Add(-2 * time.Hour)})
+
+	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE extra (id INTEGER PRIMARY KEY)`))
+	r, err := jobs.Sweep(ctx, m, time.Hour, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Migrated != 4 || len(r.Failed) != 1 || r.Failed[0] != "biz-5" {
+		t.Errorf("first sweep: %s; want 4 migrated, biz-5 failed", r)
+	}
+	versions := map[string]tenancy.Tenant{}
+	list, _ := reg.List(ctx)
+	for _, tn := range list {
+		versions[tn.Slug] = tn
+	}
+	for i := range 4 {
+		if v := versions[fmt.Sprintf("biz-%d", i)]; v.SchemaVersion != 2 {
+			t.Errorf("biz-%d at version %d", i, v.SchemaVersion)
+		}
+	}
+	if v := versions["biz-4"]; v.SchemaVersion != 1 {
+		t.Errorf("the active tenant was swept: version %d", v.SchemaVersion)
+	}
+	if v := versions["biz-5"]; v.MigrationStatus != tenancy.MigrationFailed {
+		t.Errorf("biz-5: %s", v.MigrationStatus)
+	}
+	// The next sweep leaves the failed tenant alone until an operator retries.
+	r, err = jobs.Sweep(ctx, m, time.Hour, 2)
+	if err != nil || r.Migrated != 0 || len(r.Failed) != 0 {
+		t.Errorf("second sweep: %s %v; want nothing to do", r, err)
+	}
+	if s := m.Stats(); s.Open > 6 {
+		t.Errorf("%d handles open after the sweep", s.Open)
+	}
+}
+
+func TestHousekeeping(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	active, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "active", Name: "A", Timezone: "UTC"})
+	l, _ := m.Acquire(ctx, active)
+	now := float64(time.Now().Unix())
+	l.DB.Write.Exec(`INSERT INTO sessions VALUES ('old', x'00', ?), ('live', x'00', ?)`, now-60, now+3600)
+	l.Release()
+	path, _ := m.Path(active.ID)
+
+	r, err := jobs.Housekeeping(ctx, m)
+	if err != nil || r.Tenants != 1 || r.SessionsRemoved != 1 {
+		t.Fatalf("%s %v; want 1 tenant, 1 session removed", r, err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() != 0 {
+		t.Errorf("WAL after checkpoint: %v %v", fi, err)
+	}
+	l, _ = m.Acquire(ctx, active)
+	defer l.Release()
+	var left string
+	l.DB.Read.QueryRow(`SELECT group_concat(token) FROM sessions`).Scan(&left)
+	if left != "live" {
+		t.Errorf("sessions left: %q", left)
+	}
+}
+
+// The scheduler runs the sweep on its own and reports each run.
+func TestScheduler(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	old := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`))
+	tn, _ := old.Provision(ctx, tenancy.NewTenant{Slug: "sleepy", Name: "S", Timezone: "UTC"})
+	old.Close(ctx)
+	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`))
+
+	var mu sync.Mutex
+	runs := map[string]int{}
+	s, err := jobs.New(m, jobs.Config{SweepEvery: 20 * time.Millisecond, HousekeepingEvery: 20 * time.Millisecond}, quiet,
+		func(job string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				runs[job]++
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.Running() {
+		t.Error("not running after Start")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := reg.Get(ctx, tn.ID)
+		mu.Lock()
+		done := got.SchemaVersion == 2 && runs["housekeeping"] > 0
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scheduler did not sweep: version %d, runs %v", got.SchemaVersion, runs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Running() {
+		t.Error("running after Shutdown")
+	}
+}

@@ -1,0 +1,107 @@
+// Package jobs runs Reserva's scheduled work with gocron: the migration sweep and housekeeping
+// (more to come: backups, notifications). Every job enters one tenant at a time through the
+// tenancy layer, never holds more tenants open than the handle cap allows, and one tenant's
+// failure never stops the others. Each job is also a function the CLI can run once.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// Config sets how often jobs run. Zero values take the defaults.
+type Config struct {
+	SweepEvery        time.Duration // default 10 minutes
+	SweepIdle         time.Duration // migrate tenants not seen for this long; default 1 hour
+	SweepWorkers      int           // tenants migrated at once; default 2
+	HousekeepingEvery time.Duration // default 1 hour
+}
+
+// Scheduler runs the jobs inside `reserva serve`.
+type Scheduler struct {
+	cron    gocron.Scheduler
+	running atomic.Bool
+}
+
+// OnRun, when set, hears of every job run (for metrics).
+type OnRun func(job string, err error)
+
+// New registers the jobs on a gocron scheduler; Start runs them.
+func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Scheduler, error) {
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = 10 * time.Minute
+	}
+	if cfg.SweepIdle <= 0 {
+		cfg.SweepIdle = time.Hour
+	}
+	if cfg.SweepWorkers <= 0 {
+		cfg.SweepWorkers = 2
+	}
+	if cfg.HousekeepingEvery <= 0 {
+		cfg.HousekeepingEvery = time.Hour
+	}
+	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(30 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("job scheduler: %w", err)
+	}
+	jobs := []struct {
+		name  string
+		every time.Duration
+		run   func(context.Context) (string, error)
+	}{
+		{"migration-sweep", cfg.SweepEvery, func(ctx context.Context) (string, error) {
+			r, err := Sweep(ctx, m, cfg.SweepIdle, cfg.SweepWorkers)
+			return r.String(), err
+		}},
+		{"housekeeping", cfg.HousekeepingEvery, func(ctx context.Context) (string, error) {
+			r, err := Housekeeping(ctx, m)
+			return r.String(), err
+		}},
+	}
+	for _, j := range jobs {
+		task := func(ctx context.Context) {
+			start := time.Now()
+			summary, err := j.run(ctx)
+			if onRun != nil {
+				onRun(j.name, err)
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				log.ErrorContext(ctx, "job failed", "job", j.name, "took", time.Since(start), "err", err)
+				return
+			}
+			log.InfoContext(ctx, "job done", "job", j.name, "took", time.Since(start), "result", summary)
+		}
+		_, err := cron.NewJob(gocron.DurationJob(j.every), gocron.NewTask(task),
+			gocron.WithName(j.name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", j.name, err)
+		}
+	}
+	return &Scheduler{cron: cron}, nil
+}
+
+// Start runs the jobs on their schedules.
+func (s *Scheduler) Start() {
+	s.cron.Start()
+	s.running.Store(true)
+}
+
+// Running reports whether the scheduler runs (for readiness).
+func (s *Scheduler) Running() bool { return s.running.Load() }
+
+// Shutdown stops scheduling, cancels running jobs' contexts and waits for them to return. It is
+// safe to call more than once.
+func (s *Scheduler) Shutdown() error {
+	if !s.running.CompareAndSwap(true, false) {
+		return nil
+	}
+	return s.cron.Shutdown()
+}
