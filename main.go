@@ -41,6 +41,10 @@ Usage:
   reserva tenants delete --slug S [--yes]     erase a business and all its data
   reserva migrate                             bring every business's database to the latest schema
   reserva jobs run sweep|housekeeping         run one scheduled job now
+  reserva backup [--tenant S]                 back up businesses changed since their last backup
+  reserva backups list --tenant S             list a business's backups
+  reserva restore --tenant S [--at ID] [--into NEW]   restore a backup (in place, or as a new business)
+  reserva export --tenant S --out DIR         write a business's data as SQL and JSON (GDPR export)
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
 Run "reserva COMMAND -h" for a command's flags.
@@ -68,6 +72,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "jobs":
 		err = cmdJobs(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
+	case "backups":
+		err = cmdBackups(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, args[1:], stdin, stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q (run \"reserva help\")", errUsage, args[0])
 	}
@@ -95,6 +107,7 @@ type config struct {
 	spares      int  // spare tenant databases kept ready (serve only)
 	create      bool // make the data directory if it has no registry yet
 	onMigrate   func(t tenancy.Tenant, from, to int, err error)
+	blobs       string // blob store URL ("" = file://DATA/blobs)
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -110,6 +123,7 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 256, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
+	fs.StringVar(&cfg.blobs, "blobs", "", "blob store for backups and uploads: file:///dir or s3://bucket?region=... (RESERVA_BLOBS; default DATA/blobs)")
 	return fs
 }
 
@@ -117,7 +131,7 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 var envFlags = map[string]string{
 	"RESERVA_DATA": "data", "RESERVA_MAX_OPEN_TENANTS": "max-open-tenants",
 	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
-	"RESERVA_SECURE_COOKIES": "secure-cookies",
+	"RESERVA_SECURE_COOKIES": "secure-cookies", "RESERVA_BLOBS": "blobs",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and
@@ -161,6 +175,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 type platform struct {
 	reg      *tenancy.SQLiteRegistry
 	tenants  *tenancy.Manager
+	blobs    tenancy.BlobStore
 	log      *slog.Logger
 	newData  bool // the data directory had no registry before this start
 	closeErr error
@@ -179,15 +194,28 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	if err != nil {
 		return nil, err
 	}
-	m, err := tenancy.NewManager(reg, tenancy.Config{
-		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate,
-	})
+	if cfg.blobs == "" {
+		if cfg.blobs, err = tenancy.FileBlobURL(filepath.Join(cfg.data, "blobs")); err != nil {
+			reg.Close()
+			return nil, err
+		}
+	}
+	blobs, err := tenancy.OpenBlobStore(ctx, cfg.blobs)
 	if err != nil {
 		reg.Close()
 		return nil, err
 	}
-	return &platform{reg: reg, tenants: m, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
+	m, err := tenancy.NewManager(reg, tenancy.Config{
+		Blobs:   blobs,
+		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
+		OnMigrate: cfg.onMigrate,
+	})
+	if err != nil {
+		blobs.Close()
+		reg.Close()
+		return nil, err
+	}
+	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
 }
 
 // close closes every tenant database, waiting up to 30 s for work in flight. It is safe to call
@@ -196,7 +224,7 @@ func (p *platform) close() error {
 	p.closed.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p.closeErr = errors.Join(p.tenants.Close(ctx), p.reg.Close())
+		p.closeErr = errors.Join(p.tenants.Close(ctx), p.blobs.Close(), p.reg.Close())
 	})
 	return p.closeErr
 }

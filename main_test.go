@@ -277,3 +277,36 @@ func TestCLIDeleteWhileServing(t *testing.T) {
 		t.Errorf("delete after the server stopped: %d %q", code, errOut)
 	}
 }
+
+func TestCLIBackupRestoreExport(t *testing.T) {
+	data := t.TempDir()
+	if code, _, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--demo"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := reserva(t, "", "backup", "--data", data)
+	if code != 0 || !strings.Contains(out, "1 backed up") {
+		t.Fatalf("backup: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = reserva(t, "", "backups", "list", "--data", data, "--tenant", "acme")
+	m := regexp.MustCompile(`(?m)^([a-z2-7]{26})\s`).FindStringSubmatch(out)
+	if code != 0 || m == nil || !strings.Contains(out, "1 backups of acme") {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	code, out, errOut = reserva(t, "", "restore", "--data", data, "--tenant", "acme", "--at", m[1], "--into", "acme-copy")
+	if code != 0 || !strings.Contains(out, "into the new business acme-copy") {
+		t.Fatalf("restore --into: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = reserva(t, "", "restore", "--data", data, "--tenant", "acme")
+	if code != 0 || !strings.Contains(out, "the replaced database is kept at") {
+		t.Fatalf("restore: %d %q %q", code, out, errOut)
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	code, out, errOut = reserva(t, "", "export", "--data", data, "--tenant", "acme-copy", "--out", dir)
+	if code != 0 || !strings.Contains(out, "Exported acme-copy") {
+		t.Fatalf("export: %d %q %q", code, out, errOut)
+	}
+	services, err := os.ReadFile(filepath.Join(dir, "services.json"))
+	if err != nil || !strings.Contains(string(services), "Haircut") {
+		t.Errorf("exported services: %s %v", services, err)
+	}
+}

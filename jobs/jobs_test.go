@@ -178,3 +178,36 @@ func TestScheduler(t *testing.T) {
 		t.Error("running after Shutdown")
 	}
 }
+
+// The backup job backs up only what changed since its last backup.
+func TestBackups(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	u, _ := tenancy.FileBlobURL(filepath.Join(dir, "blobs"))
+	blobs, err := tenancy.OpenBlobStore(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	a, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
+	m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	r, err := jobs.Backups(ctx, m, "", 7, 4)
+	if err != nil || r.BackedUp != 2 || len(r.Failed) != 0 {
+		t.Fatalf("first run: %s %v", r, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // file times have 1 s resolution on some file systems
+	l, _ := m.Acquire(ctx, a)
+	l.DB.Write.Exec(`INSERT INTO sessions VALUES ('x', x'00', 1)`)
+	l.Release()
+	r, err = jobs.Backups(ctx, m, "", 7, 4)
+	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
+		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
+	}
+}

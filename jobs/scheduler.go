@@ -23,6 +23,9 @@ type Config struct {
 	SweepIdle         time.Duration // migrate tenants not seen for this long; default 1 hour
 	SweepWorkers      int           // tenants migrated at once; default 2
 	HousekeepingEvery time.Duration // default 1 hour
+	BackupEvery       time.Duration // default 6 hours (only tenants changed since their last backup)
+	KeepDaily         int           // backups kept: the newest of each of this many days; default 7
+	KeepWeekly        int           // ... and of this many ISO weeks; default 4
 }
 
 // Scheduler runs the jobs inside `reserva serve`.
@@ -48,6 +51,15 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 	if cfg.HousekeepingEvery <= 0 {
 		cfg.HousekeepingEvery = time.Hour
 	}
+	if cfg.BackupEvery <= 0 {
+		cfg.BackupEvery = 6 * time.Hour
+	}
+	if cfg.KeepDaily <= 0 {
+		cfg.KeepDaily = 7
+	}
+	if cfg.KeepWeekly <= 0 {
+		cfg.KeepWeekly = 4
+	}
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(30 * time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("job scheduler: %w", err)
@@ -63,6 +75,13 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 		}},
 		{"housekeeping", cfg.HousekeepingEvery, func(ctx context.Context) (string, error) {
 			r, err := Housekeeping(ctx, m)
+			return r.String(), err
+		}},
+		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
+			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly)
+			if err == nil && len(r.Failed) > 0 {
+				err = fmt.Errorf("%d tenants failed: %v", len(r.Failed), r.Failed)
+			}
 			return r.String(), err
 		}},
 	}

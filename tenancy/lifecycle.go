@@ -307,7 +307,7 @@ func (m *Manager) RemoveHost(ctx context.Context, host, id string) error {
 }
 
 // Delete erases tenant id: it waits for in-flight work on it, closes its database, removes the
-// file with its -wal and -shm, then removes it from the registry (leaving a tombstone that holds
+// file with its -wal and -shm, its blobs and backups, then removes it from the registry (leaving a tombstone that holds
 // the slug for a grace period). Files go first: if Delete is interrupted, running it again
 // finishes the job, and no registry row is ever left pointing at half a tenant that looks fine.
 func (m *Manager) Delete(ctx context.Context, id string) error {
@@ -320,13 +320,30 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		m.mu.Lock()
 		delete(m.seen, id)
 		m.mu.Unlock()
-		for _, suffix := range []string{"-wal", "-shm", ""} {
-			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// The database, its WAL and shared memory, and any safety copies restores left.
+		safety, _ := filepath.Glob(path + ".replaced-*")
+		for _, p := range append([]string{path + "-wal", path + "-shm", path}, safety...) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("delete tenant %s: %w", id, err)
 			}
 		}
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			return fmt.Errorf("delete tenant %s: %w", id, err)
+		}
+		// Erasure covers every copy: blobs (uploads) and backups too.
+		if m.cfg.Blobs != nil {
+			if _, err := m.cfg.Blobs.DeletePrefix(ctx, id+"/"); err != nil {
+				return fmt.Errorf("delete tenant %s: %w", id, err)
+			}
+		}
+		backups, err := m.reg.Backups(ctx, id)
+		if err != nil {
+			return fmt.Errorf("delete tenant %s: %w", id, err)
+		}
+		for _, b := range backups {
+			if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
+				return fmt.Errorf("delete tenant %s: %w", id, err)
+			}
 		}
 		return m.reg.Delete(ctx, id)
 	})

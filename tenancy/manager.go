@@ -29,6 +29,8 @@ type Config struct {
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
 	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
+	// Blobs holds backups and uploads (nil: backups are not available).
+	Blobs BlobStore
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int

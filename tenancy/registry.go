@@ -68,7 +68,23 @@ type Registry interface {
 	AddSpare(ctx context.Context, id string, version int) error
 	Spares(ctx context.Context) (map[string]int, error) // id → schema version
 	RemoveSpare(ctx context.Context, id string) (removed bool, err error)
+
+	AddBackup(ctx context.Context, b Backup) error
+	Backups(ctx context.Context, tenantID string) ([]Backup, error) // newest first
+	DeleteBackup(ctx context.Context, id string) error
 	Close() error
+}
+
+// Backup is one verified, compressed copy of a tenant's database in the blob store.
+type Backup struct {
+	ID            string
+	TenantID      string
+	Key           string // blob key
+	SchemaVersion int
+	SizeBytes     int64 // compressed
+	SHA256        string
+	CreatedAt     time.Time
+	VerifiedAt    time.Time
 }
 
 // SQLiteRegistry is the Registry in one SQLite file (data/registry.db).
@@ -358,4 +374,41 @@ func (r *SQLiteRegistry) RemoveSpare(ctx context.Context, id string) (bool, erro
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+func (r *SQLiteRegistry) AddBackup(ctx context.Context, b Backup) error {
+	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO backups (id, tenant_id, blob_key, schema_version, size_bytes, sha256,
+		created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.ID, b.TenantID, b.Key, b.SchemaVersion, b.SizeBytes,
+		b.SHA256, b.CreatedAt.UTC(), b.VerifiedAt.UTC())
+	if err != nil {
+		return fmt.Errorf("record backup %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Backups(ctx context.Context, tenantID string) ([]Backup, error) {
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT id, tenant_id, blob_key, schema_version, size_bytes, sha256, created_at,
+		verified_at FROM backups WHERE tenant_id = ? ORDER BY created_at DESC, id DESC`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	defer rows.Close()
+	var out []Backup
+	for rows.Next() {
+		var b Backup
+		var verified sql.NullTime
+		if err := rows.Scan(&b.ID, &b.TenantID, &b.Key, &b.SchemaVersion, &b.SizeBytes, &b.SHA256, &b.CreatedAt, &verified); err != nil {
+			return nil, fmt.Errorf("list backups: %w", err)
+		}
+		b.VerifiedAt = verified.Time
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (r *SQLiteRegistry) DeleteBackup(ctx context.Context, id string) error {
+	if _, err := r.db.Write.ExecContext(ctx, `DELETE FROM backups WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	return nil
 }

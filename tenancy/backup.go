@@ -1,0 +1,308 @@
+package tenancy
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// backupKey is where a backup lives in the blob store: under the tenant's id, so erasing the
+// tenant removes it with the rest of its blobs.
+func backupKey(tenantID, backupID string) string { return tenantID + "/backups/" + backupID + ".db.gz" }
+
+// ErrNoBlobStore means backups were asked of a Manager that has no blob store configured.
+var ErrNoBlobStore = errors.New("no blob store configured")
+
+// Backup makes a consistent online copy of t's database (VACUUM INTO while requests go on),
+// checks the copy with integrity_check, stores it gzip-compressed in the blob store and records
+// it in the registry.
+func (m *Manager) Backup(ctx context.Context, t Tenant) (Backup, error) {
+	if m.cfg.Blobs == nil {
+		return Backup{}, ErrNoBlobStore
+	}
+	l, err := m.Acquire(ctx, t) // the tenant cannot be deleted or restored under us
+	if err != nil {
+		return Backup{}, err
+	}
+	defer l.Release()
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Backup{}, err
+	}
+	b := Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: m.cfg.Now().UTC()}
+	b.Key = backupKey(t.ID, b.ID)
+	snapshot := filepath.Join(m.cfg.DataDir, "tmp", t.ID+"-"+b.ID+".db")
+	if err := os.MkdirAll(filepath.Dir(snapshot), 0o750); err != nil {
+		return Backup{}, err
+	}
+	defer os.Remove(snapshot)
+
+	// A connection of its own: VACUUM INTO only reads the tenant's database, so neither its
+	// writer nor its readers wait.
+	src, err := sql.Open("sqlite3", fileURL(path)+"?mode=rw&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return Backup{}, err
+	}
+	_, err = src.ExecContext(ctx, `VACUUM INTO ?`, snapshot)
+	src.Close()
+	if err != nil {
+		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+	}
+	if b.SchemaVersion, err = verifyDatabase(ctx, snapshot); err != nil {
+		return Backup{}, fmt.Errorf("back up %s: the copy failed its check: %w", t.Slug, err)
+	}
+	b.VerifiedAt = m.cfg.Now().UTC()
+
+	f, err := os.Open(snapshot)
+	if err != nil {
+		return Backup{}, err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		gz := gzip.NewWriter(pw)
+		_, err := io.Copy(gz, f)
+		pw.CloseWithError(errors.Join(err, gz.Close()))
+	}()
+	sum := sha256.New()
+	counter := &countingWriter{h: sum}
+	if err := m.cfg.Blobs.Put(ctx, b.Key, io.TeeReader(pr, counter)); err != nil {
+		pr.CloseWithError(err)
+		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+	}
+	b.SHA256, b.SizeBytes = hex.EncodeToString(sum.Sum(nil)), counter.n
+	if err := m.reg.AddBackup(ctx, b); err != nil {
+		return Backup{}, err
+	}
+	return b, nil
+}
+
+type countingWriter struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.h.Write(p)
+}
+
+// verifyDatabase runs integrity_check on the database file at path and returns its schema version.
+func verifyDatabase(ctx context.Context, path string) (int, error) {
+	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return 0, err
+	}
+	if res != "ok" {
+		return 0, fmt.Errorf("integrity_check: %s", res)
+	}
+	return schemaVersion(ctx, db)
+}
+
+// ChangedSince reports whether t's database was written after at, by the files' modification
+// times: a write appends to the WAL, a checkpoint writes the database file. A WAL that is empty
+// was only created by a connection opening, which is no change.
+func (m *Manager) ChangedSince(t Tenant, at time.Time) (bool, error) {
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if fi.ModTime().After(at) && fi.Size() > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Restore replaces t's database with backup backupID (its newest backup when empty). The copy is
+// downloaded, checked against its hash and with integrity_check before anything changes; then,
+// with requests to t held at its lock (no request ever sees half a restore), the current files
+// are renamed aside as a safety copy and the backup is renamed into place. The tenant migrates
+// lazily if the backup's schema is older.
+func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backup, string, error) {
+	b, tmp, err := m.fetchBackup(ctx, t.ID, backupID)
+	if err != nil {
+		return Backup{}, "", err
+	}
+	defer os.Remove(tmp)
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Backup{}, "", err
+	}
+	safety := fmt.Sprintf("%s.replaced-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"))
+	err = m.Exclusive(ctx, t.ID, func() error {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Rename(safety, path) // put the original back
+			return err
+		}
+		return syncDir(filepath.Dir(path))
+	})
+	if err != nil {
+		return Backup{}, "", fmt.Errorf("restore %s: %w", t.Slug, err)
+	}
+	if err := m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, ""); err != nil {
+		return Backup{}, "", err
+	}
+	m.cache.invalidate()
+	return b, safety, nil
+}
+
+// RestoreInto makes a new tenant n from backup backupID of tenant sourceID (its newest when
+// empty), leaving the source alone.
+func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n NewTenant) (Tenant, error) {
+	n.Name = strings.TrimSpace(n.Name)
+	if err := n.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	b, tmp, err := m.fetchBackup(ctx, sourceID, backupID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	defer os.Remove(tmp)
+	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+		SchemaVersion: b.SchemaVersion, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if err := copyFileDurably(tmp, path); err != nil {
+		return Tenant{}, err
+	}
+	if err := m.reg.Create(ctx, t, false); err != nil {
+		os.Remove(path)
+		return Tenant{}, err
+	}
+	m.cache.invalidate()
+	return t, nil
+}
+
+// fetchBackup downloads and checks a backup of tenant tenantID into a temporary file beside the
+// tenant's database (same file system, so it can be renamed into place).
+func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (Backup, string, error) {
+	if m.cfg.Blobs == nil {
+		return Backup{}, "", ErrNoBlobStore
+	}
+	list, err := m.reg.Backups(ctx, tenantID)
+	if err != nil {
+		return Backup{}, "", err
+	}
+	var b Backup
+	for _, c := range list {
+		if c.ID == backupID || backupID == "" {
+			b = c
+			break
+		}
+	}
+	if b.ID == "" {
+		return Backup{}, "", fmt.Errorf("backup %q of this tenant: %w", backupID, ErrNotFound)
+	}
+	path, err := m.Path(tenantID)
+	if err != nil {
+		return Backup{}, "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return Backup{}, "", err
+	}
+	out, err := os.CreateTemp(filepath.Dir(path), ".restore-*")
+	if err != nil {
+		return Backup{}, "", err
+	}
+	tmp := out.Name()
+	fail := func(err error) (Backup, string, error) {
+		out.Close()
+		os.Remove(tmp)
+		return Backup{}, "", fmt.Errorf("restore backup %s: %w", b.ID, err)
+	}
+	r, err := m.cfg.Blobs.Get(ctx, b.Key)
+	if err != nil {
+		return fail(err)
+	}
+	defer r.Close()
+	sum := sha256.New()
+	gz, err := gzip.NewReader(io.TeeReader(r, sum))
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := io.Copy(out, gz); err != nil {
+		return fail(err)
+	}
+	io.Copy(io.Discard, r) // the hash covers the whole object
+	if got := hex.EncodeToString(sum.Sum(nil)); got != b.SHA256 {
+		return fail(fmt.Errorf("the stored copy is damaged (sha256 %s, recorded %s)", got, b.SHA256))
+	}
+	if err := errors.Join(out.Sync(), out.Close()); err != nil {
+		return fail(err)
+	}
+	if _, err := verifyDatabase(ctx, tmp); err != nil {
+		os.Remove(tmp)
+		return Backup{}, "", fmt.Errorf("restore backup %s: %w", b.ID, err)
+	}
+	return b, tmp, nil
+}
+
+// PruneBackups keeps, of tenant tenantID's backups, the newest of each of the last `daily` days
+// and of each of the last `weekly` ISO weeks, and deletes the rest. It returns how many it deleted.
+func (m *Manager) PruneBackups(ctx context.Context, tenantID string, daily, weekly int) (int, error) {
+	list, err := m.reg.Backups(ctx, tenantID) // newest first
+	if err != nil {
+		return 0, err
+	}
+	keep := map[string]bool{}
+	days, weeks := map[string]bool{}, map[string]bool{}
+	for _, b := range list {
+		day := b.CreatedAt.UTC().Format(time.DateOnly)
+		y, w := b.CreatedAt.UTC().ISOWeek()
+		week := fmt.Sprintf("%d-%02d", y, w)
+		if !days[day] && len(days) < daily {
+			days[day], keep[b.ID] = true, true
+		}
+		if !weeks[week] && len(weeks) < weekly {
+			weeks[week], keep[b.ID] = true, true
+		}
+	}
+	deleted := 0
+	for _, b := range list {
+		if keep[b.ID] {
+			continue
+		}
+		if m.cfg.Blobs != nil {
+			if _, err := m.cfg.Blobs.DeletePrefix(ctx, b.Key); err != nil {
+				return deleted, err
+			}
+		}
+		if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
+			return deleted, err
+		}
+		deleted++
+	}
+	return deleted, nil
+}

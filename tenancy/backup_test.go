@@ -1,0 +1,308 @@
+package tenancy_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// backupEnv is an env whose Manager has a local blob store.
+func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, string) {
+	t.Helper()
+	e := newEnv(t)
+	blobDir := filepath.Join(e.dir, "blobs")
+	u, err := tenancy.FileBlobURL(blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	m := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
+	return e, m, blobDir
+}
+
+func notes(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) []string {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	rows, err := l.DB.Read.Query(`SELECT body FROM notes ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, s)
+	}
+	return out
+}
+
+func exec(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant, q string, args ...any) {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := l.DB.Write.Exec(q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackupAndRestore(t *testing.T) {
+	ctx := context.Background()
+	_, m, _ := backupEnv(t, nil)
+	acme := mustProvision(t, m, "acme")
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
+
+	b, err := m.Backup(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.SizeBytes == 0 || len(b.SHA256) != 64 || b.VerifiedAt.IsZero() || b.SchemaVersion != 1 {
+		t.Errorf("backup %+v", b)
+	}
+	exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('three')`)
+
+	got, safety, err := m.Restore(ctx, acme, "")
+	if err != nil || got.ID != b.ID {
+		t.Fatalf("restore: %+v %v", got, err)
+	}
+	if n := notes(t, m, acme); !slices.Equal(n, []string{"one", "two"}) {
+		t.Errorf("after restore: %v, want the backed-up [one two]", n)
+	}
+	// The replaced database is kept aside, whole.
+	db, err := sql.Open("sqlite3", "file:"+safety+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept string
+	db.QueryRow(`SELECT group_concat(body) FROM notes`).Scan(&kept)
+	db.Close()
+	if kept != "two,three" {
+		t.Errorf("safety copy holds %q, want two,three", kept)
+	}
+
+	t.Run("Into", func(t *testing.T) {
+		copyT, err := m.RestoreInto(ctx, acme.ID, b.ID, tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, m, copyT, `INSERT INTO notes (body) VALUES ('only in the copy')`)
+		if n := notes(t, m, acme); len(n) != 2 {
+			t.Errorf("source changed: %v", n)
+		}
+	})
+	t.Run("ErrUnknownBackup", func(t *testing.T) {
+		if _, _, err := m.Restore(ctx, acme, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
+			t.Errorf("unknown backup: %v", err)
+		}
+	})
+}
+
+// A damaged copy is refused before the tenant is touched.
+func TestRestoreRefusesDamagedBackup(t *testing.T) {
+	ctx := context.Background()
+	_, m, blobDir := backupEnv(t, nil)
+	acme := mustProvision(t, m, "acme")
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('keep me')`)
+	b, err := m.Backup(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(blobDir, filepath.FromSlash(b.Key))
+	data, _ := os.ReadFile(path)
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(path, data, 0o600)
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
+	if _, _, err := m.Restore(ctx, acme, b.ID); err == nil {
+		t.Fatal("a damaged backup was restored")
+	}
+	if n := notes(t, m, acme); !slices.Equal(n, []string{"keep me", "newer"}) {
+		t.Errorf("tenant changed by a failed restore: %v", n)
+	}
+}
+
+// Writers racing a restore see the old database or the restored one, never a mix: every
+// transaction's pair of rows is entirely there or entirely not.
+func TestRestoreRacingWrites(t *testing.T) {
+	ctx := context.Background()
+	_, m, _ := backupEnv(t, nil)
+	acme := mustProvision(t, m, "acme")
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('base-a'), ('base-b')`)
+	if _, err := m.Backup(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var writes atomic.Int32
+	for w := range 3 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				l, err := m.Acquire(ctx, acme)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				tx, err := l.DB.Write.Begin()
+				if err == nil {
+					tx.Exec(`INSERT INTO notes (body) VALUES (?), (?)`, fmt.Sprintf("w%d-%d-a", w, i), fmt.Sprintf("w%d-%d-b", w, i))
+					err = tx.Commit()
+				}
+				l.Release()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, _, err := m.Restore(ctx, acme, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	n := notes(t, m, acme)
+	if !slices.Contains(n, "base-a") || !slices.Contains(n, "base-b") {
+		t.Fatalf("backed-up rows missing: %v", n)
+	}
+	for _, body := range n {
+		if pair, ok := strings.CutSuffix(body, "-a"); ok && !slices.Contains(n, pair+"-b") {
+			t.Errorf("half a transaction: %s without its pair", body)
+		}
+	}
+	if writes.Load() == 0 {
+		t.Error("no writes raced the restore")
+	}
+}
+
+func TestPruneBackups(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	start := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
+	now.Store(start.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	_, m, _ := backupEnv(t, clock)
+	acme := mustProvision(t, m, "acme")
+	// Two backups a day for 60 days.
+	for d := range 60 {
+		for h := range 2 {
+			now.Store(start.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour).UnixNano())
+			if _, err := m.Backup(ctx, acme); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deleted, err := m.PruneBackups(ctx, acme.ID, 7, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _ := m.Registry().Backups(ctx, acme.ID)
+	// 7 daily (the last 7 days) plus weekly ones for the 4 newest weeks not already kept: the
+	// newest week's and the previous week's newest backups are among the 7 days.
+	if len(left)+deleted != 120 || len(left) < 7 || len(left) > 11 {
+		t.Errorf("kept %d, deleted %d", len(left), deleted)
+	}
+	if newest := left[0].CreatedAt; !newest.Equal(start.Add(59*24*time.Hour + time.Hour)) {
+		t.Errorf("newest kept %s", newest)
+	}
+}
+
+func TestExport(t *testing.T) {
+	ctx := context.Background()
+	_, m, _ := backupEnv(t, nil)
+	acme := mustProvision(t, m, "acme")
+	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('it''s mine'), (NULL)`)
+	exec(t, m, acme, `INSERT INTO sessions VALUES ('secret-token', x'00', 1)`)
+	dir := t.TempDir()
+	files, err := m.Export(ctx, acme, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, "dump.sql") || !slices.Contains(files, "notes.json") || slices.Contains(files, "sessions.json") {
+		t.Errorf("files %v", files)
+	}
+	var rows []map[string]any
+	data, _ := os.ReadFile(filepath.Join(dir, "notes.json"))
+	if err := json.Unmarshal(data, &rows); err != nil || len(rows) != 2 || rows[0]["body"] != "it's mine" {
+		t.Errorf("notes.json: %s %v", data, err)
+	}
+	dump, _ := os.ReadFile(filepath.Join(dir, "dump.sql"))
+	if strings.Contains(string(dump), "secret-token") {
+		t.Error("the dump contains a session token")
+	}
+	// The dump recreates the data in an empty database.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "re.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(string(dump)); err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	var n int
+	db.QueryRow(`SELECT count(*) FROM notes WHERE body = 'it''s mine' OR body IS NULL`).Scan(&n)
+	if n != 2 {
+		t.Errorf("re-imported %d notes", n)
+	}
+}
+
+// Erasure leaves no file, blob or backup of the tenant.
+func TestDeleteErasesBackups(t *testing.T) {
+	ctx := context.Background()
+	_, m, blobDir := backupEnv(t, nil)
+	acme := mustProvision(t, m, "acme")
+	keep := mustProvision(t, m, "keep")
+	for range 2 {
+		if _, err := m.Backup(ctx, acme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := m.Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+		t.Fatal(err)
+	}
+	if _, err := m.Backup(ctx, keep); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(ctx, acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := m.Path(acme.ID)
+	if left, _ := filepath.Glob(path + "*"); len(left) != 0 {
+		t.Errorf("files left: %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(blobDir, acme.ID, "*")); len(left) != 0 {
+		t.Errorf("blobs left: %v", left)
+	}
+	if b, _ := m.Registry().Backups(ctx, acme.ID); len(b) != 0 {
+		t.Errorf("backup records left: %v", b)
+	}
+	if b, _ := m.Registry().Backups(ctx, keep.ID); len(b) != 1 {
+		t.Errorf("another tenant's backups: %d", len(b))
+	}
+}

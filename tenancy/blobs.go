@@ -1,0 +1,129 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file:// buckets: the embedded default
+	_ "gocloud.dev/blob/s3blob"   // s3:// buckets: S3-compatible storage when configured
+	"gocloud.dev/gcerrors"
+)
+
+// BlobStore keeps files that are not in a tenant's database: backups, logos, uploads. Keys of
+// one tenant all start with its id, so erasing a tenant can remove them all.
+type BlobStore interface {
+	Put(ctx context.Context, key string, r io.Reader) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error) // ErrNotFound
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
+	Close() error
+}
+
+// OpenBlobStore opens the bucket at rawURL: file:///abs/dir (the default, under the data
+// directory) or s3://bucket?region=...&endpoint=... for S3-compatible storage.
+func OpenBlobStore(ctx context.Context, rawURL string) (BlobStore, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("blob store URL %q: %w", rawURL, err)
+	}
+	if u.Scheme == "file" {
+		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("blob store: %w", err)
+		}
+	}
+	b, err := blob.OpenBucket(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store %s: %w", u.Redacted(), err)
+	}
+	s := bucketStore{b: b}
+	if u.Scheme == "file" {
+		s.dir = filepath.FromSlash(u.Path)
+	}
+	return s, nil
+}
+
+// FileBlobURL is the URL of a local blob directory.
+func FileBlobURL(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "no_tmp_dir=true"}).String(), nil
+}
+
+type bucketStore struct {
+	b   *blob.Bucket
+	dir string // for file:// stores: the directory, whose emptied folders DeletePrefix removes
+}
+
+func (s bucketStore) Put(ctx context.Context, key string, r io.Reader) error {
+	w, err := s.b.NewWriter(ctx, key, nil)
+	if err != nil {
+		return fmt.Errorf("write blob %s: %w", key, err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return fmt.Errorf("write blob %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write blob %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s bucketStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	r, err := s.b.NewReader(ctx, key, nil)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, fmt.Errorf("blob %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", key, err)
+	}
+	return r, nil
+}
+
+func (s bucketStore) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	n := 0
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return n, s.removeEmptyDirs(prefix)
+		}
+		if err != nil {
+			return n, fmt.Errorf("list blobs %s: %w", prefix, err)
+		}
+		if err := s.b.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return n, fmt.Errorf("delete blob %s: %w", obj.Key, err)
+		}
+		n++
+	}
+}
+
+// removeEmptyDirs removes the folders a file:// store leaves under a deleted prefix.
+func (s bucketStore) removeEmptyDirs(prefix string) error {
+	if s.dir == "" || !strings.HasSuffix(prefix, "/") || strings.Contains(prefix, "..") {
+		return nil
+	}
+	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
+	var dirs []string
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- { // deepest first; os.Remove keeps any that are not empty
+		os.Remove(dirs[i])
+	}
+	return nil
+}
+
+func (s bucketStore) Close() error { return s.b.Close() }
