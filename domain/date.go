@@ -67,3 +67,10 @@ func sameWall(t, want time.Time) bool {
 	wy, wm, wd := want.Date()
 	return y == wy && m == wm && dd == wd && t.Hour() == want.Hour() && t.Minute() == want.Minute()
 }
+
+// DaysUntil is the number of days from d to o (negative when o is earlier).
+func (d Date) DaysUntil(o Date) int {
+	a := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC)
+	b := time.Date(o.Year, o.Month, o.Day, 12, 0, 0, 0, time.UTC)
+	return int(b.Sub(a).Round(24*time.Hour) / (24 * time.Hour))
+}

@@ -84,11 +84,19 @@ func viewerForToken(ctx context.Context, s *domain.Store, secret string) (Viewer
 	if err != nil {
 		return Viewer{}, err
 	}
-	v := Viewer{UserID: tok.UserID, Name: tok.Name, Role: tok.Role, TokenID: tok.ID}
-	if u, err := s.User(ctx, tok.UserID); err == nil {
-		v.StaffID = u.StaffID
+	// A token acts with its own role, but never more than its user can now.
+	u, err := s.User(ctx, tok.UserID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return Viewer{}, domain.Errorf(domain.EUNAUTHORIZED, "the API token's user no longer exists")
 	}
-	return v, nil
+	if err != nil {
+		return Viewer{}, err
+	}
+	role := tok.Role
+	if u.Role != domain.RoleOwner {
+		role = domain.RoleStaff
+	}
+	return Viewer{UserID: u.ID, Name: tok.Name, Role: role, StaffID: u.StaffID, TokenID: tok.ID}, nil
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

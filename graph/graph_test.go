@@ -17,8 +17,12 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
-// tokens holds, per tenant slug, an owner's and a staff user's API token secrets.
-var tokens map[string]map[domain.Role]string
+// tokens holds, per tenant slug, an owner's and a staff user's API token secrets; manager is
+// the last server's tenant manager.
+var (
+	tokens  map[string]map[domain.Role]string
+	manager *tenancy.Manager
+)
 
 // server runs two tenants ("acme" and "other"), each with one staff member working 09–18 every
 // day, a one-hour service, an owner and a staff user with API tokens, behind the real tenancy
@@ -37,6 +41,7 @@ func server(t testing.TB) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	manager = m
 	for _, slug := range []string{"acme", "other"} {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Biz " + slug, Timezone: "Europe/Madrid"})
 		if err != nil {

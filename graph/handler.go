@@ -20,19 +20,28 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/graph/model"
 )
 
 // Limits on what one request may ask for.
 const (
 	MaxComplexity = 500
 	MaxDepth      = 10
+	MaxFields     = 2000 // fields in an operation once its fragments are expanded
 	MaxBodyBytes  = 1 << 20
 )
 
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
 func NewHandler(log *slog.Logger) http.Handler {
 	res := newResolver()
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: res}))
+	cfg := Config{Resolvers: res}
+	// A day of availability is real work: each costs 2, plus 20 per call, so one request can
+	// ask for a few months but cannot multiply them with aliases.
+	cfg.Complexity.Query.Availability = func(child int, _ int64, from, to model.Date, _ *int64) int {
+		days := max(1, from.DaysUntil(to.Date)+1)
+		return 20 + 2*days + child
+	}
+	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		// Browsers cannot set headers on websockets: the token may come in the init payload.
@@ -57,8 +66,10 @@ func NewHandler(log *slog.Logger) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{}) // a public API: clients may discover it, within the limits
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	// The shape limits run first: gqlgen's complexity walk expands fragments and is exponential
+	// in nested spreads; depthLimit measures them with memoization and rejects such documents.
+	srv.Use(depthLimit{MaxDepth, MaxFields})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{MaxDepth})
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql panic", "path", graphql.GetPath(ctx).String(), "panic", p)
@@ -122,16 +133,10 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return &gqlerror.Error{Message: derr.Error(), Path: path, Extensions: ext}
 		}
-		// gqlgen's own errors: parse and validation errors (no cause), and arguments that do not
-		// coerce to their type (the cause is the scalar's parse error, written for users).
-		if gerr, ok := err.(*gqlerror.Error); ok {
-			if gerr.Err != nil {
-				gerr.Message = "invalid argument: " + gerr.Err.Error()
-				if gerr.Extensions == nil {
-					gerr.Extensions = map[string]any{}
-				}
-				gerr.Extensions["code"] = "BAD_USER_INPUT"
-			}
+		// gqlgen's own parse and validation errors (and our rate-limit errors) have no cause and
+		// are written for clients. Anything with a cause is a resolver's error: gqlgen wraps those
+		// too, and unless they are domain errors (above; our scalars return those) they are internal.
+		if gerr, ok := err.(*gqlerror.Error); ok && gerr.Err == nil {
 			return gerr
 		}
 		log.ErrorContext(ctx, "graphql resolver failed", "path", path.String(), "err", err)
@@ -139,48 +144,77 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// depthLimit rejects operations nested deeper than max selection levels.
-type depthLimit struct{ max int }
+// depthLimit rejects operations nested deeper than maxDepth selection levels, or with more than
+// maxFields fields once their fragments are expanded. Fragments are measured once each, so a
+// document of fragments spreading each other twice costs linear time here, not exponential.
+type depthLimit struct{ maxDepth, maxFields int }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
 } = depthLimit{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) ExtensionName() string                   { return "ShapeLimit" }
 func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); depth > d.max {
+	m := measurer{frags: oc.Doc.Fragments, memo: map[string]shape{}}
+	sh := m.set(oc.Operation.SelectionSet, 0)
+	switch {
+	case sh.depth > d.maxDepth:
 		return &gqlerror.Error{
-			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", depth, d.max),
+			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", sh.depth, d.maxDepth),
 			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+		}
+	case sh.fields > d.maxFields:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation has %d fields once fragments are expanded; the limit is %d", sh.fields, d.maxFields),
+			Extensions: map[string]any{"code": "COMPLEXITY_LIMIT_EXCEEDED"},
 		}
 	}
 	return nil
 }
 
-func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
-	if seen > 100 { // fragment cycles are rejected by validation; this only bounds the walk
-		return seen
+// shape is the depth and expanded field count of a selection set (counts saturate, so huge
+// expansions cannot overflow).
+type shape struct{ depth, fields int }
+
+type measurer struct {
+	frags ast.FragmentDefinitionList
+	memo  map[string]shape
+}
+
+const saturated = 1 << 40
+
+func (m *measurer) set(set ast.SelectionSet, level int) shape {
+	var out shape
+	if level > 64 { // deeper than any limit; stops cycles, which validation rejects anyway
+		return shape{depth: level, fields: saturated}
 	}
-	deepest := 0
 	for _, sel := range set {
-		var d int
+		var sh shape
 		switch s := sel.(type) {
 		case *ast.Field:
-			d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+			sh = m.set(s.SelectionSet, level+1)
+			sh.depth++
+			sh.fields++
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, frags, seen+1)
+			sh = m.set(s.SelectionSet, level+1)
 		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil {
-				d = selectionDepth(f.SelectionSet, frags, seen+1)
+			var ok bool
+			if sh, ok = m.memo[s.Name]; !ok {
+				if f := m.frags.ForName(s.Name); f != nil {
+					m.memo[s.Name] = shape{} // a cycle measures as empty; validation reports it
+					sh = m.set(f.SelectionSet, level+1)
+					m.memo[s.Name] = sh
+				}
 			}
 		}
-		deepest = max(deepest, d)
+		out.depth = max(out.depth, sh.depth)
+		out.fields = min(out.fields+sh.fields, saturated)
 	}
-	return deepest
+	return out
 }

@@ -2,7 +2,6 @@
 package model
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 
@@ -16,11 +15,11 @@ type Date struct{ domain.Date }
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("a Date is a string like 2026-03-29")
+		return domain.Invalid("", "a Date is a string like 2026-03-29")
 	}
 	parsed, err := domain.ParseDate(s)
 	if err != nil {
-		return err
+		return domain.Invalid("", "%s", err.Error())
 	}
 	d.Date = parsed
 	return nil

@@ -2,11 +2,12 @@ package model
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/reserva/reserva/domain"
 )
 
 // MarshalID64 writes an int64 id as a GraphQL ID (a JSON string).
@@ -27,11 +28,11 @@ func UnmarshalID64(v any) (int64, error) {
 	case int:
 		return int64(v), nil
 	default:
-		return 0, fmt.Errorf("%v is not an id", v)
+		return 0, domain.Invalid("", "%v is not an id", v)
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%q is not an id", s)
+		return 0, domain.Invalid("", "%q is not an id", s)
 	}
 	return id, nil
 }
