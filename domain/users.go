@@ -55,11 +55,22 @@ const (
 	argonKeyLen  = 32
 )
 
+// argonSlots bounds how many argon2 hashes run at once: each takes 19 MiB, and a burst of
+// sign-in attempts must not take the process's memory with it. (Process-wide on purpose: the
+// memory is.)
+var argonSlots = make(chan struct{}, 2)
+
+func argonKey(password string, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	argonSlots <- struct{}{}
+	defer func() { <-argonSlots }()
+	return argon2.IDKey([]byte(password), salt, t, m, p, n)
+}
+
 // HashPassword returns an argon2id hash of password in the PHC string format.
 func HashPassword(password string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey(password, salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -82,7 +93,10 @@ func checkPassword(hash, password string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	if m > 64*1024 || t > 10 || p == 0 || len(want) == 0 { // not a hash this code made
+		return false
+	}
+	got := argonKey(password, salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
@@ -325,4 +339,44 @@ func (s *Store) AuthenticateAPIToken(ctx context.Context, secret string) (APITok
 		}
 	}
 	return t, nil
+}
+
+// RecheckViewer confirms that v may still act, for connections that outlive a request (live
+// subscriptions): its user still exists, its token is not revoked, its session not ended; and
+// returns it with its role as it is now. Errors: EUNAUTHORIZED.
+func (s *Store) RecheckViewer(ctx context.Context, v Viewer) (Viewer, error) {
+	gone := Errorf(EUNAUTHORIZED, "signed out, or access was revoked: sign in again")
+	u, err := s.User(ctx, v.UserID)
+	if ErrorCode(err) == ENOTFOUND {
+		return Viewer{}, gone
+	}
+	if err != nil {
+		return Viewer{}, err
+	}
+	role := u.Role
+	if v.TokenID != 0 {
+		tok, err := s.apiToken(ctx, `id = ? AND revoked_at IS NULL`, v.TokenID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Viewer{}, gone
+		}
+		if err != nil {
+			return Viewer{}, err
+		}
+		if tok.Role != RoleOwner {
+			role = RoleStaff
+		}
+	}
+	if v.Session != "" {
+		var n int
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE token = ? AND expiry > ?`,
+			v.Session, float64(s.now().UnixMilli())/1000).Scan(&n)
+		if err != nil {
+			return Viewer{}, err
+		}
+		if n == 0 {
+			return Viewer{}, gone
+		}
+	}
+	v.Role, v.StaffID = role, u.StaffID
+	return v, nil
 }

@@ -8,8 +8,9 @@ type Viewer struct {
 	UserID  int64
 	Name    string
 	Role    Role
-	StaffID int64 // the staff member a staff user is
-	TokenID int64 // set when an API token is used
+	StaffID int64  // the staff member a staff user is
+	TokenID int64  // set when an API token is used
+	Session string // the dashboard session's token, when signed in with a session
 }
 
 type viewerKey struct{}

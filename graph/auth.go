@@ -19,12 +19,27 @@ type Viewer = domain.Viewer
 
 func viewerFrom(ctx context.Context) (Viewer, bool) { return domain.ViewerFrom(ctx) }
 
+type liveKey struct{}
+
+// live marks ctx as a long-lived connection's (a websocket): its viewer is checked again on
+// every operation, since the session or token may have ended since it connected.
+func live(ctx context.Context) context.Context { return context.WithValue(ctx, liveKey{}, true) }
+
 // require returns the viewer if there is one with at least role (owner > staff).
 // Errors: EUNAUTHORIZED without a viewer, EFORBIDDEN with too small a role.
 func require(ctx context.Context, role domain.Role) (Viewer, error) {
 	v, ok := viewerFrom(ctx)
 	if !ok {
 		return v, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token of this business (Authorization: Bearer ...)")
+	}
+	if ctx.Value(liveKey{}) != nil {
+		s, err := store(ctx)
+		if err != nil {
+			return v, err
+		}
+		if v, err = s.RecheckViewer(ctx, v); err != nil {
+			return v, err
+		}
 	}
 	if role == domain.RoleOwner && v.Role != domain.RoleOwner {
 		return v, domain.Errorf(domain.EFORBIDDEN, "only owners can do this")

@@ -12,8 +12,9 @@ import (
 // in the tenant's own database, so any process that writes them (server, CLI, jobs) is seen.
 const eventPollInterval = 250 * time.Millisecond
 
-// followEvents sends every booking event newer than the moment of subscribing, until ctx ends.
-func followEvents(ctx context.Context, s *domain.Store, every time.Duration) (<-chan *domain.Event, error) {
+// followEvents sends every booking event newer than the moment of subscribing, until ctx ends
+// or stillAllowed fails (checked before each batch).
+func followEvents(ctx context.Context, s *domain.Store, every time.Duration, stillAllowed func() error) (<-chan *domain.Event, error) {
 	last, err := s.LastEventID(ctx)
 	if err != nil {
 		return nil, err
@@ -28,6 +29,9 @@ func followEvents(ctx context.Context, s *domain.Store, every time.Duration) (<-
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			if err := stillAllowed(); err != nil {
+				return
 			}
 			events, err := s.EventsAfter(ctx, last, 100)
 			if err != nil {

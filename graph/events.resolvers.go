@@ -30,7 +30,10 @@ func (r *subscriptionResolver) BookingEvents(ctx context.Context) (<-chan *domai
 	if err != nil {
 		return nil, err
 	}
-	return followEvents(ctx, s, eventPollInterval)
+	return followEvents(ctx, s, eventPollInterval, func() error {
+		_, err := require(ctx, domain.RoleStaff) // the session or token may end while it runs
+		return err
+	})
 }
 
 // BookingEvent returns BookingEventResolver implementation.

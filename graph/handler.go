@@ -28,6 +28,8 @@ const (
 	MaxComplexity = 500
 	MaxDepth      = 10
 	MaxFields     = 2000 // fields in an operation once its fragments are expanded
+	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
+	MaxConnectionLifetime = 30 * time.Minute
 	MaxBodyBytes  = 1 << 20
 )
 
@@ -43,12 +45,19 @@ func NewHandler(log *slog.Logger) http.Handler {
 	}
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		// Browsers cannot set headers on websockets: the token may come in the init payload.
-		// (The websocket library refuses cross-origin upgrades, so cookies cannot be abused.)
+		KeepAlivePingInterval: 15 * time.Second, // graphql-ws
+		PingPongInterval:      30 * time.Second, // graphql-transport-ws: a silent peer is dropped
+		InitTimeout:           10 * time.Second,
+		// Only signed-in users and API tokens may hold a connection (it holds its tenant's
+		// handle). Browsers cannot set headers on websockets: the token may come in the init
+		// payload. (The websocket library refuses cross-origin upgrades, so cookies cannot be
+		// abused from other sites.)
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if _, ok := viewerFrom(ctx); ok || p.Authorization() == "" {
-				return ctx, &p, nil
+			if _, ok := viewerFrom(ctx); ok {
+				return live(ctx), &p, nil
+			}
+			if p.Authorization() == "" {
+				return ctx, nil, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token in the connection_init payload")
 			}
 			if res.authLimit.Exhausted(clientOf(ctx)) {
 				return ctx, nil, rateLimited("failed sign-ins")
@@ -58,7 +67,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 				res.authLimit.Allow(clientOf(ctx))
 				return ctx, nil, err
 			}
-			return domain.WithViewer(ctx, v), &p, nil
+			return live(domain.WithViewer(ctx, v)), &p, nil
 		},
 	})
 	srv.AddTransport(transport.GET{})
@@ -99,11 +108,14 @@ func NewHandler(log *slog.Logger) http.Handler {
 			return
 		}
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			// A subscription lives past the server's request timeouts (keep-alive pings keep
-			// it honest), and holds its tenant's handle while it lives.
+			// A subscription lives past the server's request timeouts (pings keep it honest),
+			// but not forever: it holds its tenant's handle, so clients reconnect every while.
 			rc := http.NewResponseController(w)
 			rc.SetReadDeadline(time.Time{})
 			rc.SetWriteDeadline(time.Time{})
+			ctx, cancel := context.WithTimeout(r.Context(), MaxConnectionLifetime)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s)))
 	})

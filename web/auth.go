@@ -25,15 +25,15 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
-	client := l.Tenant.ID + "/" + clientIP(r)
-	if s.loginLimit.Exhausted(client) {
-		v.Error = "Too many failed attempts. Wait a minute and try again."
+	// Every attempt counts, taken before the password is checked, so parallel guesses cannot
+	// slip past the limit.
+	if !s.loginLimit.Allow(l.Tenant.ID + "/" + clientIP(r)) {
+		v.Error = "Too many attempts. Wait a minute and try again."
 		render(w, r, http.StatusTooManyRequests, loginPage(v))
 		return
 	}
 	u, err := s.store(r).Authenticate(r.Context(), v.Email, r.PostFormValue("password"))
 	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
-		s.loginLimit.Allow(client)
 		v.Error = "The email or password is wrong."
 		render(w, r, http.StatusUnauthorized, loginPage(v))
 		return

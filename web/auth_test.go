@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
@@ -183,7 +187,7 @@ func TestLoginRateLimit(t *testing.T) {
 		send(t, c, "POST", srv.URL+"/acme/admin/login", wrong, form)
 	}
 	status, body, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form)
-	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed attempts") {
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many attempts") {
 		t.Errorf("after 10 failures: %d", status)
 	}
 	// Another business's sign-in is not slowed down.
@@ -226,5 +230,44 @@ func TestBodyLimit(t *testing.T) {
 	status, body, _ := send(t, browser(t), "POST", srv.URL+"/acme/graphql", big, map[string]string{"Content-Type": "application/json"})
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "request body is over") {
 		t.Errorf("2 MiB body: %d %.200s", status, body)
+	}
+}
+
+// A websocket opened with a session stops acting for its user once they sign out.
+func TestWebsocketAfterLogout(t *testing.T) {
+	srv, _ := site(t)
+	c := browser(t)
+	if status, _, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form); status != http.StatusSeeOther {
+		t.Fatal(status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/acme/graphql",
+		&websocket.DialOptions{HTTPClient: c, Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	wsjson.Write(ctx, ws, map[string]any{"type": "connection_init"})
+	var ack map[string]any
+	if err := wsjson.Read(ctx, ws, &ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack %v %v", ack, err)
+	}
+	query := func(id string) string {
+		wsjson.Write(ctx, ws, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `{ users { email } }`}})
+		var msg json.RawMessage
+		if err := wsjson.Read(ctx, ws, &msg); err != nil {
+			t.Fatal(err)
+		}
+		var done map[string]any
+		wsjson.Read(ctx, ws, &done) // "complete"
+		return string(msg)
+	}
+	if got := query("1"); !strings.Contains(got, "owner@acme.example") {
+		t.Fatalf("signed in: %s", got)
+	}
+	send(t, c, "POST", srv.URL+"/acme/admin/logout", "", form)
+	if got := query("2"); strings.Contains(got, "owner@acme.example") || !strings.Contains(got, "UNAUTHENTICATED") {
+		t.Errorf("after logout: %s", got)
 	}
 }

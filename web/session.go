@@ -90,7 +90,9 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 			u, err := s.store(r).User(r.Context(), id)
 			switch {
 			case err == nil:
-				r = r.WithContext(domain.WithViewer(r.Context(), domain.ViewerOf(u)))
+				v := domain.ViewerOf(u)
+				v.Session = s.sessions.Token(r.Context())
+				r = r.WithContext(domain.WithViewer(r.Context(), v))
 			case domain.ErrorCode(err) == domain.ENOTFOUND:
 				s.sessions.Remove(r.Context(), sessionUserKey) // the user was removed
 			default:
