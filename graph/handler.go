@@ -30,7 +30,7 @@ const (
 	MaxFields     = 2000 // fields in an operation once its fragments are expanded
 	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
 	MaxConnectionLifetime = 30 * time.Minute
-	MaxBodyBytes  = 1 << 20
+	MaxBodyBytes          = 1 << 20
 )
 
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
