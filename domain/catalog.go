@@ -466,12 +466,16 @@ func (c *Customer) Validate() error {
 	return nil
 }
 
-// upsertCustomer finds the customer by email, filling in a missing phone, or creates them.
+// upsertCustomer finds the customer by email or creates them. An existing customer's details are
+// left as they are: anyone can book with any email, so a booking must not rewrite them.
 func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int64, error) {
+	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, s.now().Unix())
+	if err != nil {
+		return 0, err
+	}
 	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET phone = CASE WHEN phone = '' THEN excluded.phone ELSE phone END
-		RETURNING id`, c.Name, c.Email, c.Phone, s.now().Unix()).Scan(&id)
+	err = tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email = ?`, c.Email).Scan(&id)
 	return id, err
 }
 
@@ -567,20 +571,5 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 		out[svc.ID] = svc
 		return err
 	}, `SELECT `+serviceColumns+` FROM services WHERE id IN `+in, args...)
-	return out, err
-}
-
-// CustomersByIDs returns the customers with the given ids, by id.
-func (s *Store) CustomersByIDs(ctx context.Context, ids []int64) (map[int64]Customer, error) {
-	out := map[int64]Customer{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args := inList(ids)
-	err := each(ctx, s.r, func(rows *sql.Rows) error {
-		c, err := scanCustomer(rows)
-		out[c.ID] = c
-		return err
-	}, `SELECT `+customerColumns+` FROM customers WHERE id IN `+in, args...)
 	return out, err
 }

@@ -195,3 +195,32 @@ func TestAvailabilityIndexCovers(t *testing.T) {
 		t.Errorf("plan: %s", p)
 	}
 }
+
+// Booking with someone else's email neither reveals nor changes what they gave.
+func TestBookingDoesNotRevealOrRewriteCustomer(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	victim := domain.Customer{Name: "Victoria Private", Email: "vic@example.com"}
+	if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "10:00"), Customer: victim}); err != nil {
+		t.Fatal(err)
+	}
+	prober := domain.Customer{Name: "x", Email: "VIC@example.com", Phone: "+1 555"}
+	_, tok, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "11:00"), Customer: prober})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.BookingByToken(ctx, tok)
+	if err != nil || b.Contact.Name != "x" || b.Contact.Phone != "+1 555" {
+		t.Errorf("the prober's booking shows %+v (%v); want what the prober gave", b.Contact, err)
+	}
+	c, _ := s.CustomerByEmail(ctx, "vic@example.com")
+	if c.Name != "Victoria Private" || c.Phone != "" {
+		t.Errorf("customer record rewritten: %+v", c)
+	}
+	if b.CustomerID != c.ID {
+		t.Error("the booking is not on the customer's history")
+	}
+}

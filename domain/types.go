@@ -129,10 +129,16 @@ type Booking struct {
 	Status       Status
 	Seats        int
 	Notes        string
+	Contact      Contact // as given with this booking
 	CancelReason string
 	CancelledBy  string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// Contact is how to reach the person who made a booking, as they gave it then.
+type Contact struct {
+	Name, Email, Phone string
 }
 
 // Event is one entry of a booking's audit trail.

@@ -47,7 +47,6 @@ type loaders struct {
 	store    *domain.Store
 	staff    *dataloadgen.Loader[int64, domain.Staff]
 	services *dataloadgen.Loader[int64, domain.Service]
-	customer *dataloadgen.Loader[int64, domain.Customer]
 }
 
 type loadersKey struct{}
@@ -58,7 +57,6 @@ func withLoaders(ctx context.Context, s *domain.Store) context.Context {
 		store:    s,
 		staff:    dataloadgen.NewMappedLoader(s.StaffByIDs, wait),
 		services: dataloadgen.NewMappedLoader(s.ServicesByIDs, wait),
-		customer: dataloadgen.NewMappedLoader(s.CustomersByIDs, wait),
 	})
 }
 
@@ -89,8 +87,4 @@ func loadStaff(ctx context.Context, id int64) (*domain.Staff, error) {
 
 func loadService(ctx context.Context, id int64) (*domain.Service, error) {
 	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Service] { return l.services }, id, "service")
-}
-
-func loadCustomer(ctx context.Context, id int64) (*domain.Customer, error) {
-	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Customer] { return l.customer }, id, "customer")
 }

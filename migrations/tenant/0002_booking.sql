@@ -103,6 +103,11 @@ CREATE TABLE bookings (
     status          TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'cancelled', 'completed', 'no_show')),
     seats           INTEGER NOT NULL DEFAULT 1 CHECK (seats >= 1),
     notes           TEXT NOT NULL DEFAULT '',
+    -- The contact details as given with this booking (the customer record keeps the first ones:
+    -- a booking never changes, nor reveals, what another booking said).
+    customer_name   TEXT NOT NULL DEFAULT '',
+    customer_email  TEXT NOT NULL DEFAULT '',
+    customer_phone  TEXT NOT NULL DEFAULT '',
     cancel_reason   TEXT NOT NULL DEFAULT '',
     cancelled_by    TEXT NOT NULL DEFAULT '',
     idempotency_key TEXT UNIQUE,
