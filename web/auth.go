@@ -42,17 +42,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.sessions.RenewToken(r.Context()); err != nil {
+	sm := s.sessions(r)
+	if err := sm.RenewToken(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	s.sessions.Put(r.Context(), sessionUserKey, u.ID)
+	sm.Put(r.Context(), sessionUserKey, u.ID)
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
-	if err := s.sessions.Destroy(r.Context()); err != nil {
+	if err := s.sessions(r).Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -139,7 +139,7 @@ func TestDashboardLogin(t *testing.T) {
 		t.Fatalf("login: %d %s", status, h.Get("Location"))
 	}
 	cookie := h.Get("Set-Cookie")
-	if !strings.Contains(cookie, "reserva_session=") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
+	if !strings.Contains(cookie, "reserva_") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
 		t.Errorf("session cookie %q", cookie)
 	}
 	if a, o := sessions(t, m, "acme"), sessions(t, m, "other"); a != 1 || o != 0 {
@@ -269,5 +269,23 @@ func TestWebsocketAfterLogout(t *testing.T) {
 	send(t, c, "POST", srv.URL+"/acme/admin/logout", "", form)
 	if got := query("2"); strings.Contains(got, "owner@acme.example") || !strings.Contains(got, "UNAUTHENTICATED") {
 		t.Errorf("after logout: %s", got)
+	}
+}
+
+// One browser can be signed in to two businesses at once.
+func TestSignedInToTwoBusinesses(t *testing.T) {
+	srv, _ := site(t)
+	c := browser(t)
+	for _, slug := range []string{"acme", "other"} {
+		status, _, _ := send(t, c, "POST", srv.URL+"/"+slug+"/admin/login",
+			url.Values{"email": {"owner@" + slug + ".example"}, "password": {"correct horse battery"}}.Encode(), form)
+		if status != http.StatusSeeOther {
+			t.Fatalf("sign in to %s: %d", slug, status)
+		}
+	}
+	for _, slug := range []string{"acme", "other"} {
+		if status, body, _ := send(t, c, "GET", srv.URL+"/"+slug+"/admin", "", nil); status != 200 || !strings.Contains(body, "Owner of "+slug) {
+			t.Errorf("%s dashboard: %d", slug, status)
+		}
 	}
 }

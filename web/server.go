@@ -35,8 +35,8 @@ type Server struct {
 	// Metrics, when set, count requests by route and are served at /metrics.
 	Metrics *metrics.Metrics
 
-	sessions   *scs.SessionManager
-	loginLimit *ratelimit.Limiter // failed sign-ins per tenant and address
+	sessionManagers *sessionManagers
+	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
 }
 
 // Handler returns the whole HTTP handler: middleware around every route.
@@ -64,7 +64,7 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}/admin/graphql", s.requireUser(s.graphiql))
 	fn("/", s.notFound)
 
-	s.sessions = newSessions(s.SecureCookies)
+	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
 
 	var h http.Handler = mux

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -14,15 +15,39 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
-// newSessions returns the dashboard's session manager. Sessions live in each tenant's own
-// database (deleting a business deletes its sessions), so a cookie from one business is no
-// session at all on another.
+// sessionManagers hands out one scs session manager per tenant, each with its own cookie name,
+// so signing in to one business does not sign the browser out of another. Sessions live in each
+// tenant's own database (deleting a business deletes its sessions), so a cookie from one
+// business is no session at all on another.
+type sessionManagers struct {
+	secure bool
+	mu     sync.Mutex
+	byID   map[string]*scs.SessionManager
+}
+
+func (sm *sessionManagers) of(tenantID string) *scs.SessionManager {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if m := sm.byID[tenantID]; m != nil {
+		return m
+	}
+	m := newSessions(sm.secure)
+	m.Cookie.Name = "reserva_" + tenantID
+	sm.byID[tenantID] = m
+	return m
+}
+
+// sessions returns the session manager of the request's tenant.
+func (s *Server) sessions(r *http.Request) *scs.SessionManager {
+	l, _ := tenancy.FromContext(r.Context())
+	return s.sessionManagers.of(l.Tenant.ID)
+}
+
 func newSessions(secure bool) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = tenantSessionStore{}
-	sm.Lifetime = 7 * 24 * time.Hour   // absolute: sign in again after a week
-	sm.IdleTimeout = 12 * time.Hour    // or after half a day unused
-	sm.Cookie.Name = "reserva_session" //
+	sm.Lifetime = 7 * 24 * time.Hour // absolute: sign in again after a week
+	sm.IdleTimeout = 12 * time.Hour  // or after half a day unused
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = secure // set when served over TLS (directly or behind a proxy)
@@ -85,30 +110,29 @@ func (tenantSessionStore) Delete(string) error                    { return errNo
 // withSessions loads and saves the session of tenant requests and puts the signed-in user, if
 // any, in the context as the request's domain.Viewer. Platform requests pass untouched.
 func (s *Server) withSessions(next http.Handler) http.Handler {
-	viewer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := s.sessions.GetInt64(r.Context(), sessionUserKey); id != 0 {
-			u, err := s.store(r).User(r.Context(), id)
-			switch {
-			case err == nil:
-				v := domain.ViewerOf(u)
-				v.Session = s.sessions.Token(r.Context())
-				r = r.WithContext(domain.WithViewer(r.Context(), v))
-			case domain.ErrorCode(err) == domain.ENOTFOUND:
-				s.sessions.Remove(r.Context(), sessionUserKey) // the user was removed
-			default:
-				s.serverError(w, r, err)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-	withSession := s.sessions.LoadAndSave(viewer)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := tenancy.FromContext(r.Context()); !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
-		withSession.ServeHTTP(w, r)
+		sm := s.sessions(r)
+		sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id := sm.GetInt64(r.Context(), sessionUserKey); id != 0 {
+				u, err := s.store(r).User(r.Context(), id)
+				switch {
+				case err == nil:
+					v := domain.ViewerOf(u)
+					v.Session = sm.Token(r.Context())
+					r = r.WithContext(domain.WithViewer(r.Context(), v))
+				case domain.ErrorCode(err) == domain.ENOTFOUND:
+					sm.Remove(r.Context(), sessionUserKey) // the user was removed
+				default:
+					s.serverError(w, r, err)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})).ServeHTTP(w, r)
 	})
 }
 
