@@ -107,7 +107,8 @@ func NewHandler(log *slog.Logger) http.Handler {
 		if !ok {
 			return
 		}
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		websocket := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		if websocket {
 			// A subscription lives past the server's request timeouts (pings keep it honest),
 			// but not forever: it holds its tenant's handle, so clients reconnect every while.
 			rc := http.NewResponseController(w)
@@ -117,7 +118,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s)))
+		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s, websocket)))
 	})
 }
 

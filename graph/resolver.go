@@ -51,12 +51,17 @@ type loaders struct {
 
 type loadersKey struct{}
 
-func withLoaders(ctx context.Context, s *domain.Store) context.Context {
-	wait := dataloadgen.WithWait(time.Millisecond)
+// withLoaders gives a request its loaders. A long-lived connection (websocket) gets loaders
+// that batch but do not cache, so its events never show stale names nor grow without bound.
+func withLoaders(ctx context.Context, s *domain.Store, longLived bool) context.Context {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond)}
+	if longLived {
+		opts = append(opts, dataloadgen.WithoutCache())
+	}
 	return context.WithValue(ctx, loadersKey{}, &loaders{
 		store:    s,
-		staff:    dataloadgen.NewMappedLoader(s.StaffByIDs, wait),
-		services: dataloadgen.NewMappedLoader(s.ServicesByIDs, wait),
+		staff:    dataloadgen.NewMappedLoader(s.StaffByIDs, opts...),
+		services: dataloadgen.NewMappedLoader(s.ServicesByIDs, opts...),
 	})
 }
 
