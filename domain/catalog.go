@@ -573,3 +573,36 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 	}, `SELECT `+serviceColumns+` FROM services WHERE id IN `+in, args...)
 	return out, err
 }
+
+// AnonymiseCustomer erases a customer's personal data (GDPR right to be forgotten) while keeping
+// the business's records: the customer's name, email, phone and notes, and on their bookings the
+// contact details, notes and cancellation reasons, are replaced; their manage links stop working.
+// Errors: ENOTFOUND.
+func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = 'deleted-' || id || '@invalid',
+			phone = '', notes = '' WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return Errorf(ENOTFOUND, "customer %d not found", id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET customer_name = 'Deleted customer', customer_email = '',
+			customer_phone = '', notes = '', cancel_reason = '' WHERE customer_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM booking_tokens WHERE booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
+			return err
+		}
+		// The audit trail keeps what happened, not who said what.
+		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = 'cancelled'
+			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, type, actor, data, at)
+			SELECT id, 'anonymised', ?, '{}', ? FROM bookings WHERE customer_id = ?`, actor, s.now().Unix(), id)
+		return err
+	})
+	return wrap("anonymise customer", err)
+}

@@ -224,3 +224,37 @@ func TestBookingDoesNotRevealOrRewriteCustomer(t *testing.T) {
 		t.Error("the booking is not on the customer's history")
 	}
 }
+
+func TestAnonymiseCustomer(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	eva := domain.Customer{Name: "Eva Private", Email: "eva@example.com", Phone: "+34 600"}
+	b, tok, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "10:00"), Customer: eva, Notes: "my knee hurts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "11:00"), Customer: customer(2)})
+	if err := s.AnonymiseCustomer(ctx, b.CustomerID, "staff:Owner"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Customer(ctx, b.CustomerID)
+	got, _ := s.Booking(ctx, b.ID)
+	if strings.Contains(c.Name+c.Email+c.Phone, "Eva") || strings.Contains(c.Email, "eva@") || got.Notes != "" || got.Contact.Name != "Deleted customer" || got.Contact.Email != "" {
+		t.Errorf("after anonymising: customer %+v, booking %+v", c, got)
+	}
+	if got.Start != b.Start || got.Status != b.Status {
+		t.Error("the booking itself changed")
+	}
+	if _, err := s.BookingByToken(ctx, tok); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Errorf("manage link still works: %v", err)
+	}
+	if o, _ := s.Booking(ctx, other.ID); o.Contact.Name != "Customer" {
+		t.Errorf("another customer's booking changed: %+v", o.Contact)
+	}
+	if err := s.AnonymiseCustomer(ctx, 999, "x"); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Errorf("unknown customer: %v", err)
+	}
+}

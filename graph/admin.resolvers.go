@@ -356,6 +356,22 @@ func (r *mutationResolver) UpdateSettings(ctx context.Context, input model.Setti
 	return r.Query().Business(ctx)
 }
 
+// AnonymiseCustomer is the resolver for the anonymiseCustomer field.
+func (r *mutationResolver) AnonymiseCustomer(ctx context.Context, id int64) (bool, error) {
+	v, err := require(ctx, domain.RoleOwner)
+	if err != nil {
+		return false, err
+	}
+	s, err := store(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := s.AnonymiseCustomer(ctx, id, actor(v)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.UserInput) (*domain.User, error) {
 	if _, err := require(ctx, domain.RoleOwner); err != nil {

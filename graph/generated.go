@@ -139,6 +139,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddTimeOff               func(childComplexity int, staffID int64, start time.Time, end time.Time, reason *string) int
+		AnonymiseCustomer        func(childComplexity int, id int64) int
 		ArchiveService           func(childComplexity int, id int64) int
 		CancelBooking            func(childComplexity int, token string, reason *string) int
 		CancelBookingAsBusiness  func(childComplexity int, id int64, reason *string) int
@@ -275,6 +276,7 @@ type MutationResolver interface {
 	RemoveTimeOff(ctx context.Context, id int64) (bool, error)
 	CreateResource(ctx context.Context, name string) (*domain.Resource, error)
 	UpdateSettings(ctx context.Context, input model.SettingsInput) (*model.Business, error)
+	AnonymiseCustomer(ctx context.Context, id int64) (bool, error)
 	CreateUser(ctx context.Context, input model.UserInput) (*domain.User, error)
 	SetUserRole(ctx context.Context, id int64, role model.Role) (*domain.User, error)
 	RemoveUser(ctx context.Context, id int64) (bool, error)
@@ -644,6 +646,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddTimeOff(childComplexity, args["staffId"].(int64), args["start"].(time.Time), args["end"].(time.Time), args["reason"].(*string)), true
+	case "Mutation.anonymiseCustomer":
+		if e.ComplexityRoot.Mutation.AnonymiseCustomer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_anonymiseCustomer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AnonymiseCustomer(childComplexity, args["id"].(int64)), true
 	case "Mutation.archiveService":
 		if e.ComplexityRoot.Mutation.ArchiveService == nil {
 			break
@@ -1756,6 +1769,20 @@ func (ec *executionContext) field_Mutation_addTimeOff_args(ctx context.Context, 
 		return nil, err
 	}
 	args["reason"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_anonymiseCustomer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4642,6 +4669,50 @@ func (ec *executionContext) fieldContext_Mutation_updateSettings(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_anonymiseCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_anonymiseCustomer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AnonymiseCustomer(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_anonymiseCustomer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_anonymiseCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8532,6 +8603,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateSettings":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymiseCustomer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_anonymiseCustomer(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
