@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/reserva/reserva/jobs"
@@ -12,18 +13,18 @@ import (
 // cmdJobs runs one scheduled job now, as `reserva serve` would on its schedule.
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "run" {
-		return fmt.Errorf("%w: usage: reserva jobs run sweep|housekeeping", errUsage)
+		return fmt.Errorf("%w: usage: reserva jobs run sweep|housekeeping|stats", errUsage)
 	}
 	var cfg config
 	name := args[1]
-	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind) or housekeeping.")
+	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, or stats (today's counts).")
 	idle := fs.Duration("idle", time.Hour, "sweep: migrate tenants not seen for this long")
 	workers := fs.Int("workers", 2, "sweep: tenants migrated at once")
 	if err := parse(fs, args[2:]); err != nil {
 		return err
 	}
-	if name != "sweep" && name != "housekeeping" {
-		return fmt.Errorf("%w: unknown job %q (sweep, housekeeping)", errUsage, name)
+	if name != "sweep" && name != "housekeeping" && name != "stats" {
+		return fmt.Errorf("%w: unknown job %q (sweep, housekeeping, stats)", errUsage, name)
 	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		var result fmt.Stringer
@@ -33,11 +34,42 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			result, err = jobs.Sweep(ctx, p.tenants, *idle, *workers)
 		case "housekeeping":
 			result, err = jobs.Housekeeping(ctx, p.tenants)
+		case "stats":
+			result, err = jobs.Stats(ctx, p.tenants, time.Now())
 		}
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", name, result)
+		return nil
+	})
+}
+
+// cmdStats shows the cross-tenant daily counts.
+func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlags("stats", &cfg, stderr, "Shows each business's bookings created and cancelled and its customers on a day (UTC),\nas counted by the stats job (reserva jobs run stats counts today now).")
+	day := fs.String("day", time.Now().UTC().Format(time.DateOnly), "the day, YYYY-MM-DD")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := time.Parse(time.DateOnly, *day); err != nil {
+		return fmt.Errorf("%w: --day %q is not a date like 2026-03-29", errUsage, *day)
+	}
+	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
+		stats, err := p.reg.Stats(ctx, *day)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLUG\tBOOKINGS CREATED\tCANCELLED\tCUSTOMERS")
+		var created, cancelled int
+		for _, s := range stats {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", s.Slug, s.BookingsCreated, s.BookingsCancelled, s.Customers)
+			created, cancelled = created+s.BookingsCreated, cancelled+s.BookingsCancelled
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\n%s: %d businesses, %d bookings created, %d cancelled\n", *day, len(stats), created, cancelled)
 		return nil
 	})
 }

@@ -40,7 +40,8 @@ Usage:
   reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
   reserva tenants delete --slug S [--yes]     erase a business and all its data
   reserva migrate                             bring every business's database to the latest schema
-  reserva jobs run sweep|housekeeping         run one scheduled job now
+  reserva jobs run sweep|housekeeping|stats   run one scheduled job now
+  reserva stats [--day YYYY-MM-DD]            bookings and customers per business on a day
   reserva backup [--tenant S]                 back up businesses changed since their last backup
   reserva backups list --tenant S             list a business's backups
   reserva restore --tenant S [--at ID] [--into NEW]   restore a backup (in place, or as a new business)
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdRestore(ctx, args[1:], stdin, stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, args[1:], stdout, stderr)
+	case "stats":
+		err = cmdStats(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q (run \"reserva help\")", errUsage, args[0])
 	}

@@ -309,4 +309,12 @@ func TestCLIBackupRestoreExport(t *testing.T) {
 	if err != nil || !strings.Contains(string(services), "Haircut") {
 		t.Errorf("exported services: %s %v", services, err)
 	}
+	if code, out, errOut := reserva(t, "", "jobs", "run", "stats", "--data", data); code != 0 || !strings.Contains(out, "2 tenants counted") {
+		t.Fatalf("stats job: %d %q %q", code, out, errOut)
+	}
+	// The demo's bookings were all made today.
+	code, out, _ = reserva(t, "", "stats", "--data", data)
+	if code != 0 || !regexp.MustCompile(`(?m)^acme\s+[1-9]\d*\s+0\s+\d+$`).MatchString(out) {
+		t.Errorf("stats: %d\n%s", code, out)
+	}
 }

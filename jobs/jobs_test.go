@@ -211,3 +211,42 @@ func TestBackups(t *testing.T) {
 		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	busy, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "busy", Name: "B", Timezone: "UTC"})
+	m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Q", Timezone: "UTC"})
+	l, _ := m.Acquire(ctx, busy)
+	now := time.Now().Unix()
+	for _, q := range []string{
+		`INSERT INTO staff (id, name, created_at) VALUES (1, 'Ana', 0)`,
+		`INSERT INTO services (id, name, duration_min, price_currency, created_at, updated_at) VALUES (1, 'Cut', 30, 'EUR', 0, 0)`,
+		`INSERT INTO customers (id, name, email, created_at) VALUES (1, 'Eva', 'eva@example.com', 0), (2, 'Tom', 'tom@example.com', 0)`,
+	} {
+		if _, err := l.DB.Write.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if _, err := l.DB.Write.Exec(`INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at, block_start, block_end,
+			status, created_at, updated_at) VALUES (1, 1, 1, ?, ?, ?, ?, 'confirmed', ?, ?)`, now+int64(i)*3600, now+int64(i)*3600+1800,
+			now+int64(i)*3600, now+int64(i)*3600+1800, now, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.DB.Write.Exec(`INSERT INTO booking_events (booking_id, type, actor, at) VALUES (1, 'cancelled', 'customer', ?)`, now)
+	l.Release()
+
+	r, err := jobs.Stats(ctx, m, time.Now())
+	if err != nil || r.Tenants != 2 {
+		t.Fatalf("%s %v", r, err)
+	}
+	stats, _ := reg.Stats(ctx, time.Now().UTC().Format(time.DateOnly))
+	if len(stats) != 2 || stats[0].Slug != "busy" || stats[0].BookingsCreated != 3 || stats[0].BookingsCancelled != 1 || stats[0].Customers != 2 {
+		t.Errorf("stats %+v", stats)
+	}
+}

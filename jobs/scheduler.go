@@ -77,6 +77,18 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 			r, err := Housekeeping(ctx, m)
 			return r.String(), err
 		}},
+		{"stats", 6 * time.Hour, func(ctx context.Context) (string, error) {
+			// Yesterday's final counts, and today's so far.
+			var out string
+			for _, day := range []time.Time{time.Now().UTC().AddDate(0, 0, -1), time.Now().UTC()} {
+				r, err := Stats(ctx, m, day)
+				if err != nil {
+					return out, err
+				}
+				out += r.String() + "; "
+			}
+			return out, nil
+		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
 			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly)
 			if err == nil && len(r.Failed) > 0 {

@@ -69,10 +69,23 @@ type Registry interface {
 	Spares(ctx context.Context) (map[string]int, error) // id → schema version
 	RemoveSpare(ctx context.Context, id string) (removed bool, err error)
 
+	SetStats(ctx context.Context, s DailyStats) error
+	Stats(ctx context.Context, day string) ([]DailyStats, error)
+
 	AddBackup(ctx context.Context, b Backup) error
 	Backups(ctx context.Context, tenantID string) ([]Backup, error) // newest first
 	DeleteBackup(ctx context.Context, id string) error
 	Close() error
+}
+
+// DailyStats are one tenant's counts for one UTC day (cross-tenant analytics).
+type DailyStats struct {
+	TenantID          string
+	Slug              string // filled by Stats
+	Day               string // YYYY-MM-DD, UTC
+	BookingsCreated   int
+	BookingsCancelled int
+	Customers         int // all customers at the end of the day
 }
 
 // Backup is one verified, compressed copy of a tenant's database in the blob store.
@@ -411,4 +424,33 @@ func (r *SQLiteRegistry) DeleteBackup(ctx context.Context, id string) error {
 		return fmt.Errorf("delete backup %s: %w", id, err)
 	}
 	return nil
+}
+
+func (r *SQLiteRegistry) SetStats(ctx context.Context, s DailyStats) error {
+	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO tenant_stats (tenant_id, day, bookings_created, bookings_cancelled, customers)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, day) DO UPDATE SET bookings_created = excluded.bookings_created,
+		bookings_cancelled = excluded.bookings_cancelled, customers = excluded.customers`,
+		s.TenantID, s.Day, s.BookingsCreated, s.BookingsCancelled, s.Customers)
+	if err != nil {
+		return fmt.Errorf("record stats: %w", err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) Stats(ctx context.Context, day string) ([]DailyStats, error) {
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT s.tenant_id, t.slug, s.day, s.bookings_created, s.bookings_cancelled, s.customers
+		FROM tenant_stats s JOIN tenants t ON t.id = s.tenant_id WHERE s.day = ? ORDER BY s.bookings_created DESC, t.slug`, day)
+	if err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	defer rows.Close()
+	var out []DailyStats
+	for rows.Next() {
+		var s DailyStats
+		if err := rows.Scan(&s.TenantID, &s.Slug, &s.Day, &s.BookingsCreated, &s.BookingsCancelled, &s.Customers); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
