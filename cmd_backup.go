@@ -27,7 +27,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return fmt.Errorf("no tenant has the slug %q (see reserva tenants list)", *slug)
 			}
 		}
-		r, err := jobs.Backups(ctx, p.tenants, *slug, *daily, *weekly)
+		r, err := jobs.Backups(ctx, p.tenants, *slug, *daily, *weekly, 2)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/reserva/reserva/tenancy"
 )
@@ -21,45 +22,62 @@ func (r BackupResult) String() string {
 }
 
 // Backups backs up every tenant changed since its last backup (or only the one with slug only,
-// when given), one at a time, then prunes each tenant's old backups to daily and weekly ones.
-// A tenant that fails is reported and the others go on.
-func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly int) (BackupResult, error) {
+// when given), workers at a time, then prunes each tenant's old backups to daily and weekly
+// ones. A tenant that fails is reported and the others go on.
+func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly, workers int) (BackupResult, error) {
 	var r BackupResult
 	all, err := m.Registry().List(ctx)
 	if err != nil {
 		return r, err
 	}
+	var mu sync.Mutex
+	sem := make(chan struct{}, max(workers, 1))
+	var wg sync.WaitGroup
 	for _, t := range all {
 		if only != "" && t.Slug != only {
 			continue
 		}
 		if ctx.Err() != nil {
-			return r, ctx.Err()
+			break
 		}
-		list, err := m.Registry().Backups(ctx, t.ID)
-		if err != nil {
-			return r, err
-		}
-		changed := true
-		if len(list) > 0 && only == "" {
-			if changed, err = m.ChangedSince(t, list[0].CreatedAt); err != nil {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			backedUp, pruned, err := backupOne(ctx, m, t, only != "", daily, weekly)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
 				r.Failed = append(r.Failed, t.Slug)
-				continue
+			case backedUp:
+				r.BackedUp++
+			default:
+				r.Unchanged++
 			}
-		}
-		if !changed {
-			r.Unchanged++
-		} else if _, err := m.Backup(ctx, t); err != nil {
-			r.Failed = append(r.Failed, t.Slug)
-			continue
-		} else {
-			r.BackedUp++
-		}
-		n, err := m.PruneBackups(ctx, t.ID, daily, weekly)
-		if err != nil {
-			r.Failed = append(r.Failed, t.Slug)
-		}
-		r.Pruned += n
+			r.Pruned += pruned
+		})
 	}
-	return r, nil
+	wg.Wait()
+	return r, ctx.Err()
+}
+
+// backupOne backs up t if it changed since its last backup (or always, with force) and prunes.
+func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force bool, daily, weekly int) (bool, int, error) {
+	list, err := m.Registry().Backups(ctx, t.ID)
+	if err != nil {
+		return false, 0, err
+	}
+	changed := true
+	if len(list) > 0 && !force {
+		if changed, err = m.ChangedSince(t, list[0].CreatedAt); err != nil {
+			return false, 0, err
+		}
+	}
+	if changed {
+		if _, err := m.Backup(ctx, t); err != nil {
+			return false, 0, err
+		}
+	}
+	pruned, err := m.PruneBackups(ctx, t.ID, daily, weekly)
+	return changed, pruned, err
 }

@@ -198,7 +198,7 @@ func TestBackups(t *testing.T) {
 	defer m.Close(ctx)
 	a, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
 	m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
-	r, err := jobs.Backups(ctx, m, "", 7, 4)
+	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 2 || len(r.Failed) != 0 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
@@ -206,7 +206,7 @@ func TestBackups(t *testing.T) {
 	l, _ := m.Acquire(ctx, a)
 	l.DB.Write.Exec(`INSERT INTO sessions VALUES ('x', x'00', 1)`)
 	l.Release()
-	r, err = jobs.Backups(ctx, m, "", 7, 4)
+	r, err = jobs.Backups(ctx, m, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
 		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
 	}

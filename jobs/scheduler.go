@@ -90,7 +90,7 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 			return out, nil
 		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
-			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly)
+			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly, 2)
 			if err == nil && len(r.Failed) > 0 {
 				err = fmt.Errorf("%d tenants failed: %v", len(r.Failed), r.Failed)
 			}
