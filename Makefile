@@ -29,5 +29,7 @@ check-generated:
 
 bench:
 	$(GO) test -run '^$$' -bench . ./domain/
+	$(GO) test -run '^$$' -bench AvailabilityHTTP ./graph/
+	$(GO) test -run '^$$' -bench Fleet -benchtime 1x ./jobs/
 	$(GO) test -run '^$$' -bench 'Provision|Cold|LazyMigration' -benchtime 300x ./tenancy/
 	$(GO) test -run '^$$' -bench 'OpenHandleRSS' -benchtime 1x ./tenancy/
