@@ -20,10 +20,7 @@ func (r *apiTokenResolver) Role(ctx context.Context, obj *domain.APIToken) (mode
 
 // Bookings is the resolver for the bookings field.
 func (r *customerResolver) Bookings(ctx context.Context, obj *domain.Customer) ([]*domain.Booking, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +30,7 @@ func (r *customerResolver) Bookings(ctx context.Context, obj *domain.Customer) (
 
 // ConfirmBooking is the resolver for the confirmBooking field.
 func (r *mutationResolver) ConfirmBooking(ctx context.Context, id int64) (*domain.Booking, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +40,7 @@ func (r *mutationResolver) ConfirmBooking(ctx context.Context, id int64) (*domai
 
 // CancelBookingAsBusiness is the resolver for the cancelBookingAsBusiness field.
 func (r *mutationResolver) CancelBookingAsBusiness(ctx context.Context, id int64, reason *string) (*domain.Booking, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +50,7 @@ func (r *mutationResolver) CancelBookingAsBusiness(ctx context.Context, id int64
 
 // CompleteBooking is the resolver for the completeBooking field.
 func (r *mutationResolver) CompleteBooking(ctx context.Context, id int64) (*domain.Booking, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +60,7 @@ func (r *mutationResolver) CompleteBooking(ctx context.Context, id int64) (*doma
 
 // MarkNoShow is the resolver for the markNoShow field.
 func (r *mutationResolver) MarkNoShow(ctx context.Context, id int64) (*domain.Booking, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -89,11 +70,7 @@ func (r *mutationResolver) MarkNoShow(ctx context.Context, id int64) (*domain.Bo
 
 // MoveBooking is the resolver for the moveBooking field.
 func (r *mutationResolver) MoveBooking(ctx context.Context, id int64, start time.Time, staffID *int64) (*domain.Booking, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +80,7 @@ func (r *mutationResolver) MoveBooking(ctx context.Context, id int64, start time
 
 // CreateBookingForCustomer is the resolver for the createBookingForCustomer field.
 func (r *mutationResolver) CreateBookingForCustomer(ctx context.Context, input model.CreateBookingInput) (*model.CreateBookingPayload, error) {
-	v, err := require(ctx, domain.RoleStaff)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +93,7 @@ func (r *mutationResolver) CreateBookingForCustomer(ctx context.Context, input m
 
 // CreateService is the resolver for the createService field.
 func (r *mutationResolver) CreateService(ctx context.Context, input model.ServiceInput) (*domain.Service, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +111,7 @@ func (r *mutationResolver) CreateService(ctx context.Context, input model.Servic
 
 // UpdateService is the resolver for the updateService field.
 func (r *mutationResolver) UpdateService(ctx context.Context, id int64, input model.ServiceInput) (*domain.Service, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -162,10 +129,7 @@ func (r *mutationResolver) UpdateService(ctx context.Context, id int64, input mo
 
 // ArchiveService is the resolver for the archiveService field.
 func (r *mutationResolver) ArchiveService(ctx context.Context, id int64) (bool, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return false, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return false, err
 	}
@@ -177,10 +141,7 @@ func (r *mutationResolver) ArchiveService(ctx context.Context, id int64) (bool, 
 
 // CreateStaffMember is the resolver for the createStaffMember field.
 func (r *mutationResolver) CreateStaffMember(ctx context.Context, input model.StaffInput) (*domain.Staff, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +184,7 @@ func (r *mutationResolver) SetWorkingHours(ctx context.Context, staffID int64, h
 
 // UpdateStaffMember is the resolver for the updateStaffMember field.
 func (r *mutationResolver) UpdateStaffMember(ctx context.Context, id int64, input model.StaffInput, active bool) (*domain.Staff, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -290,10 +248,7 @@ func (r *mutationResolver) AddTimeOff(ctx context.Context, staffID int64, start 
 
 // RemoveTimeOff is the resolver for the removeTimeOff field.
 func (r *mutationResolver) RemoveTimeOff(ctx context.Context, id int64) (bool, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return false, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return false, err
 	}
@@ -305,10 +260,7 @@ func (r *mutationResolver) RemoveTimeOff(ctx context.Context, id int64) (bool, e
 
 // CreateResource is the resolver for the createResource field.
 func (r *mutationResolver) CreateResource(ctx context.Context, name string) (*domain.Resource, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -321,10 +273,7 @@ func (r *mutationResolver) CreateResource(ctx context.Context, name string) (*do
 
 // UpdateSettings is the resolver for the updateSettings field.
 func (r *mutationResolver) UpdateSettings(ctx context.Context, input model.SettingsInput) (*model.Business, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -358,11 +307,7 @@ func (r *mutationResolver) UpdateSettings(ctx context.Context, input model.Setti
 
 // AnonymiseCustomer is the resolver for the anonymiseCustomer field.
 func (r *mutationResolver) AnonymiseCustomer(ctx context.Context, id int64) (bool, error) {
-	v, err := require(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return false, err
 	}
@@ -374,10 +319,7 @@ func (r *mutationResolver) AnonymiseCustomer(ctx context.Context, id int64) (boo
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input model.UserInput) (*domain.User, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -388,10 +330,7 @@ func (r *mutationResolver) CreateUser(ctx context.Context, input model.UserInput
 
 // SetUserRole is the resolver for the setUserRole field.
 func (r *mutationResolver) SetUserRole(ctx context.Context, id int64, role model.Role) (*domain.User, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -401,10 +340,7 @@ func (r *mutationResolver) SetUserRole(ctx context.Context, id int64, role model
 
 // RemoveUser is the resolver for the removeUser field.
 func (r *mutationResolver) RemoveUser(ctx context.Context, id int64) (bool, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return false, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return false, err
 	}
@@ -416,11 +352,7 @@ func (r *mutationResolver) RemoveUser(ctx context.Context, id int64) (bool, erro
 
 // CreateAPIToken is the resolver for the createApiToken field.
 func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, role model.Role) (*model.CreatedAPIToken, error) {
-	v, err := require(ctx, domain.RoleOwner)
-	if err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, v, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -433,10 +365,7 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, role
 
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int64) (bool, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return false, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return false, err
 	}
@@ -464,10 +393,7 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Viewer, error) {
 
 // Bookings is the resolver for the bookings field.
 func (r *queryResolver) Bookings(ctx context.Context, filter *model.BookingFilter, first *int, after *string) (*model.BookingConnection, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -504,10 +430,7 @@ func (r *queryResolver) Bookings(ctx context.Context, filter *model.BookingFilte
 
 // Booking is the resolver for the booking field.
 func (r *queryResolver) Booking(ctx context.Context, id int64) (*domain.Booking, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -520,10 +443,7 @@ func (r *queryResolver) Booking(ctx context.Context, id int64) (*domain.Booking,
 
 // Customers is the resolver for the customers field.
 func (r *queryResolver) Customers(ctx context.Context, search *string, first *int, after *string) (*model.CustomerConnection, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -553,10 +473,7 @@ func (r *queryResolver) Customers(ctx context.Context, search *string, first *in
 
 // Customer is the resolver for the customer field.
 func (r *queryResolver) Customer(ctx context.Context, id int64) (*domain.Customer, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}
@@ -569,10 +486,7 @@ func (r *queryResolver) Customer(ctx context.Context, id int64) (*domain.Custome
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context) ([]*domain.User, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -582,10 +496,7 @@ func (r *queryResolver) Users(ctx context.Context) ([]*domain.User, error) {
 
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context) ([]*domain.APIToken, error) {
-	if _, err := require(ctx, domain.RoleOwner); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
@@ -595,10 +506,7 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*domain.APIToken, erro
 
 // Resources is the resolver for the resources field.
 func (r *queryResolver) Resources(ctx context.Context) ([]*domain.Resource, error) {
-	if _, err := require(ctx, domain.RoleStaff); err != nil {
-		return nil, err
-	}
-	s, err := store(ctx)
+	s, _, err := storeFor(ctx, domain.RoleStaff)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,17 @@ func require(ctx context.Context, role domain.Role) (Viewer, error) {
 	return v, nil
 }
 
+// storeFor is require followed by the tenant's store: what nearly every dashboard resolver
+// starts with.
+func storeFor(ctx context.Context, role domain.Role) (*domain.Store, Viewer, error) {
+	v, err := require(ctx, role)
+	if err != nil {
+		return nil, v, err
+	}
+	s, err := store(ctx)
+	return s, v, err
+}
+
 // requireStaffOrSelf allows owners, and staff users acting on their own staff member.
 func requireStaffOrSelf(ctx context.Context, staffID int64) error {
 	v, err := require(ctx, domain.RoleStaff)
