@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/reserva/reserva/graph"
@@ -21,6 +22,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
 	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
+	smtpURL := fs.String("smtp", "", "mail server, smtp://user:password@host:587 (RESERVA_SMTP; default: write .eml files to DATA/mail)")
+	mailFrom := fs.String("mail-from", "no-reply@reserva.invalid", "sender address of notifications (RESERVA_MAIL_FROM)")
+	baseURL := fs.String("base-url", "", "public address of the platform, for links in emails (RESERVA_BASE_URL; default http://ADDR)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +44,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer p.close()
-	scheduler, err := jobs.New(p.tenants, jobs.Config{}, p.log, func(job string, err error) { met.JobRun(job, err != nil) })
+	mailer, err := jobs.NewMailer(*smtpURL, filepath.Join(cfg.data, "mail"), *mailFrom)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *baseURL == "" {
+		*baseURL = "http://" + *addr
+	}
+	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: jobs.MailConfig{Mailer: mailer, BaseURL: *baseURL}}, p.log,
+		func(job string, err error) { met.JobRun(job, err != nil) })
 	if err != nil {
 		return err
 	}

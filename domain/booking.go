@@ -371,8 +371,10 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if err := addEvent(ctx, tx, id, "created", req.Actor, map[string]any{"status": status}, now); err != nil {
 			return err
 		}
-		b, err = booking(ctx, tx, id)
-		return err
+		if b, err = booking(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, "booking_created", b, token, now)
 	})
 	if err != nil {
 		return Booking{}, "", wrap("create booking", err)
@@ -602,7 +604,15 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now)
+		if err := addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now); err != nil {
+			return err
+		}
+		if to == StatusConfirmed {
+			confirmed := *b
+			confirmed.Status = to
+			return s.notify(ctx, tx, "booking_confirmed", confirmed, "", now)
+		}
+		return nil
 	})
 }
 
@@ -618,7 +628,11 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, acto
 	if err != nil {
 		return err
 	}
-	return addEvent(ctx, tx, b.ID, "cancelled", actor, map[string]any{"reason": reason}, now)
+	if err := addEvent(ctx, tx, b.ID, "cancelled", actor, map[string]any{"reason": reason}, now); err != nil {
+		return err
+	}
+	b.Status = StatusCancelled
+	return s.notify(ctx, tx, "booking_cancelled", *b, "", now)
 }
 
 func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor string, now time.Time) error {
@@ -644,10 +658,18 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 			return err
 		}
 	}
-	return addEvent(ctx, tx, b.ID, "rescheduled", actor, map[string]any{
+	if err := addEvent(ctx, tx, b.ID, "rescheduled", actor, map[string]any{
 		"from": b.Start.Format(time.RFC3339), "to": slot.Start.UTC().Format(time.RFC3339),
 		"fromStaff": b.StaffID, "toStaff": slot.StaffID,
-	}, now)
+	}, now); err != nil {
+		return err
+	}
+	moved := *b
+	moved.Start, moved.End, moved.StaffID = slot.Start, slot.End, slot.StaffID
+	if _, err := tx.ExecContext(ctx, `UPDATE bookings SET reminded_at = NULL WHERE id = ?`, b.ID); err != nil {
+		return err // a moved booking deserves a reminder for its new time
+	}
+	return s.notify(ctx, tx, "booking_rescheduled", moved, "", now)
 }
 
 // BookingFilter selects bookings for lists and calendars.

@@ -595,6 +595,9 @@ func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM booking_tokens WHERE booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
+			return err
+		}
 		// The audit trail keeps what happened, not who said what.
 		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = 'cancelled'
 			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {

@@ -26,6 +26,7 @@ type Config struct {
 	BackupEvery       time.Duration // default 6 hours (only tenants changed since their last backup)
 	KeepDaily         int           // backups kept: the newest of each of this many days; default 7
 	KeepWeekly        int           // ... and of this many ISO weeks; default 4
+	Mail              MailConfig    // how notifications go out (nil Mailer: not sent)
 }
 
 // Scheduler runs the jobs inside `reserva serve`.
@@ -88,6 +89,20 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 				out += r.String() + "; "
 			}
 			return out, nil
+		}},
+		{"mail", time.Minute, func(ctx context.Context) (string, error) {
+			if cfg.Mail.Mailer == nil {
+				return "no mailer", nil
+			}
+			r, err := DeliverMail(ctx, m, cfg.Mail, false)
+			return r.String(), err
+		}},
+		{"reminders", 15 * time.Minute, func(ctx context.Context) (string, error) {
+			if cfg.Mail.Mailer == nil {
+				return "no mailer", nil
+			}
+			r, err := DeliverMail(ctx, m, cfg.Mail, true)
+			return r.String(), err
 		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
 			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly, 2)

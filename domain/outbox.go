@@ -1,0 +1,205 @@
+package domain
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message is a notification in the outbox.
+type Message struct {
+	ID        int64
+	Kind      string
+	BookingID int64
+	To        string
+	Subject   string
+	Body      string // plain text; "{{link}}" stands for the manage link, filled in on delivery
+	ICS       string // calendar attachment, may be empty
+	LinkPath  string // the manage link below the business's site, e.g. booking/<token>
+	Attempts  int
+}
+
+// LinkPlaceholder marks where the delivery puts the absolute manage link.
+const LinkPlaceholder = "{{link}}"
+
+// notify writes the messages that announce a booking change, in the transaction of the change:
+// to the customer (with a calendar attachment, and the manage link when token is known) and to
+// the staff member.
+func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, token ManageToken, now time.Time) error {
+	svc, err := service(ctx, tx, b.ServiceID)
+	if err != nil {
+		return err
+	}
+	var staffName, staffEmail string
+	if err := tx.QueryRowContext(ctx, `SELECT name, email FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName, &staffEmail); err != nil {
+		return err
+	}
+	var events int
+	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
+	when := s.describeTime(b)
+	headline := map[string]string{
+		"booking_created":     "Your booking is confirmed",
+		"booking_confirmed":   "Your booking is confirmed",
+		"booking_rescheduled": "Your booking has moved",
+		"booking_cancelled":   "Your booking is cancelled",
+		"booking_reminder":    "A reminder of your booking",
+	}[kind]
+	if kind == "booking_created" && b.Status == StatusPending {
+		headline = "We received your booking request; the business will confirm it"
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "Hello %s,\n\n%s:\n\n  %s with %s\n  %s\n", b.Contact.Name, headline, svc.Name, staffName, when)
+	link := ""
+	if token != "" {
+		link = "booking/" + string(token)
+		fmt.Fprintf(&body, "\nTo see, change or cancel it: %s\n", LinkPlaceholder)
+	} else if kind != "booking_cancelled" {
+		body.WriteString("\nTo change or cancel it, use the link in your first confirmation.\n")
+	}
+	ics := calendar(b, svc.Name, staffName, kind == "booking_cancelled", events, now)
+	subject := fmt.Sprintf("%s: %s, %s", headline, svc.Name, s.shortTime(b))
+	if b.Contact.Email != "" {
+		if err := enqueue(ctx, tx, Message{Kind: kind, BookingID: b.ID, To: b.Contact.Email, Subject: subject,
+			Body: body.String(), ICS: ics, LinkPath: link}, now); err != nil {
+			return err
+		}
+	}
+	if staffEmail != "" && kind != "booking_reminder" {
+		verb := strings.TrimPrefix(kind, "booking_")
+		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, b.Contact.Email, when)
+		if err := enqueue(ctx, tx, Message{Kind: "staff_" + kind, BookingID: b.ID, To: staffEmail,
+			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
+			Body:    staffBody, ICS: ics}, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, booking_id, to_addr, subject, body, ics, link_path, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Kind, m.BookingID, m.To, m.Subject, m.Body, m.ICS, m.LinkPath, now.Unix(), now.Unix())
+	return err
+}
+
+// describeTime says when a booking is, in the business's time zone, naming the zone.
+func (s *Store) describeTime(b Booking) string {
+	start, end := b.Start.In(s.loc), b.End.In(s.loc)
+	return fmt.Sprintf("%s, %s–%s (%s time, %s)", start.Format("Monday 2 January 2006"), start.Format("15:04"),
+		end.Format("15:04"), s.loc.String(), start.Format("MST"))
+}
+
+func (s *Store) shortTime(b Booking) string { return b.Start.In(s.loc).Format("Mon 2 Jan 15:04 MST") }
+
+// calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it.
+func calendar(b Booking, summary, staff string, cancelled bool, sequence int, now time.Time) string {
+	method, status := "REQUEST", "CONFIRMED"
+	if cancelled {
+		method, status = "CANCEL", "CANCELLED"
+	}
+	esc := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
+	utc := func(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+	lines := []string{
+		"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Reserva//Booking//EN", "METHOD:" + method,
+		"BEGIN:VEVENT",
+		fmt.Sprintf("UID:booking-%d@reserva", b.ID),
+		fmt.Sprintf("SEQUENCE:%d", sequence),
+		"DTSTAMP:" + utc(now), "DTSTART:" + utc(b.Start), "DTEND:" + utc(b.End),
+		"SUMMARY:" + esc.Replace(summary+" with "+staff),
+		"STATUS:" + status,
+		"END:VEVENT", "END:VCALENDAR",
+	}
+	return strings.Join(lines, "\r\n") + "\r\n"
+}
+
+// DueMessages claims up to limit messages due for sending: they are hidden from other senders for
+// ten minutes, so two deliveries running at once never send the same message.
+func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
+	var out []Message
+	now := s.now().Unix()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := each(ctx, tx, func(rows *sql.Rows) error {
+			var m Message
+			var booking sql.NullInt64
+			err := rows.Scan(&m.ID, &m.Kind, &booking, &m.To, &m.Subject, &m.Body, &m.ICS, &m.LinkPath, &m.Attempts)
+			m.BookingID = booking.Int64
+			out = append(out, m)
+			return err
+		}, `SELECT id, kind, booking_id, to_addr, subject, body, ics, link_path, attempts FROM outbox
+			WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?`, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ? WHERE id = ?`, now+600, m.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MaxAttempts is how often a message is tried before it is given up.
+const MaxAttempts = 8
+
+// MessageSent records that the mail server accepted message id.
+func (s *Store) MessageSent(ctx context.Context, id int64) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?`, s.now().Unix(), id)
+	return err
+}
+
+// MessageFailed records a failed attempt and when to try again: 1, 5, 30 minutes, then 2, 6,
+// 12, 24 hours; after MaxAttempts the message is given up.
+func (s *Store) MessageFailed(ctx context.Context, m Message, cause error) error {
+	backoff := []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+	now := s.now()
+	attempts := m.Attempts + 1
+	var failedAt any
+	next := now.Add(backoff[min(attempts-1, len(backoff)-1)])
+	if attempts >= MaxAttempts {
+		failedAt = now.Unix()
+	}
+	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?, failed_at = ? WHERE id = ?`,
+		attempts, cause.Error(), next.Unix(), failedAt, m.ID)
+	return err
+}
+
+// OutboxBacklog is how many messages wait to be sent.
+func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL`).Scan(&n)
+	return n, err
+}
+
+// QueueReminders writes a reminder for every open booking that starts within `within` from now
+// and has had none, and returns how many.
+func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		var due []Booking
+		err := each(ctx, tx, func(rows *sql.Rows) error {
+			b, err := scanBooking(rows)
+			due = append(due, b)
+			return err
+		}, `SELECT `+bookingColumns+` FROM bookings WHERE status IN ('pending', 'confirmed') AND reminded_at IS NULL
+			AND start_at > ? AND start_at <= ?`, now.Unix(), now.Add(within).Unix())
+		if err != nil {
+			return err
+		}
+		for _, b := range due {
+			if err := s.notify(ctx, tx, "booking_reminder", b, "", now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE bookings SET reminded_at = ? WHERE id = ?`, now.Unix(), b.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, wrap("queue reminders", err)
+}

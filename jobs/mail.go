@@ -1,0 +1,219 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// Mail is one email ready to go.
+type Mail struct {
+	ID       string // Message-ID: stable per outbox row, so a resend can be recognised
+	FromName string
+	To       string
+	Subject  string
+	Body     string
+	ICS      string
+}
+
+// Mailer delivers mail: over SMTP, or into files when no server is configured.
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// SMTPMailer sends through the server of an smtp://[user:password@]host:port URL.
+type SMTPMailer struct {
+	URL  *url.URL
+	From string // envelope and header address, e.g. no-reply@example.com
+}
+
+func (s SMTPMailer) Send(ctx context.Context, m Mail) error {
+	msg, err := compose(m, s.From)
+	if err != nil {
+		return err
+	}
+	var auth smtp.Auth
+	if u := s.URL.User; u != nil {
+		pw, _ := u.Password()
+		auth = smtp.PlainAuth("", u.Username(), pw, s.URL.Hostname())
+	}
+	return smtp.SendMail(s.URL.Host, auth, s.From, []string{m.To}, msg)
+}
+
+// FileMailer writes each mail as an .eml file into Dir (the default with no SMTP server).
+type FileMailer struct {
+	Dir  string
+	From string
+}
+
+func (f FileMailer) Send(ctx context.Context, m Mail) error {
+	msg, err := compose(m, f.From)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
+		return err
+	}
+	name := strings.Trim(strings.NewReplacer("<", "", ">", "", "@", "_").Replace(m.ID), ".") + ".eml"
+	return os.WriteFile(filepath.Join(f.Dir, name), msg, 0o640)
+}
+
+// compose builds the MIME message: the text, and the calendar event as an attachment.
+func compose(m Mail, from string) ([]byte, error) {
+	var buf bytes.Buffer
+	h := textproto.MIMEHeader{}
+	h.Set("From", (&mail.Address{Name: m.FromName, Address: from}).String())
+	h.Set("To", (&mail.Address{Address: m.To}).String())
+	h.Set("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	h.Set("Date", time.Now().Format(time.RFC1123Z))
+	h.Set("Message-ID", m.ID)
+	h.Set("MIME-Version", "1.0")
+	w := multipart.NewWriter(&buf)
+	h.Set("Content-Type", "multipart/mixed; boundary="+w.Boundary())
+	for _, k := range []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"} {
+		fmt.Fprintf(&buf, "%s: %s\r\n", k, h.Get(k))
+	}
+	buf.WriteString("\r\n")
+	part, err := w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}})
+	if err != nil {
+		return nil, err
+	}
+	part.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n")))
+	if m.ICS != "" {
+		part, err = w.CreatePart(textproto.MIMEHeader{
+			"Content-Type":        {`text/calendar; charset=utf-8; method=` + icsMethod(m.ICS)},
+			"Content-Disposition": {`attachment; filename="booking.ics"`},
+		})
+		if err != nil {
+			return nil, err
+		}
+		part.Write([]byte(m.ICS))
+	}
+	return buf.Bytes(), w.Close()
+}
+
+func icsMethod(ics string) string {
+	if strings.Contains(ics, "METHOD:CANCEL") {
+		return "CANCEL"
+	}
+	return "REQUEST"
+}
+
+// MailResult is what one delivery run did.
+type MailResult struct {
+	Reminders, Sent, Failed int
+}
+
+func (r MailResult) String() string {
+	return fmt.Sprintf("%d reminders queued, %d sent, %d failed attempts", r.Reminders, r.Sent, r.Failed)
+}
+
+// MailConfig is how mail goes out.
+type MailConfig struct {
+	Mailer       Mailer
+	BaseURL      string        // public address of the platform, for the manage links
+	RemindBefore time.Duration // reminders go this long before a booking starts; default 24 h
+	Now          func() time.Time
+}
+
+// DeliverMail sends the due messages of the open (active) tenants, or, with all, of every
+// tenant after queueing its reminders. A message is marked sent once the server accepted it;
+// a failed one is retried with backoff.
+func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bool) (MailResult, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RemindBefore <= 0 {
+		cfg.RemindBefore = 24 * time.Hour
+	}
+	mailer, baseURL := cfg.Mailer, cfg.BaseURL
+	var r MailResult
+	deliver := func(l *tenancy.Lease) error {
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, cfg.Now)
+		if all {
+			n, err := s.QueueReminders(ctx, cfg.RemindBefore)
+			if err != nil {
+				return err
+			}
+			r.Reminders += n
+		}
+		msgs, err := s.DueMessages(ctx, 100)
+		if err != nil {
+			return err
+		}
+		for _, msg := range msgs {
+			body := msg.Body
+			if msg.LinkPath != "" {
+				body = strings.ReplaceAll(body, domain.LinkPlaceholder, strings.TrimSuffix(baseURL, "/")+"/"+l.Tenant.Slug+"/"+msg.LinkPath)
+			}
+			err := mailer.Send(ctx, Mail{
+				ID: fmt.Sprintf("<outbox-%d.%s@reserva>", msg.ID, l.Tenant.ID), FromName: l.Tenant.Name,
+				To: msg.To, Subject: msg.Subject, Body: body, ICS: msg.ICS,
+			})
+			if err != nil {
+				r.Failed++
+				if err := s.MessageFailed(ctx, msg, err); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.MessageSent(ctx, msg.ID); err != nil {
+				return err
+			}
+			r.Sent++
+		}
+		return nil
+	}
+	if !all {
+		_, err := m.ForEachOpen(ctx, deliver)
+		return r, err
+	}
+	tenants, err := m.Registry().List(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, t := range tenants {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		l, err := m.Acquire(ctx, t)
+		if err != nil {
+			continue
+		}
+		err = deliver(l)
+		l.Release()
+		if err != nil {
+			return r, fmt.Errorf("mail of %s: %w", t.Slug, err)
+		}
+	}
+	return r, nil
+}
+
+// NewMailer returns an SMTP mailer for an smtp:// URL, or a FileMailer writing into dir when
+// the URL is empty.
+func NewMailer(rawURL, dir, from string) (Mailer, error) {
+	if from == "" {
+		from = "no-reply@reserva.invalid"
+	}
+	if rawURL == "" {
+		return FileMailer{Dir: dir, From: from}, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "smtp" || u.Host == "" {
+		return nil, fmt.Errorf("mail server URL %q must look like smtp://user:password@host:587", rawURL)
+	}
+	return SMTPMailer{URL: u, From: from}, nil
+}

@@ -1,0 +1,180 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/jobs"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// sink is a real SMTP server on 127.0.0.1 that keeps what it receives.
+type sink struct {
+	mu   sync.Mutex
+	msgs []received
+}
+
+type received struct{ from, to, data string }
+
+func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: s}, nil }
+
+type sinkSession struct {
+	sink     *sink
+	from, to string
+}
+
+func (s *sinkSession) Reset()                                      {}
+func (s *sinkSession) Logout() error                               { return nil }
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
+func (s *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.sink.mu.Lock()
+	s.sink.msgs = append(s.sink.msgs, received{s.from, s.to, string(b)})
+	s.sink.mu.Unlock()
+	return err
+}
+
+func (s *sink) all() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+// serveSMTP starts the sink on addr ("127.0.0.1:0" for any port) and returns its address.
+func serveSMTP(t *testing.T, s *sink, addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(s)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// A booking's confirmation reaches a real SMTP server exactly once, with the manage link and a
+// calendar attachment in the business's times; a refused connection is retried later.
+func TestMailDelivery(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
+	}
+	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Email: "ana@acme.example", Hours: h})
+	svc, _ := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 5000, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	day := domain.DateOf(clock().In(l.Location)).AddDays(3)
+	start := day.At(10*60, l.Location)
+	_, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start,
+		Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+
+	// The mail server is down at first: a port nobody listens on.
+	probe, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := probe.Addr().String()
+	probe.Close()
+	mailer, err := jobs.NewMailer("smtp://"+addr, "", "bookings@reserva.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := jobs.MailConfig{Mailer: mailer, BaseURL: "https://book.example", Now: clock}
+	r, err := jobs.DeliverMail(ctx, m, cfg, false)
+	if err != nil || r.Sent != 0 || r.Failed != 2 {
+		t.Fatalf("with the server down: %s %v; want 2 failed attempts", r, err)
+	}
+
+	box := &sink{}
+	serveSMTP(t, box, addr)
+	if r, _ := jobs.DeliverMail(ctx, m, cfg, false); r.Sent != 0 {
+		t.Errorf("retried before the backoff: %s", r)
+	}
+	now.Add(int64(2 * time.Minute))
+	if r, err := jobs.DeliverMail(ctx, m, cfg, false); err != nil || r.Sent != 2 {
+		t.Fatalf("after the backoff: %s %v", r, err)
+	}
+	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Sent != 0 {
+		t.Errorf("sent again: %s", r)
+	}
+	msgs := box.all()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages received, want 2 (customer and staff)", len(msgs))
+	}
+	var customer received
+	for _, msg := range msgs {
+		if msg.to == "eva@example.com" {
+			customer = msg
+		}
+	}
+	data := strings.ReplaceAll(customer.data, "=\r\n", "")
+	for _, want := range []string{
+		"Subject: Your booking is confirmed: Massage",
+		`From: "Acme Spa" <bookings@reserva.example>`,
+		"https://book.example/acme/booking/" + string(token),
+		start.In(l.Location).Format("Monday 2 January 2006") + ", 10:00–11:00 (Europe/Madrid time",
+		"DTSTART:" + start.UTC().Format("20060102T150405Z"),
+		"DTEND:" + start.Add(time.Hour).UTC().Format("20060102T150405Z"),
+		`filename="booking.ics"`,
+	} {
+		if !strings.Contains(data, want) {
+			t.Errorf("customer mail lacks %q:\n%s", want, data)
+		}
+	}
+
+	// A reminder goes out once, the day before.
+	now.Store(start.Add(-20 * time.Hour).UnixNano())
+	r, err = jobs.DeliverMail(ctx, m, cfg, true)
+	if err != nil || r.Reminders != 1 || r.Sent != 1 {
+		t.Errorf("reminder run: %s %v", r, err)
+	}
+	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Reminders != 0 || r.Sent != 0 {
+		t.Errorf("second reminder run: %s", r)
+	}
+}
+
+// Without a mail server, mail is written as .eml files.
+func TestFileMailer(t *testing.T) {
+	dir := t.TempDir()
+	m, err := jobs.NewMailer("", dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(context.Background(), jobs.Mail{ID: "<outbox-1.x@reserva>", To: "a@example.com", Subject: "Hi", Body: "Hello"}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if len(files) != 1 {
+		t.Errorf("files %v", files)
+	}
+	if _, err := jobs.NewMailer("http://nope", dir, ""); err == nil {
+		t.Error("an http URL was taken as a mail server")
+	}
+}
