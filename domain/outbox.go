@@ -203,3 +203,18 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 	})
 	return n, wrap("queue reminders", err)
 }
+
+// Calendar returns booking b as an iCalendar file (for "add to calendar").
+func (s *Store) Calendar(ctx context.Context, b Booking) (string, error) {
+	svc, err := service(ctx, s.r, b.ServiceID)
+	if err != nil {
+		return "", err
+	}
+	var staffName string
+	if err := s.r.QueryRowContext(ctx, `SELECT name FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName); err != nil {
+		return "", notFound(err, "staff member", b.StaffID)
+	}
+	var events int
+	s.r.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
+	return calendar(b, svc.Name, staffName, b.Status == StatusCancelled, events, s.now()), nil
+}

@@ -56,6 +56,16 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}/{$}", s.tenantHome)
 	route("GET /{slug}/graphql", s.GraphQL)
 	route("POST /{slug}/graphql", s.GraphQL)
+	fn("GET /{slug}/book/{service}", s.bookDays)
+	fn("GET /{slug}/book/{service}/slots", s.bookSlots)
+	fn("GET /{slug}/book/{service}/details", s.bookDetails)
+	fn("POST /{slug}/book/{service}", s.bookCreate)
+	fn("GET /{slug}/booking/{token}", s.manageBooking)
+	fn("GET /{slug}/booking/{token}/booking.ics", s.bookingICS)
+	fn("POST /{slug}/booking/{token}/cancel", s.cancelBooking)
+	fn("GET /{slug}/booking/{token}/reschedule", s.rescheduleDays)
+	fn("GET /{slug}/booking/{token}/reschedule/slots", s.rescheduleSlots)
+	fn("POST /{slug}/booking/{token}/reschedule", s.reschedule)
 	fn("GET /{slug}/admin/login", s.loginForm)
 	fn("POST /{slug}/admin/login", s.login)
 	fn("POST /{slug}/admin/logout", s.logout)
@@ -123,7 +133,8 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address}
 	for _, svc := range services {
 		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
-			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1})
+			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1,
+			BookURL: bookingBase(l.Tenant.Slug, svc.ID)})
 	}
 	render(w, r, http.StatusOK, tenantHomePage(v))
 }
@@ -165,6 +176,8 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, e
 	switch status {
 	case http.StatusNotFound:
 		v.Title, v.Message = "Page not found", "There is no page at this address. Check the link you followed."
+	case http.StatusBadRequest:
+		v.Title, v.Message = "This link is not valid", "Part of this address is not what we expected. Go back and choose again."
 	case http.StatusServiceUnavailable:
 		v.Title, v.Message = "Temporarily unavailable", "This business's site is being updated. Please try again in a minute."
 	default:

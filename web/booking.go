@@ -1,0 +1,383 @@
+package web
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
+// details → the booking's own page. Every step is a plain page with links and forms: no
+// JavaScript needed.
+
+const weekDays = 7
+
+// bookingBase is the path of a service's booking flow.
+func bookingBase(slug string, serviceID int64) string {
+	return fmt.Sprintf("/%s/book/%d", slug, serviceID)
+}
+
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// bookableService reads the {service} path value as an active service, or answers 404.
+func (s *Server) bookableService(w http.ResponseWriter, r *http.Request) (domain.Service, bool) {
+	id, err := strconv.ParseInt(r.PathValue("service"), 10, 64)
+	if err != nil {
+		s.notFound(w, r)
+		return domain.Service{}, false
+	}
+	svc, err := s.store(r).Service(r.Context(), id)
+	if domain.ErrorCode(err) == domain.ENOTFOUND || (err == nil && !svc.Active) {
+		s.notFound(w, r)
+		return svc, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return svc, false
+	}
+	return svc, true
+}
+
+// weekFrom reads ?from= (default today in the business's zone).
+func weekFrom(r *http.Request, loc *time.Location) domain.Date {
+	if d, err := domain.ParseDate(r.URL.Query().Get("from")); err == nil {
+		return d
+	}
+	return domain.DateOf(time.Now().In(loc))
+}
+
+func staffParam(r *http.Request) int64 {
+	id, _ := strconv.ParseInt(r.URL.Query().Get("staff"), 10, 64)
+	return id
+}
+
+// days renders a week of a service's availability; base is the flow's path (booking or
+// rescheduling) and slots the path of a day's times.
+func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
+	l, _ := tenancy.FromContext(r.Context())
+	store := s.store(r)
+	from := weekFrom(r, l.Location)
+	today := domain.DateOf(time.Now().In(l.Location))
+	if from.Before(today) {
+		from = today
+	}
+	staffID := staffParam(r)
+	days, err := store.Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: from, To: from.AddDays(weekDays - 1)})
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := daysView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: title, Service: svc.Name, Message: r.URL.Query().Get("msg")}
+	q := func(extra map[string]string) url.Values {
+		vals := url.Values{}
+		if staffID != 0 {
+			vals.Set("staff", strconv.FormatInt(staffID, 10))
+		}
+		for k, x := range extra {
+			vals.Set(k, x)
+		}
+		return vals
+	}
+	if staffChoice && len(svc.StaffIDs) > 1 {
+		staff, err := store.StaffByIDs(r.Context(), svc.StaffIDs)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		v.Staff = append(v.Staff, staffOption{Name: "Anyone", URL: withQuery(base, url.Values{"from": {from.String()}}), Selected: staffID == 0})
+		for _, id := range svc.StaffIDs {
+			if st, ok := staff[id]; ok && st.Active {
+				v.Staff = append(v.Staff, staffOption{Name: st.Name, Selected: staffID == id,
+					URL: withQuery(base, url.Values{"from": {from.String()}, "staff": {strconv.FormatInt(id, 10)}})})
+			}
+		}
+	}
+	for _, d := range days {
+		t := d.Date.At(12*60, l.Location)
+		v.Days = append(v.Days, dayView{Date: d.Date.String(), Label: t.Format("Mon 2 Jan"), Status: string(d.Status),
+			URL: withQuery(slotsPath, q(map[string]string{"date": d.Date.String()}))})
+	}
+	if today.Before(from) {
+		v.PrevURL = withQuery(base, q(map[string]string{"from": from.AddDays(-weekDays).String()}))
+	}
+	v.NextURL = withQuery(base, q(map[string]string{"from": from.AddDays(weekDays).String()}))
+	render(w, r, http.StatusOK, daysPage(v))
+}
+
+// daySlots returns the free times of ?date= for svc.
+func (s *Server) daySlots(r *http.Request, svc domain.Service) (domain.Date, []domain.Slot, error) {
+	day, err := domain.ParseDate(r.URL.Query().Get("date"))
+	if err != nil {
+		return day, nil, domain.Invalid("date", "%s", err.Error())
+	}
+	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
+	if err != nil {
+		return day, nil, err
+	}
+	return day, days[0].Slots, nil
+}
+
+func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.bookableService(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	base := bookingBase(l.Tenant.Slug, svc.ID)
+	s.days(w, r, svc, "Choose a day", base, base+"/slots", true)
+}
+
+func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.bookableService(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	day, slots, err := s.daySlots(r, svc)
+	if domain.ErrorCode(err) == domain.EINVALID || domain.ErrorCode(err) == domain.ENOTFOUND {
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	base := bookingBase(l.Tenant.Slug, svc.ID)
+	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a time", Service: svc.Name,
+		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: r.URL.Query().Get("msg"),
+		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+	for _, sl := range slots {
+		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}, "staff": {strconv.FormatInt(sl.StaffID, 10)}}
+		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), URL: withQuery(base+"/details", q)})
+	}
+	render(w, r, http.StatusOK, slotsPage(v))
+}
+
+// describeWhen says when, in the business's zone, naming it.
+func describeWhen(start time.Time, d time.Duration, loc *time.Location) string {
+	st := start.In(loc)
+	return fmt.Sprintf("%s, %s–%s (%s time)", st.Format("Monday 2 January 2006"), st.Format("15:04"), st.Add(d).Format("15:04"), loc)
+}
+
+func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.bookableService(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	start, err := time.Parse(time.RFC3339, r.URL.Query().Get("start"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	render(w, r, http.StatusOK, detailsPage(detailsView{
+		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
+		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: start.Format(time.RFC3339), Staff: r.URL.Query().Get("staff"),
+		Key: rand.Text(),
+	}))
+}
+
+// bookCreate books the posted details. A taken slot sends the customer back to that day's
+// fresh times with a message; bad details come back next to their fields, input kept.
+func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.bookableService(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	staffID, _ := strconv.ParseInt(r.PostFormValue("staff"), 10, 64)
+	v := detailsView{
+		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
+		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: r.PostFormValue("start"), Staff: r.PostFormValue("staff"),
+		Key: r.PostFormValue("key"), Name: r.PostFormValue("name"), Email: r.PostFormValue("email"),
+		Phone: r.PostFormValue("phone"), Note: r.PostFormValue("notes"), Errors: map[string]string{},
+	}
+	_, token, err := s.store(r).CreateBooking(r.Context(), domain.BookingRequest{
+		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: "customer",
+		Customer: domain.Customer{Name: v.Name, Email: v.Email, Phone: v.Phone},
+	})
+	var derr *domain.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/"+l.Tenant.Slug+"/booking/"+string(token)+"?new=1", http.StatusSeeOther)
+	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
+		day := domain.DateOf(start.In(l.Location))
+		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", url.Values{
+			"date": {day.String()}, "msg": {"Sorry, that time was just taken. Please choose another."}}), http.StatusSeeOther)
+	case errors.As(err, &derr) && derr.Code == domain.EINVALID:
+		v.Errors[derr.Field] = derr.Message
+		if derr.Field == "" || (derr.Field != "customer.name" && derr.Field != "customer.email" && derr.Field != "customer.phone" && derr.Field != "notes") {
+			v.Message = derr.Error()
+		}
+		render(w, r, http.StatusUnprocessableEntity, detailsPage(v))
+	default:
+		s.serverError(w, r, err)
+	}
+}
+
+// managedBooking reads the {token} path value, or answers 404.
+func (s *Server) managedBooking(w http.ResponseWriter, r *http.Request) (domain.Booking, bool) {
+	b, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(r.PathValue("token")))
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		s.errorPage(w, r, http.StatusNotFound, err)
+		return b, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return b, false
+	}
+	return b, true
+}
+
+func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	store := s.store(r)
+	svc, err := store.Service(r.Context(), b.ServiceID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	staff, err := store.StaffByIDs(r.Context(), []int64{b.StaffID})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	open := b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed
+	render(w, r, http.StatusOK, managePage(manageView{
+		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
+		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
+		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: r.URL.Query().Get("msg"),
+		CanChange: open && time.Now().Before(b.Start),
+	}))
+}
+
+func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	token := r.PathValue("token")
+	_, err := s.store(r).CancelByToken(r.Context(), domain.ManageToken(token), r.PostFormValue("reason"))
+	msg := "Your booking is cancelled."
+	switch domain.ErrorCode(err) {
+	case "":
+	case domain.ENOTFOUND:
+		s.errorPage(w, r, http.StatusNotFound, err)
+		return
+	case domain.ETOOLATE, domain.ECONFLICT, domain.EINVALID:
+		msg = domain.ErrorMessage(err)
+	default:
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {msg}}), http.StatusSeeOther)
+}
+
+func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	svc, err := s.store(r).Service(r.Context(), b.ServiceID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	s.days(w, r, svc, "Choose a new day", base, base+"/slots", true)
+}
+
+func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	svc, err := s.store(r).Service(r.Context(), b.ServiceID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	day, slots, err := s.daySlots(r, svc)
+	if domain.ErrorCode(err) == domain.EINVALID || domain.ErrorCode(err) == domain.ENOTFOUND {
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
+		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: r.URL.Query().Get("msg"),
+		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+	for _, sl := range slots {
+		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: sl.StaffID})
+	}
+	render(w, r, http.StatusOK, slotsPage(v))
+}
+
+func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	token := r.PathValue("token")
+	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return
+	}
+	staffID, _ := strconv.ParseInt(r.PostFormValue("staff"), 10, 64)
+	_, err = s.store(r).RescheduleByToken(r.Context(), domain.ManageToken(token), start, staffID)
+	manage := "/" + l.Tenant.Slug + "/booking/" + token
+	switch domain.ErrorCode(err) {
+	case "":
+		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"Your booking has moved."}}), http.StatusSeeOther)
+	case domain.ESLOTUNAVAILABLE:
+		day := domain.DateOf(start.In(l.Location))
+		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()},
+			"msg": {"Sorry, that time was just taken. Please choose another."}}), http.StatusSeeOther)
+	case domain.ENOTFOUND:
+		s.errorPage(w, r, http.StatusNotFound, err)
+	case domain.ETOOLATE, domain.ECONFLICT, domain.EINVALID:
+		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {domain.ErrorMessage(err)}}), http.StatusSeeOther)
+	default:
+		s.serverError(w, r, err)
+	}
+}
+
+func (s *Server) bookingICS(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	ics, err := s.store(r).Calendar(r.Context(), b)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="booking.ics"`)
+	w.Write([]byte(ics))
+}

@@ -1,0 +1,158 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/reserva/reserva/domain"
+)
+
+// page GETs (or POSTs) a page and parses it.
+func page(t *testing.T, c *http.Client, method, u, body string) (int, *goquery.Document, http.Header) {
+	t.Helper()
+	h := map[string]string{}
+	if method == "POST" {
+		h = form
+	}
+	status, html, header := send(t, c, method, u, body, h)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, doc, header
+}
+
+func attr(t *testing.T, doc *goquery.Document, sel, name string) string {
+	t.Helper()
+	v, ok := doc.Find(sel).First().Attr(name)
+	if !ok {
+		html, _ := doc.Html()
+		t.Fatalf("no %s[%s] in %s", sel, name, html)
+	}
+	return v
+}
+
+// The whole public flow without JavaScript: service → staff → day → time → details → the
+// booking's page; a taken time sends the customer back to fresh times; reschedule and cancel
+// through the private link.
+func TestBookingFlow(t *testing.T) {
+	srv, m := site(t)
+	ctx := context.Background()
+	tn, _, _ := m.Resolve(ctx, "acme")
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
+	}
+	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
+	ben, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ben", Hours: h})
+	if _, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana, ben}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	c := browser(t)
+
+	_, doc, _ := page(t, c, "GET", srv.URL+"/acme", "")
+	book := attr(t, doc, `[data-testid="book-service"]`, "href")
+	_, doc, _ = page(t, c, "GET", srv.URL+book, "")
+	if got := doc.Find(`[data-testid="staff-choice"]`).Text(); !strings.Contains(got, "Anyone") || !strings.Contains(got, "Ben") {
+		t.Errorf("staff choice: %q", got)
+	}
+	if n := doc.Find(`[data-testid="day"]`).Length(); n != 7 {
+		t.Errorf("%d days in the week view", n)
+	}
+	// Pick Ben, then the third day (past the 2-hour notice whatever the time now).
+	_, doc, _ = page(t, c, "GET", srv.URL+doc.Find(`[data-testid="staff-choice"] a:contains("Ben")`).AttrOr("href", ""), "")
+	day := doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Eq(2)
+	_, doc, _ = page(t, c, "GET", srv.URL+day.AttrOr("href", ""), "")
+	slots := doc.Find(`[data-testid="slot"] a`)
+	if slots.Length() != 9 || strings.TrimSpace(slots.First().Text()) != "09:00" {
+		t.Fatalf("%d slots, first %q; want 9 from 09:00", slots.Length(), slots.First().Text())
+	}
+	details := srv.URL + slots.Eq(1).AttrOr("href", "")
+	_, doc, _ = page(t, c, "GET", details, "")
+	if !strings.Contains(doc.Find(`[data-testid="when"]`).Text(), "09:15–10:15 (Europe/Madrid time)") {
+		t.Errorf("details: %q", doc.Find(`[data-testid="when"]`).Text())
+	}
+	fields := url.Values{
+		"start": {attr(t, doc, `input[name="start"]`, "value")}, "staff": {attr(t, doc, `input[name="staff"]`, "value")},
+		"key": {attr(t, doc, `input[name="key"]`, "value")}, "name": {"Eva"}, "email": {"not-an-email"},
+	}
+	action := srv.URL + attr(t, doc, "form", "action")
+
+	t.Run("ErrBadEmailKeepsInput", func(t *testing.T) {
+		status, doc, _ := page(t, c, "POST", action, fields.Encode())
+		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="error-email"]`).Text(), "is not an email address") ||
+			attr(t, doc, `input[name="name"]`, "value") != "Eva" {
+			t.Errorf("bad email: %d %q", status, doc.Find(`[data-testid="error-email"]`).Text())
+		}
+	})
+
+	fields.Set("email", "eva@example.com")
+	status, _, hdr := page(t, c, "POST", action, fields.Encode())
+	manage := hdr.Get("Location")
+	if status != http.StatusSeeOther || !strings.HasPrefix(manage, "/acme/booking/") {
+		t.Fatalf("book: %d %s", status, manage)
+	}
+	_, doc, _ = page(t, c, "GET", srv.URL+manage, "")
+	if doc.Find(`[data-testid="confirmation"]`).Length() != 1 || !strings.Contains(doc.Find(`[data-testid="booking-when"]`).Text(), "09:15–10:15") ||
+		!strings.Contains(doc.Text(), "With Ben") {
+		t.Errorf("manage page: %s", doc.Find("main").Text())
+	}
+
+	t.Run("SlotTakenMeanwhile", func(t *testing.T) {
+		other := url.Values{"start": fields["start"], "staff": fields["staff"], "key": {"another-key"}, "name": {"Tom"}, "email": {"tom@example.com"}}
+		status, _, hdr := page(t, c, "POST", action, other.Encode())
+		if status != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "/slots?") {
+			t.Fatalf("taken slot: %d %s", status, hdr.Get("Location"))
+		}
+		_, doc, _ := page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
+		if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "just taken") {
+			t.Errorf("no message on the fresh times")
+		}
+	})
+	t.Run("Calendar", func(t *testing.T) {
+		res, err := c.Get(srv.URL + manage[:strings.Index(manage, "?")] + "/booking.ics")
+		if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/calendar; charset=utf-8" {
+			t.Errorf("ics: %v %v", res, err)
+		}
+		res.Body.Close()
+	})
+
+	base := manage[:strings.Index(manage, "?")]
+	_, doc, _ = page(t, c, "GET", srv.URL+base+"/reschedule", "")
+	_, doc, _ = page(t, c, "GET", srv.URL+doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Eq(3).AttrOr("href", ""), "")
+	slotForm := doc.Find(`[data-testid="slot"] form`).Eq(2)
+	move := url.Values{"start": {slotForm.Find(`input[name="start"]`).AttrOr("value", "")}, "staff": {slotForm.Find(`input[name="staff"]`).AttrOr("value", "")}}
+	status, _, hdr = page(t, c, "POST", srv.URL+slotForm.AttrOr("action", ""), move.Encode())
+	if status != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "moved") {
+		t.Fatalf("reschedule: %d %s", status, hdr.Get("Location"))
+	}
+	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
+	if !strings.Contains(doc.Find(`[data-testid="booking-when"]`).Text(), "09:30–10:30") {
+		t.Errorf("after the move: %q", doc.Find(`[data-testid="booking-when"]`).Text())
+	}
+
+	status, _, hdr = page(t, c, "POST", srv.URL+base+"/cancel", url.Values{"reason": {"ill"}}.Encode())
+	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
+	if status != http.StatusSeeOther || doc.Find(`[data-testid="booking-status"]`).Text() != "cancelled" || doc.Find(`[data-testid="cancel"]`).Length() != 0 {
+		t.Errorf("cancel: %d %q", status, doc.Find(`[data-testid="booking-status"]`).Text())
+	}
+
+	for _, bad := range []string{"/acme/booking/not-a-token", "/acme/book/999", "/acme/book/abc"} {
+		if status, _, _ := page(t, c, "GET", srv.URL+bad, ""); status != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", bad, status)
+		}
+	}
+	if status, _, _ := page(t, c, "GET", srv.URL+book+"/slots?date=garbage", ""); status != http.StatusBadRequest {
+		t.Errorf("bad date: %d, want 400", status)
+	}
+}
