@@ -37,6 +37,7 @@ type Server struct {
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
+	signupLimit     *ratelimit.Limiter // new businesses per address
 }
 
 // Handler returns the whole HTTP handler: middleware around every route.
@@ -48,6 +49,8 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{$}", s.platformHome)
 	fn("GET /healthz", s.healthz)
 	fn("GET /readyz", s.readyz)
+	fn("GET /signup", s.signupForm)
+	fn("POST /signup", s.signup)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
@@ -76,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
+	s.signupLimit = ratelimit.New(10*time.Minute, 5)
 
 	var h http.Handler = mux
 	h = s.withSessions(h)
