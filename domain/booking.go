@@ -631,6 +631,9 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, acto
 	if err := addEvent(ctx, tx, b.ID, "cancelled", actor, map[string]any{"reason": reason}, now); err != nil {
 		return err
 	}
+	if err := dropUnsent(ctx, tx, b.ID); err != nil {
+		return err
+	}
 	b.Status = StatusCancelled
 	return s.notify(ctx, tx, "booking_cancelled", *b, "", now)
 }
@@ -662,6 +665,9 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 		"from": b.Start.Format(time.RFC3339), "to": slot.Start.UTC().Format(time.RFC3339),
 		"fromStaff": b.StaffID, "toStaff": slot.StaffID,
 	}, now); err != nil {
+		return err
+	}
+	if err := dropUnsent(ctx, tx, b.ID); err != nil {
 		return err
 	}
 	moved := *b

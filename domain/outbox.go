@@ -147,7 +147,8 @@ const MaxAttempts = 8
 
 // MessageSent records that the mail server accepted message id.
 func (s *Store) MessageSent(ctx context.Context, id int64) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?`, s.now().Unix(), id)
+	// The link holds the customer's secret token: once sent, it need not be kept.
+	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, link_path = '' WHERE id = ?`, s.now().Unix(), id)
 	return err
 }
 
@@ -217,4 +218,11 @@ func (s *Store) Calendar(ctx context.Context, b Booking) (string, error) {
 	var events int
 	s.r.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
 	return calendar(b, svc.Name, staffName, b.Status == StatusCancelled, events, s.now()), nil
+}
+
+// dropUnsent withdraws the messages of booking id not sent yet (a reminder of a time that no
+// longer holds, say): the change's own message says what is true now.
+func dropUnsent(ctx context.Context, tx *sql.Tx, id int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE booking_id = ? AND sent_at IS NULL AND failed_at IS NULL`, id)
+	return err
 }

@@ -258,3 +258,43 @@ func TestAnonymiseCustomer(t *testing.T) {
 		t.Errorf("unknown customer: %v", err)
 	}
 }
+
+// A cancelled (or moved) booking's unsent messages, like a queued reminder, are withdrawn.
+func TestCancelWithdrawsQueuedReminder(t *testing.T) {
+	ctx := context.Background()
+	s, clk := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "10:00"), Customer: customer(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(at(tue, "10:00").Add(-20 * time.Hour))
+	if n, err := s.QueueReminders(ctx, 24*time.Hour); err != nil || n != 1 {
+		t.Fatalf("reminders queued: %d %v", n, err)
+	}
+	if _, err := s.Cancel(ctx, b.ID, "ill", "staff:Ana"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.DueMessages(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, m := range msgs {
+		kinds = append(kinds, m.Kind)
+	}
+	if slices.Contains(kinds, "booking_reminder") || !slices.Contains(kinds, "booking_cancelled") {
+		t.Errorf("due after the cancellation: %v", kinds)
+	}
+}
+
+func TestEmailWithControlCharactersRefused(t *testing.T) {
+	for _, e := range []string{"a@b.example\rX-Injected: yes", "a\x00@b.example", "a b@c.example", "a@b,c.example"} {
+		c := domain.Customer{Name: "X", Email: e}
+		if err := c.Validate(); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("%q accepted", e)
+		}
+	}
+}

@@ -134,7 +134,7 @@ func isEmail(e string) bool {
 	at := -1
 	for i, r := range e {
 		switch {
-		case r == ' ' || r == '\t' || r == '\n' || r == '<' || r == '>':
+		case r <= ' ' || r == 0x7f || r == '<' || r == '>' || r == ',' || r == ';':
 			return false
 		case r == '@':
 			if at >= 0 {

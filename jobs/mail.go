@@ -3,9 +3,11 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
@@ -40,17 +42,59 @@ type SMTPMailer struct {
 	From string // envelope and header address, e.g. no-reply@example.com
 }
 
+// smtpTimeout bounds one message's whole conversation with the server, so a server that hangs
+// cannot hold the mail job (and its claim on the message) for long.
+const smtpTimeout = 20 * time.Second
+
 func (s SMTPMailer) Send(ctx context.Context, m Mail) error {
 	msg, err := compose(m, s.From)
 	if err != nil {
 		return err
 	}
-	var auth smtp.Auth
+	ctx, cancel := context.WithTimeout(ctx, smtpTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", s.URL.Host)
+	if err != nil {
+		return err
+	}
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.Close() }) // a cancelled job ends the conversation
+	defer stop()
+	c, err := smtp.NewClient(conn, s.URL.Hostname())
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: s.URL.Hostname()}); err != nil {
+			return err
+		}
+	}
 	if u := s.URL.User; u != nil {
 		pw, _ := u.Password()
-		auth = smtp.PlainAuth("", u.Username(), pw, s.URL.Hostname())
+		if err := c.Auth(smtp.PlainAuth("", u.Username(), pw, s.URL.Hostname())); err != nil {
+			return err
+		}
 	}
-	return smtp.SendMail(s.URL.Host, auth, s.From, []string{m.To}, msg)
+	if err := c.Mail(s.From); err != nil {
+		return err
+	}
+	if err := c.Rcpt(m.To); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 // FileMailer writes each mail as an .eml file into Dir (the default with no SMTP server).
@@ -150,7 +194,9 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			}
 			r.Reminders += n
 		}
-		msgs, err := s.DueMessages(ctx, 100)
+		// A small batch per tenant and run: with smtpTimeout, it ends well inside the ten minutes
+		// for which DueMessages hides the messages from other runs.
+		msgs, err := s.DueMessages(ctx, 20)
 		if err != nil {
 			return err
 		}
@@ -185,19 +231,22 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 	if err != nil {
 		return r, err
 	}
+	var failed []string
 	for _, t := range tenants {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
 		l, err := m.Acquire(ctx, t)
-		if err != nil {
-			continue
+		if err == nil {
+			err = deliver(l)
+			l.Release()
 		}
-		err = deliver(l)
-		l.Release()
 		if err != nil {
-			return r, fmt.Errorf("mail of %s: %w", t.Slug, err)
+			failed = append(failed, t.Slug) // the other tenants' mail goes on
 		}
+	}
+	if len(failed) > 0 {
+		return r, fmt.Errorf("mail of %d tenants failed: %v", len(failed), failed)
 	}
 	return r, nil
 }

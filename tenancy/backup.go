@@ -153,7 +153,7 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 	if err != nil {
 		return Backup{}, "", err
 	}
-	safety := fmt.Sprintf("%s.replaced-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"))
+	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
 	err = m.Exclusive(ctx, t.ID, func() error {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {

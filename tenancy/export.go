@@ -18,7 +18,7 @@ import (
 // credential hashes are replaced by this marker.
 var (
 	exportSkipTables = map[string]bool{"sessions": true, "booking_tokens": true}
-	exportRedact     = map[string]bool{"users.password_hash": true, "api_tokens.token_hash": true}
+	exportRedact     = map[string]bool{"users.password_hash": true, "api_tokens.token_hash": true, "outbox.link_path": true}
 )
 
 const redacted = "[redacted]"

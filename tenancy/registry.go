@@ -392,7 +392,7 @@ func (r *SQLiteRegistry) RemoveSpare(ctx context.Context, id string) (bool, erro
 func (r *SQLiteRegistry) AddBackup(ctx context.Context, b Backup) error {
 	_, err := r.db.Write.ExecContext(ctx, `INSERT INTO backups (id, tenant_id, blob_key, schema_version, size_bytes, sha256,
 		created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.ID, b.TenantID, b.Key, b.SchemaVersion, b.SizeBytes,
-		b.SHA256, b.CreatedAt.UTC(), b.VerifiedAt.UTC())
+		b.SHA256, sortableTime(b.CreatedAt), sortableTime(b.VerifiedAt))
 	if err != nil {
 		return fmt.Errorf("record backup %s: %w", b.ID, err)
 	}
@@ -454,3 +454,7 @@ func (r *SQLiteRegistry) Stats(ctx context.Context, day string) ([]DailyStats, e
 	}
 	return out, rows.Err()
 }
+
+// sortableTime writes t with a fixed number of fractional digits, so that the registry's text
+// order of times is their time order.
+func sortableTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }

@@ -19,6 +19,19 @@ import (
 
 const weekDays = 7
 
+// notices are the messages a redirect can ask a page to show (?msg=code): fixed texts, so a
+// crafted link cannot put words on the business's pages.
+var notices = map[string]string{
+	"taken":       "Sorry, that time was just taken. Please choose another.",
+	"unavailable": "That choice is no longer available. Please choose again.",
+	"moved":       "Your booking has moved.",
+	"cancelled":   "Your booking is cancelled.",
+	"toolate":     "It is too late to change this booking online. Please contact the business.",
+	"closed":      "This booking is already cancelled or over.",
+}
+
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("msg")] }
+
 // bookingBase is the path of a service's booking flow.
 func bookingBase(slug string, serviceID int64) string {
 	return fmt.Sprintf("/%s/book/%d", slug, serviceID)
@@ -83,7 +96,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		s.serverError(w, r, err)
 		return
 	}
-	v := daysView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: title, Service: svc.Name, Message: r.URL.Query().Get("msg")}
+	v := daysView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: title, Service: svc.Name, Message: notice(r)}
 	q := func(extra map[string]string) url.Values {
 		vals := url.Values{}
 		if staffID != 0 {
@@ -160,7 +173,7 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	}
 	base := bookingBase(l.Tenant.Slug, svc.ID)
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a time", Service: svc.Name,
-		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: r.URL.Query().Get("msg"),
+		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
 		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
 	for _, sl := range slots {
 		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}, "staff": {strconv.FormatInt(sl.StaffID, 10)}}
@@ -224,7 +237,10 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
 		day := domain.DateOf(start.In(l.Location))
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", url.Values{
-			"date": {day.String()}, "msg": {"Sorry, that time was just taken. Please choose another."}}), http.StatusSeeOther)
+			"date": {day.String()}, "msg": {"taken"}}), http.StatusSeeOther)
+	case domain.ErrorCode(err) == domain.ENOTFOUND:
+		// The service or staff member changed while the customer filled in the form.
+		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID), url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
 	case errors.As(err, &derr) && derr.Code == domain.EINVALID:
 		v.Errors[derr.Field] = derr.Message
 		if derr.Field == "" || (derr.Field != "customer.name" && derr.Field != "customer.email" && derr.Field != "customer.phone" && derr.Field != "notes") {
@@ -271,7 +287,7 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, managePage(manageView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
-		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: r.URL.Query().Get("msg"),
+		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: notice(r),
 		CanChange: open && time.Now().Before(b.Start),
 	}))
 }
@@ -280,14 +296,16 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	token := r.PathValue("token")
 	_, err := s.store(r).CancelByToken(r.Context(), domain.ManageToken(token), r.PostFormValue("reason"))
-	msg := "Your booking is cancelled."
+	msg := "cancelled"
 	switch domain.ErrorCode(err) {
 	case "":
 	case domain.ENOTFOUND:
 		s.errorPage(w, r, http.StatusNotFound, err)
 		return
-	case domain.ETOOLATE, domain.ECONFLICT, domain.EINVALID:
-		msg = domain.ErrorMessage(err)
+	case domain.ETOOLATE:
+		msg = "toolate"
+	case domain.ECONFLICT, domain.EINVALID:
+		msg = "closed"
 	default:
 		s.serverError(w, r, err)
 		return
@@ -332,7 +350,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	}
 	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
-		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: r.URL.Query().Get("msg"),
+		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
 		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
 	for _, sl := range slots {
 		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: sl.StaffID})
@@ -353,15 +371,20 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 	manage := "/" + l.Tenant.Slug + "/booking/" + token
 	switch domain.ErrorCode(err) {
 	case "":
-		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"Your booking has moved."}}), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)
 	case domain.ESLOTUNAVAILABLE:
 		day := domain.DateOf(start.In(l.Location))
-		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()},
-			"msg": {"Sorry, that time was just taken. Please choose another."}}), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()}, "msg": {"taken"}}), http.StatusSeeOther)
 	case domain.ENOTFOUND:
-		s.errorPage(w, r, http.StatusNotFound, err)
-	case domain.ETOOLATE, domain.ECONFLICT, domain.EINVALID:
-		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {domain.ErrorMessage(err)}}), http.StatusSeeOther)
+		if _, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(token)); err != nil {
+			s.errorPage(w, r, http.StatusNotFound, err)
+			return
+		}
+		http.Redirect(w, r, withQuery(manage+"/reschedule", url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
+	case domain.ETOOLATE:
+		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"toolate"}}), http.StatusSeeOther)
+	case domain.ECONFLICT, domain.EINVALID:
+		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"closed"}}), http.StatusSeeOther)
 	default:
 		s.serverError(w, r, err)
 	}

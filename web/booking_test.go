@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -154,5 +155,39 @@ func TestBookingFlow(t *testing.T) {
 	}
 	if status, _, _ := page(t, c, "GET", srv.URL+book+"/slots?date=garbage", ""); status != http.StatusBadRequest {
 		t.Errorf("bad date: %d, want 400", status)
+	}
+}
+
+// Odd input never gives a server error, and links cannot put their own words on the pages.
+func TestBookingOddInput(t *testing.T) {
+	srv, m := site(t)
+	ctx := context.Background()
+	tn, _, _ := m.Resolve(ctx, "acme")
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
+	}
+	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
+	svc, _ := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	l.Release()
+	c := browser(t)
+	base := fmt.Sprintf("/acme/book/%d", svc)
+	start := time.Now().AddDate(0, 0, 3).Truncate(24 * time.Hour).Add(9 * time.Hour).Format(time.RFC3339)
+	post := url.Values{"start": {start}, "staff": {"999"}, "key": {"k"}, "name": {"Eva"}, "email": {"eva@example.com"}}
+	status, _, hdr := page(t, c, "POST", srv.URL+base, post.Encode())
+	if status != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "msg=unavailable") {
+		t.Errorf("unknown staff: %d %s", status, hdr.Get("Location"))
+	}
+	_, doc, _ := page(t, c, "GET", srv.URL+base+"?msg="+url.QueryEscape("Pay a deposit at evil.example"), "")
+	if strings.Contains(doc.Text(), "evil.example") {
+		t.Error("a link put its own words on the page")
+	}
+	for _, q := range []string{"?from=9999-99-99", "?staff=-1", "?from=1900-01-01"} {
+		if status, _, _ := page(t, c, "GET", srv.URL+base+q, ""); status >= 500 {
+			t.Errorf("GET %s%s: %d", base, q, status)
+		}
 	}
 }
