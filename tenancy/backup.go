@@ -164,13 +164,14 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 			os.Rename(safety, path) // put the original back
 			return err
 		}
-		return syncDir(filepath.Dir(path))
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+		// Still under the tenant's lock: no request can migrate it before the registry knows.
+		return m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, "")
 	})
 	if err != nil {
 		return Backup{}, "", fmt.Errorf("restore %s: %w", t.Slug, err)
-	}
-	if err := m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, ""); err != nil {
-		return Backup{}, "", err
 	}
 	m.cache.invalidate()
 	return b, safety, nil
@@ -294,13 +295,15 @@ func (m *Manager) PruneBackups(ctx context.Context, tenantID string, daily, week
 		if keep[b.ID] {
 			continue
 		}
+		// The record goes first: a blob left behind by a failure is only storage (erasure removes
+		// it with the tenant's prefix); a record without its blob would promise a restore.
+		if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
+			return deleted, err
+		}
 		if m.cfg.Blobs != nil {
 			if _, err := m.cfg.Blobs.DeletePrefix(ctx, b.Key); err != nil {
 				return deleted, err
 			}
-		}
-		if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
-			return deleted, err
 		}
 		deleted++
 	}
