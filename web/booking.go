@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reserva/reserva/domain"
@@ -283,13 +284,32 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	open := b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed
-	render(w, r, http.StatusOK, managePage(manageView{
+	st, err := store.Settings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := manageView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
 		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: notice(r),
-		CanChange: open && time.Now().Before(b.Start),
-	}))
+	}
+	open := b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed
+	deadline := b.Start.Add(-st.CancelCutoff)
+	switch {
+	case !open:
+	case time.Now().Before(deadline):
+		v.CanChange = true
+		if st.CancelCutoff > 0 {
+			v.Cutoff = "You can change or cancel online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + "."
+		}
+	default:
+		v.Cutoff = "It is too late to change or cancel this booking online. Please contact the business."
+		if st.ContactPhone != "" || st.ContactEmail != "" {
+			v.Cutoff += " " + strings.TrimSpace(st.ContactPhone+" "+st.ContactEmail)
+		}
+	}
+	render(w, r, http.StatusOK, managePage(v))
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {

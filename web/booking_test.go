@@ -191,3 +191,37 @@ func TestBookingOddInput(t *testing.T) {
 		}
 	}
 }
+
+// Inside the cancellation cutoff the booking page says so instead of offering the forms.
+func TestManagePageInsideCutoff(t *testing.T) {
+	srv, m := site(t)
+	ctx := context.Background()
+	tn, _, _ := m.Resolve(ctx, "acme")
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 0, End: 24 * 60}}
+	}
+	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
+	svc, _ := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	st, _ := s.Settings(ctx)
+	st.ContactPhone = "+34 910 000 000"
+	s.UpdateSettings(ctx, st)
+	// Staff book for in three hours: inside the default 24-hour cutoff.
+	start := time.Now().Add(3 * time.Hour).Truncate(time.Hour)
+	_, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start, OnBehalf: true,
+		Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	_, doc, _ := page(t, browser(t), "GET", srv.URL+"/acme/booking/"+string(token), "")
+	if got := doc.Find(`[data-testid="cutoff"]`).Text(); !strings.Contains(got, "too late") || !strings.Contains(got, "+34 910 000 000") {
+		t.Errorf("cutoff message: %q", got)
+	}
+	if doc.Find(`[data-testid="cancel"]`).Length() != 0 || doc.Find(`[data-testid="reschedule"]`).Length() != 0 {
+		t.Error("change forms offered inside the cutoff")
+	}
+}
