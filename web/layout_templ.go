@@ -43,7 +43,7 @@ func layout(title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</title><style>\n\t\t\t\tbody { font-family: system-ui, sans-serif; max-width: 40rem; margin: 0 auto; padding: 1rem; line-height: 1.5; color: #1f2328; }\n\t\t\t\th1 { font-size: 1.6rem; margin-bottom: .25rem; }\n\t\t\t\t.muted { color: #59636e; }\n\t\t\t</style></head><body>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</title><style>\n\t\t\t\tbody { font-family: system-ui, sans-serif; max-width: 40rem; margin: 0 auto; padding: 1rem; line-height: 1.5; color: #1f2328; }\n\t\t\t\th1 { font-size: 1.6rem; margin-bottom: .25rem; }\n\t\t\t\t.muted { color: #59636e; }\n\t\t\t\tinput, textarea { width: 100%; max-width: 28rem; font: inherit; padding: .5rem; box-sizing: border-box; }\n\t\t\t\tbutton { font: inherit; padding: .6rem 1.2rem; cursor: pointer; }\n\t\t\t\tul.days li { margin: .5rem 0; }\n\t\t\t\tul.slots { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .5rem; }\n\t\t\t\tul.slots a, ul.slots button { display: inline-block; padding: .5rem .9rem; border: 1px solid #c9ced6; border-radius: .4rem; background: #fff; color: inherit; text-decoration: none; }\n\t\t\t\t.error { color: #b42318; }\n\t\t\t\t[role=alert], [role=status] { background: #fff4e5; padding: .6rem; border-radius: .3rem; }\n\t\t\t</style></head><body>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
