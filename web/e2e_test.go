@@ -1,0 +1,155 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/reserva/reserva/domain"
+)
+
+// browserTab starts headless Chromium at phone size. Without Chromium the end-to-end tests
+// skip, except in CI (CI=true), where a missing browser fails the run.
+func browserTab(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Chromium is not installed: .ci/run must install it (apt-get install -y chromium)")
+		}
+		t.Skip("no Chromium here (apt-get install -y chromium to run the end-to-end tests)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("headless", "new"), chromedp.Flag("disable-gpu", true), chromedp.WindowSize(390, 844))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// shot saves a full-page screenshot of the tab under the e2e output directory.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG; lower gives JPEG
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(os.TempDir(), "reserva-e2e")
+	os.MkdirAll(dir, 0o750)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// A business signs up; a customer books on its phone, reschedules and cancels with the private link.
+func TestEndToEndBooking(t *testing.T) {
+	tab := browserTab(t)
+	srv, m := site(t)
+
+	do(t, tab, "sign up",
+		chromedp.Navigate(srv.URL+"/signup"),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Zen Yoga"),
+		chromedp.SetValue(chromedp.CSS("#timezone"), "Europe/Madrid"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "me@zen.example"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`[data-testid="signup-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-home"]`)),
+	)
+	if got := text(t, tab, `[data-testid="admin-user"]`); got != "Owner" {
+		t.Errorf("signed in as %q", got)
+	}
+	shot(t, tab, "dashboard-home")
+
+	// The business's catalog (its dashboard pages come later: set up through the store).
+	ctx := context.Background()
+	tn, _, err := m.Resolve(ctx, "zen-yoga")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
+	}
+	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
+	s.CreateService(ctx, domain.Service{Name: "Private class", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 4000, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	l.Release()
+
+	do(t, tab, "choose a service and a day",
+		chromedp.Navigate(srv.URL+"/zen-yoga"),
+		chromedp.Click(chromedp.CSS(`[data-testid="book-service"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
+	)
+	shot(t, tab, "days")
+	do(t, tab, "choose a time",
+		chromedp.Click(chromedp.CSS(`[data-testid="day"][data-status="OPEN"]:nth-of-type(3) a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
+	)
+	shot(t, tab, "times")
+	do(t, tab, "fill in the details and book",
+		chromedp.Click(chromedp.CSS(`[data-testid="slot"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="details-page"]`)),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Eva"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "eva@example.com"),
+		chromedp.Click(chromedp.CSS(`[data-testid="book"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirmation"]`)),
+	)
+	shot(t, tab, "booked")
+	if when := text(t, tab, `[data-testid="booking-when"]`); !strings.Contains(when, "09:00–10:00 (Europe/Madrid time)") {
+		t.Errorf("booked for %q", when)
+	}
+
+	do(t, tab, "reschedule",
+		chromedp.Click(chromedp.CSS(`[data-testid="reschedule"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="day"][data-status="OPEN"]:nth-of-type(4) a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="slot"]:nth-of-type(2) button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="manage-page"] [data-testid="message"]`)),
+	)
+	if msg := text(t, tab, `[data-testid="message"]`); msg != "Your booking has moved." {
+		t.Errorf("after rescheduling: %q", msg)
+	}
+	if when := text(t, tab, `[data-testid="booking-when"]`); !strings.Contains(when, "09:15–10:15") {
+		t.Errorf("moved to %q", when)
+	}
+	do(t, tab, "cancel",
+		chromedp.SendKeys(chromedp.CSS("#reason"), "Sorry, ill"),
+		chromedp.Click(chromedp.CSS(`[data-testid="cancel"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="booking-status"]`)),
+	)
+	if status := text(t, tab, `[data-testid="booking-status"]`); status != "cancelled" {
+		t.Errorf("status after cancelling: %q", status)
+	}
+	shot(t, tab, "cancelled")
+	t.Logf("screenshots in %s", filepath.Join(os.TempDir(), "reserva-e2e"))
+}
