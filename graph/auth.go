@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/ratelimit"
 )
 
 // Viewer is who makes a request (see domain.Viewer): set by the dashboard's session middleware
@@ -80,7 +81,7 @@ func actor(v Viewer) string {
 
 // authenticate resolves an "Authorization: Bearer" API token into a Viewer. Without the header it
 // passes the request on as it is (a session middleware further out may have set a viewer).
-func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failures *limiter) (*http.Request, bool) {
+func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failures *ratelimit.Limiter) (*http.Request, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return r, true

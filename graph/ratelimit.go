@@ -4,18 +4,12 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// limiter is a token bucket per client.
-type limiter = ratelimit.Limiter
-
-func newLimiter(every time.Duration, burst int) *limiter { return ratelimit.New(every, burst) }
 
 type clientKey struct{}
 
@@ -37,7 +31,7 @@ func clientOf(ctx context.Context) string {
 }
 
 // allowed fails with RATE_LIMITED when the request's client has used up its allowance in l.
-func allowed(ctx context.Context, l *limiter, what string) error {
+func allowed(ctx context.Context, l *ratelimit.Limiter, what string) error {
 	if l.Allow(clientOf(ctx)) {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -19,12 +20,12 @@ import (
 type Resolver struct {
 	// A client (tenant + IP address) may create 10 bookings at once, then one every 6 s, and
 	// fail to authenticate 10 times, then once every 6 s.
-	bookingLimit *limiter
-	authLimit    *limiter
+	bookingLimit *ratelimit.Limiter
+	authLimit    *ratelimit.Limiter
 }
 
 func newResolver() *Resolver {
-	return &Resolver{bookingLimit: newLimiter(6*time.Second, 10), authLimit: newLimiter(6*time.Second, 10)}
+	return &Resolver{bookingLimit: ratelimit.New(6*time.Second, 10), authLimit: ratelimit.New(6*time.Second, 10)}
 }
 
 var errNoTenant = errors.New("graphql: no tenant in context (handler mounted outside the tenancy middleware)")

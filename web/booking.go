@@ -134,17 +134,24 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 	render(w, r, http.StatusOK, daysPage(v))
 }
 
-// daySlots returns the free times of ?date= for svc.
-func (s *Server) daySlots(r *http.Request, svc domain.Service) (domain.Date, []domain.Slot, error) {
+// daySlots returns the free times of ?date= for svc, or answers the request itself (400 for a
+// bad date, 500 for a failure) and returns false.
+func (s *Server) daySlots(w http.ResponseWriter, r *http.Request, svc domain.Service) (domain.Date, []domain.Slot, bool) {
 	day, err := domain.ParseDate(r.URL.Query().Get("date"))
 	if err != nil {
-		return day, nil, domain.Invalid("date", "%s", err.Error())
+		s.errorPage(w, r, http.StatusBadRequest, err)
+		return day, nil, false
 	}
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
-	if err != nil {
-		return day, nil, err
+	switch domain.ErrorCode(err) {
+	case "":
+		return day, days[0].Slots, true
+	case domain.EINVALID, domain.ENOTFOUND:
+		s.errorPage(w, r, http.StatusBadRequest, err)
+	default:
+		s.serverError(w, r, err)
 	}
-	return day, days[0].Slots, nil
+	return day, nil, false
 }
 
 func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
@@ -163,13 +170,8 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, _ := tenancy.FromContext(r.Context())
-	day, slots, err := s.daySlots(r, svc)
-	if domain.ErrorCode(err) == domain.EINVALID || domain.ErrorCode(err) == domain.ENOTFOUND {
-		s.errorPage(w, r, http.StatusBadRequest, err)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	day, slots, ok := s.daySlots(w, r, svc)
+	if !ok {
 		return
 	}
 	base := bookingBase(l.Tenant.Slug, svc.ID)
@@ -333,14 +335,24 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {msg}}), http.StatusSeeOther)
 }
 
-func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
+// rescheduledService is the service of the booking whose token is in the path, or false when
+// the request has been answered already.
+func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (domain.Service, bool) {
 	b, ok := s.managedBooking(w, r)
 	if !ok {
-		return
+		return domain.Service{}, false
 	}
 	svc, err := s.store(r).Service(r.Context(), b.ServiceID)
 	if err != nil {
 		s.serverError(w, r, err)
+		return svc, false
+	}
+	return svc, true
+}
+
+func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
+	svc, ok := s.rescheduledService(w, r)
+	if !ok {
 		return
 	}
 	l, _ := tenancy.FromContext(r.Context())
@@ -349,23 +361,13 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.managedBooking(w, r)
+	svc, ok := s.rescheduledService(w, r)
 	if !ok {
 		return
 	}
 	l, _ := tenancy.FromContext(r.Context())
-	svc, err := s.store(r).Service(r.Context(), b.ServiceID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	day, slots, err := s.daySlots(r, svc)
-	if domain.ErrorCode(err) == domain.EINVALID || domain.ErrorCode(err) == domain.ENOTFOUND {
-		s.errorPage(w, r, http.StatusBadRequest, err)
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
+	day, slots, ok := s.daySlots(w, r, svc)
+	if !ok {
 		return
 	}
 	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"

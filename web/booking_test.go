@@ -12,6 +12,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // page GETs (or POSTs) a page and parses it.
@@ -39,26 +40,53 @@ func attr(t *testing.T, doc *goquery.Document, sel, name string) string {
 	return v
 }
 
+// withStore runs fn on the domain store of business slug.
+func withStore(t *testing.T, m *tenancy.Manager, slug string, fn func(context.Context, *domain.Store)) {
+	t.Helper()
+	ctx := context.Background()
+	tn, _, err := m.Resolve(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	fn(ctx, domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now))
+}
+
+// openEveryDay gives business slug the named staff, each working from..to (minutes of the day)
+// every day, and a one-hour service they all offer; it returns the service and staff ids.
+func openEveryDay(t *testing.T, m *tenancy.Manager, slug string, from, to int, names ...string) (svc int64, staff []int64) {
+	t.Helper()
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: from, End: to}}
+	}
+	withStore(t, m, slug, func(ctx context.Context, s *domain.Store) {
+		for _, name := range names {
+			id, err := s.CreateStaff(ctx, domain.Staff{Name: name, Hours: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			staff = append(staff, id)
+		}
+		var err error
+		if svc, err = s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+			Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: staff}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return svc, staff
+}
+
 // The whole public flow without JavaScript: service → staff → day → time → details → the
 // booking's page; a taken time sends the customer back to fresh times; reschedule and cancel
 // through the private link.
 func TestBookingFlow(t *testing.T) {
 	srv, m := site(t)
-	ctx := context.Background()
-	tn, _, _ := m.Resolve(ctx, "acme")
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
-	}
-	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
-	ben, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ben", Hours: h})
-	if _, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana, ben}}); err != nil {
-		t.Fatal(err)
-	}
-	l.Release()
+	openEveryDay(t, m, "acme", 9*60, 12*60, "Ana", "Ben")
 	c := browser(t)
 
 	_, doc, _ := page(t, c, "GET", srv.URL+"/acme", "")
@@ -161,18 +189,7 @@ func TestBookingFlow(t *testing.T) {
 // Odd input never gives a server error, and links cannot put their own words on the pages.
 func TestBookingOddInput(t *testing.T) {
 	srv, m := site(t)
-	ctx := context.Background()
-	tn, _, _ := m.Resolve(ctx, "acme")
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
-	}
-	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
-	svc, _ := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}})
-	l.Release()
+	svc, _ := openEveryDay(t, m, "acme", 9*60, 12*60, "Ana")
 	c := browser(t)
 	base := fmt.Sprintf("/acme/book/%d", svc)
 	start := time.Now().AddDate(0, 0, 3).Truncate(24 * time.Hour).Add(9 * time.Hour).Format(time.RFC3339)
@@ -195,28 +212,23 @@ func TestBookingOddInput(t *testing.T) {
 // Inside the cancellation cutoff the booking page says so instead of offering the forms.
 func TestManagePageInsideCutoff(t *testing.T) {
 	srv, m := site(t)
-	ctx := context.Background()
-	tn, _, _ := m.Resolve(ctx, "acme")
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 0, End: 24 * 60}}
-	}
-	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
-	svc, _ := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 4500, Currency: "EUR"}, StaffIDs: []int64{ana}})
-	st, _ := s.Settings(ctx)
-	st.ContactPhone = "+34 910 000 000"
-	s.UpdateSettings(ctx, st)
-	// Staff book for in three hours: inside the default 24-hour cutoff.
-	start := time.Now().Add(3 * time.Hour).Truncate(time.Hour)
-	_, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start, OnBehalf: true,
-		Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Release()
+	svc, staff := openEveryDay(t, m, "acme", 0, 24*60, "Ana")
+	var token domain.ManageToken
+	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+		st, _ := s.Settings(ctx)
+		st.ContactPhone = "+34 910 000 000"
+		if err := s.UpdateSettings(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		// Staff book for in three hours: inside the default 24-hour cutoff.
+		start := time.Now().Add(3 * time.Hour).Truncate(time.Hour)
+		var err error
+		_, token, err = s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staff[0], Start: start, OnBehalf: true,
+			Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	_, doc, _ := page(t, browser(t), "GET", srv.URL+"/acme/booking/"+string(token), "")
 	if got := doc.Find(`[data-testid="cutoff"]`).Text(); !strings.Contains(got, "too late") || !strings.Contains(got, "+34 910 000 000") {
 		t.Errorf("cutoff message: %q", got)

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/reserva/reserva/domain"
 )
 
 // browserTab starts headless Chromium at phone size. Without Chromium the end-to-end tests
@@ -96,21 +94,7 @@ func TestEndToEndBooking(t *testing.T) {
 	shot(t, tab, "dashboard-home")
 
 	// The business's catalog (its dashboard pages come later: set up through the store).
-	ctx := context.Background()
-	tn, _, err := m.Resolve(ctx, "zen-yoga")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 9 * 60, End: 12 * 60}}
-	}
-	ana, _ := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
-	s.CreateService(ctx, domain.Service{Name: "Private class", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 4000, Currency: "EUR"}, StaffIDs: []int64{ana}})
-	l.Release()
+	openEveryDay(t, m, "zen-yoga", 9*60, 12*60, "Ana")
 
 	do(t, tab, "choose a service and a day",
 		chromedp.Navigate(srv.URL+"/zen-yoga"),
