@@ -370,6 +370,44 @@ func (s *Store) SetDateOverride(ctx context.Context, o DateOverride) error {
 	return nil
 }
 
+// DateOverrides lists staff member staffID's date overrides from date from on, by date.
+func (s *Store) DateOverrides(ctx context.Context, staffID int64, from Date) ([]DateOverride, error) {
+	var out []DateOverride
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		var date, ivs string
+		if err := rows.Scan(&date, &ivs); err != nil {
+			return err
+		}
+		o := DateOverride{StaffID: staffID}
+		var err error
+		if o.Date, err = ParseDate(date); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(ivs), &o.Intervals); err != nil {
+			return fmt.Errorf("date override %s of staff %d: %w", date, staffID, err)
+		}
+		out = append(out, o)
+		return nil
+	}, `SELECT date, intervals FROM staff_date_overrides WHERE staff_id = ? AND date >= ? ORDER BY date`, staffID, from.String())
+	return out, wrap("list date overrides", err)
+}
+
+// TimeOffList lists staff member staffID's time off that ends after after, by start.
+func (s *Store) TimeOffList(ctx context.Context, staffID int64, after time.Time) ([]TimeOff, error) {
+	var out []TimeOff
+	err := each(ctx, s.r, func(rows *sql.Rows) error {
+		t := TimeOff{StaffID: staffID}
+		var from, to int64
+		if err := rows.Scan(&t.ID, &from, &to, &t.Reason); err != nil {
+			return err
+		}
+		t.Start, t.End = time.Unix(from, 0).UTC(), time.Unix(to, 0).UTC()
+		out = append(out, t)
+		return nil
+	}, `SELECT id, start_at, end_at, reason FROM staff_time_off WHERE staff_id = ? AND end_at > ? ORDER BY start_at`, staffID, after.Unix())
+	return out, wrap("list time off", err)
+}
+
 // DeleteDateOverride returns staffID to their weekly hours on date.
 func (s *Store) DeleteDateOverride(ctx context.Context, staffID int64, date Date) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM staff_date_overrides WHERE staff_id = ? AND date = ?`, staffID, date.String())

@@ -79,8 +79,12 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 }
 
 func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
+	var booking any
+	if m.BookingID != 0 {
+		booking = m.BookingID
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, booking_id, to_addr, subject, body, ics, link_path, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Kind, m.BookingID, m.To, m.Subject, m.Body, m.ICS, m.LinkPath, now.Unix(), now.Unix())
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Kind, booking, m.To, m.Subject, m.Body, m.ICS, m.LinkPath, now.Unix(), now.Unix())
 	return err
 }
 

@@ -35,6 +35,9 @@ type User struct {
 	Role      Role
 	StaffID   int64 // the staff member a staff user is (0: none)
 	CreatedAt time.Time
+	// SessionEpoch is recorded in a session at sign-in; a session with an older epoch has ended
+	// (signed out everywhere, or the password was reset).
+	SessionEpoch int64
 }
 
 // NewUser is what creating a user needs.
@@ -114,7 +117,12 @@ func (u *NewUser) validate() error {
 		return Invalid("name", "name must be 1 to 120 characters")
 	case !u.Role.Valid():
 		return Invalid("role", "role must be owner or staff")
-	case utf8.RuneCountInString(u.Password) < MinPasswordLen || len(u.Password) > 200:
+	}
+	return checkNewPassword(u.Password)
+}
+
+func checkNewPassword(p string) error {
+	if utf8.RuneCountInString(p) < MinPasswordLen || len(p) > 200 {
 		return Invalid("password", "password must be %d to 200 characters", MinPasswordLen)
 	}
 	return nil
@@ -143,12 +151,12 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
 	return s.User(ctx, id)
 }
 
-const userColumns = `id, email, name, role, coalesce(staff_id, 0), created_at`
+const userColumns = `id, email, name, role, coalesce(staff_id, 0), created_at, session_epoch`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.StaffID, &created)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.StaffID, &created, &u.SessionEpoch)
 	u.CreatedAt = time.Unix(created, 0).UTC()
 	return u, err
 }
@@ -365,6 +373,9 @@ func (s *Store) RecheckViewer(ctx context.Context, v Viewer) (Viewer, error) {
 		if tok.Role != RoleOwner {
 			role = RoleStaff
 		}
+	}
+	if v.Session != "" && u.SessionEpoch != v.Epoch {
+		return Viewer{}, gone
 	}
 	if v.Session != "" {
 		var n int

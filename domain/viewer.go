@@ -11,6 +11,7 @@ type Viewer struct {
 	StaffID int64  // the staff member a staff user is
 	TokenID int64  // set when an API token is used
 	Session string // the dashboard session's token, when signed in with a session
+	Epoch   int64  // the user's session epoch when that session signed in
 }
 
 type viewerKey struct{}
@@ -28,5 +29,5 @@ func ViewerFrom(ctx context.Context) (Viewer, bool) {
 
 // ViewerOf is the Viewer of a signed-in user.
 func ViewerOf(u User) Viewer {
-	return Viewer{UserID: u.ID, Name: u.Name, Role: u.Role, StaffID: u.StaffID}
+	return Viewer{UserID: u.ID, Name: u.Name, Role: u.Role, StaffID: u.StaffID, Epoch: u.SessionEpoch}
 }

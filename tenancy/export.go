@@ -14,10 +14,10 @@ import (
 	"strings"
 )
 
-// Secrets are not part of an export: sessions and manage-token hashes are left out, and
+// Secrets are not part of an export: sessions, manage-token and reset-link hashes are left out, and
 // credential hashes are replaced by this marker.
 var (
-	exportSkipTables = map[string]bool{"sessions": true, "booking_tokens": true}
+	exportSkipTables = map[string]bool{"sessions": true, "booking_tokens": true, "password_resets": true}
 	exportRedact     = map[string]bool{"users.password_hash": true, "api_tokens.token_hash": true, "outbox.link_path": true}
 )
 
