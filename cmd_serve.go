@@ -89,6 +89,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		},
 		Metrics:       met,
 		SecureCookies: *secure,
+		Blobs:         p.blobs,
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -11,13 +11,19 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
+// loginNotices are what a redirect to the sign-in page may ask it to say (fixed texts).
+var loginNotices = map[string]string{
+	"everywhere": "You are signed out on every device.",
+	"out":        "You are signed out.",
+}
+
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	if _, ok := domain.ViewerFrom(r.Context()); ok {
 		http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 		return
 	}
-	render(w, r, http.StatusOK, loginPage(loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug}))
+	render(w, r, http.StatusOK, loginPage(loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Notice: loginNotices[r.URL.Query().Get("msg")]}))
 }
 
 // login signs a dashboard user in: a new session token (so one planted before sign-in is
@@ -48,6 +54,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sm.Put(r.Context(), sessionUserKey, u.ID)
+	sm.Put(r.Context(), sessionEpochKey, u.SessionEpoch)
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }
 
@@ -57,7 +64,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login", http.StatusSeeOther)
+	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login?msg=out", http.StatusSeeOther)
 }
 
 // requireUser sends visitors who are not signed in to the login page.
@@ -70,12 +77,6 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
-}
-
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
-	v, _ := domain.ViewerFrom(r.Context())
-	render(w, r, http.StatusOK, adminHomePage(adminHomeView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Role: string(v.Role)}))
 }
 
 // graphiql serves the GraphQL explorer to signed-in users. Its page loads GraphiQL from a CDN,

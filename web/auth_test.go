@@ -34,7 +34,12 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet})
+	blobURL, _ := tenancy.FileBlobURL(filepath.Join(dir, "blobs"))
+	blobs, err := tenancy.OpenBlobStore(ctx, blobURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +56,12 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 		}
 		l.Release()
 	}
-	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet}).Handler())
+	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet, Blobs: blobs}).Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		m.Close(ctx)
 		reg.Close()
+		blobs.Close()
 	})
 	return srv, m
 }
@@ -171,7 +177,7 @@ func TestDashboardLogin(t *testing.T) {
 		t.Errorf("GraphiQL: %d", status)
 	}
 
-	if status, _, h := send(t, c, "POST", srv.URL+"/acme/admin/logout", "", form); status != http.StatusSeeOther || h.Get("Location") != "/acme/admin/login" {
+	if status, _, h := send(t, c, "POST", srv.URL+"/acme/admin/logout", "", form); status != http.StatusSeeOther || h.Get("Location") != "/acme/admin/login?msg=out" {
 		t.Errorf("logout: %d", status)
 	}
 	if _, body, _ := send(t, c, "POST", srv.URL+"/acme/graphql", me, gql); !strings.Contains(body, "UNAUTHENTICATED") {

@@ -228,6 +228,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: r.PostFormValue("start"), Staff: r.PostFormValue("staff"),
 		Key: r.PostFormValue("key"), Name: r.PostFormValue("name"), Email: r.PostFormValue("email"),
 		Phone: r.PostFormValue("phone"), Note: r.PostFormValue("notes"), Errors: map[string]string{},
+		TZ: r.PostFormValue("tz"),
 	}
 	_, token, err := s.store(r).CreateBooking(r.Context(), domain.BookingRequest{
 		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: "customer",
@@ -236,7 +237,11 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	var derr *domain.Error
 	switch {
 	case err == nil:
-		http.Redirect(w, r, "/"+l.Tenant.Slug+"/booking/"+string(token)+"?new=1", http.StatusSeeOther)
+		q := url.Values{"new": {"1"}}
+		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
+			q.Set("tz", loc.String())
+		}
+		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
 		day := domain.DateOf(start.In(l.Location))
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", url.Values{
@@ -295,6 +300,10 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
 		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: notice(r),
+	}
+	if loc := visitorZone(r.URL.Query().Get("tz")); loc != nil && loc.String() != l.Location.String() {
+		start, end := b.Start.In(loc), b.End.In(loc)
+		v.LocalWhen = fmt.Sprintf("%s, %s–%s (%s time)", start.Format("Monday 2 January"), start.Format("15:04"), end.Format("15:04"), loc)
 	}
 	open := b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed
 	deadline := b.Start.Add(-st.CancelCutoff)
@@ -425,4 +434,17 @@ func (s *Server) bookingICS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="booking.ics"`)
 	w.Write([]byte(ics))
+}
+
+// visitorZone is the time zone a visitor's browser reported (an IANA name such as
+// America/New_York), or nil when it is missing or unknown.
+func visitorZone(name string) *time.Location {
+	if name == "" || len(name) > 64 || strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/+-") != "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	return loc
 }

@@ -76,34 +76,79 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
-// A business signs up; a customer books on its phone, reschedules and cancels with the private link.
+// value runs one action that returns something, failing the test on error.
+func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+var (
+	desktop = chromedp.EmulateViewport(1280, 900)
+	phone   = chromedp.EmulateViewport(390, 844)
+)
+
+// A business signs up and sets itself up in its dashboard (a desktop); a customer books on a
+// phone; the business sees the booking in its calendar; the customer reschedules and cancels
+// with the private link.
 func TestEndToEndBooking(t *testing.T) {
 	tab := browserTab(t)
-	srv, m := site(t)
+	srv, _ := site(t)
 
-	do(t, tab, "sign up",
+	do(t, tab, "sign up", desktop,
 		chromedp.Navigate(srv.URL+"/signup"),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Zen Yoga"),
 		chromedp.SetValue(chromedp.CSS("#timezone"), "Europe/Madrid"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "me@zen.example"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS(`[data-testid="signup-submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-home"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-calendar"]`)),
 	)
 	waitText(t, tab, `[data-testid="admin-user"]`, "Owner")
-	shot(t, tab, "dashboard-home")
+	shot(t, tab, "desktop-dashboard-empty")
 
-	// The business's catalog (its dashboard pages come later: set up through the store).
-	openEveryDay(t, m, "zen-yoga", 9*60, 12*60, "Ana")
+	// A staff member and her hours: mornings, every day.
+	do(t, tab, "add a staff member",
+		chromedp.Navigate(srv.URL+"/zen-yoga/admin/staff"),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Ana"),
+		chromedp.Click(chromedp.CSS(`[data-testid="staff-submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="hours-form"]`)),
+	)
+	var hours []chromedp.Action[chromedp.Void]
+	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
+		hours = append(hours, chromedp.SetValue(chromedp.CSS("#hours-"+d), "09:00-12:00"))
+	}
+	hours = append(hours, chromedp.Click(chromedp.CSS(`[data-testid="hours-submit"]`)))
+	do(t, tab, "set her hours", hours...)
+	waitText(t, tab, `[data-testid="flash"]`, "Saved.")
+	shot(t, tab, "desktop-staff-hours")
 
-	do(t, tab, "choose a service and a day",
+	do(t, tab, "add a service",
+		chromedp.Navigate(srv.URL+"/zen-yoga/admin/services"),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Massage"),
+		chromedp.SetValue(chromedp.CSS("#duration"), "60"),
+		chromedp.SetValue(chromedp.CSS("#price"), "45"),
+		chromedp.Click(chromedp.CSS(`input[name="staffIds"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="service-submit"]`)),
+	)
+	waitText(t, tab, `[data-testid="flash"]`, `Service "Massage" added.`)
+	shot(t, tab, "desktop-services")
+
+	do(t, tab, "choose a service and a day", phone,
 		chromedp.Navigate(srv.URL+"/zen-yoga"),
 		chromedp.Click(chromedp.CSS(`[data-testid="book-service"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
 	)
 	shot(t, tab, "days")
+	third := `[data-testid="day"][data-status="OPEN"]:nth-of-type(3)`
+	day := value(t, tab, "the day's date", chromedp.AttributeValue(chromedp.CSS(third), "data-date")).Value
 	do(t, tab, "choose a time",
-		chromedp.Click(chromedp.CSS(`[data-testid="day"][data-status="OPEN"]:nth-of-type(3) a`)),
+		chromedp.Click(chromedp.CSS(third+" a")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
 	)
 	shot(t, tab, "times")
@@ -117,11 +162,25 @@ func TestEndToEndBooking(t *testing.T) {
 	)
 	shot(t, tab, "booked")
 	waitText(t, tab, `[data-testid="booking-when"]`, "09:00–10:00 (Europe/Madrid time)")
+	manage := value(t, tab, "the manage link", chromedp.Location())
 
-	do(t, tab, "reschedule",
+	// The business sees it in its calendar, on a desktop.
+	do(t, tab, "open the calendar", desktop,
+		chromedp.Navigate(srv.URL+"/zen-yoga/admin/calendar?view=week&date="+day),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-calendar"]`)),
+	)
+	waitText(t, tab, `[data-testid="cal-day"][data-date="`+day+`"] [data-testid="booking"]`, "09:00–10:00 Massage · Eva")
+	shot(t, tab, "desktop-calendar-week")
+
+	do(t, tab, "reschedule", phone,
+		chromedp.Navigate(manage),
 		chromedp.Click(chromedp.CSS(`[data-testid="reschedule"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
-		chromedp.Click(chromedp.CSS(`[data-testid="day"][data-status="OPEN"]:nth-of-type(4) a`)),
+	)
+	fourth := `[data-testid="day"][data-status="OPEN"]:nth-of-type(4)`
+	day = value(t, tab, "the new day's date", chromedp.AttributeValue(chromedp.CSS(fourth), "data-date")).Value
+	do(t, tab, "choose the new time",
+		chromedp.Click(chromedp.CSS(fourth+" a")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="slot"]:nth-of-type(2) button`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="manage-page"] [data-testid="message"]`)),
@@ -134,5 +193,13 @@ func TestEndToEndBooking(t *testing.T) {
 	)
 	waitText(t, tab, `[data-testid="booking-status"]`, "cancelled")
 	shot(t, tab, "cancelled")
+
+	// The dashboard shows the cancellation with the customer's reason in its history.
+	do(t, tab, "see the cancellation", desktop,
+		chromedp.Navigate(srv.URL+"/zen-yoga/admin/calendar?view=week&date="+day),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-calendar"]`)),
+	)
+	waitText(t, tab, `[data-testid="booking"][data-status="cancelled"]`, "Eva")
+	shot(t, tab, "desktop-calendar-cancelled")
 	t.Logf("screenshots in %s", filepath.Join(os.TempDir(), "reserva-e2e"))
 }

@@ -34,6 +34,8 @@ type Server struct {
 	SecureCookies bool
 	// Metrics, when set, count requests by route and are served at /metrics.
 	Metrics *metrics.Metrics
+	// Blobs keeps uploads (logos); nil disables them.
+	Blobs tenancy.BlobStore
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
@@ -72,9 +74,57 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}/admin/login", s.loginForm)
 	fn("POST /{slug}/admin/login", s.login)
 	fn("POST /{slug}/admin/logout", s.logout)
-	fn("GET /{slug}/admin", s.requireUser(s.adminHome))
-	fn("GET /{slug}/admin/{$}", s.requireUser(s.adminHome))
-	fn("GET /{slug}/admin/graphql", s.requireUser(s.graphiql))
+	fn("GET /{slug}/admin/forgot", s.forgotForm)
+	fn("POST /{slug}/admin/forgot", s.forgot)
+	fn("GET /{slug}/admin/reset/{token}", s.resetForm)
+	fn("POST /{slug}/admin/reset/{token}", s.reset)
+	fn("GET /{slug}/logo", s.logo)
+
+	// The dashboard: any signed-in user (user), owners only (owner).
+	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }
+	owner := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireOwner(h)) }
+	user("GET /{slug}/admin", s.adminHome)
+	user("GET /{slug}/admin/{$}", s.adminHome)
+	user("GET /{slug}/admin/graphql", s.graphiql)
+	user("GET /{slug}/admin/calendar", s.adminCalendar)
+	user("GET /{slug}/admin/bookings/new", s.newBookingForm)
+	user("POST /{slug}/admin/bookings", s.createBookingFor)
+	user("GET /{slug}/admin/bookings/{id}", s.adminBooking)
+	user("POST /{slug}/admin/bookings/{id}/move", s.moveBooking)
+	user("POST /{slug}/admin/bookings/{id}/{action}", s.bookingAction)
+	user("GET /{slug}/admin/customers", s.adminCustomers)
+	user("GET /{slug}/admin/customers/{id}", s.adminCustomer)
+	user("POST /{slug}/admin/customers/{id}/notes", s.customerNotes)
+	owner("POST /{slug}/admin/customers/{id}/anonymise", s.anonymiseCustomer)
+	user("GET /{slug}/admin/account", s.adminAccount)
+	user("POST /{slug}/admin/signout-everywhere", s.signOutEverywhere)
+	owner("GET /{slug}/admin/services", s.adminServices)
+	owner("POST /{slug}/admin/services", s.createService)
+	owner("GET /{slug}/admin/services/{id}", s.adminService)
+	owner("POST /{slug}/admin/services/{id}", s.updateService)
+	owner("GET /{slug}/admin/staff", s.adminStaffList)
+	owner("POST /{slug}/admin/staff", s.createStaff)
+	owner("GET /{slug}/admin/staff/{id}", s.adminStaff)
+	owner("POST /{slug}/admin/staff/{id}", s.updateStaff)
+	owner("POST /{slug}/admin/staff/{id}/overrides", s.addOverride)
+	owner("POST /{slug}/admin/staff/{id}/overrides/{date}/delete", s.deleteOverride)
+	owner("POST /{slug}/admin/staff/{id}/timeoff", s.addTimeOff)
+	owner("POST /{slug}/admin/staff/{id}/timeoff/{tid}/delete", s.deleteTimeOff)
+	owner("GET /{slug}/admin/resources", s.adminResources)
+	owner("POST /{slug}/admin/resources", s.createResource)
+	owner("GET /{slug}/admin/settings", s.adminSettings)
+	owner("POST /{slug}/admin/settings", s.updateSettings)
+	owner("POST /{slug}/admin/settings/branding", s.updateBranding)
+	owner("GET /{slug}/admin/users", s.adminUsers)
+	owner("POST /{slug}/admin/users", s.createUser)
+	owner("POST /{slug}/admin/users/{id}/role", s.setUserRole)
+	owner("POST /{slug}/admin/users/{id}/remove", s.removeUser)
+	owner("GET /{slug}/admin/tokens", s.adminTokens)
+	owner("POST /{slug}/admin/tokens", s.createToken)
+	owner("POST /{slug}/admin/tokens/{id}/revoke", s.revokeToken)
+	owner("GET /{slug}/admin/export.zip", s.exportZip)
+	owner("POST /{slug}/admin/delete", s.deleteBusiness)
+
 	fn("/", s.notFound)
 
 	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
@@ -84,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 	var h http.Handler = mux
 	h = s.withSessions(h)
 	h = s.Tenants.Middleware(h, s.errorPage)
+	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
 	h = http.NewCrossOriginProtection().Handler(h)
@@ -96,7 +147,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, platformHomePage())
+	var notice string
+	if r.URL.Query().Get("msg") == "deleted" {
+		notice = "The business and all its data were deleted."
+	}
+	render(w, r, http.StatusOK, platformHomePage(notice))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -134,7 +189,15 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address}
+	brand, err := store.Branding(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address, Brand: brand.Color}
+	if brand.LogoType != "" && s.Blobs != nil {
+		v.LogoURL = logoURL(l.Tenant.Slug, brand)
+	}
 	for _, svc := range services {
 		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
 			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1,

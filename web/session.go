@@ -120,6 +120,9 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 			if id := sm.GetInt64(r.Context(), sessionUserKey); id != 0 {
 				u, err := s.store(r).User(r.Context(), id)
 				switch {
+				case err == nil && u.SessionEpoch != sm.GetInt64(r.Context(), sessionEpochKey):
+					// Signed out everywhere (or the password was reset) since this session began.
+					sm.Remove(r.Context(), sessionUserKey)
 				case err == nil:
 					v := domain.ViewerOf(u)
 					v.Session = sm.Token(r.Context())
@@ -136,7 +139,10 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 	})
 }
 
-const sessionUserKey = "user_id"
+const (
+	sessionUserKey  = "user_id"
+	sessionEpochKey = "epoch" // the user's session epoch at sign-in
+)
 
 // store returns the domain store of the request's tenant (only below the tenancy middleware).
 func (s *Server) store(r *http.Request) *domain.Store {

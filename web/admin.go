@@ -1,0 +1,441 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// The dashboard: server-rendered pages over the same domain store the GraphQL API uses. Pages
+// that change something are POST forms that redirect back (with a one-time notice in the
+// session) or show the form again with its errors and the values given.
+
+// adminFrame is what every dashboard page shows around its content.
+type adminFrame struct {
+	Business, Slug string
+	User           string
+	Owner          bool
+	Active         string // the nav entry of the page
+	Flash          string
+	Brand          string
+}
+
+func (f adminFrame) URL(path string) string { return "/" + f.Slug + "/admin" + path }
+
+func (s *Server) frame(r *http.Request, active string) adminFrame {
+	l, _ := tenancy.FromContext(r.Context())
+	v, _ := domain.ViewerFrom(r.Context())
+	f := adminFrame{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Owner: v.Role == domain.RoleOwner, Active: active,
+		Flash: s.sessions(r).PopString(r.Context(), "flash")}
+	if b, err := s.store(r).Branding(r.Context()); err == nil {
+		f.Brand = b.Color
+	}
+	return f
+}
+
+// done shows msg on the next page and sends the browser to path (below the dashboard).
+func (s *Server) done(w http.ResponseWriter, r *http.Request, path, msg string) {
+	l, _ := tenancy.FromContext(r.Context())
+	if msg != "" {
+		s.sessions(r).Put(r.Context(), "flash", msg)
+	}
+	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin"+path, http.StatusSeeOther)
+}
+
+// requireOwner lets only owners through; staff users get a 403 page.
+func (s *Server) requireOwner(next http.HandlerFunc) http.HandlerFunc {
+	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
+		if v, _ := domain.ViewerFrom(r.Context()); v.Role != domain.RoleOwner {
+			render(w, r, http.StatusForbidden, errorPage(errorView{Status: http.StatusForbidden, Title: "Owners only",
+				Message: "Only the business's owners can open this page."}))
+			return
+		}
+		next(w, r)
+	})
+}
+
+func actorOf(r *http.Request) string {
+	v, _ := domain.ViewerFrom(r.Context())
+	return "staff:" + v.Name
+}
+
+// userError answers a failed action: a user's mistake goes back to page with its message, any
+// other error is the server's.
+func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error, back string) {
+	if code := domain.ErrorCode(err); code != domain.EINTERNAL {
+		if code == domain.ENOTFOUND && back == "" {
+			s.notFound(w, r)
+			return
+		}
+		s.done(w, r, back, "Not done: "+domain.ErrorMessage(err))
+		return
+	}
+	s.serverError(w, r, err)
+}
+
+// calendarBooking is one booking as the calendar shows it.
+type calendarBooking struct {
+	ID                   int64
+	Time, Service, Staff string
+	Customer, Contact    string
+	Status, Notes        string
+	Open, Pending        bool
+	URL                  string
+}
+
+type calendarStaff struct {
+	Name     string
+	Bookings []calendarBooking
+}
+
+type calendarDay struct {
+	Label string
+	Date  string
+	Staff []calendarStaff
+}
+
+type calendarView struct {
+	Frame                   adminFrame
+	View                    string // day or week
+	Title                   string
+	Date                    string
+	Staff                   []option
+	StaffID                 string
+	Days                    []calendarDay
+	PrevURL, NextURL        string
+	DayURL, WeekURL, NewURL string
+	Empty                   bool
+}
+
+type option struct {
+	Value, Label string
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) { s.adminCalendar(w, r) }
+
+// adminCalendar shows the bookings of a day or a week (from Monday), per staff member.
+func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	store, loc, q := s.store(r), l.Location, r.URL.Query()
+	day, err := domain.ParseDate(q.Get("date"))
+	if err != nil {
+		day = domain.DateOf(time.Now().In(loc))
+	}
+	view, n := "day", 1
+	if q.Get("view") == "week" {
+		view, n = "week", 7
+		day = day.AddDays(-((int(day.Weekday()) + 6) % 7))
+	}
+	staffID, _ := strconv.ParseInt(q.Get("staff"), 10, 64)
+	staff, err := store.StaffList(r.Context(), true)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	services, err := store.Services(r.Context(), true)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	svcName := map[int64]string{}
+	for _, svc := range services {
+		svcName[svc.ID] = svc.Name
+	}
+	var bookings []domain.Booking
+	f := domain.BookingFilter{From: day.At(0, loc), To: day.AddDays(n).At(0, loc), StaffID: staffID, Limit: 500}
+	for {
+		page, err := store.Bookings(r.Context(), f)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		bookings = append(bookings, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		c := page[len(page)-1].Cursor()
+		f.After = &c
+	}
+
+	frame := s.frame(r, "calendar")
+	v := calendarView{Frame: frame, View: view, Date: day.String(), StaffID: q.Get("staff"), Empty: len(bookings) == 0}
+	v.Staff = append(v.Staff, option{"", "Everyone"})
+	for _, st := range staff {
+		v.Staff = append(v.Staff, option{strconv.FormatInt(st.ID, 10), st.Name})
+	}
+	link := func(d domain.Date, view string) string {
+		vals := url.Values{"date": {d.String()}, "view": {view}}
+		if staffID != 0 {
+			vals.Set("staff", strconv.FormatInt(staffID, 10))
+		}
+		return frame.URL("/calendar?" + vals.Encode())
+	}
+	v.PrevURL, v.NextURL = link(day.AddDays(-n), view), link(day.AddDays(n), view)
+	v.DayURL, v.WeekURL = link(day, "day"), link(day, "week")
+	v.NewURL = frame.URL("/bookings/new?date=" + day.String())
+	first := day.At(12*60, loc)
+	v.Title = first.Format("Monday 2 January 2006")
+	if view == "week" {
+		v.Title = "Week of " + first.Format("2 January 2006")
+	}
+	for i := range n {
+		d := day.AddDays(i)
+		cd := calendarDay{Label: d.At(12*60, loc).Format("Mon 2 Jan"), Date: d.String()}
+		for _, st := range staff {
+			if staffID != 0 && st.ID != staffID {
+				continue
+			}
+			cs := calendarStaff{Name: st.Name}
+			for _, b := range bookings {
+				if b.StaffID != st.ID || domain.DateOf(b.Start.In(loc)) != d {
+					continue
+				}
+				cs.Bookings = append(cs.Bookings, s.calendarBooking(frame, b, svcName[b.ServiceID], st.Name, loc))
+			}
+			if len(cs.Bookings) > 0 || (st.Active && view == "day") {
+				cd.Staff = append(cd.Staff, cs)
+			}
+		}
+		v.Days = append(v.Days, cd)
+	}
+	render(w, r, http.StatusOK, calendarPage(v))
+}
+
+func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff string, loc *time.Location) calendarBooking {
+	contact := b.Contact.Email
+	if b.Contact.Phone != "" {
+		contact += " · " + b.Contact.Phone
+	}
+	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
+		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
+		Open: b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed, Pending: b.Status == domain.StatusPending,
+		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
+}
+
+// bookingAction confirms, completes, marks as no-show or cancels a booking, then goes back to
+// where the form was (the calendar or the booking's page).
+func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	store, actor := s.store(r), actorOf(r)
+	var err error
+	msg := ""
+	switch r.PathValue("action") {
+	case "confirm":
+		_, err = store.Confirm(r.Context(), id, actor)
+		msg = "Booking confirmed."
+	case "complete":
+		_, err = store.Complete(r.Context(), id, actor)
+		msg = "Booking marked as completed."
+	case "no-show":
+		_, err = store.NoShow(r.Context(), id, actor)
+		msg = "Booking marked as a no-show."
+	case "cancel":
+		_, err = store.Cancel(r.Context(), id, strings.TrimSpace(r.PostFormValue("reason")), actor)
+		msg = "Booking cancelled; the customer is told by email."
+	default:
+		s.notFound(w, r)
+		return
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	back := safeBack(r.PostFormValue("back"), "/"+l.Tenant.Slug+"/admin", fmt.Sprintf("/bookings/%d", id))
+	if err != nil {
+		s.userError(w, r, err, back)
+		return
+	}
+	s.done(w, r, back, msg)
+}
+
+// safeBack returns a return path below the dashboard at prefix, relative to it, or fallback:
+// a form cannot send the browser to another site or business.
+func safeBack(back, prefix, fallback string) string {
+	rest, ok := strings.CutPrefix(back, prefix)
+	if !ok || (rest != "" && rest[0] != '/' && rest[0] != '?') || strings.HasPrefix(rest, "//") || strings.ContainsAny(rest, "\\\r\n") {
+		return fallback
+	}
+	return rest
+}
+
+type bookingDetailView struct {
+	Frame    adminFrame
+	Booking  calendarBooking
+	When     string
+	Events   []eventView
+	Move     *form
+	Staff    []option
+	Created  string
+	Customer string // the customer's page
+}
+
+type eventView struct{ At, Type, Actor string }
+
+func (s *Server) adminBooking(w http.ResponseWriter, r *http.Request) {
+	s.showBooking(w, r, nil, http.StatusOK)
+}
+
+func (s *Server) showBooking(w http.ResponseWriter, r *http.Request, move *form, status int) {
+	l, _ := tenancy.FromContext(r.Context())
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	store, loc := s.store(r), l.Location
+	b, err := store.Booking(r.Context(), id)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		s.notFound(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	svc, err1 := store.Service(r.Context(), b.ServiceID)
+	st, err2 := store.StaffMember(r.Context(), b.StaffID)
+	events, err3 := store.Events(r.Context(), b.ID)
+	staff, err4 := store.StaffByIDs(r.Context(), svc.StaffIDs)
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	frame := s.frame(r, "calendar")
+	v := bookingDetailView{Frame: frame, Booking: s.calendarBooking(frame, b, svc.Name, st.Name, loc),
+		When: describeWhen(b.Start, b.End.Sub(b.Start), loc), Created: b.CreatedAt.In(loc).Format("2 Jan 2006 15:04"),
+		Customer: frame.URL(fmt.Sprintf("/customers/%d", b.CustomerID)), Move: move}
+	if v.Move == nil {
+		start := b.Start.In(loc)
+		v.Move = newForm(url.Values{"date": {start.Format(time.DateOnly)}, "time": {start.Format("15:04")},
+			"staff": {strconv.FormatInt(b.StaffID, 10)}})
+	}
+	for _, sid := range svc.StaffIDs {
+		if m, ok := staff[sid]; ok && m.Active {
+			v.Staff = append(v.Staff, option{strconv.FormatInt(sid, 10), m.Name})
+		}
+	}
+	for _, e := range events {
+		v.Events = append(v.Events, eventView{At: e.At.In(loc).Format("2 Jan 15:04"), Type: strings.ReplaceAll(e.Type, "_", " "), Actor: e.Actor})
+	}
+	render(w, r, status, bookingDetailPage(v))
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveBooking moves a booking to another time (and staff member) on the customer's behalf.
+func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	r.ParseForm()
+	f := newForm(r.PostForm)
+	day, at := f.date("date"), f.clockTime("time")
+	staffID, _ := strconv.ParseInt(f.Get("staff"), 10, 64)
+	if f.OK() {
+		_, err := s.store(r).Move(r.Context(), id, day.At(at, l.Location), staffID, actorOf(r))
+		if err == nil {
+			s.done(w, r, fmt.Sprintf("/bookings/%d", id), "Booking moved; the customer is told by email.")
+			return
+		}
+		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
+			f.invalid("time", "That time is not free: %s", domain.ErrorMessage(err))
+		} else if !f.fail(err, map[string]string{"start": "time", "staffId": "staff"}) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.showBooking(w, r, f, http.StatusUnprocessableEntity)
+}
+
+type newBookingView struct {
+	Frame    adminFrame
+	Form     *form
+	Services []option
+	Staff    []option
+}
+
+func (s *Server) newBookingForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}})
+	if f.Get("date") == "" {
+		l, _ := tenancy.FromContext(r.Context())
+		f.Values.Set("date", domain.DateOf(time.Now().In(l.Location)).String())
+	}
+	s.showNewBooking(w, r, f, http.StatusOK)
+}
+
+func (s *Server) showNewBooking(w http.ResponseWriter, r *http.Request, f *form, status int) {
+	store := s.store(r)
+	services, err1 := store.Services(r.Context(), false)
+	staff, err2 := store.StaffList(r.Context(), false)
+	if err := firstErr(err1, err2); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := newBookingView{Frame: s.frame(r, "calendar"), Form: f}
+	for _, svc := range services {
+		v.Services = append(v.Services, option{strconv.FormatInt(svc.ID, 10), svc.Name + " (" + formatDuration(svc.Duration) + ")"})
+	}
+	v.Staff = append(v.Staff, option{"", "Anyone free"})
+	for _, st := range staff {
+		v.Staff = append(v.Staff, option{strconv.FormatInt(st.ID, 10), st.Name})
+	}
+	render(w, r, status, newBookingPage(v))
+}
+
+// createBookingFor books a service for a customer from the dashboard: the minimum notice does
+// not apply, an overlap still does.
+func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	r.ParseForm()
+	f := newForm(r.PostForm)
+	day, at := f.date("date"), f.clockTime("time")
+	serviceID, err := strconv.ParseInt(f.Get("service"), 10, 64)
+	if err != nil {
+		f.invalid("service", "choose a service")
+	}
+	staffID, _ := strconv.ParseInt(f.Get("staff"), 10, 64)
+	if f.OK() {
+		b, _, err := s.store(r).CreateBooking(r.Context(), domain.BookingRequest{ServiceID: serviceID, StaffID: staffID,
+			Start: day.At(at, l.Location), Notes: strings.TrimSpace(f.Get("notes")), OnBehalf: true, Actor: actorOf(r),
+			Customer: domain.Customer{Name: f.Get("name"), Email: f.Get("email"), Phone: f.Get("phone")}})
+		if err == nil {
+			s.done(w, r, fmt.Sprintf("/calendar?date=%s", domain.DateOf(b.Start.In(l.Location))), "Booking created; the customer gets a confirmation email.")
+			return
+		}
+		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
+			f.invalid("time", "That time is not free: %s", domain.ErrorMessage(err))
+		} else if !f.fail(err, map[string]string{"customer.name": "name", "customer.email": "email", "customer.phone": "phone",
+			"name": "name", "email": "email", "phone": "phone", "serviceId": "service", "staffId": "staff", "start": "time"}) {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.showNewBooking(w, r, f, http.StatusUnprocessableEntity)
+}
+
+// DayURLFor is the calendar's address for date, in the view shown (where actions return to).
+func (v calendarView) DayURLFor(date string) string {
+	vals := url.Values{"date": {v.Date}, "view": {v.View}}
+	if v.StaffID != "" {
+		vals.Set("staff", v.StaffID)
+	}
+	return v.Frame.URL("/calendar?" + vals.Encode())
+}

@@ -1,0 +1,107 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// Password reset by emailed link: /admin/forgot asks for the email, the outbox mails a one-time
+// link to /admin/reset/{token}, which sets a new password and signs the user in.
+
+type forgotView struct {
+	Business, Slug string
+	Form           *form
+	Sent           bool
+}
+
+func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	render(w, r, http.StatusOK, forgotPage(forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(nil)}))
+}
+
+func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	r.ParseForm()
+	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(r.PostForm)}
+	// Shares the sign-in limit: both guess at accounts.
+	if !s.loginLimit.Allow(l.Tenant.ID + "/" + clientIP(r)) {
+		v.Form.Error = "Too many attempts. Wait a minute and try again."
+		render(w, r, http.StatusTooManyRequests, forgotPage(v))
+		return
+	}
+	err := s.store(r).RequestPasswordReset(r.Context(), v.Form.Get("email"), l.Tenant.Name)
+	if err != nil && !v.Form.fail(err, nil) {
+		s.serverError(w, r, err)
+		return
+	}
+	if err != nil {
+		render(w, r, http.StatusUnprocessableEntity, forgotPage(v))
+		return
+	}
+	v.Sent = true
+	render(w, r, http.StatusOK, forgotPage(v))
+}
+
+type resetView struct {
+	Business, Slug, Token string
+	Form                  *form
+	Expired               bool
+}
+
+func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	token := r.PathValue("token")
+	ok, err := s.store(r).ValidResetLink(r.Context(), token)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(nil), Expired: !ok}
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the address
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusGone
+	}
+	render(w, r, status, resetPage(v))
+}
+
+func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	r.ParseForm()
+	token := r.PathValue("token")
+	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(r.PostForm)}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	password := v.Form.Get("password")
+	if password != v.Form.Get("confirm") {
+		v.Form.invalid("confirm", "the two passwords differ")
+		render(w, r, http.StatusUnprocessableEntity, resetPage(v))
+		return
+	}
+	u, err := s.store(r).ResetPassword(r.Context(), token, password)
+	switch domain.ErrorCode(err) {
+	case "":
+	case domain.EUNAUTHORIZED:
+		v.Expired = true
+		render(w, r, http.StatusGone, resetPage(v))
+		return
+	case domain.EINVALID:
+		v.Form.fail(err, nil)
+		render(w, r, http.StatusUnprocessableEntity, resetPage(v))
+		return
+	default:
+		s.serverError(w, r, err)
+		return
+	}
+	// Every older session ended with the reset; this browser starts a new one.
+	sm := s.sessions(r)
+	if err := sm.RenewToken(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sm.Put(r.Context(), sessionUserKey, u.ID)
+	sm.Put(r.Context(), sessionEpochKey, u.SessionEpoch)
+	sm.Put(r.Context(), "flash", "Your password is changed, and every other session is signed out.")
+	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+}
