@@ -13,18 +13,26 @@ import (
 // cmdJobs runs one scheduled job now, as `reserva serve` would on its schedule.
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "run" {
-		return fmt.Errorf("%w: usage: reserva jobs run sweep|housekeeping|stats", errUsage)
+		return fmt.Errorf("%w: usage: reserva jobs run sweep|housekeeping|stats|mail", errUsage)
 	}
 	var cfg config
 	name := args[1]
-	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, or stats (today's counts).")
+	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, stats (today's counts),\nor mail (queue due reminders and send every tenant's waiting notifications).")
 	idle := fs.Duration("idle", time.Hour, "sweep: migrate tenants not seen for this long")
 	workers := fs.Int("workers", 2, "sweep: tenants migrated at once")
+	mail := mailFlags(fs)
 	if err := parse(fs, args[2:]); err != nil {
 		return err
 	}
-	if name != "sweep" && name != "housekeeping" && name != "stats" {
-		return fmt.Errorf("%w: unknown job %q (sweep, housekeeping, stats)", errUsage, name)
+	if name != "sweep" && name != "housekeeping" && name != "stats" && name != "mail" {
+		return fmt.Errorf("%w: unknown job %q (sweep, housekeeping, stats, mail)", errUsage, name)
+	}
+	if *mail.baseURL == "" {
+		*mail.baseURL = "http://127.0.0.1:8080"
+	}
+	mailCfg, err := mail.config(cfg.data)
+	if err != nil {
+		return err
 	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		var result fmt.Stringer
@@ -36,6 +44,8 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			result, err = jobs.Housekeeping(ctx, p.tenants)
 		case "stats":
 			result, err = jobs.Stats(ctx, p.tenants, time.Now())
+		case "mail":
+			result, err = jobs.DeliverMail(ctx, p.tenants, mailCfg, true)
 		}
 		if err != nil {
 			return err

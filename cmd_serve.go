@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,9 +23,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
 	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
-	smtpURL := fs.String("smtp", "", "mail server, smtp://user:password@host:587 (RESERVA_SMTP; default: write .eml files to DATA/mail)")
-	mailFrom := fs.String("mail-from", "no-reply@reserva.invalid", "sender address of notifications (RESERVA_MAIL_FROM)")
-	baseURL := fs.String("base-url", "", "public address of the platform, for links in emails (RESERVA_BASE_URL; default http://ADDR)")
+	mail := mailFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,15 +43,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer p.close()
-	mailer, err := jobs.NewMailer(*smtpURL, filepath.Join(cfg.data, "mail"), *mailFrom)
+	if *mail.baseURL == "" {
+		*mail.baseURL = "http://" + *addr
+	}
+	mailCfg, err := mail.config(cfg.data)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
-	if *baseURL == "" {
-		*baseURL = "http://" + *addr
-	}
-	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: jobs.MailConfig{Mailer: mailer, BaseURL: *baseURL}}, p.log,
-		func(job string, err error) { met.JobRun(job, err != nil) })
+	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg}, p.log, met)
 	if err != nil {
 		return err
 	}
@@ -135,4 +133,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	p.log.Info("stopped cleanly")
 	return nil
+}
+
+// mailSettings are the flags of how mail goes out, shared by serve and jobs run mail.
+type mailSettings struct{ smtpURL, from, baseURL *string }
+
+func mailFlags(fs *flag.FlagSet) mailSettings {
+	return mailSettings{
+		smtpURL: fs.String("smtp", "", "mail server, smtp://user:password@host:587 (RESERVA_SMTP; default: write .eml files to DATA/mail)"),
+		from:    fs.String("mail-from", "no-reply@reserva.invalid", "sender address of notifications (RESERVA_MAIL_FROM)"),
+		baseURL: fs.String("base-url", "", "public address of the platform, for links in emails (RESERVA_BASE_URL; default http://ADDR)"),
+	}
+}
+
+func (m mailSettings) config(dataDir string) (jobs.MailConfig, error) {
+	mailer, err := jobs.NewMailer(*m.smtpURL, filepath.Join(dataDir, "mail"), *m.from)
+	if err != nil {
+		return jobs.MailConfig{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return jobs.MailConfig{Mailer: mailer, BaseURL: *m.baseURL}, nil
 }

@@ -140,16 +140,9 @@ func TestScheduler(t *testing.T) {
 	old.Close(ctx)
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`))
 
-	var mu sync.Mutex
-	runs := map[string]int{}
-	s, err := jobs.New(m, jobs.Config{SweepEvery: 20 * time.Millisecond, HousekeepingEvery: 20 * time.Millisecond}, quiet,
-		func(job string, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				runs[job]++
-			}
-		})
+	obs := &observer{runs: map[string]int{}}
+	mu, runs := &obs.mu, obs.runs
+	s, err := jobs.New(m, jobs.Config{SweepEvery: 20 * time.Millisecond, HousekeepingEvery: 20 * time.Millisecond}, quiet, obs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,3 +243,22 @@ func TestStats(t *testing.T) {
 		t.Errorf("stats %+v", stats)
 	}
 }
+
+// observer records the scheduler's reports.
+type observer struct {
+	mu      sync.Mutex
+	runs    map[string]int // successful runs by job
+	backlog int
+	backup  time.Time
+}
+
+func (o *observer) JobRun(job string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err == nil {
+		o.runs[job]++
+	}
+}
+
+func (o *observer) BackupRound(started time.Time) { o.mu.Lock(); o.backup = started; o.mu.Unlock() }
+func (o *observer) OutboxBacklog(n int)           { o.mu.Lock(); o.backlog = n; o.mu.Unlock() }

@@ -159,10 +159,11 @@ func icsMethod(ics string) string {
 // MailResult is what one delivery run did.
 type MailResult struct {
 	Reminders, Sent, Failed int
+	Backlog                 int // messages still waiting in the tenants visited
 }
 
 func (r MailResult) String() string {
-	return fmt.Sprintf("%d reminders queued, %d sent, %d failed attempts", r.Reminders, r.Sent, r.Failed)
+	return fmt.Sprintf("%d reminders queued, %d sent, %d failed attempts, %d waiting", r.Reminders, r.Sent, r.Failed, r.Backlog)
 }
 
 // MailConfig is how mail goes out.
@@ -221,7 +222,9 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			}
 			r.Sent++
 		}
-		return nil
+		n, err := s.OutboxBacklog(ctx)
+		r.Backlog += n
+		return err
 	}
 	if !all {
 		_, err := m.ForEachOpen(ctx, deliver)

@@ -178,3 +178,53 @@ func TestFileMailer(t *testing.T) {
 		t.Error("an http URL was taken as a mail server")
 	}
 }
+
+// A password reset requested on the dashboard reaches the user by SMTP with a working link to
+// the business's reset page, once; the backlog counts it until it is sent.
+func TestPasswordResetMail(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := m.Acquire(ctx, tn)
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	if _, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@acme.example", Name: "Olga", Role: domain.RoleOwner, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestPasswordReset(ctx, "Owner@Acme.example", "Acme Spa"); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+
+	box := &sink{}
+	mailer, _ := jobs.NewMailer("smtp://"+serveSMTP(t, box, "127.0.0.1:0"), "", "bookings@reserva.example")
+	cfg := jobs.MailConfig{Mailer: mailer, BaseURL: "https://book.example"}
+	r, err := jobs.DeliverMail(ctx, m, cfg, true)
+	if err != nil || r.Sent != 1 || r.Backlog != 0 {
+		t.Fatalf("deliver: %s %v", r, err)
+	}
+	msgs := box.all()
+	if len(msgs) != 1 || msgs[0].to != "owner@acme.example" {
+		t.Fatalf("received %+v", msgs)
+	}
+	body := msgs[0].data
+	i := strings.Index(body, "https://book.example/acme/admin/reset/")
+	if i < 0 || !strings.Contains(body, "Reset your password for Acme Spa") {
+		t.Fatalf("mail: %s", body)
+	}
+	secret := strings.Fields(body[i+len("https://book.example/acme/admin/reset/"):])[0]
+	l, _ = m.Acquire(ctx, tn)
+	defer l.Release()
+	s = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	if u, err := s.ResetPassword(ctx, secret, "a brand new password"); err != nil || u.Email != "owner@acme.example" {
+		t.Errorf("the mailed link does not reset: %v", err)
+	}
+	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Sent != 0 {
+		t.Errorf("sent twice: %s", r)
+	}
+}

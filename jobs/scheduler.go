@@ -1,5 +1,5 @@
-// Package jobs runs Reserva's scheduled work with gocron: the migration sweep and housekeeping
-// (more to come: backups, notifications). Every job enters one tenant at a time through the
+// Package jobs runs Reserva's scheduled work with gocron: the migration sweep, housekeeping,
+// backups, notifications (mail and reminders) and daily stats. Every job enters one tenant at a time through the
 // tenancy layer, never holds more tenants open than the handle cap allows, and one tenant's
 // failure never stops the others. Each job is also a function the CLI can run once.
 package jobs
@@ -35,11 +35,18 @@ type Scheduler struct {
 	running atomic.Bool
 }
 
-// OnRun, when set, hears of every job run (for metrics).
-type OnRun func(job string, err error)
+// Observer hears what the jobs did, for metrics. Nil is allowed.
+type Observer interface {
+	JobRun(job string, err error)
+	// BackupRound: a backup run that started at started backed up every tenant changed since
+	// its previous backup, so every tenant's newest backup holds its data as of started.
+	BackupRound(started time.Time)
+	// OutboxBacklog: messages waiting to be sent, over all tenants.
+	OutboxBacklog(n int)
+}
 
 // New registers the jobs on a gocron scheduler; Start runs them.
-func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Scheduler, error) {
+func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Scheduler, error) {
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = 10 * time.Minute
 	}
@@ -102,12 +109,19 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 				return "no mailer", nil
 			}
 			r, err := DeliverMail(ctx, m, cfg.Mail, true)
+			if err == nil && obs != nil {
+				obs.OutboxBacklog(r.Backlog) // every tenant was visited
+			}
 			return r.String(), err
 		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
+			started := time.Now()
 			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly, 2)
 			if err == nil && len(r.Failed) > 0 {
 				err = fmt.Errorf("%d tenants failed: %v", len(r.Failed), r.Failed)
+			}
+			if err == nil && obs != nil {
+				obs.BackupRound(started)
 			}
 			return r.String(), err
 		}},
@@ -116,8 +130,8 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, onRun OnRun) (*Schedu
 		task := func(ctx context.Context) {
 			start := time.Now()
 			summary, err := j.run(ctx)
-			if onRun != nil {
-				onRun(j.name, err)
+			if obs != nil {
+				obs.JobRun(j.name, err)
 			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				log.ErrorContext(ctx, "job failed", "job", j.name, "took", time.Since(start), "err", err)

@@ -18,6 +18,8 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	migrations *prometheus.CounterVec
 	jobRuns    *prometheus.CounterVec
+	backupAt   prometheus.Gauge
+	backlog    prometheus.Gauge
 }
 
 // New registers Reserva's metrics. openHandles and idleHandles report the tenant handle counts.
@@ -37,8 +39,15 @@ func New(openHandles, idleHandles func() float64) *Metrics {
 		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reserva_job_runs_total", Help: "Scheduled job runs by job and result (ok, failed).",
 		}, []string{"job", "result"}),
+		backupAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "reserva_backup_complete_timestamp_seconds",
+			Help: "When the newest complete backup round started: every tenant's newest backup holds its data as of then (alert on time() minus this).",
+		}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "reserva_outbox_backlog", Help: "Notifications waiting to be sent, over all tenants (as of the last reminders run).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.migrations, m.jobRuns,
+	m.registry.MustRegister(m.requests, m.latency, m.migrations, m.jobRuns, m.backupAt, m.backlog,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_tenant_handles_open", Help: "Tenant databases open."}, openHandles),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_tenant_handles_idle", Help: "Open tenant databases with no request or job using them."}, idleHandles),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -67,10 +76,16 @@ func (m *Metrics) Migration(failed bool) {
 }
 
 // JobRun records one run of a scheduled job.
-func (m *Metrics) JobRun(job string, failed bool) {
+func (m *Metrics) JobRun(job string, err error) {
 	result := "ok"
-	if failed {
+	if err != nil {
 		result = "failed"
 	}
 	m.jobRuns.WithLabelValues(job, result).Inc()
 }
+
+// BackupRound records a complete backup round that started at started.
+func (m *Metrics) BackupRound(started time.Time) { m.backupAt.Set(float64(started.UnixNano()) / 1e9) }
+
+// OutboxBacklog records how many notifications wait to be sent.
+func (m *Metrics) OutboxBacklog(n int) { m.backlog.Set(float64(n)) }
