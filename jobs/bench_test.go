@@ -60,7 +60,7 @@ func BenchmarkSweepFleet(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		r, err := jobs.Sweep(context.Background(), m, 0, 2)
+		r, err := jobs.Sweep(context.Background(), m, 0, sweepWorkers())
 		took := time.Since(start)
 		b.StopTimer()
 		if err != nil || r.Migrated != n {
@@ -103,4 +103,11 @@ func BenchmarkBackupFleet(b *testing.B) {
 		m.Close(context.Background())
 		blobs.Close()
 	}
+}
+
+func sweepWorkers() int {
+	if n, err := strconv.Atoi(os.Getenv("RESERVA_BENCH_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
 }

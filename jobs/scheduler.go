@@ -21,7 +21,7 @@ import (
 type Config struct {
 	SweepEvery        time.Duration // default 10 minutes
 	SweepIdle         time.Duration // migrate tenants not seen for this long; default 1 hour
-	SweepWorkers      int           // tenants migrated at once; default 2
+	SweepWorkers      int           // tenants migrated at once; default 4 (much of it waits on the disk)
 	HousekeepingEvery time.Duration // default 1 hour
 	BackupEvery       time.Duration // default 6 hours (only tenants changed since their last backup)
 	KeepDaily         int           // backups kept: the newest of each of this many days; default 7
@@ -54,7 +54,7 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 		cfg.SweepIdle = time.Hour
 	}
 	if cfg.SweepWorkers <= 0 {
-		cfg.SweepWorkers = 2
+		cfg.SweepWorkers = 4
 	}
 	if cfg.HousekeepingEvery <= 0 {
 		cfg.HousekeepingEvery = time.Hour

@@ -300,10 +300,13 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
 	// Most opens find the schema current: a reader confirms it, and the writer stays closed until
-	// the tenant writes. Anything else (behind, new, broken) goes through migrate on the writer.
-	if v, err := schemaVersion(ctx, db.Read); err == nil && v == m.latest && requireWAL(ctx, db.Read) == nil {
-		m.mirrorSchema(ctx, t, v)
-		return db, nil
+	// the tenant writes. Anything else (behind, new, broken) goes through migrate on the writer;
+	// a tenant the registry knows to be behind goes there at once (one connection fewer).
+	if t.SchemaVersion >= m.latest || t.MigrationStatus != MigrationOK {
+		if v, err := schemaVersion(ctx, db.Read); err == nil && v == m.latest && requireWAL(ctx, db.Read) == nil {
+			m.mirrorSchema(ctx, t, v)
+			return db, nil
+		}
 	}
 	from, to, err := migrate(ctx, db.Write, m.cfg.Migrations, m.cfg.Now)
 	var stepErr *MigrationError
