@@ -2,7 +2,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run build test vet generate check-generated bench
+.PHONY: run build test vet generate check-generated bench fuzz
 
 run: build
 	./bin/reserva serve --addr $(ADDR)
@@ -13,6 +13,16 @@ build:
 test: vet check-generated
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./tenancy/... ./domain/... ./jobs/...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for a short while (seed corpora in */testdata/fuzz); FUZZTIME=10m for a real hunt.
+FUZZTIME ?= 3s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateSlug$$' -fuzztime $(FUZZTIME) ./tenancy/
+	$(GO) test -run '^$$' -fuzz '^FuzzResolvePath$$' -fuzztime $(FUZZTIME) ./tenancy/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDate$$' -fuzztime $(FUZZTIME) ./domain/
+	$(GO) test -run '^$$' -fuzz '^FuzzFormDecoding$$' -fuzztime $(FUZZTIME) ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzCreateBookingInput$$' -fuzztime $(FUZZTIME) ./graph/
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -name '*_templ.go' -not -path './data/*' | xargs gofmt -l); \

@@ -1,0 +1,43 @@
+package web
+
+import (
+	"strings"
+	"testing"
+)
+
+// The dashboard's form decoding: hours ranges, times and amounts. What parses is well formed
+// and prints back as something that parses the same.
+func FuzzFormDecoding(f *testing.F) {
+	for _, s := range []string{"09:00-13:00, 14:00-18:00", "9:00-10:00", "10:00-25:00", "12:00-11:00", "00:00-24:00", "09:00–13:00; 14:00 to 15:00", "", ",,", "25", "25.5", "25,50", "0.001", "-1", "1e9", "99999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ivs, err := parseIntervals(s); err == nil {
+			for _, iv := range ivs {
+				if iv.Start < 0 || iv.End > 24*60 || iv.Start >= iv.End {
+					t.Fatalf("%q gave interval %+v", s, iv)
+				}
+			}
+			again, err := parseIntervals(formatIntervals(ivs))
+			if err != nil || len(again) != len(ivs) {
+				t.Fatalf("%q printed as %q does not parse back: %v", s, formatIntervals(ivs), err)
+			}
+		} else if strings.TrimSpace(err.Error()) == "" {
+			t.Fatalf("%q: empty error", s)
+		}
+		if m, ok := parseClock(s); ok && (m < 0 || m > 24*60) {
+			t.Fatalf("%q parsed as %d minutes", s, m)
+		}
+		if v, ok := parseMoney(s); ok {
+			if v < 0 {
+				t.Fatalf("%q parsed as %d", s, v)
+			}
+			if back, ok := parseMoney(formatAmount(v)); !ok || back != v {
+				t.Fatalf("%q: %d printed as %q parses as %d", s, v, formatAmount(v), back)
+			}
+		}
+		if loc := visitorZone(s); loc != nil && strings.Contains(s, "..") {
+			t.Fatalf("time zone %q accepted", s)
+		}
+	})
+}
