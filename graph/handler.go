@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -166,6 +167,14 @@ var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
 } = depthLimit{}
+
+// An operation over the shape limits is refused before it runs, like any invalid operation:
+// HTTP 422 (400 for application/graphql-response+json), as gqlgen answers its own validation
+// and complexity errors.
+func init() {
+	errcode.RegisterErrorType("DEPTH_LIMIT_EXCEEDED", errcode.KindProtocol)
+	errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+}
 
 func (depthLimit) ExtensionName() string                   { return "ShapeLimit" }
 func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }

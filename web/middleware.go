@@ -3,8 +3,11 @@ package web
 import (
 	"crypto/rand"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/reserva/reserva/internal/logctx"
@@ -91,6 +94,42 @@ func limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireUTF8 refuses query strings and form bodies that are not valid UTF-8 (400), so no
+// handler stores text nobody can read back.
+func (s *Server) requireUTF8(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := validValues(r.URL.Query())
+		if ok && r.Method == http.MethodPost {
+			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+				if err := r.ParseForm(); err == nil {
+					ok = validValues(r.PostForm)
+				}
+			}
+		}
+		if !ok {
+			v := errorView{Status: http.StatusBadRequest, Title: "This form could not be read",
+				Message: "Some of what was sent is not valid UTF-8 text. Go back, retype it and send it again."}
+			render(w, r, http.StatusBadRequest, errorPage(v))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func validValues(vs url.Values) bool {
+	for k, list := range vs {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range list {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // render writes a templ component as an HTML response with status.

@@ -138,6 +138,7 @@ func (s *Server) Handler() http.Handler {
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
 	h = http.NewCrossOriginProtection().Handler(h)
+	h = s.requireUTF8(h)
 	h = limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
