@@ -2,7 +2,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run build test vet generate check-generated bench fuzz
+.PHONY: run build test vet generate check-generated bench fuzz crashtest
 
 run: build
 	./bin/reserva serve --addr $(ADDR)
@@ -14,6 +14,11 @@ test: vet check-generated
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./tenancy/... ./domain/... ./jobs/...
 	$(MAKE) --no-print-directory fuzz
+
+# kill -9 a real server while customers book, restart, repeat; then check every acknowledged
+# booking, double bookings, integrity and serving (make test runs 3 rounds over 6 businesses).
+crashtest:
+	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 $(GO) test -count=1 -v -run TestKillDuringBookings ./internal/crashtest/
 
 # Each fuzz target for a short while (seed corpora in */testdata/fuzz); FUZZTIME=10m for a real hunt.
 FUZZTIME ?= 3s
