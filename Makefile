@@ -42,7 +42,10 @@ generate:
 check-generated:
 	.ci/check-generated
 
-bench:
+# The whole system from outside (internal/loadtest: 10,000 businesses, a real server, mixed
+# traffic, noisy neighbour, memory; figures in bench.json), then the component benchmarks.
+bench: build
+	$(GO) run ./internal/loadtest -bin bin/reserva -out bench.json
 	$(GO) test -run '^$$' -bench . ./domain/
 	$(GO) test -run '^$$' -bench AvailabilityHTTP ./graph/
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x ./jobs/

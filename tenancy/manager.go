@@ -29,6 +29,11 @@ type Config struct {
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
 	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
+	// FairShare is how many requests of one tenant run at once (the rest wait their turn, at most
+	// FairShareWait, then get 503): default one less than the cores, at least one, so a busy
+	// business cannot take every core from the others.
+	FairShare     int
+	FairShareWait time.Duration // default 10 s
 	// Blobs holds backups and uploads (nil: backups are not available).
 	Blobs BlobStore
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
@@ -59,6 +64,7 @@ type Manager struct {
 	idle    *list.List        // entries with a handle and no lease; front = most recently used
 	open    int               // handles open or being opened (never above cfg.MaxOpen)
 	changed chan struct{}     // closed and replaced whenever a lease ends or a handle closes
+	fair    *fairShare        // requests of one tenant at once
 	seen    map[string]time.Time
 	closed  bool
 
@@ -111,6 +117,12 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 2 * time.Second
 	}
+	if cfg.FairShare <= 0 {
+		cfg.FairShare = defaultFairShare()
+	}
+	if cfg.FairShareWait <= 0 {
+		cfg.FairShareWait = 10 * time.Second
+	}
 	if cfg.Migrations == nil {
 		cfg.Migrations = migrations.Tenant()
 	}
@@ -128,6 +140,7 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		reg:       reg,
 		latest:    migrations.Latest(cfg.Migrations),
 		cache:     newResolverCache(reg, cfg.CacheTTL, cfg.Now),
+		fair:      newFairShare(cfg.FairShare, cfg.FairShareWait),
 		entries:   map[string]*entry{},
 		idle:      list.New(),
 		changed:   make(chan struct{}),

@@ -1,0 +1,676 @@
+// Command loadtest is `make bench`: it provisions a fleet of businesses, starts a real
+// `reserva serve` on 127.0.0.1 and measures it from outside: provisioning, mixed Zipf traffic
+// against a bare net/http ceiling, cold and migrating tenants, a noisy neighbour, and memory
+// with every tenant touched. It prints a table and writes the figures as JSON.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/tenancy"
+)
+
+var (
+	bin       = flag.String("bin", "bin/reserva", "the reserva binary to run")
+	tenantsN  = flag.Int("tenants", 10000, "businesses to provision")
+	activeN   = flag.Int("active", 1000, "businesses with a catalog that the mixed traffic visits")
+	coldN     = flag.Int("cold", 100, "closed (and closed-and-behind) businesses whose first request is timed")
+	rate      = flag.Int("rate", 1000, "requests per second of the mixed traffic")
+	duration  = flag.Duration("duration", 20*time.Second, "how long the mixed traffic runs")
+	ceilingD  = flag.Duration("ceiling", 5*time.Second, "how long each closed-loop throughput run takes")
+	noiseD    = flag.Duration("noise", 10*time.Second, "how long each half of the noisy-neighbour run takes")
+	noisyRows = flag.Int("noisy-bookings", 5000, "bookings of the noisy tenant (its export's size)")
+	out       = flag.String("out", "bench.json", "where to write the figures")
+	keep      = flag.Bool("keep", false, "keep the data directory")
+)
+
+// results are every figure measured, as written to the JSON file.
+type results struct {
+	Machine      string             `json:"machine"`
+	Provisioning map[string]float64 `json:"provisioning"`
+	Cold         map[string]float64 `json:"cold"`
+	Ceiling      map[string]float64 `json:"ceiling"`
+	Mixed        map[string]any     `json:"mixed"`
+	Noisy        map[string]float64 `json:"noisy_neighbour"`
+	Memory       map[string]float64 `json:"memory"`
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "reserva-bench-")
+	check(err)
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	res := results{Machine: machine()}
+
+	// 1. Provisioning, through the tenancy layer the server uses, before the server starts.
+	log.Printf("provisioning %d businesses in %s ...", *tenantsN, dir)
+	slugs, behind, noisy, prov := provision(ctx, dir)
+	res.Provisioning = prov
+
+	// 2. The server.
+	srv := startServer(dir)
+	defer srv.stop()
+
+	// 3. Cold tenants: closed since the start; closed and one migration behind.
+	res.Cold = map[string]float64{}
+	closed := timeFirst(srv.url, slugs[*activeN:*activeN+*coldN])
+	res.Cold["closed_p50_ms"], res.Cold["closed_p99_ms"] = pct(closed, 50), pct(closed, 99)
+	migrating := timeFirst(srv.url, behind)
+	res.Cold["migrating_p50_ms"], res.Cold["migrating_p99_ms"] = pct(migrating, 50), pct(migrating, 99)
+
+	// 4. The ceiling: a bare net/http handler and Reserva, each as fast as 32 clients can go.
+	active := slugs[:*activeN]
+	c := newClients()
+	bare := bareServer()
+	bareRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error { return c.get(bare + "/") })
+	z := newZipf(len(active))
+	reservaRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error {
+		return c.op(srv.url, active[z.next(r)], pickOp(r), r)
+	})
+	res.Ceiling = map[string]float64{"bare_rps": bareRPS, "reserva_mixed_rps": reservaRPS, "ratio": reservaRPS / bareRPS}
+
+	// 5. Mixed traffic at a fixed rate (open loop: latency counts from when a request was due).
+	log.Printf("mixed traffic: %d req/s for %s over %d businesses (Zipf) ...", *rate, *duration, len(active))
+	res.Mixed = openLoop(*duration, *rate, func(r *rand.Rand) (string, error) {
+		op := pickOp(r)
+		return op, c.op(srv.url, active[z.next(r)], op, r)
+	})
+
+	// 6. Noisy neighbour: others' availability p99, alone and while one business exports and writes.
+	quiet := active[1:]
+	measure := func() map[string]any {
+		zq := newZipf(len(quiet))
+		return openLoop(*noiseD, 300, func(r *rand.Rand) (string, error) {
+			return "availability", c.op(srv.url, quiet[zq.next(r)], "availability", r)
+		})
+	}
+	log.Printf("noisy neighbour: %s without, %s with ...", *noiseD, *noiseD)
+	alone := measure()
+	stopNoise := noise(srv.url, noisy, c)
+	loud := measure()
+	exports, writes := stopNoise()
+	a, l := alone["availability"].(opStats), loud["availability"].(opStats)
+	res.Noisy = map[string]float64{"p99_alone_ms": a.P99, "p99_noisy_ms": l.P99, "ratio": l.P99 / a.P99,
+		"exports": float64(exports), "noisy_writes": float64(writes), "errors": float64(a.Errors + l.Errors)}
+
+	// 7. Memory with every business touched once, at the default handle cap.
+	log.Printf("touching all %d businesses ...", len(slugs))
+	touchErrors := touchAll(srv.url, slugs)
+	rss, fds := procStats(srv.cmd.Process.Pid)
+	res.Memory = map[string]float64{"rss_mib": rss, "open_fds": float64(fds), "touch_errors": float64(touchErrors)}
+
+	printTable(res)
+	b, _ := json.MarshalIndent(res, "", "  ")
+	check(os.WriteFile(*out, b, 0o644))
+	log.Printf("figures written to %s", *out)
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func machine() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	model := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			_, model, _ = strings.Cut(line, ": ")
+			break
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs", model, countCPUs())
+}
+
+func countCPUs() int {
+	n := 0
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "processor") {
+			n++
+		}
+	}
+	return n
+}
+
+// provision creates the fleet: every business timed; the first `active` get the demo catalog,
+// the noisy one (the first) many bookings and an owner; `cold` more are left one migration
+// behind. It returns the slugs, the behind ones, the noisy one and the figures.
+func provision(ctx context.Context, dir string) (slugs, behind []string, noisy string, figs map[string]float64) {
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
+	check(err)
+	defer reg.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	// The businesses one migration behind come first, from a manager that knows one migration fewer.
+	all := migrations.Tenant()
+	old, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Migrations: all[:len(all)-1]})
+	check(err)
+	for i := range *coldN {
+		slug := fmt.Sprintf("behind-%d", i)
+		_, err := old.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Behind " + slug, Timezone: "Europe/Madrid"})
+		check(err)
+		behind = append(behind, slug)
+	}
+	check(old.Close(ctx))
+
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Spares: 4})
+	check(err)
+	defer m.Close(ctx)
+	var took []float64
+	start := time.Now()
+	for i := range *tenantsN {
+		slug := fmt.Sprintf("biz-%d", i)
+		t0 := time.Now()
+		_, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Business " + strconv.Itoa(i), Timezone: "Europe/Madrid"})
+		check(err)
+		took = append(took, ms(time.Since(t0)))
+		slugs = append(slugs, slug)
+	}
+	total := time.Since(start)
+	figs = map[string]float64{"tenants": float64(*tenantsN), "p50_ms": pct(took, 50), "p99_ms": pct(took, 99),
+		"total_s": total.Seconds(), "disk_mib": float64(du(dir)) / (1 << 20)}
+	log.Printf("provisioned: p50 %.2f ms, p99 %.2f ms, %.1f s in all; seeding %d catalogs ...", figs["p50_ms"], figs["p99_ms"], figs["total_s"], *activeN)
+
+	for i, slug := range slugs[:*activeN] {
+		t, _, err := m.Resolve(ctx, slug)
+		check(err)
+		l, err := m.Acquire(ctx, t)
+		check(err)
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+		check(s.SeedDemo(ctx))
+		if i == 0 {
+			noisy = slug
+			_, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@bench.example", Name: "Owner", Role: domain.RoleOwner, Password: "bench password 1"})
+			check(err)
+			fillBookings(ctx, s, l.Location, *noisyRows)
+		}
+		l.Release()
+	}
+	return slugs, behind, noisy, figs
+}
+
+// fillBookings books n customers into the first service, day after day.
+func fillBookings(ctx context.Context, s *domain.Store, loc *time.Location, n int) {
+	day := domain.DateOf(time.Now().In(loc)).AddDays(1)
+	made := 0
+	for d := 0; made < n && d < 2000; d++ {
+		days, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: 1, From: day.AddDays(d), To: day.AddDays(d)})
+		if err != nil {
+			return // past the horizon
+		}
+		for _, sl := range days[0].Slots {
+			if made == n {
+				break
+			}
+			if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: 1, StaffID: sl.StaffID, Start: sl.Start, OnBehalf: true, Actor: "bench",
+				Customer: domain.Customer{Name: fmt.Sprintf("Customer %d", made), Email: fmt.Sprintf("c%d@bench.example", made)}}); err == nil {
+				made++
+			}
+		}
+	}
+}
+
+func du(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+type server struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startServer(dir string) *server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(*bin, "serve", "--data", dir, "--addr", addr, "--log-level", "error")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	check(cmd.Start())
+	s := &server{cmd: cmd, url: "http://" + addr}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(s.url + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			log.Fatal("the server did not get ready")
+		}
+	}
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+}
+
+// clients sends requests; bookings rotate over many loopback source addresses, as many real
+// customers would, so the per-client booking limit is not what is measured.
+type clients struct {
+	plain *http.Client
+	ips   []*http.Client
+	slots sync.Map // slug → *slotQueue
+}
+
+func newClients() *clients {
+	c := &clients{plain: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
+	for i := range 200 {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1+byte(i/250), 1+byte(i%250))}}
+		c.ips = append(c.ips, &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}, Timeout: 30 * time.Second})
+	}
+	return c
+}
+
+var errStatus = fmt.Errorf("unexpected status")
+
+func (c *clients) get(u string) error {
+	res, err := c.plain.Get(u)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d: %w", u, res.StatusCode, errStatus)
+	}
+	return nil
+}
+
+type gqlAnswer struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+// errConflict is a booking refused because the time was taken meanwhile: an answer, not an error.
+var errConflict = fmt.Errorf("slot taken")
+
+func (c *clients) graphql(hc *http.Client, base, slug, query string, vars map[string]any, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	res, err := hc.Post(base+"/"+slug+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var a gqlAnswer
+	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
+		return fmt.Errorf("%s: status %d: %w", slug, res.StatusCode, err)
+	}
+	if len(a.Errors) > 0 {
+		if code, _ := a.Errors[0].Extensions["code"].(string); code == "SLOT_UNAVAILABLE" {
+			return errConflict
+		}
+		return fmt.Errorf("%s: %s (%v)", slug, a.Errors[0].Message, a.Errors[0].Extensions["code"])
+	}
+	if out != nil {
+		return json.Unmarshal(a.Data, out)
+	}
+	return nil
+}
+
+// The mix a booking site sees: mostly page views, many availability lookups, a few bookings.
+func pickOp(r *rand.Rand) string {
+	switch n := r.IntN(100); {
+	case n < 60:
+		return "page"
+	case n < 95:
+		return "availability"
+	}
+	return "book"
+}
+
+const availabilityQuery = `query($d: Date!) { availability(serviceId: "1", from: $d, to: $d) { date status slots { start staff { id } } } }`
+
+type availability struct {
+	Availability []struct {
+		Slots []struct {
+			Start string `json:"start"`
+			Staff struct {
+				ID string `json:"id"`
+			} `json:"staff"`
+		} `json:"slots"`
+	} `json:"availability"`
+}
+
+// slotQueue hands out free times of one business, a day at a time, each once.
+type slotQueue struct {
+	mu    sync.Mutex
+	day   int
+	slots [][2]string // start, staff id
+}
+
+func (c *clients) op(base, slug, op string, r *rand.Rand) error {
+	switch op {
+	case "page":
+		return c.get(base + "/" + slug)
+	case "availability":
+		day := time.Now().AddDate(0, 0, 1+r.IntN(14)).Format(time.DateOnly)
+		return c.graphql(c.plain, base, slug, availabilityQuery, map[string]any{"d": day}, nil)
+	}
+	q, _ := c.slots.LoadOrStore(slug, &slotQueue{})
+	sq := q.(*slotQueue)
+	sq.mu.Lock()
+	for len(sq.slots) == 0 && sq.day < 60 {
+		sq.day++
+		var a availability
+		day := time.Now().AddDate(0, 0, 20+sq.day).Format(time.DateOnly)
+		if err := c.graphql(c.plain, base, slug, availabilityQuery, map[string]any{"d": day}, &a); err != nil {
+			sq.mu.Unlock()
+			return err
+		}
+		// Slots overlap (a 30-minute service with a 10-minute buffer, offered every 15 minutes): take, per staff member,
+		// only starts at least a service length apart, so the bookings do not collide.
+		free := map[string]time.Time{}
+		for _, d := range a.Availability {
+			for _, s := range d.Slots {
+				at, err := time.Parse(time.RFC3339, s.Start)
+				if err != nil || at.Before(free[s.Staff.ID]) {
+					continue
+				}
+				free[s.Staff.ID] = at.Add(40 * time.Minute) // 30 minutes and a 10-minute buffer
+				sq.slots = append(sq.slots, [2]string{s.Start, s.Staff.ID})
+			}
+		}
+	}
+	if len(sq.slots) == 0 {
+		sq.mu.Unlock()
+		return errConflict // booked out: nothing left to try
+	}
+	slot := sq.slots[0]
+	sq.slots = sq.slots[1:]
+	sq.mu.Unlock()
+	n := r.Int()
+	return c.graphql(c.ips[n%len(c.ips)], base, slug, `mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }`,
+		map[string]any{"i": map[string]any{"serviceId": "1", "staffId": slot[1], "start": slot[0], "idempotencyKey": fmt.Sprintf("bench-%d", n),
+			"customer": map[string]any{"name": "Bench Customer", "email": fmt.Sprintf("b%d@bench.example", n)}}}, nil)
+}
+
+type zipf struct {
+	mu sync.Mutex
+	z  *rand.Zipf
+}
+
+func newZipf(n int) *zipf {
+	return &zipf{z: rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, uint64(n-1))}
+}
+
+func (z *zipf) next(*rand.Rand) int { z.mu.Lock(); defer z.mu.Unlock(); return int(z.z.Uint64()) }
+
+// timeFirst times the first request of each business, one at a time.
+func timeFirst(base string, slugs []string) []float64 {
+	var out []float64
+	for _, slug := range slugs {
+		t0 := time.Now()
+		res, err := http.Get(base + "/" + slug)
+		check(err)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			log.Fatalf("first request of %s: %d", slug, res.StatusCode)
+		}
+		out = append(out, ms(time.Since(t0)))
+	}
+	return out
+}
+
+func bareServer() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+	return "http://" + ln.Addr().String()
+}
+
+// closedLoop runs fn from n workers for d and returns the successful requests per second.
+func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) float64 {
+	var ok atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for time.Now().Before(deadline) {
+				if err := fn(r); err == nil || err == errConflict {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(ok.Load()) / d.Seconds()
+}
+
+type opStats struct {
+	Count     int     `json:"count"`
+	Errors    int     `json:"errors"`
+	Conflicts int     `json:"conflicts"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	P999      float64 `json:"p999_ms"`
+}
+
+// openLoop starts fn rate times a second for d, each on time whether or not earlier ones have
+// finished; latency counts from when the request was due.
+func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) map[string]any {
+	type sample struct {
+		op  string
+		ms  float64
+		err error
+	}
+	var mu sync.Mutex
+	var samples []sample
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	var firstErr error
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(due))
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(i), 3))
+			op, err := fn(r)
+			s := sample{op, ms(time.Since(due)), err}
+			mu.Lock()
+			samples = append(samples, s)
+			if err != nil && err != errConflict && firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	out := map[string]any{"seconds": elapsed.Seconds(), "achieved_rps": float64(len(samples)) / elapsed.Seconds()}
+	byOp := map[string][]float64{}
+	stats := map[string]opStats{}
+	for _, s := range samples {
+		st := stats[s.op]
+		st.Count++
+		switch {
+		case s.err == errConflict:
+			st.Conflicts++
+		case s.err != nil:
+			st.Errors++
+		}
+		stats[s.op] = st
+		byOp[s.op] = append(byOp[s.op], s.ms)
+	}
+	for op, st := range stats {
+		st.P50, st.P99, st.P999 = pct(byOp[op], 50), pct(byOp[op], 99), pct(byOp[op], 99.9)
+		out[op] = st
+	}
+	if firstErr != nil {
+		out["first_error"] = firstErr.Error()
+	}
+	return out
+}
+
+// noise makes one business loud: its owner downloads its export again and again while customers
+// book it as fast as they can. The returned func stops it and says how much was done.
+func noise(base, slug string, c *clients) func() (exports, writes int) {
+	jar, _ := cookiejar.New(nil)
+	owner := &http.Client{Jar: jar, Timeout: 60 * time.Second}
+	res, err := owner.PostForm(base+"/"+slug+"/admin/login", url.Values{"email": {"owner@bench.example"}, "password": {"bench password 1"}})
+	check(err)
+	res.Body.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var ex, wr atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			res, err := owner.Get(base + "/" + slug + "/admin/export.zip")
+			if err == nil {
+				n, _ := io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == 200 && n > 0 {
+					ex.Add(1)
+				}
+			}
+		}
+	})
+	for w := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			for ctx.Err() == nil {
+				if c.op(base, slug, "book", r) == nil {
+					wr.Add(1)
+				}
+			}
+		})
+	}
+	return func() (int, int) {
+		cancel()
+		wg.Wait()
+		return int(ex.Load()), int(wr.Load())
+	}
+}
+
+// touchAll visits every business once, 8 at a time, and returns how many failed.
+func touchAll(base string, slugs []string) int {
+	var failed atomic.Int64
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	for range 8 {
+		wg.Go(func() {
+			for slug := range ch {
+				res, err := c.Get(base + "/" + slug)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for _, s := range slugs {
+		ch <- s
+	}
+	close(ch)
+	wg.Wait()
+	return int(failed.Load())
+}
+
+// procStats reads a process's resident memory (MiB) and open file descriptors.
+func procStats(pid int) (float64, int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	check(err)
+	var rss float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			rss = kb / 1024
+		}
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return rss, len(fds)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+func printTable(r results) {
+	w := os.Stdout
+	fmt.Fprintf(w, "\nReserva under load — %s\n\n", r.Machine)
+	p := r.Provisioning
+	fmt.Fprintf(w, "Provisioning   %.0f businesses: p50 %.2f ms, p99 %.2f ms per business, %.1f s in all, %.0f MiB on disk\n",
+		p["tenants"], p["p50_ms"], p["p99_ms"], p["total_s"], p["disk_mib"])
+	fmt.Fprintf(w, "Cold tenant    first request: closed p50 %.2f ms / p99 %.2f ms; closed and one migration behind p50 %.2f ms / p99 %.2f ms\n",
+		r.Cold["closed_p50_ms"], r.Cold["closed_p99_ms"], r.Cold["migrating_p50_ms"], r.Cold["migrating_p99_ms"])
+	fmt.Fprintf(w, "Ceiling        bare net/http %.0f req/s; Reserva mixed %.0f req/s = %.1f%% of it\n",
+		r.Ceiling["bare_rps"], r.Ceiling["reserva_mixed_rps"], 100*r.Ceiling["ratio"])
+	fmt.Fprintf(w, "Mixed traffic  %.0f req/s achieved over %.0f s (Zipf over %d businesses)\n", r.Mixed["achieved_rps"], r.Mixed["seconds"], *activeN)
+	fmt.Fprintf(w, "  %-13s %8s %7s %9s %9s %9s %9s\n", "operation", "count", "errors", "conflicts", "p50 ms", "p99 ms", "p999 ms")
+	for _, op := range []string{"page", "availability", "book"} {
+		if s, ok := r.Mixed[op].(opStats); ok {
+			fmt.Fprintf(w, "  %-13s %8d %7d %9d %9.2f %9.2f %9.2f\n", op, s.Count, s.Errors, s.Conflicts, s.P50, s.P99, s.P999)
+		}
+	}
+	if e, ok := r.Mixed["first_error"]; ok {
+		fmt.Fprintf(w, "  first error: %v\n", e)
+	}
+	n := r.Noisy
+	fmt.Fprintf(w, "Noisy neighbour others' availability p99: %.2f ms alone, %.2f ms beside the noise = ratio %.2f (%0.f exports, %0.f writes; %0.f errors)\n",
+		n["p99_alone_ms"], n["p99_noisy_ms"], n["ratio"], n["exports"], n["noisy_writes"], n["errors"])
+	fmt.Fprintf(w, "Memory         %.0f MiB RSS and %.0f open files with all %.0f businesses touched (%0.f failed)\n\n",
+		r.Memory["rss_mib"], r.Memory["open_fds"], p["tenants"], r.Memory["touch_errors"])
+}

@@ -1,0 +1,74 @@
+package tenancy_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// A business runs at most FairShare requests at once: its next one waits (and gives up with a
+// 503 after FairShareWait), while another business's requests go straight through; a handler
+// that ends its turn early lets the next one in.
+func TestFairShare(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{FairShare: 1, FairShareWait: 300 * time.Millisecond})
+	mustProvision(t, m, "busy")
+	mustProvision(t, m, "calm")
+	release := make(chan struct{})
+	started := make(chan string, 10)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l, _ := tenancy.FromContext(r.Context())
+		started <- l.Tenant.Slug + r.URL.Query().Get("n")
+		if r.URL.Query().Get("n") == "early" {
+			tenancy.EndTurn(r.Context())
+		}
+		if r.URL.Query().Get("wait") != "" {
+			<-release
+		}
+	}), func(w http.ResponseWriter, r *http.Request, status int, err error) { w.WriteHeader(status) })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path string) int {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { get("/busy?n=1&wait=1") })
+	if got := <-started; got != "busy1" {
+		t.Fatalf("started %s", got)
+	}
+	codes := make(chan int, 1)
+	wg.Go(func() { codes <- get("/busy?n=2") })
+	if status := get("/calm"); status != 200 {
+		t.Errorf("the other business waited for the busy one: %d", status)
+	}
+	if got := <-started; got != "calm" {
+		t.Errorf("started %s before calm: the busy business ran two at once", got)
+	}
+	if status := <-codes; status != http.StatusServiceUnavailable {
+		t.Errorf("the waiting request: %d, want 503 after the wait", status)
+	}
+	close(release)
+	wg.Wait()
+
+	// A handler that ends its turn early lets the next request in while it still runs.
+	release = make(chan struct{})
+	wg.Go(func() { get("/busy?n=early&wait=1") })
+	<-started
+	if status := get("/busy?n=3"); status != 200 {
+		t.Errorf("after EndTurn: %d", status)
+	}
+	<-started
+	close(release)
+	wg.Wait()
+}
