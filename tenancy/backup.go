@@ -33,11 +33,17 @@ func (m *Manager) Backup(ctx context.Context, t Tenant) (Backup, error) {
 	if m.cfg.Blobs == nil {
 		return Backup{}, ErrNoBlobStore
 	}
+	wasOpen := m.isOpen(t.ID)
 	l, err := m.Acquire(ctx, t) // the tenant cannot be deleted or restored under us
 	if err != nil {
 		return Backup{}, err
 	}
-	defer l.Release()
+	defer func() {
+		l.Release()
+		if !wasOpen {
+			m.closeIfIdle(t.ID)
+		}
+	}()
 	b := Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: m.cfg.Now().UTC()}
 	b.Key = backupKey(t.ID, b.ID)
 	snapshot := filepath.Join(m.cfg.DataDir, "tmp", t.ID+"-"+b.ID+".db")

@@ -503,6 +503,29 @@ func (m *Manager) Stats() Stats {
 	return Stats{Open: m.open, Idle: m.idle.Len(), MaxOpen: m.cfg.MaxOpen}
 }
 
+// isOpen reports whether tenant id's database is open now.
+func (m *Manager) isOpen(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[id]
+	return e != nil && e.db != nil
+}
+
+// closeIfIdle closes tenant id's database if nobody uses it. Jobs that visit idle tenants
+// (sweep, backups) call it after their visit, so they do not push the tenants that requests are
+// using out of the handle cache.
+func (m *Manager) closeIfIdle(id string) {
+	m.mu.Lock()
+	e := m.entries[id]
+	if e == nil || e.refs > 0 || e.db == nil || e.exclusive != nil {
+		m.mu.Unlock()
+		return
+	}
+	db := m.detachLocked(e)
+	m.mu.Unlock()
+	m.closeAndFree(id, db)
+}
+
 // CloseIdle closes handles that have had no lease for at least d and returns how many it closed.
 func (m *Manager) CloseIdle(d time.Duration) int {
 	cutoff := m.cfg.Now().Add(-d)
