@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -24,6 +25,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
 	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
 	mail := mailFlags(fs)
+	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -105,6 +107,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if demoLogin != "" {
 		fmt.Fprintf(stdout, "Its dashboard: %s/demo/admin (sign in as %s)\n", url, demoLogin)
+	}
+
+	if *debugAddr != "" {
+		// The profiler on its own listener, never on the public address.
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", *debugAddr, err)
+		}
+		defer dln.Close()
+		dmux := http.NewServeMux()
+		dmux.HandleFunc("/debug/pprof/", pprof.Index)
+		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go http.Serve(dln, dmux)
 	}
 
 	scheduler.Start()

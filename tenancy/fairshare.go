@@ -5,17 +5,22 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// fairShare bounds how many requests of one tenant run at once, so one busy business (a big
-// export, a stream of writes) leaves the other cores to everyone else. Requests over the bound
-// wait their turn, in the order they came, up to a limit.
+// fairShare bounds how many requests of one tenant run at once while the process is busy, so
+// one busy business (a big export, a stream of writes) leaves the other cores to everyone else.
+// It is work-conserving: while fewer requests run than there are cores, a tenant over its share
+// runs at once anyway; only when the cores are taken does it wait for its own turn (in the order
+// its requests came, up to a limit).
 type fairShare struct {
-	n     int
-	wait  time.Duration
-	mu    sync.Mutex
-	slots map[string]*fairSlot
+	n       int
+	wait    time.Duration
+	busy    int          // requests running at which the process counts as busy
+	running atomic.Int64 // requests running, all tenants
+	mu      sync.Mutex
+	slots   map[string]*fairSlot
 }
 
 type fairSlot struct {
@@ -30,7 +35,7 @@ var ErrBusy = errors.New("this business is busy: try again in a moment")
 func defaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 func newFairShare(n int, wait time.Duration) *fairShare {
-	return &fairShare{n: n, wait: wait, slots: map[string]*fairSlot{}}
+	return &fairShare{n: n, wait: wait, busy: runtime.GOMAXPROCS(0), slots: map[string]*fairSlot{}}
 }
 
 // enter waits for a turn of tenant id and returns the function that ends it (safe to call more
@@ -51,9 +56,14 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 		}
 		f.mu.Unlock()
 	}
+	held := true // a turn taken from s.ch, to give back
 	select {
 	case s.ch <- struct{}{}:
 	default:
+		if f.running.Load() < int64(f.busy) {
+			held = false // cores to spare: no need to wait for a turn
+			break
+		}
 		timer := time.NewTimer(f.wait)
 		defer timer.Stop()
 		select {
@@ -66,8 +76,17 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 			return nil, ctx.Err()
 		}
 	}
+	f.running.Add(1)
 	var once sync.Once
-	return func() { once.Do(func() { <-s.ch; leave() }) }, nil
+	return func() {
+		once.Do(func() {
+			f.running.Add(-1)
+			if held {
+				<-s.ch
+			}
+			leave()
+		})
+	}, nil
 }
 
 type turnKey struct{}
