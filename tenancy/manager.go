@@ -503,6 +503,16 @@ func (m *Manager) Stats() Stats {
 	return Stats{Open: m.open, Idle: m.idle.Len(), MaxOpen: m.cfg.MaxOpen}
 }
 
+// Leases returns how many leases of tenant id are out (requests, jobs, live subscriptions).
+func (m *Manager) Leases(id string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[id]; e != nil {
+		return e.refs
+	}
+	return 0
+}
+
 // isOpen reports whether tenant id's database is open now.
 func (m *Manager) isOpen(id string) bool {
 	m.mu.Lock()

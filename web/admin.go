@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -258,11 +259,19 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 // safeBack returns a return path below the dashboard at prefix, relative to it, or fallback:
 // a form cannot send the browser to another site or business.
 func safeBack(back, prefix, fallback string) string {
-	rest, ok := strings.CutPrefix(back, prefix)
-	if !ok || (rest != "" && rest[0] != '/' && rest[0] != '?') || strings.HasPrefix(rest, "//") || strings.ContainsAny(rest, "\\\r\n") {
+	p, query, _ := strings.Cut(back, "?")
+	if query != "" {
+		query = "?" + query
+	}
+	// Cleaned first, as the redirect will be: /acme/admin/../../other is not below /acme/admin.
+	if p = path.Clean(p); p == prefix {
+		p += "/"
+	}
+	rest, ok := strings.CutPrefix(p, prefix+"/")
+	if !ok || strings.ContainsAny(back, "\\\r\n") {
 		return fallback
 	}
-	return rest
+	return "/" + rest + query
 }
 
 type bookingDetailView struct {

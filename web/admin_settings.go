@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,69 +90,98 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 	s.showSettings(w, r, f, nil, http.StatusUnprocessableEntity)
 }
 
-// logoKey is where a tenant's logo lives in the blob store: below its id, so erasing the tenant
-// erases the logo.
-func logoKey(tenantID string) string { return tenantID + "/logo" }
+// logoKey is where a tenant's logo of a version lives in the blob store: below its id, so
+// erasing the tenant erases the logo; named by its version, so a cached URL always shows the
+// bytes it was made for.
+func logoKey(tenantID string, version int64) string {
+	return fmt.Sprintf("%s/logo/%d.img", tenantID, version)
+}
 
 // updateBranding saves the brand colour and, when a file was chosen, the logo (PNG, JPEG, WebP
-// or GIF, as sniffed from its bytes, at most 512 KiB).
+// or GIF, as sniffed from its bytes, at most 512 KiB). Nothing is saved unless all of it is valid.
 func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	f := newForm(nil)
 	if err := r.ParseMultipartForm(MaxBodyBytes); err != nil {
-		f.Error = "The upload is too big: a logo may be at most 512 KiB."
-		s.showSettings(w, r, nil, f, http.StatusRequestEntityTooLarge)
+		var tooBig *http.MaxBytesError
+		status := http.StatusBadRequest
+		f.Error = "The form could not be read: send it again from this page."
+		if errors.As(err, &tooBig) || errors.Is(err, multipart.ErrMessageTooLarge) {
+			status, f.Error = http.StatusRequestEntityTooLarge, "The upload is too big: a logo may be at most 512 KiB."
+		}
+		s.showSettings(w, r, nil, f, status)
 		return
 	}
 	f.Values = r.PostForm
-	store := s.store(r)
-	if err := store.SetBrandColor(r.Context(), strings.TrimSpace(f.Get("brandColor"))); err != nil {
-		if !f.fail(err, nil) {
-			s.serverError(w, r, err)
-			return
-		}
-		s.showSettings(w, r, nil, f, http.StatusUnprocessableEntity)
-		return
+	color := strings.TrimSpace(f.Get("brandColor"))
+	if err := domain.CheckBrandColor(color); err != nil {
+		f.fail(err, nil)
 	}
-	msg := "Colour saved."
-	if f.Checked("removeLogo") {
-		if _, err := store.SetLogo(r.Context(), ""); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		msg = "Colour saved, logo removed."
-	} else if file, _, err := r.FormFile("logo"); err == nil {
+	var logo []byte
+	var typ string
+	file, _, err := r.FormFile("logo")
+	switch {
+	case err == nil:
 		defer file.Close()
-		data, err := io.ReadAll(io.LimitReader(file, domain.MaxLogoBytes+1))
-		if err != nil {
+		if logo, err = io.ReadAll(io.LimitReader(file, domain.MaxLogoBytes+1)); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		typ := http.DetectContentType(data)
+		typ = http.DetectContentType(logo)
 		switch {
-		case len(data) > domain.MaxLogoBytes:
+		case len(logo) > domain.MaxLogoBytes:
 			f.invalid("logo", "the logo is too big: at most 512 KiB")
 		case domain.LogoTypes[typ] == "":
 			f.invalid("logo", "the logo must be a PNG, JPEG, WebP or GIF image")
 		case s.Blobs == nil:
 			f.invalid("logo", "logo uploads are not configured on this server")
 		}
-		if !f.OK() {
-			s.showSettings(w, r, nil, f, http.StatusUnprocessableEntity)
-			return
-		}
-		if err := s.Blobs.Put(r.Context(), logoKey(l.Tenant.ID), bytes.NewReader(data)); err != nil {
+	case !errors.Is(err, http.ErrMissingFile):
+		s.serverError(w, r, err)
+		return
+	}
+	if !f.OK() {
+		s.showSettings(w, r, nil, f, http.StatusUnprocessableEntity)
+		return
+	}
+
+	store := s.store(r)
+	old, err := store.Branding(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	msg := "Colour saved."
+	switch {
+	case logo != nil:
+		// The bytes first, under their own name; then the record that points at them.
+		version := domain.LogoVersion(logo)
+		if err := s.Blobs.Put(r.Context(), logoKey(l.Tenant.ID, version), bytes.NewReader(logo)); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		if _, err := store.SetLogo(r.Context(), typ); err != nil {
+		if err := store.SetLogo(r.Context(), typ, version); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
 		msg = "Colour and logo saved."
-	} else if !errors.Is(err, http.ErrMissingFile) {
+	case f.Checked("removeLogo"):
+		if err := store.SetLogo(r.Context(), "", 0); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		msg = "Colour saved, logo removed."
+	}
+	if err := store.SetBrandColor(r.Context(), color); err != nil {
 		s.serverError(w, r, err)
 		return
+	}
+	if old.LogoType != "" && (logo != nil || f.Checked("removeLogo")) && old.LogoVersion != domain.LogoVersion(logo) && s.Blobs != nil {
+		// The replaced image is no longer shown (a restore of an older backup may point at it
+		// again: then the logo is simply missing until the next upload).
+		if _, err := s.Blobs.DeletePrefix(r.Context(), logoKey(l.Tenant.ID, old.LogoVersion)); err != nil {
+			s.Log.WarnContext(r.Context(), "remove replaced logo", "err", err)
+		}
 	}
 	s.done(w, r, "/settings", msg)
 }
@@ -168,7 +198,7 @@ func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	rc, err := s.Blobs.Get(r.Context(), logoKey(l.Tenant.ID))
+	rc, err := s.Blobs.Get(r.Context(), logoKey(l.Tenant.ID, b.LogoVersion))
 	if errors.Is(err, tenancy.ErrNotFound) {
 		s.notFound(w, r)
 		return
@@ -295,20 +325,30 @@ func (s *Server) deleteBusiness(w http.ResponseWriter, r *http.Request) {
 		s.showAccount(w, r, f, http.StatusUnprocessableEntity)
 		return
 	}
-	// The session goes with the database; end it now, while the database is still there.
-	if err := s.sessions(r).Destroy(r.Context()); err != nil {
-		s.serverError(w, r, err)
+	// Deleting waits for every other use of the business to end, and every request of it waits
+	// meanwhile: so it goes ahead only when nothing else uses it (another tab, a download, a live
+	// connection of an integration), and waits a few seconds at most.
+	if n := s.Tenants.Leases(l.Tenant.ID); n > 1 {
+		f.Error = "Your business is in use right now (another tab, a download, or a live API connection). Close them and try again in a minute."
+		s.showAccount(w, r, f, http.StatusConflict)
 		return
 	}
 	s.Log.InfoContext(r.Context(), "business deleted by its owner", "tenant", l.Tenant.Slug, "tenant_id", l.Tenant.ID)
-	// This request's own lease would keep the deletion waiting: give it back first. Requests
-	// in flight (another tab, a live subscription) are waited for, up to a bound.
+	// This request's own lease would keep the deletion waiting: give it back first.
 	l.Release()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.Tenants.Delete(ctx, l.Tenant.ID); err != nil {
-		s.serverError(w, r, err)
+		s.Log.ErrorContext(r.Context(), "delete business", "tenant", l.Tenant.Slug, "err", err)
+		// Nothing was removed (files go only once every use has ended); the owner stays signed in.
+		v := errorView{Status: http.StatusServiceUnavailable, Title: "Not deleted",
+			Message: "Your business is in use right now and was not deleted. Close other tabs and downloads, then try again in a minute."}
+		render(w, r, v.Status, errorPage(v))
 		return
+	}
+	// The session went with the database; ending it here only expires the browser's cookie.
+	if err := s.sessions(r).Destroy(context.WithValue(r.Context(), tenantGone{}, true)); err != nil {
+		s.Log.ErrorContext(r.Context(), "end the session of a deleted business", "err", err)
 	}
 	http.Redirect(w, r, "/?msg=deleted", http.StatusSeeOther)
 }

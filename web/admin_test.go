@@ -331,6 +331,12 @@ func TestDashboardCustomers(t *testing.T) {
 	if status, _, doc := post(t, c, srv.URL+href+"/notes", url.Values{"notes": {"Prefers mornings"}}); status != http.StatusSeeOther || !strings.Contains(doc.Find("#notes").Text(), "Prefers mornings") {
 		t.Errorf("notes: %d", status)
 	}
+	if status, _, _ := send(t, c, "POST", srv.URL+href+"/notes", "notes="+strings.Repeat("x", 2<<20), form); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("notes over the body limit: %d, want 413", status)
+	}
+	if _, doc, _ := page(t, c, "GET", srv.URL+href, ""); !strings.Contains(doc.Find("#notes").Text(), "Prefers mornings") {
+		t.Error("a body over the limit wiped the notes")
+	}
 	if _, _, doc := post(t, c, srv.URL+href+"/anonymise", url.Values{}); !strings.Contains(text(doc, `[data-testid="flash"]`), "tick the box") {
 		t.Error("erasure without confirmation went ahead")
 	}
@@ -474,6 +480,28 @@ func TestDashboardSettingsAndBranding(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || !bytes.Equal(got.Bytes(), logo) {
 		t.Errorf("logo: %d %s %d bytes", res.StatusCode, res.Header.Get("Content-Type"), got.Len())
 	}
+	// A new logo gets a new address; the colour and logo stay as they were when a part of the
+	// form is refused.
+	logo2 := pngLogo(t)
+	logo2 = append(logo2[:len(logo2):len(logo2)], 0) // other bytes, still a PNG
+	if status, _, _ := upload(t, c, base+"/settings/branding", map[string]string{"brandColor": "#aa3300"}, logo2); status != http.StatusSeeOther {
+		t.Fatalf("second logo: %d", status)
+	}
+	_, doc, _ = page(t, http.DefaultClient, "GET", srv.URL+"/acme", "")
+	if src2 := attr(t, doc, `[data-testid="business-logo"]`, "src"); src2 == src {
+		t.Errorf("a new logo kept the address %s: caches would show the old one", src)
+	}
+	if status, body, _ := upload(t, c, base+"/settings/branding", map[string]string{"brandColor": "#000000"}, svg); status != http.StatusUnprocessableEntity || !strings.Contains(body, `value="#000000"`) {
+		t.Errorf("refused logo: %d", status)
+	}
+	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+		if b, _ := s.Branding(ctx); b.Color != "#aa3300" || b.LogoVersion != domain.LogoVersion(logo2) {
+			t.Errorf("a refused form changed the branding: %+v", b)
+		}
+	})
+	if status, _, _ := send(t, c, "POST", base+"/settings/branding", "brandColor=%23000000", form); status != http.StatusBadRequest {
+		t.Errorf("branding not as multipart: %d, want 400", status)
+	}
 	// Another business has no logo, and cannot reach this one's.
 	if status, _, _ := send(t, http.DefaultClient, "GET", srv.URL+"/other/logo", "", nil); status != http.StatusNotFound {
 		t.Errorf("other's logo: %d", status)
@@ -594,6 +622,20 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-confirm"]`), "type acme") {
 		t.Fatalf("wrong slug: %d", status)
 	}
+	// While something else uses the business (a live API connection, say), it is not deleted
+	// and nothing waits: the owner is told, and stays signed in.
+	held, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, doc = post(t, c, base+"/delete", url.Values{"confirm": {"acme"}})
+	held.Release()
+	if status != http.StatusConflict || !strings.Contains(text(doc, `[data-testid="form-error"]`), "in use") {
+		t.Errorf("delete while in use: %d %s", status, text(doc, `[data-testid="form-error"]`))
+	}
+	if status, _, _ := send(t, c, "GET", base, "", nil); status != 200 {
+		t.Errorf("signed out by a delete that did not happen: %d", status)
+	}
 	status, loc2, _ := post(t, c, base+"/delete", url.Values{"confirm": {"acme"}})
 	if status != http.StatusSeeOther || loc2 != "/?msg=deleted" {
 		t.Fatalf("delete: %d %s", status, loc2)
@@ -603,6 +645,9 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	}
 	if status, _, _ := send(t, browser(t), "GET", srv.URL+"/acme", "", nil); status != http.StatusNotFound {
 		t.Errorf("deleted business's site: %d", status)
+	}
+	if u, _ := url.Parse(srv.URL); len(c.Jar.Cookies(u)) != 0 {
+		t.Errorf("the deleted business's session cookie is still set: %v", c.Jar.Cookies(u))
 	}
 	if status, _, _ := send(t, browser(t), "GET", srv.URL+"/other", "", nil); status != 200 {
 		t.Errorf("the other business: %d", status)

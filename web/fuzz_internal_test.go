@@ -41,3 +41,21 @@ func FuzzFormDecoding(f *testing.F) {
 		}
 	})
 }
+
+func TestSafeBack(t *testing.T) {
+	for back, want := range map[string]string{
+		"/acme/admin/calendar?date=2026-01-02": "/calendar?date=2026-01-02",
+		"/acme/admin/bookings/3":               "/bookings/3",
+		"/acme/admin":                          "/",
+		"/acme/admin/../../other/admin/x":      "FALLBACK",
+		"/acme/adminx/y":                       "FALLBACK",
+		"//evil.example/acme/admin/x":          "FALLBACK",
+		"https://evil.example/acme/admin":      "FALLBACK",
+		"/acme/admin/x\\..\\..":                "FALLBACK",
+		"":                                     "FALLBACK",
+	} {
+		if got := safeBack(back, "/acme/admin", "FALLBACK"); got != want {
+			t.Errorf("safeBack(%q) = %q, want %q", back, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -103,9 +104,19 @@ func (s *Server) requireUTF8(next http.Handler) http.Handler {
 		ok := validValues(r.URL.Query())
 		if ok && r.Method == http.MethodPost {
 			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
-				if err := r.ParseForm(); err == nil {
-					ok = validValues(r.PostForm)
+				// A body that cannot be read is refused here: a handler must never take it for
+				// an empty form (and save empty notes, say).
+				if err := r.ParseForm(); err != nil {
+					var tooBig *http.MaxBytesError
+					v := errorView{Status: http.StatusBadRequest, Title: "This form could not be read",
+						Message: "Go back and send it again."}
+					if errors.As(err, &tooBig) {
+						v.Status, v.Title, v.Message = http.StatusRequestEntityTooLarge, "Too much text", "This form sent more than 1 MiB. Shorten it and send it again."
+					}
+					render(w, r, v.Status, errorPage(v))
+					return
 				}
+				ok = validValues(r.PostForm)
 			}
 		}
 		if !ok {

@@ -91,7 +91,13 @@ func (tenantSessionStore) CommitCtx(ctx context.Context, token string, b []byte,
 	return nil
 }
 
+// tenantGone marks a context whose tenant was just deleted: its sessions went with it.
+type tenantGone struct{}
+
 func (tenantSessionStore) DeleteCtx(ctx context.Context, token string) error {
+	if ctx.Value(tenantGone{}) != nil {
+		return nil
+	}
 	l, ok := tenancy.FromContext(ctx)
 	if !ok {
 		return errNoTenant

@@ -44,7 +44,7 @@ var (
 	duration  = flag.Duration("duration", 20*time.Second, "how long the mixed traffic runs")
 	ceilingD  = flag.Duration("ceiling", 5*time.Second, "how long each closed-loop throughput run takes")
 	noiseD    = flag.Duration("noise", 10*time.Second, "how long each half of the noisy-neighbour run takes")
-	noisyRows = flag.Int("noisy-bookings", 5000, "bookings of the noisy tenant (its export's size)")
+	noisyRows = flag.Int("noisy-bookings", 2000, "bookings of the noisy tenant, in its next 20 days (its export's size)")
 	out       = flag.String("out", "bench.json", "where to write the figures")
 	keep      = flag.Bool("keep", false, "keep the data directory")
 )
@@ -227,11 +227,12 @@ func provision(ctx context.Context, dir string) (slugs, behind []string, noisy s
 	return slugs, behind, noisy, figs
 }
 
-// fillBookings books n customers into the first service, day after day.
+// fillBookings books up to n customers into the first service over the next 20 days (the
+// traffic books from day 21 on), and into past days when the next 20 are full.
 func fillBookings(ctx context.Context, s *domain.Store, loc *time.Location, n int) {
 	day := domain.DateOf(time.Now().In(loc)).AddDays(1)
 	made := 0
-	for d := 0; made < n && d < 2000; d++ {
+	for d := 0; made < n && d < 20; d++ {
 		days, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: 1, From: day.AddDays(d), To: day.AddDays(d)})
 		if err != nil {
 			return // past the horizon
@@ -383,6 +384,12 @@ type availability struct {
 	} `json:"availability"`
 }
 
+// bookingSeq numbers the bookings of this run: their idempotency keys and emails never repeat.
+var (
+	bookingSeq atomic.Int64
+	runID      = time.Now().UnixNano()
+)
+
 // slotQueue hands out free times of one business, a day at a time, each once.
 type slotQueue struct {
 	mu    sync.Mutex
@@ -430,9 +437,9 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 	slot := sq.slots[0]
 	sq.slots = sq.slots[1:]
 	sq.mu.Unlock()
-	n := r.Int()
-	return c.graphql(c.ips[n%len(c.ips)], base, slug, `mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }`,
-		map[string]any{"i": map[string]any{"serviceId": "1", "staffId": slot[1], "start": slot[0], "idempotencyKey": fmt.Sprintf("bench-%d", n),
+	n := bookingSeq.Add(1)
+	return c.graphql(c.ips[int(n)%len(c.ips)], base, slug, `mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }`,
+		map[string]any{"i": map[string]any{"serviceId": "1", "staffId": slot[1], "start": slot[0], "idempotencyKey": fmt.Sprintf("bench-%d-%d", runID, n),
 			"customer": map[string]any{"name": "Bench Customer", "email": fmt.Sprintf("b%d@bench.example", n)}}}, nil)
 }
 
