@@ -123,7 +123,7 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 	}
 	cfg.logLevel = slog.LevelInfo
 	fs.StringVar(&cfg.data, "data", "data", "data directory (RESERVA_DATA)")
-	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 512, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 1024, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
 	fs.StringVar(&cfg.blobs, "blobs", "", "blob store for backups and uploads: file:///dir or s3://bucket?region=... (RESERVA_BLOBS; default DATA/blobs)")

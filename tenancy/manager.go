@@ -25,7 +25,7 @@ var ErrClosed = errors.New("tenant manager is closed")
 // Config configures a Manager. Zero values take the defaults.
 type Config struct {
 	DataDir     string        // tenant files live in DataDir/tenants; default "data"
-	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 512
+	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 1024
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
 	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
@@ -106,7 +106,7 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	}
 	cfg.DataDir = dir
 	if cfg.MaxOpen <= 0 {
-		cfg.MaxOpen = 512
+		cfg.MaxOpen = 1024
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 5 * time.Minute
