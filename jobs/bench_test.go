@@ -48,7 +48,7 @@ func fleet(b *testing.B, n int) (string, *tenancy.SQLiteRegistry) {
 }
 
 // BenchmarkSweepFleet: the migration sweep over a fleet whose tenants are each one migration
-// behind (the real last migration), with the default handle cap and 2 workers.
+// behind (the real last migration), with the default handle cap and the scheduler's 4 workers.
 func BenchmarkSweepFleet(b *testing.B) {
 	n := benchTenants()
 	for range b.N {
@@ -105,9 +105,10 @@ func BenchmarkBackupFleet(b *testing.B) {
 	}
 }
 
+// sweepWorkers is the sweep's concurrency: RESERVA_BENCH_WORKERS, default 4 (the scheduler's).
 func sweepWorkers() int {
 	if n, err := strconv.Atoi(os.Getenv("RESERVA_BENCH_WORKERS")); err == nil && n > 0 {
 		return n
 	}
-	return 2
+	return 4
 }
