@@ -22,6 +22,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph/model"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // Limits on what one request may ask for.
@@ -110,6 +111,8 @@ func NewHandler(log *slog.Logger) http.Handler {
 		}
 		websocket := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		if websocket {
+			// A live subscription is long and mostly idle: it gives back its business's turn.
+			tenancy.EndTurn(r.Context())
 			// A subscription lives past the server's request timeouts (pings keep it honest),
 			// but not forever: it holds its tenant's handle, so clients reconnect every while.
 			rc := http.NewResponseController(w)

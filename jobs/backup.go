@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/reserva/reserva/tenancy"
 )
@@ -61,6 +62,9 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 	return r, ctx.Err()
 }
 
+// changeMargin is how much earlier than a backup's start a change still counts as after it.
+const changeMargin = 2 * time.Second
+
 // backupOne backs up t if it changed since its last backup (or always, with force) and prunes.
 func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force bool, daily, weekly int) (bool, int, error) {
 	list, err := m.Registry().Backups(ctx, t.ID)
@@ -69,7 +73,9 @@ func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force 
 	}
 	changed := true
 	if len(list) > 0 && !force {
-		if changed, err = m.ChangedSince(t, list[0].CreatedAt); err != nil {
+		// A margin: a file's modification time can read a clock tick earlier than a write made
+		// just after the backup began, and such a write must not pass for already backed up.
+		if changed, err = m.ChangedSince(t, list[0].CreatedAt.Add(-changeMargin)); err != nil {
 			return false, 0, err
 		}
 	}

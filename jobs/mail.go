@@ -239,12 +239,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
-		l, err := m.Acquire(ctx, t)
-		if err == nil {
-			err = deliver(l)
-			l.Release()
-		}
-		if err != nil {
+		if err := m.Visit(ctx, t, deliver); err != nil {
 			failed = append(failed, t.Slug) // the other tenants' mail goes on
 		}
 	}

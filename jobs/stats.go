@@ -35,15 +35,13 @@ func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult,
 			return r, ctx.Err()
 		}
 		s := tenancy.DailyStats{TenantID: t.ID, Day: r.Day}
-		l, err := m.Acquire(ctx, t)
-		if err == nil {
-			err = l.DB.Read.QueryRowContext(ctx, `SELECT
+		err := m.Visit(ctx, t, func(l *tenancy.Lease) error {
+			return l.DB.Read.QueryRowContext(ctx, `SELECT
 				(SELECT count(*) FROM bookings WHERE created_at >= ?1 AND created_at < ?2),
 				(SELECT count(*) FROM booking_events WHERE type = 'cancelled' AND at >= ?1 AND at < ?2),
 				(SELECT count(*) FROM customers WHERE created_at < ?2)`, from.Unix(), to.Unix()).
 				Scan(&s.BookingsCreated, &s.BookingsCancelled, &s.Customers)
-			l.Release()
-		}
+		})
 		if err == nil {
 			err = m.Registry().SetStats(ctx, s)
 		}

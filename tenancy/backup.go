@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -118,7 +119,12 @@ func snapshotAndVerify(ctx context.Context, pool *sql.DB, path string) (int, err
 	if _, err := conn.ExecContext(ctx, `ATTACH ? AS snapshot`, fileURL(path)+"?mode=ro&immutable=1"); err != nil {
 		return 0, fmt.Errorf("open the copy: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH snapshot`)
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `DETACH snapshot`); err != nil {
+			// A connection left with the copy attached must not serve again.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
 	var res string
 	if err := conn.QueryRowContext(ctx, `PRAGMA snapshot.integrity_check`).Scan(&res); err != nil {
 		return 0, fmt.Errorf("check the copy: %w", err)

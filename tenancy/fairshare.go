@@ -21,6 +21,7 @@ type fairShare struct {
 	running atomic.Int64 // requests running, all tenants
 	mu      sync.Mutex
 	slots   map[string]*fairSlot
+	freed   chan struct{} // closed and replaced whenever a request ends (waiters look again)
 }
 
 type fairSlot struct {
@@ -35,7 +36,7 @@ var ErrBusy = errors.New("this business is busy: try again in a moment")
 func defaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 func newFairShare(n int, wait time.Duration) *fairShare {
-	return &fairShare{n: n, wait: wait, busy: runtime.GOMAXPROCS(0), slots: map[string]*fairSlot{}}
+	return &fairShare{n: n, wait: wait, busy: runtime.GOMAXPROCS(0), slots: map[string]*fairSlot{}, freed: make(chan struct{})}
 }
 
 // enter waits for a turn of tenant id and returns the function that ends it (safe to call more
@@ -57,17 +58,29 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 		f.mu.Unlock()
 	}
 	held := true // a turn taken from s.ch, to give back
-	select {
-	case s.ch <- struct{}{}:
-	default:
+	var timer *time.Timer
+wait:
+	for {
+		f.mu.Lock()
+		freed := f.freed
+		f.mu.Unlock()
+		select {
+		case s.ch <- struct{}{}:
+			break wait
+		default:
+		}
 		if f.running.Load() < int64(f.busy) {
 			held = false // cores to spare: no need to wait for a turn
 			break
 		}
-		timer := time.NewTimer(f.wait)
-		defer timer.Stop()
+		if timer == nil {
+			timer = time.NewTimer(f.wait)
+			defer timer.Stop()
+		}
 		select {
 		case s.ch <- struct{}{}:
+			break wait
+		case <-freed: // a request ended somewhere: look again
 		case <-timer.C:
 			leave()
 			return nil, ErrBusy
@@ -85,6 +98,10 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 				<-s.ch
 			}
 			leave()
+			f.mu.Lock()
+			close(f.freed)
+			f.freed = make(chan struct{})
+			f.mu.Unlock()
 		})
 	}, nil
 }

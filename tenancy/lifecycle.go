@@ -383,14 +383,7 @@ func (m *Manager) Migrate(ctx context.Context, workers int, want func(Tenant) bo
 	for range max(workers, 1) {
 		go func() {
 			for t := range jobs {
-				wasOpen := m.isOpen(t.ID)
-				l, err := m.Acquire(ctx, t)
-				if err == nil {
-					l.Release()
-					if !wasOpen {
-						m.closeIfIdle(t.ID)
-					}
-				}
+				err := m.Visit(ctx, t, func(*Lease) error { return nil }) // opening migrates
 				results <- MigrateResult{Tenant: t, Err: err}
 			}
 		}()

@@ -513,6 +513,23 @@ func (m *Manager) Leases(id string) int {
 	return 0
 }
 
+// Visit runs fn on a lease of t for a job that goes through many tenants: a tenant that was
+// closed before is closed again after, so the visit never pushes the tenants requests are using
+// out of the handle cache.
+func (m *Manager) Visit(ctx context.Context, t Tenant, fn func(*Lease) error) error {
+	wasOpen := m.isOpen(t.ID)
+	l, err := m.Acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	err = fn(l)
+	l.Release()
+	if !wasOpen {
+		m.closeIfIdle(t.ID)
+	}
+	return err
+}
+
 // isOpen reports whether tenant id's database is open now.
 func (m *Manager) isOpen(id string) bool {
 	m.mu.Lock()

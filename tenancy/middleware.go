@@ -79,17 +79,16 @@ func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
 			return
 		}
 
-		// Its turn first (a live subscription is long and mostly idle: it takes none), then its database.
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			end, err := m.fair.enter(ctx, t.ID)
-			if err != nil {
-				w.Header().Set("Retry-After", "5")
-				fail(w, r, http.StatusServiceUnavailable, err)
-				return
-			}
-			defer end()
-			ctx = context.WithValue(ctx, turnKey{}, end)
+		// Its turn first, then its database. (A live subscription gives its turn back with
+		// EndTurn once it is upgraded.)
+		end, err := m.fair.enter(ctx, t.ID)
+		if err != nil {
+			w.Header().Set("Retry-After", "5")
+			fail(w, r, http.StatusServiceUnavailable, err)
+			return
 		}
+		defer end()
+		ctx = context.WithValue(ctx, turnKey{}, end)
 		lease, err := m.Acquire(ctx, t)
 		if errors.Is(err, ErrNotFound) { // deleted while this request waited
 			fail(w, r, http.StatusNotFound, err)

@@ -34,9 +34,28 @@ func envInt(name string, def int) int {
 
 // server is one run of the reserva binary.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
+	cmd    *exec.Cmd
+	url    string
+	logs   *syncBuffer
+	exited chan struct{} // closed when the process has ended
+}
+
+// syncBuffer is the server's output, written by the process while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func start(t *testing.T, bin, data string) *server {
@@ -47,12 +66,17 @@ func start(t *testing.T, bin, data string) *server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &server{url: "http://" + addr, logs: &bytes.Buffer{}}
+	s := &server{url: "http://" + addr, logs: &syncBuffer{}}
 	s.cmd = exec.Command(bin, "serve", "--data", data, "--addr", addr, "--log-level", "warn")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { s.cmd.Wait(); close(exited) }()
+	s.exited = exited
+	// Never leave a server behind, whatever way the test ends.
+	t.Cleanup(func() { s.cmd.Process.Kill(); <-exited })
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err := http.Get(s.url + "/readyz"); err == nil {
 			res.Body.Close()
@@ -60,8 +84,12 @@ func start(t *testing.T, bin, data string) *server {
 				return s
 			}
 		}
+		select {
+		case <-exited:
+			t.Fatalf("server exited before it was ready:\n%s", s.logs)
+		default:
+		}
 		if time.Now().After(deadline) {
-			s.cmd.Process.Kill()
 			t.Fatalf("server did not get ready:\n%s", s.logs)
 		}
 	}
@@ -238,7 +266,7 @@ func TestKillDuringBookings(t *testing.T) {
 		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		s.cmd.Wait()
+		<-s.exited
 		killed++
 		cancel()
 		wg.Wait()
@@ -320,7 +348,7 @@ func TestKillDuringBookings(t *testing.T) {
 
 	// And the server comes back and serves every business.
 	s := start(t, bin, data)
-	defer func() { s.cmd.Process.Signal(syscall.SIGTERM); s.cmd.Wait() }()
+	defer func() { s.cmd.Process.Signal(syscall.SIGTERM); <-s.exited }()
 	for _, slug := range slugs {
 		res, err := http.Get(s.url + "/" + slug)
 		if err != nil || res.StatusCode != 200 {

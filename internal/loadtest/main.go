@@ -68,6 +68,7 @@ func main() {
 	check(err)
 	if !*keep {
 		defer os.RemoveAll(dir)
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	}
 	res := results{Machine: machine()}
 
@@ -79,6 +80,7 @@ func main() {
 	// 2. The server.
 	srv := startServer(dir)
 	defer srv.stop()
+	cleanups = append(cleanups, srv.stop)
 
 	// 3. Cold tenants: closed since the start; closed and one migration behind.
 	res.Cold = map[string]float64{}
@@ -142,10 +144,20 @@ func main() {
 	log.Printf("figures written to %s", *out)
 }
 
+// cleanups run before a fatal error ends the program: no server or data left behind.
+var cleanups []func()
+
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
+}
+
+func fatal(args ...any) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	log.Fatal(args...)
 }
 
 func machine() string {
@@ -284,7 +296,8 @@ func startServer(dir string) *server {
 			}
 		}
 		if time.Now().After(deadline) {
-			log.Fatal("the server did not get ready")
+			cmd.Process.Kill()
+			fatal("the server did not get ready")
 		}
 	}
 }
@@ -464,7 +477,7 @@ func timeFirst(base string, slugs []string) []float64 {
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		if res.StatusCode != 200 {
-			log.Fatalf("first request of %s: %d", slug, res.StatusCode)
+			fatal(fmt.Sprintf("first request of %s: %d", slug, res.StatusCode))
 		}
 		out = append(out, ms(time.Since(t0)))
 	}
