@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -23,10 +24,20 @@ var (
 
 const redacted = "[redacted]"
 
+// exportLane lets one export run at a time.
+var exportLane = make(chan struct{}, 1)
+
 // Export writes all of t's data to dir (GDPR access and portability): dump.sql, a SQL script
 // that recreates the database, one <table>.json per table (an array of row objects), and
 // business.json with the registry's record. It returns the files written.
 func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, error) {
+	// One export at a time in the process: exports are rare, big and never urgent.
+	select {
+	case exportLane <- struct{}{}:
+		defer func() { <-exportLane }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	l, err := m.Acquire(ctx, t)
 	if err != nil {
 		return nil, err
@@ -154,7 +165,12 @@ func eachRow(ctx context.Context, tx *sql.Tx, table string, fn func(cols []strin
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		// An export is bulk work beside live requests: it lets every waiting goroutine run
+		// before each next batch of rows, so requests of other businesses go first.
+		if n%32 == 31 {
+			runtime.Gosched()
+		}
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
 		for i := range vals {
