@@ -45,6 +45,7 @@ var (
 	ceilingD  = flag.Duration("ceiling", 5*time.Second, "how long each closed-loop throughput run takes")
 	noiseD    = flag.Duration("noise", 10*time.Second, "how long each half of the noisy-neighbour run takes")
 	noisyRows = flag.Int("noisy-bookings", 2000, "bookings of the noisy tenant, in its next 20 days (its export's size)")
+	noiseKind = flag.String("noise-kinds", "exports,writes", "what the noisy business does: exports, writes or both")
 	out       = flag.String("out", "bench.json", "where to write the figures")
 	keep      = flag.Bool("keep", false, "keep the data directory")
 )
@@ -589,8 +590,9 @@ func noise(base, slug string, c *clients) func() (exports, writes int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var ex, wr atomic.Int64
 	var wg sync.WaitGroup
+	exports, writes := strings.Contains(*noiseKind, "exports"), strings.Contains(*noiseKind, "writes")
 	wg.Go(func() {
-		for ctx.Err() == nil {
+		for exports && ctx.Err() == nil {
 			res, err := owner.Get(base + "/" + slug + "/admin/export.zip")
 			if err == nil {
 				n, _ := io.Copy(io.Discard, res.Body)
@@ -602,6 +604,9 @@ func noise(base, slug string, c *clients) func() (exports, writes int) {
 		}
 	})
 	for w := range 4 {
+		if !writes {
+			break
+		}
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
 			for ctx.Err() == nil {
