@@ -34,17 +34,17 @@ func (m *Manager) Backup(ctx context.Context, t Tenant) (Backup, error) {
 	if m.cfg.Blobs == nil {
 		return Backup{}, ErrNoBlobStore
 	}
-	wasOpen := m.isOpen(t.ID)
-	l, err := m.Acquire(ctx, t) // the tenant cannot be deleted or restored under us
-	if err != nil {
-		return Backup{}, err
-	}
-	defer func() {
-		l.Release()
-		if !wasOpen {
-			m.closeIfIdle(t.ID)
-		}
-	}()
+	// The whole backup under a lease, so the tenant cannot be deleted or restored under it.
+	var b Backup
+	err := m.Visit(ctx, t, func(l *Lease) (err error) {
+		b, err = m.backup(ctx, t, l)
+		return err
+	})
+	return b, err
+}
+
+func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error) {
+	var err error
 	b := Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: m.cfg.Now().UTC()}
 	b.Key = backupKey(t.ID, b.ID)
 	snapshot := filepath.Join(m.cfg.DataDir, "tmp", t.ID+"-"+b.ID+".db")

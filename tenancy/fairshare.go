@@ -21,7 +21,8 @@ type fairShare struct {
 	running atomic.Int64 // requests running, all tenants
 	mu      sync.Mutex
 	slots   map[string]*fairSlot
-	freed   chan struct{} // closed and replaced whenever a request ends (waiters look again)
+	freed   chan struct{} // closed and replaced when a request ends while others wait (they look again)
+	waiting int           // requests in the wait loop (under mu)
 }
 
 type fairSlot struct {
@@ -59,9 +60,21 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 	}
 	held := true // a turn taken from s.ch, to give back
 	var timer *time.Timer
+	registered := false
+	defer func() {
+		if registered {
+			f.mu.Lock()
+			f.waiting--
+			f.mu.Unlock()
+		}
+	}()
 wait:
 	for {
 		f.mu.Lock()
+		if !registered && timer != nil { // counted before freed is read, so no wake is missed
+			f.waiting++
+			registered = true
+		}
 		freed := f.freed
 		f.mu.Unlock()
 		select {
@@ -74,8 +87,10 @@ wait:
 			break
 		}
 		if timer == nil {
+			// About to wait: the next pass registers as waiting, then looks again.
 			timer = time.NewTimer(f.wait)
 			defer timer.Stop()
+			continue
 		}
 		select {
 		case s.ch <- struct{}{}:
@@ -99,8 +114,10 @@ wait:
 			}
 			leave()
 			f.mu.Lock()
-			close(f.freed)
-			f.freed = make(chan struct{})
+			if f.waiting > 0 {
+				close(f.freed)
+				f.freed = make(chan struct{})
+			}
 			f.mu.Unlock()
 		})
 	}, nil

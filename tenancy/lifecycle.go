@@ -336,16 +336,7 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 				return fmt.Errorf("delete tenant %s: %w", id, err)
 			}
 		}
-		backups, err := m.reg.Backups(ctx, id)
-		if err != nil {
-			return fmt.Errorf("delete tenant %s: %w", id, err)
-		}
-		for _, b := range backups {
-			if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
-				return fmt.Errorf("delete tenant %s: %w", id, err)
-			}
-		}
-		return m.reg.Delete(ctx, id)
+		return m.reg.Delete(ctx, id) // with its backup records and stats
 	})
 }
 

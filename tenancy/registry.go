@@ -313,6 +313,13 @@ func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
+		// Its backup records and stats go with it (the backups themselves are blobs, removed by
+		// the caller first).
+		for _, q := range []string{`DELETE FROM backups WHERE tenant_id = ?`, `DELETE FROM tenant_stats WHERE tenant_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -111,6 +111,7 @@ type calendarView struct {
 	Days                    []calendarDay
 	PrevURL, NextURL        string
 	DayURL, WeekURL, NewURL string
+	HereURL                 string // this view: where its booking actions return to
 	Empty                   bool
 }
 
@@ -178,7 +179,7 @@ func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
 		return frame.URL("/calendar?" + vals.Encode())
 	}
 	v.PrevURL, v.NextURL = link(day.AddDays(-n), view), link(day.AddDays(n), view)
-	v.DayURL, v.WeekURL = link(day, "day"), link(day, "week")
+	v.DayURL, v.WeekURL, v.HereURL = link(day, "day"), link(day, "week"), link(day, view)
 	v.NewURL = frame.URL("/bookings/new?date=" + day.String())
 	first := day.At(12*60, loc)
 	v.Title = first.Format("Monday 2 January 2006")
@@ -438,13 +439,4 @@ func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.showNewBooking(w, r, f, http.StatusUnprocessableEntity)
-}
-
-// DayURLFor is the calendar's address for date, in the view shown (where actions return to).
-func (v calendarView) DayURLFor(date string) string {
-	vals := url.Values{"date": {v.Date}, "view": {v.View}}
-	if v.StaffID != "" {
-		vals.Set("staff", v.StaffID)
-	}
-	return v.Frame.URL("/calendar?" + vals.Encode())
 }

@@ -152,10 +152,10 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "Colour saved."
+	version := domain.LogoVersion(logo)
 	switch {
 	case logo != nil:
 		// The bytes first, under their own name; then the record that points at them.
-		version := domain.LogoVersion(logo)
 		if err := s.Blobs.Put(r.Context(), logoKey(l.Tenant.ID, version), bytes.NewReader(logo)); err != nil {
 			s.serverError(w, r, err)
 			return
@@ -176,7 +176,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if old.LogoType != "" && (logo != nil || f.Checked("removeLogo")) && old.LogoVersion != domain.LogoVersion(logo) && s.Blobs != nil {
+	if old.LogoType != "" && (logo != nil || f.Checked("removeLogo")) && old.LogoVersion != version && s.Blobs != nil {
 		// The replaced image is no longer shown (a restore of an older backup may point at it
 		// again: then the logo is simply missing until the next upload).
 		if _, err := s.Blobs.DeletePrefix(r.Context(), logoKey(l.Tenant.ID, old.LogoVersion)); err != nil {

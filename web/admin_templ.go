@@ -1402,7 +1402,7 @@ func calendarPage(v calendarView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					for _, b := range st.Bookings {
-						templ_7745c5c3_Err = bookingCard(v.Frame, b, v.DayURLFor(d.Date)).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = bookingCard(v.Frame, b, v.HereURL).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}

@@ -48,13 +48,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	sm := s.sessions(r)
-	if err := sm.RenewToken(r.Context()); err != nil {
+	if err := signIn(r.Context(), s.sessions(r), u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	sm.Put(r.Context(), sessionUserKey, u.ID)
-	sm.Put(r.Context(), sessionEpochKey, u.SessionEpoch)
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }
 

@@ -80,7 +80,7 @@ func (f *form) fail(err error, fields map[string]string) bool {
 	return true
 }
 
-// minutes reads a whole number of minutes (or another unit) between lo and hi.
+// number reads a whole number between lo and hi (minutes, days, seats...).
 func (f *form) number(name, label string, lo, hi int64) int64 {
 	raw := strings.TrimSpace(f.Get(name))
 	n, err := strconv.ParseInt(raw, 10, 64)

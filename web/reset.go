@@ -96,12 +96,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every older session ended with the reset; this browser starts a new one.
 	sm := s.sessions(r)
-	if err := sm.RenewToken(r.Context()); err != nil {
+	if err := signIn(r.Context(), sm, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	sm.Put(r.Context(), sessionUserKey, u.ID)
-	sm.Put(r.Context(), sessionEpochKey, u.SessionEpoch)
 	sm.Put(r.Context(), "flash", "Your password is changed, and every other session is signed out.")
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }

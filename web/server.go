@@ -226,7 +226,7 @@ func formatDuration(d time.Duration) string {
 
 // formatMoney shows minor units with two decimals (locale-aware formatting comes with the pages).
 func formatMoney(m domain.Money) string {
-	return fmt.Sprintf("%d.%02d %s", m.Amount/100, m.Amount%100, m.Currency)
+	return formatAmount(m.Amount) + " " + m.Currency
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -145,6 +145,17 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 	})
 }
 
+// signIn starts u's session on sm: a new token (so one planted before sign-in is worthless)
+// holding the user and the session epoch it signed in under.
+func signIn(ctx context.Context, sm *scs.SessionManager, u domain.User) error {
+	if err := sm.RenewToken(ctx); err != nil {
+		return err
+	}
+	sm.Put(ctx, sessionUserKey, u.ID)
+	sm.Put(ctx, sessionEpochKey, u.SessionEpoch)
+	return nil
+}
+
 const (
 	sessionUserKey  = "user_id"
 	sessionEpochKey = "epoch" // the user's session epoch at sign-in

@@ -102,7 +102,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	sm := s.sessionManagers.of(t.ID)
 	ctx, err = sm.Load(ctx, "")
 	if err == nil {
-		sm.Put(ctx, sessionUserKey, u.ID)
+		err = signIn(ctx, sm, u)
+	}
+	if err == nil {
 		var token string
 		token, expiry, cerr := sm.Commit(ctx)
 		if err = cerr; err == nil {
