@@ -125,33 +125,35 @@ func snapshotAndVerify(ctx context.Context, pool *sql.DB, path string) (int, err
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
+	return checkDatabase(ctx, conn, "snapshot")
+}
+
+// verifyDatabase runs integrity_check on the database file at path (a restore's download).
+func verifyDatabase(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = checkDatabase(ctx, db, "main")
+	return err
+}
+
+// checkDatabase runs integrity_check on the database schema (main, or an attached one) of q
+// and returns its schema version.
+func checkDatabase(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, schema string) (int, error) {
 	var res string
-	if err := conn.QueryRowContext(ctx, `PRAGMA snapshot.integrity_check`).Scan(&res); err != nil {
+	if err := q.QueryRowContext(ctx, `PRAGMA `+schema+`.integrity_check`).Scan(&res); err != nil {
 		return 0, fmt.Errorf("check the copy: %w", err)
 	}
 	if res != "ok" {
 		return 0, fmt.Errorf("the copy failed its check: integrity_check: %s", res)
 	}
 	var v int
-	err = conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM snapshot.schema_migrations`).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&v)
 	return v, err
-}
-
-// verifyDatabase runs integrity_check on the database file at path and returns its schema version.
-func verifyDatabase(ctx context.Context, path string) (int, error) {
-	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=ro")
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	var res string
-	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
-		return 0, err
-	}
-	if res != "ok" {
-		return 0, fmt.Errorf("integrity_check: %s", res)
-	}
-	return schemaVersion(ctx, db)
 }
 
 // ChangedSince reports whether t's database was written after at, by the files' modification
@@ -302,7 +304,7 @@ func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (B
 	if err := errors.Join(out.Sync(), out.Close()); err != nil {
 		return fail(err)
 	}
-	if _, err := verifyDatabase(ctx, tmp); err != nil {
+	if err := verifyDatabase(ctx, tmp); err != nil {
 		os.Remove(tmp)
 		return Backup{}, "", fmt.Errorf("restore backup %s: %w", b.ID, err)
 	}
