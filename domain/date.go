@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -73,4 +74,26 @@ func (d Date) DaysUntil(o Date) int {
 	a := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC)
 	b := time.Date(o.Year, o.Month, o.Day, 12, 0, 0, 0, time.UTC)
 	return int(b.Sub(a).Round(24*time.Hour) / (24 * time.Hour))
+}
+
+// ParseClock reads a wall-clock time "HH:MM" (or "24:00", the end of a day) as minutes after
+// midnight.
+func ParseClock(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	if s == "24:00" {
+		return 24 * 60, true
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+// ParseInterval reads "HH:MM-HH:MM". Whether it starts before it ends is for validation.
+func ParseInterval(s string) (Interval, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	start, ok1 := ParseClock(a)
+	end, ok2 := ParseClock(b)
+	return Interval{Start: start, End: end}, ok && ok1 && ok2
 }

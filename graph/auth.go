@@ -178,25 +178,11 @@ func pageSize(first *int) (int, error) {
 func parseIntervals(weekday int, in []string) ([]domain.Interval, error) {
 	var out []domain.Interval
 	for _, s := range in {
-		a, b, ok := strings.Cut(s, "-")
-		start, err1 := parseClock(a)
-		end, err2 := parseClock(b)
-		if !ok || err1 != nil || err2 != nil {
+		iv, ok := domain.ParseInterval(s)
+		if !ok {
 			return nil, domain.Invalid("hours", "interval %q on weekday %d is not like 09:00-13:00", s, weekday)
 		}
-		out = append(out, domain.Interval{Start: start, End: end})
+		out = append(out, iv)
 	}
 	return out, nil
-}
-
-func parseClock(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	if s == "24:00" {
-		return 1440, nil
-	}
-	t, err := time.Parse("15:04", s)
-	if err != nil {
-		return 0, err
-	}
-	return t.Hour()*60 + t.Minute(), nil
 }

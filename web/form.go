@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/reserva/reserva/domain"
 )
@@ -101,7 +100,7 @@ func (f *form) date(name string) domain.Date {
 
 // clockTime reads HH:MM as minutes after midnight.
 func (f *form) clockTime(name string) int {
-	m, ok := parseClock(strings.TrimSpace(f.Get(name)))
+	m, ok := domain.ParseClock(f.Get(name))
 	if !ok {
 		f.invalid(name, "enter a time as HH:MM, e.g. 09:30")
 	}
@@ -122,17 +121,6 @@ func (f *form) ids(name string) []int64 {
 	return out
 }
 
-func parseClock(s string) (int, bool) {
-	t, err := time.Parse("15:04", s)
-	if err != nil {
-		if s == "24:00" {
-			return 24 * 60, true
-		}
-		return 0, false
-	}
-	return t.Hour()*60 + t.Minute(), true
-}
-
 func formatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
 // parseIntervals reads "09:00-13:00, 14:00-18:00" (an empty text is no intervals).
@@ -144,16 +132,14 @@ func parseIntervals(s string) ([]domain.Interval, error) {
 		if part == "" {
 			continue
 		}
-		from, to, ok := strings.Cut(part, "-")
-		a, ok1 := parseClock(strings.TrimSpace(from))
-		b, ok2 := parseClock(strings.TrimSpace(to))
-		if !ok || !ok1 || !ok2 {
+		iv, ok := domain.ParseInterval(part)
+		if !ok {
 			return nil, fmt.Errorf("%q is not a time range: write it as 09:00-13:00", part)
 		}
-		if b <= a {
+		if iv.End <= iv.Start {
 			return nil, fmt.Errorf("%q ends before it starts", part)
 		}
-		out = append(out, domain.Interval{Start: a, End: b})
+		out = append(out, iv)
 	}
 	return out, nil
 }

@@ -3,6 +3,8 @@ package web
 import (
 	"strings"
 	"testing"
+
+	"github.com/reserva/reserva/domain"
 )
 
 // The dashboard's form decoding: hours ranges, times and amounts. What parses is well formed
@@ -25,7 +27,7 @@ func FuzzFormDecoding(f *testing.F) {
 		} else if strings.TrimSpace(err.Error()) == "" {
 			t.Fatalf("%q: empty error", s)
 		}
-		if m, ok := parseClock(s); ok && (m < 0 || m > 24*60) {
+		if m, ok := domain.ParseClock(s); ok && (m < 0 || m > 24*60) {
 			t.Fatalf("%q parsed as %d minutes", s, m)
 		}
 		if v, ok := parseMoney(s); ok {
