@@ -13,8 +13,8 @@ import (
 // Store reads and writes one business's booking data. It is given that business's database and
 // time zone, and never learns which tenant it serves.
 type Store struct {
-	w   *sql.DB // the single writer connection: write transactions are BEGIN IMMEDIATE
-	r   *sql.DB // query-only readers
+	w   *sql.DB    // the single writer connection: write transactions are BEGIN IMMEDIATE
+	r   readerPool // query-only readers
 	loc *time.Location
 	now func() time.Time
 }
@@ -25,7 +25,26 @@ func NewStore(write, read *sql.DB, loc *time.Location, now func() time.Time) *St
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{w: write, r: read, loc: loc, now: now}
+	return &Store{w: write, r: readerPool{read}, loc: loc, now: now}
+}
+
+// readerPool runs the Store's reads without their context's cancellation. Every read is short
+// and bounded (an indexed lookup, a window of days, a page of rows), and a cancellable context
+// makes database/sql start a goroutine per query to watch it: on the request path that watcher
+// and its wake-ups cost more than the query itself. The context's values still reach the
+// driver; only Done and Err are dropped.
+type readerPool struct{ db *sql.DB }
+
+func (p readerPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.db.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (p readerPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return p.db.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (p readerPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.db.ExecContext(context.WithoutCancel(ctx), query, args...)
 }
 
 // Location is the business's time zone.

@@ -59,7 +59,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	if opt.create {
 		mode = "rwc"
 	}
-	w, err := sql.Open("sqlite3", fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate")
+	w, err := openPool(fileURL(path) + "?mode=" + mode + "&" + basePragmas + "&" + writerPragmas + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -68,7 +68,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 
 	// Readers need neither foreign_keys nor synchronous: fewer pragmas, a faster first read.
-	r, err := sql.Open("sqlite3", readerURL(path)+"&_txlock=deferred")
+	r, err := openPool(readerURL(path) + "&_txlock=deferred")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -1,0 +1,161 @@
+package tenancy
+
+import (
+	"container/list"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
+)
+
+// stmtCacheSize is how many prepared statements each connection keeps. A request runs the same
+// few queries every time (availability: service, settings, staff, overrides, time off,
+// bookings), and compiling SQL was a quarter of the server's CPU under load; a kept statement
+// is only reset and bound again. Each costs a few KiB of the connection's memory.
+const stmtCacheSize = 48
+
+// openPool opens a database/sql pool whose connections keep their prepared statements.
+func openPool(dsn string) (*sql.DB, error) {
+	c, err := (&sqlite3driver.SQLite{}).OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(cachingConnector{c}), nil
+}
+
+type cachingConnector struct{ driver.Connector }
+
+func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, ok := dc.(sqlite3driver.Conn)
+	if !ok {
+		dc.Close()
+		return nil, fmt.Errorf("sqlite: unexpected driver connection %T", dc)
+	}
+	return &cachingConn{Conn: conn, byQuery: map[string]*list.Element{}}, nil
+}
+
+// cachingConn is one SQLite connection with an LRU of its prepared statements. database/sql uses
+// a connection from one goroutine at a time, so it needs no lock.
+type cachingConn struct {
+	sqlite3driver.Conn
+	lru     list.List // of *cachedStmt, most recently used first
+	byQuery map[string]*list.Element
+}
+
+// ExecContext keeps the driver's fast path for statements without arguments (BEGIN, PRAGMA,
+// migration scripts of several statements); with arguments the driver answers ErrSkip and
+// database/sql prepares, which goes through the cache.
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c *cachingConn) CheckNamedValue(arg *driver.NamedValue) error {
+	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(arg)
+}
+
+func (c *cachingConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// PrepareContext hands out the kept statement for query, or prepares and keeps a new one. A
+// statement still in use (rows of the same query open) is not shared: the caller gets a
+// statement of its own that is finalized when closed.
+func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if e, ok := c.byQuery[query]; ok {
+		s := e.Value.(*cachedStmt)
+		if !s.inUse {
+			s.inUse = true
+			c.lru.MoveToFront(e)
+			return s, nil
+		}
+		ds, err := c.Conn.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		return &cachedStmt{stmt: ds.(sqliteStmt), inUse: true, owned: true}, nil
+	}
+	ds, err := c.Conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s := &cachedStmt{stmt: ds.(sqliteStmt), query: query, inUse: true}
+	c.byQuery[query] = c.lru.PushFront(s)
+	for c.lru.Len() > stmtCacheSize {
+		old := c.lru.Back()
+		o := c.lru.Remove(old).(*cachedStmt)
+		delete(c.byQuery, o.query)
+		o.owned = true // no longer kept: finalized now, or by whoever still uses it
+		if !o.inUse {
+			o.stmt.Close()
+		}
+	}
+	return s, nil
+}
+
+// Close finalizes every kept statement (SQLite will not close a connection that has any).
+func (c *cachingConn) Close() error {
+	var errs []error
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		errs = append(errs, e.Value.(*cachedStmt).stmt.Close())
+	}
+	c.lru.Init()
+	clear(c.byQuery)
+	return errors.Join(append(errs, c.Conn.Close())...)
+}
+
+// sqliteStmt is what the driver's statements implement.
+type sqliteStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+	driver.NamedValueChecker
+	Reset() error
+	ClearBindings() error
+}
+
+// cachedStmt is a statement that database/sql "closes" after each use; closing a kept one only
+// resets it (its rows already did: this makes sure no read transaction stays open).
+type cachedStmt struct {
+	stmt  sqliteStmt
+	query string
+	inUse bool
+	owned bool // not in the cache: Close finalizes it
+}
+
+func (s *cachedStmt) Close() error {
+	s.inUse = false
+	if s.owned {
+		return s.stmt.Close()
+	}
+	s.stmt.Reset() // the error, if any, was the last execution's and was reported then
+	return s.stmt.ClearBindings()
+}
+
+func (s *cachedStmt) NumInput() int { return s.stmt.NumInput() }
+
+func (s *cachedStmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.stmt.Exec(args) //nolint:staticcheck // required by driver.Stmt
+}
+
+func (s *cachedStmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.stmt.Query(args) //nolint:staticcheck // required by driver.Stmt
+}
+
+func (s *cachedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.stmt.ExecContext(ctx, args)
+}
+
+func (s *cachedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.stmt.QueryContext(ctx, args)
+}
+
+func (s *cachedStmt) CheckNamedValue(arg *driver.NamedValue) error {
+	return s.stmt.CheckNamedValue(arg)
+}
