@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,23 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 	if q.From.AddDays(MaxAvailabilityDays - 1).Before(q.To) {
 		return nil, Invalid("to", "ask for at most %d days at a time", MaxAvailabilityDays)
 	}
-	svc, err := service(ctx, db, q.ServiceID)
+	// On the readers the catalog is the kept one; inside a write transaction it is read there.
+	var cat *catalog
+	if _, onReaders := db.(readerPool); onReaders {
+		var err error
+		if cat, err = s.catalog(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var svc Service
+	var st Settings
+	var err error
+	if cat != nil {
+		svc, err = cat.service(q.ServiceID)
+		st = cat.settings
+	} else if svc, err = service(ctx, db, q.ServiceID); err == nil {
+		st, err = settings(ctx, db)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -50,10 +67,6 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 	}
 	if q.Seats > max(svc.Capacity, 1) {
 		return nil, Invalid("seats", "at most %d seats can be booked at once", svc.Capacity)
-	}
-	st, err := settings(ctx, db)
-	if err != nil {
-		return nil, err
 	}
 	step, notice, horizon := st.SlotStep, st.MinNotice, st.Horizon
 	if svc.SlotStep != nil {
@@ -80,7 +93,7 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 	// The window in instants, widened by a day on each side for zone offsets and buffers.
 	from := q.From.AddDays(-1).At(0, s.loc)
 	to := q.To.AddDays(2).At(0, s.loc)
-	cals, err := s.staffCalendars(ctx, db, svc, staffIDs, q.From, q.To, from, to, exclude)
+	cals, err := s.staffCalendars(ctx, db, cat, svc, staffIDs, q.From, q.To, from, to, exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -107,15 +120,25 @@ func containsID(ids []int64, id int64) bool {
 
 // staffCalendars loads the active staff among ids with their overrides, time off and bookings
 // in the window: one query each, whatever the number of staff.
-func (s *Store) staffCalendars(ctx context.Context, db querier, svc Service, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
+func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, svc Service, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	in, args := inList(ids)
-	staff, err := staffWhere(ctx, db, `active AND id IN `+in, args...)
-	if err != nil {
-		return nil, err
+	var staff []Staff
+	if cat != nil {
+		for _, st := range cat.staff {
+			if st.Active && slices.Contains(ids, st.ID) {
+				staff = append(staff, st)
+			}
+		}
+	} else {
+		var err error
+		if staff, err = staffWhere(ctx, db, `active AND id IN `+in, args...); err != nil {
+			return nil, err
+		}
 	}
+	var err error
 	cals := make([]StaffCalendar, len(staff))
 	byID := map[int64]*StaffCalendar{}
 	for i, st := range staff {

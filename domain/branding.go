@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 )
 
 // Branding is how a business's pages look: its colour and logo. The logo itself lives in the
@@ -32,13 +31,11 @@ const MaxLogoBytes = 512 << 10
 
 // Branding returns the business's branding.
 func (s *Store) Branding(ctx context.Context) (Branding, error) {
-	var b Branding
-	err := s.r.QueryRowContext(ctx, `SELECT brand_color, logo_type, logo_version FROM settings WHERE id = 1`).
-		Scan(&b.Color, &b.LogoType, &b.LogoVersion)
+	c, err := s.catalog(ctx)
 	if err != nil {
-		return b, fmt.Errorf("read branding: %w", err)
+		return Branding{}, err
 	}
-	return b, nil
+	return c.branding, nil
 }
 
 // SetBrandColor sets the colour of the business's pages. Errors: EINVALID.

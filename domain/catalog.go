@@ -184,7 +184,13 @@ func splitIDs(s string) ([]int64, error) {
 }
 
 // Service returns service id with its staff and resources.
-func (s *Store) Service(ctx context.Context, id int64) (Service, error) { return service(ctx, s.r, id) }
+func (s *Store) Service(ctx context.Context, id int64) (Service, error) {
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return Service{}, err
+	}
+	return c.service(id)
+}
 
 func service(ctx context.Context, q querier, id int64) (Service, error) {
 	svc, err := scanService(q.QueryRowContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE id = ?`, id))
@@ -193,7 +199,21 @@ func service(ctx context.Context, q querier, id int64) (Service, error) {
 
 // Services lists services by name; archived ones only when includeArchived.
 func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE active OR ? ORDER BY name, id`, includeArchived)
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Service
+	for _, svc := range c.services {
+		if svc.Active || includeArchived {
+			out = append(out, svc)
+		}
+	}
+	return out, nil
+}
+
+func services(ctx context.Context, q querier, includeArchived bool) ([]Service, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE active OR ? ORDER BY name, id`, includeArchived)
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
@@ -326,13 +346,31 @@ func scanStaff(row interface{ Scan(...any) error }) (Staff, error) {
 
 // StaffMember returns staff member id.
 func (s *Store) StaffMember(ctx context.Context, id int64) (Staff, error) {
-	st, err := scanStaff(s.r.QueryRowContext(ctx, `SELECT id, name, email, active, hours FROM staff WHERE id = ?`, id))
-	return st, notFound(err, "staff member", id)
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return Staff{}, err
+	}
+	for _, st := range c.staff {
+		if st.ID == id {
+			return st, nil
+		}
+	}
+	return Staff{}, Errorf(ENOTFOUND, "staff member %d not found", id)
 }
 
 // StaffList lists staff by name; inactive ones only when includeInactive.
 func (s *Store) StaffList(ctx context.Context, includeInactive bool) ([]Staff, error) {
-	return staffWhere(ctx, s.r, `active OR ?`, includeInactive)
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Staff
+	for _, st := range c.staff {
+		if st.Active || includeInactive {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }
 
 func staffWhere(ctx context.Context, q querier, where string, args ...any) ([]Staff, error) {
@@ -589,12 +627,16 @@ func (s *Store) StaffByIDs(ctx context.Context, ids []int64) (map[int64]Staff, e
 	if len(ids) == 0 {
 		return out, nil
 	}
-	in, args := inList(ids)
-	list, err := staffWhere(ctx, s.r, `id IN `+in, args...)
-	for _, st := range list {
-		out[st.ID] = st
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	for _, st := range c.staff {
+		if slices.Contains(ids, st.ID) {
+			out[st.ID] = st
+		}
+	}
+	return out, nil
 }
 
 // ServicesByIDs returns the services with the given ids (archived or not), by id.
@@ -603,13 +645,16 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 	if len(ids) == 0 {
 		return out, nil
 	}
-	in, args := inList(ids)
-	err := each(ctx, s.r, func(rows *sql.Rows) error {
-		svc, err := scanService(rows)
-		out[svc.ID] = svc
-		return err
-	}, `SELECT `+serviceColumns+` FROM services WHERE id IN `+in, args...)
-	return out, err
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, svc := range c.services {
+		if slices.Contains(ids, svc.ID) {
+			out[svc.ID] = svc
+		}
+	}
+	return out, nil
 }
 
 // AnonymiseCustomer erases a customer's personal data (GDPR right to be forgotten) while keeping

@@ -25,6 +25,14 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // migrations) in tb.TempDir() and returns a Store over it in zone tz at time now.
 func mustOpenStore(tb testing.TB, tz string, now time.Time) (*domain.Store, *clock) {
 	tb.Helper()
+	l := mustOpenLease(tb, tz)
+	c := &clock{t: now}
+	return domain.NewCachedStore(l.DB, l.DB.Write, l.DB.Read, l.Location, c.Now), c
+}
+
+// mustOpenLease provisions a real tenant database in tb.TempDir() and holds it open.
+func mustOpenLease(tb testing.TB, tz string) *tenancy.Lease {
+	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
 	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
@@ -48,12 +56,7 @@ func mustOpenStore(tb testing.TB, tz string, now time.Time) (*domain.Store, *clo
 		m.Close(ctx)
 		reg.Close()
 	})
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := &clock{t: now}
-	return domain.NewStore(l.DB.Write, l.DB.Read, loc, c.Now), c
+	return l
 }
 
 // hours returns weekly hours with the same intervals on the given weekdays.

@@ -13,10 +13,11 @@ import (
 // Store reads and writes one business's booking data. It is given that business's database and
 // time zone, and never learns which tenant it serves.
 type Store struct {
-	w   *sql.DB    // the single writer connection: write transactions are BEGIN IMMEDIATE
-	r   readerPool // query-only readers
-	loc *time.Location
-	now func() time.Time
+	w     *sql.DB    // the single writer connection: write transactions are BEGIN IMMEDIATE
+	r     readerPool // query-only readers
+	loc   *time.Location
+	now   func() time.Time
+	cache *catalogCache // nil: the catalog is read for each use
 }
 
 // NewStore returns a Store over a tenant's writer and reader pools. now is the clock (time.Now
@@ -76,7 +77,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func minutes(n int64) time.Duration { return time.Duration(n) * time.Minute }
 
 // Settings returns the business's booking rules.
-func (s *Store) Settings(ctx context.Context) (Settings, error) { return settings(ctx, s.r) }
+func (s *Store) Settings(ctx context.Context) (Settings, error) {
+	c, err := s.catalog(ctx)
+	if err != nil {
+		return Settings{}, err
+	}
+	return c.settings, nil
+}
 
 func settings(ctx context.Context, q querier) (Settings, error) {
 	var st Settings

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -21,6 +23,25 @@ import (
 type DB struct {
 	Write *sql.DB // exactly one connection; BeginTx takes the write lock at once (BEGIN IMMEDIATE)
 	Read  *sql.DB // query-only connections for reads that need no transaction with a write
+
+	version atomic.Uint64 // commits through Write since the database was opened
+	values  sync.Map      // what Value keeps
+}
+
+// Version moves on after every commit through Write (all writes go through it), once the
+// commit is visible to readers. Something read at version v is still current while Version
+// returns v.
+func (db *DB) Version() uint64 { return db.version.Load() }
+
+// Value returns what is kept under key for as long as the database stays open, made by build
+// the first time. Caches of the database's contents live here (checked against Version), so
+// closing the handle drops them.
+func (db *DB) Value(key any, build func() any) any {
+	if v, ok := db.values.Load(key); ok {
+		return v
+	}
+	v, _ := db.values.LoadOrStore(key, build())
+	return v
 }
 
 // Close closes both pools.
@@ -59,7 +80,8 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	if opt.create {
 		mode = "rwc"
 	}
-	w, err := openPool(fileURL(path) + "?mode=" + mode + "&" + basePragmas + "&" + writerPragmas + "&_txlock=immediate")
+	db := &DB{}
+	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate", func() { db.version.Add(1) })
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -68,7 +90,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 
 	// Readers need neither foreign_keys nor synchronous: fewer pragmas, a faster first read.
-	r, err := openPool(readerURL(path) + "&_txlock=deferred")
+	r, err := openPool(readerURL(path)+"&_txlock=deferred", nil)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -77,7 +99,8 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(time.Minute) // a tenant that goes quiet gives its readers back
-	return &DB{Write: w, Read: r}, nil
+	db.Write, db.Read = w, r
+	return db, nil
 }
 
 // requireWAL checks, through pool, that the database really is in WAL mode: journal_mode

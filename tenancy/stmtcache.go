@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ncruces/go-sqlite3"
 	sqlite3driver "github.com/ncruces/go-sqlite3/driver"
 )
 
@@ -17,16 +18,24 @@ import (
 // is only reset and bound again. Each costs a few KiB of the connection's memory.
 const stmtCacheSize = 48
 
-// openPool opens a database/sql pool whose connections keep their prepared statements.
-func openPool(dsn string) (*sql.DB, error) {
+// openPool opens a database/sql pool whose connections keep their prepared statements. When
+// committed is given, its connections call it after each commit, once the commit is visible.
+func openPool(dsn string, committed func()) (*sql.DB, error) {
 	c, err := (&sqlite3driver.SQLite{}).OpenConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{c}), nil
+	return sql.OpenDB(cachingConnector{c, committed}), nil
 }
 
-type cachingConnector struct{ driver.Connector }
+type cachingConnector struct {
+	driver.Connector
+	committed func()
+}
+
+// autoCheckpoint is SQLite's default: a WAL hook replaces its automatic checkpoint, so the
+// hook does it, as SQLite would, once the log holds this many pages.
+const autoCheckpoint = 1000
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.Connector.Connect(ctx)
@@ -37,6 +46,16 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok {
 		dc.Close()
 		return nil, fmt.Errorf("sqlite: unexpected driver connection %T", dc)
+	}
+	if c.committed != nil {
+		// The WAL hook runs after the commit, with the write lock released: readers see it.
+		conn.Raw().WALHook(func(db *sqlite3.Conn, schema string, pages int) error {
+			c.committed()
+			if pages >= autoCheckpoint {
+				db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
+			}
+			return nil
+		})
 	}
 	return &cachingConn{Conn: conn, byQuery: map[string]*list.Element{}}, nil
 }

@@ -97,3 +97,34 @@ func TestStatementCache(t *testing.T) {
 		t.Fatalf("close with kept statements: %v", err)
 	}
 }
+
+// The writer's commit hook replaces SQLite's automatic checkpoint, so it checkpoints itself: the
+// log is folded back into the database every 1000 pages and does not grow without bound.
+func TestCommitHookKeepsCheckpointing(t *testing.T) {
+	ctx := context.Background()
+	db, err := openDB(filepath.Join(t.TempDir(), "t.db"), openOptions{create: true, readConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE t (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	before := db.Version()
+	const commits = 2500 // a page or more each
+	for range commits {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO t VALUES (randomblob(3000))`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := db.Version() - before; got != commits {
+		t.Fatalf("version moved %d times over %d commits", got, commits)
+	}
+	var busy, logFrames, done int
+	if err := db.Write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+		t.Fatal(err)
+	}
+	if logFrames > autoCheckpoint+50 {
+		t.Fatalf("the log holds %d frames after %d commits: nothing checkpointed it", logFrames, commits)
+	}
+}

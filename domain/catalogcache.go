@@ -1,0 +1,101 @@
+package domain
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Versioned is an open business database that says when it last changed: Version moves on after
+// every commit, and Value keeps what is built from the database for as long as it stays open.
+// (tenancy.DB is one.)
+type Versioned interface {
+	Version() uint64
+	Value(key any, build func() any) any
+}
+
+// NewCachedStore is NewStore with the business's catalog (settings, branding, services, staff)
+// kept between requests while db's version stays the same. Public pages and availability read
+// the catalog on every request and it changes rarely: a page view then runs no query at all,
+// availability only those for its window (bookings, time off, date overrides).
+func NewCachedStore(db Versioned, write, read *sql.DB, loc *time.Location, now func() time.Time) *Store {
+	s := NewStore(write, read, loc, now)
+	s.cache = db.Value(catalogKey{}, func() any { return &catalogCache{version: db.Version} }).(*catalogCache)
+	return s
+}
+
+type catalogKey struct{}
+
+// catalog is a business's rarely changing data, read together. It is shared by concurrent
+// requests: nobody may change it or the slices it holds.
+type catalog struct {
+	settings Settings
+	branding Branding
+	services []Service // all, archived too, by name
+	staff    []Staff   // all, inactive too, by name
+}
+
+type catalogCache struct {
+	version func() uint64
+	mu      sync.Mutex
+	at      uint64 // the version c was read at
+	c       *catalog
+}
+
+// catalog returns the business's catalog: the kept one while the database has not changed,
+// else a new read. The version is taken before reading, so a write that commits during the read
+// leaves the copy already out of date, never stale under the new version.
+func (s *Store) catalog(ctx context.Context) (*catalog, error) {
+	if s.cache == nil {
+		return readCatalog(ctx, s.r)
+	}
+	cc := s.cache
+	v := cc.version()
+	cc.mu.Lock()
+	c, at := cc.c, cc.at
+	cc.mu.Unlock()
+	if c != nil && at == v {
+		return c, nil
+	}
+	c, err := readCatalog(ctx, s.r)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.c == nil || v >= cc.at {
+		cc.c, cc.at = c, v
+	}
+	cc.mu.Unlock()
+	return c, nil
+}
+
+func readCatalog(ctx context.Context, q querier) (*catalog, error) {
+	var c catalog
+	var err error
+	if c.settings, err = settings(ctx, q); err != nil {
+		return nil, err
+	}
+	err = q.QueryRowContext(ctx, `SELECT brand_color, logo_type, logo_version FROM settings WHERE id = 1`).
+		Scan(&c.branding.Color, &c.branding.LogoType, &c.branding.LogoVersion)
+	if err != nil {
+		return nil, fmt.Errorf("read branding: %w", err)
+	}
+	if c.services, err = services(ctx, q, true); err != nil {
+		return nil, err
+	}
+	if c.staff, err = staffWhere(ctx, q, `1`); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *catalog) service(id int64) (Service, error) {
+	for _, svc := range c.services {
+		if svc.ID == id {
+			return svc, nil
+		}
+	}
+	return Service{}, Errorf(ENOTFOUND, "service %d not found", id)
+}
