@@ -5,24 +5,23 @@ import (
 	"errors"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// fairShare bounds how many requests of one tenant run at once while the process is busy, so
-// one busy business (a big export, a stream of writes) leaves the other cores to everyone else.
-// It is work-conserving: while fewer requests run than there are cores, a tenant over its share
-// runs at once anyway; only when the cores are taken does it wait for its own turn (in the order
-// its requests came, up to a limit).
+// fairShare bounds how many requests of one tenant run at once, so that one busy business (a
+// big export, a stream of writes) always leaves the other cores to everyone else. Its other
+// requests wait for its turn, in the order they came, up to a limit.
+//
+// The bound holds even while the process is otherwise idle. Letting a tenant borrow idle cores
+// looked free, but requests cannot be taken back once started: another business's request that
+// arrived a moment later found every core taken by the busy one. Measured with one business
+// exporting and writing as fast as it could, others' availability p99 was ~3.5 times its quiet
+// value when borrowing was allowed and ~1.7 times without.
 type fairShare struct {
-	n       int
-	wait    time.Duration
-	busy    int          // requests running at which the process counts as busy
-	running atomic.Int64 // requests running, all tenants
-	mu      sync.Mutex
-	slots   map[string]*fairSlot
-	freed   chan struct{} // closed and replaced when a request ends while others wait (they look again)
-	waiting int           // requests in the wait loop (under mu)
+	n     int
+	wait  time.Duration
+	mu    sync.Mutex
+	slots map[string]*fairSlot
 }
 
 type fairSlot struct {
@@ -37,7 +36,7 @@ var ErrBusy = errors.New("this business is busy: try again in a moment")
 func defaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 func newFairShare(n int, wait time.Duration) *fairShare {
-	return &fairShare{n: n, wait: wait, busy: runtime.GOMAXPROCS(0), slots: map[string]*fairSlot{}, freed: make(chan struct{})}
+	return &fairShare{n: n, wait: wait, slots: map[string]*fairSlot{}}
 }
 
 // enter waits for a turn of tenant id and returns the function that ends it (safe to call more
@@ -58,44 +57,13 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 		}
 		f.mu.Unlock()
 	}
-	held := true // a turn taken from s.ch, to give back
-	var timer *time.Timer
-	registered := false
-	defer func() {
-		if registered {
-			f.mu.Lock()
-			f.waiting--
-			f.mu.Unlock()
-		}
-	}()
-wait:
-	for {
-		f.mu.Lock()
-		if !registered && timer != nil { // counted before freed is read, so no wake is missed
-			f.waiting++
-			registered = true
-		}
-		freed := f.freed
-		f.mu.Unlock()
+	select {
+	case s.ch <- struct{}{}:
+	default:
+		timer := time.NewTimer(f.wait)
+		defer timer.Stop()
 		select {
 		case s.ch <- struct{}{}:
-			break wait
-		default:
-		}
-		if f.running.Load() < int64(f.busy) {
-			held = false // cores to spare: no need to wait for a turn
-			break
-		}
-		if timer == nil {
-			// About to wait: the next pass registers as waiting, then looks again.
-			timer = time.NewTimer(f.wait)
-			defer timer.Stop()
-			continue
-		}
-		select {
-		case s.ch <- struct{}{}:
-			break wait
-		case <-freed: // a request ended somewhere: look again
 		case <-timer.C:
 			leave()
 			return nil, ErrBusy
@@ -104,21 +72,11 @@ wait:
 			return nil, ctx.Err()
 		}
 	}
-	f.running.Add(1)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			f.running.Add(-1)
-			if held {
-				<-s.ch
-			}
+			<-s.ch
 			leave()
-			f.mu.Lock()
-			if f.waiting > 0 {
-				close(f.freed)
-				f.freed = make(chan struct{})
-			}
-			f.mu.Unlock()
 		})
 	}, nil
 }

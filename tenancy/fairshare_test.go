@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,25 +58,20 @@ func TestFairShare(t *testing.T) {
 		return res.StatusCode
 	}
 
-	// While cores are free, a business may run more than its share: as many requests as there
-	// are cores start at once.
+	// The busy business's first request holds its one turn; its next waits for it (and gives up
+	// after the wait), even with cores free, while the calm business goes straight through.
 	var wg sync.WaitGroup
-	cores := runtime.GOMAXPROCS(0)
-	for i := range cores {
-		wg.Go(func() { get(fmt.Sprintf("/busy?n=%d&wait=1", i)) })
+	wg.Go(func() { get("/busy?n=0&wait=1") })
+	if got := <-started; got != "busy0" {
+		t.Fatalf("started %s", got)
 	}
-	for range cores {
-		<-started
-	}
-	// Now the process is busy: the busy business's next request waits for its own turn (and
-	// gives up), while the calm business still gets its own.
 	codes := make(chan int, 1)
 	wg.Go(func() { codes <- get("/busy?n=late") })
 	if status := get("/calm"); status != 200 {
 		t.Errorf("the other business waited for the busy one: %d", status)
 	}
 	if got := <-started; got != "calm" {
-		t.Errorf("started %s before calm: the busy business went over its share while the cores were taken", got)
+		t.Errorf("started %s before calm: the busy business went over its share", got)
 	}
 	if status := <-codes; status != http.StatusServiceUnavailable {
 		t.Errorf("the waiting request: %d, want 503 after the wait", status)
@@ -87,7 +80,7 @@ func TestFairShare(t *testing.T) {
 	wg.Wait()
 
 	// A handler that ends its turn early lets the next request of its business in while it
-	// still runs, even while the cores are taken (by the calm business here).
+	// still runs.
 	releaseMu.Lock()
 	release = make(chan struct{})
 	releaseMu.Unlock()
@@ -101,16 +94,12 @@ func TestFairShare(t *testing.T) {
 			return ""
 		}
 	}
-	for i := range cores {
-		wg.Go(func() { get(fmt.Sprintf("/calm?n=%d&wait=1", i)) })
-		next("a calm request")
-	}
 	wg.Go(func() { get("/busy?n=early&wait=1") })
 	if got := next("the early request"); got != "busyearly" {
 		t.Fatalf("started %s", got)
 	}
 	if status := get("/busy?n=3"); status != 200 {
-		t.Errorf("after EndTurn, with the cores taken: %d, want 200", status)
+		t.Errorf("after EndTurn: %d, want 200", status)
 	}
 	next("the request after EndTurn")
 	close(release)
@@ -142,51 +131,57 @@ func TestBulkMigrateKeepsActiveHandles(t *testing.T) {
 	}
 }
 
-// A request waiting for its business's turn goes ahead as soon as a core frees up elsewhere: it
-// does not wait for its own business's turn when the process is no longer busy.
-func TestFairShareWaiterWakes(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // two cores: busy at two requests
+// A request waiting for its business's turn goes ahead as soon as the turn is given back, in
+// the order the requests came.
+func TestFairShareWaiterGoesNext(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(t, nil, tenancy.Config{FairShare: 1, FairShareWait: 5 * time.Second})
 	mustProvision(t, m, "aaa")
-	mustProvision(t, m, "bbb")
-	holdA, holdB := make(chan struct{}), make(chan struct{})
+	hold := make(chan struct{})
 	started := make(chan string, 4)
 	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		started <- r.URL.Path + r.URL.RawQuery
-		switch r.URL.RawQuery {
-		case "hold":
-			if strings.HasPrefix(r.URL.Path, "/aaa") {
-				<-holdA
-			} else {
-				<-holdB
-			}
+		started <- r.URL.RawQuery
+		if r.URL.RawQuery == "hold" {
+			<-hold
 		}
 	}), func(w http.ResponseWriter, r *http.Request, status int, err error) { w.WriteHeader(status) }))
 	defer srv.Close()
-	defer close(holdA)
 	go http.Get(srv.URL + "/aaa?hold")
 	<-started
-	go http.Get(srv.URL + "/bbb?hold")
-	<-started
-	// Two requests run: busy. aaa's next one waits for aaa's turn...
-	done := make(chan time.Duration, 1)
-	go func() {
-		t0 := time.Now()
-		if res, err := http.Get(srv.URL + "/aaa?next"); err == nil && res.StatusCode == 200 {
-			done <- time.Since(t0)
-		} else {
-			done <- -1
-		}
-	}()
-	time.Sleep(100 * time.Millisecond)
-	close(holdB) // ...until bbb's ends and a core is free
+	done := make(chan string, 2)
+	for _, q := range []string{"first", "second"} {
+		go func() {
+			if res, err := http.Get(srv.URL + "/aaa?" + q); err == nil && res.StatusCode == 200 {
+				done <- q
+			} else {
+				done <- "failed"
+			}
+		}()
+		time.Sleep(50 * time.Millisecond) // queued in this order
+	}
 	select {
-	case took := <-done:
-		if took < 0 || took > 2*time.Second {
-			t.Errorf("the waiting request: %v (want it to go ahead once a core is free)", took)
+	case got := <-started:
+		t.Fatalf("%s started while the business's turn was held", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	t0 := time.Now()
+	close(hold)
+	for _, want := range []string{"first", "second"} {
+		select {
+		case got := <-started:
+			if got != want {
+				t.Errorf("started %s, want %s", got, want)
+			}
+		case <-time.After(4 * time.Second):
+			t.Fatalf("%s kept waiting after the turn was given back", want)
 		}
-	case <-time.After(4 * time.Second):
-		t.Error("the waiting request kept waiting with a core free")
+	}
+	for range 2 {
+		if got := <-done; got == "failed" {
+			t.Error("a waiting request failed")
+		}
+	}
+	if took := time.Since(t0); took > 2*time.Second {
+		t.Errorf("the waiting requests took %v after the turn was given back", took)
 	}
 }
