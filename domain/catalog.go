@@ -212,8 +212,9 @@ func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, 
 	return out, nil
 }
 
-func services(ctx context.Context, q querier, includeArchived bool) ([]Service, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services WHERE active OR ? ORDER BY name, id`, includeArchived)
+// services lists every service, archived too, by name.
+func services(ctx context.Context, q querier) ([]Service, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}

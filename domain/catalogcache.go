@@ -12,15 +12,17 @@ import (
 // every commit, and Value keeps what is built from the database for as long as it stays open.
 // (tenancy.DB is one.)
 type Versioned interface {
+	Pools() (write, read *sql.DB)
 	Version() uint64
 	Value(key any, build func() any) any
 }
 
 // NewCachedStore is NewStore with the business's catalog (settings, branding, services, staff)
 // kept between requests while db's version stays the same. Public pages and availability read
-// the catalog on every request and it changes rarely: a page view then runs no query at all,
-// availability only those for its window (bookings, time off, date overrides).
-func NewCachedStore(db Versioned, write, read *sql.DB, loc *time.Location, now func() time.Time) *Store {
+// the catalog on every request and it changes rarely: a page view then reads it from memory,
+// availability queries only its window (bookings, time off, date overrides).
+func NewCachedStore(db Versioned, loc *time.Location, now func() time.Time) *Store {
+	write, read := db.Pools()
 	s := NewStore(write, read, loc, now)
 	s.cache = db.Value(catalogKey{}, func() any { return &catalogCache{version: db.Version} }).(*catalogCache)
 	return s
@@ -82,7 +84,7 @@ func readCatalog(ctx context.Context, q querier) (*catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read branding: %w", err)
 	}
-	if c.services, err = services(ctx, q, true); err != nil {
+	if c.services, err = services(ctx, q); err != nil {
 		return nil, err
 	}
 	if c.staff, err = staffWhere(ctx, q, `1`); err != nil {

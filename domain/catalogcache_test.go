@@ -16,7 +16,7 @@ func TestCatalogCacheSeesEveryCommit(t *testing.T) {
 	ctx := context.Background()
 	l := mustOpenLease(t, "Europe/Madrid")
 	open := func() *domain.Store {
-		return domain.NewCachedStore(l.DB, l.DB.Write, l.DB.Read, l.Location, time.Now)
+		return domain.NewCachedStore(l.DB, l.Location, time.Now)
 	}
 	a := open()
 	if err := a.SeedDemo(ctx); err != nil {

@@ -27,7 +27,7 @@ func mustOpenStore(tb testing.TB, tz string, now time.Time) (*domain.Store, *clo
 	tb.Helper()
 	l := mustOpenLease(tb, tz)
 	c := &clock{t: now}
-	return domain.NewCachedStore(l.DB, l.DB.Write, l.DB.Read, l.Location, c.Now), c
+	return domain.NewCachedStore(l.DB, l.Location, c.Now), c
 }
 
 // mustOpenLease provisions a real tenant database in tb.TempDir() and holds it open.

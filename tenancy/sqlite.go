@@ -28,6 +28,9 @@ type DB struct {
 	values  sync.Map      // what Value keeps
 }
 
+// Pools returns the writer and reader pools.
+func (db *DB) Pools() (write, read *sql.DB) { return db.Write, db.Read }
+
 // Version moves on after every commit through Write (all writes go through it), once the
 // commit is visible to readers. Something read at version v is still current while Version
 // returns v.

@@ -164,5 +164,5 @@ const (
 // store returns the domain store of the request's tenant (only below the tenancy middleware).
 func (s *Server) store(r *http.Request) *domain.Store {
 	l, _ := tenancy.FromContext(r.Context())
-	return domain.NewCachedStore(l.DB, l.DB.Write, l.DB.Read, l.Location, time.Now)
+	return domain.NewCachedStore(l.DB, l.Location, time.Now)
 }
