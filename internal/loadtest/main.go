@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,7 +49,11 @@ var (
 	noiseKind = flag.String("noise-kinds", "exports,writes", "what the noisy business does: exports, writes or both")
 	out       = flag.String("out", "bench.json", "where to write the figures")
 	keep      = flag.Bool("keep", false, "keep the data directory")
+	timeline  = flag.Bool("timeline", false, "log each second's p99 of the timed runs")
 )
+
+// serverPID is the running server's process, whose CPU time the timed runs report.
+var serverPID int
 
 // results are every figure measured, as written to the JSON file.
 type results struct {
@@ -95,6 +100,7 @@ func main() {
 	active := slugs[:*activeN]
 	touchAll(srv.url, active)
 	c := newClients()
+	c.noisy = noisy
 	bare := bareServer()
 	bareRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error { return c.get(bare + "/") })
 	z := newZipf(len(active))
@@ -131,6 +137,8 @@ func main() {
 	exports, writes := stopNoise()
 	a, l := alone["availability"].(opStats), loud["availability"].(opStats)
 	res.Noisy = map[string]float64{"p99_alone_ms": a.P99, "p99_noisy_ms": l.P99, "ratio": l.P99 / a.P99,
+		"server_cores_alone": alone["server_cores"].(float64), "server_cores_noisy": loud["server_cores"].(float64),
+		"loadgen_cores_alone": alone["loadgen_cores"].(float64), "loadgen_cores_noisy": loud["loadgen_cores"].(float64),
 		"exports": float64(exports), "noisy_writes": float64(writes), "errors": float64(a.Errors + l.Errors)}
 
 	// 7. Memory with every business touched once, at the default handle cap.
@@ -233,6 +241,11 @@ func provision(ctx context.Context, dir string) (slugs, behind []string, noisy s
 			noisy = slug
 			_, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@bench.example", Name: "Owner", Role: domain.RoleOwner, Password: "bench password 1"})
 			check(err)
+			// Its writers must not run out of free times: it takes bookings two years ahead.
+			st, err := s.Settings(ctx)
+			check(err)
+			st.Horizon = noisyHorizonDays * 24 * time.Hour
+			check(s.UpdateSettings(ctx, st))
 			fillBookings(ctx, s, l.Location, *noisyRows)
 		}
 		l.Release()
@@ -289,6 +302,7 @@ func startServer(dir string) *server {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Start())
 	s := &server{cmd: cmd, url: "http://" + addr}
+	serverPID = cmd.Process.Pid
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err := http.Get(s.url + "/readyz"); err == nil {
 			res.Body.Close()
@@ -313,6 +327,7 @@ func (s *server) stop() {
 type clients struct {
 	plain *http.Client
 	ips   []*http.Client
+	noisy string   // the business with the long horizon
 	slots sync.Map // slug → *slotQueue
 }
 
@@ -350,6 +365,9 @@ type gqlAnswer struct {
 
 // errConflict is a booking refused because the time was taken meanwhile: an answer, not an error.
 var errConflict = fmt.Errorf("slot taken")
+
+// errBookedOut is a business with no free time left in its horizon: no request was sent.
+var errBookedOut = fmt.Errorf("%w: booked out", errConflict)
 
 func (c *clients) graphql(hc *http.Client, base, slug, query string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
@@ -405,6 +423,12 @@ var (
 )
 
 // slotQueue hands out free times of one business, a day at a time, each once.
+// The traffic books from day 21 on, up to the horizon: the default 60 days, the noisy business's 730.
+const (
+	defaultHorizonDays = 60
+	noisyHorizonDays   = 730
+)
+
 type slotQueue struct {
 	mu    sync.Mutex
 	day   int
@@ -422,7 +446,11 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 	q, _ := c.slots.LoadOrStore(slug, &slotQueue{})
 	sq := q.(*slotQueue)
 	sq.mu.Lock()
-	for len(sq.slots) == 0 && sq.day < 60 {
+	last := defaultHorizonDays - 20
+	if slug == c.noisy {
+		last = noisyHorizonDays - 20
+	}
+	for len(sq.slots) == 0 && sq.day < last {
 		sq.day++
 		var a availability
 		day := time.Now().AddDate(0, 0, 20+sq.day).Format(time.DateOnly)
@@ -446,7 +474,7 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 	}
 	if len(sq.slots) == 0 {
 		sq.mu.Unlock()
-		return errConflict // booked out: nothing left to try
+		return errBookedOut
 	}
 	slot := sq.slots[0]
 	sq.slots = sq.slots[1:]
@@ -501,7 +529,7 @@ func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) float64 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			for time.Now().Before(deadline) {
-				if err := fn(r); err == nil || err == errConflict {
+				if err := fn(r); err == nil || errors.Is(err, errConflict) {
 					ok.Add(1)
 				}
 			}
@@ -509,6 +537,22 @@ func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) float64 {
 	}
 	wg.Wait()
 	return float64(ok.Load()) / d.Seconds()
+}
+
+// cpuSeconds is the user and system CPU time a process has used so far.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces) start with the state, field 3.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks; USER_HZ is 100 on Linux
 }
 
 type opStats struct {
@@ -525,6 +569,7 @@ type opStats struct {
 func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) map[string]any {
 	type sample struct {
 		op  string
+		at  int // second of the run it was due in
 		ms  float64
 		err error
 	}
@@ -532,6 +577,7 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) ma
 	var samples []sample
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
+	server0, self0 := cpuSeconds(serverPID), cpuSeconds(os.Getpid())
 	start := time.Now()
 	var firstErr error
 	for i := 0; ; i++ {
@@ -543,10 +589,10 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) ma
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(i), 3))
 			op, err := fn(r)
-			s := sample{op, ms(time.Since(due)), err}
+			s := sample{op, int(due.Sub(start) / time.Second), ms(time.Since(due)), err}
 			mu.Lock()
 			samples = append(samples, s)
-			if err != nil && err != errConflict && firstErr == nil {
+			if err != nil && !errors.Is(err, errConflict) && firstErr == nil {
 				firstErr = err
 			}
 			mu.Unlock()
@@ -554,20 +600,32 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) ma
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	out := map[string]any{"seconds": elapsed.Seconds(), "achieved_rps": float64(len(samples)) / elapsed.Seconds()}
+	out := map[string]any{"seconds": elapsed.Seconds(), "achieved_rps": float64(len(samples)) / elapsed.Seconds(),
+		"server_cores": (cpuSeconds(serverPID) - server0) / elapsed.Seconds(), "loadgen_cores": (cpuSeconds(os.Getpid()) - self0) / elapsed.Seconds()}
 	byOp := map[string][]float64{}
 	stats := map[string]opStats{}
 	for _, s := range samples {
 		st := stats[s.op]
 		st.Count++
 		switch {
-		case s.err == errConflict:
+		case errors.Is(s.err, errConflict):
 			st.Conflicts++
 		case s.err != nil:
 			st.Errors++
 		}
 		stats[s.op] = st
 		byOp[s.op] = append(byOp[s.op], s.ms)
+	}
+	if *timeline {
+		perSecond := map[int][]float64{}
+		for _, s := range samples {
+			perSecond[s.at] = append(perSecond[s.at], s.ms)
+		}
+		line := "p99 per second (ms):"
+		for sec := 0; sec < len(perSecond); sec++ {
+			line += fmt.Sprintf(" %.1f", pct(perSecond[sec], 99))
+		}
+		log.Print(line)
 	}
 	for op, st := range stats {
 		st.P50, st.P99, st.P999 = pct(byOp[op], 50), pct(byOp[op], 99), pct(byOp[op], 99.9)
@@ -610,8 +668,11 @@ func noise(base, slug string, c *clients) func() (exports, writes int) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
 			for ctx.Err() == nil {
-				if c.op(base, slug, "book", r) == nil {
+				switch err := c.op(base, slug, "book", r); {
+				case err == nil:
 					wr.Add(1)
+				case errors.Is(err, errBookedOut):
+					return // nothing left to book; a spinning writer would load the load generator, not the server
 				}
 			}
 		})
@@ -692,7 +753,8 @@ func printTable(r results) {
 	fmt.Fprintf(w, "Ceiling        bare net/http %.0f req/s; Reserva mixed %.0f req/s = %.1f%% of it\n",
 		r.Ceiling["bare_rps"], r.Ceiling["reserva_mixed_rps"], 100*r.Ceiling["ratio"])
 	for _, m := range r.Mixed {
-		fmt.Fprintf(w, "Mixed traffic  %.0f req/s offered, %.0f achieved over %.0f s (Zipf over %d businesses)\n", m["offered_rps"], m["achieved_rps"], m["seconds"], *activeN)
+		fmt.Fprintf(w, "Mixed traffic  %.0f req/s offered, %.0f achieved over %.0f s (Zipf over %d businesses); CPU: server %.2f cores, load generator %.2f\n",
+			m["offered_rps"], m["achieved_rps"], m["seconds"], *activeN, m["server_cores"], m["loadgen_cores"])
 		fmt.Fprintf(w, "  %-13s %8s %7s %9s %9s %9s %9s\n", "operation", "count", "errors", "conflicts", "p50 ms", "p99 ms", "p999 ms")
 		for _, op := range []string{"page", "availability", "book"} {
 			if s, ok := m[op].(opStats); ok {
@@ -706,6 +768,8 @@ func printTable(r results) {
 	n := r.Noisy
 	fmt.Fprintf(w, "Noisy neighbour others' availability p99: %.2f ms alone, %.2f ms beside the noise = ratio %.2f (%0.f exports, %0.f writes; %0.f errors)\n",
 		n["p99_alone_ms"], n["p99_noisy_ms"], n["ratio"], n["exports"], n["noisy_writes"], n["errors"])
+	fmt.Fprintf(w, "               CPU alone: server %.2f cores, load generator %.2f; beside the noise: server %.2f, load generator %.2f\n",
+		n["server_cores_alone"], n["loadgen_cores_alone"], n["server_cores_noisy"], n["loadgen_cores_noisy"])
 	fmt.Fprintf(w, "Memory         %.0f MiB RSS and %.0f open files with all %.0f businesses touched (%0.f failed)\n\n",
 		r.Memory["rss_mib"], r.Memory["open_fds"], p["tenants"], r.Memory["touch_errors"])
 }
