@@ -208,3 +208,36 @@ func TestAvailabilityBuffers(t *testing.T) {
 		t.Errorf("trim slots %v, want %v", got, want)
 	}
 }
+
+// The longest booking there can be (12 hours and two 4-hour buffers) blocks its staff member's
+// time past midnight, asked for that day alone and the next (the search bounds a booking's end by
+// that length; the window's padding would hide a tighter bound, TestAvailabilityIndexCovers
+// checks the search itself).
+func TestLongestBookingBlocksPastTheWindow(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("06:00", "23:30")))
+	long := mustService(t, s, domain.Service{Name: "Marathon", Duration: 720 * time.Minute, BufferBefore: 240 * time.Minute,
+		BufferAfter: 240 * time.Minute, StaffIDs: []int64{ana}})
+	trim := mustService(t, s, domain.Service{Name: "Trim", Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	// 10:00–22:00, blocking 06:00 until 02:00 on Wednesday.
+	if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: long, StaffID: ana, Start: at(tue, "10:00"), Customer: customer(1)}); err != nil {
+		t.Fatal(err)
+	}
+	// Asked alone, Tuesday's window ends at midnight, two hours before the block does.
+	days, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: trim, StaffID: ana, From: tue, To: tue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := starts(days[0], madrid); len(got) != 0 {
+		t.Errorf("Tuesday offers %v; the booking blocks all of it", got)
+	}
+	days, err = s.Availability(ctx, domain.AvailabilityQuery{ServiceID: trim, StaffID: ana, From: tue.AddDays(1), To: tue.AddDays(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := starts(days[0], madrid); len(got) == 0 || got[0] != "06:00" {
+		t.Errorf("Wednesday offers %v, want it to open at 06:00", got)
+	}
+}

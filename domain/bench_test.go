@@ -57,6 +57,19 @@ func BenchmarkAvailability30Days(b *testing.B) {
 	b.ReportMetric(float64(slots), "slots")
 }
 
+// BenchmarkAvailabilityFirstDay: a customer looks at one day of a business booked for the month
+// ahead (the same 2,000 bookings): the search reads that day's bookings, not the month's.
+func BenchmarkAvailabilityFirstDay(b *testing.B) {
+	s, svc, first := benchSetup(b)
+	ctx := context.Background()
+	q := domain.AvailabilityQuery{ServiceID: svc, From: first, To: first}
+	for b.Loop() {
+		if _, err := s.Availability(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkComputeAvailability30Days: the pure engine alone on the same shape of input.
 func BenchmarkComputeAvailability30Days(b *testing.B) {
 	first := date("2026-06-02")

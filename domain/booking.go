@@ -185,6 +185,9 @@ func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, sv
 		return nil, fmt.Errorf("read time off: %w", err)
 	}
 
+	// The index orders a staff member's bookings by block_end. A booking that overlaps the window
+	// starts before its end and blocks at most maxBlock, so it also ends before to+maxBlock: with
+	// that bound the search reads the window's bookings, not every booking after it.
 	// Bookings are the bulk of the window (thousands for a busy month). Those that simply block
 	// time come back as one packed row of "start end" pairs per staff member, which SQLite builds
 	// far faster than database/sql scans rows; only sessions of the class being booked, which
@@ -212,15 +215,15 @@ func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, sv
 		}
 		return nil
 	}, `SELECT staff_id, group_concat(block_start || ' ' || block_end, ' ') FROM bookings
-		WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ?
-		AND NOT (? AND service_id = ?) GROUP BY staff_id`, append(args, from.Unix(), to.Unix(), exclude, class, svc.ID)...)
+		WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ?
+		AND NOT (? AND service_id = ?) GROUP BY staff_id`, append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, class, svc.ID)...)
 	if err != nil {
 		return nil, fmt.Errorf("read bookings: %w", err)
 	}
 	if class {
 		sessions, err := busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
-			WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_start < ? AND id <> ? AND service_id = ?`,
-			append(args, from.Unix(), to.Unix(), exclude, svc.ID)...)
+			WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ? AND service_id = ?`,
+			append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, svc.ID)...)
 		if err != nil {
 			return nil, fmt.Errorf("read class sessions: %w", err)
 		}

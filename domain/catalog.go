@@ -14,6 +14,14 @@ import (
 
 // --- services ---
 
+// A service lasts at most maxServiceDuration, with at most maxBuffer before and after: a booking
+// blocks at most maxBlock of its staff member's time (availability's search relies on it).
+const (
+	maxServiceDuration = 720 * time.Minute
+	maxBuffer          = 240 * time.Minute
+	maxBlock           = maxServiceDuration + 2*maxBuffer
+)
+
 // Validate checks every field of svc and names the first bad one.
 func (svc Service) Validate() error {
 	name := strings.TrimSpace(svc.Name)
@@ -22,15 +30,15 @@ func (svc Service) Validate() error {
 		return Invalid("name", "name must be 1 to 120 characters")
 	case utf8.RuneCountInString(svc.Description) > 2000:
 		return Invalid("description", "description must be at most 2000 characters")
-	case svc.Duration < 5*time.Minute || svc.Duration > 720*time.Minute || svc.Duration%time.Minute != 0:
+	case svc.Duration < 5*time.Minute || svc.Duration > maxServiceDuration || svc.Duration%time.Minute != 0:
 		return Invalid("duration", "duration must be between 5 and 720 minutes")
 	case svc.Price.Amount < 0:
 		return Invalid("price", "price cannot be negative")
 	case !isCurrency(svc.Price.Currency):
 		return Invalid("price.currency", "currency must be a three-letter ISO 4217 code such as EUR")
-	case svc.BufferBefore < 0 || svc.BufferBefore > 240*time.Minute || svc.BufferBefore%time.Minute != 0:
+	case svc.BufferBefore < 0 || svc.BufferBefore > maxBuffer || svc.BufferBefore%time.Minute != 0:
 		return Invalid("bufferBefore", "buffer before must be whole minutes between 0 and 240")
-	case svc.BufferAfter < 0 || svc.BufferAfter > 240*time.Minute || svc.BufferAfter%time.Minute != 0:
+	case svc.BufferAfter < 0 || svc.BufferAfter > maxBuffer || svc.BufferAfter%time.Minute != 0:
 		return Invalid("bufferAfter", "buffer after must be whole minutes between 0 and 240")
 	case svc.Capacity < 1 || svc.Capacity > 500:
 		return Invalid("capacity", "capacity must be between 1 and 500")
