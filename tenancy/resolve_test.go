@@ -1,0 +1,75 @@
+package tenancy_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// countingRegistry counts slug lookups; the embedded registry's ChangeCounter stays visible.
+type countingRegistry struct {
+	*tenancy.SQLiteRegistry
+	bySlug atomic.Int64
+}
+
+func (r *countingRegistry) BySlug(ctx context.Context, slug string) (tenancy.Tenant, error) {
+	r.bySlug.Add(1)
+	return r.SQLiteRegistry.BySlug(ctx, slug)
+}
+
+// A slug resolved once costs no registry query again while the registry is unchanged, however
+// long ago it was; a change made by another process (the CLI) is seen within the TTL.
+func TestResolverKeepsEntriesUntilTheRegistryChanges(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	reg := &countingRegistry{SQLiteRegistry: e.reg}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	advance := func(d time.Duration) { now.Add(int64(d)) }
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: e.dir, Now: clock, IdleTimeout: time.Hour, CacheTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	acme := mustProvision(t, m, "acme")
+
+	resolve := func(slug string) (tenancy.Tenant, string) {
+		t.Helper()
+		got, redirect, err := m.Resolve(ctx, slug)
+		if err != nil {
+			t.Fatalf("resolve %s: %v", slug, err)
+		}
+		return got, redirect
+	}
+	resolve("acme")
+	looked := reg.bySlug.Load()
+	advance(10 * time.Second) // five TTLs
+	if got, _ := resolve("acme"); got.ID != acme.ID {
+		t.Fatalf("acme resolves to %s", got.ID)
+	}
+	if n := reg.bySlug.Load() - looked; n != 0 {
+		t.Errorf("an unchanged registry was asked %d more times", n)
+	}
+
+	// The CLI renames the business through its own connection to the registry.
+	cli, err := tenancy.OpenRegistry(ctx, filepath.Join(e.dir, "registry.db"), tenancy.DefaultSlugGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := cli.Rename(ctx, acme.ID, "acme-two"); err != nil {
+		t.Fatal(err)
+	}
+	advance(2 * time.Second)
+	if got, redirect := resolve("acme"); redirect != "acme-two" || got.ID != "" {
+		t.Errorf("after the CLI's rename, acme resolves to %q, redirect %q; want a redirect to acme-two", got.ID, redirect)
+	}
+	if got, _ := resolve("acme-two"); got.ID != acme.ID {
+		t.Errorf("acme-two resolves to %q, want %s", got.ID, acme.ID)
+	}
+}
