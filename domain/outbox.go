@@ -123,6 +123,13 @@ func calendar(b Booking, summary, staff string, cancelled bool, sequence int, no
 func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
 	var out []Message
 	now := s.now().Unix()
+	// Most visits find nothing due: a read says so without the write transaction, which would
+	// open the business's writer connection (a few milliseconds, and memory while it stays open).
+	var due bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox
+		WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?)`, now).Scan(&due); err != nil || !due {
+		return nil, err
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		err := each(ctx, tx, func(rows *sql.Rows) error {
 			var m Message
@@ -183,6 +190,14 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 // and has had none, and returns how many.
 func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, error) {
 	n := 0
+	// The job asks every business; most have nothing to remind, which a read tells without
+	// opening the writer (see DueMessages).
+	var someDue bool
+	from := s.now()
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE status IN ('pending', 'confirmed')
+		AND reminded_at IS NULL AND start_at > ? AND start_at <= ?)`, from.Unix(), from.Add(within).Unix()).Scan(&someDue); err != nil || !someDue {
+		return 0, wrap("queue reminders", err)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		var due []Booking
