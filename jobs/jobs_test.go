@@ -129,6 +129,36 @@ func TestHousekeeping(t *testing.T) {
 	}
 }
 
+// Housekeeping leaves a business that has only been read alone: its writer stays closed.
+func TestHousekeepingSkipsReadOnlyTenants(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	quiet, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Q", Timezone: "UTC"})
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = manager(t, dir, reg, nil)
+	l, err := m.Acquire(ctx, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var n int
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	r, err := jobs.Housekeeping(ctx, m)
+	if err != nil || r.Tenants != 1 {
+		t.Fatalf("%s %v; want 1 tenant visited", r, err)
+	}
+	if n := l.DB.Write.Stats().OpenConnections; n != 0 {
+		t.Errorf("housekeeping opened %d writer connections of a business only read", n)
+	}
+}
+
 // The scheduler runs the sweep on its own and reports each run.
 func TestScheduler(t *testing.T) {
 	ctx := context.Background()
