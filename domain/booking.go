@@ -30,38 +30,28 @@ const MaxAvailabilityDays = 62
 // Availability returns the free slots for q, reading only the rows of the requested window.
 // Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
 func (s *Store) Availability(ctx context.Context, q AvailabilityQuery) ([]Day, error) {
-	return s.availability(ctx, s.r, q, 0, false)
+	cat, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.availability(ctx, s.r, cat, q, 0, false)
 }
 
-// availability computes q on q (a reader or the booking transaction), leaving out booking
-// exclude (the one being rescheduled) and, for staff, ignoring minimum notice.
-func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuery, exclude int64, ignoreNotice bool) ([]Day, error) {
+// availability computes q on db (a reader, or the booking transaction with the catalog read in
+// it), leaving out booking exclude (the one being rescheduled) and, for staff, ignoring minimum
+// notice.
+func (s *Store) availability(ctx context.Context, db querier, cat *catalog, q AvailabilityQuery, exclude int64, ignoreNotice bool) ([]Day, error) {
 	if q.To.Before(q.From) {
 		return nil, Invalid("to", "to (%s) is before from (%s)", q.To, q.From)
 	}
 	if q.From.AddDays(MaxAvailabilityDays - 1).Before(q.To) {
 		return nil, Invalid("to", "ask for at most %d days at a time", MaxAvailabilityDays)
 	}
-	// On the readers the catalog is the kept one; inside a write transaction it is read there.
-	var cat *catalog
-	if _, onReaders := db.(readerPool); onReaders {
-		var err error
-		if cat, err = s.catalog(ctx); err != nil {
-			return nil, err
-		}
-	}
-	var svc Service
-	var st Settings
-	var err error
-	if cat != nil {
-		svc, err = cat.service(q.ServiceID)
-		st = cat.settings
-	} else if svc, err = service(ctx, db, q.ServiceID); err == nil {
-		st, err = settings(ctx, db)
-	}
+	svc, err := cat.service(q.ServiceID)
 	if err != nil {
 		return nil, err
 	}
+	st := cat.settings
 	if !svc.Active {
 		return nil, Errorf(ENOTFOUND, "service %d is not available for booking", q.ServiceID)
 	}
@@ -85,7 +75,7 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 
 	staffIDs := svc.StaffIDs
 	if q.StaffID != 0 {
-		if !containsID(svc.StaffIDs, q.StaffID) {
+		if !slices.Contains(svc.StaffIDs, q.StaffID) {
 			return nil, Errorf(ENOTFOUND, "staff member %d does not offer %s", q.StaffID, svc.Name)
 		}
 		staffIDs = []int64{q.StaffID}
@@ -109,15 +99,6 @@ func (s *Store) availability(ctx context.Context, db querier, q AvailabilityQuer
 	}), nil
 }
 
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 // staffCalendars loads the active staff among ids with their overrides, time off and bookings
 // in the window: one query each, whatever the number of staff.
 func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, svc Service, ids []int64, fromDate, toDate Date, from, to time.Time, exclude int64) ([]StaffCalendar, error) {
@@ -125,19 +106,7 @@ func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, sv
 		return nil, nil
 	}
 	in, args := inList(ids)
-	var staff []Staff
-	if cat != nil {
-		for _, st := range cat.staff {
-			if st.Active && slices.Contains(ids, st.ID) {
-				staff = append(staff, st)
-			}
-		}
-	} else {
-		var err error
-		if staff, err = staffWhere(ctx, db, `active AND id IN `+in, args...); err != nil {
-			return nil, err
-		}
-	}
+	staff := matching(cat.staff, func(st Staff) bool { return st.Active && slices.Contains(ids, st.ID) })
 	var err error
 	cals := make([]StaffCalendar, len(staff))
 	byID := map[int64]*StaffCalendar{}
@@ -411,12 +380,16 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 // findSlot checks, inside tx, that service serviceID can start at start with staffID (0: anyone)
 // for seats, leaving out booking exclude, and returns the slot (with the staff member chosen).
 func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int64, start time.Time, seats int, exclude int64, ignoreNotice bool) (Slot, Service, error) {
-	svc, err := service(ctx, tx, serviceID)
+	cat, err := readCatalog(ctx, tx)
+	if err != nil {
+		return Slot{}, Service{}, err
+	}
+	svc, err := cat.service(serviceID)
 	if err != nil {
 		return Slot{}, svc, err
 	}
 	day := DateOf(start.In(s.loc))
-	days, err := s.availability(ctx, tx, AvailabilityQuery{ServiceID: serviceID, StaffID: staffID, From: day, To: day, Seats: seats}, exclude, ignoreNotice)
+	days, err := s.availability(ctx, tx, cat, AvailabilityQuery{ServiceID: serviceID, StaffID: staffID, From: day, To: day, Seats: seats}, exclude, ignoreNotice)
 	if err != nil {
 		return Slot{}, svc, err
 	}

@@ -211,13 +211,7 @@ func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, 
 	if err != nil {
 		return nil, err
 	}
-	var out []Service
-	for _, svc := range c.services {
-		if svc.Active || includeArchived {
-			out = append(out, svc)
-		}
-	}
-	return out, nil
+	return matching(c.services, func(svc Service) bool { return svc.Active || includeArchived }), nil
 }
 
 // services lists every service, archived too, by name.
@@ -359,12 +353,7 @@ func (s *Store) StaffMember(ctx context.Context, id int64) (Staff, error) {
 	if err != nil {
 		return Staff{}, err
 	}
-	for _, st := range c.staff {
-		if st.ID == id {
-			return st, nil
-		}
-	}
-	return Staff{}, Errorf(ENOTFOUND, "staff member %d not found", id)
+	return c.staffMember(id)
 }
 
 // StaffList lists staff by name; inactive ones only when includeInactive.
@@ -373,17 +362,12 @@ func (s *Store) StaffList(ctx context.Context, includeInactive bool) ([]Staff, e
 	if err != nil {
 		return nil, err
 	}
-	var out []Staff
-	for _, st := range c.staff {
-		if st.Active || includeInactive {
-			out = append(out, st)
-		}
-	}
-	return out, nil
+	return matching(c.staff, func(st Staff) bool { return st.Active || includeInactive }), nil
 }
 
-func staffWhere(ctx context.Context, q querier, where string, args ...any) ([]Staff, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, email, active, hours FROM staff WHERE `+where+` ORDER BY name, id`, args...)
+// allStaff lists every staff member, inactive too, by name.
+func allStaff(ctx context.Context, q querier) ([]Staff, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, email, active, hours FROM staff ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list staff: %w", err)
 	}

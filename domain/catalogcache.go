@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -87,17 +88,34 @@ func readCatalog(ctx context.Context, q querier) (*catalog, error) {
 	if c.services, err = services(ctx, q); err != nil {
 		return nil, err
 	}
-	if c.staff, err = staffWhere(ctx, q, `1`); err != nil {
+	if c.staff, err = allStaff(ctx, q); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
 func (c *catalog) service(id int64) (Service, error) {
-	for _, svc := range c.services {
-		if svc.ID == id {
-			return svc, nil
-		}
+	if i := slices.IndexFunc(c.services, func(svc Service) bool { return svc.ID == id }); i >= 0 {
+		return c.services[i], nil
 	}
 	return Service{}, Errorf(ENOTFOUND, "service %d not found", id)
+}
+
+func (c *catalog) staffMember(id int64) (Staff, error) {
+	if i := slices.IndexFunc(c.staff, func(st Staff) bool { return st.ID == id }); i >= 0 {
+		return c.staff[i], nil
+	}
+	return Staff{}, Errorf(ENOTFOUND, "staff member %d not found", id)
+}
+
+// matching returns the elements of xs that keep accepts, in order (a new slice: the catalog's
+// own are shared).
+func matching[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -2,10 +2,7 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/reserva/reserva/tenancy"
@@ -25,19 +22,12 @@ func (r HousekeepingResult) String() string {
 // sessions, lets SQLite refresh its query planner statistics (PRAGMA optimize) and folds the WAL
 // back into the database (wal_checkpoint(TRUNCATE)) so it does not grow without bound. Idle
 // tenants need none of it: their databases were checkpointed when they closed. Neither do open
-// tenants that have only been read (writer connection closed, WAL empty): tending them would
-// open their writer, milliseconds of CPU and memory each, for nothing.
+// tenants that have only been read (tenancy.DB.Untouched).
 func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, error) {
 	var r HousekeepingResult
 	n, err := m.ForEachOpen(ctx, func(l *tenancy.Lease) error {
-		if l.DB.Write.Stats().OpenConnections == 0 {
-			path, err := m.Path(l.Tenant.ID)
-			if err != nil {
-				return err
-			}
-			if fi, err := os.Stat(path + "-wal"); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
-				return nil
-			}
+		if l.DB.Untouched() {
+			return nil
 		}
 		res, err := l.DB.Write.ExecContext(ctx, `DELETE FROM sessions WHERE expiry < ?`, float64(time.Now().UnixMilli())/1000)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
@@ -131,32 +132,47 @@ func TestHousekeeping(t *testing.T) {
 
 // Housekeeping leaves a business that has only been read alone: its writer stays closed.
 func TestHousekeepingSkipsReadOnlyTenants(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
-	m := manager(t, dir, reg, nil)
-	quiet, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Q", Timezone: "UTC"})
-	if err := m.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m = manager(t, dir, reg, nil)
-	l, err := m.Acquire(ctx, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	var n int
-	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	r, err := jobs.Housekeeping(ctx, m)
+	m, l := openedForReading(t)
+	r, err := jobs.Housekeeping(context.Background(), m)
 	if err != nil || r.Tenants != 1 {
 		t.Fatalf("%s %v; want 1 tenant visited", r, err)
 	}
 	if n := l.DB.Write.Stats().OpenConnections; n != 0 {
 		t.Errorf("housekeeping opened %d writer connections of a business only read", n)
 	}
+}
+
+// openedForReading provisions one business and opens it again in a new manager as a page view
+// would, for reading only: its writer connection stays closed. The lease ends with the test.
+func openedForReading(t *testing.T) (*tenancy.Manager, *tenancy.Lease) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	first := manager(t, dir, reg, nil)
+	tn, err := first.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Quiet", Timezone: "Europe/Madrid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(ctx); err != nil { // provisioning wrote: start again from closed
+		t.Fatal(err)
+	}
+	m := manager(t, dir, reg, nil)
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Release)
+	if _, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).Settings(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.DB.Write.Stats().OpenConnections; n != 0 {
+		t.Fatalf("a read opened %d writer connections", n)
+	}
+	return m, l
 }
 
 // The scheduler runs the sweep on its own and reports each run.

@@ -233,29 +233,7 @@ func TestPasswordResetMail(t *testing.T) {
 // closed (opening one costs milliseconds and memory for every business open at the time).
 func TestMailRunWithNothingDueOpensNoWriter(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
-	m := manager(t, dir, reg, nil)
-	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Quiet", Timezone: "Europe/Madrid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Close what provisioning opened; a page view then opens the business for reading only.
-	if err := m.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m = manager(t, dir, reg, nil)
-	l, err := m.Acquire(ctx, tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).Settings(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := l.DB.Write.Stats().OpenConnections; n != 0 {
-		t.Fatalf("a read opened %d writer connections", n)
-	}
+	m, l := openedForReading(t)
 	// The mail job (open businesses) and the reminders job (every business, reminders first).
 	for _, all := range []bool{false, true} {
 		r, err := jobs.DeliverMail(ctx, m, jobs.MailConfig{Mailer: jobs.FileMailer{Dir: t.TempDir()}}, all)
@@ -266,5 +244,4 @@ func TestMailRunWithNothingDueOpensNoWriter(t *testing.T) {
 			t.Errorf("a run (all=%v) with nothing due opened %d writer connections", all, n)
 		}
 	}
-	l.Release()
 }

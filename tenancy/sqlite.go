@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,20 @@ type DB struct {
 	Write *sql.DB // exactly one connection; BeginTx takes the write lock at once (BEGIN IMMEDIATE)
 	Read  *sql.DB // query-only connections for reads that need no transaction with a write
 
+	path    string
 	version atomic.Uint64 // commits through Write since the database was opened
 	values  sync.Map      // what Value keeps
+}
+
+// Untouched reports whether nothing has been written since the database was opened (its writer
+// connection, which never idles out, is still closed) and its WAL is empty: there is nothing to
+// tidy, and tidying would open the writer, milliseconds of CPU and memory for nothing.
+func (db *DB) Untouched() bool {
+	if db.Write.Stats().OpenConnections > 0 {
+		return false
+	}
+	fi, err := os.Stat(db.path + "-wal")
+	return errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0)
 }
 
 // Pools returns the writer and reader pools.
@@ -83,7 +96,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	if opt.create {
 		mode = "rwc"
 	}
-	db := &DB{}
+	db := &DB{path: path}
 	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate", func() { db.version.Add(1) })
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -36,26 +36,14 @@ func envInt(name string, def int) int {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	logs   *syncBuffer
+	logs   string        // the file the process writes its output to
 	exited chan struct{} // closed when the process has ended
 }
 
-// syncBuffer is the server's output, written by the process while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// output is what the server has written so far.
+func (s *server) output() string {
+	b, _ := os.ReadFile(s.logs)
+	return string(b)
 }
 
 func start(t *testing.T, bin, data string) *server {
@@ -66,9 +54,14 @@ func start(t *testing.T, bin, data string) *server {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &server{url: "http://" + addr, logs: &syncBuffer{}}
+	logs, err := os.CreateTemp(t.TempDir(), "server-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close() // the process has its own copy
+	s := &server{url: "http://" + addr, logs: logs.Name()}
 	s.cmd = exec.Command(bin, "serve", "--data", data, "--addr", addr, "--log-level", "warn")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.Stdout, s.cmd.Stderr = logs, logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +79,11 @@ func start(t *testing.T, bin, data string) *server {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("server exited before it was ready:\n%s", s.logs)
+			t.Fatalf("server exited before it was ready:\n%s", s.output())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server did not get ready:\n%s", s.logs)
+			t.Fatalf("server did not get ready:\n%s", s.output())
 		}
 	}
 }
@@ -357,7 +350,7 @@ func TestKillDuringBookings(t *testing.T) {
 		}
 		res.Body.Close()
 	}
-	if strings.Contains(s.logs.String(), "panic") {
-		t.Errorf("server log:\n%s", s.logs)
+	if out := s.output(); strings.Contains(out, "panic") {
+		t.Errorf("server log:\n%s", out)
 	}
 }

@@ -256,6 +256,7 @@ func provision(ctx context.Context, dir string) (slugs, behind []string, noisy s
 			// Its writers must not run out of free times: it takes bookings two years ahead.
 			st, err := s.Settings(ctx)
 			check(err)
+			defaultHorizonDays = int(st.Horizon / (24 * time.Hour))
 			st.Horizon = noisyHorizonDays * 24 * time.Hour
 			check(s.UpdateSettings(ctx, st))
 			fillBookings(ctx, s, l.Location, *noisyRows)
@@ -440,11 +441,11 @@ var (
 )
 
 // slotQueue hands out free times of one business, a day at a time, each once.
-// The traffic books from day 21 on, up to the horizon: the default 60 days, the noisy business's 730.
-const (
-	defaultHorizonDays = 60
-	noisyHorizonDays   = 730
-)
+// The traffic books from day 21 on, up to the horizon: the businesses' default (read while
+// provisioning), the noisy business's 730 days.
+const noisyHorizonDays = 730
+
+var defaultHorizonDays int
 
 type slotQueue struct {
 	mu    sync.Mutex
