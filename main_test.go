@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -316,5 +318,26 @@ func TestCLIBackupRestoreExport(t *testing.T) {
 	code, out, _ = reserva(t, "", "stats", "--data", data)
 	if code != 0 || !regexp.MustCompile(`(?m)^acme\s+[1-9]\d*\s+0\s+\d+$`).MatchString(out) {
 		t.Errorf("stats: %d\n%s", code, out)
+	}
+}
+
+// serve lets twice as many threads run Go code as there are cores, doubling only once however
+// often a process serves, and leaves an explicit GOMAXPROCS alone.
+func TestServerProcs(t *testing.T) {
+	cores := startingProcs()
+	defer runtime.GOMAXPROCS(cores)
+	for range 2 {
+		if got := serverProcs(); got != cores {
+			t.Fatalf("serverProcs() = %d, want the starting %d", got, cores)
+		}
+		if got := runtime.GOMAXPROCS(0); got != 2*cores {
+			t.Fatalf("GOMAXPROCS = %d, want %d", got, 2*cores)
+		}
+	}
+	runtime.GOMAXPROCS(cores)
+	t.Setenv("GOMAXPROCS", strconv.Itoa(cores))
+	serverProcs()
+	if got := runtime.GOMAXPROCS(0); got != cores {
+		t.Errorf("GOMAXPROCS = %d with GOMAXPROCS=%d set, want it left alone", got, cores)
 	}
 }
