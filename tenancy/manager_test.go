@@ -1,9 +1,11 @@
 package tenancy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -621,5 +623,31 @@ func TestDeleteHoldsOldSlugs(t *testing.T) {
 		if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: slug, Name: "Stranger", Timezone: "UTC"}); !errors.Is(err, tenancy.ErrSlugTaken) {
 			t.Errorf("slug %s of a just-deleted business: %v, want ErrSlugTaken", slug, err)
 		}
+	}
+}
+
+// A maintenance run stopped by its context (a shutdown) ends with the context's error and
+// logs no tenant as failed.
+func TestForEachOpenStoppedIsNotAFailure(t *testing.T) {
+	var logged bytes.Buffer
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	for _, slug := range []string{"one", "two"} {
+		l, err := m.Acquire(t.Context(), mustProvision(t, m, slug))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done, err := m.ForEachOpen(ctx, func(*tenancy.Lease) error {
+		cancel()
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) || done != 0 {
+		t.Errorf("ForEachOpen = %d, %v; want 0, context.Canceled", done, err)
+	}
+	if strings.Contains(logged.String(), "level=ERROR") {
+		t.Errorf("a stopped run logged an error:\n%s", logged.String())
 	}
 }
