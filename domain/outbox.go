@@ -118,6 +118,9 @@ func calendar(b Booking, summary, staff string, cancelled bool, sequence int, no
 	return strings.Join(lines, "\r\n") + "\r\n"
 }
 
+// messageDue is the condition of a message due for sending at ? (unix seconds).
+const messageDue = `sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?`
+
 // DueMessages claims up to limit messages due for sending: they are hidden from other senders for
 // ten minutes, so two deliveries running at once never send the same message.
 func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
@@ -126,8 +129,7 @@ func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
 	// Most visits find nothing due: a read says so without the write transaction, which would
 	// open the business's writer connection (a few milliseconds, and memory while it stays open).
 	var due bool
-	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox
-		WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?)`, now).Scan(&due); err != nil || !due {
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE `+messageDue+`)`, now).Scan(&due); err != nil || !due {
 		return nil, err
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -139,7 +141,7 @@ func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
 			out = append(out, m)
 			return err
 		}, `SELECT id, kind, booking_id, to_addr, subject, body, ics, link_path, attempts FROM outbox
-			WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?`, now, limit)
+			WHERE `+messageDue+` ORDER BY id LIMIT ?`, now, limit)
 		if err != nil {
 			return err
 		}
@@ -186,6 +188,10 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// reminderDue is the condition of an open booking, not yet reminded, that starts after the first
+// ? and by the second (unix seconds).
+const reminderDue = `status IN ('pending', 'confirmed') AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
+
 // QueueReminders writes a reminder for every open booking that starts within `within` from now
 // and has had none, and returns how many.
 func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, error) {
@@ -193,20 +199,18 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 	// The job asks every business; most have nothing to remind, which a read tells without
 	// opening the writer (see DueMessages).
 	var someDue bool
-	from := s.now()
-	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE status IN ('pending', 'confirmed')
-		AND reminded_at IS NULL AND start_at > ? AND start_at <= ?)`, from.Unix(), from.Add(within).Unix()).Scan(&someDue); err != nil || !someDue {
+	now := s.now()
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE `+reminderDue+`)`,
+		now.Unix(), now.Add(within).Unix()).Scan(&someDue); err != nil || !someDue {
 		return 0, wrap("queue reminders", err)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		now := s.now()
 		var due []Booking
 		err := each(ctx, tx, func(rows *sql.Rows) error {
 			b, err := scanBooking(rows)
 			due = append(due, b)
 			return err
-		}, `SELECT `+bookingColumns+` FROM bookings WHERE status IN ('pending', 'confirmed') AND reminded_at IS NULL
-			AND start_at > ? AND start_at <= ?`, now.Unix(), now.Add(within).Unix())
+		}, `SELECT `+bookingColumns+` FROM bookings WHERE `+reminderDue, now.Unix(), now.Add(within).Unix())
 		if err != nil {
 			return err
 		}

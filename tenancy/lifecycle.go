@@ -441,10 +441,10 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		}
 		err = fn(l)
 		l.Release()
-		if err != nil && ctx.Err() != nil {
-			return done, ctx.Err() // stopped (a shutdown), not this tenant's failure
-		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return done, ctx.Err() // stopped (a shutdown), not this tenant's failure
+			}
 			m.cfg.Logger.ErrorContext(ctx, "tenant maintenance", "tenant", t.Slug, "err", err)
 			continue
 		}
