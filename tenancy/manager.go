@@ -359,7 +359,7 @@ func (m *Manager) mirrorSchema(ctx context.Context, t Tenant, v int) {
 	if err := m.reg.SetSchema(ctx, t.ID, v, MigrationOK, ""); err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "record schema version", "tenant", t.Slug, "err", err)
 	}
-	m.cache.invalidate()
+	m.cache.forget(t.ID) // its next lookup reads the version just recorded; other tenants keep theirs
 }
 
 func (m *Manager) entryLocked(id string) *entry {

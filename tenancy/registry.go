@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/reserva/reserva/migrations"
@@ -106,9 +105,6 @@ type SQLiteRegistry struct {
 	db    *DB
 	grace time.Duration
 	now   func() time.Time
-
-	verMu   sync.Mutex
-	verConn *sql.Conn // the connection ChangeCounter asks: data_version is per connection
 }
 
 // DefaultSlugGrace is how long a deleted tenant's slug stays unavailable to others.
@@ -133,36 +129,15 @@ func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLit
 }
 
 // Close closes the registry database.
-func (r *SQLiteRegistry) Close() error {
-	r.verMu.Lock()
-	if r.verConn != nil {
-		r.verConn.Close()
-		r.verConn = nil
-	}
-	r.verMu.Unlock()
-	return r.db.Close()
-}
+func (r *SQLiteRegistry) Close() error { return r.db.Close() }
 
-// ChangeCounter returns a number that changes whenever a commit to the registry is made on
-// another connection, by this process or another one (the CLI): SQLite's data_version, asked on
-// one read connection kept for it. The resolver cache keeps its entries while it is unchanged.
+// ChangeCounter returns a number that changes whenever something a lookup returns changes, by this
+// process or another one (the CLI): a revision that triggers bump (migration 0002). Last-seen
+// times, schema mirrors, spares, backups and stats leave it alone.
 func (r *SQLiteRegistry) ChangeCounter(ctx context.Context) (int64, error) {
-	r.verMu.Lock()
-	defer r.verMu.Unlock()
-	if r.verConn == nil {
-		c, err := r.db.Read.Conn(ctx)
-		if err != nil {
-			return 0, err
-		}
-		r.verConn = c
-	}
 	var v int64
-	if err := r.verConn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
-		r.verConn.Close() // a new connection next time; its counter starts elsewhere, which only costs lookups
-		r.verConn = nil
-		return 0, err
-	}
-	return v, nil
+	err := r.db.Read.QueryRowContext(ctx, `SELECT rev FROM lookup_revision`).Scan(&v)
+	return v, err
 }
 
 // Ping checks that the registry answers (for readiness probes).

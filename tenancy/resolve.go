@@ -75,6 +75,18 @@ func (c *resolverCache) invalidate() {
 	c.mu.Unlock()
 }
 
+// forget drops the entries that resolve to tenant id (its slug and hosts) and keeps the others.
+func (c *resolverCache) forget(id string) {
+	c.mu.Lock()
+	for k, ct := range c.entries {
+		if ct.t.ID == id {
+			delete(c.entries, k)
+		}
+	}
+	c.gen++
+	c.mu.Unlock()
+}
+
 // get returns the cached entry for key, if still good, and what put needs: the generation and
 // the change counter as they were before the lookup.
 func (c *resolverCache) get(ctx context.Context, key string) (ct cachedTenant, gen uint64, ver int64, verOK, ok bool) {
