@@ -263,6 +263,9 @@ type BookingRequest struct {
 	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap).
 	OnBehalf bool
 	Actor    string // who asks: "customer" or "staff:<name>"
+	// Quiet books without queueing the confirmations, for data that is seeded (the demo) or
+	// imported: nobody asked for those bookings just now. Reminders still come.
+	Quiet bool
 }
 
 // ManageToken is the secret in a customer's private link to a booking. Only its hash is stored.
@@ -366,7 +369,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if err := addEvent(ctx, tx, id, "created", req.Actor, map[string]any{"status": status}, now); err != nil {
 			return err
 		}
-		if b, err = booking(ctx, tx, id); err != nil {
+		if b, err = booking(ctx, tx, id); err != nil || req.Quiet {
 			return err
 		}
 		return s.notify(ctx, tx, "booking_created", b, token, now)

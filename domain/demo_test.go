@@ -24,6 +24,10 @@ func TestSeedDemo(t *testing.T) {
 			t.Errorf("booking at %s is not in the next two weeks", b.Start)
 		}
 	}
+	// Its customers are made up: nothing is queued for them (or their staff).
+	if n, err := s.OutboxBacklog(ctx); err != nil || n != 0 {
+		t.Errorf("the demo queued %d messages (%v), want none", n, err)
+	}
 	// Seeding again changes nothing.
 	if err := s.SeedDemo(ctx); err != nil {
 		t.Fatal(err)

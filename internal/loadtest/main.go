@@ -280,7 +280,7 @@ func fillBookings(ctx context.Context, s *domain.Store, loc *time.Location, n in
 			if made == n {
 				break
 			}
-			if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: 1, StaffID: sl.StaffID, Start: sl.Start, OnBehalf: true, Actor: "bench",
+			if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: 1, StaffID: sl.StaffID, Start: sl.Start, OnBehalf: true, Actor: "bench", Quiet: true,
 				Customer: domain.Customer{Name: fmt.Sprintf("Customer %d", made), Email: fmt.Sprintf("c%d@bench.example", made)}}); err == nil {
 				made++
 			}
