@@ -102,12 +102,24 @@ func availabilityDays(ctx context.Context, s *domain.Store, days []domain.Day) (
 	if err != nil {
 		return nil, err
 	}
+	// One copy of each staff member and one array of slots per day, not an allocation per slot:
+	// a week of a busy business has hundreds of slots.
+	members := make(map[int64]*domain.Staff, len(staff))
+	for id, st := range staff {
+		members[id] = &st
+	}
 	out := make([]*model.AvailabilityDay, len(days))
 	for i, d := range days {
+		slots := make([]model.Slot, len(d.Slots))
 		day := &model.AvailabilityDay{Date: model.Date{Date: d.Date}, Status: model.DayStatus(d.Status), Slots: make([]*model.Slot, len(d.Slots))}
 		for j, sl := range d.Slots {
-			st := staff[sl.StaffID]
-			day.Slots[j] = &model.Slot{Start: sl.Start, End: sl.End, Staff: &st, SeatsLeft: sl.SeatsLeft}
+			st := members[sl.StaffID]
+			if st == nil { // removed since the slots were computed: the id still answers
+				st = &domain.Staff{ID: sl.StaffID}
+				members[sl.StaffID] = st
+			}
+			slots[j] = model.Slot{Start: sl.Start, End: sl.End, Staff: st, SeatsLeft: sl.SeatsLeft}
+			day.Slots[j] = &slots[j]
 		}
 		out[i] = day
 	}
