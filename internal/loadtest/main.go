@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -31,6 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
@@ -117,11 +120,20 @@ func main() {
 		rate, err := strconv.Atoi(strings.TrimSpace(f))
 		check(err)
 		log.Printf("mixed traffic: %d req/s for %s over %d businesses (Zipf) ...", rate, *duration, len(active))
+		before := serverLatencies(srv.url)
 		mixed := openLoop(*duration, rate, func(r *rand.Rand) (string, error) {
 			op := pickOp(r)
 			return op, c.op(srv.url, active[z.next(r)], op, r)
 		}).summary()
 		mixed["offered_rps"] = float64(rate)
+		after := serverLatencies(srv.url)
+		for key, route := range map[string]string{"page": "GET /{slug}", "graphql": "POST /{slug}/graphql"} {
+			a, b := after[route], before[route]
+			if total := a[math.Inf(1)] - b[math.Inf(1)]; total > 0 {
+				mixed["server_"+key+"_within_10ms_pct"] = 100 * (a[0.01] - b[0.01]) / total
+				mixed["server_"+key+"_within_1ms_pct"] = 100 * (a[0.001] - b[0.001]) / total
+			}
+		}
 		res.Mixed = append(res.Mixed, mixed)
 	}
 
@@ -585,8 +597,9 @@ type opStats struct {
 // sample is one timed request.
 type sample struct {
 	op  string
-	at  int // second of the run it was due in
-	ms  float64
+	at  int     // second of the run it was due in
+	ms  float64 // from when it was due to its answer
+	lag float64 // from when it was due to when the load generator began sending it
 	err error
 }
 
@@ -619,9 +632,10 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) *r
 		}
 		time.Sleep(time.Until(due))
 		wg.Go(func() {
+			lag := ms(time.Since(due))
 			r := rand.New(rand.NewPCG(uint64(i), 3))
 			op, err := fn(r)
-			s := sample{op, int(due.Sub(start) / time.Second), ms(time.Since(due)), err}
+			s := sample{op, int(due.Sub(start) / time.Second), ms(time.Since(due)), lag, err}
 			mu.Lock()
 			samples = append(samples, s)
 			mu.Unlock()
@@ -650,7 +664,9 @@ func (r *run) summary() map[string]any {
 		"server_cores": r.serverCPU / r.seconds, "loadgen_cores": r.ownCPU / r.seconds}
 	byOp := map[string][]float64{}
 	stats := map[string]opStats{}
+	var lags []float64
 	for _, s := range r.samples {
+		lags = append(lags, s.lag)
 		st := stats[s.op]
 		st.Count++
 		switch {
@@ -668,6 +684,35 @@ func (r *run) summary() map[string]any {
 	for op, st := range stats {
 		st.P50, st.P99, st.P999 = pct(byOp[op], 50), pct(byOp[op], 99), pct(byOp[op], 99.9)
 		out[op] = st
+	}
+	out["dispatch_lag_p50_ms"], out["dispatch_lag_p99_ms"] = pct(lags, 50), pct(lags, 99)
+	return out
+}
+
+// serverLatencies reads the server's own request-latency histogram (/metrics): per route, how
+// many requests it had answered within each bucket's bound (seconds), from when its handler
+// began to when it returned. Beside what the load generator measures, it tells time spent in
+// the server from time spent waiting for a core, in the kernel or in the load generator.
+func serverLatencies(base string) map[string]map[float64]float64 {
+	res, err := http.Get(base + "/metrics")
+	check(err)
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	check(err)
+	out := map[string]map[float64]float64{}
+	for _, m := range families["reserva_http_request_duration_seconds"].GetMetric() {
+		route := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "route" {
+				route = l.GetValue()
+			}
+		}
+		buckets := map[float64]float64{math.Inf(1): float64(m.GetHistogram().GetSampleCount())}
+		for _, b := range m.GetHistogram().GetBucket() {
+			buckets[b.GetUpperBound()] = float64(b.GetCumulativeCount())
+		}
+		out[route] = buckets
 	}
 	return out
 }
@@ -801,6 +846,10 @@ func printTable(r results) {
 				fmt.Fprintf(w, "  %-13s %8d %7d %9d %9.2f %9.2f %9.2f\n", op, s.Count, s.Errors, s.Conflicts, s.P50, s.P99, s.P999)
 			}
 		}
+		fmt.Fprintf(w, "  the server's own view: %.2f%% of page views and %.2f%% of GraphQL requests (lookups and bookings) answered within 10 ms (%.2f%% and %.2f%% within 1 ms);\n",
+			m["server_page_within_10ms_pct"], m["server_graphql_within_10ms_pct"], m["server_page_within_1ms_pct"], m["server_graphql_within_1ms_pct"])
+		fmt.Fprintf(w, "  the load generator began sending requests %.2f ms (p50) / %.2f ms (p99) after they were due\n",
+			m["dispatch_lag_p50_ms"], m["dispatch_lag_p99_ms"])
 		if e, ok := m["first_error"]; ok {
 			fmt.Fprintf(w, "  first error: %v\n", e)
 		}
