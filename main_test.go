@@ -150,6 +150,22 @@ func TestCLIServe(t *testing.T) {
 		}
 	}
 
+	// GraphQL requests are timed by kind: lookups apart from bookings.
+	res, err := http.Post(base+"/acme/graphql", "application/json", strings.NewReader(`{"query":"{ business { name } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := `reserva_http_request_duration_seconds_count{route="POST /{slug}/graphql query"} 1`; !strings.Contains(string(metricsText), want) {
+		t.Errorf("after a GraphQL query, /metrics lacks %s", want)
+	}
+
 	stop() // what SIGINT does
 	select {
 	case code := <-exited:

@@ -22,6 +22,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph/model"
+	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -81,6 +82,13 @@ func NewHandler(log *slog.Logger) http.Handler {
 	// in nested spreads; depthLimit measures them with memoization and rejects such documents.
 	srv.Use(depthLimit{MaxDepth, MaxFields})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	// The request's figures in /metrics are kept by kind: lookups apart from bookings.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil {
+			metrics.SetKind(ctx, string(op.Operation))
+		}
+		return next(ctx)
+	})
 	srv.SetErrorPresenter(presentError(log))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql panic", "path", graphql.GetPath(ctx).String(), "panic", p)

@@ -276,10 +276,15 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		ctx, kind := metrics.WithKind(r.Context())
+		next.ServeHTTP(rec, r.WithContext(ctx))
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		s.Metrics.Request(pattern, rec.status, time.Since(start))
+		route := pattern
+		if k := kind(); k != "" {
+			route += " " + k // POST /{slug}/graphql query, ... mutation: lookups apart from bookings
+		}
+		s.Metrics.Request(route, rec.status, time.Since(start))
 	})
 }

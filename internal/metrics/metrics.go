@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,6 +59,24 @@ func New(openHandles, idleHandles func() float64) *Metrics {
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+type kindKey struct{}
+
+// WithKind returns a context in which SetKind can name what kind of request, within its
+// route, the request being timed turns out to be; the returned func reads it afterwards.
+func WithKind(ctx context.Context) (context.Context, func() string) {
+	kind := new(string)
+	return context.WithValue(ctx, kindKey{}, kind), func() string { return *kind }
+}
+
+// SetKind names the kind of the request being timed (a GraphQL request: query, mutation or
+// subscription), so that its route's figures are kept apart by kind. It does nothing when
+// the request is not timed.
+func SetKind(ctx context.Context, kind string) {
+	if k, ok := ctx.Value(kindKey{}).(*string); ok {
+		*k = kind
+	}
 }
 
 // Request records one HTTP request.
