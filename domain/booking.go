@@ -383,7 +383,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 // findSlot checks, inside tx, that service serviceID can start at start with staffID (0: anyone)
 // for seats, leaving out booking exclude, and returns the slot (with the staff member chosen).
 func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int64, start time.Time, seats int, exclude int64, ignoreNotice bool) (Slot, Service, error) {
-	cat, err := readCatalog(ctx, tx)
+	cat, err := s.catalogIn(ctx, tx)
 	if err != nil {
 		return Slot{}, Service{}, err
 	}

@@ -74,6 +74,23 @@ func (s *Store) catalog(ctx context.Context) (*catalog, error) {
 	return c, nil
 }
 
+// catalogIn returns the catalog as write transaction tx sees it, before tx has changed it. tx
+// holds the write lock from its start (BEGIN IMMEDIATE) and every commit moves the version
+// before the writer is free again, so a kept catalog of the current version is what tx would
+// read: a booking checks its slot against it instead of reading the catalog again.
+func (s *Store) catalogIn(ctx context.Context, tx *sql.Tx) (*catalog, error) {
+	if cc := s.cache; cc != nil {
+		v := cc.version()
+		cc.mu.Lock()
+		c, at := cc.c, cc.at
+		cc.mu.Unlock()
+		if c != nil && at == v {
+			return c, nil
+		}
+	}
+	return readCatalog(ctx, tx)
+}
+
 func readCatalog(ctx context.Context, q querier) (*catalog, error) {
 	var c catalog
 	var err error

@@ -96,3 +96,56 @@ func TestCatalogCacheSeesEveryCommit(t *testing.T) {
 		}
 	}
 }
+
+// A booking checks its time against the kept catalog only while nothing was committed since it
+// was read: a change of hours or an archived service made after a customer looked (by another
+// request, or straight through the writer) still refuses the booking.
+func TestBookingSeesCatalogChangesMadeAfterTheLookup(t *testing.T) {
+	ctx := context.Background()
+	l := mustOpenLease(t, "Europe/Madrid")
+	open := func() *domain.Store {
+		return domain.NewCachedStore(l.DB, l.Location, func() time.Time { return monday })
+	}
+	s := open()
+	mustSettings(t, s, func(st *domain.Settings) { st.MinNotice = 0 })
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "17:00")))
+	svc := mustService(t, s, domain.Service{Duration: time.Hour, StaffIDs: []int64{ana}})
+	day := date("2026-06-02") // a Tuesday
+	look := func() {
+		t.Helper()
+		if _, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: svc, From: day, To: day}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	book := func(hhmm string) error {
+		_, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, Start: at(day, hhmm), Customer: customer(1)})
+		return err
+	}
+
+	// The customer looks (the catalog is kept), then another request shortens Ana's day to 12:00.
+	look()
+	other := open()
+	st, err := other.StaffMember(ctx, ana)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Hours = hours(weekdays, iv("09:00", "12:00"))
+	if err := other.UpdateStaff(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := book("15:00"); domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE {
+		t.Errorf("booking 15:00 after Ana's day was cut to 12:00: %v, want %s", err, domain.ESLOTUNAVAILABLE)
+	}
+	if err := book("10:00"); err != nil {
+		t.Errorf("booking 10:00, within the new hours: %v", err)
+	}
+
+	// The customer looks again, then the service is archived straight through the writer.
+	look()
+	if _, err := l.DB.Write.ExecContext(ctx, `UPDATE services SET active = 0 WHERE id = ?`, svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := book("11:00"); err == nil {
+		t.Error("booking an archived service succeeded")
+	}
+}
