@@ -9,18 +9,25 @@ import (
 	"github.com/reserva/reserva/domain"
 )
 
+// benchBusiness is a business of 5 staff working 08:00-21:00 six days a week and one 30-minute
+// service (5 minutes' buffer after) that all of them give, bookable without notice.
+func benchBusiness(b *testing.B) (s *domain.Store, svc int64, staff []int64) {
+	b.Helper()
+	s, _ = mustOpenStore(b, "Europe/Madrid", monday)
+	mustSettings(b, s, func(st *domain.Settings) { st.MinNotice = 0 })
+	sixDays := append(weekdays, time.Saturday)
+	for _, name := range []string{"Ana", "Ben", "Caro", "Dani", "Eli"} {
+		staff = append(staff, mustStaff(b, s, name, hours(sixDays, iv("08:00", "21:00"))))
+	}
+	svc = mustService(b, s, domain.Service{Duration: 30 * time.Minute, BufferAfter: 5 * time.Minute, StaffIDs: staff})
+	return s, svc, staff
+}
+
 // benchSetup is the reference load: one service, 5 staff, 30 days, 2,000 bookings.
 func benchSetup(b *testing.B) (*domain.Store, int64, domain.Date) {
 	b.Helper()
 	ctx := context.Background()
-	s, _ := mustOpenStore(b, "Europe/Madrid", monday)
-	mustSettings(b, s, func(st *domain.Settings) { st.MinNotice = 0 })
-	sixDays := append(weekdays, time.Saturday)
-	var staff []int64
-	for _, name := range []string{"Ana", "Ben", "Caro", "Dani", "Eli"} {
-		staff = append(staff, mustStaff(b, s, name, hours(sixDays, iv("08:00", "21:00"))))
-	}
-	svc := mustService(b, s, domain.Service{Duration: 30 * time.Minute, BufferAfter: 5 * time.Minute, StaffIDs: staff})
+	s, svc, staff := benchBusiness(b)
 	first := date("2026-06-02")
 	// Starts on a 45-minute grid (08:00..20:00, 17 a day) never clash with each other, so the
 	// 2,000 fit among the 26 working days x 5 staff x 17 starts.
@@ -98,14 +105,8 @@ func BenchmarkComputeAvailability30Days(b *testing.B) {
 // two messages, commit with fsync), in a business of 5 staff; each takes the next free start.
 func BenchmarkBookingFlow(b *testing.B) {
 	ctx := context.Background()
-	s, _ := mustOpenStore(b, "Europe/Madrid", monday)
-	mustSettings(b, s, func(st *domain.Settings) { st.MinNotice, st.Horizon = 0, 730*24*time.Hour })
-	sixDays := append(weekdays, time.Saturday)
-	var staff []int64
-	for _, name := range []string{"Ana", "Ben", "Caro", "Dani", "Eli"} {
-		staff = append(staff, mustStaff(b, s, name, hours(sixDays, iv("08:00", "21:00"))))
-	}
-	svc := mustService(b, s, domain.Service{Duration: 30 * time.Minute, BufferAfter: 5 * time.Minute, StaffIDs: staff})
+	s, svc, staff := benchBusiness(b)
+	mustSettings(b, s, func(st *domain.Settings) { st.Horizon = 730 * 24 * time.Hour })
 	day, slot, n := date("2026-06-02"), 0, 0
 	for b.Loop() {
 		for day.Weekday() == time.Sunday {

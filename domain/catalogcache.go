@@ -55,11 +55,8 @@ func (s *Store) catalog(ctx context.Context) (*catalog, error) {
 		return readCatalog(ctx, s.r)
 	}
 	cc := s.cache
-	v := cc.version()
-	cc.mu.Lock()
-	c, at := cc.c, cc.at
-	cc.mu.Unlock()
-	if c != nil && at == v {
+	c, v := cc.kept()
+	if c != nil {
 		return c, nil
 	}
 	c, err := readCatalog(ctx, s.r)
@@ -79,16 +76,24 @@ func (s *Store) catalog(ctx context.Context) (*catalog, error) {
 // before the writer is free again, so a kept catalog of the current version is what tx would
 // read: a booking checks its slot against it instead of reading the catalog again.
 func (s *Store) catalogIn(ctx context.Context, tx *sql.Tx) (*catalog, error) {
-	if cc := s.cache; cc != nil {
-		v := cc.version()
-		cc.mu.Lock()
-		c, at := cc.c, cc.at
-		cc.mu.Unlock()
-		if c != nil && at == v {
+	if s.cache != nil {
+		if c, _ := s.cache.kept(); c != nil {
 			return c, nil
 		}
 	}
 	return readCatalog(ctx, tx)
+}
+
+// kept returns the kept catalog if nothing was committed since it was read (else nil), and the
+// database's version as of the call.
+func (cc *catalogCache) kept() (*catalog, uint64) {
+	v := cc.version()
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.c != nil && cc.at == v {
+		return cc.c, v
+	}
+	return nil, v
 }
 
 func readCatalog(ctx context.Context, q querier) (*catalog, error) {
