@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,16 +67,21 @@ type kindKey struct{}
 // WithKind returns a context in which SetKind can name what kind of request, within its
 // route, the request being timed turns out to be; the returned func reads it afterwards.
 func WithKind(ctx context.Context) (context.Context, func() string) {
-	kind := new(string)
-	return context.WithValue(ctx, kindKey{}, kind), func() string { return *kind }
+	kind := new(atomic.Pointer[string]) // a websocket's operations run side by side
+	return context.WithValue(ctx, kindKey{}, kind), func() string {
+		if k := kind.Load(); k != nil {
+			return *k
+		}
+		return ""
+	}
 }
 
 // SetKind names the kind of the request being timed (a GraphQL request: query, mutation or
 // subscription), so that its route's figures are kept apart by kind. It does nothing when
 // the request is not timed.
 func SetKind(ctx context.Context, kind string) {
-	if k, ok := ctx.Value(kindKey{}).(*string); ok {
-		*k = kind
+	if k, ok := ctx.Value(kindKey{}).(*atomic.Pointer[string]); ok {
+		k.Store(&kind)
 	}
 }
 
