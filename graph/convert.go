@@ -103,7 +103,8 @@ func availabilityDays(ctx context.Context, s *domain.Store, days []domain.Day) (
 		return nil, err
 	}
 	// One copy of each staff member and one array of slots per day, not an allocation per slot:
-	// a week of a busy business has hundreds of slots.
+	// a week of a busy business has hundreds of slots. Staff are never deleted (only made
+	// inactive), so every slot's staff member is among them.
 	members := make(map[int64]*domain.Staff, len(staff))
 	for id, st := range staff {
 		members[id] = &st
@@ -113,12 +114,7 @@ func availabilityDays(ctx context.Context, s *domain.Store, days []domain.Day) (
 		slots := make([]model.Slot, len(d.Slots))
 		day := &model.AvailabilityDay{Date: model.Date{Date: d.Date}, Status: model.DayStatus(d.Status), Slots: make([]*model.Slot, len(d.Slots))}
 		for j, sl := range d.Slots {
-			st := members[sl.StaffID]
-			if st == nil { // removed since the slots were computed: the id still answers
-				st = &domain.Staff{ID: sl.StaffID}
-				members[sl.StaffID] = st
-			}
-			slots[j] = model.Slot{Start: sl.Start, End: sl.End, Staff: st, SeatsLeft: sl.SeatsLeft}
+			slots[j] = model.Slot{Start: sl.Start, End: sl.End, Staff: members[sl.StaffID], SeatsLeft: sl.SeatsLeft}
 			day.Slots[j] = &slots[j]
 		}
 		out[i] = day
