@@ -55,6 +55,9 @@ var (
 	timeline  = flag.Bool("timeline", false, "log each second's p99 of the timed runs")
 )
 
+// floorRate is how many requests a second go to the bare handler beside the mixed traffic.
+const floorRate = 100
+
 // noiseTurns is how many times the noisy-neighbour run switches the noise on and off.
 const noiseTurns = 5
 
@@ -121,10 +124,19 @@ func main() {
 		check(err)
 		log.Printf("mixed traffic: %d req/s for %s over %d businesses (Zipf) ...", rate, *duration, len(active))
 		before := serverLatencies(srv.url)
-		mixed := openLoop(*duration, rate, func(r *rand.Rand) (string, error) {
+		// Beside it, the bare handler answers a trickle of requests: what the machine and the
+		// load generator alone cost a request, under the same load.
+		floor := make(chan *run)
+		go func() {
+			floor <- openLoop(*duration, floorRate, func(*rand.Rand) (string, error) { return "bare", c.get(bare + "/") })
+		}()
+		run := openLoop(*duration, rate, func(r *rand.Rand) (string, error) {
 			op := pickOp(r)
 			return op, c.op(srv.url, active[z.next(r)], op, r)
-		}).summary()
+		})
+		run.logTimeline()
+		mixed := run.summary()
+		mixed["bare"] = (<-floor).summary()["bare"]
 		mixed["offered_rps"] = float64(rate)
 		after := serverLatencies(srv.url)
 		for key, route := range map[string]string{"page": "GET /{slug}", "lookup": "POST /{slug}/graphql query", "booking": "POST /{slug}/graphql mutation"} {
@@ -143,9 +155,11 @@ func main() {
 	quiet := active[1:]
 	zq := newZipf(len(quiet))
 	measure := func(d time.Duration) *run {
-		return openLoop(d, 300, func(r *rand.Rand) (string, error) {
+		r := openLoop(d, 300, func(r *rand.Rand) (string, error) {
 			return "availability", c.op(srv.url, quiet[zq.next(r)], "availability", r)
 		})
+		r.logTimeline()
+		return r
 	}
 	log.Printf("noisy neighbour: %s without, %s with, in %d turns each ...", *noiseD, *noiseD, noiseTurns)
 	owner := signIn(srv.url, noisy)
@@ -642,20 +656,24 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) *r
 		})
 	}
 	wg.Wait()
-	r := &run{samples: samples, seconds: time.Since(start).Seconds(),
+	return &run{samples: samples, seconds: time.Since(start).Seconds(),
 		serverCPU: cpuSeconds(serverPID) - server0, ownCPU: cpuSeconds(os.Getpid()) - self0}
-	if *timeline {
-		perSecond := map[int][]float64{}
-		for _, s := range samples {
-			perSecond[s.at] = append(perSecond[s.at], s.ms)
-		}
-		line := "p99 per second (ms):"
-		for sec := 0; sec < len(perSecond); sec++ {
-			line += fmt.Sprintf(" %.1f", pct(perSecond[sec], 99))
-		}
-		log.Print(line)
+}
+
+// logTimeline logs each second's p99, with -timeline.
+func (r *run) logTimeline() {
+	if !*timeline {
+		return
 	}
-	return r
+	perSecond := map[int][]float64{}
+	for _, s := range r.samples {
+		perSecond[s.at] = append(perSecond[s.at], s.ms)
+	}
+	line := "p99 per second (ms):"
+	for sec := 0; sec < len(perSecond); sec++ {
+		line += fmt.Sprintf(" %.1f", pct(perSecond[sec], 99))
+	}
+	log.Print(line)
 }
 
 // summary is the run's figures per operation, as printed and written to the JSON file.
@@ -854,6 +872,10 @@ func printTable(r results) {
 			m["server_page_within_1ms_pct"], m["server_lookup_within_1ms_pct"], m["server_booking_within_1ms_pct"])
 		fmt.Fprintf(w, "  the load generator began sending requests %.2f ms (p50) / %.2f ms (p99) after they were due\n",
 			m["dispatch_lag_p50_ms"], m["dispatch_lag_p99_ms"])
+		if b, ok := m["bare"].(opStats); ok {
+			fmt.Fprintf(w, "  beside it, %d req/s to the bare handler: p50 %.2f ms, p99 %.2f ms, p999 %.2f ms (%d errors), what the machine and the load generator alone add to a request\n",
+				floorRate, b.P50, b.P99, b.P999, b.Errors)
+		}
 		if e, ok := m["first_error"]; ok {
 			fmt.Fprintf(w, "  first error: %v\n", e)
 		}
