@@ -130,12 +130,12 @@ func main() {
 		go func() {
 			floor <- openLoop(*duration, floorRate, func(*rand.Rand) (string, error) { return "bare", c.get(bare + "/") })
 		}()
-		run := openLoop(*duration, rate, func(r *rand.Rand) (string, error) {
+		timed := openLoop(*duration, rate, func(r *rand.Rand) (string, error) {
 			op := pickOp(r)
 			return op, c.op(srv.url, active[z.next(r)], op, r)
 		})
-		run.logTimeline()
-		mixed := run.summary()
+		timed.logTimeline()
+		mixed := timed.summary()
 		mixed["bare"] = (<-floor).summary()["bare"]
 		mixed["offered_rps"] = float64(rate)
 		after := serverLatencies(srv.url)
