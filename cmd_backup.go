@@ -115,6 +115,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
 		files, err := p.tenants.Export(ctx, t, *out)
+		if err == nil {
+			err = tenancy.SyncExport(*out, files)
+		}
 		if err != nil {
 			return err
 		}

@@ -247,6 +247,12 @@ func TestExport(t *testing.T) {
 	if !slices.Contains(files, "dump.sql") || !slices.Contains(files, "notes.json") || slices.Contains(files, "sessions.json") {
 		t.Errorf("files %v", files)
 	}
+	if err := tenancy.SyncExport(dir, files); err != nil {
+		t.Errorf("SyncExport: %v", err)
+	}
+	if err := tenancy.SyncExport(dir, append(slices.Clone(files), "gone.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("SyncExport of a missing file: %v, want not exist", err)
+	}
 	var rows []map[string]any
 	data, _ := os.ReadFile(filepath.Join(dir, "notes.json"))
 	if err := json.Unmarshal(data, &rows); err != nil || len(rows) != 2 || rows[0]["body"] != "it's mine" {
