@@ -32,8 +32,8 @@ var exportLane = make(chan struct{}, 1)
 // business.json with the registry's record. It returns the files written.
 //
 // The files are not synced to disk: the dashboard zips them from a temporary directory and
-// deletes them a moment later, and syncing each (17 files a business) cost a fifth of an
-// export's time, and disk flushes that every other business's commits queue behind. A caller
+// deletes them a moment later, and syncing each of them (17 files a business) took a fifth of
+// an export's time and made other businesses' commits wait behind the disk flushes. A caller
 // that keeps them calls SyncExport.
 func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, error) {
 	// One export at a time in the process: exports are rare, big and never urgent.
