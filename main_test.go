@@ -135,6 +135,9 @@ func TestCLIServe(t *testing.T) {
 		{"/healthz", 200, "ok"},
 		{"/readyz", 200, "ready"},
 		{"/metrics", 200, `reserva_http_requests_total{route="GET /{slug}",status="200"} 1`},
+		// Requests answered before any route (no such business) are counted too: the figures
+		// cover the whole request, business lookup included.
+		{"/metrics", 200, `reserva_http_requests_total{route="unrouted",status="404"} 2`},
 	} {
 		res, err := http.Get(base + c.path)
 		if err != nil {

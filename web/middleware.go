@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/internal/metrics"
 )
 
 // requestID gives every request an id, echoed in X-Request-Id and logged with everything the
@@ -46,12 +48,26 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // logRequests logs each request's method, path, status and duration at debug level, and server
-// errors at error level.
+// errors at error level, and counts and times it in /metrics under its route. The time is the
+// whole request's, business resolved and opened (a cold start, a pending migration) and
+// session loaded included.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		var name func() string
+		if s.Metrics != nil {
+			var ctx context.Context
+			ctx, name = metrics.Timed(r.Context())
+			r = r.WithContext(ctx)
+		}
 		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		if name != nil {
+			s.Metrics.Request(name(), rec.status, time.Since(start))
+		}
 		level := slog.LevelDebug
 		if rec.status >= 500 {
 			level = slog.LevelError

@@ -46,7 +46,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// Every route is registered with its pattern as the metrics label.
-	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, false, h)) }
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, named(pattern, h)) }
 	fn := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
 	fn("GET /{$}", s.platformHome)
 	fn("GET /healthz", s.healthz)
@@ -54,15 +54,14 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /signup", s.signupForm)
 	fn("POST /signup", s.signup)
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics.Handler())
+		route("GET /metrics", s.Metrics.Handler())
 	}
 
 	fn("GET /{slug}", s.tenantHome)
 	fn("GET /{slug}/{$}", s.tenantHome)
-	// GraphQL requests are timed by kind (query, mutation): lookups apart from bookings.
-	byKind := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, true, h)) }
-	byKind("GET /{slug}/graphql", s.GraphQL)
-	byKind("POST /{slug}/graphql", s.GraphQL)
+	// GraphQL requests are timed by kind too (query, mutation): lookups apart from bookings.
+	route("GET /{slug}/graphql", s.GraphQL)
+	route("POST /{slug}/graphql", s.GraphQL)
 	fn("GET /{slug}/book/{service}", s.bookDays)
 	fn("GET /{slug}/book/{service}/slots", s.bookSlots)
 	fn("GET /{slug}/book/{service}/details", s.bookDetails)
@@ -270,29 +269,11 @@ func graphqlError(w http.ResponseWriter, status int) {
 	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
 }
 
-// instrument counts the requests of one route and times them. With byKind, the handler may name
-// the request's kind (metrics.SetKind) and the figures are kept under "pattern kind"; the other
-// routes skip the context that takes.
-func (s *Server) instrument(pattern string, byKind bool, next http.Handler) http.Handler {
-	if s.Metrics == nil {
-		return next
-	}
+// named names the route that serves a request, for its figures in /metrics (logRequests keeps
+// them, from the request's arrival to its answer).
+func named(pattern string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		route := pattern
-		if byKind {
-			ctx, kind := metrics.WithKind(r.Context())
-			next.ServeHTTP(rec, r.WithContext(ctx))
-			if k := kind(); k != "" {
-				route += " " + k // POST /{slug}/graphql query, ... mutation
-			}
-		} else {
-			next.ServeHTTP(rec, r)
-		}
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		s.Metrics.Request(route, rec.status, time.Since(start))
+		metrics.SetRoute(r.Context(), pattern)
+		next.ServeHTTP(w, r)
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"path"
+
+	"github.com/reserva/reserva/internal/metrics"
 )
 
 // Static assets are embedded in the binary and served at /<name>?v=<hash of the content>: a
@@ -76,6 +78,7 @@ func withAssets(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, ok := handlers[r.URL.Path]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metrics.SetRoute(r.Context(), "GET /{asset}")
 			h.ServeHTTP(w, r)
 			return
 		}

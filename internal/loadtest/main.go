@@ -708,11 +708,11 @@ func (r *run) summary() map[string]any {
 }
 
 // serverLatencies reads the server's own request-latency histogram (/metrics): per route, how
-// many requests its route handler had answered within each bucket's bound (seconds), timed
-// from when the handler began (the business resolved and opened, the session loaded) to when
-// it returned. Beside what the load generator measures, it tells time spent in the handlers
-// from time spent before and after them: parsing, waiting for a core, the kernel, the load
-// generator.
+// many requests it had answered within each bucket's bound (seconds), timed from when the
+// request reached its handlers (parsed, before the business was resolved and opened and the
+// session loaded) to its answer. Beside what the load generator measures, it tells time spent
+// in the server's handlers from time spent around them: waiting for a core, the kernel, the
+// load generator.
 func serverLatencies(base string) map[string]map[float64]float64 {
 	res, err := http.Get(base + "/metrics")
 	check(err)
@@ -866,7 +866,7 @@ func printTable(r results) {
 				fmt.Fprintf(w, "  %-13s %8d %7d %9d %9.2f %9.2f %9.2f\n", op, s.Count, s.Errors, s.Conflicts, s.P50, s.P99, s.P999)
 			}
 		}
-		fmt.Fprintf(w, "  the server's route handlers (/metrics) answered within 10 ms: %.2f%% of page views, %.2f%% of availability lookups, %.2f%% of bookings\n",
+		fmt.Fprintf(w, "  the server's handlers (/metrics) answered within 10 ms: %.2f%% of page views, %.2f%% of availability lookups, %.2f%% of bookings\n",
 			m["server_page_within_10ms_pct"], m["server_lookup_within_10ms_pct"], m["server_booking_within_10ms_pct"])
 		fmt.Fprintf(w, "  (within 1 ms: %.2f%%, %.2f%%, %.2f%%);\n",
 			m["server_page_within_1ms_pct"], m["server_lookup_within_1ms_pct"], m["server_booking_within_1ms_pct"])

@@ -62,26 +62,46 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-type kindKey struct{}
+type nameKey struct{}
 
-// WithKind returns a context in which SetKind can name what kind of request, within its
-// route, the request being timed turns out to be; the returned func reads it afterwards.
-func WithKind(ctx context.Context) (context.Context, func() string) {
-	kind := new(atomic.Pointer[string]) // a websocket's operations run side by side
-	return context.WithValue(ctx, kindKey{}, kind), func() string {
-		if k := kind.Load(); k != nil {
-			return *k
+// name is what a timed request turns out to be, learnt as it is handled.
+type name struct {
+	route atomic.Pointer[string]
+	kind  atomic.Pointer[string] // a websocket's operations run side by side
+}
+
+// Timed returns a context in which SetRoute and SetKind name the request being timed; the
+// returned func reads the name afterwards: the route's pattern, followed by the kind when one
+// was set, or "unrouted" for a request answered before it reached a route (an unknown business,
+// a business being migrated, a refused cross-site request).
+func Timed(ctx context.Context) (context.Context, func() string) {
+	n := new(name)
+	return context.WithValue(ctx, nameKey{}, n), func() string {
+		route := "unrouted"
+		if r := n.route.Load(); r != nil {
+			route = *r
 		}
-		return ""
+		if k := n.kind.Load(); k != nil {
+			route += " " + *k // POST /{slug}/graphql query, ... mutation
+		}
+		return route
 	}
 }
 
-// SetKind names the kind of the request being timed (a GraphQL request: query, mutation or
-// subscription), so that its route's figures are kept apart by kind. It does nothing when
-// the request is not timed.
+// SetRoute names the route (its pattern) that serves the request being timed. It does nothing
+// when the request is not timed.
+func SetRoute(ctx context.Context, pattern string) {
+	if n, ok := ctx.Value(nameKey{}).(*name); ok {
+		n.route.Store(&pattern)
+	}
+}
+
+// SetKind names the kind of the request being timed within its route (a GraphQL request:
+// query, mutation or subscription), so that the route's figures are kept apart by kind. It does
+// nothing when the request is not timed.
 func SetKind(ctx context.Context, kind string) {
-	if k, ok := ctx.Value(kindKey{}).(*atomic.Pointer[string]); ok {
-		k.Store(&kind)
+	if n, ok := ctx.Value(nameKey{}).(*name); ok {
+		n.kind.Store(&kind)
 	}
 }
 
