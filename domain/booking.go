@@ -348,12 +348,12 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at,
 			block_start, block_end, status, seats, notes, customer_name, customer_email, customer_phone,
-			idempotency_key, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			idempotency_key, calendar_uid, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			svc.ID, slot.StaffID, cid, slot.Start.Unix(), slot.End.Unix(),
 			slot.Start.Add(-svc.BufferBefore).Unix(), slot.End.Add(svc.BufferAfter).Unix(),
 			status, req.Seats, req.Notes, req.Customer.Name, req.Customer.Email, req.Customer.Phone,
-			key, now.Unix(), now.Unix()).Scan(&id)
+			key, strings.ToLower(rand.Text()), now.Unix(), now.Unix()).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -425,13 +425,13 @@ func wrap(what string, err error) error {
 }
 
 const bookingColumns = `id, service_id, staff_id, customer_id, start_at, end_at, status, seats, notes,
-	customer_name, customer_email, customer_phone, cancel_reason, cancelled_by, created_at, updated_at`
+	customer_name, customer_email, customer_phone, cancel_reason, cancelled_by, calendar_uid, created_at, updated_at`
 
 func scanBooking(row interface{ Scan(...any) error }) (Booking, error) {
 	var b Booking
 	var start, end, created, updated int64
 	err := row.Scan(&b.ID, &b.ServiceID, &b.StaffID, &b.CustomerID, &start, &end, &b.Status, &b.Seats, &b.Notes,
-		&b.Contact.Name, &b.Contact.Email, &b.Contact.Phone, &b.CancelReason, &b.CancelledBy, &created, &updated)
+		&b.Contact.Name, &b.Contact.Email, &b.Contact.Phone, &b.CancelReason, &b.CancelledBy, &b.CalendarUID, &created, &updated)
 	b.Start, b.End = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
 	b.CreatedAt, b.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
 	return b, err

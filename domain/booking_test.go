@@ -373,3 +373,49 @@ func TestValidation(t *testing.T) {
 		t.Errorf("internal error shown as %q", msg)
 	}
 }
+
+// Every business numbers its bookings from 1: their calendar events must still never share an
+// id, or a customer's calendar keeps one of two bookings and one business's cancellation
+// removes the other's event. A booking keeps its id when it moves.
+func TestCalendarUIDs(t *testing.T) {
+	ctx := context.Background()
+	uid := func(s *domain.Store, b domain.Booking) string {
+		ics, err := s.Calendar(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(ics, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "UID:"); ok {
+				return v
+			}
+		}
+		t.Fatalf("no UID in %q", ics)
+		return ""
+	}
+	var first []domain.Booking
+	var uids []string
+	for range 2 {
+		s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+		ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+		cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+		b, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana,
+			Start: at(date("2026-06-02"), "10:00"), Customer: customer(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved, err := s.RescheduleByToken(ctx, token, at(date("2026-06-02"), "11:00"), ana)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := uid(s, b), uid(s, moved); a != b {
+			t.Errorf("rescheduling changed the event's UID from %s to %s", a, b)
+		}
+		first, uids = append(first, b), append(uids, uid(s, b))
+	}
+	if first[0].ID != first[1].ID {
+		t.Fatalf("ids %d and %d: the test wants both businesses' first booking to share its id", first[0].ID, first[1].ID)
+	}
+	if uids[0] == uids[1] || len(uids[0]) < len("@reserva")+20 {
+		t.Errorf("two businesses' booking %d have calendar UIDs %q and %q", first[0].ID, uids[0], uids[1])
+	}
+}

@@ -108,7 +108,7 @@ func calendar(b Booking, summary, staff string, cancelled bool, sequence int, no
 	lines := []string{
 		"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Reserva//Booking//EN", "METHOD:" + method,
 		"BEGIN:VEVENT",
-		fmt.Sprintf("UID:booking-%d@reserva", b.ID),
+		"UID:" + b.CalendarUID + "@reserva",
 		fmt.Sprintf("SEQUENCE:%d", sequence),
 		"DTSTAMP:" + utc(now), "DTSTART:" + utc(b.Start), "DTEND:" + utc(b.End),
 		"SUMMARY:" + esc.Replace(summary+" with "+staff),

@@ -132,6 +132,7 @@ type Booking struct {
 	Contact      Contact // as given with this booking
 	CancelReason string
 	CancelledBy  string
+	CalendarUID  string // its calendar event's id, unique across businesses (the UID is this@reserva)
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
