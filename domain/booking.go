@@ -542,12 +542,14 @@ func (s *Store) Confirm(ctx context.Context, id int64, actor string) (Booking, e
 	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", actor, func(st Status) bool { return st == StatusPending })
 }
 
-// Complete marks a booking as delivered (staff). Errors: ENOTFOUND, ECONFLICT.
+// Complete marks a booking as delivered (staff), once it has started. Errors: ENOTFOUND,
+// ECONFLICT.
 func (s *Store) Complete(ctx context.Context, id int64, actor string) (Booking, error) {
 	return s.setStatus(ctx, id, StatusCompleted, "completed", actor, Status.open)
 }
 
-// NoShow marks that the customer did not come (staff). Errors: ENOTFOUND, ECONFLICT.
+// NoShow marks that the customer did not come (staff), once the booking has started. Errors:
+// ENOTFOUND, ECONFLICT.
 func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, error) {
 	return s.setStatus(ctx, id, StatusNoShow, "no_show", actor, Status.open)
 }
@@ -601,7 +603,13 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor string, allowed func(Status) bool) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		if !allowed(b.Status) {
-			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", b.Status, strings.ReplaceAll(string(to), "_", "-"))
+			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", strings.ReplaceAll(string(b.Status), "_", "-"), strings.ReplaceAll(string(to), "_", "-"))
+		}
+		// An outcome marked ahead of time (a slip of the finger on the calendar) would end the
+		// booking for good: its customer could no longer cancel or move it, its time stays held.
+		if (to == StatusCompleted || to == StatusNoShow) && now.Before(b.Start) {
+			return Errorf(ECONFLICT, "this booking starts %s: it can be marked %s once it has started",
+				s.shortTime(*b), strings.ReplaceAll(string(to), "_", "-"))
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
 			return err

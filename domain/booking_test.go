@@ -306,6 +306,13 @@ func TestManageByToken(t *testing.T) {
 		}
 	})
 	t.Run("StaffActionsAndEvents", func(t *testing.T) {
+		// An outcome waits for the booking to start (other starts Wednesday 14:00 by now).
+		for name, mark := range map[string]func(context.Context, int64, string) (domain.Booking, error){"complete": s.Complete, "no-show": s.NoShow} {
+			if _, err := mark(ctx, other.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT || !strings.Contains(err.Error(), "once it has started") {
+				t.Errorf("%s before the start: %v", name, err)
+			}
+		}
+		clk.Set(at(wed, "14:00"))
 		if _, err := s.Complete(ctx, other.ID, "staff:Ana"); err != nil {
 			t.Fatal(err)
 		}

@@ -238,10 +238,23 @@ func TestDashboardCalendar(t *testing.T) {
 		t.Error("a staff filter for nobody shows bookings")
 	}
 
+	// An outcome waits for the booking to start: before, it is neither offered nor taken.
 	back := "/acme/admin/calendar?date=" + day.String()
+	secondCard := fmt.Sprintf(`[data-testid="booking"][data-id="%d"]`, second.ID)
+	_, doc, _ = page(t, c, "GET", base+back[len("/acme/admin"):], "")
+	if doc.Find(secondCard).Length() != 1 || doc.Find(secondCard+` [data-testid="action-no-show"], `+secondCard+` [data-testid="action-complete"]`).Length() != 0 {
+		t.Errorf("a booking that has not started offers an outcome: %s", text(doc, secondCard))
+	}
 	status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || loc2 != back || doc.Find(`[data-testid="booking"][data-status="no_show"]`).Length() != 1 {
-		t.Errorf("no-show: %d %s", status, loc2)
+	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
+		t.Errorf("no-show before the start: %d %s", status, text(doc, `[data-testid="flash"]`))
+	}
+	// Moved four days back behind the server's back, it has started: now it can be marked.
+	shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
+	back = "/acme/admin/calendar?date=" + day.AddDays(-4).String()
+	status, loc2, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
+	if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
+		t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
 	}
 	// Another site as the return address is ignored.
 	if _, loc2, _ = post(t, c, base+fmt.Sprintf("/bookings/%d/confirm", first.ID), url.Values{"back": {"//evil.example/x"}}); loc2 != fmt.Sprintf("/acme/admin/bookings/%d", first.ID) {
@@ -651,5 +664,26 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	}
 	if status, _, _ := send(t, browser(t), "GET", srv.URL+"/other", "", nil); status != 200 {
 		t.Errorf("the other business: %d", status)
+	}
+}
+
+// shiftBooking moves booking id of business slug by d with SQL, behind the server's back: the
+// way to have a booking that has already started.
+func shiftBooking(t *testing.T, m *tenancy.Manager, slug string, id int64, d time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	tn, _, err := m.Resolve(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	s := int64(d / time.Second)
+	if _, err := l.DB.Write.ExecContext(ctx, `UPDATE bookings SET start_at = start_at + ?, end_at = end_at + ?,
+		block_start = block_start + ?, block_end = block_end + ? WHERE id = ?`, s, s, s, s, id); err != nil {
+		t.Fatal(err)
 	}
 }
