@@ -24,6 +24,7 @@ const weekDays = 7
 // crafted link cannot put words on the business's pages.
 var notices = map[string]string{
 	"taken":       "Sorry, that time was just taken. Please choose another.",
+	"passed":      "That time has passed. Please choose another.",
 	"unavailable": "That choice is no longer available. Please choose again.",
 	"moved":       "Your booking has moved.",
 	"cancelled":   "Your booking is cancelled.",
@@ -202,6 +203,14 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, err)
 		return
 	}
+	if !start.After(time.Now()) { // an old link, or the back button
+		q := url.Values{"date": {domain.DateOf(start.In(l.Location)).String()}, "msg": {"passed"}}
+		if staff := r.URL.Query().Get("staff"); staff != "" {
+			q.Set("staff", staff)
+		}
+		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", q), http.StatusSeeOther)
+		return
+	}
 	render(w, r, http.StatusOK, detailsPage(detailsView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
 		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: start.Format(time.RFC3339), Staff: r.URL.Query().Get("staff"),
@@ -209,8 +218,9 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-// bookCreate books the posted details. A taken slot sends the customer back to that day's
-// fresh times with a message; bad details come back next to their fields, input kept.
+// bookCreate books the posted details. A time lost meanwhile (taken, or passed) comes back as
+// the same form with a message and that day's other free times to pick from, details kept; bad
+// details come back next to their fields, input kept.
 func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	svc, ok := s.bookableService(w, r)
 	if !ok {
@@ -243,9 +253,12 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
-		day := domain.DateOf(start.In(l.Location))
-		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", url.Values{
-			"date": {day.String()}, "msg": {"taken"}}), http.StatusSeeOther)
+		// The details stay on the page: the customer picks another time of that day with the
+		// same staff member, or goes to another day.
+		if !s.offerOtherTimes(w, r, svc, start, staffID, &v) {
+			return
+		}
+		render(w, r, http.StatusConflict, detailsPage(v))
 	case domain.ErrorCode(err) == domain.ENOTFOUND:
 		// The service or staff member changed while the customer filled in the form.
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID), url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
@@ -258,6 +271,46 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.serverError(w, r, err)
 	}
+}
+
+// offerOtherTimes fills v, whose time was lost, with why and what else there is: that day's
+// free times with staffID, or where to choose another day. It answers the request itself (and
+// returns false) when availability cannot be read.
+func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
+	l, _ := tenancy.FromContext(r.Context())
+	v.Message = notices[lostTime(start)]
+	day := domain.DateOf(start.In(l.Location))
+	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
+	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		// The staff member left the service meanwhile: any staff member's days.
+		staffID, err = 0, nil
+	} else if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	v.Choices = nil
+	if staffID != 0 && len(days) == 1 {
+		for _, sl := range days[0].Slots {
+			v.Choices = append(v.Choices, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339)})
+		}
+	}
+	if len(v.Choices) == 0 {
+		q := url.Values{"from": {day.String()}}
+		if staffID != 0 {
+			q.Set("staff", strconv.FormatInt(staffID, 10))
+		}
+		v.OtherDaysURL = withQuery(bookingBase(l.Tenant.Slug, svc.ID), q)
+	}
+	return true
+}
+
+// lostTime names, for a notice, why start could not be booked: it has passed, or it was taken.
+func lostTime(start time.Time) string {
+	if !start.After(time.Now()) {
+		return "passed"
+	}
+	return "taken"
 }
 
 // managedBooking reads the {token} path value, or answers 404.
@@ -405,7 +458,7 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)
 	case domain.ESLOTUNAVAILABLE:
 		day := domain.DateOf(start.In(l.Location))
-		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()}, "msg": {"taken"}}), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()}, "msg": {lostTime(start)}}), http.StatusSeeOther)
 	case domain.ENOTFOUND:
 		if _, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(token)); err != nil {
 			s.errorPage(w, r, http.StatusNotFound, err)

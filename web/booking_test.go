@@ -138,14 +138,36 @@ func TestBookingFlow(t *testing.T) {
 	}
 
 	t.Run("SlotTakenMeanwhile", func(t *testing.T) {
-		other := url.Values{"start": fields["start"], "staff": fields["staff"], "key": {"another-key"}, "name": {"Tom"}, "email": {"tom@example.com"}}
-		status, _, hdr := page(t, c, "POST", action, other.Encode())
-		if status != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "/slots?") {
-			t.Fatalf("taken slot: %d %s", status, hdr.Get("Location"))
+		// The details stay; the same staff member's other times that day are offered in the form.
+		other := url.Values{"start": fields["start"], "staff": fields["staff"], "key": {"another-key"}, "name": {"Tom"}, "email": {"tom@example.com"}, "notes": {"window seat"}}
+		status, doc, _ := page(t, c, "POST", action, other.Encode())
+		choices := doc.Find(`[data-testid="choices"] input[name="start"]`)
+		if status != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "just taken") ||
+			attr(t, doc, `input[name="name"]`, "value") != "Tom" || attr(t, doc, `input[name="email"]`, "value") != "tom@example.com" ||
+			doc.Find("textarea#notes").Text() != "window seat" || attr(t, doc, `input[name="staff"]`, "value") != fields.Get("staff") || choices.Length() == 0 {
+			t.Fatalf("taken slot: %d %s", status, doc.Find("main").Text())
 		}
-		_, doc, _ := page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
-		if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "just taken") {
-			t.Errorf("no message on the fresh times")
+		choices.Each(func(_ int, in *goquery.Selection) {
+			if v, _ := in.Attr("value"); v == fields.Get("start") {
+				t.Errorf("the taken time %s is offered again", v)
+			}
+		})
+		other.Set("start", choices.First().AttrOr("value", ""))
+		if status, _, hdr := page(t, c, "POST", action, other.Encode()); status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
+			t.Errorf("booking the offered time: %d %s", status, hdr.Get("Location"))
+		}
+	})
+	t.Run("TimePassed", func(t *testing.T) {
+		past := time.Now().Add(-24 * time.Hour).Truncate(time.Hour).Format(time.RFC3339)
+		status, _, hdr := page(t, c, "GET", action+"/details?"+url.Values{"start": {past}, "staff": fields["staff"]}.Encode(), "")
+		if status != http.StatusSeeOther || !strings.Contains(hdr.Get("Location"), "msg=passed") {
+			t.Errorf("details for a past time: %d %s", status, hdr.Get("Location"))
+		}
+		late := url.Values{"start": {past}, "staff": fields["staff"], "key": {"late-key"}, "name": {"Ada"}, "email": {"ada@example.com"}}
+		status, doc, _ := page(t, c, "POST", action, late.Encode())
+		if status != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "has passed") ||
+			attr(t, doc, `input[name="name"]`, "value") != "Ada" || doc.Find(`[data-testid="other-days"]`).Length() != 1 {
+			t.Errorf("booking a past time: %d %s", status, doc.Find("main").Text())
 		}
 	})
 	t.Run("Calendar", func(t *testing.T) {
