@@ -398,13 +398,32 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 // rescheduledService is the service of the booking whose token is in the path, or false when
-// the request has been answered already.
+// the request has been answered already. A booking that can no longer move (cancelled, over,
+// past its cutoff) goes back to its page with why, before any day or time is offered.
 func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (domain.Service, bool) {
 	b, ok := s.managedBooking(w, r)
 	if !ok {
 		return domain.Service{}, false
 	}
-	svc, err := s.store(r).Service(r.Context(), b.ServiceID)
+	store := s.store(r)
+	st, err := store.Settings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return domain.Service{}, false
+	}
+	msg := ""
+	switch {
+	case b.Status != domain.StatusPending && b.Status != domain.StatusConfirmed:
+		msg = "closed"
+	case !time.Now().Before(b.Start.Add(-st.CancelCutoff)):
+		msg = "toolate"
+	}
+	if msg != "" {
+		l, _ := tenancy.FromContext(r.Context())
+		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+r.PathValue("token"), url.Values{"msg": {msg}}), http.StatusSeeOther)
+		return domain.Service{}, false
+	}
+	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
 		s.serverError(w, r, err)
 		return svc, false

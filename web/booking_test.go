@@ -197,6 +197,12 @@ func TestBookingFlow(t *testing.T) {
 	if status != http.StatusSeeOther || doc.Find(`[data-testid="booking-status"]`).Text() != "cancelled" || doc.Find(`[data-testid="cancel"]`).Length() != 0 {
 		t.Errorf("cancel: %d %q", status, doc.Find(`[data-testid="booking-status"]`).Text())
 	}
+	// A cancelled booking is not offered new days or times, however its links are reached.
+	for _, step := range []string{"/reschedule", "/reschedule/slots?date=" + time.Now().AddDate(0, 0, 3).Format(time.DateOnly)} {
+		if status, _, hdr := page(t, c, "GET", srv.URL+base+step, ""); status != http.StatusSeeOther || hdr.Get("Location") != base+"?msg=closed" {
+			t.Errorf("GET %s of a cancelled booking: %d %s", step, status, hdr.Get("Location"))
+		}
+	}
 
 	for _, bad := range []string{"/acme/booking/not-a-token", "/acme/book/999", "/acme/book/abc"} {
 		if status, _, _ := page(t, c, "GET", srv.URL+bad, ""); status != http.StatusNotFound {
@@ -257,5 +263,8 @@ func TestManagePageInsideCutoff(t *testing.T) {
 	}
 	if doc.Find(`[data-testid="cancel"]`).Length() != 0 || doc.Find(`[data-testid="reschedule"]`).Length() != 0 {
 		t.Error("change forms offered inside the cutoff")
+	}
+	if status, _, hdr := page(t, browser(t), "GET", srv.URL+"/acme/booking/"+string(token)+"/reschedule", ""); status != http.StatusSeeOther || !strings.HasSuffix(hdr.Get("Location"), "?msg=toolate") {
+		t.Errorf("rescheduling inside the cutoff: %d %s", status, hdr.Get("Location"))
 	}
 }
