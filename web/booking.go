@@ -211,11 +211,46 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", q), http.StatusSeeOther)
 		return
 	}
+	cutoff, ok := s.cutoffNote(w, r, start)
+	if !ok {
+		return
+	}
 	render(w, r, http.StatusOK, detailsPage(detailsView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
 		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: start.Format(time.RFC3339), Staff: r.URL.Query().Get("staff"),
-		Key: rand.Text(),
+		Key: rand.Text(), Cutoff: cutoff,
 	}))
+}
+
+// cutoffNote tells a customer about to book start until when they can change or cancel it
+// online, or that they cannot once it is booked: "" without a cutoff. It answers the request
+// itself (and returns false) when the settings cannot be read.
+func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.Time) (string, bool) {
+	st, err := s.store(r).Settings(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return "", false
+	}
+	if st.CancelCutoff <= 0 {
+		return "", true
+	}
+	l, _ := tenancy.FromContext(r.Context())
+	deadline := start.Add(-st.CancelCutoff)
+	if !time.Now().Before(deadline) {
+		return "This time is less than " + cutoffLength(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
+	}
+	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
+}
+
+// cutoffLength says a cutoff in the largest whole unit: 24 hours, 90 minutes.
+func cutoffLength(d time.Duration) string {
+	if d%time.Hour == 0 {
+		if h := int(d / time.Hour); h != 1 {
+			return strconv.Itoa(h) + " hours"
+		}
+		return "an hour"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + " minutes"
 }
 
 // bookCreate books the posted details. A time lost meanwhile (taken, or passed) comes back as
@@ -263,6 +298,9 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		// The service or staff member changed while the customer filled in the form.
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID), url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
 	case errors.As(err, &derr) && derr.Code == domain.EINVALID:
+		if v.Cutoff, ok = s.cutoffNote(w, r, start); !ok {
+			return
+		}
 		v.Errors[derr.Field] = derr.Message
 		if derr.Field == "" || (derr.Field != "customer.name" && derr.Field != "customer.email" && derr.Field != "customer.phone" && derr.Field != "notes") {
 			v.Message = derr.Error()

@@ -111,6 +111,16 @@ func TestBookingFlow(t *testing.T) {
 	if !strings.Contains(doc.Find(`[data-testid="when"]`).Text(), "09:15–10:15 (Europe/Madrid time)") {
 		t.Errorf("details: %q", doc.Find(`[data-testid="when"]`).Text())
 	}
+	// Before booking, the customer learns until when they can change it online (the default
+	// cutoff is 24 hours), or that they cannot at all.
+	if got := doc.Find(`[data-testid="details-cutoff"]`).Text(); !strings.Contains(got, "change or cancel it online until") || !strings.Contains(got, " 09:15.") {
+		t.Errorf("cutoff before booking: %q", got)
+	}
+	soon := time.Now().Add(3 * time.Hour).Truncate(time.Hour).Format(time.RFC3339)
+	_, soonDoc, _ := page(t, c, "GET", srv.URL+slots.Eq(1).AttrOr("href", "")[:strings.Index(slots.Eq(1).AttrOr("href", ""), "?")]+"?"+url.Values{"start": {soon}}.Encode(), "")
+	if got := soonDoc.Find(`[data-testid="details-cutoff"]`).Text(); !strings.Contains(got, "less than 24 hours away") {
+		t.Errorf("cutoff before booking a time inside it: %q", got)
+	}
 	fields := url.Values{
 		"start": {attr(t, doc, `input[name="start"]`, "value")}, "staff": {attr(t, doc, `input[name="staff"]`, "value")},
 		"key": {attr(t, doc, `input[name="key"]`, "value")}, "name": {"Eva"}, "email": {"not-an-email"},
