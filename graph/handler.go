@@ -162,11 +162,27 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		// are written for clients. Anything with a cause is a resolver's error: gqlgen wraps those
 		// too, and unless they are domain errors (above; our scalars return those) they are internal.
 		if gerr, ok := err.(*gqlerror.Error); ok && gerr.Err == nil {
+			if _, ok := gerr.Extensions["code"]; !ok {
+				return transportError(gerr)
+			}
 			return gerr
 		}
 		log.ErrorContext(ctx, "graphql resolver failed", "path", path.String(), "err", err)
 		return &gqlerror.Error{Message: "internal error", Path: path, Extensions: map[string]any{"code": "INTERNAL"}}
 	}
+}
+
+// transportError is gqlgen's answer to a request it could not read as GraphQL (a body that is
+// not JSON, or JSON of the wrong shape), with the code every client error carries. gqlgen
+// quotes the whole body back after " body:"; the decoder's reason is enough.
+func transportError(gerr *gqlerror.Error) *gqlerror.Error {
+	msg := gerr.Message
+	if strings.HasPrefix(msg, "json request body could not be decoded") {
+		if i := strings.Index(msg, " body:"); i >= 0 {
+			msg = msg[:i]
+		}
+	}
+	return &gqlerror.Error{Message: msg, Path: gerr.Path, Locations: gerr.Locations, Extensions: map[string]any{"code": "BAD_REQUEST"}}
 }
 
 // depthLimit rejects operations nested deeper than maxDepth selection levels, or with more than

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,8 +32,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"oversized GraphQL body", "POST", "/acme/graphql", `{"query":"` + strings.Repeat("a", 2<<20) + `"}`, json, nil, http.StatusRequestEntityTooLarge, ""},
 		{"oversized form", "POST", "/signup", "name=" + strings.Repeat("a", 2<<20), form, nil, 0, ""},
-		{"malformed JSON", "POST", "/acme/graphql", `{"query": "{ business { name } }"`, json, nil, 0, ""},
-		{"JSON of the wrong shape", "POST", "/acme/graphql", `{"query": 42}`, json, nil, 0, ""},
+		{"malformed JSON", "POST", "/acme/graphql", `{"query": "{ business { name } }"`, json, nil, 0, `"code":"BAD_REQUEST"`},
+		{"JSON of the wrong shape", "POST", "/acme/graphql", `{"query": 42}`, json, nil, 0, `"code":"BAD_REQUEST"`},
 		{"deeply nested query", "POST", "/acme/graphql", `{"query":"` + deep + `"}`, json, nil, 0, ""},
 		{"unbalanced braces", "POST", "/acme/graphql", `{"query":"` + nested + `"}`, json, nil, 0, ""},
 		{"GraphQL as plain text", "POST", "/acme/graphql", `{ business { name } }`, map[string]string{"Content-Type": "text/plain"}, nil, 0, ""},
@@ -66,6 +67,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if c.says != "" && !strings.Contains(body, c.says) {
 				t.Errorf("the answer does not say %q: %.500s", c.says, body)
+			}
+			if quoted := strconv.Quote(c.body); len(c.body) > 10 && (strings.Contains(body, c.body) || strings.Contains(body, quoted[1:len(quoted)-1])) {
+				t.Errorf("the answer quotes the request back: %.500s", body)
 			}
 			if status, _, _ := send(t, browser(t), "GET", srv.URL+"/acme", "", nil); status != 200 {
 				t.Fatalf("the server stopped serving: %d", status)
