@@ -401,8 +401,11 @@ func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int
 			return slot, svc, nil
 		}
 	}
-	return Slot{}, svc, Errorf(ESLOTUNAVAILABLE, "%s at %s is no longer available; please choose another time",
-		svc.Name, start.In(s.loc).Format("Mon 2 Jan 15:04 MST"))
+	when := start.In(s.loc).Format("Mon 2 Jan 15:04 MST")
+	if !start.After(s.now()) {
+		return Slot{}, svc, Errorf(ESLOTUNAVAILABLE, "%s has passed; please choose another time", when)
+	}
+	return Slot{}, svc, Errorf(ESLOTUNAVAILABLE, "%s at %s is no longer available; please choose another time", svc.Name, when)
 }
 
 func addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, typ, actor string, data map[string]any, at time.Time) error {

@@ -426,3 +426,19 @@ func TestCalendarUIDs(t *testing.T) {
 		t.Errorf("two businesses' booking %d have calendar UIDs %q and %q", first[0].ID, uids[0], uids[1])
 	}
 }
+
+// A time that has passed is refused as such, not as taken.
+func TestBookPassedTime(t *testing.T) {
+	ctx := context.Background()
+	s, clk := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	start := at(date("2026-06-02"), "10:00")
+	clk.Set(start.Add(time.Minute))
+	for _, onBehalf := range []bool{false, true} {
+		_, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: start, Customer: customer(1), OnBehalf: onBehalf})
+		if domain.ErrorCode(err) != domain.ESLOTUNAVAILABLE || !strings.Contains(err.Error(), "has passed") {
+			t.Errorf("booking a time that has passed (on behalf %v): %v", onBehalf, err)
+		}
+	}
+}
