@@ -481,7 +481,7 @@ func (s *Store) BookingByToken(ctx context.Context, token ManageToken) (Booking,
 // may no longer change it: it has started, or the cutoff before its start has passed.
 func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) error {
 	if !b.Status.open() {
-		return Errorf(ECONFLICT, "this booking is already %s", strings.ReplaceAll(string(b.Status), "_", "-"))
+		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
 	if !now.Before(b.Start) {
 		return Errorf(ETOOLATE, "this booking has already started (%s) and can no longer be changed online",
@@ -512,6 +512,9 @@ func humanDuration(d time.Duration) string {
 
 // open reports whether a booking in status st can still be cancelled or moved.
 func (st Status) open() bool { return st == StatusPending || st == StatusConfirmed }
+
+// Label is the status as people read it: no-show, not no_show.
+func (st Status) Label() string { return strings.ReplaceAll(string(st), "_", "-") }
 
 // CancelByToken cancels the booking of token, as its customer, before the cutoff.
 // Errors: ENOTFOUND, ETOOLATE, ECONFLICT (already cancelled or over).
@@ -606,13 +609,13 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor string, allowed func(Status) bool) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		if !allowed(b.Status) {
-			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", strings.ReplaceAll(string(b.Status), "_", "-"), strings.ReplaceAll(string(to), "_", "-"))
+			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", b.Status.Label(), to.Label())
 		}
 		// An outcome marked ahead of time (a slip of the finger on the calendar) would end the
 		// booking for good: its customer could no longer cancel or move it, its time stays held.
 		if (to == StatusCompleted || to == StatusNoShow) && now.Before(b.Start) {
 			return Errorf(ECONFLICT, "this booking starts %s: it can be marked %s once it has started",
-				s.shortTime(*b), strings.ReplaceAll(string(to), "_", "-"))
+				s.shortTime(*b), to.Label())
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
 			return err
@@ -631,7 +634,7 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor
 
 func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, actor string, now time.Time) error {
 	if !b.Status.open() {
-		return Errorf(ECONFLICT, "this booking is already %s", strings.ReplaceAll(string(b.Status), "_", "-"))
+		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
 	if utf8.RuneCountInString(reason) > 500 {
 		return Invalid("reason", "reason must be at most 500 characters")
@@ -653,7 +656,7 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, acto
 
 func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor string, now time.Time) error {
 	if !b.Status.open() {
-		return Errorf(ECONFLICT, "a %s booking cannot be moved", strings.ReplaceAll(string(b.Status), "_", "-"))
+		return Errorf(ECONFLICT, "a %s booking cannot be moved", b.Status.Label())
 	}
 	slot, svc, err := s.findSlot(ctx, tx, b.ServiceID, staffID, start, b.Seats, b.ID, byStaff)
 	if err != nil {

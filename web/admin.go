@@ -211,9 +211,6 @@ func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, calendarPage(v))
 }
 
-// statusLabel is a booking's status as people read it: no-show, not no_show.
-func statusLabel(st domain.Status) string { return strings.ReplaceAll(string(st), "_", "-") }
-
 func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff string, loc *time.Location) calendarBooking {
 	contact := b.Contact.Email
 	if b.Contact.Phone != "" {
@@ -221,7 +218,7 @@ func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff 
 	}
 	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
-		StatusLabel: statusLabel(b.Status), Started: !time.Now().Before(b.Start),
+		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
 		Open: b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed, Pending: b.Status == domain.StatusPending,
 		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
 }

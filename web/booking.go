@@ -320,8 +320,8 @@ func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc dom
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		// The staff member left the service meanwhile: any staff member's days.
+	if domain.ErrorCode(err) != "" {
+		// The staff member left the service meanwhile, say: any staff member's days.
 		staffID, err = 0, nil
 	} else if err != nil {
 		s.serverError(w, r, err)
