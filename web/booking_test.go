@@ -176,7 +176,8 @@ func TestBookingFlow(t *testing.T) {
 		late := url.Values{"start": {past}, "staff": fields["staff"], "key": {"late-key"}, "name": {"Ada"}, "email": {"ada@example.com"}}
 		status, doc, _ := page(t, c, "POST", action, late.Encode())
 		if status != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "has passed") ||
-			attr(t, doc, `input[name="name"]`, "value") != "Ada" || doc.Find(`[data-testid="other-days"]`).Length() != 1 {
+			attr(t, doc, `input[name="name"]`, "value") != "Ada" || doc.Find(`[data-testid="other-days"]`).Length() != 1 ||
+			doc.Find(`[data-testid="book"]`).Length() != 0 {
 			t.Errorf("booking a past time: %d %s", status, doc.Find("main").Text())
 		}
 	})
