@@ -545,19 +545,28 @@ func (s *Store) RescheduleByToken(ctx context.Context, token ManageToken, start 
 
 // Confirm confirms a pending booking (staff). Errors: ENOTFOUND, ECONFLICT.
 func (s *Store) Confirm(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", actor, func(st Status) bool { return st == StatusPending })
+	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", "confirmed", actor, func(st Status) bool { return st == StatusPending })
 }
 
 // Complete marks a booking as delivered (staff), once it has started. Errors: ENOTFOUND,
 // ECONFLICT.
 func (s *Store) Complete(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusCompleted, "completed", actor, Status.open)
+	return s.setStatus(ctx, id, StatusCompleted, "completed", "marked completed", actor, Status.open)
 }
 
 // NoShow marks that the customer did not come (staff), once the booking has started. Errors:
 // ENOTFOUND, ECONFLICT.
 func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusNoShow, "no_show", actor, Status.open)
+	return s.setStatus(ctx, id, StatusNoShow, "no_show", "marked no-show", actor, Status.open)
+}
+
+// Reopen takes back an outcome marked by mistake (completed, no-show): the booking is
+// confirmed again, its time still its own (staff; the customer is not told). Errors:
+// ENOTFOUND, ECONFLICT.
+func (s *Store) Reopen(ctx context.Context, id int64, actor string) (Booking, error) {
+	return s.setStatus(ctx, id, StatusConfirmed, "reopened", "reopened", actor, func(st Status) bool {
+		return st == StatusCompleted || st == StatusNoShow
+	})
 }
 
 // Cancel cancels a booking (staff: no cutoff). Errors: ENOTFOUND, ECONFLICT.
@@ -606,10 +615,12 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 	return b, nil
 }
 
-func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor string, allowed func(Status) bool) (Booking, error) {
+// setStatus moves booking id to status to when allowed allows its status, recording event; done
+// says the change in the refusal ("a cancelled booking cannot be " + done).
+func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, done, actor string, allowed func(Status) bool) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		if !allowed(b.Status) {
-			return Errorf(ECONFLICT, "a %s booking cannot be marked %s", b.Status.Label(), to.Label())
+			return Errorf(ECONFLICT, "a %s booking cannot be %s", b.Status.Label(), done)
 		}
 		// An outcome marked ahead of time (a slip of the finger on the calendar) would end the
 		// booking for good: its customer could no longer cancel or move it, its time stays held.
@@ -623,7 +634,7 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, actor
 		if err := addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now); err != nil {
 			return err
 		}
-		if to == StatusConfirmed {
+		if event == "confirmed" { // reopening only corrects the business's record: nothing to tell
 			confirmed := *b
 			confirmed.Status = to
 			return s.notify(ctx, tx, "booking_confirmed", confirmed, "", now)

@@ -319,6 +319,23 @@ func TestManageByToken(t *testing.T) {
 		if _, err := s.NoShow(ctx, other.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT {
 			t.Errorf("no-show after completed: %v", err)
 		}
+		// An outcome marked by mistake is taken back: confirmed again, and the other outcome can
+		// then be marked. Only an outcome can be taken back.
+		if r, err := s.Reopen(ctx, other.ID, "staff:Ana"); err != nil || r.Status != domain.StatusConfirmed {
+			t.Fatalf("reopen: %+v %v", r, err)
+		}
+		if _, err := s.Reopen(ctx, other.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT || !strings.Contains(err.Error(), "a confirmed booking cannot be reopened") {
+			t.Errorf("reopen a confirmed booking: %v", err)
+		}
+		if _, err := s.NoShow(ctx, other.ID, "staff:Ana"); err != nil {
+			t.Errorf("no-show after reopening: %v", err)
+		}
+		if _, err := s.Reopen(ctx, other.ID, "staff:Ana"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Complete(ctx, other.ID, "staff:Ana"); err != nil {
+			t.Fatal(err)
+		}
 		events, err := s.Events(ctx, b.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -331,8 +348,22 @@ func TestManageByToken(t *testing.T) {
 			t.Errorf("events %v, want %s", got, want)
 		}
 		events, _ = s.Events(ctx, other.ID)
-		if len(events) != 3 || events[1].Type != "rescheduled" || events[2].Type != "completed" || events[2].Actor != "staff:Ana" {
-			t.Errorf("staff events %+v", events)
+		var types []string
+		for _, e := range events {
+			types = append(types, e.Type)
+		}
+		if want := "created rescheduled completed reopened no_show reopened completed"; strings.Join(types, " ") != want || events[2].Actor != "staff:Ana" {
+			t.Errorf("staff events %v, want %s", types, want)
+		}
+		// Reopening corrects the business's record: the customer gets no "confirmed" email.
+		msgs, err := s.DueMessages(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.BookingID == other.ID && m.Kind == "booking_confirmed" {
+				t.Errorf("reopening mailed the customer: %s", m.Subject)
+			}
 		}
 	})
 }

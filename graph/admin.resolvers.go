@@ -68,6 +68,16 @@ func (r *mutationResolver) MarkNoShow(ctx context.Context, id int64) (*domain.Bo
 	return inZone(s, b), err
 }
 
+// ReopenBooking is the resolver for the reopenBooking field.
+func (r *mutationResolver) ReopenBooking(ctx context.Context, id int64) (*domain.Booking, error) {
+	s, v, err := storeFor(ctx, domain.RoleStaff)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.Reopen(ctx, id, actor(v))
+	return inZone(s, b), err
+}
+
 // MoveBooking is the resolver for the moveBooking field.
 func (r *mutationResolver) MoveBooking(ctx context.Context, id int64, start time.Time, staffID *int64) (*domain.Booking, error) {
 	s, v, err := storeFor(ctx, domain.RoleStaff)

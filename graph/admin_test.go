@@ -142,6 +142,10 @@ func TestDashboardBookings(t *testing.T) {
 	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!) { confirmBooking(id: $id) { id } }`, map[string]any{"id": id}, nil); code(errs) != "CONFLICT" {
 		t.Errorf("confirm a confirmed booking: %+v", errs)
 	}
+	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!) { reopenBooking(id: $id) { id } }`, map[string]any{"id": id}, nil); code(errs) != "CONFLICT" ||
+		!strings.Contains(errs[0].Message, "cannot be reopened") {
+		t.Errorf("reopen a booking without an outcome: %+v", errs)
+	}
 	// Moving onto another booking is refused even for staff.
 	if errs := doAs(t, srv, "acme", staff, `mutation($id: ID!, $s: DateTime!) { moveBooking(id: $id, start: $s) { id } }`,
 		map[string]any{"id": p1.Bookings.Edges[1].Node.ID, "s": starts[2]}, nil); code(errs) != "SLOT_UNAVAILABLE" {

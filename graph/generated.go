@@ -157,6 +157,7 @@ type ComplexityRoot struct {
 		RemoveDateOverride       func(childComplexity int, staffID int64, date model.Date) int
 		RemoveTimeOff            func(childComplexity int, id int64) int
 		RemoveUser               func(childComplexity int, id int64) int
+		ReopenBooking            func(childComplexity int, id int64) int
 		RescheduleBooking        func(childComplexity int, token string, start time.Time, staffID *int64) int
 		RevokeAPIToken           func(childComplexity int, id int64) int
 		SetDateOverride          func(childComplexity int, staffID int64, date model.Date, intervals []string) int
@@ -262,6 +263,7 @@ type MutationResolver interface {
 	CancelBookingAsBusiness(ctx context.Context, id int64, reason *string) (*domain.Booking, error)
 	CompleteBooking(ctx context.Context, id int64) (*domain.Booking, error)
 	MarkNoShow(ctx context.Context, id int64) (*domain.Booking, error)
+	ReopenBooking(ctx context.Context, id int64) (*domain.Booking, error)
 	MoveBooking(ctx context.Context, id int64, start time.Time, staffID *int64) (*domain.Booking, error)
 	CreateBookingForCustomer(ctx context.Context, input model.CreateBookingInput) (*model.CreateBookingPayload, error)
 	CreateService(ctx context.Context, input model.ServiceInput) (*domain.Service, error)
@@ -844,6 +846,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveUser(childComplexity, args["id"].(int64)), true
+	case "Mutation.reopenBooking":
+		if e.ComplexityRoot.Mutation.ReopenBooking == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reopenBooking_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReopenBooking(childComplexity, args["id"].(int64)), true
 	case "Mutation.rescheduleBooking":
 		if e.ComplexityRoot.Mutation.RescheduleBooking == nil {
 			break
@@ -2059,6 +2072,20 @@ func (ec *executionContext) field_Mutation_removeTimeOff_args(ctx context.Contex
 }
 
 func (ec *executionContext) field_Mutation_removeUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reopenBooking_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4053,6 +4080,50 @@ func (ec *executionContext) fieldContext_Mutation_markNoShow(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_markNoShow_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reopenBooking(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reopenBooking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReopenBooking(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Booking) graphql.Marshaler {
+			return ec.marshalNBooking2ᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐBooking(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reopenBooking(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Booking(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reopenBooking_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8505,6 +8576,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "markNoShow":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_markNoShow(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reopenBooking":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reopenBooking(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

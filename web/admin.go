@@ -89,6 +89,7 @@ type calendarBooking struct {
 	StatusLabel          string // no-show, not no_show
 	Open, Pending        bool
 	Started              bool // an outcome (completed, no-show) can be marked
+	Outcome              bool // it has one, which can be taken back
 	URL                  string
 }
 
@@ -219,12 +220,13 @@ func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff 
 	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
-		Open: b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed, Pending: b.Status == domain.StatusPending,
+		Outcome: b.Status == domain.StatusCompleted || b.Status == domain.StatusNoShow,
+		Open:    b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed, Pending: b.Status == domain.StatusPending,
 		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
 }
 
-// bookingAction confirms, completes, marks as no-show or cancels a booking, then goes back to
-// where the form was (the calendar or the booking's page).
+// bookingAction confirms, completes, marks as no-show, reopens or cancels a booking, then goes
+// back to where the form was (the calendar or the booking's page).
 func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r, "id")
 	if !ok {
@@ -244,6 +246,9 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 	case "no-show":
 		_, err = store.NoShow(r.Context(), id, actor)
 		msg = "Booking marked as a no-show."
+	case "reopen":
+		_, err = store.Reopen(r.Context(), id, actor)
+		msg = "Booking reopened: confirmed again."
 	case "cancel":
 		_, err = store.Cancel(r.Context(), id, strings.TrimSpace(r.PostFormValue("reason")), actor)
 		msg = "Booking cancelled; the customer is told by email."

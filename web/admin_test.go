@@ -264,6 +264,15 @@ func TestDashboardCalendar(t *testing.T) {
 	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "Not done") {
 		t.Errorf("completing a no-show: %d %s", status, text(doc, `[data-testid="flash"]`))
 	}
+	// A wrong outcome is taken back from the card: confirmed again, outcomes offered again.
+	if doc.Find(secondCard+` [data-testid="action-reopen"]`).Length() != 1 {
+		t.Errorf("no way to take back the no-show: %s", text(doc, secondCard))
+	}
+	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/reopen", second.ID), url.Values{"back": {back}})
+	if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"] [data-testid="action-complete"]`).Length() != 1 ||
+		!strings.Contains(text(doc, `[data-testid="flash"]`), "reopened") {
+		t.Errorf("reopen: %d %s", status, text(doc, secondCard))
+	}
 
 	// Moving onto another booking's time is refused, the form keeps what was typed.
 	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {

@@ -176,6 +176,7 @@ func TestTenantIsolation(t *testing.T) {
 			`mutation { confirmBooking(id: "%d") { id notes } }`,
 			`mutation { completeBooking(id: "%d") { id notes } }`,
 			`mutation { markNoShow(id: "%d") { id notes } }`,
+			`mutation { reopenBooking(id: "%d") { id notes } }`,
 			`mutation { cancelBookingAsBusiness(id: "%d", reason: "x") { id notes } }`,
 			`mutation { moveBooking(id: "%d", start: "` + start + `") { id notes } }`,
 			`mutation { updateService(id: "%d", input: {name: "A", durationMinutes: 30, priceAmount: 0, staffIds: []}) { name } }`,
@@ -242,7 +243,7 @@ func TestTenantIsolation(t *testing.T) {
 			check("GET "+p, body)
 			ops++
 		}
-		for _, path := range []string{"/bookings/%d/confirm", "/bookings/%d/complete", "/bookings/%d/no-show", "/bookings/%d/cancel",
+		for _, path := range []string{"/bookings/%d/confirm", "/bookings/%d/complete", "/bookings/%d/no-show", "/bookings/%d/reopen", "/bookings/%d/cancel",
 			"/bookings/%d/move", "/customers/%d/notes", "/customers/%d/anonymise", "/services/%d", "/staff/%d", "/staff/%d/overrides",
 			"/staff/%d/timeoff", "/staff/1/timeoff/%d/delete", "/users/%d/role", "/users/%d/remove", "/tokens/%d/revoke"} {
 			p := "/acme/admin" + fmt.Sprintf(path, id)
