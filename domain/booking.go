@@ -560,12 +560,27 @@ func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, er
 	return s.setStatus(ctx, id, StatusNoShow, "no_show", "marked no-show", actor, Status.open)
 }
 
-// Reopen takes back an outcome marked by mistake (completed, no-show): the booking is
-// confirmed again, its time still its own (staff; the customer is not told). Errors:
-// ENOTFOUND, ECONFLICT.
+// Reopen takes back an outcome marked by mistake (completed, no-show): the booking is again
+// what it was before (confirmed, or pending confirmation), its time still its own (staff; the
+// customer is not told: nothing changed for them). Errors: ENOTFOUND, ECONFLICT.
 func (s *Store) Reopen(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusConfirmed, "reopened", "reopened", actor, func(st Status) bool {
-		return st == StatusCompleted || st == StatusNoShow
+	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
+		if b.Status != StatusCompleted && b.Status != StatusNoShow {
+			return Errorf(ECONFLICT, "a %s booking cannot be reopened", b.Status.Label())
+		}
+		var data string
+		err := tx.QueryRowContext(ctx, `SELECT data FROM booking_events WHERE booking_id = ? AND type = ?
+			ORDER BY id DESC LIMIT 1`, b.ID, string(b.Status)).Scan(&data)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var before struct{ From Status }
+		json.Unmarshal([]byte(data), &before) // no record (an import, say): confirmed
+		to := StatusConfirmed
+		if before.From == StatusPending {
+			to = StatusPending
+		}
+		return markStatus(ctx, tx, b, to, "reopened", actor, now)
 	})
 }
 
@@ -628,19 +643,24 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, done,
 			return Errorf(ECONFLICT, "this booking starts %s: it can be marked %s once it has started",
 				s.shortTime(*b), to.Label())
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
+		if err := markStatus(ctx, tx, b, to, event, actor, now); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now); err != nil {
-			return err
-		}
-		if event == "confirmed" { // reopening only corrects the business's record: nothing to tell
+		if to == StatusConfirmed {
 			confirmed := *b
 			confirmed.Status = to
 			return s.notify(ctx, tx, "booking_confirmed", confirmed, "", now)
 		}
 		return nil
 	})
+}
+
+// markStatus sets b's status to to in tx and records event, with the status it had.
+func markStatus(ctx context.Context, tx *sql.Tx, b *Booking, to Status, event, actor string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
+		return err
+	}
+	return addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now)
 }
 
 func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, actor string, now time.Time) error {

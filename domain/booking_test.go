@@ -473,3 +473,25 @@ func TestBookPassedTime(t *testing.T) {
 		}
 	}
 }
+
+// Reopening gives a booking back the status it had before its outcome: a request still waiting
+// for the business's confirmation waits again, it is not confirmed behind the customer's back.
+func TestReopenRestoresPending(t *testing.T) {
+	ctx := context.Background()
+	s, clk := mustOpenStore(t, "Europe/Madrid", monday)
+	mustSettings(t, s, func(st *domain.Settings) { st.RequireConfirmation = true })
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	start := at(date("2026-06-02"), "10:00")
+	b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: start, Customer: customer(1)})
+	if err != nil || b.Status != domain.StatusPending {
+		t.Fatalf("booking %+v, %v", b, err)
+	}
+	clk.Set(start)
+	if _, err := s.NoShow(ctx, b.ID, "staff:Ana"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Reopen(ctx, b.ID, "staff:Ana"); err != nil || r.Status != domain.StatusPending {
+		t.Errorf("reopened a pending booking as %q (%v), want pending", r.Status, err)
+	}
+}

@@ -248,7 +248,7 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 		msg = "Booking marked as a no-show."
 	case "reopen":
 		_, err = store.Reopen(r.Context(), id, actor)
-		msg = "Booking reopened: confirmed again."
+		msg = "Booking reopened."
 	case "cancel":
 		_, err = store.Cancel(r.Context(), id, strings.TrimSpace(r.PostFormValue("reason")), actor)
 		msg = "Booking cancelled; the customer is told by email."

@@ -302,7 +302,14 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Errors[derr.Field] = derr.Message
-		if derr.Field == "" || (derr.Field != "customer.name" && derr.Field != "customer.email" && derr.Field != "customer.phone" && derr.Field != "notes") {
+		switch derr.Field {
+		case "customer.name", "customer.email", "customer.phone", "notes":
+		case "idempotencyKey":
+			// The form already booked another time or other details (the back button after a
+			// booking): a new key lets it book this one, once it is sent again.
+			v.Key = rand.Text()
+			v.Message = "This form was already used for another booking. Check the details and press Book again."
+		default:
 			v.Message = derr.Error()
 		}
 		render(w, r, http.StatusUnprocessableEntity, detailsPage(v))

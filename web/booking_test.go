@@ -166,6 +166,19 @@ func TestBookingFlow(t *testing.T) {
 		if status, _, hdr := page(t, c, "POST", action, other.Encode()); status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
 			t.Errorf("booking the offered time: %d %s", status, hdr.Get("Location"))
 		}
+		// Back to that page, another time picked: the form's key booked the first one, so the
+		// form comes back with a new key, with which the request is taken as new (here to find
+		// that time overlaps the booking just made).
+		other.Set("start", choices.Last().AttrOr("value", ""))
+		status, doc, _ = page(t, c, "POST", action, other.Encode())
+		key := attr(t, doc, `input[name="key"]`, "value")
+		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "already used") || key == "" || key == other.Get("key") {
+			t.Fatalf("a used form for another time: %d %q key %q", status, doc.Find(`[data-testid="message"]`).Text(), key)
+		}
+		other.Set("key", key)
+		if status, doc, _ := page(t, c, "POST", action, other.Encode()); status != http.StatusConflict || !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "just taken") {
+			t.Errorf("the form with its new key: %d %s", status, doc.Find(`[data-testid="message"]`).Text())
+		}
 	})
 	t.Run("TimePassed", func(t *testing.T) {
 		past := time.Now().Add(-24 * time.Hour).Truncate(time.Hour).Format(time.RFC3339)
