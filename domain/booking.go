@@ -479,8 +479,18 @@ func (s *Store) BookingByToken(ctx context.Context, token ManageToken) (Booking,
 
 // checkCutoff fails with ECONFLICT when b is no longer open, and with ETOOLATE when customers
 // may no longer change it: it has started, or the cutoff before its start has passed.
+// CheckChangeOnline says whether b's customer may still change or cancel it online: nil, or
+// ECONFLICT (cancelled or over), ETOOLATE (started, or past the business's cutoff).
+func (s *Store) CheckChangeOnline(ctx context.Context, b Booking) error {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	return checkCutoff(b, st, s.now(), s.loc)
+}
+
 func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) error {
-	if !b.Status.open() {
+	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
 	if !now.Before(b.Start) {
@@ -489,12 +499,13 @@ func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) erro
 	}
 	if st.CancelCutoff > 0 && now.After(b.Start.Add(-st.CancelCutoff)) {
 		return Errorf(ETOOLATE, "this booking can no longer be changed online: changes are possible until %s before the start (%s). Please contact the business.",
-			humanDuration(st.CancelCutoff), b.Start.In(loc).Format("Mon 2 Jan 15:04 MST"))
+			HumanDuration(st.CancelCutoff), b.Start.In(loc).Format("Mon 2 Jan 15:04 MST"))
 	}
 	return nil
 }
 
-func humanDuration(d time.Duration) string {
+// HumanDuration says d in its largest whole unit, as people do: 1 day, 3 hours, 90 minutes.
+func HumanDuration(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		if n := int(d / (24 * time.Hour)); n != 1 {
@@ -511,7 +522,11 @@ func humanDuration(d time.Duration) string {
 }
 
 // open reports whether a booking in status st can still be cancelled or moved.
-func (st Status) open() bool { return st == StatusPending || st == StatusConfirmed }
+// Open reports whether a booking with this status is still to happen: pending or confirmed.
+func (st Status) Open() bool { return st == StatusPending || st == StatusConfirmed }
+
+// HasOutcome reports whether staff marked how the booking went: completed or no-show.
+func (st Status) HasOutcome() bool { return st == StatusCompleted || st == StatusNoShow }
 
 // Label is the status as people read it: no-show, not no_show.
 func (st Status) Label() string { return strings.ReplaceAll(string(st), "_", "-") }
@@ -551,13 +566,13 @@ func (s *Store) Confirm(ctx context.Context, id int64, actor string) (Booking, e
 // Complete marks a booking as delivered (staff), once it has started. Errors: ENOTFOUND,
 // ECONFLICT.
 func (s *Store) Complete(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusCompleted, "completed", "marked completed", actor, Status.open)
+	return s.setStatus(ctx, id, StatusCompleted, "completed", "marked completed", actor, Status.Open)
 }
 
 // NoShow marks that the customer did not come (staff), once the booking has started. Errors:
 // ENOTFOUND, ECONFLICT.
 func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusNoShow, "no_show", "marked no-show", actor, Status.open)
+	return s.setStatus(ctx, id, StatusNoShow, "no_show", "marked no-show", actor, Status.Open)
 }
 
 // Reopen takes back an outcome marked by mistake (completed, no-show): the booking is again
@@ -565,7 +580,7 @@ func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, er
 // customer is not told: nothing changed for them). Errors: ENOTFOUND, ECONFLICT.
 func (s *Store) Reopen(ctx context.Context, id int64, actor string) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
-		if b.Status != StatusCompleted && b.Status != StatusNoShow {
+		if !b.Status.HasOutcome() {
 			return Errorf(ECONFLICT, "a %s booking cannot be reopened", b.Status.Label())
 		}
 		var data string
@@ -664,7 +679,7 @@ func markStatus(ctx context.Context, tx *sql.Tx, b *Booking, to Status, event, a
 }
 
 func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, actor string, now time.Time) error {
-	if !b.Status.open() {
+	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
 	if utf8.RuneCountInString(reason) > 500 {
@@ -686,7 +701,7 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, acto
 }
 
 func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor string, now time.Time) error {
-	if !b.Status.open() {
+	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "a %s booking cannot be moved", b.Status.Label())
 	}
 	slot, svc, err := s.findSlot(ctx, tx, b.ServiceID, staffID, start, b.Seats, b.ID, byStaff)

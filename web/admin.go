@@ -220,8 +220,7 @@ func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff 
 	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
-		Outcome: b.Status == domain.StatusCompleted || b.Status == domain.StatusNoShow,
-		Open:    b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed, Pending: b.Status == domain.StatusPending,
+		Outcome: b.Status.HasOutcome(), Open: b.Status.Open(), Pending: b.Status == domain.StatusPending,
 		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
 }
 

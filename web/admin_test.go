@@ -680,19 +680,11 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 // way to have a booking that has already started.
 func shiftBooking(t *testing.T, m *tenancy.Manager, slug string, id int64, d time.Duration) {
 	t.Helper()
-	ctx := context.Background()
-	tn, _, err := m.Resolve(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := m.Acquire(ctx, tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	s := int64(d / time.Second)
-	if _, err := l.DB.Write.ExecContext(ctx, `UPDATE bookings SET start_at = start_at + ?, end_at = end_at + ?,
-		block_start = block_start + ?, block_end = block_end + ? WHERE id = ?`, s, s, s, s, id); err != nil {
-		t.Fatal(err)
-	}
+	withLease(t, m, slug, func(ctx context.Context, l *tenancy.Lease) {
+		s := int64(d / time.Second)
+		if _, err := l.DB.Write.ExecContext(ctx, `UPDATE bookings SET start_at = start_at + ?, end_at = end_at + ?,
+			block_start = block_start + ?, block_end = block_end + ? WHERE id = ?`, s, s, s, s, id); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -91,20 +91,12 @@ var form = map[string]string{"Content-Type": "application/x-www-form-urlencoded"
 // sessions counts the sessions stored in a business's own database.
 func sessions(t *testing.T, m *tenancy.Manager, slug string) int {
 	t.Helper()
-	ctx := context.Background()
-	tn, _, err := m.Resolve(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := m.Acquire(ctx, tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
 	var n int
-	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	withLease(t, m, slug, func(ctx context.Context, l *tenancy.Lease) {
+		if err := l.DB.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return n
 }
 

@@ -237,20 +237,9 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 	l, _ := tenancy.FromContext(r.Context())
 	deadline := start.Add(-st.CancelCutoff)
 	if !time.Now().Before(deadline) {
-		return "This time is less than " + cutoffLength(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
+		return "This time is less than " + domain.HumanDuration(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
 	}
 	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
-}
-
-// cutoffLength says a cutoff in the largest whole unit: 24 hours, 90 minutes.
-func cutoffLength(d time.Duration) string {
-	if d%time.Hour == 0 {
-		if h := int(d / time.Hour); h != 1 {
-			return strconv.Itoa(h) + " hours"
-		}
-		return "an hour"
-	}
-	return strconv.Itoa(int(d/time.Minute)) + " minutes"
 }
 
 // bookCreate books the posted details. A time lost meanwhile (taken, or passed) comes back as
@@ -403,7 +392,7 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 		start, end := b.Start.In(loc), b.End.In(loc)
 		v.LocalWhen = fmt.Sprintf("%s, %s–%s (%s time)", start.Format("Monday 2 January"), start.Format("15:04"), end.Format("15:04"), loc)
 	}
-	open := b.Status == domain.StatusPending || b.Status == domain.StatusConfirmed
+	open := b.Status.Open()
 	deadline := b.Start.Add(-st.CancelCutoff)
 	switch {
 	case !open:
@@ -451,17 +440,18 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 		return domain.Service{}, false
 	}
 	store := s.store(r)
-	st, err := store.Settings(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
-		return domain.Service{}, false
-	}
 	msg := ""
-	switch {
-	case b.Status != domain.StatusPending && b.Status != domain.StatusConfirmed:
+	err := store.CheckChangeOnline(r.Context(), b)
+	switch domain.ErrorCode(err) {
+	case domain.ECONFLICT:
 		msg = "closed"
-	case !time.Now().Before(b.Start.Add(-st.CancelCutoff)):
+	case domain.ETOOLATE:
 		msg = "toolate"
+	default:
+		if err != nil {
+			s.serverError(w, r, err)
+			return domain.Service{}, false
+		}
 	}
 	if msg != "" {
 		l, _ := tenancy.FromContext(r.Context())

@@ -43,6 +43,14 @@ func attr(t *testing.T, doc *goquery.Document, sel, name string) string {
 // withStore runs fn on the domain store of business slug.
 func withStore(t *testing.T, m *tenancy.Manager, slug string, fn func(context.Context, *domain.Store)) {
 	t.Helper()
+	withLease(t, m, slug, func(ctx context.Context, l *tenancy.Lease) {
+		fn(ctx, domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now))
+	})
+}
+
+// withLease runs fn with business slug's open database, behind the server's back.
+func withLease(t *testing.T, m *tenancy.Manager, slug string, fn func(context.Context, *tenancy.Lease)) {
+	t.Helper()
 	ctx := context.Background()
 	tn, _, err := m.Resolve(ctx, slug)
 	if err != nil {
@@ -53,7 +61,7 @@ func withStore(t *testing.T, m *tenancy.Manager, slug string, fn func(context.Co
 		t.Fatal(err)
 	}
 	defer l.Release()
-	fn(ctx, domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now))
+	fn(ctx, l)
 }
 
 // openEveryDay gives business slug the named staff, each working from..to (minutes of the day)
@@ -118,7 +126,7 @@ func TestBookingFlow(t *testing.T) {
 	}
 	soon := time.Now().Add(3 * time.Hour).Truncate(time.Hour).Format(time.RFC3339)
 	_, soonDoc, _ := page(t, c, "GET", srv.URL+slots.Eq(1).AttrOr("href", "")[:strings.Index(slots.Eq(1).AttrOr("href", ""), "?")]+"?"+url.Values{"start": {soon}}.Encode(), "")
-	if got := soonDoc.Find(`[data-testid="details-cutoff"]`).Text(); !strings.Contains(got, "less than 24 hours away") {
+	if got := soonDoc.Find(`[data-testid="details-cutoff"]`).Text(); !strings.Contains(got, "less than 1 day away") {
 		t.Errorf("cutoff before booking a time inside it: %q", got)
 	}
 	fields := url.Values{
