@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,6 +240,8 @@ func TestExport(t *testing.T) {
 	acme := mustProvision(t, m, "acme")
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('it''s mine'), (NULL)`)
 	exec(t, m, acme, `INSERT INTO sessions VALUES ('secret-token', x'00', 1)`)
+	exec(t, m, acme, `CREATE TABLE users (id INTEGER PRIMARY KEY, "e""mail" TEXT, password_hash TEXT, avatar BLOB, score REAL)`)
+	exec(t, m, acme, `INSERT INTO users VALUES (7, 'o''brien@example.com', 'argon2id-secret', x'CAFE', 0.1)`)
 	dir := t.TempDir()
 	files, err := m.Export(ctx, acme, dir)
 	if err != nil {
@@ -258,9 +261,18 @@ func TestExport(t *testing.T) {
 	if err := json.Unmarshal(data, &rows); err != nil || len(rows) != 2 || rows[0]["body"] != "it's mine" {
 		t.Errorf("notes.json: %s %v", data, err)
 	}
+	// Values keep their types; blobs are hex (JSON has no bytes); password hashes are redacted.
+	data, _ = os.ReadFile(filepath.Join(dir, "users.json"))
+	want := map[string]any{"id": 7.0, `e"mail`: "o'brien@example.com", "password_hash": "[redacted]", "avatar": "CAFE", "score": 0.1}
+	var users []map[string]any
+	if err := json.Unmarshal(data, &users); err != nil || len(users) != 1 || !maps.Equal(users[0], want) {
+		t.Errorf("users.json: %s %v", data, err)
+	}
 	dump, _ := os.ReadFile(filepath.Join(dir, "dump.sql"))
-	if strings.Contains(string(dump), "secret-token") {
-		t.Error("the dump contains a session token")
+	for _, secret := range []string{"secret-token", "argon2id-secret"} {
+		if strings.Contains(string(dump), secret) {
+			t.Errorf("the dump contains %q", secret)
+		}
 	}
 	// The dump recreates the data in an empty database.
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "re.db"))
@@ -275,6 +287,12 @@ func TestExport(t *testing.T) {
 	db.QueryRow(`SELECT count(*) FROM notes WHERE body = 'it''s mine' OR body IS NULL`).Scan(&n)
 	if n != 2 {
 		t.Errorf("re-imported %d notes", n)
+	}
+	var avatar []byte
+	var score float64
+	if err := db.QueryRow(`SELECT avatar, score FROM users WHERE "e""mail" = 'o''brien@example.com'`).Scan(&avatar, &score); err != nil ||
+		string(avatar) != "\xca\xfe" || score != 0.1 {
+		t.Errorf("re-imported user: %x %v %v", avatar, score, err)
 	}
 }
 
