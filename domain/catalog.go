@@ -574,13 +574,16 @@ func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, er
 	return c, err
 }
 
+// likeEscape escapes LIKE's wildcards (with ESCAPE '\') in a search text.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // Customers lists customers whose name, email or phone contains search, by name, at most limit
 // of them after the customer with id after (0: from the start).
 func (s *Store) Customers(ctx context.Context, search string, limit int, after int64) ([]Customer, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
+	like := "%" + likeEscape.Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
 	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
 		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\') AND id > ?2
 		ORDER BY id LIMIT ?3`, like, after, limit)

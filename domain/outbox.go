@@ -97,13 +97,16 @@ func (s *Store) describeTime(b Booking) string {
 
 func (s *Store) shortTime(b Booking) string { return b.Start.In(s.loc).Format("Mon 2 Jan 15:04 MST") }
 
+// icsText escapes an iCalendar TEXT value (RFC 5545 3.3.11). A Replacer is safe to share and
+// costs a lookup table to build: built once, not once per booking's email.
+var icsText = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
+
 // calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it.
 func calendar(b Booking, summary, staff string, cancelled bool, sequence int, now time.Time) string {
 	method, status := "REQUEST", "CONFIRMED"
 	if cancelled {
 		method, status = "CANCEL", "CANCELLED"
 	}
-	esc := strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
 	utc := func(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 	lines := []string{
 		"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Reserva//Booking//EN", "METHOD:" + method,
@@ -111,7 +114,7 @@ func calendar(b Booking, summary, staff string, cancelled bool, sequence int, no
 		"UID:" + b.CalendarUID + "@reserva",
 		fmt.Sprintf("SEQUENCE:%d", sequence),
 		"DTSTAMP:" + utc(now), "DTSTART:" + utc(b.Start), "DTEND:" + utc(b.End),
-		"SUMMARY:" + esc.Replace(summary+" with "+staff),
+		"SUMMARY:" + icsText.Replace(summary+" with "+staff),
 		"STATUS:" + status,
 		"END:VEVENT", "END:VCALENDAR",
 	}

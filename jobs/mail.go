@@ -103,6 +103,9 @@ type FileMailer struct {
 	From string
 }
 
+// messageFileName turns a Message-ID into a file name (built once: a Replacer is safe to share).
+var messageFileName = strings.NewReplacer("<", "", ">", "", "@", "_")
+
 func (f FileMailer) Send(ctx context.Context, m Mail) error {
 	msg, err := compose(m, f.From)
 	if err != nil {
@@ -111,7 +114,7 @@ func (f FileMailer) Send(ctx context.Context, m Mail) error {
 	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
 		return err
 	}
-	name := strings.Trim(strings.NewReplacer("<", "", ">", "", "@", "_").Replace(m.ID), ".") + ".eml"
+	name := strings.Trim(messageFileName.Replace(m.ID), ".") + ".eml"
 	return os.WriteFile(filepath.Join(f.Dir, name), msg, 0o640)
 }
 

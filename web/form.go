@@ -123,10 +123,13 @@ func (f *form) ids(name string) []int64 {
 
 func formatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
+// intervalSeparators reads dashes, semicolons and "to" in working hours as "-" and ",".
+var intervalSeparators = strings.NewReplacer("–", "-", "—", "-", ";", ",", " to ", "-")
+
 // parseIntervals reads "09:00-13:00, 14:00-18:00" (an empty text is no intervals).
 func parseIntervals(s string) ([]domain.Interval, error) {
 	var out []domain.Interval
-	s = strings.NewReplacer("–", "-", "—", "-", ";", ",", " to ", "-").Replace(s)
+	s = intervalSeparators.Replace(s)
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
