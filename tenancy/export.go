@@ -3,13 +3,15 @@ package tenancy
 import (
 	"bufio"
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // Secrets are not part of an export: sessions, manage-token and reset-link hashes are left out, and
@@ -48,15 +50,47 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	// One read transaction: every file shows the same moment.
-	tx, err := l.DB.Read.BeginTx(ctx, nil)
+	// The text is read straight from SQLite's memory, on a connection of the read pool used
+	// directly: database/sql would copy every row into a new string, and a big export made the
+	// garbage collector run for everyone.
+	conn, err := l.DB.Read.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer conn.Close()
+	var files []string
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(interface{ Raw() *sqlite3.Conn })
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		files, err = export(ctx, c.Raw(), t, dir)
+		if !c.Raw().GetAutocommit() {
+			// Its read transaction could not be ended: the connection must not serve again.
+			return errors.Join(err, driver.ErrBadConn)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", t.Slug, err)
+	}
+	return files, nil
+}
+
+// export writes t's files from c, in one read transaction so that every file shows the same
+// moment.
+func export(ctx context.Context, c *sqlite3.Conn, t Tenant, dir string) (files []string, err error) {
+	old := c.SetInterrupt(ctx)
+	if err := c.Exec("BEGIN"); err != nil {
+		c.SetInterrupt(old)
+		return nil, err
+	}
+	defer func() {
+		c.SetInterrupt(old) // a cancelled request must not interrupt the rollback too
+		c.Exec("ROLLBACK")
+	}()
 
 	pace := NewPacer(BulkShare)
-	var files []string
 	write := func(name string, fn func(*bufio.Writer) error) error {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
@@ -75,25 +109,22 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 		return e.Encode(map[string]any{"id": t.ID, "slug": t.Slug, "name": t.Name, "timezone": t.Timezone,
 			"created_at": t.CreatedAt, "schema_version": t.SchemaVersion})
 	}); err != nil {
-		return nil, fmt.Errorf("export %s: %w", t.Slug, err)
+		return nil, err
 	}
 
-	rows, err := tx.QueryContext(ctx, `SELECT type, name, tbl_name, sql FROM sqlite_schema
+	type object struct{ typ, name, table, sql string }
+	var schema []object
+	st, _, err := c.Prepare(`SELECT type, name, tbl_name, sql FROM sqlite_schema
 		WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type = 'table' DESC, rowid`)
 	if err != nil {
 		return nil, err
 	}
-	type object struct{ typ, name, table, sql string }
-	var schema []object
-	for rows.Next() {
-		var o object
-		if err := rows.Scan(&o.typ, &o.name, &o.table, &o.sql); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		schema = append(schema, o)
+	for st.Step() {
+		schema = append(schema, object{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)})
 	}
-	rows.Close()
+	if err := errors.Join(st.Err(), st.Close()); err != nil {
+		return nil, err
+	}
 
 	err = write("dump.sql", func(w *bufio.Writer) error {
 		fmt.Fprintf(w, "-- Reserva export of %s (%s), schema version %d\nPRAGMA foreign_keys=OFF;\nBEGIN;\n", t.Name, t.Slug, t.SchemaVersion)
@@ -105,7 +136,7 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 			if o.typ != "table" {
 				continue
 			}
-			if err := eachLine(ctx, tx, pace, o.name, insertLine, func(line []byte) {
+			if err := eachLine(ctx, c, pace, o.name, insertLine, func(line []byte) {
 				w.Write(line)
 				w.WriteByte('\n')
 			}); err != nil {
@@ -116,7 +147,7 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", t.Slug, err)
+		return nil, err
 	}
 
 	for _, o := range schema {
@@ -126,7 +157,7 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 		err := write(o.name+".json", func(w *bufio.Writer) error {
 			w.WriteString("[")
 			sep := "\n  "
-			err := eachLine(ctx, tx, pace, o.name, jsonLine, func(line []byte) {
+			err := eachLine(ctx, c, pace, o.name, jsonLine, func(line []byte) {
 				w.WriteString(sep)
 				w.Write(line)
 				sep = ",\n  "
@@ -135,45 +166,42 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("export %s: %w", t.Slug, err)
+			return nil, err
 		}
 	}
 	return files, nil
 }
 
 // eachLine calls fn with one line of text for every row of table, made by SQLite from the
-// table's columns with line (insertLine or jsonLine): the export's text costs no Go
-// allocations per value, so a big export does not make the garbage collector run for
-// everyone. Credentials are redacted; the work goes at pace's speed.
-func eachLine(ctx context.Context, tx *sql.Tx, pace *Pacer, table string, line func(table string, cols []string) string, fn func([]byte)) error {
-	rows, err := tx.QueryContext(ctx, "SELECT * FROM "+ident(table)+" LIMIT 0")
+// table's columns with line (insertLine or jsonLine) and read in place: the export's text
+// costs no Go allocations per row. Credentials are redacted; the work goes at pace's speed.
+func eachLine(ctx context.Context, c *sqlite3.Conn, pace *Pacer, table string, line func(table string, cols []string) string, fn func([]byte)) error {
+	st, _, err := c.Prepare("SELECT * FROM " + ident(table) + " LIMIT 0")
 	if err != nil {
 		return err
 	}
-	cols, err := rows.Columns()
-	rows.Close()
+	cols := make([]string, st.ColumnCount())
+	for i := range cols {
+		cols[i] = st.ColumnName(i)
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	st, _, err = c.Prepare(line(table, cols))
 	if err != nil {
 		return err
 	}
-	rows, err = tx.QueryContext(ctx, line(table, cols))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var text sql.RawBytes
-	for n := 0; rows.Next(); n++ {
+	defer st.Close()
+	for n := 0; st.Step(); n++ {
 		// An export is bulk work beside live requests: it keeps to its share of a core.
 		if n%32 == 31 {
 			if err := pace.Step(ctx); err != nil {
 				return err
 			}
 		}
-		if err := rows.Scan(&text); err != nil {
-			return err
-		}
-		fn(text)
+		fn(st.ColumnRawText(0))
 	}
-	return rows.Err()
+	return st.Err()
 }
 
 // insertLine is the query of a table's rows as INSERT statements, SQLite's quote() writing
