@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,11 +31,20 @@ var exportLane = make(chan struct{}, 1)
 // that recreates the database, one <table>.json per table (an array of row objects), and
 // business.json with the registry's record. It returns the files written.
 //
-// The files are not synced to disk: the dashboard zips them from a temporary directory and
-// deletes them a moment later, and a flush per file (18 new files a business) was disk work
-// for nothing; without it a business exporting back to back finished about a quarter more
-// exports. A caller that keeps the files calls SyncExport.
+// The files are not synced to disk; a caller that keeps them calls SyncExport.
 func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	return m.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+		return os.Create(filepath.Join(dir, name))
+	})
+}
+
+// ExportTo writes the files of t's export (see Export) one after another, each to the writer
+// create returns for its name, closed before the next is created: into a zip, say, with no
+// files in between.
+func (m *Manager) ExportTo(ctx context.Context, t Tenant, create func(name string) (io.WriteCloser, error)) ([]string, error) {
 	// One export at a time in the process: exports are rare, big and never urgent.
 	select {
 	case exportLane <- struct{}{}:
@@ -47,9 +57,6 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 		return nil, err
 	}
 	defer l.Release()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
-	}
 	// The text is read straight from SQLite's memory, on a connection of the read pool used
 	// directly: database/sql would copy every row into a new string, and a big export made the
 	// garbage collector run for everyone.
@@ -58,13 +65,18 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 		return nil, err
 	}
 	defer conn.Close()
+	// On a thread of its own at the lowest priority: requests of other businesses take the CPU
+	// from it whenever they need it.
 	var files []string
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(interface{ Raw() *sqlite3.Conn })
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		files, err = export(ctx, c.Raw(), t, dir)
+		err = atLowPriority(func() (err error) {
+			files, err = export(ctx, c.Raw(), t, create)
+			return err
+		})
 		if !c.Raw().GetAutocommit() {
 			// Its read transaction could not be ended: the connection must not serve again.
 			return errors.Join(err, driver.ErrBadConn)
@@ -79,7 +91,7 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 
 // export writes t's files from c, in one read transaction so that every file shows the same
 // moment.
-func export(ctx context.Context, c *sqlite3.Conn, t Tenant, dir string) (files []string, err error) {
+func export(ctx context.Context, c *sqlite3.Conn, t Tenant, create func(string) (io.WriteCloser, error)) (files []string, err error) {
 	old := c.SetInterrupt(ctx)
 	if err := c.Exec("BEGIN"); err != nil {
 		c.SetInterrupt(old)
@@ -92,11 +104,11 @@ func export(ctx context.Context, c *sqlite3.Conn, t Tenant, dir string) (files [
 
 	pace := NewPacer(BulkShare)
 	write := func(name string, fn func(*bufio.Writer) error) error {
-		f, err := os.Create(filepath.Join(dir, name))
+		f, err := create(name)
 		if err != nil {
 			return err
 		}
-		w := bufio.NewWriter(f)
+		w := bufio.NewWriterSize(f, 32<<10)
 		err = errors.Join(fn(w), w.Flush(), f.Close())
 		if err == nil {
 			files = append(files, name)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,30 +253,22 @@ const exportTimeout = 15 * time.Minute
 // one JSON file per table and business.json.
 func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
-	dir, err := os.MkdirTemp("", "reserva-export-")
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	defer os.RemoveAll(dir)
 	// The export and its zip keep to their own share of a core (tenancy.BulkShare), less than
 	// a turn of the business's fair share: the turn goes back first, so that the business's
 	// customers need not wait for the owner's download to book. Paced, a big business's export
 	// can take longer than the server's write timeout allows an ordinary response.
 	tenancy.EndTurn(r.Context())
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
-	files, err := s.Tenants.Export(r.Context(), l.Tenant, dir)
+	// Zipped straight into a temporary file, sent once complete: a failed export is a clean
+	// error, not half a download.
+	f, err := os.CreateTemp("", "reserva-export-*.zip")
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	zipPath := filepath.Join(dir, "export.zip")
-	if err := writeZip(r.Context(), zipPath, dir, files); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	f, err := os.Open(zipPath)
-	if err != nil {
+	defer os.Remove(f.Name())
+	if err := writeZip(r.Context(), s.Tenants, l.Tenant, f); err != nil {
+		f.Close()
 		s.serverError(w, r, err)
 		return
 	}
@@ -292,23 +283,25 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	io.Copy(w, f)
 }
 
-// writeZip zips the files (names relative to dir) into path.
-func writeZip(ctx context.Context, path, dir string, files []string) error {
-	out, err := os.Create(path)
-	if err != nil {
+// writeZip writes the business's export into f as a zip, leaving f at its start. The
+// compression runs in the export's own pace and priority, as each file is written.
+func writeZip(ctx context.Context, tenants *tenancy.Manager, t tenancy.Tenant, f *os.File) error {
+	zw := zip.NewWriter(f)
+	zw.RegisterCompressor(zip.Deflate, fastDeflate)
+	_, err := tenants.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+		return nopCloser{w}, err // the zip ends each file when the next begins
+	})
+	if err = errors.Join(err, zw.Close()); err != nil {
 		return err
 	}
-	zw := zip.NewWriter(out)
-	zw.RegisterCompressor(zip.Deflate, fastDeflate)
-	pace := tenancy.NewPacer(tenancy.BulkShare)
-	for _, f := range files {
-		if err := addToZip(ctx, pace, zw, filepath.Join(dir, f), f); err != nil {
-			out.Close()
-			return err
-		}
-	}
-	return errors.Join(zw.Close(), out.Close())
+	_, err = f.Seek(0, io.SeekStart)
+	return err
 }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // fastDeflaters are compressors at the fastest level, reused from one file and export to the
 // next: each new one allocates over a megabyte, which made an export's zip the garbage
@@ -335,35 +328,6 @@ func (p pooledDeflater) Close() error {
 	err := p.Writer.Close()
 	fastDeflaters.Put(p.Writer)
 	return err
-}
-
-func addToZip(ctx context.Context, pace *tenancy.Pacer, zw *zip.Writer, path, name string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	out, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, pacedReader{ctx, pace, f})
-	return err
-}
-
-// pacedReader keeps compressing an export, bulk work beside live requests, to its share of a
-// core: it reads in 32 KiB steps and paces before each.
-type pacedReader struct {
-	ctx  context.Context
-	pace *tenancy.Pacer
-	r    io.Reader
-}
-
-func (p pacedReader) Read(b []byte) (int, error) {
-	if err := p.pace.Step(p.ctx); err != nil {
-		return 0, err
-	}
-	return p.r.Read(b)
 }
 
 // deleteBusiness erases the business (GDPR erasure): database, sessions, logo, backups. The
