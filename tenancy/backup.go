@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -56,7 +57,12 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 	// SQLite's online backup API, on one of the lease's read connections: it copies the pages of
 	// one consistent snapshot while requests go on (the writer is never blocked, in WAL mode), and
 	// the copy is opened inside the same connection, so no new connection is paid for.
-	if b.SchemaVersion, err = snapshotAndVerify(ctx, l.DB.Read, snapshot); err != nil {
+	// Copy, check and compression run at the lowest priority, as an export does: backups are
+	// bulk work beside live requests.
+	if err = atLowPriority(func() (err error) {
+		b.SchemaVersion, err = snapshotAndVerify(ctx, l.DB.Read, snapshot)
+		return err
+	}); err != nil {
 		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
 	}
 	b.VerifiedAt = m.cfg.Now().UTC()
@@ -67,11 +73,14 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 	}
 	defer f.Close()
 	pr, pw := io.Pipe()
-	go func() {
-		gz, _ := gzip.NewWriterLevel(pw, gzip.BestSpeed) // SQLite pages compress well even so; the CPU is for requests
+	go atLowPriority(func() error {
+		gz := newGzip(pw)
 		_, err := io.Copy(gz, f)
-		pw.CloseWithError(errors.Join(err, gz.Close()))
-	}()
+		err = errors.Join(err, gz.Close())
+		gzips.Put(gz)
+		pw.CloseWithError(err)
+		return nil
+	})
 	sum := sha256.New()
 	counter := &countingWriter{h: sum}
 	if err := m.cfg.Blobs.Put(ctx, b.Key, io.TeeReader(pr, counter)); err != nil {
@@ -83,6 +92,19 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 		return Backup{}, err
 	}
 	return b, nil
+}
+
+// gzips are compressors at the fastest level (SQLite pages compress well even so; the CPU is
+// for requests), reused from one backup to the next: each new one allocates about a megabyte.
+var gzips sync.Pool
+
+func newGzip(w io.Writer) *gzip.Writer {
+	if gz, ok := gzips.Get().(*gzip.Writer); ok {
+		gz.Reset(w)
+		return gz
+	}
+	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	return gz
 }
 
 type countingWriter struct {
