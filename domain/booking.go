@@ -477,8 +477,6 @@ func (s *Store) BookingByToken(ctx context.Context, token ManageToken) (Booking,
 	return booking(ctx, s.r, id)
 }
 
-// checkCutoff fails with ECONFLICT when b is no longer open, and with ETOOLATE when customers
-// may no longer change it: it has started, or the cutoff before its start has passed.
 // CheckChangeOnline says whether b's customer may still change or cancel it online: nil, or
 // ECONFLICT (cancelled or over), ETOOLATE (started, or past the business's cutoff).
 func (s *Store) CheckChangeOnline(ctx context.Context, b Booking) error {
@@ -489,6 +487,8 @@ func (s *Store) CheckChangeOnline(ctx context.Context, b Booking) error {
 	return checkCutoff(b, st, s.now(), s.loc)
 }
 
+// checkCutoff fails with ECONFLICT when b is no longer open, and with ETOOLATE when customers
+// may no longer change it: it has started, or the cutoff before its start has passed.
 func checkCutoff(b Booking, st Settings, now time.Time, loc *time.Location) error {
 	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
@@ -521,7 +521,6 @@ func HumanDuration(d time.Duration) string {
 	return fmt.Sprintf("%d minutes", int(d/time.Minute))
 }
 
-// open reports whether a booking in status st can still be cancelled or moved.
 // Open reports whether a booking with this status is still to happen: pending or confirmed.
 func (st Status) Open() bool { return st == StatusPending || st == StatusConfirmed }
 
@@ -654,7 +653,7 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, done,
 		}
 		// An outcome marked ahead of time (a slip of the finger on the calendar) would end the
 		// booking for good: its customer could no longer cancel or move it, its time stays held.
-		if (to == StatusCompleted || to == StatusNoShow) && now.Before(b.Start) {
+		if to.HasOutcome() && now.Before(b.Start) {
 			return Errorf(ECONFLICT, "this booking starts %s: it can be marked %s once it has started",
 				s.shortTime(*b), to.Label())
 		}

@@ -73,7 +73,7 @@ func (m *Manager) ExportTo(ctx context.Context, t Tenant, create func(name strin
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-		err = atLowPriority(func() (err error) {
+		err := atLowPriority(func() (err error) {
 			files, err = export(ctx, c.Raw(), t, create)
 			return err
 		})
@@ -102,7 +102,7 @@ func export(ctx context.Context, c *sqlite3.Conn, t Tenant, create func(string) 
 		c.Exec("ROLLBACK")
 	}()
 
-	pace := NewPacer(BulkShare)
+	pace := newPacer(bulkShare)
 	write := func(name string, fn func(*bufio.Writer) error) error {
 		f, err := create(name)
 		if err != nil {
@@ -187,7 +187,7 @@ func export(ctx context.Context, c *sqlite3.Conn, t Tenant, create func(string) 
 // eachLine calls fn with one line of text for every row of table, made by SQLite from the
 // table's columns with line (insertLine or jsonLine) and read in place: the export's text
 // costs no Go allocations per row. Credentials are redacted; the work goes at pace's speed.
-func eachLine(ctx context.Context, c *sqlite3.Conn, pace *Pacer, table string, line func(table string, cols []string) string, fn func([]byte)) error {
+func eachLine(ctx context.Context, c *sqlite3.Conn, pace *pacer, table string, line func(table string, cols []string) string, fn func([]byte)) error {
 	st, _, err := c.Prepare("SELECT * FROM " + ident(table) + " LIMIT 0")
 	if err != nil {
 		return err

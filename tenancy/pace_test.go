@@ -1,12 +1,10 @@
-package tenancy_test
+package tenancy
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/reserva/reserva/tenancy"
 )
 
 // spin keeps a core busy for d, as bulk work does.
@@ -18,7 +16,7 @@ func spin(d time.Duration) {
 // Work paced at a quarter of a core rests three times as long as it works.
 func TestPacerKeepsToItsShare(t *testing.T) {
 	ctx := context.Background()
-	p := tenancy.NewPacer(0.25)
+	p := newPacer(0.25)
 	start := time.Now()
 	for range 40 {
 		spin(500 * time.Microsecond)
@@ -36,7 +34,7 @@ func TestPacerKeepsToItsShare(t *testing.T) {
 // A cancelled request stops its bulk work at the next rest.
 func TestPacerStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := tenancy.NewPacer(0.01)
+	p := newPacer(0.01)
 	spin(3 * time.Millisecond)
 	cancel()
 	start := time.Now()

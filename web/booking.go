@@ -234,11 +234,16 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 	if st.CancelCutoff <= 0 {
 		return "", true
 	}
+	// The domain's rule, asked of the booking as it would be once made.
+	switch err := s.store(r).CheckChangeOnline(r.Context(), domain.Booking{Status: domain.StatusConfirmed, Start: start}); {
+	case domain.ErrorCode(err) == domain.ETOOLATE:
+		return "This time is less than " + domain.HumanDuration(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
+	case err != nil:
+		s.serverError(w, r, err)
+		return "", false
+	}
 	l, _ := tenancy.FromContext(r.Context())
 	deadline := start.Add(-st.CancelCutoff)
-	if !time.Now().Before(deadline) {
-		return "This time is less than " + domain.HumanDuration(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
-	}
 	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
 }
 
@@ -392,19 +397,22 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 		start, end := b.Start.In(loc), b.End.In(loc)
 		v.LocalWhen = fmt.Sprintf("%s, %s–%s (%s time)", start.Format("Monday 2 January"), start.Format("15:04"), end.Format("15:04"), loc)
 	}
-	open := b.Status.Open()
-	deadline := b.Start.Add(-st.CancelCutoff)
-	switch {
-	case !open:
-	case time.Now().Before(deadline):
-		v.CanChange = true
-		if st.CancelCutoff > 0 {
-			v.Cutoff = "You can change or cancel online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + "."
-		}
-	default:
+	// The domain's rule decides what the page offers: the same one that refuses a change.
+	switch err := store.CheckChangeOnline(r.Context(), b); domain.ErrorCode(err) {
+	case domain.ECONFLICT: // cancelled or over: nothing to offer
+	case domain.ETOOLATE:
 		v.Cutoff = "It is too late to change or cancel this booking online. Please contact the business."
 		if st.ContactPhone != "" || st.ContactEmail != "" {
 			v.Cutoff += " " + strings.TrimSpace(st.ContactPhone+" "+st.ContactEmail)
+		}
+	default:
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		v.CanChange = true
+		if st.CancelCutoff > 0 {
+			v.Cutoff = "You can change or cancel online until " + b.Start.Add(-st.CancelCutoff).In(l.Location).Format("Monday 2 January 15:04") + "."
 		}
 	}
 	render(w, r, http.StatusOK, managePage(v))
