@@ -69,15 +69,15 @@ func actorOf(r *http.Request) string {
 // userError answers a failed action: a user's mistake goes back to page with its message, any
 // other error is the server's.
 func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error, back string) {
-	if code := domain.ErrorCode(err); code != domain.EINTERNAL {
-		if code == domain.ENOTFOUND && back == "" {
-			s.notFound(w, r)
-			return
-		}
-		s.done(w, r, back, "Not done: "+domain.ErrorMessage(err))
+	status, _, ok := s.userCaused(w, r, err)
+	if !ok {
 		return
 	}
-	s.serverError(w, r, err)
+	if status == http.StatusNotFound && back == "" {
+		s.notFound(w, r)
+		return
+	}
+	s.done(w, r, back, "Not done: "+domain.ErrorMessage(err))
 }
 
 // calendarBooking is one booking as the calendar shows it.

@@ -27,6 +27,12 @@ import (
 // (password "correct horse battery").
 func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 	t.Helper()
+	return siteLogging(t, slog.New(slog.DiscardHandler))
+}
+
+// siteLogging is site with the server logging to log.
+func siteLogging(t *testing.T, log *slog.Logger) (*httptest.Server, *tenancy.Manager) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
@@ -56,7 +62,7 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 		}
 		l.Release()
 	}
-	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet, Blobs: blobs}).Handler())
+	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(log), Log: log, Blobs: blobs}).Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		m.Close(ctx)

@@ -59,7 +59,7 @@ func (s *Server) bookableService(w http.ResponseWriter, r *http.Request) (domain
 		return svc, false
 	}
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return svc, false
 	}
 	return svc, true
@@ -95,7 +95,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		return
 	}
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	v := daysView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: title, Service: svc.Name, Message: notice(r)}
@@ -112,7 +112,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 	if staffChoice && len(svc.StaffIDs) > 1 {
 		staff, err := store.StaffByIDs(r.Context(), svc.StaffIDs)
 		if err != nil {
-			s.serverError(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		v.Staff = append(v.Staff, staffOption{Name: "Anyone", URL: withQuery(base, url.Values{"from": {from.String()}}), Selected: staffID == 0})
@@ -144,13 +144,12 @@ func (s *Server) daySlots(w http.ResponseWriter, r *http.Request, svc domain.Ser
 		return day, nil, false
 	}
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
-	switch domain.ErrorCode(err) {
-	case "":
+	if err == nil {
 		return day, days[0].Slots, true
-	case domain.EINVALID, domain.ENOTFOUND:
+	}
+	// A user's error here comes from the link (a staff member or date it cannot have).
+	if _, _, ok := s.userCaused(w, r, err); ok {
 		s.errorPage(w, r, http.StatusBadRequest, err)
-	default:
-		s.serverError(w, r, err)
 	}
 	return day, nil, false
 }
@@ -228,7 +227,7 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.Time) (string, bool) {
 	st, err := s.store(r).Settings(r.Context())
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return "", false
 	}
 	if st.CancelCutoff <= 0 {
@@ -239,7 +238,7 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 	case domain.ErrorCode(err) == domain.ETOOLATE:
 		return "This time is less than " + domain.HumanDuration(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
 	case err != nil:
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return "", false
 	}
 	l, _ := tenancy.FromContext(r.Context())
@@ -308,7 +307,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		render(w, r, http.StatusUnprocessableEntity, detailsPage(v))
 	default:
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 	}
 }
 
@@ -321,12 +320,12 @@ func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc dom
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
-	if domain.ErrorCode(err) != "" {
+	if err != nil {
+		if _, _, ok := s.userCaused(w, r, err); !ok {
+			return false // a failure, not a choice: logged and answered
+		}
 		// The staff member left the service meanwhile, say: any staff member's days.
-		staffID, err = 0, nil
-	} else if err != nil {
-		s.serverError(w, r, err)
-		return false
+		staffID = 0
 	}
 	v.Choices = nil
 	if staffID != 0 && len(days) == 1 {
@@ -355,12 +354,8 @@ func lostTime(start time.Time) string {
 // managedBooking reads the {token} path value, or answers 404.
 func (s *Server) managedBooking(w http.ResponseWriter, r *http.Request) (domain.Booking, bool) {
 	b, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(r.PathValue("token")))
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		s.errorPage(w, r, http.StatusNotFound, err)
-		return b, false
-	}
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return b, false
 	}
 	return b, true
@@ -371,27 +366,32 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.showManaged(w, r, b, http.StatusOK, notice(r))
+}
+
+// showManaged renders b's page with status and message (a notice, or why a change was refused).
+func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Booking, status int, message string) {
 	l, _ := tenancy.FromContext(r.Context())
 	store := s.store(r)
 	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	staff, err := store.StaffByIDs(r.Context(), []int64{b.StaffID})
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	st, err := store.Settings(r.Context())
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	v := manageView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
-		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: notice(r),
+		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
 	}
 	if loc := visitorZone(r.URL.Query().Get("tz")); loc != nil && loc.String() != l.Location.String() {
 		start, end := b.Start.In(loc), b.End.In(loc)
@@ -407,7 +407,7 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		if err != nil {
-			s.serverError(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		v.CanChange = true
@@ -415,28 +415,34 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 			v.Cutoff = "You can change or cancel online until " + b.Start.Add(-st.CancelCutoff).In(l.Location).Format("Monday 2 January 15:04") + "."
 		}
 	}
-	render(w, r, http.StatusOK, managePage(v))
+	render(w, r, status, managePage(v))
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	token := r.PathValue("token")
 	_, err := s.store(r).CancelByToken(r.Context(), domain.ManageToken(token), r.PostFormValue("reason"))
-	msg := "cancelled"
-	switch domain.ErrorCode(err) {
-	case "":
-	case domain.ENOTFOUND:
-		s.errorPage(w, r, http.StatusNotFound, err)
-		return
-	case domain.ETOOLATE:
-		msg = "toolate"
-	case domain.ECONFLICT, domain.EINVALID:
-		msg = "closed"
-	default:
-		s.serverError(w, r, err)
+	if err != nil {
+		s.refusedChange(w, r, err)
 		return
 	}
-	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {msg}}), http.StatusSeeOther)
+	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {"cancelled"}}), http.StatusSeeOther)
+}
+
+// refusedChange answers a cancellation or move of the booking in the path that the domain
+// refused: the booking's page with the domain's reason and the error's status (too late,
+// already cancelled, a reason too long), 404 for a link that opens no booking; failures are
+// logged and answered 500/503.
+func (s *Server) refusedChange(w http.ResponseWriter, r *http.Request, err error) {
+	status, message, ok := s.userCaused(w, r, err)
+	if !ok {
+		return
+	}
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	s.showManaged(w, r, b, status, message)
 }
 
 // rescheduledService is the service of the booking whose token is in the path, or false when
@@ -457,7 +463,7 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 		msg = "toolate"
 	default:
 		if err != nil {
-			s.serverError(w, r, err)
+			s.fail(w, r, err)
 			return domain.Service{}, false
 		}
 	}
@@ -468,7 +474,7 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 	}
 	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return svc, false
 	}
 	return svc, true
@@ -527,12 +533,8 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Redirect(w, r, withQuery(manage+"/reschedule", url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
-	case domain.ETOOLATE:
-		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"toolate"}}), http.StatusSeeOther)
-	case domain.ECONFLICT, domain.EINVALID:
-		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"closed"}}), http.StatusSeeOther)
 	default:
-		s.serverError(w, r, err)
+		s.refusedChange(w, r, err)
 	}
 }
 
@@ -543,7 +545,7 @@ func (s *Server) bookingICS(w http.ResponseWriter, r *http.Request) {
 	}
 	ics, err := s.store(r).Calendar(r.Context(), b)
 	if err != nil {
-		s.serverError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")

@@ -1379,7 +1379,7 @@ func managePage(v manageView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 116, "\"><p><label for=\"reason\">Reason (optional)</label><br><input id=\"reason\" name=\"reason\" type=\"text\"></p><p><button type=\"submit\" data-testid=\"cancel\">Cancel the booking</button></p></form>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 116, "\"><p><label for=\"reason\">Reason (optional)</label><br><input id=\"reason\" name=\"reason\" type=\"text\" maxlength=\"500\"></p><p><button type=\"submit\" data-testid=\"cancel\">Cancel the booking</button></p></form>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -208,11 +208,9 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, tenantHomePage(v))
 }
 
-// serverError logs err with the request's attributes and shows the generic error page.
-func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	s.Log.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
-	s.errorPage(w, r, http.StatusInternalServerError, err)
-}
+// serverError answers err through the one error map (fail): a user's error with its status and
+// message, anything else logged and answered 500 or 503.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }
 
 func formatDuration(d time.Duration) string {
 	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
