@@ -736,6 +736,13 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 	if _, err := tx.ExecContext(ctx, `UPDATE bookings SET reminded_at = NULL WHERE id = ?`, b.ID); err != nil {
 		return err // a moved booking deserves a reminder for its new time
 	}
+	if moved.StaffID != b.StaffID {
+		// The staff member it leaves has the event in their calendar: it is cancelled there
+		// (same UID), or they would keep a phantom appointment; the new one gets it as a request.
+		if err := s.notifyStaffReleased(ctx, tx, *b, moved, now); err != nil {
+			return err
+		}
+	}
 	return s.notify(ctx, tx, "booking_rescheduled", moved, "", now)
 }
 

@@ -495,3 +495,85 @@ func TestReopenRestoresPending(t *testing.T) {
 		t.Errorf("reopened a pending booking as %q (%v), want pending", r.Status, err)
 	}
 }
+
+// icsLine returns the value of the first line of ics that starts with name+":".
+func icsLine(ics, name string) string {
+	for line := range strings.SplitSeq(ics, "\r\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// A booking moved to another staff member leaves the first one's calendar: they get a
+// cancellation of the same event (METHOD:CANCEL, same UID), the new one a request, whether the
+// customer or the business moved it.
+func TestRescheduleToOtherStaff(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	staff := map[string]int64{}
+	for _, name := range []string{"Ana", "Ben"} {
+		id, err := s.CreateStaff(ctx, domain.Staff{Name: name, Email: strings.ToLower(name) + "@biz.example", Hours: hours(weekdays, iv("09:00", "18:00"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		staff[name] = id
+	}
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{staff["Ana"], staff["Ben"]}})
+	b, token, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: staff["Ana"],
+		Start: at(date("2026-06-02"), "10:00"), Customer: customer(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Calendar(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := icsLine(first, "UID")
+	due := func() map[string]domain.Message {
+		t.Helper()
+		msgs, err := s.DueMessages(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTo := map[string]domain.Message{}
+		for _, m := range msgs {
+			if m.Kind != "booking_created" && m.Kind != "staff_booking_created" {
+				byTo[m.To] = m
+			}
+		}
+		return byTo
+	}
+	check := func(what, from, to string) {
+		t.Helper()
+		msgs := due()
+		old, ok := msgs[from]
+		if !ok || icsLine(old.ICS, "METHOD") != "CANCEL" || icsLine(old.ICS, "STATUS") != "CANCELLED" || icsLine(old.ICS, "UID") != uid ||
+			!strings.Contains(old.Subject, "moved to") {
+			t.Errorf("%s: to %s (left): %+v", what, from, old)
+		}
+		nw, ok := msgs[to]
+		if !ok || icsLine(nw.ICS, "METHOD") != "REQUEST" || icsLine(nw.ICS, "UID") != uid {
+			t.Errorf("%s: to %s (new): %+v", what, to, nw)
+		}
+		if c := msgs[customer(1).Email]; icsLine(c.ICS, "METHOD") != "REQUEST" || icsLine(c.ICS, "UID") != uid {
+			t.Errorf("%s: customer: %+v", what, c)
+		}
+	}
+	if _, err := s.RescheduleByToken(ctx, token, at(date("2026-06-02"), "11:00"), staff["Ben"]); err != nil {
+		t.Fatal(err)
+	}
+	check("customer moved it", "ana@biz.example", "ben@biz.example")
+	if _, err := s.Move(ctx, b.ID, at(date("2026-06-02"), "12:00"), staff["Ana"], "staff:Owner"); err != nil {
+		t.Fatal(err)
+	}
+	check("staff moved it", "ben@biz.example", "ana@biz.example")
+	// Moved in time only, nobody is released.
+	if _, err := s.Move(ctx, b.ID, at(date("2026-06-02"), "13:00"), staff["Ana"], "staff:Owner"); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := due()["ben@biz.example"]; ok {
+		t.Errorf("a move within Ana's day mailed Ben: %s", m.Subject)
+	}
+}

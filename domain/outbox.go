@@ -78,6 +78,33 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 	return nil
 }
 
+// notifyStaffReleased tells the staff member a booking was moved away from (before) that it is no
+// longer theirs, with a calendar cancellation of the event they were sent (same UID), so it
+// leaves their calendar; moved is the booking as it is now, with its new staff member.
+func (s *Store) notifyStaffReleased(ctx context.Context, tx *sql.Tx, before, moved Booking, now time.Time) error {
+	svc, err := service(ctx, tx, before.ServiceID)
+	if err != nil {
+		return err
+	}
+	var oldName, oldEmail, newName string
+	if err := tx.QueryRowContext(ctx, `SELECT name, email FROM staff WHERE id = ?`, before.StaffID).Scan(&oldName, &oldEmail); err != nil {
+		return err
+	}
+	if oldEmail == "" {
+		return nil
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM staff WHERE id = ?`, moved.StaffID).Scan(&newName); err != nil {
+		return err
+	}
+	var events int
+	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, before.ID).Scan(&events)
+	body := fmt.Sprintf("Booking moved to %s: %s for %s (%s)\nIt was yours: %s\nIt is now %s.\n",
+		newName, svc.Name, before.Contact.Name, before.Contact.Email, s.describeTime(before), s.describeTime(moved))
+	return enqueue(ctx, tx, Message{Kind: "staff_booking_released", BookingID: before.ID, To: oldEmail,
+		Subject: fmt.Sprintf("Booking moved to %s: %s, %s, %s", newName, svc.Name, before.Contact.Name, s.shortTime(before)),
+		Body:    body, ICS: calendar(before, svc.Name, oldName, true, events, now)}, now)
+}
+
 func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 	var booking any
 	if m.BookingID != 0 {
