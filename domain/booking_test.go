@@ -577,3 +577,52 @@ func TestRescheduleToOtherStaff(t *testing.T) {
 		t.Errorf("a move within Ana's day mailed Ben: %s", m.Subject)
 	}
 }
+
+// A booking awaiting the business's confirmation is sent as TENTATIVE; the confirmation sends
+// the same event CONFIRMED with a higher sequence.
+func TestPendingBookingIsTentative(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	mustSettings(t, s, func(st *domain.Settings) { st.RequireConfirmation = true })
+	ana, err := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Email: "ana@biz.example", Hours: hours(weekdays, iv("09:00", "18:00"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(date("2026-06-02"), "10:00"), Customer: customer(1)})
+	if err != nil || b.Status != domain.StatusPending {
+		t.Fatalf("booking %+v, %v", b, err)
+	}
+	sent := func() map[string]domain.Message {
+		msgs, err := s.DueMessages(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]domain.Message{}
+		for _, m := range msgs {
+			out[m.Kind] = m
+		}
+		return out
+	}
+	ics, err := s.Calendar(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := sent()
+	for what, ics := range map[string]string{"download": ics, "customer": msgs["booking_created"].ICS, "staff": msgs["staff_booking_created"].ICS} {
+		if icsLine(ics, "STATUS") != "TENTATIVE" || icsLine(ics, "METHOD") != "REQUEST" {
+			t.Errorf("%s calendar of a pending booking: %q", what, ics)
+		}
+	}
+	if !strings.Contains(msgs["booking_created"].Subject, "will confirm") || !strings.Contains(msgs["staff_booking_created"].Subject, "to confirm") {
+		t.Errorf("subjects: %q, %q", msgs["booking_created"].Subject, msgs["staff_booking_created"].Subject)
+	}
+	if _, err := s.Confirm(ctx, b.ID, "staff:Ana"); err != nil {
+		t.Fatal(err)
+	}
+	confirmed := sent()["booking_confirmed"].ICS
+	if icsLine(confirmed, "STATUS") != "CONFIRMED" || icsLine(confirmed, "UID") != icsLine(ics, "UID") ||
+		icsLine(confirmed, "SEQUENCE") <= icsLine(ics, "SEQUENCE") {
+		t.Errorf("confirmation's calendar %q after %q", confirmed, ics)
+	}
+}

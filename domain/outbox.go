@@ -68,6 +68,9 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 	}
 	if staffEmail != "" && kind != "booking_reminder" {
 		verb := strings.TrimPrefix(kind, "booking_")
+		if kind == "booking_created" && b.Status == StatusPending {
+			verb = "requested (to confirm)"
+		}
 		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, b.Contact.Email, when)
 		if err := enqueue(ctx, tx, Message{Kind: "staff_" + kind, BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
@@ -128,11 +131,16 @@ func (s *Store) shortTime(b Booking) string { return b.Start.In(s.loc).Format("M
 // costs a lookup table to build: built once, not once per booking's email.
 var icsText = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
 
-// calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it.
+// calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it. A booking
+// still awaiting the business's confirmation is TENTATIVE: the confirmation sends it again,
+// CONFIRMED, with a higher SEQUENCE.
 func calendar(b Booking, summary, staff string, cancelled bool, sequence int, now time.Time) string {
 	method, status := "REQUEST", "CONFIRMED"
-	if cancelled {
+	switch {
+	case cancelled:
 		method, status = "CANCEL", "CANCELLED"
+	case b.Status == StatusPending:
+		status = "TENTATIVE"
 	}
 	utc := func(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 	lines := []string{

@@ -390,8 +390,9 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 	}
 	v := manageView{
 		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
-		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: string(b.Status),
-		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
+		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: b.Status.Label(),
+		Pending: b.Status == domain.StatusPending,
+		Token:   r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
 	}
 	if loc := visitorZone(r.URL.Query().Get("tz")); loc != nil && loc.String() != l.Location.String() {
 		start, end := b.Start.In(loc), b.End.In(loc)
