@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reserva/reserva/domain"
 )
@@ -624,5 +625,43 @@ func TestPendingBookingIsTentative(t *testing.T) {
 	if icsLine(confirmed, "STATUS") != "CONFIRMED" || icsLine(confirmed, "UID") != icsLine(ics, "UID") ||
 		icsLine(confirmed, "SEQUENCE") <= icsLine(ics, "SEQUENCE") {
 		t.Errorf("confirmation's calendar %q after %q", confirmed, ics)
+	}
+}
+
+// A calendar file is valid RFC 5545 whatever a service is called: TEXT escaped (a bare CR too,
+// which ended the line early and let the rest of the name read as a property of its own),
+// content lines folded at 75 octets without splitting a character.
+func TestCalendarEscaping(t *testing.T) {
+	ctx := context.Background()
+	s, _ := mustOpenStore(t, "Europe/Madrid", monday)
+	ana := mustStaff(t, s, "Ana; María, \\ Núñez", hours(weekdays, iv("09:00", "18:00")))
+	name := "Cut\rX-INJECTED:yes\nline; two, \\three\r\nfour " + strings.Repeat("ñ", 60)
+	cut := mustService(t, s, domain.Service{Name: name, Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(date("2026-06-02"), "10:00"), Customer: customer(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ics, err := s.Calendar(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(ics, "\r\n") {
+		t.Errorf("no CRLF at the end: %q", ics)
+	}
+	lines := strings.Split(strings.TrimSuffix(ics, "\r\n"), "\r\n")
+	for _, line := range lines {
+		if len(line) > 75 || !utf8.ValidString(line) || strings.ContainsAny(line, "\r\n") || strings.HasPrefix(line, "X-INJECTED") {
+			t.Errorf("bad content line %q", line)
+		}
+	}
+	unfolded := strings.ReplaceAll(ics, "\r\n ", "")
+	summary := icsLine(unfolded, "SUMMARY")
+	unescaped := strings.NewReplacer(`\\`, `\`, `\;`, ";", `\,`, ",", `\n`, "\n").Replace(summary)
+	want := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(name) + " with Ana; María, \\ Núñez"
+	if unescaped != want {
+		t.Errorf("SUMMARY reads back as %q, want %q", unescaped, want)
+	}
+	if n := strings.Count(ics, "\r\n "); n < 2 {
+		t.Errorf("a %d-octet summary folded %d times", len(summary), n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is a notification in the outbox.
@@ -127,9 +128,54 @@ func (s *Store) describeTime(b Booking) string {
 
 func (s *Store) shortTime(b Booking) string { return b.Start.In(s.loc).Format("Mon 2 Jan 15:04 MST") }
 
-// icsText escapes an iCalendar TEXT value (RFC 5545 3.3.11). A Replacer is safe to share and
-// costs a lookup table to build: built once, not once per booking's email.
-var icsText = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\n", `\n`)
+// icsText escapes an iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma are
+// escaped, every line break (CRLF, LF, or a bare CR, which calendar clients also take for one)
+// becomes \n, and other control characters, which TEXT may not hold, are dropped. A bare CR left
+// as it was ended the line early: the rest of a service's name read as a property of its own.
+func icsText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == ';' || c == ',':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			// CRLF is one line break: the LF writes it.
+		case c == '\r' || c == '\n':
+			b.WriteString(`\n`)
+		case c < 0x20 && c != '\t' || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// icsMaxLine is the longest content line RFC 5545 (3.1) allows, in octets, without its CRLF.
+const icsMaxLine = 75
+
+// icsFold folds a content line longer than icsMaxLine octets: CRLF and a space before each
+// further piece (the space counts in the piece's line), never inside a UTF-8 sequence.
+func icsFold(line string) string {
+	if len(line) <= icsMaxLine {
+		return line
+	}
+	var b strings.Builder
+	limit := icsMaxLine
+	for len(line) > limit {
+		cut := limit
+		for cut > limit-utf8.UTFMax && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		b.WriteString(line[:cut])
+		b.WriteString("\r\n ")
+		line = line[cut:]
+		limit = icsMaxLine - 1
+	}
+	b.WriteString(line)
+	return b.String()
+}
 
 // calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it. A booking
 // still awaiting the business's confirmation is TENTATIVE: the confirmation sends it again,
@@ -149,7 +195,7 @@ func calendar(b Booking, summary, staff string, cancelled bool, sequence int, no
 		"UID:" + b.CalendarUID + "@reserva",
 		fmt.Sprintf("SEQUENCE:%d", sequence),
 		"DTSTAMP:" + utc(now), "DTSTART:" + utc(b.Start), "DTEND:" + utc(b.End),
-		"SUMMARY:" + icsText.Replace(summary+" with "+staff),
+		icsFold("SUMMARY:" + icsText(summary+" with "+staff)),
 		"STATUS:" + status,
 		"END:VEVENT", "END:VCALENDAR",
 	}
