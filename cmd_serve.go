@@ -18,6 +18,7 @@ import (
 
 	"github.com/reserva/reserva/graph"
 	"github.com/reserva/reserva/internal/metrics"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -30,6 +31,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
 	mail := mailFlags(fs)
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)")
+	var proxies ratelimit.Proxies
+	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
+		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
+		func(v string) (err error) { proxies, err = ratelimit.ParseProxies(v); return err })
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,9 +99,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return p.reg.Ping(ctx)
 		},
-		Metrics:       met,
-		SecureCookies: *secure,
-		Blobs:         p.blobs,
+		Metrics:        met,
+		SecureCookies:  *secure,
+		Blobs:          p.blobs,
+		TrustedProxies: proxies,
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -137,6 +137,7 @@ var envFlags = map[string]string{
 	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
 	"RESERVA_SECURE_COOKIES": "secure-cookies", "RESERVA_BLOBS": "blobs", "RESERVA_DEBUG_ADDR": "debug-addr",
 	"RESERVA_SMTP": "smtp", "RESERVA_MAIL_FROM": "mail-from", "RESERVA_BASE_URL": "base-url",
+	"RESERVA_TRUSTED_PROXIES": "trusted-proxies",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and

@@ -301,27 +301,11 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	req.Seats = max(req.Seats, 1)
 	token := newToken()
 	var b Booking
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
 		now := s.now()
 		if req.IdempotencyKey != "" {
-			// A retry must be the same request: same service, start and customer. Anything else
-			// with a used key is refused, so a key never opens someone else's booking.
-			var id, serviceID, start int64
-			var email string
-			err := tx.QueryRowContext(ctx, `SELECT b.id, b.service_id, b.start_at, c.email FROM bookings b
-				JOIN customers c ON c.id = b.customer_id WHERE b.idempotency_key = ?`, req.IdempotencyKey).Scan(&id, &serviceID, &start, &email)
-			if err == nil {
-				if serviceID != req.ServiceID || start != req.Start.Unix() || email != req.Customer.Email {
-					return Invalid("idempotencyKey", "this idempotency key was used for a different booking; use a new random key for each booking")
-				}
-				if b, err = booking(ctx, tx, id); err != nil {
-					return err
-				}
-				_, err = tx.ExecContext(ctx, `INSERT INTO booking_tokens (token_hash, booking_id, created_at) VALUES (?, ?, ?)`,
-					token.hash(), id, now.Unix())
-				return err
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
+			var found bool
+			if b, found, err = replay(ctx, tx, req, token, now); found || err != nil {
 				return err
 			}
 		}
@@ -376,6 +360,73 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	})
 	if err != nil {
 		return Booking{}, "", wrap("create booking", err)
+	}
+	return b, token, nil
+}
+
+// replay returns the booking that req's idempotency key already made (found), with token as a
+// new manage token for it. A retry must be the same request: same service, start and customer.
+// Anything else with a used key is refused (EINVALID), so a key never opens someone else's
+// booking.
+func replay(ctx context.Context, tx *sql.Tx, req BookingRequest, token ManageToken, now time.Time) (b Booking, found bool, err error) {
+	var id, serviceID, start int64
+	var email string
+	err = tx.QueryRowContext(ctx, `SELECT b.id, b.service_id, b.start_at, c.email FROM bookings b
+		JOIN customers c ON c.id = b.customer_id WHERE b.idempotency_key = ?`, req.IdempotencyKey).Scan(&id, &serviceID, &start, &email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, false, nil
+	}
+	if err != nil {
+		return b, false, err
+	}
+	if serviceID != req.ServiceID || start != req.Start.Unix() || email != req.Customer.Email {
+		return b, false, Invalid("idempotencyKey", "this idempotency key was used for a different booking; use a new random key for each booking")
+	}
+	if b, err = booking(ctx, tx, id); err != nil {
+		return b, false, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO booking_tokens (token_hash, booking_id, created_at) VALUES (?, ?, ?)`,
+		token.hash(), id, now.Unix())
+	return b, true, err
+}
+
+// maxReplayTokens bounds the manage links ReplayBooking makes for one booking.
+const maxReplayTokens = 50
+
+// ReplayBooking answers a retry of req (by its idempotency key) with the booking it already
+// made and a new manage token, and books nothing: it serves a client whose retries are over its
+// rate limit, whose first try may have succeeded. Errors: ENOTFOUND (no booking has the key),
+// EINVALID (the key made a different booking).
+func (s *Store) ReplayBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
+	notFound := Errorf(ENOTFOUND, "no booking was made with this idempotency key")
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+		return Booking{}, "", notFound
+	}
+	// Whoever is over the limit gets no write (nor the writer's lock) without a booking to
+	// replay, and a booking gets at most maxReplayTokens links this way.
+	var tokens int
+	err := s.r.QueryRowContext(ctx, `SELECT count(t.booking_id) FROM bookings b LEFT JOIN booking_tokens t ON t.booking_id = b.id
+		WHERE b.idempotency_key = ? GROUP BY b.id`, req.IdempotencyKey).Scan(&tokens)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Booking{}, "", notFound
+	case err != nil:
+		return Booking{}, "", fmt.Errorf("replay booking: %w", err)
+	case tokens >= maxReplayTokens:
+		return Booking{}, "", Errorf(ECONFLICT, "this booking was asked for too many times; wait and try again")
+	}
+	token := newToken()
+	var b Booking
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var found bool
+		var err error
+		if b, found, err = replay(ctx, tx, req, token, s.now()); err == nil && !found {
+			return notFound
+		}
+		return err
+	})
+	if err != nil {
+		return Booking{}, "", wrap("replay booking", err)
 	}
 	return b, token, nil
 }

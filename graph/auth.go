@@ -87,7 +87,11 @@ func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failu
 		return r, true
 	}
 	if failures.Exhausted(clientOf(r.Context())) {
-		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", rateLimited("failed sign-ins").Message)
+		rl := rateLimited(r.Context(), "failed sign-ins", failures.RetryAfter(clientOf(r.Context())))
+		w.Header().Set("Retry-After", strconv.Itoa(rl.Extensions["retryAfter"].(int)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(map[string]any{"errors": []any{rl}})
 		return nil, false
 	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")

@@ -40,10 +40,17 @@ func (r *mutationResolver) CreateBooking(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
-	if err := allowed(ctx, r.bookingLimit, "bookings"); err != nil {
-		return nil, err
+	req := bookingRequest(input, false, "customer")
+	if !r.bookingLimit.Allow(clientOf(ctx)) {
+		// A retry of a booking that was made (its answer lost) is answered all the same.
+		if b, token, err := s.ReplayBooking(ctx, req); err == nil {
+			return &model.CreateBookingPayload{Booking: inZone(s, b), ManageToken: string(token)}, nil
+		} else if domain.ErrorCode(err) == domain.EINTERNAL {
+			return nil, err
+		}
+		return nil, rateLimited(ctx, "bookings", r.bookingLimit.RetryAfter(clientOf(ctx)))
 	}
-	b, token, err := s.CreateBooking(ctx, bookingRequest(input, false, "customer"))
+	b, token, err := s.CreateBooking(ctx, req)
 	if err != nil {
 		return nil, err
 	}

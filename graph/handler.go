@@ -63,7 +63,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 				return ctx, nil, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token in the connection_init payload")
 			}
 			if res.authLimit.Exhausted(clientOf(ctx)) {
-				return ctx, nil, rateLimited("failed sign-ins")
+				return ctx, nil, rateLimited(ctx, "failed sign-ins", res.authLimit.RetryAfter(clientOf(ctx)))
 			}
 			v, err := viewerForToken(ctx, loadersFrom(ctx).store, strings.TrimPrefix(p.Authorization(), "Bearer "))
 			if err != nil {
@@ -129,6 +129,8 @@ func NewHandler(log *slog.Logger) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), MaxConnectionLifetime)
 			defer cancel()
 			r = r.WithContext(ctx)
+		} else {
+			w, r = withRetryAfter(w, r) // not on a websocket: its upgrade needs the bare writer
 		}
 		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s, websocket)))
 	})

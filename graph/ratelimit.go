@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
-	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -13,12 +15,10 @@ import (
 
 type clientKey struct{}
 
-// withClient remembers who the client is (tenant and IP address) for rate limits.
+// withClient remembers who the client is (tenant and address) for rate limits. The address is
+// the one the web layer found (behind trusted proxies, the forwarded client), else the peer.
 func withClient(r *http.Request) *http.Request {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := ratelimit.ClientFrom(r)
 	if l, ok := tenancy.FromContext(r.Context()); ok {
 		host = l.Tenant.ID + "/" + host
 	}
@@ -30,17 +30,45 @@ func clientOf(ctx context.Context) string {
 	return key
 }
 
-// allowed fails with RATE_LIMITED when the request's client has used up its allowance in l.
-func allowed(ctx context.Context, l *ratelimit.Limiter, what string) error {
-	if l.Allow(clientOf(ctx)) {
-		return nil
+// rateLimited is the RATE_LIMITED error, with extensions.retryAfter in whole seconds; the HTTP
+// answer carrying it gets a Retry-After header too.
+func rateLimited(ctx context.Context, what string, wait time.Duration) *gqlerror.Error {
+	secs := ratelimit.Seconds(wait)
+	if h, ok := ctx.Value(retryAfterKey{}).(*atomic.Int64); ok {
+		h.Store(int64(secs))
 	}
-	return rateLimited(what)
+	return &gqlerror.Error{
+		Message:    "too many " + what + " from this address; try again in " + strconv.Itoa(secs) + " s",
+		Extensions: map[string]any{"code": "RATE_LIMITED", "retryAfter": secs},
+	}
 }
 
-func rateLimited(what string) *gqlerror.Error {
-	return &gqlerror.Error{
-		Message:    "too many " + what + " from this address; wait a few seconds and try again",
-		Extensions: map[string]any{"code": "RATE_LIMITED"},
+type retryAfterKey struct{}
+
+// retryAfterWriter adds Retry-After to a response when a resolver was rate limited: the answer
+// is written after the resolvers ran, so the header still can be set.
+type retryAfterWriter struct {
+	http.ResponseWriter
+	secs *atomic.Int64
+}
+
+func (w retryAfterWriter) setHeader() {
+	if s := w.secs.Load(); s > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
 	}
+}
+
+func (w retryAfterWriter) WriteHeader(code int) { w.setHeader(); w.ResponseWriter.WriteHeader(code) }
+
+func (w retryAfterWriter) Write(b []byte) (int, error) {
+	w.setHeader()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withRetryAfter gives r a place for a resolver's wait and w the header that says it.
+func withRetryAfter(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+	secs := new(atomic.Int64)
+	return retryAfterWriter{w, secs}, r.WithContext(context.WithValue(r.Context(), retryAfterKey{}, secs))
 }

@@ -25,7 +25,8 @@ type Resolver struct {
 }
 
 func newResolver() *Resolver {
-	return &Resolver{bookingLimit: ratelimit.New(6*time.Second, 10), authLimit: ratelimit.New(6*time.Second, 10)}
+	return &Resolver{bookingLimit: ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst),
+		authLimit: ratelimit.New(6*time.Second, 10)}
 }
 
 var errNoTenant = errors.New("graphql: no tenant in context (handler mounted outside the tenancy middleware)")

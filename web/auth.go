@@ -1,13 +1,14 @@
 package web
 
 import (
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -33,8 +34,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
 	// Every attempt counts, taken before the password is checked, so parallel guesses cannot
 	// slip past the limit.
-	if !s.loginLimit.Allow(l.Tenant.ID + "/" + clientIP(r)) {
-		v.Error = "Too many attempts. Wait a minute and try again."
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
+		v.Error = "Too many attempts. Try again in " + tooMany(w, s.loginLimit, key) + "."
 		render(w, r, http.StatusTooManyRequests, loginPage(v))
 		return
 	}
@@ -85,12 +86,25 @@ func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
 	playground.Handler(l.Tenant.Name+" GraphQL", "/"+l.Tenant.Slug+"/graphql").ServeHTTP(w, r)
 }
 
-// clientIP is the address the request came from (the direct peer: Reserva trusts no proxy
-// headers by default).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// clientIP is the address the request came from: the direct peer, or behind a trusted proxy
+// the client it forwarded for (withClient found it).
+func clientIP(r *http.Request) string { return ratelimit.ClientFrom(r) }
+
+// withClient finds each request's client address once (Server.TrustedProxies), for every
+// limit kept by address, here and in the GraphQL API.
+func (s *Server) withClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(ratelimit.WithClient(r.Context(), s.TrustedProxies.Client(r))))
+	})
+}
+
+// tooMany says how long to wait on a 429 answer: Retry-After in seconds, and the same words
+// for people.
+func tooMany(w http.ResponseWriter, l *ratelimit.Limiter, key string) string {
+	secs := ratelimit.Seconds(l.RetryAfter(key))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	if secs == 1 {
+		return "1 second"
 	}
-	return host
+	return strconv.Itoa(secs) + " seconds"
 }

@@ -30,8 +30,8 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 	return siteLogging(t, slog.New(slog.DiscardHandler))
 }
 
-// siteLogging is site with the server logging to log.
-func siteLogging(t *testing.T, log *slog.Logger) (*httptest.Server, *tenancy.Manager) {
+// siteLogging is site with the server logging to log, and changed by configure.
+func siteLogging(t *testing.T, log *slog.Logger, configure ...func(*web.Server)) (*httptest.Server, *tenancy.Manager) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -62,7 +62,11 @@ func siteLogging(t *testing.T, log *slog.Logger) (*httptest.Server, *tenancy.Man
 		}
 		l.Release()
 	}
-	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(log), Log: log, Blobs: blobs}).Handler())
+	ws := &web.Server{Tenants: m, GraphQL: graph.NewHandler(log), Log: log, Blobs: blobs}
+	for _, c := range configure {
+		c(ws)
+	}
+	srv := httptest.NewServer(ws.Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		m.Close(ctx)
@@ -190,9 +194,10 @@ func TestLoginRateLimit(t *testing.T) {
 	for range 10 {
 		send(t, c, "POST", srv.URL+"/acme/admin/login", wrong, form)
 	}
-	status, body, _ := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form)
-	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many attempts") {
-		t.Errorf("after 10 failures: %d", status)
+	status, body, hdr := send(t, c, "POST", srv.URL+"/acme/admin/login", url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form)
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many attempts") || hdr.Get("Retry-After") == "" ||
+		!strings.Contains(body, "Try again in "+hdr.Get("Retry-After")+" second") {
+		t.Errorf("after 10 failures: %d, Retry-After %q", status, hdr.Get("Retry-After"))
 	}
 	// Another business's sign-in is not slowed down.
 	if status, _, _ := send(t, c, "POST", srv.URL+"/other/admin/login", url.Values{"email": {"owner@other.example"}, "password": {"correct horse battery"}}.Encode(), form); status != http.StatusSeeOther {

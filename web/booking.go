@@ -268,18 +268,40 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		Phone: r.PostFormValue("phone"), Note: r.PostFormValue("notes"), Errors: map[string]string{},
 		TZ: r.PostFormValue("tz"),
 	}
-	_, token, err := s.store(r).CreateBooking(r.Context(), domain.BookingRequest{
+	req := domain.BookingRequest{
 		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: "customer",
 		Customer: domain.Customer{Name: v.Name, Email: v.Email, Phone: v.Phone},
-	})
-	var derr *domain.Error
-	switch {
-	case err == nil:
+	}
+	booked := func(token domain.ManageToken) {
 		q := url.Values{"new": {"1"}}
 		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
 			q.Set("tz", loc.String())
 		}
 		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
+	}
+	// The form books like GraphQL's createBooking, and is limited the same way.
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.bookingLimit.Allow(key) {
+		// A form sent again whose first sending booked (its answer lost) still reaches the booking.
+		_, token, err := s.store(r).ReplayBooking(r.Context(), req)
+		if err == nil {
+			booked(token)
+			return
+		}
+		if _, _, ok := s.userCaused(w, r, err); !ok {
+			return
+		}
+		if v.Cutoff, ok = s.cutoffNote(w, r, start); !ok {
+			return
+		}
+		v.Message = "Too many bookings from your address. Please try again in " + tooMany(w, s.bookingLimit, key) + "."
+		render(w, r, http.StatusTooManyRequests, detailsPage(v))
+		return
+	}
+	_, token, err := s.store(r).CreateBooking(r.Context(), req)
+	var derr *domain.Error
+	switch {
+	case err == nil:
+		booked(token)
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
 		// The details stay on the page: the customer picks another time of that day with the
 		// same staff member, or goes to another day.

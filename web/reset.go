@@ -26,8 +26,8 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(r.PostForm)}
 	// Shares the sign-in limit: both guess at accounts.
-	if !s.loginLimit.Allow(l.Tenant.ID + "/" + clientIP(r)) {
-		v.Form.Error = "Too many attempts. Wait a minute and try again."
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
+		v.Form.Error = "Too many attempts. Try again in " + tooMany(w, s.loginLimit, key) + "."
 		render(w, r, http.StatusTooManyRequests, forgotPage(v))
 		return
 	}

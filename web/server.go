@@ -36,10 +36,14 @@ type Server struct {
 	Metrics *metrics.Metrics
 	// Blobs keeps uploads (logos); nil disables them.
 	Blobs tenancy.BlobStore
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
+	// client; without them every request's client is its direct peer.
+	TrustedProxies ratelimit.Proxies
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
 	signupLimit     *ratelimit.Limiter // new businesses per address
+	bookingLimit    *ratelimit.Limiter // bookings through the public form per tenant and address
 }
 
 // Handler returns the whole HTTP handler: middleware around every route.
@@ -131,6 +135,7 @@ func (s *Server) Handler() http.Handler {
 	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
+	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
 	h = s.withSessions(h)
@@ -144,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
 	h = s.logRequests(h)
+	h = s.withClient(h)
 	h = requestID(h)
 	return h
 }

@@ -45,3 +45,26 @@ func (l *Limiter) Allow(key string) bool { return l.bucket(key).Allow() }
 
 // Exhausted reports, without taking any, whether key has no allowance left.
 func (l *Limiter) Exhausted(key string) bool { return l.bucket(key).Tokens() < 1 }
+
+// RetryAfter is how long key must wait for its next action: 0 while it has allowance left.
+func (l *Limiter) RetryAfter(key string) time.Duration {
+	b := l.bucket(key)
+	tokens := b.Tokens()
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) * float64(l.every))
+}
+
+// Seconds is d in whole seconds, rounded up and at least 1: a Retry-After header's value, and
+// GraphQL's extensions.retryAfter.
+func Seconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// Bookings a client (business and address) may make at once, then one every
+// DefaultBookingEvery: the public booking form and GraphQL's createBooking keep the same rule.
+const (
+	DefaultBookingBurst = 10
+	DefaultBookingEvery = 6 * time.Second
+)
