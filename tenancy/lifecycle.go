@@ -37,12 +37,32 @@ func (n NewTenant) Validate() error {
 	} else if utf8.RuneCountInString(name) > 100 {
 		errs = append(errs, errors.New("name must be at most 100 characters"))
 	}
-	if n.Timezone == "" {
-		errs = append(errs, errors.New("timezone is required (an IANA name such as Europe/Madrid)"))
-	} else if _, err := time.LoadLocation(n.Timezone); err != nil || n.Timezone == "Local" {
-		errs = append(errs, fmt.Errorf("timezone %q is not an IANA time zone name (such as Europe/Madrid)", n.Timezone))
+	if err := ValidateTimezone(n.Timezone); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateTimezone checks that tz is an IANA time zone name (the embedded tzdata knows them all).
+func ValidateTimezone(tz string) error {
+	if tz == "" {
+		return errors.New("timezone is required (an IANA name such as Europe/Madrid)")
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || len(tz) > 64 {
+		return fmt.Errorf("timezone %q is not an IANA time zone name (such as Europe/Madrid)", tz)
+	}
+	return nil
+}
+
+// SetTimezone moves tenant id to time zone tz. What is stored as instants (bookings, time off)
+// keeps its moment; what is wall-clock (working hours, date overrides) now reads in tz. Requests
+// resolved after it returns get the new zone (the lookup cache is invalidated).
+func (m *Manager) SetTimezone(ctx context.Context, id, tz string) error {
+	if err := ValidateTimezone(tz); err != nil {
+		return err
+	}
+	defer m.cache.invalidate()
+	return m.reg.SetTimezone(ctx, id, tz)
 }
 
 // Provision creates a tenant: it claims a spare database (or copies the pre-migrated template to

@@ -57,6 +57,7 @@ type Registry interface {
 	Redirect(ctx context.Context, oldSlug string) (string, error)
 	List(ctx context.Context) ([]Tenant, error)
 	Rename(ctx context.Context, id, slug string) error     // ErrNotFound, ErrSlugTaken
+	SetTimezone(ctx context.Context, id, tz string) error  // ErrNotFound
 	SetHost(ctx context.Context, host, id string) error    // ErrHostTaken, ErrNotFound
 	RemoveHost(ctx context.Context, host, id string) error // ErrNotFound
 	// Delete removes the tenant and leaves a tombstone that holds its slug for the grace period.
@@ -333,6 +334,17 @@ func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete tenant %s from registry: %w", id, err)
+	}
+	return nil
+}
+
+func (r *SQLiteRegistry) SetTimezone(ctx context.Context, id, tz string) error {
+	res, err := r.db.Write.ExecContext(ctx, `UPDATE tenants SET timezone = ? WHERE id = ?`, tz, id)
+	if err != nil {
+		return fmt.Errorf("set time zone of tenant %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
 	}
 	return nil
 }

@@ -27,15 +27,16 @@ type settingsView struct {
 	Frame    adminFrame
 	Settings *form
 	Branding *form
+	Zone     *form // the time zone
 	LogoURL  string
 	Timezone string
 }
 
 func (s *Server) adminSettings(w http.ResponseWriter, r *http.Request) {
-	s.showSettings(w, r, nil, nil, http.StatusOK)
+	s.showSettings(w, r, nil, nil, nil, http.StatusOK)
 }
 
-func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, branding *form, status int) {
+func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, branding, zone *form, status int) {
 	l, _ := tenancy.FromContext(r.Context())
 	store := s.store(r)
 	st, err1 := store.Settings(r.Context())
@@ -44,7 +45,10 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, 
 		s.serverError(w, r, err)
 		return
 	}
-	v := settingsView{Frame: s.frame(r, "settings"), Settings: settings, Branding: branding, Timezone: l.Tenant.Timezone}
+	v := settingsView{Frame: s.frame(r, "settings"), Settings: settings, Branding: branding, Zone: zone, Timezone: l.Tenant.Timezone}
+	if v.Zone == nil {
+		v.Zone = newForm(url.Values{"timezone": {l.Tenant.Timezone}})
+	}
 	if v.Settings == nil {
 		v.Settings = newForm(url.Values{"address": {st.Address}, "contactEmail": {st.ContactEmail}, "contactPhone": {st.ContactPhone},
 			"currency": {st.Currency}, "locale": {st.Locale}, "slotStep": {strconv.Itoa(int(st.SlotStep / time.Minute))},
@@ -88,7 +92,55 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.showSettings(w, r, f, nil, http.StatusUnprocessableEntity)
+	s.showSettings(w, r, f, nil, nil, http.StatusUnprocessableEntity)
+}
+
+// updateTimezone moves the business to another time zone. Bookings and time off are instants
+// and keep their moment; working hours and date overrides are clock times and keep them, now
+// in the new zone. The owner is told exactly that, with their next booking as an example.
+func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
+	l, _ := tenancy.FromContext(r.Context())
+	r.ParseForm()
+	f := newForm(r.PostForm)
+	tz := strings.TrimSpace(f.Get("timezone"))
+	if err := tenancy.ValidateTimezone(tz); err != nil {
+		f.invalid("timezone", "Choose a time zone from the list.")
+		s.showSettings(w, r, nil, nil, f, http.StatusUnprocessableEntity)
+		return
+	}
+	if tz == l.Tenant.Timezone {
+		s.done(w, r, "/settings", "The time zone is already "+tz+".")
+		return
+	}
+	to, err := time.LoadLocation(tz)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	next, err := s.store(r).Bookings(r.Context(), domain.BookingFilter{From: time.Now(), Limit: 20})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Tenants.SetTimezone(r.Context(), l.Tenant.ID, tz); err != nil {
+		s.fail(w, r, fmt.Errorf("change time zone: %w", err))
+		return
+	}
+	s.done(w, r, "/settings", zoneChanged(l.Location, to, next))
+}
+
+// zoneChanged tells the owner what moving from one zone to another did, with the first open
+// booking of upcoming (if any) as an example.
+func zoneChanged(from, to *time.Location, upcoming []domain.Booking) string {
+	msg := fmt.Sprintf("Time zone changed from %s to %s. Existing bookings and time off keep their moment: their times now read in %s time", from, to, to)
+	for _, b := range upcoming {
+		if b.Status.Open() {
+			const f = "Mon 2 Jan 15:04"
+			msg += fmt.Sprintf(" (your next booking, %s %s time, is %s %s time)", b.Start.In(from).Format(f), from, b.Start.In(to).Format(f), to)
+			break
+		}
+	}
+	return msg + fmt.Sprintf(". Working hours and date overrides keep their clock times, now in %s time: 09:00 stays 09:00 there. Check them if they should move.", to)
 }
 
 // logoKey is where a tenant's logo of a version lives in the blob store: below its id, so
@@ -110,7 +162,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooBig) || errors.Is(err, multipart.ErrMessageTooLarge) {
 			status, f.Error = http.StatusRequestEntityTooLarge, "The upload is too big: a logo may be at most 512 KiB."
 		}
-		s.showSettings(w, r, nil, f, status)
+		s.showSettings(w, r, nil, f, nil, status)
 		return
 	}
 	f.Values = r.PostForm
@@ -142,7 +194,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.OK() {
-		s.showSettings(w, r, nil, f, http.StatusUnprocessableEntity)
+		s.showSettings(w, r, nil, f, nil, http.StatusUnprocessableEntity)
 		return
 	}
 

@@ -120,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 	owner("GET /{slug}/admin/settings", s.adminSettings)
 	owner("POST /{slug}/admin/settings", s.updateSettings)
 	owner("POST /{slug}/admin/settings/branding", s.updateBranding)
+	owner("POST /{slug}/admin/settings/timezone", s.updateTimezone)
 	owner("GET /{slug}/admin/users", s.adminUsers)
 	owner("POST /{slug}/admin/users", s.createUser)
 	owner("POST /{slug}/admin/users/{id}/role", s.setUserRole)

@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
-	render(w, r, http.StatusOK, signupPage(signupView{Timezone: "Europe/Madrid"}))
+	render(w, r, http.StatusOK, signupPage(signupView{Timezone: "Europe/Madrid", GuessZone: true}))
 }
 
 var notSlug = regexp.MustCompile(`[^a-z0-9]+`)
