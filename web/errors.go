@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
@@ -33,7 +35,7 @@ func httpError(err error) (status int, message string) {
 	var derr *domain.Error
 	if errors.As(err, &derr) {
 		if status, ok := errorStatus[derr.Code]; ok {
-			return status, derr.Message
+			return status, sentence(derr.Message)
 		}
 	}
 	if temporary(err) {
@@ -82,4 +84,14 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, status in
 		w.Header().Set("Retry-After", "60")
 	}
 	s.errorPage(w, r, status, err)
+}
+
+// sentence starts msg with a capital letter: domain messages are written to follow a field name
+// or a code ("reason: reason must be ..."), a page shows them on their own.
+func sentence(msg string) string {
+	r, size := utf8.DecodeRuneInString(msg)
+	if r == utf8.RuneError {
+		return msg
+	}
+	return string(unicode.ToUpper(r)) + msg[size:]
 }
