@@ -227,6 +227,16 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	return nil
 }
 
+// unwrapsType reports whether f is introspection's __Type.ofType, which does not count towards
+// the depth limit: graphql-js's getIntrospectionQuery (what GraphiQL, Apollo and code generators
+// send) nests it nine times to unwrap types like [[Int!]!]!, which puts the whole query 15 levels
+// deep. Each ofType is one object, not a list, so its chain cannot multiply a response; every
+// other introspection field still counts (and gqlparser bounds nested fields/inputFields lists),
+// and every ofType still counts towards the field and complexity limits.
+func unwrapsType(f *ast.Field) bool {
+	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
+}
+
 // shape is the depth and expanded field count of a selection set (counts saturate, so huge
 // expansions cannot overflow).
 type shape struct{ depth, fields int }
@@ -248,7 +258,9 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet, level+1)
-			sh.depth++
+			if !unwrapsType(s) {
+				sh.depth++
+			}
 			sh.fields++
 		case *ast.InlineFragment:
 			sh = m.set(s.SelectionSet, level+1)
