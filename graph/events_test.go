@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,40 @@ func TestSubscriptionEndsOnRevoke(t *testing.T) {
 	var msg struct{ Type string }
 	if err := wsjson.Read(ctx, c, &msg); err != nil || msg.Type != "complete" {
 		t.Errorf("after revocation: %+v %v; want the subscription completed", msg, err)
+	}
+}
+
+// A subscription over plain HTTP is refused at once. gqlgen ran it and waited for its first
+// event with no end, holding the business's turn: its other visitors got 503.
+func TestSubscriptionOverHTTPRefused(t *testing.T) {
+	srv := server(t)
+	body := `{"query":"subscription { bookingEvents { type } }"}`
+	for _, get := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		var req *http.Request
+		if get {
+			req, _ = http.NewRequestWithContext(ctx, "GET", srv.URL+"/acme/graphql?query="+url.QueryEscape(`subscription { bookingEvents { type } }`), nil)
+		} else {
+			req, _ = http.NewRequestWithContext(ctx, "POST", srv.URL+"/acme/graphql", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Authorization", "Bearer "+tokens["acme"][domain.RoleStaff])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("GET %v: no answer: %v", get, err)
+		}
+		var r gqlResponse
+		err = json.NewDecoder(res.Body).Decode(&r)
+		res.Body.Close()
+		cancel()
+		if err != nil || res.StatusCode != http.StatusUnprocessableEntity || code(r.Errors) != "BAD_REQUEST" ||
+			!strings.Contains(r.Errors[0].Message, "websockets") {
+			t.Errorf("GET %v: %d %+v %v", get, res.StatusCode, r, err)
+		}
+	}
+	// The business still serves.
+	if errs := do(t, srv, "acme", `{ business { name } }`, nil, nil); errs != nil {
+		t.Error(errs)
 	}
 }

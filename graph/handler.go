@@ -81,6 +81,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 	// The shape limits run first: gqlgen's complexity walk expands fragments and is exponential
 	// in nested spreads; depthLimit measures them with memoization and rejects such documents.
 	srv.Use(depthLimit{MaxDepth, MaxFields})
+	srv.Use(subscriptionsLive{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	// The request's figures in /metrics are kept by kind: lookups apart from bookings.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -130,8 +131,38 @@ func NewHandler(log *slog.Logger) http.Handler {
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s, websocket)))
+		ctx := withLoaders(r.Context(), s, websocket)
+		if websocket {
+			ctx = context.WithValue(ctx, overWebsocketKey{}, true)
+		}
+		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type overWebsocketKey struct{}
+
+// subscriptionsLive refuses a subscription sent over plain HTTP at once. gqlgen's HTTP
+// transports would run it and wait for its first event with no end, holding the business's
+// turn of the fair share (its other visitors got 503 after 10 s for as long as the client
+// stayed connected).
+type subscriptionsLive struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = subscriptionsLive{}
+
+func (subscriptionsLive) ExtensionName() string                   { return "SubscriptionsLive" }
+func (subscriptionsLive) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (subscriptionsLive) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || ctx.Value(overWebsocketKey{}) != nil {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    "subscriptions are served over websockets (the graphql-transport-ws protocol) at this address, not over plain HTTP",
+		Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}
 }
 
 // GraphQL error codes (extensions.code) of user-caused errors.
@@ -201,6 +232,7 @@ var _ interface {
 func init() {
 	errcode.RegisterErrorType("DEPTH_LIMIT_EXCEEDED", errcode.KindProtocol)
 	errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+	errcode.RegisterErrorType("BAD_REQUEST", errcode.KindProtocol)
 }
 
 func (depthLimit) ExtensionName() string                   { return "ShapeLimit" }
