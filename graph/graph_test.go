@@ -80,7 +80,7 @@ func server(t testing.TB) *httptest.Server {
 		l.Release()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet))
+	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
 	srv := httptest.NewServer(m.Middleware(mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		http.Error(w, http.StatusText(status), status)
 	}))

@@ -34,10 +34,27 @@ const (
 	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
 	MaxConnectionLifetime = 30 * time.Minute
 	MaxBodyBytes          = 1 << 20
+	// WebsocketInitTimeout is how long a websocket may take to send connection_init.
+	WebsocketInitTimeout = 10 * time.Second
 )
 
+// Option changes a default of NewHandler.
+type Option func(*options)
+
+type options struct{ wsInitTimeout time.Duration }
+
+// WithWebsocketInitTimeout sets how long a websocket may take to send connection_init
+// (default WebsocketInitTimeout).
+func WithWebsocketInitTimeout(d time.Duration) Option {
+	return func(o *options) { o.wsInitTimeout = d }
+}
+
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
-func NewHandler(log *slog.Logger) http.Handler {
+func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
+	o := options{wsInitTimeout: WebsocketInitTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	res := newResolver()
 	cfg := Config{Resolvers: res}
 	// A day of availability is real work: each costs 2, plus 20 per call, so one request can
@@ -47,31 +64,13 @@ func NewHandler(log *slog.Logger) http.Handler {
 		return 20 + 2*days + child
 	}
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second, // graphql-ws
-		PingPongInterval:      30 * time.Second, // graphql-transport-ws: a silent peer is dropped
-		InitTimeout:           10 * time.Second,
-		// Only signed-in users and API tokens may hold a connection (it holds its tenant's
-		// handle). Browsers cannot set headers on websockets: the token may come in the init
-		// payload. (The websocket library refuses cross-origin upgrades, so cookies cannot be
-		// abused from other sites.)
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if _, ok := viewerFrom(ctx); ok {
-				return live(ctx), &p, nil
-			}
-			if p.Authorization() == "" {
-				return ctx, nil, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token in the connection_init payload")
-			}
-			if res.authLimit.Exhausted(clientOf(ctx)) {
-				return ctx, nil, rateLimited("failed sign-ins")
-			}
-			v, err := viewerForToken(ctx, loadersFrom(ctx).store, strings.TrimPrefix(p.Authorization(), "Bearer "))
-			if err != nil {
-				res.authLimit.Allow(clientOf(ctx))
-				return ctx, nil, err
-			}
-			return live(domain.WithViewer(ctx, v)), &p, nil
-		},
+	srv.AddTransport(wsTransport{
+		init:         res.initSocket,
+		initTimeout:  o.wsInitTimeout,
+		pingInterval: 30 * time.Second,
+		writeTimeout: 10 * time.Second,
+		readLimit:    MaxBodyBytes,
+		log:          log,
 	})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -119,6 +118,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 			return
 		}
 		websocket := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		ctx := r.Context()
 		if websocket {
 			// A live subscription is long and mostly idle: it gives back its business's turn.
 			tenancy.EndTurn(r.Context())
@@ -127,19 +127,67 @@ func NewHandler(log *slog.Logger) http.Handler {
 			rc := http.NewResponseController(w)
 			rc.SetReadDeadline(time.Time{})
 			rc.SetWriteDeadline(time.Time{})
-			ctx, cancel := context.WithTimeout(r.Context(), MaxConnectionLifetime)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, MaxConnectionLifetime)
 			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		ctx := withLoaders(r.Context(), s, websocket)
-		if websocket {
 			ctx = context.WithValue(ctx, overWebsocketKey{}, true)
+			if _, ok := viewerFrom(ctx); !ok {
+				// Nobody has signed in yet: until an API token comes in connection_init, the
+				// socket holds nothing of its business (a handle held would block deleting the
+				// business, and near the handle cap delay other businesses).
+				if l, ok := tenancy.FromContext(ctx); ok {
+					l.Release()
+					ctx = context.WithValue(ctx, anonymousSocketKey{}, l)
+				}
+				srv.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
 		}
-		srv.ServeHTTP(w, r.WithContext(ctx))
+		srv.ServeHTTP(w, r.WithContext(withLoaders(ctx, s, websocket)))
 	})
 }
 
-type overWebsocketKey struct{}
+type (
+	overWebsocketKey   struct{}
+	anonymousSocketKey struct{} // the released lease of a websocket opened without a viewer
+)
+
+// initSocket authenticates a websocket's connection_init. A socket opened with a session or an
+// Authorization header has its viewer already; any other must send an API token in the payload
+// (browsers cannot set headers on websockets), and takes its business's handle only then.
+// Refusals close with 4401 (no token, or a bad one) or 4429 (too many failed sign-ins):
+// graphql-ws clients do not retry either, so a bad token is not tried again and again.
+func (r *Resolver) initSocket(ctx context.Context, p map[string]any) (context.Context, func(), error) {
+	if _, ok := viewerFrom(ctx); ok {
+		return live(ctx), nil, nil
+	}
+	released, _ := ctx.Value(anonymousSocketKey{}).(*tenancy.Lease)
+	auth := transport.InitPayload(p).Authorization()
+	if auth == "" || released == nil {
+		return ctx, nil, &wsRefusal{closeUnauthorized, "Unauthorized: sign in, or send an API token in the connection_init payload"}
+	}
+	if r.authLimit.Exhausted(clientOf(ctx)) {
+		return ctx, nil, &wsRefusal{closeTooManyInits, "Too many failed sign-ins from this address: try again in a minute"}
+	}
+	actx, cancel := context.WithTimeout(ctx, WebsocketInitTimeout)
+	defer cancel()
+	l, err := released.Reacquire(actx)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("take the business for an authenticated websocket: %w", err)
+	}
+	ctx = tenancy.WithLease(ctx, l)
+	s := domain.NewCachedStore(l.DB, l.Location, time.Now)
+	v, err := viewerForToken(ctx, s, strings.TrimPrefix(auth, "Bearer "))
+	if err != nil {
+		l.Release()
+		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+			r.authLimit.Allow(clientOf(ctx))
+			return ctx, nil, &wsRefusal{closeUnauthorized, truncate("Unauthorized: " + domain.ErrorMessage(err))}
+		}
+		return ctx, nil, err
+	}
+	return live(withLoaders(domain.WithViewer(ctx, v), s, true)), l.Release, nil
+}
 
 // subscriptionsLive refuses a subscription sent over plain HTTP at once. gqlgen's HTTP
 // transports would run it and wait for its first event with no end, holding the business's
