@@ -327,6 +327,10 @@ func TestLimits(t *testing.T) {
 	if errs := do(t, srv, "acme", deep, nil, nil); code(errs) != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("deep query: %+v", errs)
 	}
+	unwraps := `{ __type(name: "Query") { fields { type { ` + strings.Repeat("ofType { ", 13) + "name" + strings.Repeat(" }", 13) + ` } } } }`
+	if errs := do(t, srv, "acme", unwraps, nil, nil); code(errs) != "DEPTH_LIMIT_EXCEEDED" || !strings.Contains(errs[0].Message, "ofType 13 levels") {
+		t.Errorf("13 nested ofType: %+v", errs)
+	}
 	wide := "{" + strings.Repeat(" services { id name description } ", 1) + strings.Repeat(" a: services { id } b: services { id } c: staff { id } ", 100) + "}"
 	if errs := do(t, srv, "acme", wide, nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("costly query: %+v", errs)

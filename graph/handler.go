@@ -31,6 +31,9 @@ const (
 	MaxComplexity = 500
 	MaxDepth      = 10
 	MaxFields     = 2000 // fields in an operation once its fragments are expanded
+	// MaxUnwraps bounds introspection's __Type.ofType chains, which MaxDepth does not count
+	// (graphql-js's getIntrospectionQuery nests 9; no type has more than a few wrappers).
+	MaxUnwraps = 12
 	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
 	MaxConnectionLifetime = 30 * time.Minute
 	MaxBodyBytes          = 1 << 20
@@ -298,6 +301,11 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", sh.depth, d.maxDepth),
 			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
 		}
+	case sh.unwraps > MaxUnwraps:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation nests ofType %d levels deep; the limit is %d", sh.unwraps, MaxUnwraps),
+			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+		}
 	case sh.fields > d.maxFields:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("operation has %d fields once fragments are expanded; the limit is %d", sh.fields, d.maxFields),
@@ -310,16 +318,17 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 // unwrapsType reports whether f is introspection's __Type.ofType, which does not count towards
 // the depth limit: graphql-js's getIntrospectionQuery (what GraphiQL, Apollo and code generators
 // send) nests it nine times to unwrap types like [[Int!]!]!, which puts the whole query 15 levels
-// deep. Each ofType is one object, not a list, so its chain cannot multiply a response; every
-// other introspection field still counts (and gqlparser bounds nested fields/inputFields lists),
-// and every ofType still counts towards the field and complexity limits.
+// deep. Each ofType is one object, not a list, so its chain cannot multiply a response; chains
+// have a limit of their own (MaxUnwraps), every other introspection field still counts (and
+// gqlparser bounds nested fields/inputFields lists), and every ofType still counts towards the
+// field and complexity limits.
 func unwrapsType(f *ast.Field) bool {
 	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
 }
 
 // shape is the depth and expanded field count of a selection set (counts saturate, so huge
 // expansions cannot overflow).
-type shape struct{ depth, fields int }
+type shape struct{ depth, unwraps, fields int }
 
 type measurer struct {
 	frags ast.FragmentDefinitionList
@@ -338,7 +347,9 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet, level+1)
-			if !unwrapsType(s) {
+			if unwrapsType(s) {
+				sh.unwraps++
+			} else {
 				sh.depth++
 			}
 			sh.fields++
@@ -355,6 +366,7 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 			}
 		}
 		out.depth = max(out.depth, sh.depth)
+		out.unwraps = max(out.unwraps, sh.unwraps)
 		out.fields = min(out.fields+sh.fields, saturated)
 	}
 	return out
