@@ -111,7 +111,7 @@ func (s *wsSession) serve(ctx context.Context) {
 
 	msgs := make(chan []byte)
 	readErr := make(chan error, 1)
-	go func() {
+	go func(ctx context.Context) { // its own ctx: serve's becomes the authenticated one
 		for {
 			typ, b, err := s.c.Read(ctx)
 			if err == nil && typ != websocket.MessageText {
@@ -127,7 +127,7 @@ func (s *wsSession) serve(ctx context.Context) {
 				return
 			}
 		}
-	}()
+	}(ctx)
 	go s.keepAlive(ctx)
 
 	initTimer := time.NewTimer(s.t.initTimeout)
