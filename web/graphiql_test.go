@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -47,6 +49,14 @@ func TestGraphiQLServedFromBinary(t *testing.T) {
 			h.Get("Cache-Control") != "public, max-age=31536000, immutable" ||
 			!strings.HasPrefix(h.Get("Content-Type"), map[bool]string{true: "text/css", false: "text/javascript"}[strings.Contains(u, ".css")]) {
 			t.Errorf("%s: %d, %d bytes, %s, %s", u, status, len(body), h.Get("Cache-Control"), h.Get("Content-Type"))
+		}
+		// Gzipped for clients that take it (the client above took it too, and unzipped it).
+		_, zipped, h := send(t, c, "GET", srv.URL+u, "", map[string]string{"Accept-Encoding": "gzip"})
+		zr, err := gzip.NewReader(strings.NewReader(zipped))
+		if err != nil || h.Get("Content-Encoding") != "gzip" || len(zipped) >= len(body) {
+			t.Errorf("%s gzipped: %q, %d bytes of %d (%v)", u, h.Get("Content-Encoding"), len(zipped), len(body), err)
+		} else if unzipped, err := io.ReadAll(zr); err != nil || string(unzipped) != body {
+			t.Errorf("%s gzipped: does not unzip to the file (%v)", u, err)
 		}
 		if status, _, h := send(t, anon, "GET", srv.URL+u, "", nil); status != http.StatusSeeOther || h.Get("Location") != "/acme/admin/login" {
 			t.Errorf("%s without signing in: %d", u, status)

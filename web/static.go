@@ -51,7 +51,8 @@ func assetURL(name string) string {
 }
 
 // serveAsset serves one embedded asset; the current version is cached for good.
-func serveAsset(a asset) http.HandlerFunc {
+func serveAsset(name string) http.HandlerFunc {
+	a := assets[name]
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", a.contentType)
@@ -73,7 +74,7 @@ func serveAsset(a asset) http.HandlerFunc {
 func withAssets(next http.Handler) http.Handler {
 	handlers := map[string]http.Handler{}
 	for name := range assets {
-		handlers["/"+name] = serveAsset(assets[name])
+		handlers["/"+name] = serveAsset(name)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h, ok := handlers[r.URL.Path]; ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
