@@ -161,3 +161,20 @@ func TestAnonymousWebsocketHoldsNoHandle(t *testing.T) {
 		t.Errorf("query over the authenticated socket: %+v %v", next, err)
 	}
 }
+
+// A client of the older subscriptions-transport-ws protocol (subprotocol graphql-ws) is told
+// that its protocol is not spoken here.
+func TestWebsocketOtherSubprotocol(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/acme/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if code, reason := wsClosed(t, ctx, c); code != 4406 || !strings.Contains(reason, "graphql-transport-ws") {
+		t.Errorf("closed with %d %q; want 4406 naming graphql-transport-ws", code, reason)
+	}
+}
