@@ -235,6 +235,10 @@ func (s *wsSession) serve(ctx context.Context) {
 	}
 }
 
+// MaxSocketOperations bounds the operations one websocket runs at once: each live subscription
+// is a goroutine that reads its business's database after every commit.
+const MaxSocketOperations = 20
+
 // start runs one operation (a subscription, or a query or mutation answered once). It reports
 // false if id is in use.
 func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawParams) bool {
@@ -242,6 +246,15 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 	if _, ok := s.active[id]; ok {
 		s.mu.Unlock()
 		return false
+	}
+	if len(s.active) >= MaxSocketOperations {
+		s.mu.Unlock()
+		payload, _ := json.Marshal(gqlerror.List{{
+			Message:    fmt.Sprintf("this connection already runs %d operations, the most it may: complete one first", MaxSocketOperations),
+			Extensions: map[string]any{"code": "RATE_LIMITED"},
+		}})
+		s.send(ctx, wsMessage{ID: id, Type: "error", Payload: payload})
+		return true
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.active[id] = cancel

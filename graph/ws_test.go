@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/graph"
 )
 
 // wsInitTimeout is the test server's connection_init timeout.
@@ -176,5 +178,43 @@ func TestWebsocketOtherSubprotocol(t *testing.T) {
 	defer c.CloseNow()
 	if code, reason := wsClosed(t, ctx, c); code != 4406 || !strings.Contains(reason, "graphql-transport-ws") {
 		t.Errorf("closed with %d %q; want 4406 naming graphql-transport-ws", code, reason)
+	}
+}
+
+// One connection runs at most MaxSocketOperations operations at once; a further subscribe gets
+// an error (RATE_LIMITED) and the connection stays open.
+func TestWebsocketOperationLimit(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := wsDial(t, ctx, srv, "acme")
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	var ack map[string]any
+	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", ack, err)
+	}
+	for i := range graph.MaxSocketOperations + 1 {
+		wsjson.Write(ctx, c, map[string]any{"id": fmt.Sprint(i), "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	}
+	var msg struct {
+		ID, Type string
+		Payload  []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	if err := wsjson.Read(ctx, c, &msg); err != nil || msg.Type != "error" || msg.ID != fmt.Sprint(graph.MaxSocketOperations) ||
+		len(msg.Payload) != 1 || msg.Payload[0].Extensions.Code != "RATE_LIMITED" {
+		t.Fatalf("subscription %d: %+v %v", graph.MaxSocketOperations+1, msg, err)
+	}
+	// Completing one makes room; the connection still answers.
+	wsjson.Write(ctx, c, map[string]any{"id": "0", "type": "complete"})
+	wsjson.Write(ctx, c, map[string]any{"id": "q", "type": "subscribe", "payload": map[string]any{"query": `{ me { role } }`}})
+	var next struct {
+		ID, Type string
+		Payload  json.RawMessage
+	}
+	if err := wsjson.Read(ctx, c, &next); err != nil || next.ID != "q" || next.Type != "next" || !strings.Contains(string(next.Payload), "STAFF") {
+		t.Errorf("after completing one: %+v %v", next, err)
 	}
 }
