@@ -428,11 +428,12 @@ func (r *queryResolver) Bookings(ctx context.Context, filter *model.BookingFilte
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.BookingConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n}}
+	conn := &model.BookingConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n, HasPreviousPage: after != nil}}
 	for _, b := range zoned(s, list[:min(len(list), n)]) {
 		conn.Edges = append(conn.Edges, &model.BookingEdge{Cursor: bookingCursor(b.Cursor()), Node: b})
 	}
 	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
 		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
 	}
 	return conn, nil
@@ -471,11 +472,12 @@ func (r *queryResolver) Customers(ctx context.Context, search *string, first *in
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.CustomerConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n}}
+	conn := &model.CustomerConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n, HasPreviousPage: after != nil}}
 	for _, c := range pointers(list[:min(len(list), n)]) {
 		conn.Edges = append(conn.Edges, &model.CustomerEdge{Cursor: idCursor(c.ID), Node: c})
 	}
 	if len(conn.Edges) > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
 		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
 	}
 	return conn, nil

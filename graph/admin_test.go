@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -289,5 +290,66 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(body), "Biz acme") {
 		t.Errorf("GET: %s", body)
+	}
+}
+
+// Connections follow Relay's PageInfo: hasPreviousPage and startCursor, and first: 0 (an empty
+// page that tells whether there is anything).
+func TestRelayPageInfo(t *testing.T) {
+	srv := server(t)
+	staff := tokens["acme"][domain.RoleStaff]
+	var avail struct {
+		Availability []struct{ Slots []slot }
+	}
+	day := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	if errs := do(t, srv, "acme", `query($f: Date!) { availability(serviceId: "1", from: $f, to: $f) { slots { start } } }`, map[string]any{"f": day}, &avail); errs != nil {
+		t.Fatal(errs)
+	}
+	for i := range 3 {
+		if errs := do(t, srv, "acme", `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken } }`,
+			map[string]any{"in": map[string]any{"serviceId": "1", "start": avail.Availability[0].Slots[4*i].Start,
+				"customer": map[string]any{"name": "Page", "email": fmt.Sprintf("page%d@example.com", i)}}}, nil); errs != nil {
+			t.Fatal(errs)
+		}
+	}
+	type pageInfo struct {
+		HasNextPage, HasPreviousPage bool
+		StartCursor, EndCursor       *string
+	}
+	type conn struct {
+		Edges    []struct{ Cursor string }
+		PageInfo pageInfo
+	}
+	for _, field := range []string{"bookings", "customers"} {
+		t.Run(field, func(t *testing.T) {
+			q := `query($n: Int, $after: String) { c: ` + field + `(first: $n, after: $after) { edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+			page := func(n int, after *string) conn {
+				t.Helper()
+				var out struct{ C conn }
+				if errs := doAs(t, srv, "acme", staff, q, map[string]any{"n": n, "after": after}, &out); errs != nil {
+					t.Fatalf("first %d after %v: %+v", n, after, errs)
+				}
+				return out.C
+			}
+			empty := page(0, nil)
+			if len(empty.Edges) != 0 || !empty.PageInfo.HasNextPage || empty.PageInfo.HasPreviousPage || empty.PageInfo.StartCursor != nil || empty.PageInfo.EndCursor != nil {
+				t.Errorf("first: 0: %+v", empty)
+			}
+			p1 := page(2, nil)
+			if len(p1.Edges) != 2 || p1.PageInfo.HasPreviousPage || !p1.PageInfo.HasNextPage ||
+				p1.PageInfo.StartCursor == nil || *p1.PageInfo.StartCursor != p1.Edges[0].Cursor || *p1.PageInfo.EndCursor != p1.Edges[1].Cursor {
+				t.Errorf("page 1: %+v", p1)
+			}
+			p2 := page(2, p1.PageInfo.EndCursor)
+			if len(p2.Edges) != 1 || !p2.PageInfo.HasPreviousPage || p2.PageInfo.HasNextPage || *p2.PageInfo.StartCursor != p2.Edges[0].Cursor {
+				t.Errorf("page 2: %+v", p2)
+			}
+			for _, n := range []int{-1, 201} {
+				var out struct{ C conn }
+				if errs := doAs(t, srv, "acme", staff, q, map[string]any{"n": n}, &out); code(errs) != "BAD_USER_INPUT" || !strings.Contains(errs[0].Message, "between 0 and 200") {
+					t.Errorf("first %d: %+v", n, errs)
+				}
+			}
+		})
 	}
 }

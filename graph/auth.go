@@ -166,14 +166,20 @@ func parseIDCursor(s string) (int64, error) {
 	return id, nil
 }
 
-// pageSize bounds "first".
+// Page sizes of connections ("first").
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// pageSize bounds "first". Relay allows 0: an empty page that tells whether there are items.
 func pageSize(first *int) (int, error) {
 	n := deref(first)
 	if first == nil {
-		n = 50
+		n = DefaultPageSize
 	}
-	if n < 1 || n > 200 {
-		return 0, domain.Invalid("first", "first must be between 1 and 200")
+	if n < 0 || n > MaxPageSize {
+		return 0, domain.Invalid("first", "first must be between 0 and %d", MaxPageSize)
 	}
 	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // Booking is the resolver for the booking field.
@@ -30,7 +31,11 @@ func (r *subscriptionResolver) BookingEvents(ctx context.Context) (<-chan *domai
 	if err != nil {
 		return nil, err
 	}
-	return followEvents(ctx, s, eventPollInterval, func() error {
+	var nextCommit func() <-chan struct{}
+	if l, ok := tenancy.FromContext(ctx); ok {
+		nextCommit = l.DB.NextCommit
+	}
+	return followEvents(ctx, s, nextCommit, eventRecheckInterval, func() error {
 		_, err := require(ctx, domain.RoleStaff) // the session or token may end while it runs
 		return err
 	})

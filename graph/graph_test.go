@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,7 +80,7 @@ func server(t testing.TB) *httptest.Server {
 		l.Release()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet))
+	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
 	srv := httptest.NewServer(m.Middleware(mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
@@ -280,11 +282,54 @@ func TestPublicBookingFlow(t *testing.T) {
 	}
 }
 
+// graphql-js's getIntrospectionQuery (all options on, as GraphiQL sends it) is 15 levels deep
+// through __Type.ofType, which the depth limit does not count; the answer describes the schema.
+func TestStandardIntrospection(t *testing.T) {
+	srv := server(t)
+	q, err := os.ReadFile("testdata/introspection.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Schema struct {
+			QueryType        struct{ Name string }
+			SubscriptionType struct{ Name string }
+			Types            []struct{ Name string }
+		} `json:"__schema"`
+	}
+	if errs := do(t, srv, "acme", string(q), nil, &data); errs != nil {
+		t.Fatalf("introspection refused: %+v", errs)
+	}
+	if data.Schema.QueryType.Name != "Query" || data.Schema.SubscriptionType.Name != "Subscription" || len(data.Schema.Types) < 20 {
+		t.Errorf("introspection answered %+v", data)
+	}
+	// The field limit still holds for introspection: the same query aliased many times is refused.
+	sel := string(q)[strings.Index(string(q), "__schema"):strings.Index(string(q), "fragment")]
+	sel = strings.TrimSpace(sel)
+	sel = sel[:strings.LastIndex(sel, "}")]
+	var b strings.Builder
+	b.WriteString("query Many {")
+	for i := range 40 {
+		fmt.Fprintf(&b, " s%d: %s", i, sel)
+	}
+	b.WriteString("}")
+	b.WriteString(string(q)[strings.Index(string(q), "fragment"):])
+	if errs := do(t, srv, "acme", b.String(), nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("40 aliased introspections: %+v", errs)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	srv := server(t)
-	deep := `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }`
+	// 11 levels of introspection other than ofType (which does not count); gqlparser's own
+	// limit on nested fields/inputFields lists lets it through.
+	deep := `{ __schema { directives { args { type { fields { args { type { inputFields { type { enumValues { name } } } } } } } } } } }`
 	if errs := do(t, srv, "acme", deep, nil, nil); code(errs) != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("deep query: %+v", errs)
+	}
+	unwraps := `{ __type(name: "Query") { fields { type { ` + strings.Repeat("ofType { ", 13) + "name" + strings.Repeat(" }", 13) + ` } } } }`
+	if errs := do(t, srv, "acme", unwraps, nil, nil); code(errs) != "DEPTH_LIMIT_EXCEEDED" || !strings.Contains(errs[0].Message, "ofType 13 levels") {
+		t.Errorf("13 nested ofType: %+v", errs)
 	}
 	wide := "{" + strings.Repeat(" services { id name description } ", 1) + strings.Repeat(" a: services { id } b: services { id } c: staff { id } ", 100) + "}"
 	if errs := do(t, srv, "acme", wide, nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {

@@ -31,13 +31,33 @@ const (
 	MaxComplexity = 500
 	MaxDepth      = 10
 	MaxFields     = 2000 // fields in an operation once its fragments are expanded
+	// MaxUnwraps bounds introspection's __Type.ofType chains, which MaxDepth does not count
+	// (graphql-js's getIntrospectionQuery nests 9; no type has more than a few wrappers).
+	MaxUnwraps = 12
 	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
 	MaxConnectionLifetime = 30 * time.Minute
 	MaxBodyBytes          = 1 << 20
+	// WebsocketInitTimeout is how long a websocket may take to send connection_init.
+	WebsocketInitTimeout = 10 * time.Second
 )
 
+// Option changes a default of NewHandler.
+type Option func(*options)
+
+type options struct{ wsInitTimeout time.Duration }
+
+// WithWebsocketInitTimeout sets how long a websocket may take to send connection_init
+// (default WebsocketInitTimeout).
+func WithWebsocketInitTimeout(d time.Duration) Option {
+	return func(o *options) { o.wsInitTimeout = d }
+}
+
 // NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
-func NewHandler(log *slog.Logger) http.Handler {
+func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
+	o := options{wsInitTimeout: WebsocketInitTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	res := newResolver()
 	cfg := Config{Resolvers: res}
 	// A day of availability is real work: each costs 2, plus 20 per call, so one request can
@@ -47,31 +67,13 @@ func NewHandler(log *slog.Logger) http.Handler {
 		return 20 + 2*days + child
 	}
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second, // graphql-ws
-		PingPongInterval:      30 * time.Second, // graphql-transport-ws: a silent peer is dropped
-		InitTimeout:           10 * time.Second,
-		// Only signed-in users and API tokens may hold a connection (it holds its tenant's
-		// handle). Browsers cannot set headers on websockets: the token may come in the init
-		// payload. (The websocket library refuses cross-origin upgrades, so cookies cannot be
-		// abused from other sites.)
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if _, ok := viewerFrom(ctx); ok {
-				return live(ctx), &p, nil
-			}
-			if p.Authorization() == "" {
-				return ctx, nil, domain.Errorf(domain.EUNAUTHORIZED, "sign in, or send an API token in the connection_init payload")
-			}
-			if res.authLimit.Exhausted(clientOf(ctx)) {
-				return ctx, nil, rateLimited(ctx, "failed sign-ins", res.authLimit.RetryAfter(clientOf(ctx)))
-			}
-			v, err := viewerForToken(ctx, loadersFrom(ctx).store, strings.TrimPrefix(p.Authorization(), "Bearer "))
-			if err != nil {
-				res.authLimit.Allow(clientOf(ctx))
-				return ctx, nil, err
-			}
-			return live(domain.WithViewer(ctx, v)), &p, nil
-		},
+	srv.AddTransport(wsTransport{
+		init:         res.initSocket,
+		initTimeout:  o.wsInitTimeout,
+		pingInterval: 30 * time.Second,
+		writeTimeout: 10 * time.Second,
+		readLimit:    MaxBodyBytes,
+		log:          log,
 	})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -81,6 +83,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 	// The shape limits run first: gqlgen's complexity walk expands fragments and is exponential
 	// in nested spreads; depthLimit measures them with memoization and rejects such documents.
 	srv.Use(depthLimit{MaxDepth, MaxFields})
+	srv.Use(subscriptionsLive{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	// The request's figures in /metrics are kept by kind: lookups apart from bookings.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -118,6 +121,7 @@ func NewHandler(log *slog.Logger) http.Handler {
 			return
 		}
 		websocket := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		ctx := r.Context()
 		if websocket {
 			// A live subscription is long and mostly idle: it gives back its business's turn.
 			tenancy.EndTurn(r.Context())
@@ -126,14 +130,93 @@ func NewHandler(log *slog.Logger) http.Handler {
 			rc := http.NewResponseController(w)
 			rc.SetReadDeadline(time.Time{})
 			rc.SetWriteDeadline(time.Time{})
-			ctx, cancel := context.WithTimeout(r.Context(), MaxConnectionLifetime)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, MaxConnectionLifetime)
 			defer cancel()
-			r = r.WithContext(ctx)
+			ctx = context.WithValue(ctx, overWebsocketKey{}, true)
+			if _, ok := viewerFrom(ctx); !ok {
+				// Nobody has signed in yet: until an API token comes in connection_init, the
+				// socket holds nothing of its business (a handle held would block deleting the
+				// business, and near the handle cap delay other businesses).
+				if l, ok := tenancy.FromContext(ctx); ok {
+					l.Release()
+					ctx = context.WithValue(ctx, anonymousSocketKey{}, l)
+				}
+				srv.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
 		} else {
 			w, r = withRetryAfter(w, r) // not on a websocket: its upgrade needs the bare writer
+			ctx = r.Context()
 		}
-		srv.ServeHTTP(w, r.WithContext(withLoaders(r.Context(), s, websocket)))
+		srv.ServeHTTP(w, r.WithContext(withLoaders(ctx, s, websocket)))
 	})
+}
+
+type (
+	overWebsocketKey   struct{}
+	anonymousSocketKey struct{} // the released lease of a websocket opened without a viewer
+)
+
+// initSocket authenticates a websocket's connection_init. A socket opened with a session or an
+// Authorization header has its viewer already; any other must send an API token in the payload
+// (browsers cannot set headers on websockets), and takes its business's handle only then.
+// Refusals close with 4401 (no token, or a bad one) or 4429 (too many failed sign-ins):
+// graphql-ws clients do not retry either, so a bad token is not tried again and again.
+func (r *Resolver) initSocket(ctx context.Context, p map[string]any) (context.Context, func(), error) {
+	if _, ok := viewerFrom(ctx); ok {
+		return live(ctx), nil, nil
+	}
+	released, _ := ctx.Value(anonymousSocketKey{}).(*tenancy.Lease)
+	auth := transport.InitPayload(p).Authorization()
+	if auth == "" || released == nil {
+		return ctx, nil, &wsRefusal{closeUnauthorized, "Unauthorized: sign in, or send an API token in the connection_init payload"}
+	}
+	if r.authLimit.Exhausted(clientOf(ctx)) {
+		return ctx, nil, &wsRefusal{closeTooManyInits, "Too many failed sign-ins from this address: try again in a minute"}
+	}
+	actx, cancel := context.WithTimeout(ctx, WebsocketInitTimeout)
+	defer cancel()
+	l, err := released.Reacquire(actx)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("take the business for an authenticated websocket: %w", err)
+	}
+	ctx = tenancy.WithLease(ctx, l)
+	s := domain.NewCachedStore(l.DB, l.Location, time.Now)
+	v, err := viewerForToken(ctx, s, strings.TrimPrefix(auth, "Bearer "))
+	if err != nil {
+		l.Release()
+		if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
+			r.authLimit.Allow(clientOf(ctx))
+			return ctx, nil, &wsRefusal{closeUnauthorized, truncate("Unauthorized: " + domain.ErrorMessage(err))}
+		}
+		return ctx, nil, err
+	}
+	return live(withLoaders(domain.WithViewer(ctx, v), s, true)), l.Release, nil
+}
+
+// subscriptionsLive refuses a subscription sent over plain HTTP at once. gqlgen's HTTP
+// transports would run it and wait for its first event with no end, holding the business's
+// turn of the fair share (its other visitors got 503 after 10 s for as long as the client
+// stayed connected).
+type subscriptionsLive struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = subscriptionsLive{}
+
+func (subscriptionsLive) ExtensionName() string                   { return "SubscriptionsLive" }
+func (subscriptionsLive) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (subscriptionsLive) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || ctx.Value(overWebsocketKey{}) != nil {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    "subscriptions are served over websockets (the graphql-transport-ws protocol) at this address, not over plain HTTP",
+		Extensions: map[string]any{"code": "BAD_REQUEST"},
+	}
 }
 
 // GraphQL error codes (extensions.code) of user-caused errors.
@@ -203,6 +286,7 @@ var _ interface {
 func init() {
 	errcode.RegisterErrorType("DEPTH_LIMIT_EXCEEDED", errcode.KindProtocol)
 	errcode.RegisterErrorType("COMPLEXITY_LIMIT_EXCEEDED", errcode.KindProtocol)
+	errcode.RegisterErrorType("BAD_REQUEST", errcode.KindProtocol)
 }
 
 func (depthLimit) ExtensionName() string                   { return "ShapeLimit" }
@@ -220,6 +304,11 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 			Message:    fmt.Sprintf("operation is nested %d levels deep; the limit is %d", sh.depth, d.maxDepth),
 			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
 		}
+	case sh.unwraps > MaxUnwraps:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation nests ofType %d levels deep; the limit is %d", sh.unwraps, MaxUnwraps),
+			Extensions: map[string]any{"code": "DEPTH_LIMIT_EXCEEDED"},
+		}
 	case sh.fields > d.maxFields:
 		return &gqlerror.Error{
 			Message:    fmt.Sprintf("operation has %d fields once fragments are expanded; the limit is %d", sh.fields, d.maxFields),
@@ -229,9 +318,20 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	return nil
 }
 
+// unwrapsType reports whether f is introspection's __Type.ofType, which does not count towards
+// the depth limit: graphql-js's getIntrospectionQuery (what GraphiQL, Apollo and code generators
+// send) nests it nine times to unwrap types like [[Int!]!]!, which puts the whole query 15 levels
+// deep. Each ofType is one object, not a list, so its chain cannot multiply a response; chains
+// have a limit of their own (MaxUnwraps), every other introspection field still counts (and
+// gqlparser bounds nested fields/inputFields lists), and every ofType still counts towards the
+// field and complexity limits.
+func unwrapsType(f *ast.Field) bool {
+	return f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type"
+}
+
 // shape is the depth and expanded field count of a selection set (counts saturate, so huge
 // expansions cannot overflow).
-type shape struct{ depth, fields int }
+type shape struct{ depth, unwraps, fields int }
 
 type measurer struct {
 	frags ast.FragmentDefinitionList
@@ -250,7 +350,11 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 		switch s := sel.(type) {
 		case *ast.Field:
 			sh = m.set(s.SelectionSet, level+1)
-			sh.depth++
+			if unwrapsType(s) {
+				sh.unwraps++
+			} else {
+				sh.depth++
+			}
 			sh.fields++
 		case *ast.InlineFragment:
 			sh = m.set(s.SelectionSet, level+1)
@@ -265,6 +369,7 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 			}
 		}
 		out.depth = max(out.depth, sh.depth)
+		out.unwraps = max(out.unwraps, sh.unwraps)
 		out.fields = min(out.fields+sh.fields, saturated)
 	}
 	return out

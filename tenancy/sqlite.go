@@ -27,6 +27,7 @@ type DB struct {
 
 	path    string
 	version atomic.Uint64 // commits through Write since the database was opened
+	commits commitSignal  // wakes NextCommit's waiters
 	values  sync.Map      // what Value keeps
 }
 
@@ -97,7 +98,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 		mode = "rwc"
 	}
 	db := &DB{path: path}
-	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate", func() { db.version.Add(1) })
+	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
@@ -75,15 +73,6 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
-}
-
-// graphiql serves the GraphQL explorer to signed-in users. Its page loads GraphiQL from a CDN,
-// so this one page gets a content security policy that allows it.
-func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "+
-		"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; font-src https://cdn.jsdelivr.net; frame-ancestors 'none'")
-	playground.Handler(l.Tenant.Name+" GraphQL", "/"+l.Tenant.Slug+"/graphql").ServeHTTP(w, r)
 }
 
 // clientIP is the address the request came from: the direct peer, or behind a trusted proxy

@@ -91,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	user("GET /{slug}/admin", s.adminHome)
 	user("GET /{slug}/admin/{$}", s.adminHome)
 	user("GET /{slug}/admin/graphql", s.graphiql)
+	user("GET /{slug}/admin/graphql/assets/{name}", s.graphiqlFile)
 	user("GET /{slug}/admin/calendar", s.adminCalendar)
 	user("GET /{slug}/admin/bookings/new", s.newBookingForm)
 	user("POST /{slug}/admin/bookings", s.createBookingFor)

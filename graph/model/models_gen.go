@@ -131,7 +131,11 @@ type Mutation struct {
 type PageInfo struct {
 	// Whether there are more items after this page.
 	HasNextPage bool `json:"hasNextPage"`
-	// Pass as 'after' to get the next page.
+	// Whether there are items before this page: lists page forward only (first/after), so this is true when after was given.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The first item's cursor; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// Pass as 'after' to get the next page; null when the page is empty.
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
