@@ -88,7 +88,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			}
 			for _, t := range ts {
 				if t.MigrationStatus == tenancy.MigrationFailed {
-					fmt.Fprintf(stdout, "\n%s: migration failed: %s\n", t.Slug, t.LastError)
+					fmt.Fprintf(stdout, "\n%s: failed (answers 503): %s\n", t.Slug, t.LastError)
 				}
 			}
 			fmt.Fprintf(stdout, "\n%d tenants\n", len(ts))

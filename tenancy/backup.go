@@ -171,7 +171,7 @@ func checkDatabase(ctx context.Context, q interface {
 		return 0, fmt.Errorf("check the copy: %w", err)
 	}
 	if res != "ok" {
-		return 0, fmt.Errorf("the copy failed its check: integrity_check: %s", res)
+		return 0, fmt.Errorf("%w: the copy failed its check: integrity_check: %s", ErrCorrupt, res)
 	}
 	var v int
 	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&v)

@@ -440,6 +440,9 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 			continue
 		}
 		err = fn(l)
+		if IsCorrupt(err) {
+			m.fault(ctx, t, err)
+		}
 		l.Release()
 		if err != nil {
 			if ctx.Err() != nil {
