@@ -92,7 +92,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if !scheduler.Running() {
 				return errors.New("job scheduler is not running")
 			}
-			return p.reg.Ping(ctx)
+			return p.reg.Check(ctx) // the registry's pages, not only that it answers
+		},
+		Failed: func(ctx context.Context) ([]string, error) {
+			ts, err := p.reg.Failed(ctx)
+			slugs := make([]string, len(ts))
+			for i, t := range ts {
+				slugs[i] = t.Slug
+			}
+			return slugs, err
 		},
 		Metrics:       met,
 		SecureCookies: *secure,

@@ -191,9 +191,12 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	log := slog.New(logctx.NewHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 	slog.SetDefault(log)
 	path := filepath.Join(cfg.data, "registry.db")
-	_, statErr := os.Stat(path)
+	fi, statErr := os.Stat(path)
 	if errors.Is(statErr, os.ErrNotExist) && !cfg.create {
 		return nil, fmt.Errorf("no Reserva data in %s (there is no registry.db): check --data or RESERVA_DATA", cfg.data)
+	}
+	if err := registryMatchesTenants(cfg.data, fi, statErr); err != nil {
+		return nil, err
 	}
 	reg, err := tenancy.OpenRegistry(ctx, path, tenancy.DefaultSlugGrace)
 	if err != nil {
@@ -221,6 +224,35 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, err
 	}
 	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
+}
+
+// registryMatchesTenants refuses a registry that is missing or empty (0 bytes) while tenant
+// databases exist beside it: started, it would be a new platform with every business answering
+// 404 and their slugs free for strangers to sign up. (A damaged registry is refused when it is
+// opened.)
+func registryMatchesTenants(dataDir string, fi os.FileInfo, statErr error) error {
+	var state string
+	switch {
+	case errors.Is(statErr, os.ErrNotExist):
+		state = "missing"
+	case statErr != nil:
+		return fmt.Errorf("registry: %w", statErr)
+	case fi.Size() == 0:
+		state = "empty (0 bytes)"
+	default:
+		return nil
+	}
+	files, err := tenancy.TenantFiles(dataDir)
+	if err != nil {
+		return fmt.Errorf("look for tenant databases: %w", err)
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the registry %s is %s, but %s holds %d business databases: refusing to start "+
+		"as a new platform. Restore registry.db from a copy (stop anything using the directory first), "+
+		"or move the tenants directory away to really start afresh",
+		filepath.Join(dataDir, "registry.db"), state, filepath.Join(dataDir, "tenants"), len(files))
 }
 
 // close closes every tenant database, waiting up to 30 s for work in flight. It is safe to call
