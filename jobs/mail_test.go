@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -160,19 +161,29 @@ func TestMailDelivery(t *testing.T) {
 	}
 }
 
-// Without a mail server, mail is written as .eml files.
+// Without a mail server, mail is written as .eml files, in a folder of the sending business
+// (which erasing the business removes), readable by the operator alone.
 func TestFileMailer(t *testing.T) {
 	dir := t.TempDir()
 	m, err := jobs.NewMailer("", dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(context.Background(), jobs.Mail{ID: "<outbox-1.x@reserva>", To: "a@example.com", Subject: "Hi", Body: "Hello"}); err != nil {
+	const id = "abcdefghijklmnopqrstuvwxyz"
+	if err := m.Send(context.Background(), jobs.Mail{ID: "<outbox-1.x@reserva>", TenantID: id, To: "a@example.com", Subject: "Hi", Body: "Hello"}); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	files, _ := filepath.Glob(filepath.Join(dir, id, "*.eml"))
 	if len(files) != 1 {
-		t.Errorf("files %v", files)
+		t.Fatalf("files %v", files)
+	}
+	for p, want := range map[string]os.FileMode{files[0]: 0o600, filepath.Join(dir, id): 0o700 | os.ModeDir} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+			t.Errorf("%s: mode %v %v, want %v", p, fi.Mode(), err, want)
+		}
+	}
+	if err := m.Send(context.Background(), jobs.Mail{ID: "<x@reserva>", TenantID: "../../etc", To: "a@example.com"}); err == nil {
+		t.Error("a tenant id that is a path was accepted")
 	}
 	if _, err := jobs.NewMailer("http://nope", dir, ""); err == nil {
 		t.Error("an http URL was taken as a mail server")

@@ -141,7 +141,7 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	m := &Manager{
@@ -158,6 +158,12 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		spares:    make(chan string, max(cfg.Spares, 0)),
 		spareWake: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
+	}
+	// Copies of businesses' data that a killed backup, restore or export left behind.
+	if n, err := m.RemoveLeftovers(); err != nil {
+		cfg.Logger.Error("remove leftover scratch files", "removed", n, "err", err)
+	} else if n > 0 {
+		cfg.Logger.Warn("removed scratch files left by an interrupted backup, restore or export", "removed", n)
 	}
 	m.bg.Go(m.janitor)
 	if cfg.Spares > 0 {

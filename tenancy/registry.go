@@ -349,9 +349,10 @@ func (r *SQLiteRegistry) RemoveHost(ctx context.Context, host, id string) error 
 func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
 		now := r.now().UTC()
+		// The tombstone holds the slug, not who had it: the id is erased with the rest.
 		_, err := tx.ExecContext(ctx, `INSERT INTO tombstones (slug, tenant_id, deleted_at)
-			SELECT slug, id, ? FROM tenants WHERE id = ?
-			UNION ALL SELECT slug, tenant_id, ? FROM slug_redirects WHERE tenant_id = ?
+			SELECT slug, '', ? FROM tenants WHERE id = ?
+			UNION ALL SELECT slug, '', ? FROM slug_redirects WHERE tenant_id = ?
 			ON CONFLICT (slug) DO UPDATE SET tenant_id = excluded.tenant_id, deleted_at = excluded.deleted_at`,
 			now, id, now, id)
 		if err != nil {
@@ -375,6 +376,11 @@ func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete tenant %s from registry: %w", id, err)
+	}
+	// secure_delete zeroed the rows in the pages written now; older copies of those pages live
+	// on in the WAL until it is checkpointed and truncated.
+	if _, err := r.db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("delete tenant %s from registry: checkpoint: %w", id, err)
 	}
 	return nil
 }
