@@ -128,6 +128,16 @@ func (f FileMailer) Send(ctx context.Context, m Mail) error {
 	return os.WriteFile(filepath.Join(dir, name), msg, 0o600)
 }
 
+// messageID is the Message-ID of outbox message msg of tenant tenantID: its random id, or for a
+// message queued before it had one, the id built from its row id as it was then (a resend of
+// one already sent keeps its Message-ID).
+func messageID(msg domain.Message, tenantID string) string {
+	if msg.MessageID != "" {
+		return "<" + msg.MessageID + "." + tenantID + "@reserva>"
+	}
+	return fmt.Sprintf("<outbox-%d.%s@reserva>", msg.ID, tenantID)
+}
+
 // validTenantID reports whether id looks like a tenant id (lowercase base32), so that it can
 // name a folder.
 func validTenantID(id string) bool {
@@ -234,7 +244,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 				body = strings.ReplaceAll(body, domain.LinkPlaceholder, strings.TrimSuffix(baseURL, "/")+"/"+l.Tenant.Slug+"/"+msg.LinkPath)
 			}
 			err := mailer.Send(ctx, Mail{
-				ID: fmt.Sprintf("<outbox-%d.%s@reserva>", msg.ID, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,
+				ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,
 				To: msg.To, Subject: msg.Subject, Body: body, ICS: msg.ICS,
 			})
 			if err != nil {
