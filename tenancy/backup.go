@@ -253,7 +253,8 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 }
 
 // RestoreInto makes a new tenant n from backup backupID of tenant sourceID (its newest when
-// empty), leaving the source alone.
+// empty), leaving the source alone. The copy keeps the business's data but none of the
+// source's ways in or out (see copySecrets): its users sign in again with their passwords.
 func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n NewTenant) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if err := n.Validate(); err != nil {
@@ -265,6 +266,9 @@ func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n 
 	}
 	defer download.Remove()
 	tmp := download.Name()
+	if err := dropSecrets(ctx, tmp); err != nil {
+		return Tenant{}, fmt.Errorf("restore into %s: %w", n.Slug, err)
+	}
 	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
 		SchemaVersion: b.SchemaVersion, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
 	path, err := m.Path(t.ID)
@@ -280,6 +284,37 @@ func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n 
 	}
 	m.cache.invalidate()
 	return t, nil
+}
+
+// copySecrets are the tables a copy of a business (restore --into) starts without: the source's
+// sign-in sessions, API tokens, password-reset links and customers' manage links would
+// otherwise open the copy too, and its outbox would send the source's queued mail again.
+var copySecrets = []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+
+// dropSecrets empties the copySecrets tables of the database file at path (those it has), with
+// secure_delete so that the rows do not linger in free pages.
+func dropSecrets(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=rw&_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)&_pragma=secure_delete(1)&_pragma=foreign_keys(0)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	return withTx(ctx, db, func(tx *sql.Tx) error {
+		for _, table := range copySecrets {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				continue // a backup from before the table existed
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+ident(table)); err != nil {
+				return fmt.Errorf("empty %s: %w", table, err)
+			}
+		}
+		return nil
+	})
 }
 
 // fetchBackup downloads and checks a backup of tenant tenantID into a scratch file beside the
