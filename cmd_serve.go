@@ -43,6 +43,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unlock()
+	if _, err := tightenModes(cfg.data); err != nil {
+		return fmt.Errorf("make the data directory private: %w", err)
+	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
 		func() float64 { return float64(p.tenants.Stats().Idle) })

@@ -179,3 +179,70 @@ func TestCLIRefusesLostRegistry(t *testing.T) {
 		})
 	}
 }
+
+// Every file under the data directory is the operator's alone: files 0600, directories 0700,
+// the ones SQLite makes (-wal, -shm) and backups, mail and copies included, and those an older
+// release left readable are tightened when the server starts.
+func TestCLIFileModes(t *testing.T) {
+	data := t.TempDir()
+	if code, _, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--demo",
+		"--owner-email", "owner@acme.example"); code != 0 {
+		t.Fatal(errOut)
+	}
+	// What an older release left: a world-readable database and folder.
+	id := tenantID(t, data, "acme")
+	if err := os.Chmod(filepath.Join(data, "tenants", id[:2], id+".db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(data, "tenants"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"backup", "--data", data},
+		{"restore", "--data", data, "--tenant", "acme", "--into", "acme-copy"},
+		{"jobs", "run", "mail", "--data", data},
+	} {
+		if code, out, errOut := reserva(t, "", args...); code != 0 {
+			t.Fatalf("%v: %d %q %q", args, code, out, errOut)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		seen := map[string]bool{}
+		filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			want := os.FileMode(0o600)
+			if d.IsDir() {
+				want = 0o700
+			}
+			if fi.Mode().Perm() != want {
+				t.Errorf("%s: %s has mode %v, want %v", when, p, fi.Mode().Perm(), want)
+			}
+			seen[filepath.Ext(p)] = true
+			if strings.HasSuffix(p, "-wal") {
+				seen["-wal"] = true
+			}
+			return nil
+		})
+		for _, ext := range []string{".db", ".gz"} {
+			if !seen[ext] {
+				t.Errorf("%s: no %s file was checked", when, ext)
+			}
+		}
+	}
+	base, _, stop := startServe(t, data)
+	if code, _, _ := httpGet(t, base+"/acme"); code != http.StatusOK {
+		t.Fatalf("GET /acme = %d", code)
+	}
+	check("while serving")
+	if c := stop(); c != 0 {
+		t.Errorf("serve exited %d", c)
+	}
+	check("after serving")
+}

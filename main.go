@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,6 +57,10 @@ var errUsage = errors.New("usage")
 
 // run executes one command and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Every file Reserva makes holds businesses' and customers' data (databases and their -wal
+	// and -shm, which SQLite creates itself, backups, mail, exports): the operator's alone,
+	// files 0600 and directories 0700, whatever umask the process was started with.
+	syscall.Umask(0o077)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -266,14 +271,45 @@ func (p *platform) close() error {
 	return p.closeErr
 }
 
+// tightenModes makes every file under the data directory 0600 and every directory 0700 (data
+// written by releases that left them readable by other users), and returns how many it changed.
+// Only the data directory: a blob store elsewhere is the operator's to set up.
+func tightenModes(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile (a scratch file)
+			}
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || fi.Mode().Perm() == want {
+			return nil
+		}
+		if err := os.Chmod(p, want); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
 // lockDataDir takes the data directory's process lock: one `reserva serve` at a time, and no
 // erasure from the command line while a server holds tenant databases open.
 func lockDataDir(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "reserva.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
