@@ -87,6 +87,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	registryCheck := cachedCheck(p.reg.Check, registryCheckEvery, time.Now)
 	s := &web.Server{
 		Tenants: p.tenants,
 		GraphQL: graph.NewHandler(p.log),
@@ -95,7 +96,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if !scheduler.Running() {
 				return errors.New("job scheduler is not running")
 			}
-			return p.reg.Check(ctx) // the registry's pages, not only that it answers
+			return registryCheck(ctx) // the registry's pages, not only that it answers
 		},
 		Failed: func(ctx context.Context) ([]string, error) {
 			ts, err := p.reg.Failed(ctx)
@@ -167,6 +168,30 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	p.log.Info("stopped cleanly")
 	return nil
+}
+
+// registryCheckEvery is how often /readyz runs the registry's quick_check at most: it reads the
+// whole registry (stats and backup records grow with time), and probes come every few seconds.
+const registryCheckEvery = 30 * time.Second
+
+// cachedCheck returns check with its result kept for every (a failure is checked again at once,
+// so recovery shows without delay).
+func cachedCheck(check func(context.Context) error, every time.Duration, now func() time.Time) func(context.Context) error {
+	var mu sync.Mutex
+	var okAt time.Time
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !okAt.IsZero() && now().Sub(okAt) < every {
+			return nil
+		}
+		if err := check(ctx); err != nil {
+			okAt = time.Time{}
+			return err
+		}
+		okAt = now()
+		return nil
+	}
 }
 
 // mailSettings are the flags of how mail goes out, shared by serve and jobs run mail.

@@ -246,3 +246,27 @@ func TestCLIFileModes(t *testing.T) {
 	}
 	check("after serving")
 }
+
+// /readyz's registry check runs at most every registryCheckEvery while it passes, and at once
+// again after a failure.
+func TestCachedCheck(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	calls := 0
+	var fail error
+	check := cachedCheck(func(context.Context) error { calls++; return fail }, 30*time.Second, func() time.Time { return now })
+	ctx := context.Background()
+	check(ctx)
+	now = now.Add(10 * time.Second)
+	check(ctx)
+	if calls != 1 {
+		t.Errorf("%d checks within the interval, want 1", calls)
+	}
+	now = now.Add(30 * time.Second)
+	fail = os.ErrInvalid
+	if err := check(ctx); err == nil || calls != 2 {
+		t.Errorf("after the interval: %v, %d checks", err, calls)
+	}
+	if err := check(ctx); err == nil || calls != 3 {
+		t.Errorf("after a failure: %v, %d checks, want a new check", err, calls)
+	}
+}
