@@ -55,6 +55,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer p.close()
+	// Businesses whose file is gone or empty show as failed from the start, not when a
+	// customer first meets them.
+	if _, err := p.tenants.MarkMissingFiles(ctx); err != nil {
+		return fmt.Errorf("check tenant databases: %w", err)
+	}
 	if *mail.baseURL == "" {
 		*mail.baseURL = "http://" + *addr
 	}

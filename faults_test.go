@@ -98,7 +98,14 @@ func TestCLIZeroByteTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Seen before any request: by tenants list, and by serve as it starts (/readyz).
+	if _, list, _ := reserva(t, "", "tenants", "list", "--data", data); !regexp.MustCompile(`(?m)^acme\s.*\sfailed\s`).MatchString(list) {
+		t.Errorf("tenants list before serving does not show acme failed:\n%s", list)
+	}
 	base, errOut, stop := startServe(t, data)
+	if code, body, _ := httpGet(t, base+"/readyz"); code != http.StatusOK || !strings.Contains(body, "degraded") || !strings.Contains(body, "acme") {
+		t.Errorf("GET /readyz before any request = %d %q, want ready, degraded, naming acme", code, body)
+	}
 	code, body, h := httpGet(t, base+"/acme")
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
 		t.Errorf("GET /acme = %d (Retry-After %q) %q, want 503 with Retry-After", code, h.Get("Retry-After"), body)

@@ -243,6 +243,9 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 			return err
 		}
 		// Still under the tenant's lock: no request can migrate it before the registry knows.
+		m.mu.Lock()
+		delete(m.faulted, t.ID) // a good file again
+		m.mu.Unlock()
 		return m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, "")
 	})
 	if err != nil {

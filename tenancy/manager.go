@@ -442,6 +442,49 @@ func (m *Manager) checkFile(ctx context.Context, t *Tenant, db *DB) error {
 	return nil
 }
 
+// FileProblem says what is wrong with t's database file that can be seen without opening it
+// (missing, empty), or "" when nothing is. The file of a tenant being deleted is gone too:
+// callers ask about tenants the registry still lists.
+func (m *Manager) FileProblem(t Tenant) (string, error) {
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return path + " is missing", nil
+	case err != nil:
+		return "", err
+	case fi.Size() == 0:
+		return path + " is empty (0 bytes)", nil
+	}
+	return "", nil
+}
+
+// MarkMissingFiles marks failed every tenant whose database file is missing or empty (see
+// FileProblem), so that the operator sees it in tenants list and /readyz before a request
+// meets it. serve calls it at start; it returns how many it marked.
+func (m *Manager) MarkMissingFiles(ctx context.Context) (int, error) {
+	ts, err := m.reg.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range ts {
+		problem, err := m.FileProblem(t)
+		if err != nil {
+			return n, err
+		}
+		if problem == "" || t.MigrationStatus == MigrationFailed {
+			continue
+		}
+		m.markDamaged(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem))
+		n++
+	}
+	return n, nil
+}
+
 // fileSchemaVersion is schemaVersion that reads a file without the migrations table as version 0
 // (without creating the table: readers are query-only).
 func fileSchemaVersion(ctx context.Context, q interface {
