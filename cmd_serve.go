@@ -48,6 +48,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unlock()
+	if _, err := tightenModes(cfg.data); err != nil {
+		return fmt.Errorf("make the data directory private: %w", err)
+	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
 		func() float64 { return float64(p.tenants.Stats().Idle) })
@@ -57,6 +60,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer p.close()
+	// Businesses whose file is gone or empty show as failed from the start, not when a
+	// customer first meets them.
+	if _, err := p.tenants.MarkMissingFiles(ctx); err != nil {
+		return fmt.Errorf("check tenant databases: %w", err)
+	}
 	if *mail.baseURL == "" {
 		*mail.baseURL = "http://" + *addr
 	}
@@ -89,6 +97,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	registryCheck := cachedCheck(p.reg.Check, registryCheckEvery, time.Now)
 	s := &web.Server{
 		Tenants: p.tenants,
 		GraphQL: graph.NewHandler(p.log),
@@ -97,7 +106,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if !scheduler.Running() {
 				return errors.New("job scheduler is not running")
 			}
-			return p.reg.Ping(ctx)
+			return registryCheck(ctx) // the registry's pages, not only that it answers
+		},
+		Failed: func(ctx context.Context) ([]string, error) {
+			ts, err := p.reg.Failed(ctx)
+			slugs := make([]string, len(ts))
+			for i, t := range ts {
+				slugs[i] = t.Slug
+			}
+			return slugs, err
 		},
 		Metrics:        met,
 		SecureCookies:  *secure,
@@ -162,6 +179,30 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	p.log.Info("stopped cleanly")
 	return nil
+}
+
+// registryCheckEvery is how often /readyz runs the registry's quick_check at most: it reads the
+// whole registry (stats and backup records grow with time), and probes come every few seconds.
+const registryCheckEvery = 30 * time.Second
+
+// cachedCheck returns check with its result kept for every (a failure is checked again at once,
+// so recovery shows without delay).
+func cachedCheck(check func(context.Context) error, every time.Duration, now func() time.Time) func(context.Context) error {
+	var mu sync.Mutex
+	var okAt time.Time
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !okAt.IsZero() && now().Sub(okAt) < every {
+			return nil
+		}
+		if err := check(ctx); err != nil {
+			okAt = time.Time{}
+			return err
+		}
+		okAt = now()
+		return nil
+	}
 }
 
 // mailSettings are the flags of how mail goes out, shared by serve and jobs run mail.

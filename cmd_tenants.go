@@ -71,7 +71,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			}
 			tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SLUG\tNAME\tTIMEZONE\tSCHEMA\tMIGRATION\tLAST SEEN\tID")
-			for _, t := range ts {
+			for i, t := range ts {
 				seen := "never"
 				if !t.LastSeenAt.IsZero() {
 					seen = t.LastSeenAt.UTC().Format(time.DateTime)
@@ -79,6 +79,13 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 				state := t.MigrationStatus
 				if t.MigrationStatus == tenancy.MigrationOK && t.SchemaVersion < p.tenants.LatestVersion() {
 					state = "behind"
+				}
+				if problem, err := p.tenants.FileProblem(t); err != nil {
+					return err
+				} else if problem != "" && t.MigrationStatus == tenancy.MigrationOK {
+					state = "failed"
+					t.MigrationStatus, t.LastError = tenancy.MigrationFailed, problem
+					ts[i] = t // for the details below
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", t.Slug, t.Name, t.Timezone,
 					t.SchemaVersion, p.tenants.LatestVersion(), state, seen, t.ID)
@@ -88,7 +95,7 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			}
 			for _, t := range ts {
 				if t.MigrationStatus == tenancy.MigrationFailed {
-					fmt.Fprintf(stdout, "\n%s: migration failed: %s\n", t.Slug, t.LastError)
+					fmt.Fprintf(stdout, "\n%s: failed (answers 503): %s\n", t.Slug, t.LastError)
 				}
 			}
 			fmt.Fprintf(stdout, "\n%d tenants\n", len(ts))

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,6 +57,10 @@ var errUsage = errors.New("usage")
 
 // run executes one command and returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Every file Reserva makes holds businesses' and customers' data (databases and their -wal
+	// and -shm, which SQLite creates itself, backups, mail, exports): the operator's alone,
+	// files 0600 and directories 0700, whatever umask the process was started with.
+	syscall.Umask(0o077)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -192,9 +197,12 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	log := slog.New(logctx.NewHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 	slog.SetDefault(log)
 	path := filepath.Join(cfg.data, "registry.db")
-	_, statErr := os.Stat(path)
+	fi, statErr := os.Stat(path)
 	if errors.Is(statErr, os.ErrNotExist) && !cfg.create {
 		return nil, fmt.Errorf("no Reserva data in %s (there is no registry.db): check --data or RESERVA_DATA", cfg.data)
+	}
+	if err := registryMatchesTenants(cfg.data, fi, statErr); err != nil {
+		return nil, err
 	}
 	reg, err := tenancy.OpenRegistry(ctx, path, tenancy.DefaultSlugGrace)
 	if err != nil {
@@ -224,6 +232,35 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
 }
 
+// registryMatchesTenants refuses a registry that is missing or empty (0 bytes) while tenant
+// databases exist beside it: started, it would be a new platform with every business answering
+// 404 and their slugs free for strangers to sign up. (A damaged registry is refused when it is
+// opened.)
+func registryMatchesTenants(dataDir string, fi os.FileInfo, statErr error) error {
+	var state string
+	switch {
+	case errors.Is(statErr, os.ErrNotExist):
+		state = "missing"
+	case statErr != nil:
+		return fmt.Errorf("registry: %w", statErr)
+	case fi.Size() == 0:
+		state = "empty (0 bytes)"
+	default:
+		return nil
+	}
+	files, err := tenancy.TenantFiles(dataDir)
+	if err != nil {
+		return fmt.Errorf("look for tenant databases: %w", err)
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the registry %s is %s, but %s holds %d business databases: refusing to start "+
+		"as a new platform. Restore registry.db from a copy (stop anything using the directory first), "+
+		"or move the tenants directory away to really start afresh",
+		filepath.Join(dataDir, "registry.db"), state, filepath.Join(dataDir, "tenants"), len(files))
+}
+
 // close closes every tenant database, waiting up to 30 s for work in flight. It is safe to call
 // more than once.
 func (p *platform) close() error {
@@ -235,14 +272,45 @@ func (p *platform) close() error {
 	return p.closeErr
 }
 
+// tightenModes makes every file under the data directory 0600 and every directory 0700 (data
+// written by releases that left them readable by other users), and returns how many it changed.
+// Only the data directory: a blob store elsewhere is the operator's to set up.
+func tightenModes(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile (a scratch file)
+			}
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || fi.Mode().Perm() == want {
+			return nil
+		}
+		if err := os.Chmod(p, want); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
 // lockDataDir takes the data directory's process lock: one `reserva serve` at a time, and no
 // erasure from the command line while a server holds tenant databases open.
 func lockDataDir(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, "reserva.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -20,6 +21,9 @@ type Message struct {
 	ICS       string // calendar attachment, may be empty
 	LinkPath  string // the manage link below the business's site, e.g. booking/<token>
 	Attempts  int
+	// MessageID is the local part of the message's Message-ID: random, never reused (row ids
+	// are, after deletes and restores). Empty for messages queued before migration 0007.
+	MessageID string
 }
 
 // LinkPlaceholder marks where the delivery puts the absolute manage link.
@@ -114,8 +118,9 @@ func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 	if m.BookingID != 0 {
 		booking = m.BookingID
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, booking_id, to_addr, subject, body, ics, link_path, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Kind, booking, m.To, m.Subject, m.Body, m.ICS, m.LinkPath, now.Unix(), now.Unix())
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (kind, booking_id, to_addr, subject, body, ics, link_path, created_at,
+		next_attempt_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Kind, booking, m.To, m.Subject, m.Body, m.ICS,
+		m.LinkPath, now.Unix(), now.Unix(), strings.ToLower(rand.Text()))
 	return err
 }
 
@@ -220,11 +225,11 @@ func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
 		err := each(ctx, tx, func(rows *sql.Rows) error {
 			var m Message
 			var booking sql.NullInt64
-			err := rows.Scan(&m.ID, &m.Kind, &booking, &m.To, &m.Subject, &m.Body, &m.ICS, &m.LinkPath, &m.Attempts)
+			err := rows.Scan(&m.ID, &m.Kind, &booking, &m.To, &m.Subject, &m.Body, &m.ICS, &m.LinkPath, &m.Attempts, &m.MessageID)
 			m.BookingID = booking.Int64
 			out = append(out, m)
 			return err
-		}, `SELECT id, kind, booking_id, to_addr, subject, body, ics, link_path, attempts FROM outbox
+		}, `SELECT id, kind, booking_id, to_addr, subject, body, ics, link_path, attempts, message_id FROM outbox
 			WHERE `+messageDue+` ORDER BY id LIMIT ?`, now, limit)
 		if err != nil {
 			return err

@@ -253,6 +253,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gerr
 		}
 		log.ErrorContext(ctx, "graphql resolver failed", "path", path.String(), "err", err)
+		// A damaged database file marks its business failed; platform faults are worth a retry.
+		if tenancy.Fault(ctx, err) || tenancy.IsFault(err) {
+			return &gqlerror.Error{Message: "this business is temporarily unavailable; try again in a minute", Path: path,
+				Extensions: map[string]any{"code": "TENANT_UNAVAILABLE"}}
+		}
 		return &gqlerror.Error{Message: "internal error", Path: path, Extensions: map[string]any{"code": "INTERNAL"}}
 	}
 }

@@ -24,6 +24,7 @@ import (
 // Mail is one email ready to go.
 type Mail struct {
 	ID       string // Message-ID: stable per outbox row, so a resend can be recognised
+	TenantID string // the business that sends it (FileMailer files it under its id)
 	FromName string
 	To       string
 	Subject  string
@@ -97,7 +98,9 @@ func (s SMTPMailer) Send(ctx context.Context, m Mail) error {
 	return c.Quit()
 }
 
-// FileMailer writes each mail as an .eml file into Dir (the default with no SMTP server).
+// FileMailer writes each mail as an .eml file into Dir/<tenant id>/ (the default with no SMTP
+// server): one folder per business, which erasing the business removes (tenancy's MailDir).
+// Files are the operator's alone (0600): they hold customers' addresses and private links.
 type FileMailer struct {
 	Dir  string
 	From string
@@ -111,11 +114,42 @@ func (f FileMailer) Send(ctx context.Context, m Mail) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
+	dir := f.Dir
+	if m.TenantID != "" {
+		if !validTenantID(m.TenantID) {
+			return fmt.Errorf("mail file: invalid tenant id %q", m.TenantID)
+		}
+		dir = filepath.Join(dir, m.TenantID)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	name := strings.Trim(messageFileName.Replace(m.ID), ".") + ".eml"
-	return os.WriteFile(filepath.Join(f.Dir, name), msg, 0o640)
+	return os.WriteFile(filepath.Join(dir, name), msg, 0o600)
+}
+
+// messageID is the Message-ID of outbox message msg of tenant tenantID: its random id, or for a
+// message queued before it had one, the id built from its row id as it was then (a resend of
+// one already sent keeps its Message-ID).
+func messageID(msg domain.Message, tenantID string) string {
+	if msg.MessageID != "" {
+		return "<" + msg.MessageID + "." + tenantID + "@reserva>"
+	}
+	return fmt.Sprintf("<outbox-%d.%s@reserva>", msg.ID, tenantID)
+}
+
+// validTenantID reports whether id looks like a tenant id (lowercase base32), so that it can
+// name a folder.
+func validTenantID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // compose builds the MIME message: the text, and the calendar event as an attachment.
@@ -210,7 +244,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 				body = strings.ReplaceAll(body, domain.LinkPlaceholder, strings.TrimSuffix(baseURL, "/")+"/"+l.Tenant.Slug+"/"+msg.LinkPath)
 			}
 			err := mailer.Send(ctx, Mail{
-				ID: fmt.Sprintf("<outbox-%d.%s@reserva>", msg.ID, l.Tenant.ID), FromName: l.Tenant.Name,
+				ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,
 				To: msg.To, Subject: msg.Subject, Body: body, ICS: msg.ICS,
 			})
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -160,19 +161,29 @@ func TestMailDelivery(t *testing.T) {
 	}
 }
 
-// Without a mail server, mail is written as .eml files.
+// Without a mail server, mail is written as .eml files, in a folder of the sending business
+// (which erasing the business removes), readable by the operator alone.
 func TestFileMailer(t *testing.T) {
 	dir := t.TempDir()
 	m, err := jobs.NewMailer("", dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Send(context.Background(), jobs.Mail{ID: "<outbox-1.x@reserva>", To: "a@example.com", Subject: "Hi", Body: "Hello"}); err != nil {
+	const id = "abcdefghijklmnopqrstuvwxyz"
+	if err := m.Send(context.Background(), jobs.Mail{ID: "<outbox-1.x@reserva>", TenantID: id, To: "a@example.com", Subject: "Hi", Body: "Hello"}); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	files, _ := filepath.Glob(filepath.Join(dir, id, "*.eml"))
 	if len(files) != 1 {
-		t.Errorf("files %v", files)
+		t.Fatalf("files %v", files)
+	}
+	for p, want := range map[string]os.FileMode{files[0]: 0o600, filepath.Join(dir, id): 0o700 | os.ModeDir} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != want {
+			t.Errorf("%s: mode %v %v, want %v", p, fi.Mode(), err, want)
+		}
+	}
+	if err := m.Send(context.Background(), jobs.Mail{ID: "<x@reserva>", TenantID: "../../etc", To: "a@example.com"}); err == nil {
+		t.Error("a tenant id that is a path was accepted")
 	}
 	if _, err := jobs.NewMailer("http://nope", dir, ""); err == nil {
 		t.Error("an http URL was taken as a mail server")
@@ -243,5 +254,70 @@ func TestMailRunWithNothingDueOpensNoWriter(t *testing.T) {
 		if n := l.DB.Write.Stats().OpenConnections; n != 0 {
 			t.Errorf("a run (all=%v) with nothing due opened %d writer connections", all, n)
 		}
+	}
+}
+
+// recordMailer keeps the Message-IDs it was given.
+type recordMailer struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *recordMailer) Send(_ context.Context, m jobs.Mail) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, m.ID)
+	return nil
+}
+
+// A Message-ID never names two messages: outbox row ids come back after their rows are deleted
+// (an anonymisation removes a customer's messages; a restore brings back an older outbox), and
+// mail clients fold a second message with the same Message-ID into the first.
+func TestMessageIDsNeverRepeat(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	if _, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@acme.example", Name: "Olga", Role: domain.RoleOwner, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	rec := &recordMailer{}
+	cfg := jobs.MailConfig{Mailer: rec, BaseURL: "https://book.example"}
+	for i := range 2 {
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+		if err := s.RequestPasswordReset(ctx, "owner@acme.example", "Acme Spa"); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+		if r, err := jobs.DeliverMail(ctx, m, cfg, true); err != nil || r.Sent != 1 {
+			t.Fatalf("run %d: %s %v", i, r, err)
+		}
+		// The message's row goes, as an anonymisation or a restore to an older backup does.
+		l, _ = m.Acquire(ctx, tn)
+		if _, err := l.DB.Write.ExecContext(ctx, `DELETE FROM outbox`); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	if len(rec.ids) != 2 || rec.ids[0] == rec.ids[1] {
+		t.Errorf("Message-IDs %v: two messages, one id", rec.ids)
 	}
 }

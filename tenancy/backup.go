@@ -48,11 +48,21 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 	var err error
 	b := Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: m.cfg.Now().UTC()}
 	b.Key = backupKey(t.ID, b.ID)
-	snapshot := filepath.Join(m.cfg.DataDir, "tmp", t.ID+"-"+b.ID+".db")
-	if err := os.MkdirAll(filepath.Dir(snapshot), 0o750); err != nil {
+	path, err := m.Path(t.ID)
+	if err != nil {
 		return Backup{}, err
 	}
-	defer os.Remove(snapshot)
+	// The snapshot is a full copy of the business: beside its database, named after it, so that
+	// deleting the business finds it; one a killed backup left is removed first.
+	if _, err := removeAbandoned(path + ".snapshot-*"); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "remove leftover backup snapshots", "tenant", t.Slug, "err", err)
+	}
+	scratch, err := newScratch(path + ".snapshot-" + b.ID)
+	if err != nil {
+		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+	}
+	defer scratch.Remove()
+	snapshot := scratch.Name()
 
 	// SQLite's online backup API, on one of the lease's read connections: it copies the pages of
 	// one consistent snapshot while requests go on (the writer is never blocked, in WAL mode), and
@@ -171,7 +181,7 @@ func checkDatabase(ctx context.Context, q interface {
 		return 0, fmt.Errorf("check the copy: %w", err)
 	}
 	if res != "ok" {
-		return 0, fmt.Errorf("the copy failed its check: integrity_check: %s", res)
+		return 0, fmt.Errorf("%w: the copy failed its check: integrity_check: %s", ErrCorrupt, res)
 	}
 	var v int
 	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&v)
@@ -207,17 +217,19 @@ func (m *Manager) ChangedSince(t Tenant, at time.Time) (bool, error) {
 // are renamed aside as a safety copy and the backup is renamed into place. The tenant migrates
 // lazily if the backup's schema is older.
 func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backup, string, error) {
-	b, tmp, err := m.fetchBackup(ctx, t.ID, backupID)
+	b, download, err := m.fetchBackup(ctx, t.ID, backupID)
 	if err != nil {
 		return Backup{}, "", err
 	}
-	defer os.Remove(tmp)
+	defer download.Remove()
+	tmp := download.Name()
 	path, err := m.Path(t.ID)
 	if err != nil {
 		return Backup{}, "", err
 	}
 	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
 	err = m.Exclusive(ctx, t.ID, func() error {
+		download.File.Close() // our descriptor must not outlive the rename: the file becomes the database
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
@@ -231,6 +243,9 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 			return err
 		}
 		// Still under the tenant's lock: no request can migrate it before the registry knows.
+		m.mu.Lock()
+		delete(m.faulted, t.ID) // a good file again
+		m.mu.Unlock()
 		return m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, "")
 	})
 	if err != nil {
@@ -241,17 +256,22 @@ func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backu
 }
 
 // RestoreInto makes a new tenant n from backup backupID of tenant sourceID (its newest when
-// empty), leaving the source alone.
+// empty), leaving the source alone. The copy keeps the business's data but none of the
+// source's ways in or out (see copySecrets): its users sign in again with their passwords.
 func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n NewTenant) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if err := n.Validate(); err != nil {
 		return Tenant{}, err
 	}
-	b, tmp, err := m.fetchBackup(ctx, sourceID, backupID)
+	b, download, err := m.fetchBackup(ctx, sourceID, backupID)
 	if err != nil {
 		return Tenant{}, err
 	}
-	defer os.Remove(tmp)
+	defer download.Remove()
+	tmp := download.Name()
+	if err := dropSecrets(ctx, tmp); err != nil {
+		return Tenant{}, fmt.Errorf("restore into %s: %w", n.Slug, err)
+	}
 	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
 		SchemaVersion: b.SchemaVersion, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
 	path, err := m.Path(t.ID)
@@ -269,15 +289,47 @@ func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n 
 	return t, nil
 }
 
-// fetchBackup downloads and checks a backup of tenant tenantID into a temporary file beside the
-// tenant's database (same file system, so it can be renamed into place).
-func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (Backup, string, error) {
+// copySecrets are the tables a copy of a business (restore --into) starts without: the source's
+// sign-in sessions, API tokens, password-reset links and customers' manage links would
+// otherwise open the copy too, and its outbox would send the source's queued mail again.
+var copySecrets = []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+
+// dropSecrets empties the copySecrets tables of the database file at path (those it has), with
+// secure_delete so that the rows do not linger in free pages.
+func dropSecrets(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=rw&_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)&_pragma=secure_delete(1)&_pragma=foreign_keys(0)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	return withTx(ctx, db, func(tx *sql.Tx) error {
+		for _, table := range copySecrets {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				continue // a backup from before the table existed
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+ident(table)); err != nil {
+				return fmt.Errorf("empty %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// fetchBackup downloads and checks a backup of tenant tenantID into a scratch file beside the
+// tenant's database (same file system, so it can be renamed into place; named after the
+// tenant, so erasure finds it). The caller removes it.
+func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (Backup, *scratch, error) {
 	if m.cfg.Blobs == nil {
-		return Backup{}, "", ErrNoBlobStore
+		return Backup{}, nil, ErrNoBlobStore
 	}
 	list, err := m.reg.Backups(ctx, tenantID)
 	if err != nil {
-		return Backup{}, "", err
+		return Backup{}, nil, err
 	}
 	var b Backup
 	for _, c := range list {
@@ -287,24 +339,20 @@ func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (B
 		}
 	}
 	if b.ID == "" {
-		return Backup{}, "", fmt.Errorf("backup %q of this tenant: %w", backupID, ErrNotFound)
+		return Backup{}, nil, fmt.Errorf("backup %q of this tenant: %w", backupID, ErrNotFound)
 	}
 	path, err := m.Path(tenantID)
 	if err != nil {
-		return Backup{}, "", err
+		return Backup{}, nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return Backup{}, "", err
-	}
-	out, err := os.CreateTemp(filepath.Dir(path), ".restore-*")
+	out, err := newScratch(path + ".restore-" + strings.ToLower(rand.Text()[:10]))
 	if err != nil {
-		return Backup{}, "", err
+		return Backup{}, nil, err
 	}
 	tmp := out.Name()
-	fail := func(err error) (Backup, string, error) {
-		out.Close()
-		os.Remove(tmp)
-		return Backup{}, "", fmt.Errorf("restore backup %s: %w", b.ID, err)
+	fail := func(err error) (Backup, *scratch, error) {
+		out.Remove()
+		return Backup{}, nil, fmt.Errorf("restore backup %s: %w", b.ID, err)
 	}
 	r, err := m.cfg.Blobs.Get(ctx, b.Key)
 	if err != nil {
@@ -323,14 +371,13 @@ func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (B
 	if got := hex.EncodeToString(sum.Sum(nil)); got != b.SHA256 {
 		return fail(fmt.Errorf("the stored copy is damaged (sha256 %s, recorded %s)", got, b.SHA256))
 	}
-	if err := errors.Join(out.Sync(), out.Close()); err != nil {
+	if err := out.Sync(); err != nil {
 		return fail(err)
 	}
 	if err := verifyDatabase(ctx, tmp); err != nil {
-		os.Remove(tmp)
-		return Backup{}, "", fmt.Errorf("restore backup %s: %w", b.ID, err)
+		return fail(err)
 	}
-	return b, tmp, nil
+	return b, out, nil
 }
 
 // PruneBackups keeps, of tenant tenantID's backups, the newest of each of the last `daily` days

@@ -330,3 +330,50 @@ func TestDeleteErasesBackups(t *testing.T) {
 		t.Errorf("another tenant's backups: %d", len(b))
 	}
 }
+
+// A business made from another's backup (restore --into) does not take the source's sessions,
+// API tokens, reset links, customers' manage links or queued mail with it.
+func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
+	acme := mustProvision(t, m, "acme")
+	exec(t, m, acme, `PRAGMA foreign_keys = OFF`)
+	for _, q := range []string{
+		`INSERT INTO sessions VALUES ('session-token', x'00', 9e9)`,
+		`INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ('ci', x'02', 'owner', 0)`,
+		`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (x'03', 1, 0, 9999999999)`,
+		`INSERT INTO booking_tokens VALUES (x'01', 1, 0)`,
+		`INSERT INTO outbox (kind, to_addr, subject, body, created_at, next_attempt_at) VALUES ('booking_created', 'a@example.com', 's', 'b', 0, 0)`,
+	} {
+		exec(t, m, acme, q)
+	}
+	exec(t, m, acme, `PRAGMA foreign_keys = ON`)
+	if _, err := m.Backup(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := m.RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(tn tenancy.Tenant, table string) int {
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		var n int
+		if err := l.DB.Read.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, table := range []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"} {
+		if n := count(cp, table); n != 0 {
+			t.Errorf("the copy has %d rows of %s", n, table)
+		}
+		if n := count(acme, table); n != 1 {
+			t.Errorf("the source has %d rows of %s, want 1", n, table)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,7 +33,7 @@ func OpenBlobStore(ctx context.Context, rawURL string) (BlobStore, error) {
 		return nil, fmt.Errorf("blob store URL %q: %w", rawURL, err)
 	}
 	if u.Scheme == "file" {
-		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o700); err != nil {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
 	}
@@ -107,23 +106,18 @@ func (s bucketStore) DeletePrefix(ctx context.Context, prefix string) (int, erro
 	}
 }
 
-// removeEmptyDirs removes the folders a file:// store leaves under a deleted prefix.
+// removeEmptyDirs removes the folder of a deleted prefix that ends in "/" (a tenant's) in a
+// file:// store, with whatever the listing did not show: the store's temporary files of an
+// interrupted write (compressed copies of the business) and attribute files.
 func (s bucketStore) removeEmptyDirs(prefix string) error {
 	if s.dir == "" || !strings.HasSuffix(prefix, "/") || strings.Contains(prefix, "..") {
 		return nil
 	}
 	root := filepath.Join(s.dir, filepath.FromSlash(prefix))
-	var dirs []string
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
+	if rel, err := filepath.Rel(s.dir, root); err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- { // deepest first; os.Remove keeps any that are not empty
-		os.Remove(dirs[i])
 	}
-	return nil
+	return os.RemoveAll(root)
 }
 
 func (s bucketStore) Close() error { return s.b.Close() }

@@ -33,11 +33,11 @@ var exportLane = make(chan struct{}, 1)
 //
 // The files are not synced to disk; a caller that keeps them calls SyncExport.
 func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	return m.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
-		return os.Create(filepath.Join(dir, name))
+		return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	})
 }
 

@@ -203,7 +203,7 @@ func (m *Manager) templatePath(ctx context.Context) (string, error) {
 		return m.template, nil
 	}
 	dir := filepath.Join(m.cfg.DataDir, "templates")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("make tenant template: %w", err)
 	}
 	path := filepath.Join(dir, fmt.Sprintf("tenant-v%04d.db", m.latest))
@@ -258,15 +258,14 @@ func (m *Manager) verifyTemplate(ctx context.Context, path string) error {
 // place, then syncs the directory: dst either does not exist or is complete, even after a crash.
 func copyFileDurably(src, dst string) (err error) {
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(dir, ".provision-*")
+	// Named after the destination: a copy of a business (restore --into) that a crash leaves
+	// here is found by start-up clean-up and by erasure.
+	out, err := createScratch(dir, filepath.Base(dst)+".provision-*")
 	if err != nil {
 		return err
 	}
@@ -326,28 +325,23 @@ func (m *Manager) RemoveHost(ctx context.Context, host, id string) error {
 	return m.reg.RemoveHost(ctx, normalizeHost(host), id)
 }
 
-// Delete erases tenant id: it waits for in-flight work on it, closes its database, removes the
-// file with its -wal and -shm, its blobs and backups, then removes it from the registry (leaving a tombstone that holds
-// the slug for a grace period). Files go first: if Delete is interrupted, running it again
+// Delete erases tenant id: it waits for in-flight work on it, closes its database, removes
+// every file of it in the data directory (database, -wal, -shm, restore safety copies, scratch
+// copies of interrupted backups, restores and exports, its mail folder: see the inventory in
+// files.go), its blobs and backups, then removes it from the registry (leaving a tombstone that
+// holds the slug for a grace period). Files go first: if Delete is interrupted, running it again
 // finishes the job, and no registry row is ever left pointing at half a tenant that looks fine.
 func (m *Manager) Delete(ctx context.Context, id string) error {
-	path, err := m.Path(id)
-	if err != nil {
+	if _, err := m.Path(id); err != nil {
 		return err
 	}
 	defer m.cache.invalidate()
 	return m.Exclusive(ctx, id, func() error {
 		m.mu.Lock()
 		delete(m.seen, id)
+		delete(m.faulted, id)
 		m.mu.Unlock()
-		// The database, its WAL and shared memory, and any safety copies restores left.
-		safety, _ := filepath.Glob(path + ".replaced-*")
-		for _, p := range append([]string{path + "-wal", path + "-shm", path}, safety...) {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("delete tenant %s: %w", id, err)
-			}
-		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := m.eraseFiles(id); err != nil {
 			return fmt.Errorf("delete tenant %s: %w", id, err)
 		}
 		// Erasure covers every copy: blobs (uploads) and backups too.
@@ -460,6 +454,9 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 			continue
 		}
 		err = fn(l)
+		if IsCorrupt(err) {
+			m.fault(ctx, t, err)
+		}
 		l.Release()
 		if err != nil {
 			if ctx.Err() != nil {

@@ -3,12 +3,14 @@ package tenancy
 import (
 	"container/list"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +36,9 @@ type Config struct {
 	// business cannot take every core from the others.
 	FairShare     int
 	FairShareWait time.Duration // default 10 s
+	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
+	// process looks at its file again; default 1 minute. Each look is a full quick_check.
+	FaultRetry time.Duration
 	// Blobs holds backups and uploads (nil: backups are not available).
 	Blobs BlobStore
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
@@ -66,6 +71,7 @@ type Manager struct {
 	changed chan struct{}     // closed and replaced whenever a lease ends or a handle closes
 	fair    *fairShare        // requests of one tenant at once
 	seen    map[string]time.Time
+	faulted map[string]time.Time // tenants found damaged, until when they are not looked at again
 	closed  bool
 
 	templateMu sync.Mutex
@@ -123,6 +129,9 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.FairShareWait <= 0 {
 		cfg.FairShareWait = 10 * time.Second
 	}
+	if cfg.FaultRetry <= 0 {
+		cfg.FaultRetry = time.Minute
+	}
 	if cfg.Migrations == nil {
 		cfg.Migrations = migrations.Tenant()
 	}
@@ -132,7 +141,7 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "tenants"), 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	m := &Manager{
@@ -145,9 +154,16 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		idle:      list.New(),
 		changed:   make(chan struct{}),
 		seen:      map[string]time.Time{},
+		faulted:   map[string]time.Time{},
 		spares:    make(chan string, max(cfg.Spares, 0)),
 		spareWake: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
+	}
+	// Copies of businesses' data that a killed backup, restore or export left behind.
+	if n, err := m.RemoveLeftovers(); err != nil {
+		cfg.Logger.Error("remove leftover scratch files", "removed", n, "err", err)
+	} else if n > 0 {
+		cfg.Logger.Warn("removed scratch files left by an interrupted backup, restore or export", "removed", n)
 	}
 	m.bg.Go(m.janitor)
 	if cfg.Spares > 0 {
@@ -171,6 +187,19 @@ func (m *Manager) Path(id string) (string, error) {
 		return "", fmt.Errorf("invalid tenant id %q", id)
 	}
 	return filepath.Join(m.cfg.DataDir, "tenants", id[:2], id+".db"), nil
+}
+
+// TenantFiles returns the tenant database files (live tenants and spares) in dataDir, by the
+// layout of Path. A registry that is missing or empty beside them has lost every business.
+func TenantFiles(dataDir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dataDir, "tenants", "*", "*.db"))
+	var out []string
+	for _, f := range files {
+		if idPattern.MatchString(strings.TrimSuffix(filepath.Base(f), ".db")) {
+			out = append(out, f)
+		}
+	}
+	return out, err
 }
 
 // Lease is a tenant's open, fully migrated database, held until Release. Only the code that
@@ -197,6 +226,13 @@ func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
 		if m.closed {
 			m.mu.Unlock()
 			return nil, ErrClosed
+		}
+		if until, ok := m.faulted[t.ID]; ok {
+			if m.cfg.Now().Before(until) {
+				m.mu.Unlock()
+				return nil, fmt.Errorf("%w: tenant %s: %w", ErrUnavailable, t.Slug, ErrCorrupt)
+			}
+			delete(m.faulted, t.ID) // look at its file again
 		}
 		e := m.entryLocked(t.ID)
 		if gate := e.exclusive; gate != nil {
@@ -297,19 +333,38 @@ func (m *Manager) reserveSlot(ctx context.Context) error {
 }
 
 // openAndMigrate opens t's database and applies its pending migrations, mirroring the result in
-// the registry. A failed migration leaves the tenant closed and marked failed.
+// the registry. A failed migration leaves the tenant closed and marked failed; so does a file
+// that is not the one the registry describes (missing, empty, behind the registry's schema
+// version, damaged): such a file is never migrated from zero or served.
 func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	path, err := m.Path(t.ID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open tenant %s: database file is gone (deleted?): %w", t.Slug, ErrNotFound)
-	} else if err != nil {
+	fi, err := os.Stat(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	if err != nil || fi.Size() == 0 {
+		// Deleted while this request waited, or lost: only the registry can tell which.
+		if _, gerr := m.reg.Get(ctx, t.ID); errors.Is(gerr, ErrNotFound) {
+			return nil, fmt.Errorf("open tenant %s: database file is gone (deleted): %w", t.Slug, ErrNotFound)
+		}
+		what := "is missing"
+		if err == nil {
+			what = "is empty (0 bytes)"
+		}
+		return nil, m.markDamaged(ctx, t, fmt.Errorf("%w: %s %s", ErrCorrupt, path, what))
 	}
 	db, err := openDB(path, openOptions{readConns: m.cfg.ReadConns})
 	if err != nil {
+		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
+	}
+	if err := m.checkFile(ctx, &t, db); err != nil {
+		db.Close()
+		if IsCorrupt(err) {
+			return nil, m.markDamaged(ctx, t, err)
+		}
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
 	// Most opens find the schema current: a reader confirms it, and the writer stays closed until
@@ -324,6 +379,10 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	from, to, err := migrate(ctx, db.Write, m.cfg.Migrations, m.cfg.Now)
 	var stepErr *MigrationError
 	var newErr *SchemaTooNewError
+	if err != nil && IsCorrupt(err) {
+		db.Close()
+		return nil, m.markDamaged(ctx, t, err)
+	}
 	if err != nil && !errors.As(err, &stepErr) && !errors.As(err, &newErr) {
 		// Not the schema's fault (out of files, disk error): nothing to mark, try again later.
 		db.Close()
@@ -349,6 +408,144 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	}
 	m.mirrorSchema(ctx, t, to)
 	return db, nil
+}
+
+// checkFile checks, through db's readers, that the file is the one the registry describes in
+// *t: readable, and at least at the schema version the registry recorded (a file behind it was
+// replaced or truncated; migrating it would serve an empty business). A tenant the registry
+// marks failed (a damaged file, or a migration that failed) gets a full quick_check before it
+// is served again. *t is refreshed from the registry when the file is behind a possibly stale
+// copy (a restore to an older backup lowers the recorded version).
+func (m *Manager) checkFile(ctx context.Context, t *Tenant, db *DB) error {
+	v, err := fileSchemaVersion(ctx, db.Read)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v < t.SchemaVersion {
+		if fresh, err := m.reg.Get(ctx, t.ID); err == nil {
+			*t = fresh
+		}
+		if v < t.SchemaVersion {
+			return fmt.Errorf("%w: the file is at schema version %d but the registry recorded %d (replaced or truncated?)",
+				ErrCorrupt, v, t.SchemaVersion)
+		}
+	}
+	if t.MigrationStatus == MigrationFailed {
+		var res string
+		if err := db.Read.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res); err != nil {
+			return fmt.Errorf("quick_check: %w", err)
+		}
+		if res != "ok" {
+			return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, res)
+		}
+	}
+	return nil
+}
+
+// FileProblem says what is wrong with t's database file that can be seen without opening it
+// (missing, empty), or "" when nothing is. The file of a tenant being deleted is gone too:
+// callers ask about tenants the registry still lists.
+func (m *Manager) FileProblem(t Tenant) (string, error) {
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return path + " is missing", nil
+	case err != nil:
+		return "", err
+	case fi.Size() == 0:
+		return path + " is empty (0 bytes)", nil
+	}
+	return "", nil
+}
+
+// MarkMissingFiles marks failed every tenant whose database file is missing or empty (see
+// FileProblem), so that the operator sees it in tenants list and /readyz before a request
+// meets it. serve calls it at start; it returns how many it marked.
+func (m *Manager) MarkMissingFiles(ctx context.Context) (int, error) {
+	ts, err := m.reg.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range ts {
+		problem, err := m.FileProblem(t)
+		if err != nil {
+			return n, err
+		}
+		if problem == "" || t.MigrationStatus == MigrationFailed {
+			continue
+		}
+		m.markDamaged(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem))
+		n++
+	}
+	return n, nil
+}
+
+// fileSchemaVersion is schemaVersion that reads a file without the migrations table as version 0
+// (without creating the table: readers are query-only).
+func fileSchemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return schemaVersion(ctx, q)
+}
+
+// markDamaged records that t's database is damaged (cause wraps ErrCorrupt or is SQLite's
+// corruption error): logged at ERROR for the operator, the tenant marked failed with the cause
+// in the registry (reserva tenants list, /readyz), and answered 503 by this process for
+// FaultRetry without touching the file again. It returns the error for the caller.
+func (m *Manager) markDamaged(ctx context.Context, t Tenant, cause error) error {
+	m.cfg.Logger.ErrorContext(ctx, "tenant database damaged: marked failed; restore it from a backup",
+		"tenant", t.Slug, "tenant_id", t.ID, "err", cause)
+	m.mu.Lock()
+	m.faulted[t.ID] = m.cfg.Now().Add(m.cfg.FaultRetry)
+	m.mu.Unlock()
+	// A fresh context: the request may be gone, the record must still be made. The recorded
+	// version stays: it is what a good file has.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	msg := cause.Error()
+	if !errors.Is(cause, ErrCorrupt) {
+		msg = ErrCorrupt.Error() + ": " + msg
+	}
+	if err := m.reg.SetSchema(mctx, t.ID, t.SchemaVersion, MigrationFailed, msg); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "record damaged tenant", "tenant", t.Slug, "err", err)
+	}
+	m.cache.forget(t.ID)
+	return fmt.Errorf("%w: tenant %s: %w", ErrUnavailable, t.Slug, cause)
+}
+
+// Fault tells the Manager that err happened while serving the tenant of ctx's lease (a request
+// or a job). When err shows the tenant's file damaged, the tenant is marked failed (see
+// markDamaged), its handle is closed once its leases end, and Fault returns true. Handlers call
+// it with every server error; it is cheap for the others.
+func Fault(ctx context.Context, err error) bool {
+	l, ok := FromContext(ctx)
+	if !ok || err == nil || !IsCorrupt(err) {
+		return false
+	}
+	l.m.fault(ctx, l.Tenant, err)
+	return true
+}
+
+func (m *Manager) fault(ctx context.Context, t Tenant, err error) {
+	m.mu.Lock()
+	until, already := m.faulted[t.ID]
+	already = already && m.cfg.Now().Before(until)
+	m.mu.Unlock()
+	if !already {
+		m.markDamaged(ctx, t, err)
+	}
 }
 
 // mirrorSchema records in the registry that t is healthy at version v, unless it already says so.
@@ -419,9 +616,11 @@ func (m *Manager) release(e *entry) {
 	if e.refs > 0 {
 		return
 	}
+	_, faulted := m.faulted[e.id]
 	switch {
-	case e.db != nil && m.closed:
-		// Close gave up waiting for this lease: close the handle now rather than leak it.
+	case e.db != nil && (m.closed || faulted):
+		// Close gave up waiting for this lease, or the file was found damaged: close the
+		// handle now rather than leak it or serve from it again.
 		db := m.detachLocked(e)
 		go m.closeAndFree(e.id, db)
 	case e.db != nil:
@@ -523,6 +722,9 @@ func (m *Manager) Visit(ctx context.Context, t Tenant, fn func(*Lease) error) er
 		return err
 	}
 	err = fn(l)
+	if IsCorrupt(err) {
+		m.fault(ctx, t, err)
+	}
 	l.Release()
 	if !wasOpen {
 		m.closeIfIdle(t.ID)

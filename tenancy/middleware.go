@@ -109,9 +109,13 @@ func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
 	})
 }
 
+// serverError answers a request whose tenant could not be resolved or opened for a reason other
+// than the ones above (the registry or the file system failing): a fault of the platform, not
+// of the request, so 503 with Retry-After rather than 500.
 func (m *Manager) serverError(w http.ResponseWriter, r *http.Request, fail ErrorPage, err error) {
 	m.cfg.Logger.ErrorContext(r.Context(), "resolve tenant", "method", r.Method, "path", r.URL.Path, "err", err)
-	fail(w, r, http.StatusInternalServerError, err)
+	w.Header().Set("Retry-After", "30")
+	fail(w, r, http.StatusServiceUnavailable, err)
 }
 
 // splitFirst splits "/acme/admin/x" into "acme" and "/admin/x".

@@ -112,16 +112,23 @@ type SQLiteRegistry struct {
 const DefaultSlugGrace = 30 * 24 * time.Hour
 
 // OpenRegistry opens (creating it if needed) the registry at path and applies its pending
-// migrations. grace is how long a deleted tenant's slug stays taken.
+// migrations. grace is how long a deleted tenant's slug stays taken. An existing registry is
+// checked first (quick_check): a damaged one is an error, never started afresh or half-read.
 func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLiteRegistry, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
-	db, err := openDB(path, openOptions{create: true, readConns: 4})
+	db, err := openDB(path, openOptions{create: true, readConns: 4, secureDelete: true})
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
 	r := &SQLiteRegistry{db: db, grace: grace, now: time.Now}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		if err := r.Check(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("registry %s: %w (restore it from a copy; the tenant databases are untouched)", path, err)
+		}
+	}
 	if _, _, err := migrate(ctx, db.Write, migrations.Registry(), r.now); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate registry %s: %w", path, err)
@@ -141,8 +148,43 @@ func (r *SQLiteRegistry) ChangeCounter(ctx context.Context) (int64, error) {
 	return v, err
 }
 
-// Ping checks that the registry answers (for readiness probes).
+// Ping checks that the registry answers.
 func (r *SQLiteRegistry) Ping(ctx context.Context) error { return r.db.Read.PingContext(ctx) }
+
+// Check runs SQLite's quick_check on the registry (at start-up and for readiness probes): an
+// answering registry whose pages are damaged must not pass for a healthy one. The registry is
+// small (one row per tenant, host, backup and day of stats), so the check is quick.
+func (r *SQLiteRegistry) Check(ctx context.Context) error {
+	var res string
+	if err := r.db.Read.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res); err != nil {
+		if IsCorrupt(err) {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return fmt.Errorf("check registry: %w", err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: quick_check: %s", ErrCorrupt, res)
+	}
+	return nil
+}
+
+// Failed returns the tenants marked failed (a failed migration, a damaged database file).
+func (r *SQLiteRegistry) Failed(ctx context.Context) ([]Tenant, error) {
+	rows, err := r.db.Read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE migration_status = ? ORDER BY slug`, MigrationFailed)
+	if err != nil {
+		return nil, fmt.Errorf("list failed tenants: %w", err)
+	}
+	defer rows.Close()
+	var ts []Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list failed tenants: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
 
 const tenantColumns = `id, slug, name, timezone, status, schema_version, migration_status, last_error, created_at, last_seen_at`
 
@@ -308,9 +350,10 @@ func (r *SQLiteRegistry) RemoveHost(ctx context.Context, host, id string) error 
 func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
 		now := r.now().UTC()
+		// The tombstone holds the slug, not who had it: the id is erased with the rest.
 		_, err := tx.ExecContext(ctx, `INSERT INTO tombstones (slug, tenant_id, deleted_at)
-			SELECT slug, id, ? FROM tenants WHERE id = ?
-			UNION ALL SELECT slug, tenant_id, ? FROM slug_redirects WHERE tenant_id = ?
+			SELECT slug, '', ? FROM tenants WHERE id = ?
+			UNION ALL SELECT slug, '', ? FROM slug_redirects WHERE tenant_id = ?
 			ON CONFLICT (slug) DO UPDATE SET tenant_id = excluded.tenant_id, deleted_at = excluded.deleted_at`,
 			now, id, now, id)
 		if err != nil {
@@ -334,6 +377,11 @@ func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("delete tenant %s from registry: %w", id, err)
+	}
+	// secure_delete zeroed the rows in the pages written now; older copies of those pages live
+	// on in the WAL until it is checkpointed and truncated.
+	if _, err := r.db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("delete tenant %s from registry: checkpoint: %w", id, err)
 	}
 	return nil
 }

@@ -79,6 +79,9 @@ const (
 type openOptions struct {
 	create    bool // create the file if it does not exist
 	readConns int
+	// secureDelete zeroes deleted content (the registry: a deleted business's name and id must
+	// not linger in free pages).
+	secureDelete bool
 }
 
 func fileURL(path string) string {
@@ -98,7 +101,11 @@ func openDB(path string, opt openOptions) (*DB, error) {
 		mode = "rwc"
 	}
 	db := &DB{path: path}
-	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+writerPragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
+	pragmas := writerPragmas
+	if opt.secureDelete {
+		pragmas += "&_pragma=secure_delete(1)"
+	}
+	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+pragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -150,4 +157,47 @@ func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
+}
+
+// ErrCorrupt means a tenant's database file is damaged or is not the file the registry expects
+// (missing, empty, or at an older schema version than the registry recorded). The tenant is
+// marked failed and answers 503 until an operator restores it; it is never migrated from zero,
+// served half-read or backed up over a good backup.
+var ErrCorrupt = errors.New("database file is damaged or not the one the registry expects")
+
+// IsCorrupt reports whether err says a database file is damaged: SQLITE_CORRUPT or SQLITE_NOTADB
+// (with any extended code), SQLITE_IOERR_CORRUPTFS, or ErrCorrupt.
+func IsCorrupt(err error) bool {
+	if errors.Is(err, ErrCorrupt) {
+		return true
+	}
+	code, ext := sqliteCode(err)
+	return code == sqlite3.CORRUPT || code == sqlite3.NOTADB || ext == sqlite3.IOERR_CORRUPTFS
+}
+
+// sqliteCode returns the SQLite result code of err and its extended code (zero when err is not
+// SQLite's). The driver returns *sqlite3.Error or the bare code types, which convert into each
+// other through errors.As.
+func sqliteCode(err error) (sqlite3.ErrorCode, sqlite3.ExtendedErrorCode) {
+	var code sqlite3.ErrorCode
+	var ext sqlite3.ExtendedErrorCode
+	if err == nil || !errors.As(err, &code) {
+		return 0, 0
+	}
+	errors.As(err, &ext)
+	return code, ext
+}
+
+// IsFault reports whether err is the platform's fault rather than the request's: a tenant that
+// cannot be served now, a shutdown, or storage that failed (damaged, full, busy, I/O). Such
+// errors answer 503 with Retry-After, not 500.
+func IsFault(err error) bool {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClosed) || IsCorrupt(err) {
+		return true
+	}
+	switch code, _ := sqliteCode(err); code {
+	case sqlite3.IOERR, sqlite3.FULL, sqlite3.BUSY, sqlite3.LOCKED, sqlite3.CANTOPEN, sqlite3.NOMEM:
+		return true
+	}
+	return false
 }

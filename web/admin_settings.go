@@ -311,20 +311,19 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	// a big business's export can take longer than the write timeout of an ordinary response.
 	tenancy.EndTurn(r.Context())
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
-	// Zipped straight into a temporary file, sent once complete: a failed export is a clean
-	// error, not half a download.
-	f, err := os.CreateTemp("", "reserva-export-*.zip")
+	// Zipped straight into a scratch file beside the business's database (where erasure and
+	// start-up clean-up find one a crash leaves), sent once complete: a failed export is a
+	// clean error, not half a download.
+	f, done, err := s.Tenants.ExportFile(l.Tenant)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	defer os.Remove(f.Name())
+	defer done()
 	if err := writeZip(r.Context(), s.Tenants, l.Tenant, f); err != nil {
-		f.Close()
 		s.serverError(w, r, err)
 		return
 	}
-	defer f.Close()
 	name := fmt.Sprintf("%s-export-%s.zip", l.Tenant.Slug, time.Now().In(l.Location).Format("2006-01-02"))
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)

@@ -46,8 +46,7 @@ func httpError(err error) (status int, message string) {
 
 // temporary reports whether err is a failure that goes away by itself.
 func temporary(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, tenancy.ErrUnavailable) ||
-		errors.Is(err, tenancy.ErrBusy) || errors.Is(err, tenancy.ErrClosed)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, tenancy.ErrBusy) || tenancy.IsFault(err)
 }
 
 // userCaused returns the status and message of err when a user caused it (ok). Anything else it
@@ -77,11 +76,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // internalError logs err (the context carries the tenant and the request id) and answers with
-// the generic page of status, 500 or 503.
+// the generic page of status, 500 or 503. A damaged database file also marks its business
+// failed (tenancy.Fault).
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	tenancy.Fault(r.Context(), err)
 	s.Log.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", retryAfterFault)
 	}
 	s.errorPage(w, r, status, err)
 }

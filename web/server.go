@@ -28,8 +28,11 @@ type Server struct {
 	Tenants *tenancy.Manager
 	GraphQL http.Handler
 	Log     *slog.Logger
-	// Ready reports whether the process can serve (registry reachable, scheduler running).
+	// Ready reports whether the process can serve (registry intact, scheduler running).
 	Ready func(context.Context) error
+	// Failed lists the businesses marked failed (a failed migration, a damaged database file):
+	// /readyz names them while the process stays ready for everyone else.
+	Failed func(context.Context) ([]string, error)
 	// SecureCookies marks session cookies Secure: set it when clients reach Reserva over TLS.
 	SecureCookies bool
 	// Metrics, when set, count requests by route and are served at /metrics.
@@ -179,6 +182,22 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.Failed != nil {
+		failed, err := s.Failed(r.Context())
+		if err != nil {
+			s.Log.ErrorContext(r.Context(), "not ready: list failed businesses", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready\n"))
+			return
+		}
+		if len(failed) > 0 {
+			// Still ready: the other businesses serve, and taking the whole process out of
+			// rotation would turn one business's fault into everyone's outage.
+			fmt.Fprintf(w, "ready\ndegraded: %d businesses failed (see reserva tenants list): %s\n",
+				len(failed), strings.Join(failed, " "))
+			return
+		}
+	}
 	w.Write([]byte("ready\n"))
 }
 
@@ -219,6 +238,9 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 // serverError answers err through the one error map (fail): a user's error with its status and
 // message, anything else logged and answered 500 or 503.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }
+
+// retryAfterFault is the Retry-After of a 503 for a platform fault, in seconds.
+const retryAfterFault = "30"
 
 func formatDuration(d time.Duration) string {
 	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
