@@ -159,11 +159,15 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 }
 
 // instants converts a day's wall-clock intervals to sorted, merged instants, so that candidate
-// starts come in time order even when DST makes intervals touch or overlap in real time.
+// starts come in time order even when DST makes intervals touch or overlap in real time. Each
+// span is kept within the day, from its first instant to the next day's first instant, so a
+// day's answer never holds a slot of another day.
 func instants(d Date, ivs []Interval, loc *time.Location) []span {
+	dayStart, dayEnd := d.At(0, loc).Unix(), d.AddDays(1).At(0, loc).Unix()
 	out := make([]span, 0, len(ivs))
 	for _, iv := range ivs {
-		s, e := d.At(iv.Start, loc).Unix(), d.At(iv.End, loc).Unix()
+		sp := d.Span(iv, loc)
+		s, e := max(sp.Start.Unix(), dayStart), min(sp.End.Unix(), dayEnd)
 		if e > s {
 			out = append(out, span{s, e})
 		}
