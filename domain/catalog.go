@@ -309,9 +309,8 @@ func (s *Store) CreateStaff(ctx context.Context, st Staff) (int64, error) {
 		return 0, err
 	}
 	hours, _ := json.Marshal(st.Hours)
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO staff (name, email, active, hours, created_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
-		st.Name, st.Email, string(hours), s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO staff (name, email, active, hours, created_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
+		st.Name, st.Email, string(hours), s.now().Unix())
 	if err != nil {
 		return 0, fmt.Errorf("create staff: %w", err)
 	}
@@ -456,9 +455,8 @@ func (s *Store) AddTimeOff(ctx context.Context, to TimeOff) (int64, error) {
 	if utf8.RuneCountInString(to.Reason) > 200 {
 		return 0, Invalid("reason", "reason must be at most 200 characters")
 	}
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
-		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
+		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason)
 	if isForeignKey(err) {
 		return 0, Errorf(ENOTFOUND, "staff member %d not found", to.StaffID)
 	}
@@ -488,9 +486,8 @@ func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) 
 	if name == "" || utf8.RuneCountInString(name) > 120 {
 		return 0, Invalid("name", "name must be 1 to 120 characters")
 	}
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
-		name, s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
+		name, s.now().Unix())
 	if err != nil {
 		return 0, fmt.Errorf("create resource: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,5 +290,46 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(body), "Biz acme") {
 		t.Errorf("GET: %s", body)
+	}
+}
+
+// A staff member created after the catalog was read is there at once: the mutation answers with
+// them, the staff list shows them and their hours can be set. The new row was committed but the
+// kept catalog did not know it ("staff member N not found"), and a client that retried made a
+// duplicate.
+func TestCreateStaffMemberAfterCatalogRead(t *testing.T) {
+	srv := server(t)
+	owner := tokens["acme"][domain.RoleOwner]
+	type member struct{ ID, Name string }
+	staff := func() []member {
+		t.Helper()
+		var out struct{ Staff []member }
+		if errs := do(t, srv, "acme", `{ staff { id name } }`, nil, &out); errs != nil {
+			t.Fatal(errs)
+		}
+		return out.Staff
+	}
+	// The owner's token is used (its use recorded, a write), then the catalog read and kept.
+	if errs := doAs(t, srv, "acme", owner, `{ me { name } }`, nil, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	if got := staff(); len(got) != 1 {
+		t.Fatalf("staff before: %v", got)
+	}
+	var created struct{ CreateStaffMember member }
+	if errs := doAs(t, srv, "acme", owner, `mutation { createStaffMember(input: { name: "Bo" }) { id name } }`, nil, &created); errs != nil {
+		t.Fatalf("createStaffMember: %+v", errs)
+	}
+	bo := created.CreateStaffMember
+	if bo.Name != "Bo" {
+		t.Errorf("created %+v", bo)
+	}
+	if got := staff(); len(got) != 2 || !slices.Contains(got, bo) {
+		t.Errorf("staff after: %v, want Ana and %+v", got, bo)
+	}
+	var set struct{ SetWorkingHours member }
+	if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { setWorkingHours(staffId: $id, hours: [{weekday: 1, intervals: ["10:00-12:00"]}]) { id name } }`,
+		map[string]any{"id": bo.ID}, &set); errs != nil || set.SetWorkingHours != bo {
+		t.Errorf("setWorkingHours on the new member: %+v %+v", set, errs)
 	}
 }
