@@ -99,6 +99,7 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 	load := make([]int, len(cals)) // slots of each staff member taken that day (for "anyone")
 	for d := in.From; !in.To.Before(d); d = d.AddDays(1) {
 		day := Day{Date: d, Status: DayClosed}
+		bounds := span{d.At(0, in.Location).Unix(), d.AddDays(1).At(0, in.Location).Unix()}
 		found = found[:0]
 		clear(load)
 		for ci := range cals {
@@ -107,7 +108,7 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 			if !ok {
 				intervals = c.staff.Hours[d.Weekday()]
 			}
-			for _, iv := range instants(d, intervals, in.Location) {
+			for _, iv := range instants(d, bounds, intervals, in.Location) {
 				for t := iv.s; t+dur <= iv.e; t += step {
 					if t < earliest {
 						continue
@@ -160,14 +161,13 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 
 // instants converts a day's wall-clock intervals to sorted, merged instants, so that candidate
 // starts come in time order even when DST makes intervals touch or overlap in real time. Each
-// span is kept within the day, from its first instant to the next day's first instant, so a
-// day's answer never holds a slot of another day.
-func instants(d Date, ivs []Interval, loc *time.Location) []span {
-	dayStart, dayEnd := d.At(0, loc).Unix(), d.AddDays(1).At(0, loc).Unix()
+// span is kept within day, the instants of d (from its first instant to the next day's first),
+// so a day's answer never holds a slot of another day.
+func instants(d Date, day span, ivs []Interval, loc *time.Location) []span {
 	out := make([]span, 0, len(ivs))
 	for _, iv := range ivs {
 		sp := d.Span(iv, loc)
-		s, e := max(sp.Start.Unix(), dayStart), min(sp.End.Unix(), dayEnd)
+		s, e := max(sp.Start.Unix(), day.s), min(sp.End.Unix(), day.e)
 		if e > s {
 			out = append(out, span{s, e})
 		}
