@@ -180,7 +180,12 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
 		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
 	for _, sl := range slots {
-		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}, "staff": {strconv.FormatInt(sl.StaffID, 10)}}
+		// The staff member the customer chose, or none for "anyone": the booking then takes
+		// whoever is free at that time when it is made, not only the one listed now.
+		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}}
+		if staffID := staffParam(r); staffID != 0 {
+			q.Set("staff", strconv.FormatInt(staffID, 10))
+		}
 		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), URL: withQuery(base+"/details", q)})
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
@@ -283,7 +288,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
 		// The details stay on the page: the customer picks another time of that day with the
-		// same staff member, or goes to another day.
+		// same staff member (anyone's, for "anyone"), or goes to another day.
 		if !s.offerOtherTimes(w, r, svc, start, staffID, &v) {
 			return
 		}
@@ -313,7 +318,8 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // offerOtherTimes fills v, whose time was lost, with why and what else there is: that day's
-// free times with staffID, or where to choose another day. It answers the request itself (and
+// free times with staffID (with anyone's for "anyone", staffID 0, so every staff member's free
+// times are offered), or where to choose another day. It answers the request itself (and
 // returns false) when availability cannot be read.
 func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
 	l, _ := tenancy.FromContext(r.Context())
@@ -321,15 +327,19 @@ func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc dom
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
+	if domain.ErrorCode(err) != "" && staffID != 0 {
+		// The staff member left the service meanwhile, say: anyone's times, booked as anyone.
+		staffID, v.Staff = 0, ""
+		days, err = s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, From: day, To: day})
+	}
 	if domain.ErrorCode(err) != "" {
-		// The staff member left the service meanwhile, say: any staff member's days.
-		staffID, err = 0, nil
+		days, err = nil, nil // the service went meanwhile: no times, only other days
 	} else if err != nil {
 		s.serverError(w, r, err)
 		return false
 	}
 	v.Choices = nil
-	if staffID != 0 && len(days) == 1 {
+	if len(days) == 1 {
 		for _, sl := range days[0].Slots {
 			v.Choices = append(v.Choices, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339)})
 		}
@@ -499,7 +509,8 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
 		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
 	for _, sl := range slots {
-		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: sl.StaffID})
+		// As when booking: 0 for "anyone", so the move takes whoever is free when it is made.
+		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)})
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
 }

@@ -300,3 +300,75 @@ func TestManagePageInsideCutoff(t *testing.T) {
 		t.Errorf("rescheduling inside the cutoff: %d %s", status, hdr.Get("Location"))
 	}
 }
+
+// "Anyone": the time is booked with whoever is free when the customer books, not only the
+// staff member listed for it a while ago; and when nobody is free then, the times offered
+// instead are every staff member's.
+func TestBookingAnyone(t *testing.T) {
+	srv, m := site(t)
+	svc, staff := openEveryDay(t, m, "acme", 9*60, 12*60, "Ana", "Ben")
+	ana, ben := staff[0], staff[1]
+	c := browser(t)
+	loc, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(loc)).AddDays(3)
+	base := fmt.Sprintf("/acme/book/%d", svc)
+
+	// The customer lists the day's times for anyone and opens the forms of 10:00 and 11:00.
+	_, doc, _ := page(t, c, "GET", srv.URL+base+"/slots?date="+day.String(), "")
+	form := func(label, email string) (url.Values, string) {
+		t.Helper()
+		href, ok := doc.Find(fmt.Sprintf(`[data-testid="slot"] a:contains(%q)`, label)).Attr("href")
+		if !ok {
+			t.Fatalf("no %s slot", label)
+		}
+		_, details, _ := page(t, c, "GET", srv.URL+href, "")
+		return url.Values{"start": {attr(t, details, `input[name="start"]`, "value")}, "staff": {attr(t, details, `input[name="staff"]`, "value")},
+			"key": {attr(t, details, `input[name="key"]`, "value")}, "name": {"Eva"}, "email": {email}}, srv.URL + attr(t, details, "form", "action")
+	}
+	ten, action := form("10:00", "eva@example.com")
+	eleven, _ := form("11:00", "tom@example.com")
+	take := func(staffID int64, hhmm ...string) {
+		t.Helper()
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			for i, h := range hhmm {
+				minute, _ := domain.ParseClock(h)
+				start := day.At(minute, loc)
+				if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staffID, Start: start,
+					Customer: domain.Customer{Name: "Other", Email: fmt.Sprintf("other%d-%d@example.com", staffID, i)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	bookedWith := func(location string) string {
+		t.Helper()
+		_, doc, _ := page(t, c, "GET", srv.URL+location, "")
+		return doc.Find("main").Text()
+	}
+
+	// Meanwhile Ana's whole day is taken: 10:00 is booked with Ben.
+	take(ana, "09:00", "10:00", "11:00")
+	status, _, hdr := page(t, c, "POST", action, ten.Encode())
+	if status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
+		t.Fatalf("booking 10:00 with anyone once Ana is taken: %d %s", status, hdr.Get("Location"))
+	}
+	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "With Ben") {
+		t.Errorf("booked: %s", text)
+	}
+
+	// Then Ben's 11:00 goes too: nobody is free at 11:00, and the times offered are those of
+	// anyone, here Ben's 09:00 (Ana has none left).
+	take(ben, "11:00")
+	status, doc, _ = page(t, c, "POST", action, eleven.Encode())
+	var choices []string
+	doc.Find(`[data-testid="choices"] label`).Each(func(_ int, l *goquery.Selection) { choices = append(choices, strings.TrimSpace(l.Text())) })
+	if status != http.StatusConflict || fmt.Sprint(choices) != "[09:00]" {
+		t.Fatalf("11:00 taken by everyone: %d, choices %v, want [09:00]: %s", status, choices, doc.Find("main").Text())
+	}
+	eleven.Set("start", doc.Find(`[data-testid="choices"] input[name="start"]`).AttrOr("value", ""))
+	eleven.Set("staff", attr(t, doc, `input[name="staff"]`, "value"))
+	status, _, hdr = page(t, c, "POST", action, eleven.Encode())
+	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "With Ben") {
+		t.Errorf("booking the offered 09:00: %d %s", status, hdr.Get("Location"))
+	}
+}
