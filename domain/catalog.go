@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -514,15 +515,22 @@ func (s *Store) Resources(ctx context.Context) ([]Resource, error) {
 
 // --- customers ---
 
-// Validate checks a customer's details as given in a booking form.
-func (c *Customer) Validate() error {
+// Validate checks a customer's details as given in a booking form: a name and an email (a
+// phone is optional).
+func (c *Customer) Validate() error { return c.validate(true) }
+
+// validate checks c; without requireEmail (a booking staff take by phone or at the desk) the
+// email may be left out: a name alone, or a name and a phone, is enough.
+func (c *Customer) validate(requireEmail bool) error {
 	c.Name = strings.TrimSpace(c.Name)
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
 	c.Phone = strings.TrimSpace(c.Phone)
 	switch {
 	case c.Name == "" || utf8.RuneCountInString(c.Name) > 120:
 		return Invalid("customer.name", "name must be 1 to 120 characters")
-	case len(c.Email) > 254 || !isEmail(c.Email):
+	case c.Email == "" && requireEmail:
+		return Invalid("customer.email", "email is required: the confirmation and the link to manage the booking go there")
+	case c.Email != "" && (len(c.Email) > 254 || !isEmail(c.Email)):
 		return Invalid("customer.email", "email %q is not an email address", c.Email)
 	case utf8.RuneCountInString(c.Phone) > 40:
 		return Invalid("customer.phone", "phone must be at most 40 characters")
@@ -532,15 +540,34 @@ func (c *Customer) Validate() error {
 	return nil
 }
 
+// noEmail starts the stored email of a customer who gave none (customers.email is unique and
+// required): a random "noemail:<hex>" that no real address can equal (it has no @), shown as
+// no email at all.
+const noEmail = "noemail:"
+
 // upsertCustomer finds the customer by email or creates them. An existing customer's details are
-// left as they are: anyone can book with any email, so a booking must not rewrite them.
+// left as they are: anyone can book with any email, so a booking must not rewrite them. A
+// customer without email (taken by staff) is found by phone among those without email, or is
+// new when they gave no phone either.
 func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int64, error) {
+	var id int64
+	if c.Email == "" {
+		if c.Phone != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE phone = ? AND email GLOB '`+noEmail+`*'
+				ORDER BY id LIMIT 1`, c.Phone).Scan(&id)
+			if !errors.Is(err, sql.ErrNoRows) {
+				return id, err
+			}
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at)
+			VALUES (?, '`+noEmail+`' || lower(hex(randomblob(16))), ?, ?) RETURNING id`, c.Name, c.Phone, s.now().Unix()).Scan(&id)
+		return id, err
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, s.now().Unix())
 	if err != nil {
 		return 0, err
 	}
-	var id int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email = ?`, c.Email).Scan(&id)
 	return id, err
 }
@@ -552,6 +579,9 @@ func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var created int64
 	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &created)
 	c.CreatedAt = time.Unix(created, 0).UTC()
+	if strings.HasPrefix(c.Email, noEmail) {
+		c.Email = ""
+	}
 	return c, err
 }
 
@@ -563,8 +593,11 @@ func (s *Store) Customer(ctx context.Context, id int64) (Customer, error) {
 
 // CustomerByEmail returns the customer with that email (case-insensitive).
 func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, error) {
-	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`,
-		strings.ToLower(strings.TrimSpace(email))))
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" || strings.HasPrefix(email, noEmail) { // no address finds a customer who gave none
+		return Customer{}, Errorf(ENOTFOUND, "no customer has the email %s", email)
+	}
+	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`, email))
 	if err == sql.ErrNoRows {
 		return c, Errorf(ENOTFOUND, "no customer has the email %s", email)
 	}
@@ -582,7 +615,8 @@ func (s *Store) Customers(ctx context.Context, search string, limit int, after i
 	}
 	like := "%" + likeEscape.Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
 	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
-		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\') AND id > ?2
+		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR (email LIKE ?1 ESCAPE '\' AND email NOT GLOB '`+noEmail+`*') OR phone LIKE ?1 ESCAPE '\')
+		AND id > ?2
 		ORDER BY id LIMIT ?3`, like, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,7 +69,11 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 	}
 	if staffEmail != "" && kind != "booking_reminder" {
 		verb := strings.TrimPrefix(kind, "booking_")
-		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, b.Contact.Email, when)
+		reach := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), ", ")
+		if reach == "" {
+			reach = "no email or phone"
+		}
+		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, reach, when)
 		if err := enqueue(ctx, tx, Message{Kind: "staff_" + kind, BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {

@@ -333,3 +333,36 @@ func TestCreateStaffMemberAfterCatalogRead(t *testing.T) {
 		t.Errorf("setWorkingHours on the new member: %+v %+v", set, errs)
 	}
 }
+
+// A booking taken by phone needs no email (a name, with a phone or alone); the public
+// createBooking still asks for one.
+func TestBookingForCustomerWithoutEmail(t *testing.T) {
+	srv := server(t)
+	staff := tokens["acme"][domain.RoleStaff]
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(madrid)).AddDays(3)
+	create := `mutation($in: CreateBookingInput!) { createBookingForCustomer(input: $in) { booking { id customer { name email } } } }`
+	for i, customer := range []map[string]any{{"name": "Pablo", "phone": "600 111 222"}, {"name": "Walk-in"}} {
+		var out struct {
+			CreateBookingForCustomer struct {
+				Booking struct {
+					ID       string
+					Customer struct{ Name, Email string }
+				}
+			}
+		}
+		start := day.At((10+i)*60, madrid).Format(time.RFC3339)
+		if errs := doAs(t, srv, "acme", staff, create, map[string]any{"in": map[string]any{"serviceId": "1", "start": start, "customer": customer}}, &out); errs != nil {
+			t.Fatalf("book %v by phone: %+v", customer, errs)
+		}
+		if c := out.CreateBookingForCustomer.Booking.Customer; c.Name != customer["name"] || c.Email != "" {
+			t.Errorf("booked for %+v, want %v", c, customer)
+		}
+	}
+	errs := do(t, srv, "acme", `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken } }`,
+		map[string]any{"in": map[string]any{"serviceId": "1", "start": day.At(14*60, madrid).Format(time.RFC3339),
+			"customer": map[string]any{"name": "Eva", "phone": "600 999 999"}}}, nil)
+	if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "customer.email" {
+		t.Errorf("public booking without email: %+v, want BAD_USER_INPUT on customer.email", errs)
+	}
+}

@@ -315,6 +315,15 @@ func TestDashboardCalendar(t *testing.T) {
 	if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") {
 		t.Errorf("double booking from the dashboard: %d", status)
 	}
+	// By phone, a name and a phone (or a name alone) are enough; nobody is mailed.
+	for i, who := range []url.Values{{"name": {"Pablo"}, "phone": {"600 111 222"}}, {"name": {"Walk-in Two"}}} {
+		phone := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {fmt.Sprintf("%02d:00", 15+i)},
+			"name": who["name"], "phone": who["phone"]}
+		status, _, doc = post(t, c, base+"/bookings", phone)
+		if main := text(doc, "main"); status != http.StatusSeeOther || !strings.Contains(main, who.Get("name")) || !strings.Contains(main, "no confirmation") {
+			t.Errorf("book %v by phone without email: %d %s", who, status, main)
+		}
+	}
 	if status, _, _ := page(t, c, "GET", base+"/bookings/999999", ""); status != http.StatusNotFound {
 		t.Errorf("unknown booking: %d", status)
 	}

@@ -118,8 +118,8 @@ type CustomerEdge struct {
 type CustomerInput struct {
 	// 1 to 120 characters.
 	Name string `json:"name"`
-	// Where the confirmation and the private link go.
-	Email string `json:"email"`
+	// Where the confirmation and the private link go. Required, except in createBookingForCustomer (a booking taken by phone): a customer without email gets no mail.
+	Email *string `json:"email,omitempty"`
 	// Optional, at most 40 characters.
 	Phone *string `json:"phone,omitempty"`
 }
