@@ -24,7 +24,7 @@ type BookingConnection struct {
 type BookingCustomer struct {
 	// The customer name.
 	Name string `json:"name"`
-	// The customer email.
+	// The customer email; empty for a booking taken by phone without one.
 	Email string `json:"email"`
 }
 
