@@ -213,8 +213,14 @@ func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, calendarPage(v))
 }
 
+// contactLine says how to reach a customer: their email and phone, those they gave (a booking
+// taken by phone may have no email).
+func contactLine(email, phone string) string {
+	return strings.Join(slices.DeleteFunc([]string{email, phone}, func(s string) bool { return s == "" }), " · ")
+}
+
 func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff string, loc *time.Location) calendarBooking {
-	contact := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), " · ")
+	contact := contactLine(b.Contact.Email, b.Contact.Phone)
 	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),

@@ -359,6 +359,9 @@ func TestDashboardCustomers(t *testing.T) {
 	if !strings.Contains(text(doc, `[data-testid="history"]`), "11:00–12:00") {
 		t.Errorf("history: %s", text(doc, `[data-testid="history"]`))
 	}
+	if got := text(doc, `[data-testid="customer-contact"]`); !strings.HasPrefix(got, "c1@example.com · +34 600 00 00 01 (customer since") {
+		t.Errorf("contact line %q", got)
+	}
 	if status, _, doc := post(t, c, srv.URL+href+"/notes", url.Values{"notes": {"Prefers mornings"}}); status != http.StatusSeeOther || !strings.Contains(doc.Find("#notes").Text(), "Prefers mornings") {
 		t.Errorf("notes: %d", status)
 	}
