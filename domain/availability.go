@@ -70,8 +70,9 @@ type AvailabilityInput struct {
 // each date in the business's zone (Date.Span), so 09:00 is 09:00 on a DST change day; a wall
 // time in a spring-forward gap is the transition and a repeated one its first pass, and stepping
 // in real time means a spring-forward gap produces no slot and a fall-back repeated hour produces
-// each instant once. A day's slots all lie within that date. A slot is free when its block (start and end widened by the service's buffers) overlaps
-// no time off, no other booking's block and no booking of a required resource. For a class
+// each instant once. A day's slots all lie within that date. A slot is free when its block
+// (start and end widened by the service's buffers) overlaps no time off, no other booking's
+// block and no booking of a required resource. For a class
 // (capacity > 1), bookings of the same service at the same start share the slot until its seats
 // are gone. With several staff ("anyone"), each start is offered once, with the free staff
 // member who has the lightest day.

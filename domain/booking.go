@@ -260,7 +260,8 @@ type BookingRequest struct {
 	Notes          string
 	Seats          int    // classes; 0 means 1
 	IdempotencyKey string // a retry with the same key returns the same booking
-	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap).
+	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap),
+	// and may leave out the customer's email (a booking taken by phone: no mail is sent).
 	OnBehalf bool
 	Actor    string // who asks: "customer" or "staff:<name>"
 	// Quiet books without queueing the confirmations, for data that is seeded (the demo) or
