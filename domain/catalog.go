@@ -540,11 +540,6 @@ func (c *Customer) validate(requireEmail bool) error {
 	return nil
 }
 
-// noEmail starts the stored email of a customer who gave none (customers.email is unique and
-// required): a random "noemail:<hex>" that no real address can equal (it has no @), shown as
-// no email at all.
-const noEmail = "noemail:"
-
 // upsertCustomer finds the customer by email or creates them. An existing customer's details are
 // left as they are: anyone can book with any email, so a booking must not rewrite them. A
 // customer without email (taken by staff) is found by phone among those without email, or is
@@ -553,14 +548,14 @@ func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int
 	var id int64
 	if c.Email == "" {
 		if c.Phone != "" {
-			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE phone = ? AND email GLOB '`+noEmail+`*'
+			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email IS NULL AND phone = ?
 				ORDER BY id LIMIT 1`, c.Phone).Scan(&id)
 			if !errors.Is(err, sql.ErrNoRows) {
 				return id, err
 			}
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at)
-			VALUES (?, '`+noEmail+`' || lower(hex(randomblob(16))), ?, ?) RETURNING id`, c.Name, c.Phone, s.now().Unix()).Scan(&id)
+		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, NULL, ?, ?) RETURNING id`,
+			c.Name, c.Phone, s.now().Unix()).Scan(&id)
 		return id, err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
@@ -574,14 +569,15 @@ func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int
 
 const customerColumns = `id, name, email, phone, notes, created_at`
 
+// scanCustomer reads a row of customerColumns. A customer without email (NULL in the table) has
+// Email "": NULL stays in here.
 func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
+	var email sql.NullString
 	var created int64
-	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &created)
+	err := row.Scan(&c.ID, &c.Name, &email, &c.Phone, &c.Notes, &created)
+	c.Email = email.String
 	c.CreatedAt = time.Unix(created, 0).UTC()
-	if strings.HasPrefix(c.Email, noEmail) {
-		c.Email = ""
-	}
 	return c, err
 }
 
@@ -594,7 +590,7 @@ func (s *Store) Customer(ctx context.Context, id int64) (Customer, error) {
 // CustomerByEmail returns the customer with that email (case-insensitive).
 func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	if email == "" || strings.HasPrefix(email, noEmail) { // no address finds a customer who gave none
+	if email == "" { // customers who gave no email have none to be found by
 		return Customer{}, Errorf(ENOTFOUND, "no customer has the email %s", email)
 	}
 	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`, email))
@@ -615,7 +611,7 @@ func (s *Store) Customers(ctx context.Context, search string, limit int, after i
 	}
 	like := "%" + likeEscape.Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
 	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
-		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR (email LIKE ?1 ESCAPE '\' AND email NOT GLOB '`+noEmail+`*') OR phone LIKE ?1 ESCAPE '\')
+		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\')
 		AND id > ?2
 		ORDER BY id LIMIT ?3`, like, after, limit)
 	if err != nil {
@@ -690,7 +686,7 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 // Errors: ENOTFOUND.
 func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = 'deleted-' || id || '@invalid',
+		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = NULL,
 			phone = '', notes = '' WHERE id = ?`, id)
 		if err != nil {
 			return err

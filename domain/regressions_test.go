@@ -243,7 +243,7 @@ func TestAnonymiseCustomer(t *testing.T) {
 	}
 	c, _ := s.Customer(ctx, b.CustomerID)
 	got, _ := s.Booking(ctx, b.ID)
-	if strings.Contains(c.Name+c.Email+c.Phone, "Eva") || strings.Contains(c.Email, "eva@") || got.Notes != "" || got.Contact.Name != "Deleted customer" || got.Contact.Email != "" {
+	if strings.Contains(c.Name+c.Email+c.Phone, "Eva") || c.Email != "" || got.Notes != "" || got.Contact.Name != "Deleted customer" || got.Contact.Email != "" {
 		t.Errorf("after anonymising: customer %+v, booking %+v", c, got)
 	}
 	if got.Start != b.Start || got.Status != b.Status {

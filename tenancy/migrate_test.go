@@ -3,9 +3,12 @@ package tenancy_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -79,4 +82,99 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 			t.Error("the failed step's row was committed")
 		}
 	})
+}
+
+// The migration that lets customers.email be NULL, on a business made before it: every row,
+// key and index is kept, the "noemail:" placeholders the branch stored become NULL, and
+// addresses stay unique. A business made after it (from the new template) has the new table.
+func TestCustomerEmailOptionalMigration(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	all := migrations.Tenant()
+	at := slices.IndexFunc(all, func(m migrations.Migration) bool { return strings.HasSuffix(m.Name, "_customer_email_optional.sql") })
+	if at < 0 {
+		t.Fatal("no customer_email_optional migration")
+	}
+	old := e.manager(t, all[:at], tenancy.Config{})
+	acme := mustProvision(t, old, "acme")
+	exec(t, old, acme, `INSERT INTO staff (id, name, created_at) VALUES (1, 'Ana', 0)`)
+	exec(t, old, acme, `INSERT INTO services (id, name, duration_min, price_currency, created_at, updated_at) VALUES (1, 'Cut', 30, 'EUR', 0, 0)`)
+	exec(t, old, acme, `INSERT INTO customers (id, name, email, phone, notes, created_at) VALUES
+		(1, 'Eva', 'eva@example.com', '', 'likes tea', 100),
+		(2, 'Pablo', 'noemail:0123456789abcdef0123456789abcdef', '600 111 222', '', 200),
+		(5, 'Walk-in', 'noemail:fedcba9876543210fedcba9876543210', '', '', 300)`)
+	for i, customer := range []int{1, 2, 5, 5} {
+		exec(t, old, acme, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at, block_start, block_end, status, created_at, updated_at)
+			VALUES (1, 1, ?1, ?2, ?2 + 1800, ?2, ?2 + 1800, 'confirmed', 0, 0)`, customer, 1_000_000+i*3600)
+	}
+	if err := old.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	m := e.manager(t, nil, tenancy.Config{})
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatalf("lazy migration: %v", err)
+	}
+	defer l.Release()
+	if v := version(t, l); v != m.LatestVersion() {
+		t.Errorf("version %d, want %d", v, m.LatestVersion())
+	}
+	rows, err := l.DB.Read.Query(`SELECT c.id, c.name, coalesce(c.email, '<null>'), c.phone, c.notes, c.created_at, count(b.id)
+		FROM customers c LEFT JOIN bookings b ON b.customer_id = c.id GROUP BY c.id ORDER BY c.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, created, bookings int
+		var name, email, phone, notes string
+		if err := rows.Scan(&id, &name, &email, &phone, &notes, &created, &bookings); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{strconv.Itoa(id), name, email, phone, notes, strconv.Itoa(created), strconv.Itoa(bookings)}, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1|Eva|eva@example.com||likes tea|100|1", "2|Pablo|<null>|600 111 222||200|1", "5|Walk-in|<null>|||300|2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("customers after the migration:\n got %q\nwant %q", got, want)
+	}
+	var dangling int
+	l.DB.Read.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling)
+	var fkTarget string
+	l.DB.Read.QueryRow(`SELECT "table" FROM pragma_foreign_key_list('bookings') WHERE "from" = 'customer_id'`).Scan(&fkTarget)
+	if dangling != 0 || fkTarget != "customers" {
+		t.Errorf("%d dangling keys; bookings.customer_id refers to %q", dangling, fkTarget)
+	}
+	// Many customers without email; an address at most once; never an empty one.
+	if _, err := l.DB.Write.Exec(`INSERT INTO customers (name, email, created_at) VALUES ('Another walk-in', NULL, 0)`); err != nil {
+		t.Errorf("a third customer without email: %v", err)
+	}
+	for _, email := range []string{"eva@example.com", ""} {
+		if _, err := l.DB.Write.Exec(`INSERT INTO customers (name, email, created_at) VALUES ('X', ?, 0)`, email); err == nil {
+			t.Errorf("a customer with the email %q was accepted", email)
+		}
+	}
+	// The index bookings use to find a customer's history survived the rebuild of customers.
+	var idx int
+	l.DB.Read.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'bookings_customer_idx'`).Scan(&idx)
+	if idx != 1 {
+		t.Error("bookings_customer_idx is gone")
+	}
+
+	// A business created now gets the template at the new version, with the new table.
+	fresh := mustProvision(t, m, "fresh")
+	fl, err := m.Acquire(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Release()
+	if v := version(t, fl); v != m.LatestVersion() {
+		t.Errorf("new business at version %d, want %d", v, m.LatestVersion())
+	}
+	if _, err := fl.DB.Write.Exec(`INSERT INTO customers (name, email, created_at) VALUES ('A', NULL, 0), ('B', NULL, 0)`); err != nil {
+		t.Errorf("customers without email in a new business: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -619,6 +620,11 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 			Customer: domain.Customer{Name: "Eva Export", Email: "eva@example.com"}, Actor: "customer"}); err != nil {
 			t.Fatal(err)
 		}
+		// Taken by phone: the customer gave no email.
+		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: domain.DateOf(time.Now().In(loc)).AddDays(1).At(11*60, loc),
+			Customer: domain.Customer{Name: "Pablo Phone", Phone: "600 111 222"}, OnBehalf: true, Actor: "staff:Owner"}); err != nil {
+			t.Fatal(err)
+		}
 	})
 	c := browser(t)
 	signIn(t, srv.URL, c, "acme", "owner@acme.example")
@@ -642,6 +648,23 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	if !strings.Contains(files["customers.json"], "Eva Export") || !strings.Contains(files["dump.sql"], "CREATE TABLE bookings") ||
 		strings.Contains(files["users.json"], "argon2id") {
 		t.Errorf("export files: %d, customers %q", len(files), files["customers.json"])
+	}
+	// The customer who gave no email has none in the export: no made-up address stands in.
+	var customers []map[string]any
+	if err := json.Unmarshal([]byte(files["customers.json"]), &customers); err != nil {
+		t.Fatalf("customers.json: %v", err)
+	}
+	emails := map[string]any{}
+	for _, c := range customers {
+		emails[fmt.Sprint(c["name"])] = c["email"]
+	}
+	if email, ok := emails["Pablo Phone"]; !ok || (email != nil && email != "") || emails["Eva Export"] != "eva@example.com" {
+		t.Errorf("emails in customers.json: %v; want Pablo Phone's null or empty", emails)
+	}
+	for name, f := range files {
+		if strings.Contains(f, "noemail") {
+			t.Errorf("%s holds a placeholder for a missing email", name)
+		}
 	}
 	worker := browser(t)
 	addUser(t, m, "acme", "staff@acme.example", domain.RoleStaff)
