@@ -528,12 +528,15 @@ func TestBookingWithoutEmail(t *testing.T) {
 		if first.Contact != (domain.Contact{Name: "Pablo", Phone: "600 111 222"}) {
 			t.Errorf("contact %+v", first.Contact)
 		}
-		again, err := phone("11:00", domain.Customer{Name: "Pablo G.", Phone: "600 111 222"}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if again.CustomerID != first.CustomerID {
-			t.Errorf("the same phone made customers %d and %d", first.CustomerID, again.CustomerID)
+		// The same number written otherwise is the same customer; the booking keeps it as typed.
+		for i, typed := range []string{"600111222", "(600) 111-222"} {
+			again, err := phone([]string{"11:00", "14:00"}[i], domain.Customer{Name: "Pablo G.", Phone: typed}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.CustomerID != first.CustomerID || again.Contact.Phone != typed {
+				t.Errorf("%q: customer %d (want %d), booking's phone %q", typed, again.CustomerID, first.CustomerID, again.Contact.Phone)
+			}
 		}
 		c, err := s.Customer(ctx, first.CustomerID)
 		if err != nil || c.Email != "" || c.Phone != "600 111 222" || c.Name != "Pablo" {

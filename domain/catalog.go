@@ -540,26 +540,44 @@ func (c *Customer) validate(requireEmail bool) error {
 	return nil
 }
 
+// phoneKey is what the ways of writing one phone number share, to match them: its ASCII digits,
+// after a "+" written before any of them ("600 111 222", "600-111-222" and "600111222" are one
+// number; "+34 600 111 222" is another, its country code given). It is "" for a phone without
+// digits, which matches nobody. Migration 0007 computes the same in SQL for the rows before it.
+func phoneKey(phone string) string {
+	var b strings.Builder
+	for _, r := range phone {
+		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
+			b.WriteRune(r)
+		}
+	}
+	if k := b.String(); k != "+" {
+		return k
+	}
+	return ""
+}
+
 // upsertCustomer finds the customer by email or creates them. An existing customer's details are
 // left as they are: anyone can book with any email, so a booking must not rewrite them. A
-// customer without email (taken by staff) is found by phone among those without email, or is
-// new when they gave no phone either.
+// customer without email (taken by staff) is found by phone, however it was typed (phoneKey),
+// among those without email, or is new when they gave no phone either.
 func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int64, error) {
 	var id int64
+	key := phoneKey(c.Phone)
 	if c.Email == "" {
-		if c.Phone != "" {
-			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email IS NULL AND phone = ?
-				ORDER BY id LIMIT 1`, c.Phone).Scan(&id)
+		if key != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email IS NULL AND phone_key = ?
+				ORDER BY id LIMIT 1`, key).Scan(&id)
 			if !errors.Is(err, sql.ErrNoRows) {
 				return id, err
 			}
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, NULL, ?, ?) RETURNING id`,
-			c.Name, c.Phone, s.now().Unix()).Scan(&id)
+		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, phone_key, created_at) VALUES (?, NULL, ?, ?, ?)
+			RETURNING id`, c.Name, c.Phone, key, s.now().Unix()).Scan(&id)
 		return id, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, s.now().Unix())
+	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, phone_key, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, key, s.now().Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -687,7 +705,7 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = NULL,
-			phone = '', notes = '' WHERE id = ?`, id)
+			phone = '', phone_key = '', notes = '' WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}

@@ -255,6 +255,13 @@ func TestAnonymiseCustomer(t *testing.T) {
 	if o, _ := s.Booking(ctx, other.ID); o.Contact.Name != "Customer" {
 		t.Errorf("another customer's booking changed: %+v", o.Contact)
 	}
+	// Nothing is left to find the erased customer by: a phone booking with their old number
+	// is a new customer.
+	byPhone, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "12:00"),
+		Customer: domain.Customer{Name: "Eva", Phone: eva.Phone}, OnBehalf: true, Actor: "staff:Owner"})
+	if err != nil || byPhone.CustomerID == b.CustomerID {
+		t.Errorf("a phone booking with the erased customer's phone: customer %d (erased: %d), %v", byPhone.CustomerID, b.CustomerID, err)
+	}
 	if err := s.AnonymiseCustomer(ctx, 999, "x"); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("unknown customer: %v", err)
 	}

@@ -102,7 +102,10 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 	exec(t, old, acme, `INSERT INTO customers (id, name, email, phone, notes, created_at) VALUES
 		(1, 'Eva', 'eva@example.com', '', 'likes tea', 100),
 		(2, 'Pablo', 'noemail:0123456789abcdef0123456789abcdef', '600 111 222', '', 200),
-		(5, 'Walk-in', 'noemail:fedcba9876543210fedcba9876543210', '', '', 300)`)
+		(5, 'Walk-in', 'noemail:fedcba9876543210fedcba9876543210', '', '', 300),
+		(6, 'Ivo', 'ivo@example.com', '+34 (600) 111-222 ext. 5', '', 400),
+		(7, 'Ona', 'noemail:00000000000000000000000000000000', 'n/a +', '', 500),
+		(8, 'Lea', 'noemail:11111111111111111111111111111111', ' 00+34 600.111 ', '', 600)`)
 	for i, customer := range []int{1, 2, 5, 5} {
 		exec(t, old, acme, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at, block_start, block_end, status, created_at, updated_at)
 			VALUES (1, 1, ?1, ?2, ?2 + 1800, ?2, ?2 + 1800, 'confirmed', 0, 0)`, customer, 1_000_000+i*3600)
@@ -137,9 +140,25 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"1|Eva|eva@example.com||likes tea|100|1", "2|Pablo|<null>|600 111 222||200|1", "5|Walk-in|<null>|||300|2"}
+	want := []string{"1|Eva|eva@example.com||likes tea|100|1", "2|Pablo|<null>|600 111 222||200|1", "5|Walk-in|<null>|||300|2",
+		"6|Ivo|ivo@example.com|+34 (600) 111-222 ext. 5||400|0", "7|Ona|<null>|n/a +||500|0", "8|Lea|<null>| 00+34 600.111 ||600|0"}
 	if !slices.Equal(got, want) {
 		t.Errorf("customers after the migration:\n got %q\nwant %q", got, want)
+	}
+	// Each phone's key, for finding a customer by phone however it was typed: its digits, after
+	// a "+" written before them (domain's phoneKey).
+	var keys []string
+	rows, err = l.DB.Read.Query(`SELECT phone_key FROM customers ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	if rows.Close(); !slices.Equal(keys, []string{"", "600111222", "", "+346001112225", "", "0034600111"}) {
+		t.Errorf("phone keys %q", keys)
 	}
 	var dangling int
 	l.DB.Read.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling)
