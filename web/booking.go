@@ -78,6 +78,15 @@ func staffParam(r *http.Request) int64 {
 	return id
 }
 
+// keepStaff adds the staff member r chose (none for "anyone") to q, for a link that stays
+// with them, and returns q.
+func keepStaff(r *http.Request, q url.Values) url.Values {
+	if staffID := staffParam(r); staffID != 0 {
+		q.Set("staff", strconv.FormatInt(staffID, 10))
+	}
+	return q
+}
+
 // days renders a week of a service's availability; base is the flow's path (booking or
 // rescheduling) and slots the path of a day's times.
 func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
@@ -178,14 +187,11 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	base := bookingBase(l.Tenant.Slug, svc.ID)
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
-		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
 	for _, sl := range slots {
 		// The staff member the customer chose, or none for "anyone": the booking then takes
 		// whoever is free at that time when it is made, not only the one listed now.
-		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}}
-		if staffID := staffParam(r); staffID != 0 {
-			q.Set("staff", strconv.FormatInt(staffID, 10))
-		}
+		q := keepStaff(r, url.Values{"start": {sl.Start.Format(time.RFC3339)}})
 		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), URL: withQuery(base+"/details", q)})
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
@@ -507,7 +513,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
-		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
 	for _, sl := range slots {
 		// As when booking: 0 for "anyone", so the move takes whoever is free when it is made.
 		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)})
@@ -530,8 +536,13 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)
 	case domain.ESLOTUNAVAILABLE:
-		day := domain.DateOf(start.In(l.Location))
-		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()}, "msg": {lostTime(start)}}), http.StatusSeeOther)
+		// Back to that day's times with the staff member the customer chose (everyone's for
+		// "anyone"), as when booking.
+		q := url.Values{"date": {domain.DateOf(start.In(l.Location)).String()}, "msg": {lostTime(start)}}
+		if staffID != 0 {
+			q.Set("staff", strconv.FormatInt(staffID, 10))
+		}
+		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", q), http.StatusSeeOther)
 	case domain.ENOTFOUND:
 		if _, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(token)); err != nil {
 			s.errorPage(w, r, http.StatusNotFound, err)

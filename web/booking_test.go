@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -370,5 +371,56 @@ func TestBookingAnyone(t *testing.T) {
 	status, _, hdr = page(t, c, "POST", action, eleven.Encode())
 	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "With Ben") {
 		t.Errorf("booking the offered 09:00: %d %s", status, hdr.Get("Location"))
+	}
+}
+
+// A reschedule to a time taken meanwhile goes back to that day's times with the staff member
+// the customer chose, not everyone's; the way back to other days stays with them too.
+func TestRescheduleTakenKeepsStaff(t *testing.T) {
+	srv, m := site(t)
+	svc, staff := openEveryDay(t, m, "acme", 9*60, 12*60, "Ana", "Ben")
+	ben := strconv.FormatInt(staff[1], 10)
+	c := browser(t)
+	loc, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(loc)).AddDays(3)
+	book := func(hhmm string, email string) domain.ManageToken {
+		t.Helper()
+		minute, _ := domain.ParseClock(hhmm)
+		var token domain.ManageToken
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			var err error
+			if _, token, err = s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staff[1], Start: day.At(minute, loc),
+				Customer: domain.Customer{Name: "Eva", Email: email}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return token
+	}
+	manage := "/acme/booking/" + string(book("09:00", "eva@example.com"))
+
+	_, doc, _ := page(t, c, "GET", srv.URL+manage+"/reschedule/slots?"+url.Values{"date": {day.String()}, "staff": {ben}}.Encode(), "")
+	form := doc.Find(`[data-testid="slot"] form:has(button:contains("11:00"))`)
+	if form.Length() != 1 || form.Find(`input[name="staff"]`).AttrOr("value", "") != ben {
+		t.Fatalf("Ben's 11:00: %s", doc.Find("main").Text())
+	}
+	if back := attr(t, doc, `a:contains("Other days")`, "href"); !strings.Contains(back, "staff="+ben) {
+		t.Errorf("the way back to other days leaves Ben: %s", back)
+	}
+	book("11:00", "tom@example.com") // meanwhile
+	move := url.Values{"start": {form.Find(`input[name="start"]`).AttrOr("value", "")}, "staff": {ben}}
+	status, _, hdr := page(t, c, "POST", srv.URL+form.AttrOr("action", ""), move.Encode())
+	loc2, _ := url.Parse(hdr.Get("Location"))
+	if status != http.StatusSeeOther || loc2.Path != manage+"/reschedule/slots" || loc2.Query().Get("staff") != ben || loc2.Query().Get("date") != day.String() {
+		t.Fatalf("moving to a time taken meanwhile: %d %s; want that day's times with Ben (staff=%s)", status, hdr.Get("Location"), ben)
+	}
+	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
+	var offered []string
+	doc.Find(`[data-testid="slot"] form`).Each(func(_ int, f *goquery.Selection) {
+		offered = append(offered, f.Find("button").Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
+	})
+	// Ben is taken 09:00-10:00 (the booking being moved) and from 11:00: only 10:00 fits an hour.
+	// Everyone's would offer Ana's free morning too.
+	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != "[10:00/"+ben+"]" {
+		t.Errorf("times offered: %v, message %q; want [10:00/%s]", offered, doc.Find(`[data-testid="message"]`).Text(), ben)
 	}
 }
