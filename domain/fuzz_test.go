@@ -63,7 +63,8 @@ func FuzzDateAt(f *testing.F) {
 		min := int(minute) % 1441
 		at := d.At(min, loc)
 		want := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC) // the wall clock asked for
-		wall := func(t time.Time) time.Time { // t's wall clock, labelled UTC
+		// t's wall clock, labelled UTC.
+		wall := func(t time.Time) time.Time {
 			l := t.In(loc)
 			return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
 		}
