@@ -67,10 +67,12 @@ type AvailabilityInput struct {
 //
 // Slots start at each working interval's start and step by in.Step in real time while the
 // service (without buffers) fits in the interval. Working hours are wall-clock times converted on
-// each date in the business's zone, so 09:00 is 09:00 on a DST change day; stepping in real time
-// means a spring-forward gap produces no slot and a fall-back repeated hour produces each instant
-// once. A slot is free when its block (start and end widened by the service's buffers) overlaps
-// no time off, no other booking's block and no booking of a required resource. For a class
+// each date in the business's zone (Date.Span), so 09:00 is 09:00 on a DST change day; a wall
+// time in a spring-forward gap is the transition and a repeated one its first pass, and stepping
+// in real time means a spring-forward gap produces no slot and a fall-back repeated hour produces
+// each instant once. A day's slots all lie within that date. A slot is free when its block
+// (start and end widened by the service's buffers) overlaps no time off, no other booking's
+// block and no booking of a required resource. For a class
 // (capacity > 1), bookings of the same service at the same start share the slot until its seats
 // are gone. With several staff ("anyone"), each start is offered once, with the free staff
 // member who has the lightest day.
@@ -99,6 +101,7 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 	load := make([]int, len(cals)) // slots of each staff member taken that day (for "anyone")
 	for d := in.From; !in.To.Before(d); d = d.AddDays(1) {
 		day := Day{Date: d, Status: DayClosed}
+		bounds := span{d.At(0, in.Location).Unix(), d.AddDays(1).At(0, in.Location).Unix()}
 		found = found[:0]
 		clear(load)
 		for ci := range cals {
@@ -107,7 +110,7 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 			if !ok {
 				intervals = c.staff.Hours[d.Weekday()]
 			}
-			for _, iv := range instants(d, intervals, in.Location) {
+			for _, iv := range instants(d, bounds, intervals, in.Location) {
 				for t := iv.s; t+dur <= iv.e; t += step {
 					if t < earliest {
 						continue
@@ -159,11 +162,14 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 }
 
 // instants converts a day's wall-clock intervals to sorted, merged instants, so that candidate
-// starts come in time order even when DST makes intervals touch or overlap in real time.
-func instants(d Date, ivs []Interval, loc *time.Location) []span {
+// starts come in time order even when DST makes intervals touch or overlap in real time. Each
+// span is kept within day, the instants of d (from its first instant to the next day's first),
+// so a day's answer never holds a slot of another day.
+func instants(d Date, day span, ivs []Interval, loc *time.Location) []span {
 	out := make([]span, 0, len(ivs))
 	for _, iv := range ivs {
-		s, e := d.At(iv.Start, loc).Unix(), d.At(iv.End, loc).Unix()
+		sp := d.Span(iv, loc)
+		s, e := max(sp.Start.Unix(), day.s), min(sp.End.Unix(), day.e)
 		if e > s {
 			out = append(out, span{s, e})
 		}

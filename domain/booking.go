@@ -260,7 +260,8 @@ type BookingRequest struct {
 	Notes          string
 	Seats          int    // classes; 0 means 1
 	IdempotencyKey string // a retry with the same key returns the same booking
-	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap).
+	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap),
+	// and may leave out the customer's email (a booking taken by phone: no mail is sent).
 	OnBehalf bool
 	Actor    string // who asks: "customer" or "staff:<name>"
 	// Quiet books without queueing the confirmations, for data that is seeded (the demo) or
@@ -283,7 +284,9 @@ func (t ManageToken) hash() []byte {
 // oversold, however many requests race. It returns the booking and a new manage token.
 // Errors: EINVALID, ENOTFOUND, ESLOTUNAVAILABLE.
 func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
-	if err := req.Customer.Validate(); err != nil {
+	// Staff taking a booking by phone or at the desk may have no email: such a customer is sent
+	// no mail. A customer booking online gives one, for the confirmation and the private link.
+	if err := req.Customer.validate(!req.OnBehalf); err != nil {
 		return Booking{}, "", err
 	}
 	if utf8.RuneCountInString(req.Notes) > 2000 {
@@ -369,17 +372,21 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 // Anything else with a used key is refused (EINVALID), so a key never opens someone else's
 // booking.
 func replay(ctx context.Context, tx *sql.Tx, req BookingRequest, token ManageToken, now time.Time) (b Booking, found bool, err error) {
+	// A retry must be the same request: same service, start and customer (the contact as given
+	// with the booking: its email, or its name when it had none). Anything else with a used key
+	// is refused, so a key never opens someone else's booking.
 	var id, serviceID, start int64
-	var email string
-	err = tx.QueryRowContext(ctx, `SELECT b.id, b.service_id, b.start_at, c.email FROM bookings b
-		JOIN customers c ON c.id = b.customer_id WHERE b.idempotency_key = ?`, req.IdempotencyKey).Scan(&id, &serviceID, &start, &email)
+	var email, name string
+	err = tx.QueryRowContext(ctx, `SELECT id, service_id, start_at, customer_email, customer_name FROM bookings
+		WHERE idempotency_key = ?`, req.IdempotencyKey).Scan(&id, &serviceID, &start, &email, &name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, false, nil
 	}
 	if err != nil {
 		return b, false, err
 	}
-	if serviceID != req.ServiceID || start != req.Start.Unix() || email != req.Customer.Email {
+	sameCustomer := email == req.Customer.Email && (email != "" || name == req.Customer.Name)
+	if serviceID != req.ServiceID || start != req.Start.Unix() || !sameCustomer {
 		return b, false, Invalid("idempotencyKey", "this idempotency key was used for a different booking; use a new random key for each booking")
 	}
 	if b, err = booking(ctx, tx, id); err != nil {

@@ -665,3 +665,117 @@ func TestCalendarEscaping(t *testing.T) {
 		t.Errorf("a %d-octet summary folded %d times", len(summary), n)
 	}
 }
+
+// A booking staff take by phone needs no email: a name, or a name and a phone, is enough, and
+// such a customer is sent no mail. A phone customer is found again by their phone. Online, a
+// customer still gives an email.
+func TestBookingWithoutEmail(t *testing.T) {
+	ctx := context.Background()
+	l := mustOpenLease(t, "Europe/Madrid")
+	s := domain.NewCachedStore(l.DB, l.Location, (&clock{t: monday}).Now)
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "18:00")))
+	cut := mustService(t, s, domain.Service{Duration: 30 * time.Minute, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	phone := func(hhmm string, c domain.Customer, key string) (domain.Booking, error) {
+		b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, hhmm), Customer: c,
+			OnBehalf: true, Actor: "staff:Ana", IdempotencyKey: key})
+		return b, err
+	}
+
+	t.Run("ErrOnlineNeedsEmail", func(t *testing.T) {
+		_, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: cut, StaffID: ana, Start: at(tue, "09:00"),
+			Customer: domain.Customer{Name: "Eva", Phone: "600 000 000"}})
+		var derr *domain.Error
+		if !asError(err, &derr) || derr.Code != domain.EINVALID || derr.Field != "customer.email" {
+			t.Errorf("an online booking without email: %v, want EINVALID on customer.email", err)
+		}
+	})
+	t.Run("NameAndPhone", func(t *testing.T) {
+		first, err := phone("10:00", domain.Customer{Name: "Pablo", Phone: "600 111 222"}, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Contact != (domain.Contact{Name: "Pablo", Phone: "600 111 222"}) {
+			t.Errorf("contact %+v", first.Contact)
+		}
+		// The same number written otherwise is the same customer; the booking keeps it as typed.
+		for i, typed := range []string{"600111222", "(600) 111-222"} {
+			again, err := phone([]string{"11:00", "14:00"}[i], domain.Customer{Name: "Pablo G.", Phone: typed}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.CustomerID != first.CustomerID || again.Contact.Phone != typed {
+				t.Errorf("%q: customer %d (want %d), booking's phone %q", typed, again.CustomerID, first.CustomerID, again.Contact.Phone)
+			}
+		}
+		c, err := s.Customer(ctx, first.CustomerID)
+		if err != nil || c.Email != "" || c.Phone != "600 111 222" || c.Name != "Pablo" {
+			t.Errorf("customer %+v, %v", c, err)
+		}
+		// A retry with the key returns the same booking; another customer with it is refused.
+		if retry, err := phone("10:00", domain.Customer{Name: "Pablo", Phone: "600 111 222"}, "p1"); err != nil || retry.ID != first.ID {
+			t.Errorf("retry: booking %d, %v; want %d", retry.ID, err, first.ID)
+		}
+		if _, err := phone("10:00", domain.Customer{Name: "Someone else"}, "p1"); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("the key with another customer: %v, want EINVALID", err)
+		}
+	})
+	t.Run("NameAlone", func(t *testing.T) {
+		a, err := phone("12:00", domain.Customer{Name: "Walk-in"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := phone("13:00", domain.Customer{Name: "Walk-in"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.CustomerID == b.CustomerID {
+			t.Errorf("two walk-ins with a name alone are one customer %d", a.CustomerID)
+		}
+		// Stored as NULL, not as a made-up address that every reader (and the export) would see.
+		var stored []string
+		rows, err := l.DB.Read.QueryContext(ctx, `SELECT coalesce(email, 'NULL') FROM customers WHERE id IN (?, ?) ORDER BY id`, a.CustomerID, b.CustomerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var e string
+			rows.Scan(&e)
+			stored = append(stored, e)
+		}
+		if rows.Close(); fmt.Sprint(stored) != "[NULL NULL]" {
+			t.Errorf("the emails of customers who gave none are stored as %q, want NULL", stored)
+		}
+		if _, err := s.CustomerByEmail(ctx, ""); domain.ErrorCode(err) != domain.ENOTFOUND {
+			t.Errorf("the customer with no email: %v, want ENOTFOUND", err)
+		}
+	})
+	t.Run("NoMail", func(t *testing.T) {
+		// Creation, confirmation, a move, a reminder, a cancellation: nothing goes to the customer.
+		b, err := phone("15:00", domain.Customer{Name: "Quiet", Phone: "600 333 444"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = s.Move(ctx, b.ID, at(tue, "16:00"), ana, "staff:Ana"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.QueueReminders(ctx, 48*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Cancel(ctx, b.ID, "", "staff:Ana"); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := s.DueMessages(ctx, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.To == "" || !strings.Contains(m.To, "@") {
+				t.Errorf("a message to %q: %s", m.To, m.Subject)
+			}
+		}
+		if len(msgs) != 0 {
+			t.Errorf("%d messages for bookings without email and a staff member without email", len(msgs))
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -309,9 +310,8 @@ func (s *Store) CreateStaff(ctx context.Context, st Staff) (int64, error) {
 		return 0, err
 	}
 	hours, _ := json.Marshal(st.Hours)
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO staff (name, email, active, hours, created_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
-		st.Name, st.Email, string(hours), s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO staff (name, email, active, hours, created_at) VALUES (?, ?, 1, ?, ?) RETURNING id`,
+		st.Name, st.Email, string(hours), s.now().Unix())
 	if err != nil {
 		return 0, fmt.Errorf("create staff: %w", err)
 	}
@@ -456,9 +456,8 @@ func (s *Store) AddTimeOff(ctx context.Context, to TimeOff) (int64, error) {
 	if utf8.RuneCountInString(to.Reason) > 200 {
 		return 0, Invalid("reason", "reason must be at most 200 characters")
 	}
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
-		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
+		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason)
 	if isForeignKey(err) {
 		return 0, Errorf(ENOTFOUND, "staff member %d not found", to.StaffID)
 	}
@@ -488,9 +487,8 @@ func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) 
 	if name == "" || utf8.RuneCountInString(name) > 120 {
 		return 0, Invalid("name", "name must be 1 to 120 characters")
 	}
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
-		name, s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
+		name, s.now().Unix())
 	if err != nil {
 		return 0, fmt.Errorf("create resource: %w", err)
 	}
@@ -517,15 +515,22 @@ func (s *Store) Resources(ctx context.Context) ([]Resource, error) {
 
 // --- customers ---
 
-// Validate checks a customer's details as given in a booking form.
-func (c *Customer) Validate() error {
+// Validate checks a customer's details as given in a booking form: a name and an email (a
+// phone is optional).
+func (c *Customer) Validate() error { return c.validate(true) }
+
+// validate checks c; without requireEmail (a booking staff take by phone or at the desk) the
+// email may be left out: a name alone, or a name and a phone, is enough.
+func (c *Customer) validate(requireEmail bool) error {
 	c.Name = strings.TrimSpace(c.Name)
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
 	c.Phone = strings.TrimSpace(c.Phone)
 	switch {
 	case c.Name == "" || utf8.RuneCountInString(c.Name) > 120:
 		return Invalid("customer.name", "name must be 1 to 120 characters")
-	case len(c.Email) > 254 || !isEmail(c.Email):
+	case c.Email == "" && requireEmail:
+		return Invalid("customer.email", "email is required: the confirmation and the link to manage the booking go there")
+	case c.Email != "" && (len(c.Email) > 254 || !isEmail(c.Email)):
 		return Invalid("customer.email", "email %q is not an email address", c.Email)
 	case utf8.RuneCountInString(c.Phone) > 40:
 		return Invalid("customer.phone", "phone must be at most 40 characters")
@@ -535,25 +540,61 @@ func (c *Customer) Validate() error {
 	return nil
 }
 
+// phoneKey is what the ways of writing one phone number share, to match them: its ASCII digits,
+// after a "+" written before any of them ("600 111 222", "600-111-222" and "600111222" are one
+// number; "+34 600 111 222" is another, its country code given). It is "" for a phone without
+// digits, which matches nobody. Migration 0007 computes the same in SQL for the rows before it.
+func phoneKey(phone string) string {
+	var b strings.Builder
+	for _, r := range phone {
+		if ('0' <= r && r <= '9') || (r == '+' && b.Len() == 0) {
+			b.WriteRune(r)
+		}
+	}
+	if k := b.String(); k != "+" {
+		return k
+	}
+	return ""
+}
+
 // upsertCustomer finds the customer by email or creates them. An existing customer's details are
-// left as they are: anyone can book with any email, so a booking must not rewrite them.
+// left as they are: anyone can book with any email, so a booking must not rewrite them. A
+// customer without email (taken by staff) is found by phone, however it was typed (phoneKey),
+// among those without email, or is new when they gave no phone either.
 func (s *Store) upsertCustomer(ctx context.Context, tx *sql.Tx, c Customer) (int64, error) {
-	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, s.now().Unix())
+	var id int64
+	key := phoneKey(c.Phone)
+	if c.Email == "" {
+		if key != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email IS NULL AND phone_key = ?
+				ORDER BY id LIMIT 1`, key).Scan(&id)
+			if !errors.Is(err, sql.ErrNoRows) {
+				return id, err
+			}
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO customers (name, email, phone, phone_key, created_at) VALUES (?, NULL, ?, ?, ?)
+			RETURNING id`, c.Name, c.Phone, key, s.now().Unix()).Scan(&id)
+		return id, err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO customers (name, email, phone, phone_key, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO NOTHING`, c.Name, c.Email, c.Phone, key, s.now().Unix())
 	if err != nil {
 		return 0, err
 	}
-	var id int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM customers WHERE email = ?`, c.Email).Scan(&id)
 	return id, err
 }
 
 const customerColumns = `id, name, email, phone, notes, created_at`
 
+// scanCustomer reads a row of customerColumns. A customer without email (NULL in the table) has
+// Email "": NULL stays in here.
 func scanCustomer(row interface{ Scan(...any) error }) (Customer, error) {
 	var c Customer
+	var email sql.NullString
 	var created int64
-	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Notes, &created)
+	err := row.Scan(&c.ID, &c.Name, &email, &c.Phone, &c.Notes, &created)
+	c.Email = email.String
 	c.CreatedAt = time.Unix(created, 0).UTC()
 	return c, err
 }
@@ -566,8 +607,11 @@ func (s *Store) Customer(ctx context.Context, id int64) (Customer, error) {
 
 // CustomerByEmail returns the customer with that email (case-insensitive).
 func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, error) {
-	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`,
-		strings.ToLower(strings.TrimSpace(email))))
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" { // customers who gave no email have none to be found by
+		return Customer{}, Errorf(ENOTFOUND, "no customer has the email %s", email)
+	}
+	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`, email))
 	if err == sql.ErrNoRows {
 		return c, Errorf(ENOTFOUND, "no customer has the email %s", email)
 	}
@@ -585,7 +629,8 @@ func (s *Store) Customers(ctx context.Context, search string, limit int, after i
 	}
 	like := "%" + likeEscape.Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
 	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
-		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\') AND id > ?2
+		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\')
+		AND id > ?2
 		ORDER BY id LIMIT ?3`, like, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)
@@ -659,8 +704,8 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 // Errors: ENOTFOUND.
 func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = 'deleted-' || id || '@invalid',
-			phone = '', notes = '' WHERE id = ?`, id)
+		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = NULL,
+			phone = '', phone_key = '', notes = '' WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}

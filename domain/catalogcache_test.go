@@ -149,3 +149,171 @@ func TestBookingSeesCatalogChangesMadeAfterTheLookup(t *testing.T) {
 		t.Error("booking an archived service succeeded")
 	}
 }
+
+// Every write the Store makes moves the database's version, so the catalog kept by any Store of
+// the business is read again: each mutation is made after the catalog was read (and kept), and
+// its effect must show through the same cached Store at once. A new staff member, created with
+// an INSERT … RETURNING, was "not found" until some other kind of write.
+func TestCatalogCacheSeesEveryMutation(t *testing.T) {
+	ctx := context.Background()
+	l := mustOpenLease(t, "Europe/Madrid")
+	s := domain.NewCachedStore(l.DB, l.Location, func() time.Time { return monday })
+	ana := mustStaff(t, s, "Ana", hours(weekdays, iv("09:00", "17:00")))
+	cut := mustService(t, s, domain.Service{Duration: time.Hour, StaffIDs: []int64{ana}})
+	tue := date("2026-06-02")
+	var (
+		newStaff, newService, newResource, timeOff int64
+		user                                       domain.User
+	)
+	staffHas := func(id int64, name string) error {
+		st, err := s.StaffMember(ctx, id)
+		if err != nil {
+			return err
+		}
+		if st.Name != name {
+			return fmt.Errorf("staff member %d is %q, want %q", id, st.Name, name)
+		}
+		list, err := s.StaffList(ctx, false)
+		if err != nil {
+			return err
+		}
+		for _, st := range list {
+			if st.ID == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("staff list %v lacks %d", list, id)
+	}
+	serviceIs := func(id int64, check func(domain.Service) bool) error {
+		svc, err := s.Service(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !check(svc) {
+			return fmt.Errorf("service %d is %+v", id, svc)
+		}
+		return nil
+	}
+	slotsOf := func(staffID int64) (int, error) {
+		days, err := s.Availability(ctx, domain.AvailabilityQuery{ServiceID: cut, StaffID: staffID, From: tue, To: tue})
+		if err != nil {
+			return 0, err
+		}
+		return len(days[0].Slots), nil
+	}
+	wantSlots := func(staffID int64, want int) error {
+		n, err := slotsOf(staffID)
+		if err == nil && n != want {
+			err = fmt.Errorf("%d slots on Tuesday, want %d", n, want)
+		}
+		return err
+	}
+	cases := []struct {
+		name   string
+		mutate func() error
+		check  func() error
+	}{
+		{"CreateStaff", func() (err error) {
+			newStaff, err = s.CreateStaff(ctx, domain.Staff{Name: "Ben", Hours: hours(weekdays, iv("09:00", "12:00"))})
+			return err
+		}, func() error { return staffHas(newStaff, "Ben") }},
+		{"UpdateStaff", func() error {
+			return s.UpdateStaff(ctx, domain.Staff{ID: newStaff, Name: "Benito", Active: true, Hours: hours(weekdays, iv("09:00", "11:00"))})
+		}, func() error { return staffHas(newStaff, "Benito") }},
+		{"CreateService", func() (err error) {
+			newService, err = s.CreateService(ctx, domain.Service{Name: "Shave", Duration: 30 * time.Minute, Capacity: 1,
+				Price: domain.Money{Amount: 900, Currency: "EUR"}, StaffIDs: []int64{newStaff}})
+			return err
+		}, func() error {
+			return serviceIs(newService, func(svc domain.Service) bool { return svc.Name == "Shave" })
+		}},
+		{"CreateResource", func() (err error) {
+			newResource, err = s.CreateResource(ctx, "Chair")
+			return err
+		}, func() error {
+			rs, err := s.Resources(ctx)
+			if err == nil && (len(rs) != 1 || rs[0].ID != newResource) {
+				err = fmt.Errorf("resources %v, want the chair %d", rs, newResource)
+			}
+			return err
+		}},
+		{"UpdateService", func() error {
+			return s.UpdateService(ctx, domain.Service{ID: newService, Name: "Hot shave", Duration: 30 * time.Minute, Capacity: 1, Active: true,
+				Price: domain.Money{Amount: 900, Currency: "EUR"}, StaffIDs: []int64{newStaff}, ResourceIDs: []int64{newResource}})
+		}, func() error {
+			return serviceIs(newService, func(svc domain.Service) bool {
+				return svc.Name == "Hot shave" && len(svc.ResourceIDs) == 1 && svc.ResourceIDs[0] == newResource
+			})
+		}},
+		{"ArchiveService", func() error { return s.ArchiveService(ctx, newService) },
+			func() error { return serviceIs(newService, func(svc domain.Service) bool { return !svc.Active }) }},
+		{"UpdateSettings", func() error {
+			st, err := s.Settings(ctx)
+			if err != nil {
+				return err
+			}
+			st.Address = "Calle Mayor 1"
+			return s.UpdateSettings(ctx, st)
+		}, func() error {
+			st, err := s.Settings(ctx)
+			if err == nil && st.Address != "Calle Mayor 1" {
+				err = fmt.Errorf("address %q", st.Address)
+			}
+			return err
+		}},
+		{"SetBrandColor", func() error { return s.SetBrandColor(ctx, "#123456") }, func() error {
+			b, err := s.Branding(ctx)
+			if err == nil && b.Color != "#123456" {
+				err = fmt.Errorf("colour %q", b.Color)
+			}
+			return err
+		}},
+		{"SetLogo", func() error { return s.SetLogo(ctx, "image/png", 7) }, func() error {
+			b, err := s.Branding(ctx)
+			if err == nil && (b.LogoType != "image/png" || b.LogoVersion != 7) {
+				err = fmt.Errorf("logo %q version %d", b.LogoType, b.LogoVersion)
+			}
+			return err
+		}},
+		// Hours, overrides and time off reach availability, through the kept staff list or not.
+		{"SetDateOverride", func() error {
+			return s.SetDateOverride(ctx, domain.DateOverride{StaffID: ana, Date: tue, Intervals: []domain.Interval{iv("09:00", "11:00")}})
+		}, func() error { return wantSlots(ana, 5) }},
+		{"AddTimeOff", func() (err error) {
+			timeOff, err = s.AddTimeOff(ctx, domain.TimeOff{StaffID: ana, Start: at(tue, "09:00"), End: at(tue, "10:00")})
+			return err
+		}, func() error { return wantSlots(ana, 1) }},
+		{"DeleteTimeOff", func() error { return s.DeleteTimeOff(ctx, timeOff) }, func() error { return wantSlots(ana, 5) }},
+		{"DeleteDateOverride", func() error { return s.DeleteDateOverride(ctx, ana, tue) }, func() error { return wantSlots(ana, 29) }},
+		// Not in the catalog, but the version's promise is every commit.
+		{"CreateUser", func() (err error) {
+			user, err = s.CreateUser(ctx, domain.NewUser{Email: "ben@example.com", Name: "Ben", Password: "correct horse battery", Role: domain.RoleStaff, StaffID: newStaff})
+			return err
+		}, func() error { _, err := s.User(ctx, user.ID); return err }},
+		{"CreateAPIToken", func() error {
+			_, _, err := s.CreateAPIToken(ctx, "ci", domain.RoleStaff, user.ID)
+			return err
+		}, func() error { return nil }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Read (and keep) everything the catalog holds, and the day's availability.
+			if _, err := s.StaffList(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := slotsOf(ana); err != nil {
+				t.Fatal(err)
+			}
+			before := l.DB.Version()
+			if err := c.mutate(); err != nil {
+				t.Fatal(err)
+			}
+			if after := l.DB.Version(); after == before {
+				t.Errorf("the version stayed at %d", before)
+			}
+			if err := c.check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,22 +52,50 @@ func (d Date) Before(o Date) bool {
 	return d.Day < o.Day
 }
 
-// At returns the instant of wall-clock minute min (0..1440) of d in loc. A wall time that does
-// not exist (in a spring-forward gap) resolves to the instant the gap ends, so an interval that
-// starts or ends in the gap keeps only its real part.
+// At returns the instant of wall-clock minute min (0..1440; 1440 is the next day's 00:00) of d
+// in loc. It is the one conversion of the business's wall clock to instants:
+//   - a wall time that happens twice (in a fall-back hour) is its first pass, so an interval that
+//     starts in the repeated hour loses none of its instants, in every zone;
+//   - a wall time that never happens (in a spring-forward gap) is the instant the gap ends (the
+//     transition), so an interval that starts or ends in the gap keeps only its real part.
+//
+// time.Date is not used for this: for a wall time in a gap it may normalise with either offset,
+// and for a repeated one it picks one pass or the other depending on the zone's side of UTC.
 func (d Date) At(min int, loc *time.Location) time.Time {
-	t := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, loc)
-	if want := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC); !sameWall(t, want) {
-		start, _ := t.ZoneBounds() // time.Date went past the gap: its zone period began at the gap
-		return start
+	// The wall clock read as if it were UTC; an instant u shows it when u + offset(u) == wall.
+	wall := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC).Unix()
+	// Every offset that can apply: a day either side of the wall clock reaches past any zone's
+	// offset (at most 14 hours), so both sides of a transition that day are among these.
+	var offsets [3]int64
+	for i, probe := range [3]int64{wall - 86400, wall, wall + 86400} {
+		offsets[i] = offsetAt(probe, loc)
 	}
-	return t
+	first, found := int64(0), false
+	for _, off := range offsets {
+		if u := wall - off; offsetAt(u, loc) == off && (!found || u < first) {
+			first, found = u, true
+		}
+	}
+	if found {
+		return time.Unix(first, 0).In(loc)
+	}
+	// A gap: with the smallest offset (the one before the jump) the wall clock falls just after
+	// the transition, in the period the transition began.
+	start, _ := time.Unix(wall-slices.Min(offsets[:]), 0).In(loc).ZoneBounds()
+	return start
 }
 
-func sameWall(t, want time.Time) bool {
-	y, m, dd := t.Date()
-	wy, wm, wd := want.Date()
-	return y == wy && m == wm && dd == wd && t.Hour() == want.Hour() && t.Minute() == want.Minute()
+// offsetAt is loc's UTC offset in seconds at unix time u.
+func offsetAt(u int64, loc *time.Location) int64 {
+	_, off := time.Unix(u, 0).In(loc).Zone()
+	return int64(off)
+}
+
+// Span returns the instants of the wall-clock interval iv on d in loc: from At(iv.Start) to
+// At(iv.End), which is empty (End not after Start) when the interval lies wholly in a gap.
+// Availability and the booking check both use it, through ComputeAvailability.
+func (d Date) Span(iv Interval, loc *time.Location) Span {
+	return Span{Start: d.At(iv.Start, loc), End: d.At(iv.End, loc)}
 }
 
 // DaysUntil is the number of days from d to o (negative when o is earlier).

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -31,6 +32,57 @@ func FuzzParseDate(f *testing.F) {
 		}
 		if d.AddDays(1).DaysUntil(d) != -1 {
 			t.Fatalf("%s: a day after is not one day after", d)
+		}
+	})
+}
+
+// The wall clock of any date and minute, in zones either side of UTC with every kind of change,
+// becomes an instant that shows that wall clock, at its first pass, or, when the clock skips it,
+// the transition that skips it; and later minutes never come earlier.
+func FuzzDateAt(f *testing.F) {
+	zones := []string{"America/New_York", "America/Havana", "America/Santiago", "Europe/London",
+		"Australia/Lord_Howe", "Pacific/Chatham", "Pacific/Apia", "Asia/Kathmandu", "Europe/Madrid"}
+	locs := make([]*time.Location, len(zones))
+	for i, z := range zones {
+		var err error
+		if locs[i], err = time.LoadLocation(z); err != nil {
+			f.Fatal(err)
+		}
+	}
+	epoch := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	days := func(s string) uint16 { return uint16(utc(s+" 00:00").Sub(epoch) / (24 * time.Hour)) }
+	for _, c := range dstEdges {
+		for _, hhmm := range []string{c.from, c.to} {
+			f.Add(uint8(slices.Index(zones, c.zone)), days(c.day), uint16(iv(hhmm, hhmm).Start))
+		}
+	}
+	f.Add(uint8(6), days("2011-12-30"), uint16(0)) // Apia skipped the whole of 30 December 2011
+	f.Fuzz(func(t *testing.T, zone uint8, day, minute uint16) {
+		loc := locs[int(zone)%len(locs)]
+		d := domain.DateOf(epoch.AddDate(0, 0, int(day)%(200*366)))
+		min := int(minute) % 1441
+		at := d.At(min, loc)
+		want := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC) // the wall clock asked for
+		// t's wall clock, labelled UTC.
+		wall := func(t time.Time) time.Time {
+			l := t.In(loc)
+			return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
+		}
+		if min < 1440 && d.At(min+1, loc).Before(at) {
+			t.Fatalf("%s %s: minute %d at %s comes before minute %d at %s", loc, d, min+1, d.At(min+1, loc), min, at)
+		}
+		if wall(at).Equal(want) {
+			// First pass: no earlier instant (an hour or less before, as any fall-back) shows it.
+			for back := 15 * time.Minute; back <= 2*time.Hour; back += 15 * time.Minute {
+				if wall(at.Add(-back)).Equal(want) {
+					t.Fatalf("%s %s %02d:%02d is %s, but %s shows it first", loc, d, min/60, min%60, at, at.Add(-back))
+				}
+			}
+			return
+		}
+		// Skipped: at is the transition, just before it the clock is earlier, from it later.
+		if start, _ := at.ZoneBounds(); !start.Equal(at) || !wall(at.Add(-time.Second)).Before(want) || !want.Before(wall(at)) {
+			t.Fatalf("%s %s %02d:%02d is %s (%s), neither that wall clock nor the transition skipping it", loc, d, min/60, min%60, at, at.In(loc))
 		}
 	})
 }

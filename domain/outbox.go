@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -76,7 +77,11 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 		if kind == "booking_created" && b.Status == StatusPending {
 			verb = "requested (to confirm)"
 		}
-		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, b.Contact.Email, when)
+		reach := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), ", ")
+		if reach == "" {
+			reach = "no email or phone"
+		}
+		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, reach, when)
 		if err := enqueue(ctx, tx, Message{Kind: "staff_" + kind, BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {

@@ -13,7 +13,7 @@ import (
 // Store reads and writes one business's booking data. It is given that business's database and
 // time zone, and never learns which tenant it serves.
 type Store struct {
-	w     *sql.DB    // the single writer connection: write transactions are BEGIN IMMEDIATE
+	w     writer     // the single writer connection: write transactions are BEGIN IMMEDIATE
 	r     readerPool // query-only readers
 	loc   *time.Location
 	now   func() time.Time
@@ -26,7 +26,7 @@ func NewStore(write, read *sql.DB, loc *time.Location, now func() time.Time) *St
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{w: write, r: readerPool{read}, loc: loc, now: now}
+	return &Store{w: writer{write}, r: readerPool{read}, loc: loc, now: now}
 }
 
 // readerPool runs the Store's reads without their context's cancellation. Every read is short
@@ -48,6 +48,30 @@ func (p readerPool) ExecContext(ctx context.Context, query string, args ...any) 
 	return p.db.ExecContext(context.WithoutCancel(ctx), query, args...)
 }
 
+// writer is the business's single writer connection. It offers whole transactions (inTx, insert)
+// and statements run to their end (ExecContext), and nothing else, because the kept catalog
+// learns of a commit from SQLite's WAL hook, which runs when a statement in autocommit mode
+// steps to its end. An autocommit INSERT … RETURNING read with QueryRow stops at its first row
+// and commits only when the statement is reset: that commit runs no hook, the version stayed
+// put, and the catalog read before it was kept without the new row (a new staff member was
+// "not found"). A write that needs an answer back runs in a transaction, whose COMMIT runs to
+// its end.
+type writer struct{ db *sql.DB }
+
+// ExecContext runs one statement to its end (autocommit: its commit moves the version).
+func (w writer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return w.db.ExecContext(ctx, query, args...)
+}
+
+// insert runs an INSERT … RETURNING id in a transaction of its own and returns the id.
+func (s *Store) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, query, args...).Scan(&id)
+	})
+	return id, err
+}
+
 // Location is the business's time zone.
 func (s *Store) Location() *time.Location { return s.loc }
 
@@ -61,7 +85,7 @@ type querier interface {
 // inTx runs fn in one write transaction (BEGIN IMMEDIATE: the write lock is taken at once, so
 // what fn reads cannot change before it writes).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -87,7 +87,8 @@ type Resource struct {
 	Active bool
 }
 
-// Customer is someone who books. Customers are found by email.
+// Customer is someone who books. Customers are found by email; one taken by phone without an
+// email has none (Email is empty) and is found by phone, or not at all with a name alone.
 type Customer struct {
 	ID        int64
 	Name      string

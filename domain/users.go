@@ -137,9 +137,8 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
 	if u.StaffID != 0 {
 		staffID = u.StaffID
 	}
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO users (email, name, role, staff_id, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.Email, u.Name, u.Role, staffID, HashPassword(u.Password), s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO users (email, name, role, staff_id, password_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.Email, u.Name, u.Role, staffID, HashPassword(u.Password), s.now().Unix())
 	switch {
 	case isUnique(err):
 		return User{}, Errorf(ECONFLICT, "a user with the email %s already exists", u.Email)
@@ -274,9 +273,8 @@ func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, user
 		return APIToken{}, "", Invalid("role", "role must be owner or staff")
 	}
 	secret := "rsv_" + rand.Text() + rand.Text()
-	var id int64
-	err := s.w.QueryRowContext(ctx, `INSERT INTO api_tokens (name, token_hash, role, user_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		name, tokenHash(secret), role, userID, s.now().Unix()).Scan(&id)
+	id, err := s.insert(ctx, `INSERT INTO api_tokens (name, token_hash, role, user_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		name, tokenHash(secret), role, userID, s.now().Unix())
 	if err != nil {
 		return APIToken{}, "", fmt.Errorf("create api token: %w", err)
 	}

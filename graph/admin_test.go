@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +352,79 @@ func TestRelayPageInfo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A staff member created after the catalog was read is there at once: the mutation answers with
+// them, the staff list shows them and their hours can be set. The new row was committed but the
+// kept catalog did not know it ("staff member N not found"), and a client that retried made a
+// duplicate.
+func TestCreateStaffMemberAfterCatalogRead(t *testing.T) {
+	srv := server(t)
+	owner := tokens["acme"][domain.RoleOwner]
+	type member struct{ ID, Name string }
+	staff := func() []member {
+		t.Helper()
+		var out struct{ Staff []member }
+		if errs := do(t, srv, "acme", `{ staff { id name } }`, nil, &out); errs != nil {
+			t.Fatal(errs)
+		}
+		return out.Staff
+	}
+	// The owner's token is used (its use recorded, a write), then the catalog read and kept.
+	if errs := doAs(t, srv, "acme", owner, `{ me { name } }`, nil, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	if got := staff(); len(got) != 1 {
+		t.Fatalf("staff before: %v", got)
+	}
+	var created struct{ CreateStaffMember member }
+	if errs := doAs(t, srv, "acme", owner, `mutation { createStaffMember(input: { name: "Bo" }) { id name } }`, nil, &created); errs != nil {
+		t.Fatalf("createStaffMember: %+v", errs)
+	}
+	bo := created.CreateStaffMember
+	if bo.Name != "Bo" {
+		t.Errorf("created %+v", bo)
+	}
+	if got := staff(); len(got) != 2 || !slices.Contains(got, bo) {
+		t.Errorf("staff after: %v, want Ana and %+v", got, bo)
+	}
+	var set struct{ SetWorkingHours member }
+	if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { setWorkingHours(staffId: $id, hours: [{weekday: 1, intervals: ["10:00-12:00"]}]) { id name } }`,
+		map[string]any{"id": bo.ID}, &set); errs != nil || set.SetWorkingHours != bo {
+		t.Errorf("setWorkingHours on the new member: %+v %+v", set, errs)
+	}
+}
+
+// A booking taken by phone needs no email (a name, with a phone or alone); the public
+// createBooking still asks for one.
+func TestBookingForCustomerWithoutEmail(t *testing.T) {
+	srv := server(t)
+	staff := tokens["acme"][domain.RoleStaff]
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(madrid)).AddDays(3)
+	create := `mutation($in: CreateBookingInput!) { createBookingForCustomer(input: $in) { booking { id customer { name email } } } }`
+	for i, customer := range []map[string]any{{"name": "Pablo", "phone": "600 111 222"}, {"name": "Walk-in"}} {
+		var out struct {
+			CreateBookingForCustomer struct {
+				Booking struct {
+					ID       string
+					Customer struct{ Name, Email string }
+				}
+			}
+		}
+		start := day.At((10+i)*60, madrid).Format(time.RFC3339)
+		if errs := doAs(t, srv, "acme", staff, create, map[string]any{"in": map[string]any{"serviceId": "1", "start": start, "customer": customer}}, &out); errs != nil {
+			t.Fatalf("book %v by phone: %+v", customer, errs)
+		}
+		if c := out.CreateBookingForCustomer.Booking.Customer; c.Name != customer["name"] || c.Email != "" {
+			t.Errorf("booked for %+v, want %v", c, customer)
+		}
+	}
+	errs := do(t, srv, "acme", `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken } }`,
+		map[string]any{"in": map[string]any{"serviceId": "1", "start": day.At(14*60, madrid).Format(time.RFC3339),
+			"customer": map[string]any{"name": "Eva", "phone": "600 999 999"}}}, nil)
+	if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != "customer.email" {
+		t.Errorf("public booking without email: %+v, want BAD_USER_INPUT on customer.email", errs)
 	}
 }

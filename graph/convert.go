@@ -59,7 +59,7 @@ func zoned(s *domain.Store, list []domain.Booking) []*domain.Booking {
 func bookingRequest(in model.CreateBookingInput, onBehalf bool, actor string) domain.BookingRequest {
 	return domain.BookingRequest{
 		ServiceID: in.ServiceID, StaffID: deref(in.StaffID), Start: in.Start,
-		Customer: domain.Customer{Name: in.Customer.Name, Email: in.Customer.Email, Phone: deref(in.Customer.Phone)},
+		Customer: domain.Customer{Name: in.Customer.Name, Email: deref(in.Customer.Email), Phone: deref(in.Customer.Phone)},
 		Notes:    deref(in.Notes), IdempotencyKey: deref(in.IdempotencyKey), OnBehalf: onBehalf, Actor: actor,
 	}
 }

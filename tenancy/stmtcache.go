@@ -47,9 +47,20 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, fmt.Errorf("sqlite: unexpected driver connection %T", dc)
 	}
+	cc := &cachingConn{Conn: conn, byQuery: map[string]*list.Element{}}
 	if c.committed != nil {
+		cc.committed = c.committed
 		// The WAL hook runs after the commit, with the write lock released: readers see it.
+		// SQLite runs it only when a statement steps to its end, though: an autocommit
+		// statement stopped early (INSERT … RETURNING read with QueryRow) commits when it is
+		// reset, and runs no hook. The commit hook notes every commit about to happen; one the
+		// WAL hook did not see is reported when its statement is closed (see cachedStmt.Close).
+		conn.Raw().CommitHook(func() bool {
+			cc.unreported = true
+			return true
+		})
 		conn.Raw().WALHook(func(db *sqlite3.Conn, schema string, pages int) error {
+			cc.unreported = false
 			c.committed()
 			if pages >= autoCheckpoint {
 				db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
@@ -57,7 +68,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			return nil
 		})
 	}
-	return &cachingConn{Conn: conn, byQuery: map[string]*list.Element{}}, nil
+	return cc, nil
 }
 
 // cachingConn is one SQLite connection with an LRU of its prepared statements. database/sql uses
@@ -66,6 +77,18 @@ type cachingConn struct {
 	sqlite3driver.Conn
 	lru     list.List // of *cachedStmt, most recently used first
 	byQuery map[string]*list.Element
+
+	committed  func() // the writer's: called after each commit
+	unreported bool   // a commit began that committed has not been told of
+}
+
+// reportCommit tells of a commit that ended when a statement was reset (with no WAL hook), once
+// the connection is back in autocommit mode and the commit is visible to readers.
+func (c *cachingConn) reportCommit() {
+	if c.unreported && c.Raw().GetAutocommit() {
+		c.unreported = false
+		c.committed()
+	}
 }
 
 // ExecContext keeps the driver's fast path for statements without arguments (BEGIN, PRAGMA,
@@ -98,13 +121,13 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 		if err != nil {
 			return nil, err
 		}
-		return &cachedStmt{stmt: ds.(sqliteStmt), inUse: true, owned: true}, nil
+		return &cachedStmt{conn: c, stmt: ds.(sqliteStmt), inUse: true, owned: true}, nil
 	}
 	ds, err := c.Conn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	s := &cachedStmt{stmt: ds.(sqliteStmt), query: query, inUse: true}
+	s := &cachedStmt{conn: c, stmt: ds.(sqliteStmt), query: query, inUse: true}
 	c.byQuery[query] = c.lru.PushFront(s)
 	for c.lru.Len() > stmtCacheSize {
 		old := c.lru.Back()
@@ -142,6 +165,7 @@ type sqliteStmt interface {
 // cachedStmt is a statement that database/sql "closes" after each use; closing a kept one only
 // resets it (its rows already did: this makes sure no read transaction stays open).
 type cachedStmt struct {
+	conn  *cachingConn
 	stmt  sqliteStmt
 	query string
 	inUse bool
@@ -150,6 +174,9 @@ type cachedStmt struct {
 
 func (s *cachedStmt) Close() error {
 	s.inUse = false
+	if s.conn.committed != nil {
+		defer s.conn.reportCommit() // the reset below (or the rows' before it) may have committed
+	}
 	if s.owned {
 		return s.stmt.Close()
 	}

@@ -128,3 +128,86 @@ func TestCommitHookKeepsCheckpointing(t *testing.T) {
 		t.Fatalf("the log holds %d frames after %d commits: nothing checkpointed it", logFrames, commits)
 	}
 }
+
+// Version moves on after every commit through the writer, also one the WAL hook never sees: an
+// autocommit INSERT … RETURNING read with QueryRow stops at its first row and commits when its
+// statement is reset. Reads, rollbacks and failed statements move nothing.
+func TestVersionMovesOnCommitAtReset(t *testing.T) {
+	ctx := context.Background()
+	db, err := openDB(filepath.Join(t.TempDir(), "t.db"), openOptions{create: true, readConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.Read.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	steps := []struct {
+		name  string
+		do    func() error
+		moves bool
+		rows  int // in t afterwards, as readers see it
+	}{
+		{"InsertReturningAutocommit", func() error {
+			var id int64
+			return db.Write.QueryRowContext(ctx, `INSERT INTO t (v) VALUES ('a') RETURNING id`).Scan(&id)
+		}, true, 1},
+		{"ReadOnTheWriter", func() error {
+			var n int
+			return db.Write.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n)
+		}, false, 1},
+		{"FailedInsertReturning", func() error {
+			var id int64
+			if err := db.Write.QueryRowContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'dup') RETURNING id`).Scan(&id); err == nil {
+				return fmt.Errorf("a duplicate id was inserted")
+			}
+			return nil
+		}, false, 1},
+		{"InsertReturningInTransaction", func() error {
+			tx, err := db.Write.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			var id int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO t (v) VALUES ('b') RETURNING id`).Scan(&id); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}, true, 2},
+		{"RolledBack", func() error {
+			tx, err := db.Write.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			var id int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO t (v) VALUES ('c') RETURNING id`).Scan(&id); err != nil {
+				return err
+			}
+			return tx.Rollback()
+		}, false, 2},
+		{"Exec", func() error {
+			_, err := db.Write.ExecContext(ctx, `UPDATE t SET v = 'z'`)
+			return err
+		}, true, 2},
+	}
+	for _, st := range steps {
+		before := db.Version()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if moved := db.Version() != before; moved != st.moves {
+			t.Errorf("%s: version moved %v, want %v", st.name, moved, st.moves)
+		}
+		if n := count(); n != st.rows {
+			t.Errorf("%s: readers see %d rows, want %d", st.name, n, st.rows)
+		}
+	}
+}

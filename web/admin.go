@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -212,11 +213,14 @@ func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, calendarPage(v))
 }
 
+// contactLine says how to reach a customer: their email and phone, those they gave (a booking
+// taken by phone may have no email).
+func contactLine(email, phone string) string {
+	return strings.Join(slices.DeleteFunc([]string{email, phone}, func(s string) bool { return s == "" }), " · ")
+}
+
 func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff string, loc *time.Location) calendarBooking {
-	contact := b.Contact.Email
-	if b.Contact.Phone != "" {
-		contact += " · " + b.Contact.Phone
-	}
+	contact := contactLine(b.Contact.Email, b.Contact.Phone)
 	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
@@ -434,7 +438,11 @@ func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
 			Start: day.At(at, l.Location), Notes: strings.TrimSpace(f.Get("notes")), OnBehalf: true, Actor: actorOf(r),
 			Customer: domain.Customer{Name: f.Get("name"), Email: f.Get("email"), Phone: f.Get("phone")}})
 		if err == nil {
-			s.done(w, r, fmt.Sprintf("/calendar?date=%s", domain.DateOf(b.Start.In(l.Location))), "Booking created; the customer gets a confirmation email.")
+			msg := "Booking created; the customer gets a confirmation email."
+			if b.Contact.Email == "" {
+				msg = "Booking created. The customer gave no email, so they get no confirmation."
+			}
+			s.done(w, r, fmt.Sprintf("/calendar?date=%s", domain.DateOf(b.Start.In(l.Location))), msg)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {

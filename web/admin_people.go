@@ -50,6 +50,7 @@ type customerView struct {
 	Frame    adminFrame
 	ID       int64
 	Customer domain.Customer
+	Contact  string // email and phone, those given
 	Since    string
 	Notes    *form
 	Bookings []calendarBooking
@@ -85,7 +86,8 @@ func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, notes *for
 		return
 	}
 	frame := s.frame(r, "customers")
-	v := customerView{Frame: frame, ID: id, Customer: c, Since: c.CreatedAt.In(l.Location).Format("2 January 2006"), Notes: notes}
+	v := customerView{Frame: frame, ID: id, Customer: c, Contact: contactLine(c.Email, c.Phone),
+		Since: c.CreatedAt.In(l.Location).Format("2 January 2006"), Notes: notes}
 	if v.Notes == nil {
 		v.Notes = newForm(url.Values{"notes": {c.Notes}})
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -315,6 +316,15 @@ func TestDashboardCalendar(t *testing.T) {
 	if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") {
 		t.Errorf("double booking from the dashboard: %d", status)
 	}
+	// By phone, a name and a phone (or a name alone) are enough; nobody is mailed.
+	for i, who := range []url.Values{{"name": {"Pablo"}, "phone": {"600 111 222"}}, {"name": {"Walk-in Two"}}} {
+		phone := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {fmt.Sprintf("%02d:00", 15+i)},
+			"name": who["name"], "phone": who["phone"]}
+		status, _, doc = post(t, c, base+"/bookings", phone)
+		if main := text(doc, "main"); status != http.StatusSeeOther || !strings.Contains(main, who.Get("name")) || !strings.Contains(main, "no confirmation") {
+			t.Errorf("book %v by phone without email: %d %s", who, status, main)
+		}
+	}
 	if status, _, _ := page(t, c, "GET", base+"/bookings/999999", ""); status != http.StatusNotFound {
 		t.Errorf("unknown booking: %d", status)
 	}
@@ -349,6 +359,9 @@ func TestDashboardCustomers(t *testing.T) {
 	_, doc, _ = page(t, c, "GET", srv.URL+href, "")
 	if !strings.Contains(text(doc, `[data-testid="history"]`), "11:00–12:00") {
 		t.Errorf("history: %s", text(doc, `[data-testid="history"]`))
+	}
+	if got := text(doc, `[data-testid="customer-contact"]`); !strings.HasPrefix(got, "c1@example.com · +34 600 00 00 01 (customer since") {
+		t.Errorf("contact line %q", got)
 	}
 	if status, _, doc := post(t, c, srv.URL+href+"/notes", url.Values{"notes": {"Prefers mornings"}}); status != http.StatusSeeOther || !strings.Contains(doc.Find("#notes").Text(), "Prefers mornings") {
 		t.Errorf("notes: %d", status)
@@ -607,6 +620,11 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 			Customer: domain.Customer{Name: "Eva Export", Email: "eva@example.com"}, Actor: "customer"}); err != nil {
 			t.Fatal(err)
 		}
+		// Taken by phone: the customer gave no email.
+		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: domain.DateOf(time.Now().In(loc)).AddDays(1).At(11*60, loc),
+			Customer: domain.Customer{Name: "Pablo Phone", Phone: "600 111 222"}, OnBehalf: true, Actor: "staff:Owner"}); err != nil {
+			t.Fatal(err)
+		}
 	})
 	c := browser(t)
 	signIn(t, srv.URL, c, "acme", "owner@acme.example")
@@ -630,6 +648,23 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	if !strings.Contains(files["customers.json"], "Eva Export") || !strings.Contains(files["dump.sql"], "CREATE TABLE bookings") ||
 		strings.Contains(files["users.json"], "argon2id") {
 		t.Errorf("export files: %d, customers %q", len(files), files["customers.json"])
+	}
+	// The customer who gave no email has none in the export: no made-up address stands in.
+	var customers []map[string]any
+	if err := json.Unmarshal([]byte(files["customers.json"]), &customers); err != nil {
+		t.Fatalf("customers.json: %v", err)
+	}
+	emails := map[string]any{}
+	for _, c := range customers {
+		emails[fmt.Sprint(c["name"])] = c["email"]
+	}
+	if email, ok := emails["Pablo Phone"]; !ok || (email != nil && email != "") || emails["Eva Export"] != "eva@example.com" {
+		t.Errorf("emails in customers.json: %v; want Pablo Phone's null or empty", emails)
+	}
+	for name, f := range files {
+		if strings.Contains(f, "noemail") {
+			t.Errorf("%s holds a placeholder for a missing email", name)
+		}
 	}
 	worker := browser(t)
 	addUser(t, m, "acme", "staff@acme.example", domain.RoleStaff)

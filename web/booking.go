@@ -78,6 +78,15 @@ func staffParam(r *http.Request) int64 {
 	return id
 }
 
+// keepStaff adds the staff member r chose (none for "anyone") to q, for a link that stays
+// with them, and returns q.
+func keepStaff(r *http.Request, q url.Values) url.Values {
+	if staffID := staffParam(r); staffID != 0 {
+		q.Set("staff", strconv.FormatInt(staffID, 10))
+	}
+	return q
+}
+
 // days renders a week of a service's availability; base is the flow's path (booking or
 // rescheduling) and slots the path of a day's times.
 func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
@@ -177,9 +186,11 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	base := bookingBase(l.Tenant.Slug, svc.ID)
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
-		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
 	for _, sl := range slots {
-		q := url.Values{"start": {sl.Start.Format(time.RFC3339)}, "staff": {strconv.FormatInt(sl.StaffID, 10)}}
+		// The staff member the customer chose, or none for "anyone": the booking then takes
+		// whoever is free at that time when it is made, not only the one listed now.
+		q := keepStaff(r, url.Values{"start": {sl.Start.Format(time.RFC3339)}})
 		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), URL: withQuery(base+"/details", q)})
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
@@ -304,7 +315,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		booked(token)
 	case domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE:
 		// The details stay on the page: the customer picks another time of that day with the
-		// same staff member, or goes to another day.
+		// same staff member (anyone's, for "anyone"), or goes to another day.
 		if !s.offerOtherTimes(w, r, svc, start, staffID, &v) {
 			return
 		}
@@ -334,7 +345,8 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // offerOtherTimes fills v, whose time was lost, with why and what else there is: that day's
-// free times with staffID, or where to choose another day. It answers the request itself (and
+// free times with staffID (with anyone's for "anyone", staffID 0, so every staff member's free
+// times are offered), or where to choose another day. It answers the request itself (and
 // returns false) when availability cannot be read.
 func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
 	l, _ := tenancy.FromContext(r.Context())
@@ -342,15 +354,22 @@ func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc dom
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
-	if err != nil {
+	if err != nil && staffID != 0 {
 		if _, _, ok := s.userCaused(w, r, err); !ok {
 			return false // a failure, not a choice: logged and answered
 		}
-		// The staff member left the service meanwhile, say: any staff member's days.
-		staffID = 0
+		// The staff member left the service meanwhile, say: anyone's times, booked as anyone.
+		staffID, v.Staff = 0, ""
+		days, err = s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, From: day, To: day})
+	}
+	if err != nil {
+		if _, _, ok := s.userCaused(w, r, err); !ok {
+			return false
+		}
+		days = nil // the service went meanwhile: no times, only other days
 	}
 	v.Choices = nil
-	if staffID != 0 && len(days) == 1 {
+	if len(days) == 1 {
 		for _, sl := range days[0].Slots {
 			v.Choices = append(v.Choices, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339)})
 		}
@@ -526,9 +545,10 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
-		BackURL: withQuery(base, url.Values{"from": {day.String()}})}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
 	for _, sl := range slots {
-		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: sl.StaffID})
+		// As when booking: 0 for "anyone", so the move takes whoever is free when it is made.
+		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)})
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
 }
@@ -548,8 +568,13 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 	case "":
 		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)
 	case domain.ESLOTUNAVAILABLE:
-		day := domain.DateOf(start.In(l.Location))
-		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", url.Values{"date": {day.String()}, "msg": {lostTime(start)}}), http.StatusSeeOther)
+		// Back to that day's times with the staff member the customer chose (everyone's for
+		// "anyone"), as when booking.
+		q := url.Values{"date": {domain.DateOf(start.In(l.Location)).String()}, "msg": {lostTime(start)}}
+		if staffID != 0 {
+			q.Set("staff", strconv.FormatInt(staffID, 10))
+		}
+		http.Redirect(w, r, withQuery(manage+"/reschedule/slots", q), http.StatusSeeOther)
 	case domain.ENOTFOUND:
 		if _, err := s.store(r).BookingByToken(r.Context(), domain.ManageToken(token)); err != nil {
 			s.errorPage(w, r, http.StatusNotFound, err)

@@ -669,7 +669,7 @@ type detailsView struct {
 	Errors                   map[string]string
 	Message                  string
 	// When the chosen time was lost (taken meanwhile, or passed): that day's other free times
-	// with the same staff member to choose from, the details kept; or, with none left, where to
+	// with the same staff member (anyone's, for "anyone") to choose from, the details kept; or, with none left, where to
 	// choose another day.
 	Choices      []slotView
 	OtherDaysURL string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +299,128 @@ func TestManagePageInsideCutoff(t *testing.T) {
 	}
 	if status, _, hdr := page(t, browser(t), "GET", srv.URL+"/acme/booking/"+string(token)+"/reschedule", ""); status != http.StatusSeeOther || !strings.HasSuffix(hdr.Get("Location"), "?msg=toolate") {
 		t.Errorf("rescheduling inside the cutoff: %d %s", status, hdr.Get("Location"))
+	}
+}
+
+// "Anyone": the time is booked with whoever is free when the customer books, not only the
+// staff member listed for it a while ago; and when nobody is free then, the times offered
+// instead are every staff member's.
+func TestBookingAnyone(t *testing.T) {
+	srv, m := site(t)
+	svc, staff := openEveryDay(t, m, "acme", 9*60, 12*60, "Ana", "Ben")
+	ana, ben := staff[0], staff[1]
+	c := browser(t)
+	loc, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(loc)).AddDays(3)
+	base := fmt.Sprintf("/acme/book/%d", svc)
+
+	// The customer lists the day's times for anyone and opens the forms of 10:00 and 11:00.
+	_, doc, _ := page(t, c, "GET", srv.URL+base+"/slots?date="+day.String(), "")
+	form := func(label, email string) (url.Values, string) {
+		t.Helper()
+		href, ok := doc.Find(fmt.Sprintf(`[data-testid="slot"] a:contains(%q)`, label)).Attr("href")
+		if !ok {
+			t.Fatalf("no %s slot", label)
+		}
+		_, details, _ := page(t, c, "GET", srv.URL+href, "")
+		return url.Values{"start": {attr(t, details, `input[name="start"]`, "value")}, "staff": {attr(t, details, `input[name="staff"]`, "value")},
+			"key": {attr(t, details, `input[name="key"]`, "value")}, "name": {"Eva"}, "email": {email}}, srv.URL + attr(t, details, "form", "action")
+	}
+	ten, action := form("10:00", "eva@example.com")
+	eleven, _ := form("11:00", "tom@example.com")
+	take := func(staffID int64, hhmm ...string) {
+		t.Helper()
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			for i, h := range hhmm {
+				minute, _ := domain.ParseClock(h)
+				start := day.At(minute, loc)
+				if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staffID, Start: start,
+					Customer: domain.Customer{Name: "Other", Email: fmt.Sprintf("other%d-%d@example.com", staffID, i)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	bookedWith := func(location string) string {
+		t.Helper()
+		_, doc, _ := page(t, c, "GET", srv.URL+location, "")
+		return doc.Find("main").Text()
+	}
+
+	// Meanwhile Ana's whole day is taken: 10:00 is booked with Ben.
+	take(ana, "09:00", "10:00", "11:00")
+	status, _, hdr := page(t, c, "POST", action, ten.Encode())
+	if status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
+		t.Fatalf("booking 10:00 with anyone once Ana is taken: %d %s", status, hdr.Get("Location"))
+	}
+	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "With Ben") {
+		t.Errorf("booked: %s", text)
+	}
+
+	// Then Ben's 11:00 goes too: nobody is free at 11:00, and the times offered are those of
+	// anyone, here Ben's 09:00 (Ana has none left).
+	take(ben, "11:00")
+	status, doc, _ = page(t, c, "POST", action, eleven.Encode())
+	var choices []string
+	doc.Find(`[data-testid="choices"] label`).Each(func(_ int, l *goquery.Selection) { choices = append(choices, strings.TrimSpace(l.Text())) })
+	if status != http.StatusConflict || fmt.Sprint(choices) != "[09:00]" {
+		t.Fatalf("11:00 taken by everyone: %d, choices %v, want [09:00]: %s", status, choices, doc.Find("main").Text())
+	}
+	eleven.Set("start", doc.Find(`[data-testid="choices"] input[name="start"]`).AttrOr("value", ""))
+	eleven.Set("staff", attr(t, doc, `input[name="staff"]`, "value"))
+	status, _, hdr = page(t, c, "POST", action, eleven.Encode())
+	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "With Ben") {
+		t.Errorf("booking the offered 09:00: %d %s", status, hdr.Get("Location"))
+	}
+}
+
+// A reschedule to a time taken meanwhile goes back to that day's times with the staff member
+// the customer chose, not everyone's; the way back to other days stays with them too.
+func TestRescheduleTakenKeepsStaff(t *testing.T) {
+	srv, m := site(t)
+	svc, staff := openEveryDay(t, m, "acme", 9*60, 12*60, "Ana", "Ben")
+	ben := strconv.FormatInt(staff[1], 10)
+	c := browser(t)
+	loc, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(loc)).AddDays(3)
+	book := func(hhmm string, email string) domain.ManageToken {
+		t.Helper()
+		minute, _ := domain.ParseClock(hhmm)
+		var token domain.ManageToken
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			var err error
+			if _, token, err = s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: staff[1], Start: day.At(minute, loc),
+				Customer: domain.Customer{Name: "Eva", Email: email}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return token
+	}
+	manage := "/acme/booking/" + string(book("09:00", "eva@example.com"))
+
+	_, doc, _ := page(t, c, "GET", srv.URL+manage+"/reschedule/slots?"+url.Values{"date": {day.String()}, "staff": {ben}}.Encode(), "")
+	form := doc.Find(`[data-testid="slot"] form:has(button:contains("11:00"))`)
+	if form.Length() != 1 || form.Find(`input[name="staff"]`).AttrOr("value", "") != ben {
+		t.Fatalf("Ben's 11:00: %s", doc.Find("main").Text())
+	}
+	if back := attr(t, doc, `a:contains("Other days")`, "href"); !strings.Contains(back, "staff="+ben) {
+		t.Errorf("the way back to other days leaves Ben: %s", back)
+	}
+	book("11:00", "tom@example.com") // meanwhile
+	move := url.Values{"start": {form.Find(`input[name="start"]`).AttrOr("value", "")}, "staff": {ben}}
+	status, _, hdr := page(t, c, "POST", srv.URL+form.AttrOr("action", ""), move.Encode())
+	loc2, _ := url.Parse(hdr.Get("Location"))
+	if status != http.StatusSeeOther || loc2.Path != manage+"/reschedule/slots" || loc2.Query().Get("staff") != ben || loc2.Query().Get("date") != day.String() {
+		t.Fatalf("moving to a time taken meanwhile: %d %s; want that day's times with Ben (staff=%s)", status, hdr.Get("Location"), ben)
+	}
+	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
+	var offered []string
+	doc.Find(`[data-testid="slot"] form`).Each(func(_ int, f *goquery.Selection) {
+		offered = append(offered, f.Find("button").Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
+	})
+	// Ben is taken 09:00-10:00 (the booking being moved) and from 11:00: only 10:00 fits an hour.
+	// Everyone's would offer Ana's free morning too.
+	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != "[10:00/"+ben+"]" {
+		t.Errorf("times offered: %v, message %q; want [10:00/%s]", offered, doc.Find(`[data-testid="message"]`).Text(), ben)
 	}
 }

@@ -24,7 +24,7 @@ type BookingConnection struct {
 type BookingCustomer struct {
 	// The customer name.
 	Name string `json:"name"`
-	// The customer email.
+	// The customer email; empty for a booking taken by phone without one.
 	Email string `json:"email"`
 }
 
@@ -118,8 +118,8 @@ type CustomerEdge struct {
 type CustomerInput struct {
 	// 1 to 120 characters.
 	Name string `json:"name"`
-	// Where the confirmation and the private link go.
-	Email string `json:"email"`
+	// Where the confirmation and the private link go. Required, except in createBookingForCustomer (a booking taken by phone): a customer without email gets no mail.
+	Email *string `json:"email,omitempty"`
 	// Optional, at most 40 characters.
 	Phone *string `json:"phone,omitempty"`
 }
