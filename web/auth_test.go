@@ -27,6 +27,13 @@ import (
 // (password "correct horse battery").
 func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 	t.Helper()
+	return siteWith(t, tenancy.Config{}, nil)
+}
+
+// siteWith is site with the Manager's configuration cfg (its data directory, logger and blobs
+// are the site's), and wrap, when given, around the whole handler.
+func siteWith(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Handler) (*httptest.Server, *tenancy.Manager) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
@@ -39,7 +46,8 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+	cfg.DataDir, cfg.Logger, cfg.Blobs = dir, quiet, blobs
+	m, err := tenancy.NewManager(reg, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +64,11 @@ func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 		}
 		l.Release()
 	}
-	srv := httptest.NewServer((&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet, Blobs: blobs}).Handler())
+	h := (&web.Server{Tenants: m, GraphQL: graph.NewHandler(quiet), Log: quiet, Blobs: blobs}).Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		m.Close(ctx)

@@ -140,6 +140,7 @@ func (s *Server) Handler() http.Handler {
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = s.requireUTF8(h)
+	h = bufferBody(h) // the whole body is in before the request takes its business's turn
 	h = limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
