@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -144,4 +145,28 @@ func deleteBusiness(m *tenancy.Manager, slug string) error {
 		return err
 	}
 	return m.Delete(ctx, tn.ID)
+}
+
+// Forms with mistakes do not use up the address's sign-up allowance (five typos used to lock a
+// real owner out for ten minutes); sign-ups that create a business still do.
+func TestSignupAllowanceCountsBusinesses(t *testing.T) {
+	srv, _ := site(t)
+	c := browser(t)
+	for i := range 6 {
+		typo := url.Values{"name": {"Zen"}, "slug": {"zen"}, "timezone": {"UTC"}, "email": {"me@zen.example"}, "password": {"short"}}
+		if status, _, _ := page(t, c, "POST", srv.URL+"/signup", typo.Encode()); status != http.StatusUnprocessableEntity {
+			t.Fatalf("typo %d: %d, want 422", i, status)
+		}
+	}
+	for i := range 6 {
+		good := url.Values{"name": {"Zen"}, "slug": {fmt.Sprintf("zen-%d", i)}, "timezone": {"UTC"},
+			"email": {"me@zen.example"}, "password": {"correct horse battery"}}
+		status, doc, _ := page(t, browser(t), "POST", srv.URL+"/signup", good.Encode())
+		switch {
+		case i < 5 && status != http.StatusSeeOther:
+			t.Fatalf("sign-up %d after the typos: %d, want 303", i, status)
+		case i == 5 && (status != http.StatusTooManyRequests || !strings.Contains(doc.Text(), "Too many sign-ups")):
+			t.Errorf("sixth business from one address: %d, want 429", status)
+		}
+	}
 }
