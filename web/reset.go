@@ -79,7 +79,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusUnprocessableEntity, resetPage(v))
 		return
 	}
-	u, err := s.store(r).ResetPassword(r.Context(), token, password)
+	// The user's API tokens go too, unless they ask to keep them: a reset often follows a
+	// takeover, and whoever took the account over may have made tokens.
+	keepTokens := v.Form.Get("keepTokens") != ""
+	u, err := s.store(r).ResetPassword(r.Context(), token, password, !keepTokens)
 	switch domain.ErrorCode(err) {
 	case "":
 	case domain.EUNAUTHORIZED:
@@ -100,6 +103,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	sm.Put(r.Context(), "flash", "Your password is changed, and every other session is signed out.")
+	msg := "Your password is changed, every other session is signed out and your API tokens are revoked."
+	if keepTokens {
+		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
+	}
+	sm.Put(r.Context(), "flash", msg)
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }
