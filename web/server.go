@@ -39,6 +39,7 @@ type Server struct {
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
+	accountLimit    *accountThrottle   // sign-in attempts per account, with back-off
 	signupLimit     *ratelimit.Limiter // new businesses per address
 }
 
@@ -130,6 +131,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
+	s.accountLimit = newAccountThrottle(time.Now)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
 
 	var h http.Handler = mux
