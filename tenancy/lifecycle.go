@@ -359,7 +359,8 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Rename gives tenant id a new slug; the old one redirects to it.
+// Rename gives tenant id a new slug; the old one redirects to it, and for the slug grace period
+// (30 days by default) no other business can take it, as for a deleted business's slugs.
 func (m *Manager) Rename(ctx context.Context, id, slug string) error {
 	if err := ValidateSlug(slug); err != nil {
 		return err
