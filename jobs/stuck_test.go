@@ -118,3 +118,64 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 type countingMailer struct{ sent *int }
 
 func (c countingMailer) Send(context.Context, jobs.Mail) error { *c.sent++; return nil }
+
+// stallingMailer never finishes sending to stall@: it waits until it is cancelled.
+type stallingMailer struct{ sent *int }
+
+func (s stallingMailer) Send(ctx context.Context, m jobs.Mail) error {
+	if m.To == "stall@x.example" {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	*s.sent++
+	return nil
+}
+
+// A mail server that stalls on one business's message holds up that business's mail for at
+// most MailConfig.PerTenant: the run goes on to the other businesses, and the stalled message
+// is recorded as failed, to be retried.
+func TestMailStalledTenantBounded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	for i := range 4 {
+		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := "c@x.example"
+		if i == 1 {
+			to = "stall@x.example"
+		}
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.DB.Write.ExecContext(ctx, `INSERT INTO outbox (kind, to_addr, subject, body, created_at, next_attempt_at)
+			VALUES ('booking_created', ?, 'Hi', 'Body', 0, 0), ('booking_created', 'd@x.example', 'Hi', 'Body', 0, 0)`, to); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+	var sent int
+	cfg := jobs.MailConfig{Mailer: stallingMailer{sent: &sent}, PerTenant: 100 * time.Millisecond}
+	type result struct {
+		r   jobs.MailResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { r, err := jobs.DeliverMail(ctx, m, cfg, true); done <- result{r, err} }()
+	select {
+	case res := <-done:
+		if res.err != nil || sent != 6 || res.r.Failed != 1 {
+			t.Errorf("mail run: %v, %d sent, %d failed; want 6 sent (biz-1's second waits), 1 failed", res.err, sent, res.r.Failed)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("mail run still going after a minute: one stalled business held up the others")
+	}
+}
