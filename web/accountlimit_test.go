@@ -27,7 +27,7 @@ func from(t *testing.T, ip string) *http.Client {
 // fifth used to sign in. Now the account backs off after 5 attempts; other accounts are not
 // slowed down.
 func TestLoginLimitPerAccount(t *testing.T) {
-	srv, _ := site(t)
+	srv, m := site(t)
 	login := func(c *http.Client, slug, email, password string) (int, string) {
 		t.Helper()
 		status, body, _ := send(t, c, "POST", srv.URL+"/"+slug+"/admin/login",
@@ -56,5 +56,14 @@ func TestLoginLimitPerAccount(t *testing.T) {
 	}
 	if status, _ := login(from(t, "127.0.0.5"), "other", "owner@other.example", "correct horse battery"); status != http.StatusSeeOther {
 		t.Errorf("another account: %d", status)
+	}
+	// A password reset proves the owner has the address: the account signs in again at once.
+	c := from(t, "127.0.0.5")
+	vals := url.Values{"password": {"a brand new password"}, "confirm": {"a brand new password"}}
+	if status, _, _ := post(t, c, resetLinkOf(t, srv.URL, m, c), vals); status != http.StatusSeeOther {
+		t.Fatalf("reset: %d", status)
+	}
+	if status, _ := login(from(t, "127.0.0.6"), "acme", "owner@acme.example", "a brand new password"); status != http.StatusSeeOther {
+		t.Errorf("sign-in after the reset: %d, want 303", status)
 	}
 }

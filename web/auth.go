@@ -41,7 +41,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// And per account, whichever addresses the guesses come from.
-	account := l.Tenant.ID + "/" + strings.ToLower(v.Email)
+	account := accountKey(l.Tenant.ID, v.Email)
 	wait, backoff := s.accountLimit.attempt(account)
 	if wait > 0 {
 		v.Error = fmt.Sprintf("Too many sign-in attempts for this account. Try again in %s, or reset the password.",
@@ -118,4 +118,10 @@ func humanWait(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", m)
 	}
 	return fmt.Sprintf("%d seconds", max(1, int((d+time.Second-1)/time.Second)))
+}
+
+// accountKey names an account for the sign-in throttle: its business and its email, as the
+// domain compares emails.
+func accountKey(tenantID, email string) string {
+	return tenantID + "/" + strings.ToLower(strings.TrimSpace(email))
 }

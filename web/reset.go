@@ -97,6 +97,9 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	// The owner of the address proved it: guesses at the account before the reset no longer
+	// hold its sign-ins back.
+	s.accountLimit.succeeded(accountKey(l.Tenant.ID, u.Email))
 	// Every older session ended with the reset; this browser starts a new one.
 	sm := s.sessions(r)
 	if err := signIn(r.Context(), sm, u); err != nil {

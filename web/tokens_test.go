@@ -43,25 +43,7 @@ func TestTokensEndWithSessions(t *testing.T) {
 			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + secret})
 		return status == http.StatusOK && strings.Contains(body, `"apiTokenId":"`)
 	}
-	resetLink := func(c *http.Client) string {
-		t.Helper()
-		if status, _, _ := post(t, c, srv.URL+"/acme/admin/forgot", url.Values{"email": {"owner@acme.example"}}); status != 200 {
-			t.Fatalf("forgot: %d", status)
-		}
-		var link string
-		withLease(t, m, "acme", func(ctx context.Context, l *tenancy.Lease) {
-			s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, nil)
-			msgs, err := s.DueMessages(ctx, 10)
-			if err != nil || len(msgs) == 0 {
-				t.Fatalf("outbox: %v %d", err, len(msgs))
-			}
-			link = msgs[len(msgs)-1].LinkPath
-			for _, msg := range msgs {
-				s.MessageSent(ctx, msg.ID)
-			}
-		})
-		return srv.URL + "/acme/" + link
-	}
+	resetLink := func(c *http.Client) string { return resetLinkOf(t, srv.URL, m, c) }
 	for _, tc := range []struct {
 		name string
 		keep bool
@@ -99,4 +81,25 @@ func TestTokensEndWithSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resetLinkOf asks for a password reset of acme's owner with c and returns the mailed link.
+func resetLinkOf(t *testing.T, srv string, m *tenancy.Manager, c *http.Client) string {
+	t.Helper()
+	if status, _, _ := post(t, c, srv+"/acme/admin/forgot", url.Values{"email": {"owner@acme.example"}}); status != 200 {
+		t.Fatalf("forgot: %d", status)
+	}
+	var link string
+	withLease(t, m, "acme", func(ctx context.Context, l *tenancy.Lease) {
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, nil)
+		msgs, err := s.DueMessages(ctx, 10)
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("outbox: %v %d", err, len(msgs))
+		}
+		link = msgs[len(msgs)-1].LinkPath
+		for _, msg := range msgs {
+			s.MessageSent(ctx, msg.ID)
+		}
+	})
+	return srv + "/acme/" + link
 }
