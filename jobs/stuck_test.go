@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -119,13 +120,21 @@ type countingMailer struct{ sent *int }
 
 func (c countingMailer) Send(context.Context, jobs.Mail) error { *c.sent++; return nil }
 
-// stallingMailer never finishes sending to stall@: it waits until it is cancelled.
-type stallingMailer struct{ sent *int }
+// stallingMailer never finishes sending to stall@: it waits until it is cancelled (or the test
+// ends, so that a run that fails the test does not also hang it).
+type stallingMailer struct {
+	sent    *int
+	testEnd chan struct{}
+}
 
 func (s stallingMailer) Send(ctx context.Context, m jobs.Mail) error {
 	if m.To == "stall@x.example" {
-		<-ctx.Done()
-		return ctx.Err()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.testEnd:
+			return errors.New("test over")
+		}
 	}
 	*s.sent++
 	return nil
@@ -163,7 +172,9 @@ func TestMailStalledTenantBounded(t *testing.T) {
 		l.Release()
 	}
 	var sent int
-	cfg := jobs.MailConfig{Mailer: stallingMailer{sent: &sent}, PerTenant: 100 * time.Millisecond}
+	testEnd := make(chan struct{})
+	t.Cleanup(func() { close(testEnd) }) // before the Manager closes: cleanups run last first
+	cfg := jobs.MailConfig{Mailer: stallingMailer{sent: &sent, testEnd: testEnd}, PerTenant: 100 * time.Millisecond}
 	type result struct {
 		r   jobs.MailResult
 		err error
