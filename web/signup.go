@@ -60,6 +60,13 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fieldErrors(owner.Validate(), v.Errors)
+	// The commonest mistake, an address another business has, is found before the allowance is
+	// used too (the registry still has the last word when the business is registered).
+	if _, ok := v.Errors["slug"]; !ok {
+		if _, redirect, err := s.Tenants.Resolve(r.Context(), v.Slug); err == nil && redirect == "" {
+			v.Errors["slug"] = slugTaken(v.Slug)
+		}
+	}
 	if len(v.Errors) > 0 {
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
 		return
@@ -76,7 +83,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 			return err
 		})
 	if errors.Is(err, tenancy.ErrSlugTaken) {
-		v.Errors["slug"] = "/" + v.Slug + " is taken: choose another address."
+		v.Errors["slug"] = slugTaken(v.Slug)
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
 		return
 	}
@@ -117,6 +124,8 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/"+t.Slug+"/admin", http.StatusSeeOther)
 }
+
+func slugTaken(slug string) string { return "/" + slug + " is taken: choose another address." }
 
 // signupSignInWait bounds how long a new owner's first sign-in waits for the new business.
 const signupSignInWait = 10 * time.Second

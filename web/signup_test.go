@@ -154,6 +154,10 @@ func TestSignupAllowanceCountsBusinesses(t *testing.T) {
 	c := browser(t)
 	for i := range 6 {
 		typo := url.Values{"name": {"Zen"}, "slug": {"zen"}, "timezone": {"UTC"}, "email": {"me@zen.example"}, "password": {"short"}}
+		if i%2 == 1 { // another business's address
+			typo.Set("slug", "acme")
+			typo.Set("password", "correct horse battery")
+		}
 		if status, _, _ := page(t, c, "POST", srv.URL+"/signup", typo.Encode()); status != http.StatusUnprocessableEntity {
 			t.Fatalf("typo %d: %d, want 422", i, status)
 		}
