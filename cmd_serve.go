@@ -79,16 +79,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var demoLogin string
 	if p.newData {
-		t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"})
+		_, password, err := createBusiness(ctx, p, newBusiness{
+			NewTenant: tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"},
+			Demo:      true, OwnerEmail: "owner@demo.example",
+		})
 		if err != nil {
-			return fmt.Errorf("create demo tenant: %w", err)
-		}
-		if err := seedDemo(ctx, p, t); err != nil {
-			return err
-		}
-		password, err := createOwner(ctx, p, t, "owner@demo.example", "")
-		if err != nil {
-			return fmt.Errorf("create demo owner: %w", err)
+			return fmt.Errorf("create demo business: %w", err)
 		}
 		demoLogin = "owner@demo.example with the password " + password
 	}

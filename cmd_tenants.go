@@ -40,20 +40,14 @@ func cmdTenants(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		cfg.create = true
 		return withPlatform(ctx, cfg, stderr, func(p *platform) error {
-			t, err := p.tenants.Provision(ctx, tenancy.NewTenant{Slug: *slug, Name: *name, Timezone: *tz})
+			t, password, err := createBusiness(ctx, p, newBusiness{
+				NewTenant: tenancy.NewTenant{Slug: *slug, Name: *name, Timezone: *tz},
+				Demo:      *demo, OwnerEmail: *ownerEmail, OwnerPassword: *ownerPassword,
+			})
 			if err != nil {
 				return err
 			}
-			if *demo {
-				if err := seedDemo(ctx, p, t); err != nil {
-					return err
-				}
-			}
 			if *ownerEmail != "" {
-				password, err := createOwner(ctx, p, t, *ownerEmail, *ownerPassword)
-				if err != nil {
-					return fmt.Errorf("business %s was created, but its owner was not: %w", t.Slug, err)
-				}
 				fmt.Fprintf(stdout, "Owner %s can sign in at /%s/admin with the password %s\n", *ownerEmail, t.Slug, password)
 			}
 			fmt.Fprintf(stdout, "Created %s (%s), id %s\n", t.Slug, t.Name, t.ID)

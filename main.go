@@ -321,34 +321,40 @@ func lockDataDir(dir string) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// withStore runs fn on tenant t's domain store.
-func withStore(ctx context.Context, p *platform, t tenancy.Tenant, fn func(*domain.Store) error) error {
-	l, err := p.tenants.Acquire(ctx, t)
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	return fn(domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now))
+// newBusiness is a business to create from the command line: the tenant, and optionally demo
+// data and a first owner (with a generated password when none is given).
+type newBusiness struct {
+	tenancy.NewTenant
+	Demo                      bool
+	OwnerEmail, OwnerPassword string
 }
 
-// seedDemo fills tenant t with the demo business's services, staff and bookings.
-func seedDemo(ctx context.Context, p *platform, t tenancy.Tenant) error {
-	return withStore(ctx, p, t, func(s *domain.Store) error {
-		if err := s.SeedDemo(ctx); err != nil {
-			return fmt.Errorf("seed demo data for %s: %w", t.Slug, err)
+// createBusiness creates b in one step (tenancy.ProvisionWith): the business with its demo data
+// and owner, or nothing at all. The owner is checked with the domain's rules first. It returns
+// the tenant and the owner's password.
+func createBusiness(ctx context.Context, p *platform, b newBusiness) (tenancy.Tenant, string, error) {
+	owner := domain.NewUser{Email: b.OwnerEmail, Name: "Owner", Role: domain.RoleOwner, Password: b.OwnerPassword}
+	if b.OwnerEmail != "" {
+		if owner.Password == "" {
+			owner.Password = strings.ToLower(rand.Text()[:16])
+		}
+		if err := owner.Validate(); err != nil {
+			return tenancy.Tenant{}, "", fmt.Errorf("owner: %w", err)
+		}
+	}
+	t, err := p.tenants.ProvisionWith(ctx, b.NewTenant, func(ctx context.Context, l *tenancy.Lease) error {
+		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+		if b.Demo {
+			if err := s.SeedDemo(ctx); err != nil {
+				return fmt.Errorf("seed demo data: %w", err)
+			}
+		}
+		if b.OwnerEmail != "" {
+			if _, err := s.CreateUser(ctx, owner); err != nil {
+				return fmt.Errorf("create owner: %w", err)
+			}
 		}
 		return nil
 	})
-}
-
-// createOwner adds the first owner of tenant t, with a generated password when none is given,
-// and returns the password.
-func createOwner(ctx context.Context, p *platform, t tenancy.Tenant, email, password string) (string, error) {
-	if password == "" {
-		password = strings.ToLower(rand.Text()[:16])
-	}
-	return password, withStore(ctx, p, t, func(s *domain.Store) error {
-		_, err := s.CreateUser(ctx, domain.NewUser{Email: email, Name: "Owner", Role: domain.RoleOwner, Password: password})
-		return err
-	})
+	return t, owner.Password, err
 }

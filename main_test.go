@@ -58,6 +58,20 @@ func TestCLITenants(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "slug is taken") {
 		t.Errorf("create with a taken slug: %d %q", code, errOut)
 	}
+	// A business whose owner the domain refuses is not created at all: the slug stays free.
+	code, _, errOut = reserva(t, "", "tenants", "create", "--data", data, "--slug", "solo", "--name", "Solo",
+		"--demo", "--owner-email", "owner@localhost")
+	if code != 1 || !strings.Contains(errOut, "not an email address") {
+		t.Errorf("create with a bad owner: %d %q", code, errOut)
+	}
+	code, out, errOut = reserva(t, "", "tenants", "create", "--data", data, "--slug", "solo", "--name", "Solo",
+		"--demo", "--owner-email", "owner@solo.example")
+	if code != 0 || !strings.Contains(out, "Owner owner@solo.example can sign in at /solo/admin") {
+		t.Errorf("create after the refused owner: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := reserva(t, "", "tenants", "delete", "--data", data, "--slug", "solo", "--yes"); code != 0 {
+		t.Fatalf("delete solo: %d %q", code, out)
+	}
 	code, _, errOut = reserva(t, "", "tenants", "create", "--data", data, "--bogus")
 	if code != 2 || !strings.Contains(errOut, "flag provided but not defined: -bogus") {
 		t.Errorf("unknown flag: %d %q", code, errOut)

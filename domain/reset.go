@@ -56,9 +56,10 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email, business string
 }
 
 // ResetPassword sets a new password with the secret of an emailed reset link, which is then
-// used up. Every session of the user ends. Errors: EINVALID (password), EUNAUTHORIZED (the link
-// is unknown, used or expired).
-func (s *Store) ResetPassword(ctx context.Context, secret, password string) (User, error) {
+// used up. Every session of the user ends, and with revokeTokens every API token the user made
+// (whoever took over the account may have made some). Errors: EINVALID (password),
+// EUNAUTHORIZED (the link is unknown, used or expired).
+func (s *Store) ResetPassword(ctx context.Context, secret, password string, revokeTokens bool) (User, error) {
 	if err := checkNewPassword(password); err != nil {
 		return User{}, err
 	}
@@ -77,6 +78,11 @@ func (s *Store) ResetPassword(ctx context.Context, secret, password string) (Use
 			HashPassword(password), id); err != nil {
 			return err
 		}
+		if revokeTokens {
+			if err := revokeUserTokens(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL`, id)
 		return err
 	})
@@ -94,15 +100,31 @@ func (s *Store) ValidResetLink(ctx context.Context, secret string) (bool, error)
 	return n > 0, err
 }
 
-// SignOutEverywhere ends every session of user id (the current one included) and returns the
-// user with its new epoch.
-func (s *Store) SignOutEverywhere(ctx context.Context, id int64) (User, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?`, id)
+// SignOutEverywhere ends every session of user id (the current one included), and with
+// revokeTokens every API token the user made, and returns the user with its new epoch.
+// Errors: ENOTFOUND.
+func (s *Store) SignOutEverywhere(ctx context.Context, id int64, revokeTokens bool) (User, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return Errorf(ENOTFOUND, "user %d not found", id)
+		}
+		if revokeTokens {
+			return revokeUserTokens(ctx, tx, id, s.now().Unix())
+		}
+		return nil
+	})
 	if err != nil {
-		return User{}, fmt.Errorf("sign out everywhere: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return User{}, Errorf(ENOTFOUND, "user %d not found", id)
+		return User{}, wrap("sign out everywhere", err)
 	}
 	return s.User(ctx, id)
+}
+
+// revokeUserTokens revokes every live API token user id made.
+func revokeUserTokens(ctx context.Context, tx *sql.Tx, id, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, now, id)
+	return err
 }

@@ -47,8 +47,12 @@ type NewUser struct {
 	StaffID               int64
 }
 
-// MinPasswordLen is the shortest password accepted.
-const MinPasswordLen = 10
+// MinPasswordLen is the shortest password accepted, in characters; MaxPasswordLen the longest,
+// in bytes (hashing is the expensive part of a sign-in: its input stays small).
+const (
+	MinPasswordLen = 10
+	MaxPasswordLen = 200
+)
 
 // argon2id parameters: the OWASP minimum (19 MiB, 2 passes), about 25 ms here.
 const (
@@ -107,30 +111,38 @@ func checkPassword(hash, password string) bool {
 // password and does not reveal who has an account.
 var dummyHash = HashPassword("not a real password, only for timing")
 
-func (u *NewUser) validate() error {
+// Validate tidies u (email lowercased, spaces trimmed) and checks every field: the rules a new
+// user must meet, for callers that check before they create anything (sign-up checks the owner
+// before the business exists). Errors: EINVALID, one per field at fault, joined.
+func (u *NewUser) Validate() error {
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	u.Name = strings.TrimSpace(u.Name)
-	switch {
-	case !isEmail(u.Email) || len(u.Email) > 254:
-		return Invalid("email", "email %q is not an email address", u.Email)
-	case u.Name == "" || utf8.RuneCountInString(u.Name) > 120:
-		return Invalid("name", "name must be 1 to 120 characters")
-	case !u.Role.Valid():
-		return Invalid("role", "role must be owner or staff")
+	var errs []error
+	if !isEmail(u.Email) || len(u.Email) > 254 {
+		errs = append(errs, Invalid("email", "%q is not an email address (such as you@example.com)", u.Email))
 	}
-	return checkNewPassword(u.Password)
+	if u.Name == "" || utf8.RuneCountInString(u.Name) > 120 {
+		errs = append(errs, Invalid("name", "name must be 1 to 120 characters"))
+	}
+	if !u.Role.Valid() {
+		errs = append(errs, Invalid("role", "role must be owner or staff"))
+	}
+	if err := checkNewPassword(u.Password); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func checkNewPassword(p string) error {
-	if utf8.RuneCountInString(p) < MinPasswordLen || len(p) > 200 {
-		return Invalid("password", "password must be %d to 200 characters", MinPasswordLen)
+	if utf8.RuneCountInString(p) < MinPasswordLen || len(p) > MaxPasswordLen {
+		return Invalid("password", "use at least %d and at most %d characters", MinPasswordLen, MaxPasswordLen)
 	}
 	return nil
 }
 
 // CreateUser adds a dashboard user. Errors: EINVALID, ECONFLICT (email taken).
 func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
-	if err := u.validate(); err != nil {
+	if err := u.Validate(); err != nil {
 		return User{}, err
 	}
 	var staffID any

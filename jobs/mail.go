@@ -208,8 +208,16 @@ type MailConfig struct {
 	Mailer       Mailer
 	BaseURL      string        // public address of the platform, for the manage links
 	RemindBefore time.Duration // reminders go this long before a booking starts; default 24 h
-	Now          func() time.Time
+	// PerTenant bounds the time one run spends sending one tenant's mail (default
+	// DefaultMailPerTenant): a mail server that stalls on one business's messages must not hold
+	// up every other business's mail. What is left waits for a later run.
+	PerTenant time.Duration
+	Now       func() time.Time
 }
+
+// DefaultMailPerTenant is MailConfig.PerTenant's default: a full batch at a healthy server
+// takes seconds.
+const DefaultMailPerTenant = 2 * time.Minute
 
 // DeliverMail sends the due messages of the open (active) tenants, or, with all, of every
 // tenant after queueing its reminders. A message is marked sent once the server accepted it;
@@ -220,6 +228,9 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 	}
 	if cfg.RemindBefore <= 0 {
 		cfg.RemindBefore = 24 * time.Hour
+	}
+	if cfg.PerTenant <= 0 {
+		cfg.PerTenant = DefaultMailPerTenant
 	}
 	mailer, baseURL := cfg.Mailer, cfg.BaseURL
 	var r MailResult
@@ -238,12 +249,19 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		if err != nil {
 			return err
 		}
+		// Sending has the tenant's budget; the outbox's bookkeeping, the job's context, so that a
+		// message cut short is recorded as failed and retried.
+		sendCtx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
+		defer cancel()
 		for _, msg := range msgs {
+			if sendCtx.Err() != nil {
+				break // the rest of the batch waits for a later run
+			}
 			body := msg.Body
 			if msg.LinkPath != "" {
 				body = strings.ReplaceAll(body, domain.LinkPlaceholder, strings.TrimSuffix(baseURL, "/")+"/"+l.Tenant.Slug+"/"+msg.LinkPath)
 			}
-			err := mailer.Send(ctx, Mail{
+			err := mailer.Send(sendCtx, Mail{
 				ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,
 				To: msg.To, Subject: msg.Subject, Body: body, ICS: msg.ICS,
 			})

@@ -232,7 +232,7 @@ func TestPasswordResetMail(t *testing.T) {
 	l, _ = m.Acquire(ctx, tn)
 	defer l.Release()
 	s = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	if u, err := s.ResetPassword(ctx, secret, "a brand new password"); err != nil || u.Email != "owner@acme.example" {
+	if u, err := s.ResetPassword(ctx, secret, "a brand new password", true); err != nil || u.Email != "owner@acme.example" {
 		t.Errorf("the mailed link does not reset: %v", err)
 	}
 	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Sent != 0 {

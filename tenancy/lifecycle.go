@@ -69,6 +69,16 @@ func (m *Manager) SetTimezone(ctx context.Context, id, tz string) error {
 // a new file) and registers it. The tenant exists only once both are done; a failed registration
 // puts the spare back or removes the file.
 func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
+	return m.ProvisionWith(ctx, n, nil)
+}
+
+// ProvisionWith creates a tenant whose database setup has filled (its owner, demo data) before
+// anyone can reach it: setup runs on the new database while it is still unregistered, and only
+// then is the tenant registered. Either everything is done or nothing is left: a failing setup
+// or registration removes the file, and no registry row, slug or lease outlives the attempt.
+// (A crash between the two leaves an unregistered file, never a business without an owner.)
+// The lease given to setup is not the Manager's: setup must not keep it, nor Release it.
+func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(context.Context, *Lease) error) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if err := n.Validate(); err != nil {
 		return Tenant{}, err
@@ -76,6 +86,9 @@ func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 	t := Tenant{
 		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
 		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
+	}
+	if setup != nil {
+		return m.provisionSetUp(ctx, t, setup)
 	}
 	for {
 		spare := true
@@ -109,6 +122,73 @@ func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 	}
 	m.cache.invalidate()
 	return t, nil
+}
+
+// provisionSetUp is ProvisionWith with a setup: the file is taken out of the spares first (so a
+// crash never hands a set-up file to the next sign-up as an empty spare), set up, then registered.
+func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(context.Context, *Lease) error) (Tenant, error) {
+	var err error
+	if t.ID, err = m.claimFile(ctx); err != nil {
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	}
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if err = m.setUp(ctx, t, path, setup); err == nil {
+		err = m.reg.Create(ctx, t, false)
+	}
+	if err != nil {
+		removeDBFiles(path)
+		return Tenant{}, err
+	}
+	m.cache.invalidate()
+	return t, nil
+}
+
+// claimFile takes a spare database out of the pool and the registry's spares, or copies the
+// template to a new file, and returns its id. The file is the caller's, known to nobody else.
+func (m *Manager) claimFile(ctx context.Context) (string, error) {
+	for {
+		select {
+		case id := <-m.spares:
+			select {
+			case m.spareWake <- struct{}{}:
+			default:
+			}
+			removed, err := m.reg.RemoveSpare(ctx, id)
+			if err != nil {
+				m.putBackSpare(id)
+				return "", err
+			}
+			if !removed {
+				continue // claimed by another process: its file is that tenant's now
+			}
+			return id, nil
+		default:
+			return m.newTenantFile(ctx)
+		}
+	}
+}
+
+// setUp opens the unregistered database at path for t and runs setup on it.
+func (m *Manager) setUp(ctx context.Context, t Tenant, path string, setup func(context.Context, *Lease) error) error {
+	db, err := openDB(path, openOptions{readConns: 1})
+	if err != nil {
+		return fmt.Errorf("open new tenant %s: %w", t.Slug, err)
+	}
+	err = setup(ctx, &Lease{Tenant: t, DB: db, Location: m.zone(t.Timezone)})
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close new tenant %s: %w", t.Slug, cerr)
+	}
+	return err
+}
+
+// removeDBFiles removes a database file with its WAL and shared memory.
+func removeDBFiles(path string) {
+	for _, p := range []string{path + "-wal", path + "-shm", path} {
+		os.Remove(p)
+	}
 }
 
 // newTenantFile copies the template to the file of a new tenant id and returns the id.
@@ -298,7 +378,8 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Rename gives tenant id a new slug; the old one redirects to it.
+// Rename gives tenant id a new slug; the old one redirects to it, and for the slug grace period
+// (30 days by default) no other business can take it, as for a deleted business's slugs.
 func (m *Manager) Rename(ctx context.Context, id, slug string) error {
 	if err := ValidateSlug(slug); err != nil {
 		return err
@@ -448,7 +529,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		l, err := m.Acquire(ctx, t)
+		l, err := m.acquireBounded(ctx, t)
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "open tenant for maintenance", "tenant", t.Slug, "err", err)
 			continue

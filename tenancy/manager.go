@@ -39,6 +39,13 @@ type Config struct {
 	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
 	// process looks at its file again; default 1 minute. Each look is a full quick_check.
 	FaultRetry time.Duration
+	// AcquireWait bounds how long a request, or a job's visit, waits to enter one tenant (for its
+	// lock while another caller opens it, for an exclusive operation, for a free handle slot):
+	// default 10 s. A tenant that stays stuck costs a job that long, never the whole run.
+	AcquireWait time.Duration
+	// ExclusiveWait bounds how long Exclusive (delete, restore) waits for a tenant's leases to
+	// end, when its context allows longer: default 30 s. New leases wait while it does.
+	ExclusiveWait time.Duration
 	// Blobs holds backups and uploads (nil: backups are not available).
 	Blobs BlobStore
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
@@ -51,6 +58,12 @@ type Config struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
+
+// Defaults of Config's waits.
+const (
+	DefaultAcquireWait   = 10 * time.Second
+	DefaultExclusiveWait = 30 * time.Second
+)
 
 // Manager opens tenant databases on demand and shares them between requests and jobs.
 //
@@ -131,6 +144,12 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	}
 	if cfg.FaultRetry <= 0 {
 		cfg.FaultRetry = time.Minute
+	}
+	if cfg.AcquireWait <= 0 {
+		cfg.AcquireWait = DefaultAcquireWait
+	}
+	if cfg.ExclusiveWait <= 0 {
+		cfg.ExclusiveWait = DefaultExclusiveWait
 	}
 	if cfg.Migrations == nil {
 		cfg.Migrations = migrations.Tenant()
@@ -214,8 +233,13 @@ type Lease struct {
 	once sync.Once
 }
 
-// Release gives the handle back. It is safe to call more than once.
-func (l *Lease) Release() { l.once.Do(func() { l.m.release(l.e) }) }
+// Release gives the handle back. It is safe to call more than once. (The lease ProvisionWith
+// lends its setup belongs to no Manager: releasing it does nothing.)
+func (l *Lease) Release() {
+	if l.m != nil {
+		l.once.Do(func() { l.m.release(l.e) })
+	}
+}
 
 // Acquire returns a lease on t's database, opening and migrating it first if needed. It waits
 // while another caller opens or migrates t, while an exclusive operation (delete, restore) runs
@@ -261,6 +285,15 @@ func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
 		}
 		return &Lease{Tenant: t, DB: db, Location: m.zone(t.Timezone), m: m, e: e}, nil
 	}
+}
+
+// acquireBounded is Acquire waiting at most Config.AcquireWait: for requests and for jobs that
+// go through many tenants, where one stuck tenant must not hold up the rest. The lease, once
+// had, is not bound to that deadline.
+func (m *Manager) acquireBounded(ctx context.Context, t Tenant) (*Lease, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.AcquireWait)
+	defer cancel()
+	return m.Acquire(ctx, t)
 }
 
 // openEntry opens and migrates e's database under the tenant's lock.
@@ -643,7 +676,12 @@ func (m *Manager) closeDB(id string, db *DB) {
 // Exclusive runs fn on tenant id with no handle open and no lease out: it stops new leases,
 // waits for the in-flight ones to end, closes the handle, then runs fn (which may remove or
 // replace the database file). Acquire calls made meanwhile wait and then see fn's result.
+// The wait ends with ctx, and at the latest after Config.ExclusiveWait: a lease that is never
+// given back (a caller that holds one while it deletes) makes Exclusive fail, not hang with
+// every other caller of the tenant waiting behind it.
 func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) error {
+	wctx, cancel := context.WithTimeout(ctx, m.cfg.ExclusiveWait)
+	defer cancel()
 	m.mu.Lock()
 	e := m.entryLocked(id)
 	for e.exclusive != nil {
@@ -651,8 +689,8 @@ func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) err
 		m.mu.Unlock()
 		select {
 		case <-gate:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-wctx.Done():
+			return fmt.Errorf("wait for another operation on tenant %s: %w", id, wctx.Err())
 		}
 		m.mu.Lock()
 		e = m.entryLocked(id)
@@ -681,8 +719,9 @@ func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) err
 		m.mu.Unlock()
 		select {
 		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for in-flight work on tenant %s: %w", id, ctx.Err())
+		case <-wctx.Done():
+			return fmt.Errorf("tenant %s is still in use (%d leases) after waiting: try again later: %w",
+				id, m.Leases(id), wctx.Err())
 		}
 	}
 	return fn()
@@ -717,7 +756,7 @@ func (m *Manager) Leases(id string) int {
 // out of the handle cache.
 func (m *Manager) Visit(ctx context.Context, t Tenant, fn func(*Lease) error) error {
 	wasOpen := m.isOpen(t.ID)
-	l, err := m.Acquire(ctx, t)
+	l, err := m.acquireBounded(ctx, t)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -420,10 +421,50 @@ func TestRename(t *testing.T) {
 	if _, redirect, err = m.Resolve(ctx, "acme"); err != nil || redirect != "acme-studio" {
 		t.Errorf("old slug: redirect %q, err %v; want acme-studio", redirect, err)
 	}
-	// A new business may take the old slug; the redirect then ends.
-	mustProvision(t, m, "acme")
-	if got, redirect, _ := m.Resolve(ctx, "acme"); redirect != "" || got.ID == acme.ID {
-		t.Errorf("old slug taken over: got %s redirect %q", got.ID, redirect)
+}
+
+// A renamed business's old slug is held like a deleted one's: mailed links must not reach a
+// stranger's site. Only the business itself may take it back; once the grace period is over,
+// another business may take it and the redirect ends. Before, the old slug was free at once.
+func TestRenameHoldsOldSlug(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	acme := mustProvision(t, m, "acme")
+	other := mustProvision(t, m, "other")
+	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Stranger", Timezone: "UTC"}); !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("a new business takes a just-renamed slug: %v, want ErrSlugTaken", err)
+	}
+	if err := m.Rename(ctx, other.ID, "acme"); !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("another business renamed onto a just-renamed slug: %v, want ErrSlugTaken", err)
+	}
+	if _, redirect, err := m.Resolve(ctx, "acme"); err != nil || redirect != "acme-studio" {
+		t.Errorf("old slug: redirect %q, err %v; want acme-studio", redirect, err)
+	}
+	// The business takes its old slug back; now acme-studio is held for it.
+	if err := m.Rename(ctx, acme.ID, "acme"); err != nil {
+		t.Fatalf("take the old slug back: %v", err)
+	}
+	if err := m.Rename(ctx, other.ID, "acme-studio"); !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("another business renamed onto acme's previous slug: %v, want ErrSlugTaken", err)
+	}
+	// Past the grace period the old slug is free: a new business takes it and the redirect ends.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(e.dir, "registry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE slug_redirects SET created_at = ?`,
+		time.Now().Add(-tenancy.DefaultSlugGrace-time.Hour).UTC()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	fresh := mustProvision(t, m, "acme-studio")
+	if got, redirect, _ := m.Resolve(ctx, "acme-studio"); redirect != "" || got.ID != fresh.ID {
+		t.Errorf("old slug after the grace period: got %s redirect %q", got.ID, redirect)
 	}
 }
 

@@ -89,7 +89,7 @@ func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
 		}
 		defer end()
 		ctx = context.WithValue(ctx, turnKey{}, end)
-		lease, err := m.Acquire(ctx, t)
+		lease, err := m.acquireBounded(ctx, t)
 		if errors.Is(err, ErrNotFound) { // deleted while this request waited
 			fail(w, r, http.StatusNotFound, err)
 			return

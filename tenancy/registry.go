@@ -56,7 +56,9 @@ type Registry interface {
 	// Redirect returns the current slug of the tenant that used to be at oldSlug.
 	Redirect(ctx context.Context, oldSlug string) (string, error)
 	List(ctx context.Context) ([]Tenant, error)
-	Rename(ctx context.Context, id, slug string) error     // ErrNotFound, ErrSlugTaken
+	// Rename gives tenant id slug; its old slug redirects to it and is held for the grace period
+	// (only id may take it back meanwhile). Errors: ErrNotFound, ErrSlugTaken.
+	Rename(ctx context.Context, id, slug string) error
 	SetTimezone(ctx context.Context, id, tz string) error  // ErrNotFound
 	SetHost(ctx context.Context, host, id string) error    // ErrHostTaken, ErrNotFound
 	RemoveHost(ctx context.Context, host, id string) error // ErrNotFound
@@ -108,12 +110,14 @@ type SQLiteRegistry struct {
 	now   func() time.Time
 }
 
-// DefaultSlugGrace is how long a deleted tenant's slug stays unavailable to others.
+// DefaultSlugGrace is how long a deleted tenant's slugs, and a renamed tenant's old slug, stay
+// unavailable to others.
 const DefaultSlugGrace = 30 * 24 * time.Hour
 
 // OpenRegistry opens (creating it if needed) the registry at path and applies its pending
-// migrations. grace is how long a deleted tenant's slug stays taken. An existing registry is
-// checked first (quick_check): a damaged one is an error, never started afresh or half-read.
+// migrations. grace is how long a deleted tenant's slugs, and a renamed tenant's old slug, stay
+// taken. An existing registry is checked first (quick_check): a damaged one is an error, never
+// started afresh or half-read.
 func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLiteRegistry, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
@@ -202,7 +206,7 @@ func scanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
 
 func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant, fromSpare bool) error {
 	err := withTx(ctx, r.db.Write, func(tx *sql.Tx) error {
-		if err := r.slugFree(ctx, tx, t.Slug); err != nil {
+		if err := r.slugFree(ctx, tx, t.Slug, ""); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, t.Slug); err != nil {
@@ -225,13 +229,18 @@ func (r *SQLiteRegistry) Create(ctx context.Context, t Tenant, fromSpare bool) e
 	return nil
 }
 
-// slugFree fails with ErrSlugTaken when a tenant has slug or a tenant deleted within the grace
-// period had it. An old slug of a renamed tenant is free: the new owner takes over its redirect.
-func (r *SQLiteRegistry) slugFree(ctx context.Context, tx *sql.Tx, slug string) error {
+// slugFree fails with ErrSlugTaken when a tenant has slug, a tenant deleted within the grace
+// period had it, or another tenant than owner ("" for a new one) was renamed away from it
+// within the grace period: links mailed with an old slug must not reach a stranger's site. A
+// tenant may always take back its own old slug; once the grace period is over, an old slug is
+// free, and the new owner takes over its redirect.
+func (r *SQLiteRegistry) slugFree(ctx context.Context, tx *sql.Tx, slug, owner string) error {
 	var n int
+	cutoff := r.now().Add(-r.grace).UTC()
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tenants WHERE slug = ?) +
-		(SELECT count(*) FROM tombstones WHERE slug = ? AND deleted_at > ?)`,
-		slug, slug, r.now().Add(-r.grace).UTC()).Scan(&n)
+		(SELECT count(*) FROM tombstones WHERE slug = ? AND deleted_at > ?) +
+		(SELECT count(*) FROM slug_redirects WHERE slug = ? AND tenant_id != ? AND created_at > ?)`,
+		slug, slug, cutoff, slug, owner, cutoff).Scan(&n)
 	if err != nil {
 		return err
 	}
@@ -293,7 +302,7 @@ func (r *SQLiteRegistry) Rename(ctx context.Context, id, slug string) error {
 		if old == slug {
 			return nil
 		}
-		if err := r.slugFree(ctx, tx, slug); err != nil {
+		if err := r.slugFree(ctx, tx, slug, id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM slug_redirects WHERE slug = ?`, slug)

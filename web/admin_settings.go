@@ -283,11 +283,13 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, f *form, st
 	render(w, r, status, accountPage(accountView{Frame: s.frame(r, "account"), Delete: f}))
 }
 
-// signOutEverywhere ends every session of the signed-in user, on every device.
+// signOutEverywhere ends every session of the signed-in user, on every device, and the API
+// tokens the user made unless they ask to keep them (keepTokens): whoever used a lost device
+// may have made one.
 func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
 	v, _ := domain.ViewerFrom(r.Context())
-	if _, err := s.store(r).SignOutEverywhere(r.Context(), v.UserID); err != nil {
+	if _, err := s.store(r).SignOutEverywhere(r.Context(), v.UserID, r.PostFormValue("keepTokens") == ""); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

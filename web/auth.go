@@ -1,9 +1,11 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/ratelimit"
@@ -37,6 +39,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusTooManyRequests, loginPage(v))
 		return
 	}
+	// And per account, whichever addresses the guesses come from.
+	account := accountKey(l.Tenant.ID, v.Email)
+	wait, backoff := s.accountLimit.attempt(account)
+	if wait > 0 {
+		v.Error = fmt.Sprintf("Too many sign-in attempts for this account. Try again in %s, or reset the password.",
+			humanWait(wait))
+		render(w, r, http.StatusTooManyRequests, loginPage(v))
+		return
+	}
+	if backoff > 0 {
+		s.Log.WarnContext(r.Context(), "sign-in attempts for one account: backing off", "email", v.Email,
+			"address", clientIP(r), "backoff", backoff)
+	}
 	u, err := s.store(r).Authenticate(r.Context(), v.Email, r.PostFormValue("password"))
 	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
 		v.Error = "The email or password is wrong."
@@ -47,6 +62,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.accountLimit.succeeded(account)
 	if err := signIn(r.Context(), s.sessions(r), u); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -96,4 +112,19 @@ func tooMany(w http.ResponseWriter, l *ratelimit.Limiter, key string) string {
 		return "1 second"
 	}
 	return strconv.Itoa(secs) + " seconds"
+}
+
+// humanWait says d in whole minutes, or seconds under a minute ("2 minutes", "40 seconds").
+func humanWait(d time.Duration) string {
+	if d > time.Minute {
+		m := int((d + time.Minute - 1) / time.Minute)
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return fmt.Sprintf("%d seconds", max(1, int((d+time.Second-1)/time.Second)))
+}
+
+// accountKey names an account for the sign-in throttle: its business and its email, as the
+// domain compares emails.
+func accountKey(tenantID, email string) string {
+	return tenantID + "/" + strings.ToLower(strings.TrimSpace(email))
 }

@@ -27,11 +27,24 @@ import (
 // (password "correct horse battery").
 func site(t *testing.T) (*httptest.Server, *tenancy.Manager) {
 	t.Helper()
-	return siteLogging(t, slog.New(slog.DiscardHandler))
+	return siteWith(t, tenancy.Config{}, nil)
 }
 
 // siteLogging is site with the server logging to log, and changed by configure.
 func siteLogging(t *testing.T, log *slog.Logger, configure ...func(*web.Server)) (*httptest.Server, *tenancy.Manager) {
+	t.Helper()
+	return siteFull(t, tenancy.Config{}, nil, log, configure...)
+}
+
+// siteWith is site with the Manager's configuration cfg (its data directory, logger and blobs
+// are the site's), and wrap, when given, around the whole handler.
+func siteWith(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Handler) (*httptest.Server, *tenancy.Manager) {
+	t.Helper()
+	return siteFull(t, cfg, wrap, slog.New(slog.DiscardHandler))
+}
+
+// siteFull is site with all of siteLogging's and siteWith's changes.
+func siteFull(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Handler, log *slog.Logger, configure ...func(*web.Server)) (*httptest.Server, *tenancy.Manager) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -45,7 +58,8 @@ func siteLogging(t *testing.T, log *slog.Logger, configure ...func(*web.Server))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+	cfg.DataDir, cfg.Logger, cfg.Blobs = dir, quiet, blobs
+	m, err := tenancy.NewManager(reg, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +80,11 @@ func siteLogging(t *testing.T, log *slog.Logger, configure ...func(*web.Server))
 	for _, c := range configure {
 		c(ws)
 	}
-	srv := httptest.NewServer(ws.Handler())
+	h := ws.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		m.Close(ctx)

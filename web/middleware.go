@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -112,6 +114,41 @@ func limitBody(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// bufferBody reads a request's whole body (limitBody caps it) before the request goes any
+// further, so before it takes a turn of its business's fair share: a client that sends its body
+// slowly (a byte every few seconds) only ever keeps its own request waiting. Read after the
+// turn, one such client held a business's only turn for the whole server read timeout and every
+// other visitor of the business got 503. A body that cannot be read (too big, the client gone)
+// reaches the handler as a reader that fails with that error, so each handler answers it as
+// before.
+func bufferBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		r.Body = &bufferedBody{Reader: bytes.NewReader(body), err: err}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bufferedBody is a body read in full, or as far as it could be read and why it stopped.
+type bufferedBody struct {
+	*bytes.Reader
+	err error // nil: the whole body
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF && b.err != nil {
+		err = b.err
+	}
+	return n, err
+}
+
+func (b *bufferedBody) Close() error { return nil }
 
 // requireUTF8 refuses query strings and form bodies that are not valid UTF-8 (400), so no
 // handler stores text nobody can read back.

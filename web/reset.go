@@ -79,7 +79,10 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusUnprocessableEntity, resetPage(v))
 		return
 	}
-	u, err := s.store(r).ResetPassword(r.Context(), token, password)
+	// The user's API tokens go too, unless they ask to keep them: a reset often follows a
+	// takeover, and whoever took the account over may have made tokens.
+	keepTokens := v.Form.Get("keepTokens") != ""
+	u, err := s.store(r).ResetPassword(r.Context(), token, password, !keepTokens)
 	switch domain.ErrorCode(err) {
 	case "":
 	case domain.EUNAUTHORIZED:
@@ -94,12 +97,19 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	// The owner of the address proved it: guesses at the account before the reset no longer
+	// hold its sign-ins back.
+	s.accountLimit.succeeded(accountKey(l.Tenant.ID, u.Email))
 	// Every older session ended with the reset; this browser starts a new one.
 	sm := s.sessions(r)
 	if err := signIn(r.Context(), sm, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	sm.Put(r.Context(), "flash", "Your password is changed, and every other session is signed out.")
+	msg := "Your password is changed, every other session is signed out and your API tokens are revoked."
+	if keepTokens {
+		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
+	}
+	sm.Put(r.Context(), "flash", msg)
 	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 }

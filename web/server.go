@@ -45,6 +45,7 @@ type Server struct {
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
+	accountLimit    *accountThrottle   // sign-in attempts per account, with back-off
 	signupLimit     *ratelimit.Limiter // new businesses per address
 	bookingLimit    *ratelimit.Limiter // bookings through the public form per tenant and address
 }
@@ -139,6 +140,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
+	s.accountLimit = newAccountThrottle(time.Now)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
@@ -150,6 +152,7 @@ func (s *Server) Handler() http.Handler {
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = s.requireUTF8(h)
+	h = bufferBody(h) // the whole body is in before the request takes its business's turn
 	h = limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
@@ -26,25 +28,24 @@ func suggestSlug(name string) string {
 }
 
 // signup creates a business and its owner, signs the owner in, and opens the dashboard.
+// Everything the visitor typed is checked first, with the domain's own rules, and a form with
+// mistakes does not count against the address's sign-up allowance. The business and its owner
+// are then made in one step (tenancy.ProvisionWith): either both exist or neither does.
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	v := signupView{
 		Name: strings.TrimSpace(r.PostFormValue("name")), Slug: strings.TrimSpace(r.PostFormValue("slug")),
 		Timezone: strings.TrimSpace(r.PostFormValue("timezone")), Email: strings.TrimSpace(r.PostFormValue("email")),
 		Errors: map[string]string{},
 	}
-	password := r.PostFormValue("password")
 	if v.Slug == "" {
 		v.Slug = suggestSlug(v.Name)
 	}
-	if !s.signupLimit.Allow(clientIP(r)) {
+	if s.signupLimit.Exhausted(clientIP(r)) {
 		v.Message = "Too many sign-ups from your address. Please try again later."
 		render(w, r, http.StatusTooManyRequests, signupPage(v))
 		return
 	}
-	// Check the owner's details before the business exists, so a bad password loses nothing.
-	if len([]rune(password)) < domain.MinPasswordLen {
-		v.Errors["password"] = "Use at least 10 characters."
-	}
+	owner := domain.NewUser{Email: v.Email, Name: "Owner", Role: domain.RoleOwner, Password: r.PostFormValue("password")}
 	if err := tenancy.ValidateSlug(v.Slug); err != nil {
 		v.Errors["slug"] = err.Error()
 	}
@@ -58,16 +59,35 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if !strings.Contains(v.Email, "@") {
-		v.Errors["email"] = "Enter the email you will sign in with."
+	fieldErrors(owner.Validate(), v.Errors)
+	// The commonest mistake, an address another business has, is found before the allowance is
+	// used too (the registry still has the last word when the business is registered).
+	if _, ok := v.Errors["slug"]; !ok {
+		if _, redirect, err := s.Tenants.Resolve(r.Context(), v.Slug); err == nil && redirect == "" {
+			v.Errors["slug"] = slugTaken(v.Slug)
+		}
 	}
 	if len(v.Errors) > 0 {
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
 		return
 	}
-	t, err := s.Tenants.Provision(r.Context(), tenancy.NewTenant{Slug: v.Slug, Name: v.Name, Timezone: v.Timezone})
+	if !s.signupLimit.Allow(clientIP(r)) { // taken now: parallel sign-ups cannot slip past it
+		v.Message = "Too many sign-ups from your address. Please try again later."
+		render(w, r, http.StatusTooManyRequests, signupPage(v))
+		return
+	}
+	var u domain.User
+	t, err := s.Tenants.ProvisionWith(r.Context(), tenancy.NewTenant{Slug: v.Slug, Name: v.Name, Timezone: v.Timezone},
+		func(ctx context.Context, l *tenancy.Lease) (err error) {
+			u, err = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).CreateUser(ctx, owner)
+			return err
+		})
 	if errors.Is(err, tenancy.ErrSlugTaken) {
-		v.Errors["slug"] = "/" + v.Slug + " is taken: choose another address."
+		v.Errors["slug"] = slugTaken(v.Slug)
+		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
+		return
+	}
+	if fieldErrors(err, v.Errors) {
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
 		return
 	}
@@ -75,30 +95,17 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	lease, err := s.Tenants.Acquire(r.Context(), t)
+	// Sign the owner in: a new session in the new business's database. The business is whole
+	// by now: if this fails, the owner signs in on the login page.
+	ctx, cancel := context.WithTimeout(r.Context(), signupSignInWait)
+	defer cancel()
+	lease, err := s.Tenants.Acquire(ctx, t)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	defer lease.Release()
-	ctx := tenancy.WithLease(r.Context(), lease)
-	r = r.WithContext(ctx)
-	u, err := s.store(r).CreateUser(ctx, domain.NewUser{Email: v.Email, Name: "Owner", Role: domain.RoleOwner, Password: password})
-	if err != nil {
-		// Without its owner nobody could use the business: take it away again.
-		if derr := s.Tenants.Delete(ctx, t.ID); derr != nil {
-			s.Log.ErrorContext(ctx, "remove half-made business", "tenant", t.Slug, "err", derr)
-		}
-		var e *domain.Error
-		if errors.As(err, &e) && e.Code == domain.EINVALID {
-			v.Errors[e.Field] = e.Message
-			render(w, r, http.StatusUnprocessableEntity, signupPage(v))
-			return
-		}
-		s.serverError(w, r, err)
-		return
-	}
-	// Sign the owner in: a new session in the new business's database.
+	ctx = tenancy.WithLease(ctx, lease)
 	sm := s.sessionManagers.of(t.ID)
 	ctx, err = sm.Load(ctx, "")
 	if err == nil {
@@ -116,4 +123,35 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/"+t.Slug+"/admin", http.StatusSeeOther)
+}
+
+func slugTaken(slug string) string { return "/" + slug + " is taken: choose another address." }
+
+// signupSignInWait bounds how long a new owner's first sign-in waits for the new business.
+const signupSignInWait = 10 * time.Second
+
+// fieldErrors puts each EINVALID domain error in err (one, or several joined) under its field
+// and reports whether there were any.
+func fieldErrors(err error, fields map[string]string) bool {
+	found := false
+	var visit func(error)
+	visit = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				visit(e)
+			}
+			return
+		}
+		var e *domain.Error
+		if errors.As(err, &e) && e.Code == domain.EINVALID {
+			if _, taken := fields[e.Field]; !taken {
+				fields[e.Field] = e.Message
+			}
+			found = true
+		}
+	}
+	if err != nil {
+		visit(err)
+	}
+	return found
 }

@@ -1,0 +1,205 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// waitFor returns what done delivers, or fails the test when nothing comes within a minute: a
+// wait that is meant to be bounded hung.
+func waitFor[T any](t *testing.T, what string, done <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("%s still waiting after a minute", what)
+		panic("unreachable")
+	}
+}
+
+// Deleting a tenant whose lease is never given back (a caller deleting under its own lease did
+// so, and hung with the tenant's every other caller behind it) fails after a bounded wait: the
+// context's deadline, or Config.ExclusiveWait when the context has none. The tenant is intact
+// afterwards and serves again.
+func TestExclusiveWaitIsBounded(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{ExclusiveWait: 200 * time.Millisecond})
+	tn := mustProvision(t, m, "held")
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"CtxDeadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}},
+		{"NoDeadline", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- m.Delete(ctx, tn.ID) }()
+			err := waitFor(t, "Delete under a held lease", done)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Delete under a held lease: %v, want a deadline error", err)
+			}
+			// Nothing was deleted, and the tenant serves again at once.
+			if _, _, err := m.Resolve(context.Background(), "held"); err != nil {
+				t.Errorf("resolve after the refused delete: %v", err)
+			}
+			actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer acancel()
+			l2, err := m.Acquire(actx, tn)
+			if err != nil {
+				t.Fatalf("acquire after the refused delete: %v", err)
+			}
+			l2.Release()
+		})
+	}
+	l.Release()
+	if err := m.Delete(context.Background(), tn.ID); err != nil {
+		t.Errorf("delete once the lease is back: %v", err)
+	}
+}
+
+// A request or a job waiting to enter a tenant that an exclusive operation holds waits at most
+// Config.AcquireWait (Visit, ForEachOpen and the middleware all wait this way).
+func TestVisitWaitIsBounded(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
+	tn := mustProvision(t, m, "stuck")
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A delete waits for the lease, and new leases wait for the delete.
+	ctx, cancel := context.WithCancel(context.Background())
+	deleted := make(chan error, 1)
+	go func() { deleted <- m.Delete(ctx, tn.ID) }()
+	defer func() {
+		cancel()
+		<-deleted
+		l.Release()
+	}()
+	for m.Leases(tn.ID) != 1 || func() bool { // the delete has closed the gate: a visit must wait
+		c, cc := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cc()
+		ll, err := m.Acquire(c, tn)
+		if err == nil {
+			ll.Release()
+		}
+		return err == nil
+	}() {
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Visit(context.Background(), tn, func(*tenancy.Lease) error { return nil }) }()
+	if err := waitFor(t, "Visit of a tenant being deleted", done); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("visit: %v, want a deadline error", err)
+	}
+}
+
+// ProvisionWith sets a tenant up before it exists: a failing setup leaves no registry row, no
+// file and no held slug, from a spare or from the template; a good one is registered with what
+// setup wrote.
+func TestProvisionWith(t *testing.T) {
+	for _, spares := range []int{0, 1} {
+		e := newEnv(t)
+		m := e.manager(t, nil, tenancy.Config{Spares: spares})
+		ctx := context.Background()
+		if spares > 0 {
+			for m.SparesReady() == 0 { // the filler makes one in the background
+				time.Sleep(time.Millisecond)
+			}
+		}
+		files := func() (n int) {
+			filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					n++
+				}
+				return err
+			})
+			return n
+		}
+		before := files()
+		bad := errors.New("owner refused")
+		_, err := m.ProvisionWith(ctx, tenancy.NewTenant{Slug: "new-biz", Name: "New", Timezone: "UTC"},
+			func(ctx context.Context, l *tenancy.Lease) error {
+				if _, err := l.DB.Write.ExecContext(ctx, `CREATE TABLE owner (email TEXT)`); err != nil {
+					return err
+				}
+				return bad
+			})
+		if !errors.Is(err, bad) {
+			t.Fatalf("spares %d: %v, want the setup's error", spares, err)
+		}
+		if list, _ := e.reg.List(ctx); len(list) != 0 {
+			t.Errorf("spares %d: %d tenants registered after a failed setup", spares, len(list))
+		}
+		if spares == 0 && files() != before {
+			t.Errorf("%d files under tenants/ after a failed setup, %d before", files(), before)
+		}
+		if known, _ := e.reg.Spares(ctx); spares > 0 {
+			for id := range known {
+				p, _ := m.Path(id)
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("spare %s listed without its file: %v", id, err)
+				}
+			}
+		}
+		tn, err := m.ProvisionWith(ctx, tenancy.NewTenant{Slug: "new-biz", Name: "New", Timezone: "UTC"},
+			func(ctx context.Context, l *tenancy.Lease) error {
+				_, err := l.DB.Write.ExecContext(ctx, `CREATE TABLE owner (email TEXT)`)
+				return err
+			})
+		if err != nil {
+			t.Fatalf("spares %d: the slug is not free again: %v", spares, err)
+		}
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := l.DB.Read.QueryRowContext(ctx, `SELECT count(*) FROM owner`).Scan(&n); err != nil {
+			t.Errorf("spares %d: setup's table missing: %v", spares, err)
+		}
+		l.Release()
+	}
+}
+
+// A request that finds every open handle leased (held by requests that never end, as hung
+// sign-ups held them) gets 503 after Config.AcquireWait instead of hanging, while the
+// business whose handle is open keeps serving.
+func TestMiddlewareWaitForHandleIsBounded(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{MaxOpen: 1, AcquireWait: 100 * time.Millisecond})
+	held := mustProvision(t, m, "held")
+	mustProvision(t, m, "waiting")
+	l, err := m.Acquire(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(echoTenant), errorPage))
+	defer srv.Close()
+	c := &http.Client{Timeout: time.Minute}
+	if status, body, _ := get(t, c, srv.URL+"/waiting/", ""); status != http.StatusServiceUnavailable {
+		t.Errorf("a business with no handle free: %d %s, want 503", status, body)
+	}
+	if status, body, _ := get(t, c, srv.URL+"/held/", ""); status != http.StatusOK {
+		t.Errorf("the business whose handle is open: %d %s", status, body)
+	}
+}

@@ -1,0 +1,119 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/tenancy"
+)
+
+// firstRead tells, once, that the server has begun reading a request's body.
+type firstRead struct {
+	io.ReadCloser
+	once *sync.Once
+	ch   chan struct{}
+}
+
+func (f firstRead) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if n > 0 {
+		f.once.Do(func() { close(f.ch) })
+	}
+	return n, err
+}
+
+// A client that sends its body a byte at a time keeps only its own request waiting: with the
+// business allowed one request at a time, its other visitors are answered while the slow body is
+// still incomplete. Before, the slow request took the business's turn and then read its body,
+// and everyone else got 503 once they had waited FairShareWait.
+func TestSlowBodyHurtsOnlyItself(t *testing.T) {
+	reading := make(chan struct{})
+	var once sync.Once
+	srv, _ := siteWith(t, tenancy.Config{FairShare: 1, FairShareWait: 2 * time.Second}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Slow") != "" {
+				r.Body = firstRead{ReadCloser: r.Body, once: &once, ch: reading}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	owner := browser(t)
+	signIn(t, srv.URL, owner, "acme", "owner@acme.example")
+	u, _ := http.NewRequest("GET", srv.URL, nil)
+	var cookie []string
+	for _, c := range owner.Jar.Cookies(u.URL) {
+		cookie = append(cookie, c.String())
+	}
+	var logo bytes.Buffer
+	mw := multipart.NewWriter(&logo)
+	mw.WriteField("brandColor", "#112233")
+	fw, _ := mw.CreateFormFile("logo", "logo.png")
+	fw.Write(pngLogo(t))
+	mw.Close()
+
+	for _, tc := range []struct {
+		name, path, contentType, body string
+		want                          int
+	}{
+		{"GraphQLJSON", "/acme/graphql", "application/json", `{"query":"{ business { name } }"}`, http.StatusOK},
+		{"Multipart", "/acme/admin/settings/branding", mw.FormDataContentType(), logo.String(), http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reading = make(chan struct{})
+			once = sync.Once{}
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Slow: 1\r\nCookie: %s\r\n\r\n",
+				tc.path, srv.Listener.Addr(), tc.contentType, len(tc.body), strings.Join(cookie, "; "))
+			conn.Write([]byte(tc.body[:1]))
+			select {
+			case <-reading:
+			case <-time.After(time.Minute):
+				t.Fatal("the server never began reading the slow body")
+			}
+			// The slow body is incomplete for as long as these run: the rest is sent after.
+			visitor := browser(t)
+			var slowest time.Duration
+			for i := range 6 {
+				start := time.Now()
+				var status int
+				var body string
+				if i%2 == 0 {
+					status, body, _ = send(t, visitor, "GET", srv.URL+"/acme", "", nil)
+				} else {
+					status, body, _ = send(t, visitor, "POST", srv.URL+"/acme/graphql", `{"query":"{ business { name } }"}`,
+						map[string]string{"Content-Type": "application/json"})
+				}
+				slowest = max(slowest, time.Since(start))
+				if status != http.StatusOK || !strings.Contains(body, "Biz acme") {
+					t.Fatalf("visitor %d while a body trickles in: %d %.200s", i, status, body)
+				}
+			}
+			t.Logf("slowest of 6 other requests while the slow body was incomplete: %s", slowest)
+			// The slow client itself is served once its body is complete.
+			for i := 1; i < len(tc.body); i += 4096 {
+				conn.Write([]byte(tc.body[i:min(i+4096, len(tc.body))]))
+			}
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Errorf("the slow request: %d, want %d", res.StatusCode, tc.want)
+			}
+		})
+	}
+}
