@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -95,7 +96,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			e, m, blobDir := backupEnv(t, nil)
 			acme := mustProvision(t, m, "acme")
 			exec(t, m, acme, `INSERT INTO notes (body) VALUES ('kept')`)
-			good, err := m.Backup(ctx, acme)
+			good, err := ops.New(m).Backup(ctx, acme)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +141,7 @@ func TestDamagedTenantFile(t *testing.T) {
 				t.Errorf("the damaged file was changed (%d bytes, was %d): migrated from zero?", len(after), len(before))
 			}
 
-			if _, err := m2.Backup(ctx, got); err == nil {
+			if _, err := ops.New(m2).Backup(ctx, got); err == nil {
 				t.Error("a damaged tenant was backed up")
 			}
 			list, err := e.reg.Backups(ctx, acme.ID)
@@ -152,7 +153,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			}
 
 			// Restoring the good backup serves the tenant again.
-			if _, _, err := m2.Restore(ctx, got, good.ID); err != nil {
+			if _, _, err := ops.New(m2).Restore(ctx, got, good.ID); err != nil {
 				t.Fatal(err)
 			}
 			m3 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
@@ -253,7 +254,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	if code, _, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("after the retry delay: %d, want 503", code)
 	}
-	if _, err := m2.Backup(ctx, got); err == nil {
+	if _, err := ops.New(m2).Backup(ctx, got); err == nil {
 		t.Error("a damaged tenant was backed up")
 	}
 	if err := m2.Close(ctx); err != nil {
@@ -287,7 +288,7 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	damagePage(t, path, "notes_body") // an index no request reads
 
 	m2 := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
-	if _, err := m2.Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
+	if _, err := ops.New(m2).Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
 		t.Fatalf("backup of a damaged file: %v, want a corruption error", err)
 	}
 	got, _ := e.reg.Get(ctx, acme.ID)

@@ -366,10 +366,10 @@ func copyFileDurably(src, dst string) (err error) {
 	if err = os.Rename(out.Name(), dst); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

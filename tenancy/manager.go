@@ -194,6 +194,10 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 // Registry returns the registry the Manager works over.
 func (m *Manager) Registry() Registry { return m.reg }
 
+// Config returns the Manager's configuration, defaults filled in (for the packages that work
+// beside it on its tenants: backups use its blob store, clock and logger).
+func (m *Manager) Config() Config { return m.cfg }
+
 // LatestVersion is the tenant schema version this binary migrates to.
 func (m *Manager) LatestVersion() int { return m.latest }
 

@@ -1,4 +1,4 @@
-package tenancy_test
+package ops_test
 
 import (
 	"archive/zip"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -71,14 +72,14 @@ func killedChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	if _, err := m.ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
+	if _, err := ops.New(m).ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
 		w, err := zw.Create(name)
 		return nopWriteCloser{w}, err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	zw.Flush()
-	go m.Backup(ctx, acme)
+	go ops.New(m).Backup(ctx, acme)
 	<-stalled
 	os.Stdout.WriteString("\nstalled\n")
 	select {}
@@ -115,11 +116,11 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	}
 	exec(t, m, keep, `INSERT INTO notes (body) VALUES ('kept@example.net')`)
 	for _, tn := range []tenancy.Tenant{acme, keep} {
-		if _, err := m.Backup(ctx, tn); err != nil {
+		if _, err := ops.New(m).Backup(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := m.Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
 		t.Fatal(err)
 	}
 	mailer := jobs.FileMailer{Dir: m.MailDir()}
