@@ -116,7 +116,7 @@ type config struct {
 	create      bool // make the data directory if it has no registry yet
 	onMigrate   func(t tenancy.Tenant, from, to int, err error)
 	blobs       string // blob store URL ("" = file://DATA/blobs)
-	fairShare   int    // requests of one tenant at once (0: the tenancy default)
+	fairShare   int    // requests of one tenant at once (0: the web default)
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -222,7 +222,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	m, err := tenancy.NewManager(reg, tenancy.Config{
 		Blobs:   blobs,
 		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate, FairShare: cfg.fairShare,
+		OnMigrate: cfg.onMigrate,
 	})
 	if err != nil {
 		blobs.Close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // logBuffer collects a Manager's log lines (written from several goroutines).
@@ -39,6 +41,10 @@ func (b *logBuffer) String() string {
 
 // countNotes serves GET /{slug}/ by reading every row of notes; a server error goes through
 // tenancy.Fault as the web package's serverError does.
+func errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	http.Error(w, fmt.Sprintf("error %d", status), status)
+}
+
 func countNotes(w http.ResponseWriter, r *http.Request) {
 	l, ok := tenancy.FromContext(r.Context())
 	if !ok {
@@ -115,7 +121,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			m2 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`),
 				tenancy.Config{Blobs: blobs, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-			srv := httptest.NewServer(m2.Middleware(http.HandlerFunc(countNotes), errorPage))
+			srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 			defer srv.Close()
 
 			for i := range 2 { // the second is refused without looking at the file again
@@ -231,7 +237,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
 	m2 := e.manager(t, ms, tenancy.Config{Blobs: openBlobs(t, blobDir), Now: tick,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	srv := httptest.NewServer(m2.Middleware(http.HandlerFunc(countNotes), errorPage))
+	srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv.Close()
 
 	if code, body, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
@@ -263,7 +269,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 
 	// A restarted server does not serve it either: the registry says failed, the check says why.
 	m3 := e.manager(t, ms, tenancy.Config{Now: tick})
-	srv3 := httptest.NewServer(m3.Middleware(http.HandlerFunc(countNotes), errorPage))
+	srv3 := httptest.NewServer(web.TenantMiddleware(m3, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv3.Close()
 	if code, body, _ := get(t, srv3.Client(), srv3.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("after a restart: %d %q, want 503", code, body)

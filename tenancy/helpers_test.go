@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -140,4 +142,19 @@ func exec(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant, q string, args ..
 	if _, err := l.DB.Write.Exec(q, args...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body), res.Header
 }

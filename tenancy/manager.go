@@ -31,11 +31,6 @@ type Config struct {
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
 	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
-	// FairShare is how many requests of one tenant run at once (the rest wait their turn, at most
-	// FairShareWait, then get 503): default one less than the cores, at least one, so a busy
-	// business cannot take every core from the others.
-	FairShare     int
-	FairShareWait time.Duration // default 10 s
 	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
 	// process looks at its file again; default 1 minute. Each look is a full quick_check.
 	FaultRetry time.Duration
@@ -82,7 +77,6 @@ type Manager struct {
 	idle    *list.List        // entries with a handle and no lease; front = most recently used
 	open    int               // handles open or being opened (never above cfg.MaxOpen)
 	changed chan struct{}     // closed and replaced whenever a lease ends or a handle closes
-	fair    *fairShare        // requests of one tenant at once
 	seen    map[string]time.Time
 	faulted map[string]time.Time // tenants found damaged, until when they are not looked at again
 	closed  bool
@@ -136,12 +130,6 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 2 * time.Second
 	}
-	if cfg.FairShare <= 0 {
-		cfg.FairShare = defaultFairShare()
-	}
-	if cfg.FairShareWait <= 0 {
-		cfg.FairShareWait = 10 * time.Second
-	}
 	if cfg.FaultRetry <= 0 {
 		cfg.FaultRetry = time.Minute
 	}
@@ -168,7 +156,6 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		reg:       reg,
 		latest:    migrations.Latest(cfg.Migrations),
 		cache:     newResolverCache(reg, cfg.CacheTTL, cfg.Now),
-		fair:      newFairShare(cfg.FairShare, cfg.FairShareWait),
 		entries:   map[string]*entry{},
 		idle:      list.New(),
 		changed:   make(chan struct{}),
@@ -291,10 +278,10 @@ func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
 	}
 }
 
-// acquireBounded is Acquire waiting at most Config.AcquireWait: for requests and for jobs that
+// AcquireBounded is Acquire waiting at most Config.AcquireWait: for requests and for jobs that
 // go through many tenants, where one stuck tenant must not hold up the rest. The lease, once
 // had, is not bound to that deadline.
-func (m *Manager) acquireBounded(ctx context.Context, t Tenant) (*Lease, error) {
+func (m *Manager) AcquireBounded(ctx context.Context, t Tenant) (*Lease, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.AcquireWait)
 	defer cancel()
 	return m.Acquire(ctx, t)
@@ -760,7 +747,7 @@ func (m *Manager) Leases(id string) int {
 // out of the handle cache.
 func (m *Manager) Visit(ctx context.Context, t Tenant, fn func(*Lease) error) error {
 	wasOpen := m.isOpen(t.ID)
-	l, err := m.acquireBounded(ctx, t)
+	l, err := m.AcquireBounded(ctx, t)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -312,7 +313,7 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	// lowest priority: less than a turn of the business's fair share. The turn goes back first,
 	// so that the business's customers need not wait for the owner's download to book. Paced,
 	// a big business's export can take longer than the write timeout of an ordinary response.
-	tenancy.EndTurn(r.Context())
+	turn.End(r.Context())
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
 	// Zipped straight into a scratch file beside the business's database (where erasure and
 	// start-up clean-up find one a crash leaves), sent once complete: a failed export is a

@@ -39,6 +39,8 @@ type Server struct {
 	Metrics *metrics.Metrics
 	// Blobs keeps uploads (logos); nil disables them.
 	Blobs tenancy.BlobStore
+	// FairShare bounds how many requests of one business run at once (zero: the defaults).
+	FairShare FairShare
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
 	// client; without them every request's client is its direct peer.
 	TrustedProxies ratelimit.Proxies
@@ -146,7 +148,7 @@ func (s *Server) Handler() http.Handler {
 
 	var h http.Handler = mux
 	h = s.withSessions(h)
-	h = s.Tenants.Middleware(h, s.errorPage)
+	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
