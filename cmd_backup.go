@@ -17,8 +17,8 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg config
 	fs := newFlags("backup", &cfg, stderr, "Backs up every business changed since its last backup (or --tenant now), verifies each copy\nand prunes old backups (--keep-daily, --keep-weekly).")
 	slug := fs.String("tenant", "", "back up only this business (slug), changed or not")
-	daily := fs.Int("keep-daily", 7, "keep the newest backup of each of this many days")
-	weekly := fs.Int("keep-weekly", 4, "keep the newest backup of each of this many weeks")
+	daily := fs.Int("keep-daily", jobs.DefaultKeepDaily, "keep the newest backup of each of this many days")
+	weekly := fs.Int("keep-weekly", jobs.DefaultKeepWeekly, "keep the newest backup of each of this many weeks")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -128,9 +128,9 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 		fs.PrintDefaults()
 	}
 	cfg.logLevel = slog.LevelInfo
-	fs.StringVar(&cfg.data, "data", "data", "data directory (RESERVA_DATA)")
-	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 1024, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
+	fs.StringVar(&cfg.data, "data", tenancy.DefaultDataDir, "data directory (RESERVA_DATA)")
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", tenancy.DefaultMaxOpen, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tenancy.DefaultIdleTimeout, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
 	fs.StringVar(&cfg.blobs, "blobs", "", "blob store for backups and uploads: file:///dir or s3://bucket?region=... (RESERVA_BLOBS; default DATA/blobs)")
 	return fs

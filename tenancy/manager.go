@@ -26,20 +26,23 @@ var ErrClosed = errors.New("tenant manager is closed")
 
 // Config configures a Manager. Zero values take the defaults.
 type Config struct {
-	DataDir     string        // tenant files live in DataDir/tenants; default "data"
-	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 1024
-	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
-	ReadConns   int           // reader connections per tenant; default 2
-	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
+	DataDir     string        // tenant files live in DataDir/tenants; default DefaultDataDir
+	MaxOpen     int           // most tenant databases open at once (LRU beyond); default DefaultMaxOpen
+	IdleTimeout time.Duration // an unused handle is closed after this; default DefaultIdleTimeout
+	ReadConns   int           // reader connections per tenant; default DefaultReadConns
+	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default DefaultCacheTTL
 	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
-	// process looks at its file again; default 1 minute. Each look is a full quick_check.
+	// process looks at its file again; default DefaultFaultRetry. Each look is a full
+	// quick_check.
 	FaultRetry time.Duration
 	// AcquireWait bounds how long a request, or a job's visit, waits to enter one tenant (for its
 	// lock while another caller opens it, for an exclusive operation, for a free handle slot):
-	// default 10 s. A tenant that stays stuck costs a job that long, never the whole run.
+	// default DefaultAcquireWait. A tenant that stays stuck costs a job that long, never the
+	// whole run.
 	AcquireWait time.Duration
 	// ExclusiveWait bounds how long Exclusive (delete, restore) waits for a tenant's leases to
-	// end, when its context allows longer: default 30 s. New leases wait while it does.
+	// end, when its context allows longer: default DefaultExclusiveWait. New leases wait while
+	// it does.
 	ExclusiveWait time.Duration
 	// Blobs holds backups and uploads (nil: backups are not available).
 	Blobs BlobStore
@@ -54,8 +57,15 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// Defaults of Config's waits.
+// Defaults of Config: the zero value of a field takes its default, and the command line's flags
+// and the README's table show these.
 const (
+	DefaultDataDir       = "data"
+	DefaultMaxOpen       = 1024
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultReadConns     = 2
+	DefaultCacheTTL      = 2 * time.Second
+	DefaultFaultRetry    = time.Minute
 	DefaultAcquireWait   = 10 * time.Second
 	DefaultExclusiveWait = 30 * time.Second
 )
@@ -111,7 +121,7 @@ type entry struct {
 // NewManager returns a Manager over reg. Close it to close every tenant database.
 func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "data"
+		cfg.DataDir = DefaultDataDir
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -119,19 +129,19 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	}
 	cfg.DataDir = dir
 	if cfg.MaxOpen <= 0 {
-		cfg.MaxOpen = 1024
+		cfg.MaxOpen = DefaultMaxOpen
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 5 * time.Minute
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.ReadConns <= 0 {
-		cfg.ReadConns = 2
+		cfg.ReadConns = DefaultReadConns
 	}
 	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = 2 * time.Second
+		cfg.CacheTTL = DefaultCacheTTL
 	}
 	if cfg.FaultRetry <= 0 {
-		cfg.FaultRetry = time.Minute
+		cfg.FaultRetry = DefaultFaultRetry
 	}
 	if cfg.AcquireWait <= 0 {
 		cfg.AcquireWait = DefaultAcquireWait

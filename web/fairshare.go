@@ -32,24 +32,28 @@ type fairSlot struct {
 // ErrBusy means a tenant's requests waited too long for their turn.
 var ErrBusy = errors.New("this business is busy: try again in a moment")
 
-// defaultFairShare leaves at least one core for other tenants: n-1 of n cores, at least one.
-func defaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+// DefaultFairShareWait is how long a request waits for its business's turn before it gets 503.
+const DefaultFairShareWait = 10 * time.Second
+
+// DefaultFairShare leaves at least one core for other tenants: n-1 of the n cores Go runs on,
+// at least one.
+func DefaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // FairShare configures the fair share of TenantMiddleware.
 type FairShare struct {
 	// N is how many requests of one tenant run at once (the rest wait their turn, at most Wait,
-	// then get 503): default one less than the cores, at least one, so a busy business cannot
-	// take every core from the others.
+	// then get 503): default DefaultFairShare(), so a busy business cannot take every core from
+	// the others.
 	N    int
-	Wait time.Duration // default 10 s
+	Wait time.Duration // default DefaultFairShareWait
 }
 
 func newFairShare(c FairShare) *fairShare {
 	if c.N <= 0 {
-		c.N = defaultFairShare()
+		c.N = DefaultFairShare()
 	}
 	if c.Wait <= 0 {
-		c.Wait = 10 * time.Second
+		c.Wait = DefaultFairShareWait
 	}
 	return &fairShare{n: c.N, wait: c.Wait, slots: map[string]*fairSlot{}}
 }
