@@ -1,7 +1,8 @@
 // Package jobs runs Reserva's scheduled work with gocron: the migration sweep, housekeeping,
-// backups, notifications (mail and reminders) and daily stats. Every job enters one tenant at a time through the
-// tenancy layer, never holds more tenants open than the handle cap allows, and one tenant's
-// failure never stops the others. Each job is also a function the CLI can run once.
+// backups (through ops), notifications (mail and reminders) and daily stats. Every job enters
+// one tenant at a time through the tenancy layer, never holds more tenants open than the
+// handle cap allows, and one tenant's failure never stops the others. Each job is also a
+// function the CLI can run once.
 package jobs
 
 import (

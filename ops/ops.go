@@ -1,3 +1,10 @@
+// Package ops is the operator's work on whole tenants: backups (an online copy, checked,
+// compressed into the blob store, pruned to daily and weekly ones), restores (in place, or
+// into a new business without the source's secrets) and the GDPR export. It reaches a
+// tenant's live database only through tenancy's leases and exclusive operations (its own
+// files are scratch copies, named so that tenancy's erasure finds them). Bulk work runs
+// beside live requests: one export at a time, paced to a share of a core, on threads at the
+// lowest CPU priority.
 package ops
 
 import (

@@ -1,5 +1,6 @@
 // Package web serves Reserva's pages: the platform's own, each tenant's public booking site and
-// dashboard. Every route under /{slug}/ runs below the tenancy middleware, which has already
+// dashboard. Every route under /{slug}/ runs below the tenant middleware (tenant.go), which
+// has already given the request its turn of its business's fair share (fairshare.go),
 // resolved the tenant and leased its database; handlers find both in the request context.
 package web
 
