@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
 	"github.com/reserva/reserva/tenancy"
@@ -186,7 +187,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 type platform struct {
 	reg      *tenancy.SQLiteRegistry
 	tenants  *tenancy.Manager
-	blobs    tenancy.BlobStore
+	blobs    blob.Store
 	log      *slog.Logger
 	newData  bool // the data directory had no registry before this start
 	closeErr error
@@ -209,12 +210,12 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, err
 	}
 	if cfg.blobs == "" {
-		if cfg.blobs, err = tenancy.FileBlobURL(filepath.Join(cfg.data, "blobs")); err != nil {
+		if cfg.blobs, err = blob.FileURL(filepath.Join(cfg.data, "blobs")); err != nil {
 			reg.Close()
 			return nil, err
 		}
 	}
-	blobs, err := tenancy.OpenBlobStore(ctx, cfg.blobs)
+	blobs, err := blob.Open(ctx, cfg.blobs)
 	if err != nil {
 		reg.Close()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/ops"
@@ -23,12 +24,12 @@ import (
 // stallingBlobs is a blob store whose writes stop half way (forever): a backup upload that the
 // process is killed in the middle of.
 type stallingBlobs struct {
-	tenancy.BlobStore
+	blob.Store
 	stalled chan<- struct{}
 }
 
 func (s stallingBlobs) Put(ctx context.Context, key string, r io.Reader) error {
-	return s.BlobStore.Put(ctx, key, &stallingReader{r: r, stalled: s.stalled})
+	return s.Store.Put(ctx, key, &stallingReader{r: r, stalled: s.stalled})
 }
 
 type stallingReader struct {

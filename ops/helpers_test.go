@@ -9,6 +9,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -77,13 +78,13 @@ func migs(tb testing.TB, bodies ...string) []migrations.Migration {
 	return ms
 }
 
-func openBlobs(t *testing.T, dir string) tenancy.BlobStore {
+func openBlobs(t *testing.T, dir string) blob.Store {
 	t.Helper()
-	u, err := tenancy.FileBlobURL(dir)
+	u, err := blob.FileURL(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	blobs, err := blob.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

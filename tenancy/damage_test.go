@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -172,13 +173,13 @@ func TestDamagedTenantFile(t *testing.T) {
 	}
 }
 
-func openBlobs(t *testing.T, dir string) tenancy.BlobStore {
+func openBlobs(t *testing.T, dir string) blob.Store {
 	t.Helper()
-	u, err := tenancy.FileBlobURL(dir)
+	u, err := blob.FileURL(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	blobs, err := blob.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -97,11 +98,11 @@ func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, stri
 	t.Helper()
 	e := newEnv(t)
 	blobDir := filepath.Join(e.dir, "blobs")
-	u, err := tenancy.FileBlobURL(blobDir)
+	u, err := blob.FileURL(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	blobs, err := blob.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}

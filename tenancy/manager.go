@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 )
 
@@ -45,7 +46,7 @@ type Config struct {
 	// it does.
 	ExclusiveWait time.Duration
 	// Blobs holds backups and uploads (nil: backups are not available).
-	Blobs BlobStore
+	Blobs blob.Store
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int

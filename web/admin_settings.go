@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/ops"
@@ -254,7 +255,7 @@ func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc, err := s.Blobs.Get(r.Context(), logoKey(l.Tenant.ID, b.LogoVersion))
-	if errors.Is(err, tenancy.ErrNotFound) {
+	if errors.Is(err, blob.ErrNotFound) {
 		s.notFound(w, r)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/ratelimit"
@@ -39,7 +40,7 @@ type Server struct {
 	// Metrics, when set, count requests by route and are served at /metrics.
 	Metrics *metrics.Metrics
 	// Blobs keeps uploads (logos); nil disables them.
-	Blobs tenancy.BlobStore
+	Blobs blob.Store
 	// FairShare bounds how many requests of one business run at once (zero: the defaults).
 	FairShare FairShare
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
