@@ -53,7 +53,7 @@ func WithWebsocketInitTimeout(d time.Duration) Option {
 	return func(o *options) { o.wsInitTimeout = d }
 }
 
-// NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
+// NewHandler returns the GraphQL HTTP handler. It must run below web's tenant middleware.
 func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 	o := options{wsInitTimeout: WebsocketInitTimeout}
 	for _, opt := range opts {

@@ -310,7 +310,7 @@ const exportTimeout = 15 * time.Minute
 // one JSON file per table and business.json.
 func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
-	// The export and its zip keep to their own share of a core (tenancy/pace.go), at the
+	// The export and its zip keep to their own share of a core (ops/pace.go), at the
 	// lowest priority: less than a turn of the business's fair share. The turn goes back first,
 	// so that the business's customers need not wait for the owner's download to book. Paced,
 	// a big business's export can take longer than the write timeout of an ordinary response.
