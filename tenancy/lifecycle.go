@@ -369,6 +369,7 @@ func copyFileDurably(src, dst string) (err error) {
 	return SyncDir(dir)
 }
 
+// SyncDir makes the entries of dir (files created, renamed or removed in it) durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -84,6 +84,8 @@ type openOptions struct {
 	secureDelete bool
 }
 
+// FileURL is the SQLite URI of the database file at path, for the driver's query parameters
+// (mode, pragmas) to follow.
 func FileURL(path string) string {
 	return (&url.URL{Scheme: "file", OmitHost: true, Path: path}).String()
 }
