@@ -24,7 +24,7 @@ crashtest:
 FUZZTIME ?= 3s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateSlug$$' -fuzztime $(FUZZTIME) ./tenancy/
-	$(GO) test -run '^$$' -fuzz '^FuzzResolvePath$$' -fuzztime $(FUZZTIME) ./tenancy/
+	$(GO) test -run '^$$' -fuzz '^FuzzResolvePath$$' -fuzztime $(FUZZTIME) ./web/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDate$$' -fuzztime $(FUZZTIME) ./domain/
 	$(GO) test -run '^$$' -fuzz '^FuzzCalendarText$$' -fuzztime $(FUZZTIME) ./domain/
 	$(GO) test -run '^$$' -fuzz '^FuzzDateAt$$' -fuzztime $(FUZZTIME) ./domain/

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/jobs"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -16,8 +17,8 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg config
 	fs := newFlags("backup", &cfg, stderr, "Backs up every business changed since its last backup (or --tenant now), verifies each copy\nand prunes old backups (--keep-daily, --keep-weekly).")
 	slug := fs.String("tenant", "", "back up only this business (slug), changed or not")
-	daily := fs.Int("keep-daily", 7, "keep the newest backup of each of this many days")
-	weekly := fs.Int("keep-weekly", 4, "keep the newest backup of each of this many weeks")
+	daily := fs.Int("keep-daily", jobs.DefaultKeepDaily, "keep the newest backup of each of this many days")
+	weekly := fs.Int("keep-weekly", jobs.DefaultKeepWeekly, "keep the newest backup of each of this many weeks")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -87,14 +88,14 @@ func cmdRestore(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
 		if *into != "" {
-			n, err := p.tenants.RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
+			n, err := ops.New(p.tenants).RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Restored %s into the new business %s (id %s)\n", t.Slug, n.Slug, n.ID)
 			return nil
 		}
-		b, safety, err := p.tenants.Restore(ctx, t, *at)
+		b, safety, err := ops.New(p.tenants).Restore(ctx, t, *at)
 		if err != nil {
 			return err
 		}
@@ -114,9 +115,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
-		files, err := p.tenants.Export(ctx, t, *out)
+		files, err := ops.New(p.tenants).Export(ctx, t, *out)
 		if err == nil {
-			err = tenancy.SyncExport(*out, files)
+			err = ops.SyncExport(*out, files)
 		}
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cfg config
 	name := args[1]
 	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, stats (today's counts),\nor mail (queue due reminders and send every tenant's waiting notifications).")
-	idle := fs.Duration("idle", time.Hour, "sweep: migrate tenants not seen for this long")
+	idle := fs.Duration("idle", jobs.DefaultSweepIdle, "sweep: migrate tenants not seen for this long")
 	workers := fs.Int("workers", 2, "sweep: tenants migrated at once")
 	mail := mailFlags(fs)
 	if err := parse(fs, args[2:]); err != nil {

@@ -115,6 +115,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Metrics:        met,
 		SecureCookies:  *secure,
 		Blobs:          p.blobs,
+		FairShare:      web.FairShare{N: cfg.fairShare},
 		TrustedProxies: proxies,
 	}
 	srv := &http.Server{

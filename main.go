@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
 	"github.com/reserva/reserva/tenancy"
@@ -116,7 +117,7 @@ type config struct {
 	create      bool // make the data directory if it has no registry yet
 	onMigrate   func(t tenancy.Tenant, from, to int, err error)
 	blobs       string // blob store URL ("" = file://DATA/blobs)
-	fairShare   int    // requests of one tenant at once (0: the tenancy default)
+	fairShare   int    // requests of one tenant at once (0: the web default)
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -128,9 +129,9 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 		fs.PrintDefaults()
 	}
 	cfg.logLevel = slog.LevelInfo
-	fs.StringVar(&cfg.data, "data", "data", "data directory (RESERVA_DATA)")
-	fs.IntVar(&cfg.maxOpen, "max-open-tenants", 1024, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
+	fs.StringVar(&cfg.data, "data", tenancy.DefaultDataDir, "data directory (RESERVA_DATA)")
+	fs.IntVar(&cfg.maxOpen, "max-open-tenants", tenancy.DefaultMaxOpen, "most tenant databases open at once (RESERVA_MAX_OPEN_TENANTS)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tenancy.DefaultIdleTimeout, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
 	fs.StringVar(&cfg.blobs, "blobs", "", "blob store for backups and uploads: file:///dir or s3://bucket?region=... (RESERVA_BLOBS; default DATA/blobs)")
 	return fs
@@ -186,7 +187,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 type platform struct {
 	reg      *tenancy.SQLiteRegistry
 	tenants  *tenancy.Manager
-	blobs    tenancy.BlobStore
+	blobs    blob.Store
 	log      *slog.Logger
 	newData  bool // the data directory had no registry before this start
 	closeErr error
@@ -209,12 +210,12 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, err
 	}
 	if cfg.blobs == "" {
-		if cfg.blobs, err = tenancy.FileBlobURL(filepath.Join(cfg.data, "blobs")); err != nil {
+		if cfg.blobs, err = blob.FileURL(filepath.Join(cfg.data, "blobs")); err != nil {
 			reg.Close()
 			return nil, err
 		}
 	}
-	blobs, err := tenancy.OpenBlobStore(ctx, cfg.blobs)
+	blobs, err := blob.Open(ctx, cfg.blobs)
 	if err != nil {
 		reg.Close()
 		return nil, err
@@ -222,7 +223,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	m, err := tenancy.NewManager(reg, tenancy.Config{
 		Blobs:   blobs,
 		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate, FairShare: cfg.fairShare,
+		OnMigrate: cfg.onMigrate,
 	})
 	if err != nil {
 		blobs.Close()

@@ -374,3 +374,29 @@ func TestServerProcs(t *testing.T) {
 		t.Errorf("GOMAXPROCS = %d with GOMAXPROCS=%d set, want it left alone", got, cores)
 	}
 }
+
+// The README's table of flags shows the defaults the flags really have (the Default…
+// constants of tenancy), so that docs and code cannot drift apart.
+func TestReadmeFlagDefaults(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg config
+	fs := newFlags("serve", &cfg, io.Discard, "")
+	for _, name := range []string{"data", "max-open-tenants", "idle-timeout", "log-level"} {
+		t.Run(name, func(t *testing.T) {
+			row := regexp.MustCompile("(?m)^\\| `--" + name + "[^`]*` \\| [^|]* \\| `([^`]*)` \\|").FindSubmatch(readme)
+			if row == nil {
+				t.Fatalf("no row for --%s with a default in README.md", name)
+			}
+			doc, def := strings.TrimPrefix(string(row[1]), "./"), fs.Lookup(name).DefValue
+			if d, err := time.ParseDuration(doc); err == nil {
+				doc = d.String()
+			}
+			if !strings.EqualFold(doc, def) {
+				t.Errorf("README.md says --%s defaults to %q; the flag's default is %q", name, doc, def)
+			}
+		})
+	}
+}

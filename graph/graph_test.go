@@ -17,6 +17,7 @@ import (
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // tokens holds, per tenant slug, an owner's and a staff user's API token secrets; manager is
@@ -81,7 +82,7 @@ func server(t testing.TB) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
-	srv := httptest.NewServer(m.Middleware(mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
+	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
 	t.Cleanup(func() {

@@ -23,6 +23,7 @@ import (
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph/model"
 	"github.com/reserva/reserva/internal/metrics"
+	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -52,7 +53,7 @@ func WithWebsocketInitTimeout(d time.Duration) Option {
 	return func(o *options) { o.wsInitTimeout = d }
 }
 
-// NewHandler returns the GraphQL HTTP handler. It must run below the tenancy middleware.
+// NewHandler returns the GraphQL HTTP handler. It must run below web's tenant middleware.
 func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 	o := options{wsInitTimeout: WebsocketInitTimeout}
 	for _, opt := range opts {
@@ -124,7 +125,7 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		ctx := r.Context()
 		if websocket {
 			// A live subscription is long and mostly idle: it gives back its business's turn.
-			tenancy.EndTurn(r.Context())
+			turn.End(r.Context())
 			// A subscription lives past the server's request timeouts (pings keep it honest),
 			// but not forever: it holds its tenant's handle, so clients reconnect every while.
 			rc := http.NewResponseController(w)

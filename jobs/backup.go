@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -31,6 +32,7 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 	if err != nil {
 		return r, err
 	}
+	o := ops.New(m)
 	var mu sync.Mutex
 	sem := make(chan struct{}, max(workers, 1))
 	var wg sync.WaitGroup
@@ -44,7 +46,7 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			backedUp, pruned, err := backupOne(ctx, m, t, only != "", daily, weekly)
+			backedUp, pruned, err := backupOne(ctx, o, t, only != "", daily, weekly)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -66,8 +68,8 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 const changeMargin = 2 * time.Second
 
 // backupOne backs up t if it changed since its last backup (or always, with force) and prunes.
-func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force bool, daily, weekly int) (bool, int, error) {
-	list, err := m.Registry().Backups(ctx, t.ID)
+func backupOne(ctx context.Context, o *ops.Service, t tenancy.Tenant, force bool, daily, weekly int) (bool, int, error) {
+	list, err := o.Backups(ctx, t.ID)
 	if err != nil {
 		return false, 0, err
 	}
@@ -75,15 +77,15 @@ func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force 
 	if len(list) > 0 && !force {
 		// A margin: a file's modification time can read a clock tick earlier than a write made
 		// just after the backup began, and such a write must not pass for already backed up.
-		if changed, err = m.ChangedSince(t, list[0].CreatedAt.Add(-changeMargin)); err != nil {
+		if changed, err = o.ChangedSince(t, list[0].CreatedAt.Add(-changeMargin)); err != nil {
 			return false, 0, err
 		}
 	}
 	if changed {
-		if _, err := m.Backup(ctx, t); err != nil {
+		if _, err := o.Backup(ctx, t); err != nil {
 			return false, 0, err
 		}
 	}
-	pruned, err := m.PruneBackups(ctx, t.ID, daily, weekly)
+	pruned, err := o.PruneBackups(ctx, t.ID, daily, weekly)
 	return changed, pruned, err
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
@@ -79,8 +80,8 @@ func BenchmarkBackupFleet(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		dir, reg := fleet(b, n)
-		u, _ := tenancy.FileBlobURL(filepath.Join(dir, "blobs"))
-		blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+		u, _ := blob.FileURL(filepath.Join(dir, "blobs"))
+		blobs, err := blob.Open(context.Background(), u)
 		if err != nil {
 			b.Fatal(err)
 		}

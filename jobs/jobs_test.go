@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
@@ -224,8 +225,8 @@ func TestBackups(t *testing.T) {
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
 	defer reg.Close()
-	u, _ := tenancy.FileBlobURL(filepath.Join(dir, "blobs"))
-	blobs, err := tenancy.OpenBlobStore(ctx, u)
+	u, _ := blob.FileURL(filepath.Join(dir, "blobs"))
+	blobs, err := blob.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,13 +207,16 @@ func (r MailResult) String() string {
 type MailConfig struct {
 	Mailer       Mailer
 	BaseURL      string        // public address of the platform, for the manage links
-	RemindBefore time.Duration // reminders go this long before a booking starts; default 24 h
+	RemindBefore time.Duration // reminders go this long before a booking starts; default DefaultRemindBefore
 	// PerTenant bounds the time one run spends sending one tenant's mail (default
 	// DefaultMailPerTenant): a mail server that stalls on one business's messages must not hold
 	// up every other business's mail. What is left waits for a later run.
 	PerTenant time.Duration
 	Now       func() time.Time
 }
+
+// DefaultRemindBefore is MailConfig.RemindBefore's default.
+const DefaultRemindBefore = 24 * time.Hour
 
 // DefaultMailPerTenant is MailConfig.PerTenant's default: a full batch at a healthy server
 // takes seconds.
@@ -227,7 +230,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		cfg.Now = time.Now
 	}
 	if cfg.RemindBefore <= 0 {
-		cfg.RemindBefore = 24 * time.Hour
+		cfg.RemindBefore = DefaultRemindBefore
 	}
 	if cfg.PerTenant <= 0 {
 		cfg.PerTenant = DefaultMailPerTenant

@@ -1,7 +1,8 @@
 // Package jobs runs Reserva's scheduled work with gocron: the migration sweep, housekeeping,
-// backups, notifications (mail and reminders) and daily stats. Every job enters one tenant at a time through the
-// tenancy layer, never holds more tenants open than the handle cap allows, and one tenant's
-// failure never stops the others. Each job is also a function the CLI can run once.
+// backups (through ops), notifications (mail and reminders) and daily stats. Every job enters
+// one tenant at a time through the tenancy layer, never holds more tenants open than the
+// handle cap allows, and one tenant's failure never stops the others. Each job is also a
+// function the CLI can run once.
 package jobs
 
 import (
@@ -19,15 +20,29 @@ import (
 
 // Config sets how often jobs run. Zero values take the defaults.
 type Config struct {
-	SweepEvery        time.Duration // default 10 minutes
-	SweepIdle         time.Duration // migrate tenants not seen for this long; default 1 hour
-	SweepWorkers      int           // tenants migrated at once; default 4 (much of it waits on the disk)
-	HousekeepingEvery time.Duration // default 1 hour
-	BackupEvery       time.Duration // default 6 hours (only tenants changed since their last backup)
-	KeepDaily         int           // backups kept: the newest of each of this many days; default 7
-	KeepWeekly        int           // ... and of this many ISO weeks; default 4
-	Mail              MailConfig    // how notifications go out (nil Mailer: not sent)
+	SweepEvery time.Duration // default DefaultSweepEvery
+	// SweepIdle: migrate tenants not seen for this long; default DefaultSweepIdle.
+	SweepIdle         time.Duration
+	SweepWorkers      int           // tenants migrated at once; default DefaultSweepWorkers
+	HousekeepingEvery time.Duration // default DefaultHousekeepingEvery
+	BackupEvery       time.Duration // default DefaultBackupEvery (changed tenants only)
+	// Backups kept: the newest of each of the last KeepDaily days (default DefaultKeepDaily)
+	// and of the last KeepWeekly ISO weeks (default DefaultKeepWeekly).
+	KeepDaily  int
+	KeepWeekly int
+	Mail       MailConfig // how notifications go out (nil Mailer: not sent)
 }
+
+// Defaults of Config, also the defaults of the command line's flags for the same settings.
+const (
+	DefaultSweepEvery        = 10 * time.Minute
+	DefaultSweepIdle         = time.Hour
+	DefaultSweepWorkers      = 4 // much of a migration waits on the disk
+	DefaultHousekeepingEvery = time.Hour
+	DefaultBackupEvery       = 6 * time.Hour
+	DefaultKeepDaily         = 7
+	DefaultKeepWeekly        = 4
+)
 
 // Scheduler runs the jobs inside `reserva serve`.
 type Scheduler struct {
@@ -48,25 +63,25 @@ type Observer interface {
 // New registers the jobs on a gocron scheduler; Start runs them.
 func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Scheduler, error) {
 	if cfg.SweepEvery <= 0 {
-		cfg.SweepEvery = 10 * time.Minute
+		cfg.SweepEvery = DefaultSweepEvery
 	}
 	if cfg.SweepIdle <= 0 {
-		cfg.SweepIdle = time.Hour
+		cfg.SweepIdle = DefaultSweepIdle
 	}
 	if cfg.SweepWorkers <= 0 {
-		cfg.SweepWorkers = 4
+		cfg.SweepWorkers = DefaultSweepWorkers
 	}
 	if cfg.HousekeepingEvery <= 0 {
-		cfg.HousekeepingEvery = time.Hour
+		cfg.HousekeepingEvery = DefaultHousekeepingEvery
 	}
 	if cfg.BackupEvery <= 0 {
-		cfg.BackupEvery = 6 * time.Hour
+		cfg.BackupEvery = DefaultBackupEvery
 	}
 	if cfg.KeepDaily <= 0 {
-		cfg.KeepDaily = 7
+		cfg.KeepDaily = DefaultKeepDaily
 	}
 	if cfg.KeepWeekly <= 0 {
-		cfg.KeepWeekly = 4
+		cfg.KeepWeekly = DefaultKeepWeekly
 	}
 	cron, err := gocron.NewScheduler(gocron.WithStopTimeout(30 * time.Second))
 	if err != nil {

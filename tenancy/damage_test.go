@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // logBuffer collects a Manager's log lines (written from several goroutines).
@@ -38,6 +42,10 @@ func (b *logBuffer) String() string {
 
 // countNotes serves GET /{slug}/ by reading every row of notes; a server error goes through
 // tenancy.Fault as the web package's serverError does.
+func errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+	http.Error(w, fmt.Sprintf("error %d", status), status)
+}
+
 func countNotes(w http.ResponseWriter, r *http.Request) {
 	l, ok := tenancy.FromContext(r.Context())
 	if !ok {
@@ -95,7 +103,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			e, m, blobDir := backupEnv(t, nil)
 			acme := mustProvision(t, m, "acme")
 			exec(t, m, acme, `INSERT INTO notes (body) VALUES ('kept')`)
-			good, err := m.Backup(ctx, acme)
+			good, err := ops.New(m).Backup(ctx, acme)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +122,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			m2 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`),
 				tenancy.Config{Blobs: blobs, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-			srv := httptest.NewServer(m2.Middleware(http.HandlerFunc(countNotes), errorPage))
+			srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 			defer srv.Close()
 
 			for i := range 2 { // the second is refused without looking at the file again
@@ -140,7 +148,7 @@ func TestDamagedTenantFile(t *testing.T) {
 				t.Errorf("the damaged file was changed (%d bytes, was %d): migrated from zero?", len(after), len(before))
 			}
 
-			if _, err := m2.Backup(ctx, got); err == nil {
+			if _, err := ops.New(m2).Backup(ctx, got); err == nil {
 				t.Error("a damaged tenant was backed up")
 			}
 			list, err := e.reg.Backups(ctx, acme.ID)
@@ -152,7 +160,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			}
 
 			// Restoring the good backup serves the tenant again.
-			if _, _, err := m2.Restore(ctx, got, good.ID); err != nil {
+			if _, _, err := ops.New(m2).Restore(ctx, got, good.ID); err != nil {
 				t.Fatal(err)
 			}
 			m3 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
@@ -165,13 +173,13 @@ func TestDamagedTenantFile(t *testing.T) {
 	}
 }
 
-func openBlobs(t *testing.T, dir string) tenancy.BlobStore {
+func openBlobs(t *testing.T, dir string) blob.Store {
 	t.Helper()
-	u, err := tenancy.FileBlobURL(dir)
+	u, err := blob.FileURL(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	blobs, err := blob.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +238,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
 	m2 := e.manager(t, ms, tenancy.Config{Blobs: openBlobs(t, blobDir), Now: tick,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	srv := httptest.NewServer(m2.Middleware(http.HandlerFunc(countNotes), errorPage))
+	srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv.Close()
 
 	if code, body, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
@@ -253,7 +261,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	if code, _, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("after the retry delay: %d, want 503", code)
 	}
-	if _, err := m2.Backup(ctx, got); err == nil {
+	if _, err := ops.New(m2).Backup(ctx, got); err == nil {
 		t.Error("a damaged tenant was backed up")
 	}
 	if err := m2.Close(ctx); err != nil {
@@ -262,7 +270,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 
 	// A restarted server does not serve it either: the registry says failed, the check says why.
 	m3 := e.manager(t, ms, tenancy.Config{Now: tick})
-	srv3 := httptest.NewServer(m3.Middleware(http.HandlerFunc(countNotes), errorPage))
+	srv3 := httptest.NewServer(web.TenantMiddleware(m3, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv3.Close()
 	if code, body, _ := get(t, srv3.Client(), srv3.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("after a restart: %d %q, want 503", code, body)
@@ -287,7 +295,7 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	damagePage(t, path, "notes_body") // an index no request reads
 
 	m2 := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
-	if _, err := m2.Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
+	if _, err := ops.New(m2).Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
 		t.Fatalf("backup of a damaged file: %v, want a corruption error", err)
 	}
 	got, _ := e.reg.Get(ctx, acme.ID)

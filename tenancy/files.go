@@ -34,13 +34,13 @@ import (
 // scratchPatterns are the names of scratch files beside a tenant's database.
 var scratchPatterns = []string{".db.snapshot-*", ".db.restore-*", ".db.provision-*", ".export-*"}
 
-// scratch is a file of tenant data in the making, held locked until Remove.
-type scratch struct {
+// Scratch is a file of tenant data in the making, held locked until Remove.
+type Scratch struct {
 	*os.File
 }
 
-// newScratch creates path (0600) and locks it.
-func newScratch(path string) (*scratch, error) {
+// NewScratch creates path (0600) and locks it.
+func NewScratch(path string) (*Scratch, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -53,25 +53,25 @@ func newScratch(path string) (*scratch, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return &scratch{f}, nil
+	return &Scratch{f}, nil
 }
 
-// createScratch is newScratch on a new name made from pattern (its last "*" replaced by a
+// createScratch is NewScratch on a new name made from pattern (its last "*" replaced by a
 // random string) in dir.
-func createScratch(dir, pattern string) (*scratch, error) {
+func createScratch(dir, pattern string) (*Scratch, error) {
 	name := strings.Replace(pattern, "*", strings.ToLower(newID()[:10]), 1)
-	return newScratch(filepath.Join(dir, name))
+	return NewScratch(filepath.Join(dir, name))
 }
 
 // Remove removes the file, then lets go of its lock. It is safe to call more than once.
-func (s *scratch) Remove() {
+func (s *Scratch) Remove() {
 	os.Remove(s.Name())
 	s.File.Close()
 }
 
-// removeAbandoned removes the files matching pattern that no process holds locked (left by a
+// RemoveAbandoned removes the files matching pattern that no process holds locked (left by a
 // process that died) and returns how many it removed.
-func removeAbandoned(pattern string) (int, error) {
+func RemoveAbandoned(pattern string) (int, error) {
 	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		return 0, err
@@ -105,13 +105,13 @@ func (m *Manager) RemoveLeftovers() (int, error) {
 	n := 0
 	var errs []error
 	for _, p := range scratchPatterns {
-		k, err := removeAbandoned(filepath.Join(m.cfg.DataDir, "tenants", "*", "*"+p))
+		k, err := RemoveAbandoned(filepath.Join(m.cfg.DataDir, "tenants", "*", "*"+p))
 		n += k
 		errs = append(errs, err)
 	}
 	// Temporary files of older releases: .restore-*, .provision-* and the snapshots in tmp/.
 	for _, p := range []string{filepath.Join("tenants", "*", ".restore-*"), filepath.Join("tenants", "*", ".provision-*"), filepath.Join("tmp", "*")} {
-		k, err := removeAbandoned(filepath.Join(m.cfg.DataDir, p))
+		k, err := RemoveAbandoned(filepath.Join(m.cfg.DataDir, p))
 		n += k
 		errs = append(errs, err)
 	}
@@ -166,7 +166,7 @@ func (m *Manager) eraseFiles(id string) error {
 	for _, p := range flat {
 		remove(p)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := SyncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -89,3 +92,70 @@ func version(tb testing.TB, l *tenancy.Lease) int {
 
 // openRaw opens a database file directly, as an operator's sqlite3 shell would.
 func openRaw(path string) (*sql.DB, error) { return sql.Open("sqlite3", "file:"+path+"?mode=rw") }
+
+// backupEnv is an env whose Manager has a local blob store.
+func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, string) {
+	t.Helper()
+	e := newEnv(t)
+	blobDir := filepath.Join(e.dir, "blobs")
+	u, err := blob.FileURL(blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blob.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	m := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
+	return e, m, blobDir
+}
+
+func notes(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) []string {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	rows, err := l.DB.Read.Query(`SELECT body FROM notes ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		out = append(out, s)
+	}
+	return out
+}
+
+func exec(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant, q string, args ...any) {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := l.DB.Write.Exec(q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body), res.Header
+}

@@ -366,10 +366,11 @@ func copyFileDurably(src, dst string) (err error) {
 	if err = os.Rename(out.Name(), dst); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the entries of dir (files created, renamed or removed in it) durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -391,7 +392,7 @@ func (m *Manager) Rename(ctx context.Context, id, slug string) error {
 // SetHost makes host (a custom domain, e.g. book.example.com) serve tenant id. IP addresses,
 // localhost and names without a dot are refused: they would capture the platform's own traffic.
 func (m *Manager) SetHost(ctx context.Context, host, id string) error {
-	host = normalizeHost(host)
+	host = NormalizeHost(host)
 	if !strings.Contains(host, ".") || strings.ContainsAny(host, "/ \\@") || net.ParseIP(host) != nil ||
 		host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("host %q is not a custom domain name (such as book.example.com)", host)
@@ -403,7 +404,7 @@ func (m *Manager) SetHost(ctx context.Context, host, id string) error {
 // RemoveHost stops host from serving tenant id.
 func (m *Manager) RemoveHost(ctx context.Context, host, id string) error {
 	defer m.cache.invalidate()
-	return m.reg.RemoveHost(ctx, normalizeHost(host), id)
+	return m.reg.RemoveHost(ctx, NormalizeHost(host), id)
 }
 
 // Delete erases tenant id: it waits for in-flight work on it, closes its database, removes
@@ -502,7 +503,8 @@ func (m *Manager) Migrate(ctx context.Context, workers int, want func(Tenant) bo
 	return failed, nil
 }
 
-func normalizeHost(h string) string {
+// NormalizeHost is host as custom hosts are stored: lower case, without port or trailing dot.
+func NormalizeHost(h string) string {
 	h = strings.ToLower(strings.TrimSpace(h))
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
 		h = h[:i] // drop the port
@@ -529,7 +531,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		l, err := m.acquireBounded(ctx, t)
+		l, err := m.AcquireBounded(ctx, t)
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "open tenant for maintenance", "tenant", t.Slug, "err", err)
 			continue

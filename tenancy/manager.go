@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 )
 
@@ -26,28 +27,26 @@ var ErrClosed = errors.New("tenant manager is closed")
 
 // Config configures a Manager. Zero values take the defaults.
 type Config struct {
-	DataDir     string        // tenant files live in DataDir/tenants; default "data"
-	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 1024
-	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
-	ReadConns   int           // reader connections per tenant; default 2
-	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
-	// FairShare is how many requests of one tenant run at once (the rest wait their turn, at most
-	// FairShareWait, then get 503): default one less than the cores, at least one, so a busy
-	// business cannot take every core from the others.
-	FairShare     int
-	FairShareWait time.Duration // default 10 s
+	DataDir     string        // tenant files live in DataDir/tenants; default DefaultDataDir
+	MaxOpen     int           // most tenant databases open at once (LRU beyond); default DefaultMaxOpen
+	IdleTimeout time.Duration // an unused handle is closed after this; default DefaultIdleTimeout
+	ReadConns   int           // reader connections per tenant; default DefaultReadConns
+	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default DefaultCacheTTL
 	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
-	// process looks at its file again; default 1 minute. Each look is a full quick_check.
+	// process looks at its file again; default DefaultFaultRetry. Each look is a full
+	// quick_check.
 	FaultRetry time.Duration
 	// AcquireWait bounds how long a request, or a job's visit, waits to enter one tenant (for its
 	// lock while another caller opens it, for an exclusive operation, for a free handle slot):
-	// default 10 s. A tenant that stays stuck costs a job that long, never the whole run.
+	// default DefaultAcquireWait. A tenant that stays stuck costs a job that long, never the
+	// whole run.
 	AcquireWait time.Duration
 	// ExclusiveWait bounds how long Exclusive (delete, restore) waits for a tenant's leases to
-	// end, when its context allows longer: default 30 s. New leases wait while it does.
+	// end, when its context allows longer: default DefaultExclusiveWait. New leases wait while
+	// it does.
 	ExclusiveWait time.Duration
 	// Blobs holds backups and uploads (nil: backups are not available).
-	Blobs BlobStore
+	Blobs blob.Store
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int
@@ -59,8 +58,15 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// Defaults of Config's waits.
+// Defaults of Config: the zero value of a field takes its default, and the command line's flags
+// and the README's table show these.
 const (
+	DefaultDataDir       = "data"
+	DefaultMaxOpen       = 1024
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultReadConns     = 2
+	DefaultCacheTTL      = 2 * time.Second
+	DefaultFaultRetry    = time.Minute
 	DefaultAcquireWait   = 10 * time.Second
 	DefaultExclusiveWait = 30 * time.Second
 )
@@ -82,7 +88,6 @@ type Manager struct {
 	idle    *list.List        // entries with a handle and no lease; front = most recently used
 	open    int               // handles open or being opened (never above cfg.MaxOpen)
 	changed chan struct{}     // closed and replaced whenever a lease ends or a handle closes
-	fair    *fairShare        // requests of one tenant at once
 	seen    map[string]time.Time
 	faulted map[string]time.Time // tenants found damaged, until when they are not looked at again
 	closed  bool
@@ -117,7 +122,7 @@ type entry struct {
 // NewManager returns a Manager over reg. Close it to close every tenant database.
 func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "data"
+		cfg.DataDir = DefaultDataDir
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -125,25 +130,19 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 	}
 	cfg.DataDir = dir
 	if cfg.MaxOpen <= 0 {
-		cfg.MaxOpen = 1024
+		cfg.MaxOpen = DefaultMaxOpen
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 5 * time.Minute
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.ReadConns <= 0 {
-		cfg.ReadConns = 2
+		cfg.ReadConns = DefaultReadConns
 	}
 	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = 2 * time.Second
-	}
-	if cfg.FairShare <= 0 {
-		cfg.FairShare = defaultFairShare()
-	}
-	if cfg.FairShareWait <= 0 {
-		cfg.FairShareWait = 10 * time.Second
+		cfg.CacheTTL = DefaultCacheTTL
 	}
 	if cfg.FaultRetry <= 0 {
-		cfg.FaultRetry = time.Minute
+		cfg.FaultRetry = DefaultFaultRetry
 	}
 	if cfg.AcquireWait <= 0 {
 		cfg.AcquireWait = DefaultAcquireWait
@@ -168,7 +167,6 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		reg:       reg,
 		latest:    migrations.Latest(cfg.Migrations),
 		cache:     newResolverCache(reg, cfg.CacheTTL, cfg.Now),
-		fair:      newFairShare(cfg.FairShare, cfg.FairShareWait),
 		entries:   map[string]*entry{},
 		idle:      list.New(),
 		changed:   make(chan struct{}),
@@ -193,6 +191,10 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 
 // Registry returns the registry the Manager works over.
 func (m *Manager) Registry() Registry { return m.reg }
+
+// Config returns the Manager's configuration, defaults filled in (for the packages that work
+// beside it on its tenants: backups use its blob store, clock and logger).
+func (m *Manager) Config() Config { return m.cfg }
 
 // LatestVersion is the tenant schema version this binary migrates to.
 func (m *Manager) LatestVersion() int { return m.latest }
@@ -287,10 +289,10 @@ func (m *Manager) Acquire(ctx context.Context, t Tenant) (*Lease, error) {
 	}
 }
 
-// acquireBounded is Acquire waiting at most Config.AcquireWait: for requests and for jobs that
+// AcquireBounded is Acquire waiting at most Config.AcquireWait: for requests and for jobs that
 // go through many tenants, where one stuck tenant must not hold up the rest. The lease, once
 // had, is not bound to that deadline.
-func (m *Manager) acquireBounded(ctx context.Context, t Tenant) (*Lease, error) {
+func (m *Manager) AcquireBounded(ctx context.Context, t Tenant) (*Lease, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.AcquireWait)
 	defer cancel()
 	return m.Acquire(ctx, t)
@@ -756,7 +758,7 @@ func (m *Manager) Leases(id string) int {
 // out of the handle cache.
 func (m *Manager) Visit(ctx context.Context, t Tenant, fn func(*Lease) error) error {
 	wasOpen := m.isOpen(t.ID)
-	l, err := m.acquireBounded(ctx, t)
+	l, err := m.AcquireBounded(ctx, t)
 	if err != nil {
 		return err
 	}

@@ -695,3 +695,28 @@ func TestForEachOpenStoppedIsNotAFailure(t *testing.T) {
 		t.Errorf("a stopped run logged an error:\n%s", logged.String())
 	}
 }
+
+// Migrating idle tenants in bulk closes each one after its visit: the handles of the tenants
+// requests use stay open.
+func TestBulkMigrateKeepsActiveHandles(t *testing.T) {
+	e := newEnv(t)
+	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	for i := range 5 {
+		mustProvision(t, old, fmt.Sprintf("idle-%d", i))
+	}
+	hot := mustProvision(t, old, "hot")
+	old.Close(context.Background())
+	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN at TEXT`), tenancy.Config{MaxOpen: 3})
+	l, err := m.Acquire(context.Background(), hot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release() // open and idle, like a business between two requests
+	failed, err := m.Migrate(context.Background(), 2, func(t tenancy.Tenant) bool { return t.Slug != "hot" }, nil)
+	if err != nil || len(failed) != 0 {
+		t.Fatalf("migrate: %v %v", failed, err)
+	}
+	if st := m.Stats(); st.Open != 1 || st.Idle != 1 {
+		t.Errorf("after the sweep: %+v, want only the hot tenant open", st)
+	}
+}

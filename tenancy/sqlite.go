@@ -84,12 +84,14 @@ type openOptions struct {
 	secureDelete bool
 }
 
-func fileURL(path string) string {
+// FileURL is the SQLite URI of the database file at path, for the driver's query parameters
+// (mode, pragmas) to follow.
+func FileURL(path string) string {
 	return (&url.URL{Scheme: "file", OmitHost: true, Path: path}).String()
 }
 
 func readerURL(path string) string {
-	return fileURL(path) + "?mode=rw&" + basePragmas + "&" + readerPragmas
+	return FileURL(path) + "?mode=rw&" + basePragmas + "&" + readerPragmas
 }
 
 // openDB opens the database at path. Connections open lazily: a tenant that is only read from
@@ -105,7 +107,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	if opt.secureDelete {
 		pragmas += "&_pragma=secure_delete(1)"
 	}
-	w, err := openPool(fileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+pragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
+	w, err := openPool(FileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+pragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -177,29 +175,5 @@ func TestProvisionWith(t *testing.T) {
 			t.Errorf("spares %d: setup's table missing: %v", spares, err)
 		}
 		l.Release()
-	}
-}
-
-// A request that finds every open handle leased (held by requests that never end, as hung
-// sign-ups held them) gets 503 after Config.AcquireWait instead of hanging, while the
-// business whose handle is open keeps serving.
-func TestMiddlewareWaitForHandleIsBounded(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{MaxOpen: 1, AcquireWait: 100 * time.Millisecond})
-	held := mustProvision(t, m, "held")
-	mustProvision(t, m, "waiting")
-	l, err := m.Acquire(context.Background(), held)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(echoTenant), errorPage))
-	defer srv.Close()
-	c := &http.Client{Timeout: time.Minute}
-	if status, body, _ := get(t, c, srv.URL+"/waiting/", ""); status != http.StatusServiceUnavailable {
-		t.Errorf("a business with no handle free: %d %s, want 503", status, body)
-	}
-	if status, body, _ := get(t, c, srv.URL+"/held/", ""); status != http.StatusOK {
-		t.Errorf("the business whose handle is open: %d %s", status, body)
 	}
 }

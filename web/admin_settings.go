@@ -17,7 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/turn"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -252,7 +255,7 @@ func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc, err := s.Blobs.Get(r.Context(), logoKey(l.Tenant.ID, b.LogoVersion))
-	if errors.Is(err, tenancy.ErrNotFound) {
+	if errors.Is(err, blob.ErrNotFound) {
 		s.notFound(w, r)
 		return
 	}
@@ -307,11 +310,11 @@ const exportTimeout = 15 * time.Minute
 // one JSON file per table and business.json.
 func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	l, _ := tenancy.FromContext(r.Context())
-	// The export and its zip keep to their own share of a core (tenancy/pace.go), at the
+	// The export and its zip keep to their own share of a core (ops/pace.go), at the
 	// lowest priority: less than a turn of the business's fair share. The turn goes back first,
 	// so that the business's customers need not wait for the owner's download to book. Paced,
 	// a big business's export can take longer than the write timeout of an ordinary response.
-	tenancy.EndTurn(r.Context())
+	turn.End(r.Context())
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
 	// Zipped straight into a scratch file beside the business's database (where erasure and
 	// start-up clean-up find one a crash leaves), sent once complete: a failed export is a
@@ -341,7 +344,7 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 func writeZip(ctx context.Context, tenants *tenancy.Manager, t tenancy.Tenant, f *os.File) error {
 	zw := zip.NewWriter(f)
 	zw.RegisterCompressor(zip.Deflate, fastDeflate)
-	_, err := tenants.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+	_, err := ops.New(tenants).ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
 		return nopCloser{w}, err // the zip ends each file when the next begins
 	})

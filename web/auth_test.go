@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
 	"github.com/reserva/reserva/tenancy"
@@ -53,8 +54,8 @@ func siteFull(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Han
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	blobURL, _ := tenancy.FileBlobURL(filepath.Join(dir, "blobs"))
-	blobs, err := tenancy.OpenBlobStore(ctx, blobURL)
+	blobURL, _ := blob.FileURL(filepath.Join(dir, "blobs"))
+	blobs, err := blob.Open(ctx, blobURL)
 	if err != nil {
 		t.Fatal(err)
 	}

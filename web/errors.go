@@ -46,7 +46,7 @@ func httpError(err error) (status int, message string) {
 
 // temporary reports whether err is a failure that goes away by itself.
 func temporary(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, tenancy.ErrBusy) || tenancy.IsFault(err)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrBusy) || tenancy.IsFault(err)
 }
 
 // userCaused returns the status and message of err when a user caused it (ok). Anything else it

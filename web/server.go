@@ -1,5 +1,6 @@
 // Package web serves Reserva's pages: the platform's own, each tenant's public booking site and
-// dashboard. Every route under /{slug}/ runs below the tenancy middleware, which has already
+// dashboard. Every route under /{slug}/ runs below the tenant middleware (tenant.go), which
+// has already given the request its turn of its business's fair share (fairshare.go),
 // resolved the tenant and leased its database; handlers find both in the request context.
 package web
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/ratelimit"
@@ -38,7 +40,9 @@ type Server struct {
 	// Metrics, when set, count requests by route and are served at /metrics.
 	Metrics *metrics.Metrics
 	// Blobs keeps uploads (logos); nil disables them.
-	Blobs tenancy.BlobStore
+	Blobs blob.Store
+	// FairShare bounds how many requests of one business run at once (zero: the defaults).
+	FairShare FairShare
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
 	// client; without them every request's client is its direct peer.
 	TrustedProxies ratelimit.Proxies
@@ -146,7 +150,7 @@ func (s *Server) Handler() http.Handler {
 
 	var h http.Handler = mux
 	h = s.withSessions(h)
-	h = s.Tenants.Middleware(h, s.errorPage)
+	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.

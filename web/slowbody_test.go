@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // firstRead tells, once, that the server has begun reading a request's body.
@@ -34,18 +36,18 @@ func (f firstRead) Read(p []byte) (int, error) {
 // A client that sends its body a byte at a time keeps only its own request waiting: with the
 // business allowed one request at a time, its other visitors are answered while the slow body is
 // still incomplete. Before, the slow request took the business's turn and then read its body,
-// and everyone else got 503 once they had waited FairShareWait.
+// and everyone else got 503 once they had waited FairShare.Wait.
 func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 	reading := make(chan struct{})
 	var once sync.Once
-	srv, _ := siteWith(t, tenancy.Config{FairShare: 1, FairShareWait: 2 * time.Second}, func(next http.Handler) http.Handler {
+	srv, _ := siteFull(t, tenancy.Config{}, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("X-Slow") != "" {
 				r.Body = firstRead{ReadCloser: r.Body, once: &once, ch: reading}
 			}
 			next.ServeHTTP(w, r)
 		})
-	})
+	}, slog.New(slog.DiscardHandler), func(s *web.Server) { s.FairShare = web.FairShare{N: 1, Wait: 2 * time.Second} })
 	owner := browser(t)
 	signIn(t, srv.URL, owner, "acme", "owner@acme.example")
 	u, _ := http.NewRequest("GET", srv.URL, nil)

@@ -1,4 +1,4 @@
-package tenancy
+package web
 
 import (
 	"context"
@@ -8,28 +8,15 @@ import (
 	"strings"
 
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/internal/turn"
+	"github.com/reserva/reserva/tenancy"
 )
-
-type leaseKey struct{}
-
-// FromContext returns the tenant that the request (or job) was resolved to, with its open
-// database. Code below the resolution middleware gets its tenant only from here.
-func FromContext(ctx context.Context) (*Lease, bool) {
-	l, ok := ctx.Value(leaseKey{}).(*Lease)
-	return l, ok
-}
-
-// WithLease returns ctx carrying l (for jobs, which enter tenants without a request).
-func WithLease(ctx context.Context, l *Lease) context.Context {
-	ctx = logctx.With(ctx, slog.String("tenant", l.Tenant.Slug))
-	return context.WithValue(ctx, leaseKey{}, l)
-}
 
 // ErrorPage writes an error page for status; err is what went wrong (not for the client's eyes
 // when status is 500).
 type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, err error)
 
-// Middleware resolves every request under /{slug}/... (or on a registered custom host) to exactly
+// TenantMiddleware resolves every request under /{slug}/... (or on a registered custom host) to exactly
 // one tenant, leases its migrated database and puts it in the request context, before any handler
 // runs; the lease ends with the request. Paths whose first segment is a reserved name (/static,
 // /signup, /healthz, ...) or empty pass through with no tenant. On a custom host, paths are
@@ -37,22 +24,25 @@ type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, err erro
 //
 // Unknown slugs give 404, old slugs of renamed tenants a 301 to the new one, and a tenant that
 // cannot be served (failed migration) a 503, while every other tenant keeps serving.
-func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
+//
+// Each request takes its turn of its business's fair share (see FairShare) before its lease.
+func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fail ErrorPage) http.Handler {
+	fair := newFairShare(share)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		var t Tenant
-		if ht, err := m.ResolveHost(ctx, normalizeHost(r.Host)); err == nil {
+		var t tenancy.Tenant
+		if ht, err := m.ResolveHost(ctx, tenancy.NormalizeHost(r.Host)); err == nil {
 			t = ht
 			if seg, _ := splitFirst(r.URL.Path); seg != t.Slug {
 				r.URL.Path = "/" + t.Slug + r.URL.Path
 				r.URL.RawPath = ""
 			}
-		} else if !errors.Is(err, ErrNotFound) {
-			m.serverError(w, r, fail, err)
+		} else if !errors.Is(err, tenancy.ErrNotFound) {
+			serverError(m, w, r, fail, err)
 			return
 		} else {
 			seg, rest := splitFirst(r.URL.Path)
-			if seg == "" || IsReservedSlug(seg) {
+			if seg == "" || tenancy.IsReservedSlug(seg) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -65,55 +55,55 @@ func (m *Manager) Middleware(next http.Handler, fail ErrorPage) http.Handler {
 				}
 				http.Redirect(w, r, target, http.StatusMovedPermanently)
 				return
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, tenancy.ErrNotFound):
 				fail(w, r, http.StatusNotFound, err)
 				return
 			case err != nil:
-				m.serverError(w, r, fail, err)
+				serverError(m, w, r, fail, err)
 				return
 			}
 			t = found
 		}
 		if t.Status != "active" {
-			fail(w, r, http.StatusServiceUnavailable, ErrUnavailable)
+			fail(w, r, http.StatusServiceUnavailable, tenancy.ErrUnavailable)
 			return
 		}
 
 		// Its turn first, then its database. (A live subscription gives its turn back with
-		// EndTurn once it is upgraded.)
-		end, err := m.fair.enter(ctx, t.ID)
+		// turn.End once it is upgraded.)
+		end, err := fair.enter(ctx, t.ID)
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
 			fail(w, r, http.StatusServiceUnavailable, err)
 			return
 		}
 		defer end()
-		ctx = context.WithValue(ctx, turnKey{}, end)
-		lease, err := m.acquireBounded(ctx, t)
-		if errors.Is(err, ErrNotFound) { // deleted while this request waited
+		ctx = turn.With(ctx, end)
+		lease, err := m.AcquireBounded(ctx, t)
+		if errors.Is(err, tenancy.ErrNotFound) { // deleted while this request waited
 			fail(w, r, http.StatusNotFound, err)
 			return
 		}
 		if err != nil {
-			if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClosed) || ctx.Err() != nil ||
+			if errors.Is(err, tenancy.ErrUnavailable) || errors.Is(err, tenancy.ErrClosed) || ctx.Err() != nil ||
 				errors.Is(err, context.DeadlineExceeded) {
 				w.Header().Set("Retry-After", "30")
 				fail(w, r, http.StatusServiceUnavailable, err)
 				return
 			}
-			m.serverError(w, r.WithContext(logctx.With(ctx, slog.String("tenant", t.Slug))), fail, err)
+			serverError(m, w, r.WithContext(logctx.With(ctx, slog.String("tenant", t.Slug))), fail, err)
 			return
 		}
 		defer lease.Release()
-		next.ServeHTTP(w, r.WithContext(WithLease(ctx, lease)))
+		next.ServeHTTP(w, r.WithContext(tenancy.WithLease(ctx, lease)))
 	})
 }
 
 // serverError answers a request whose tenant could not be resolved or opened for a reason other
 // than the ones above (the registry or the file system failing): a fault of the platform, not
 // of the request, so 503 with Retry-After rather than 500.
-func (m *Manager) serverError(w http.ResponseWriter, r *http.Request, fail ErrorPage, err error) {
-	m.cfg.Logger.ErrorContext(r.Context(), "resolve tenant", "method", r.Method, "path", r.URL.Path, "err", err)
+func serverError(m *tenancy.Manager, w http.ResponseWriter, r *http.Request, fail ErrorPage, err error) {
+	m.Config().Logger.ErrorContext(r.Context(), "resolve tenant", "method", r.Method, "path", r.URL.Path, "err", err)
 	w.Header().Set("Retry-After", "30")
 	fail(w, r, http.StatusServiceUnavailable, err)
 }

@@ -1,4 +1,4 @@
-package tenancy_test
+package web_test
 
 import (
 	"context"
@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // echoTenant answers with the tenant in the request context and the path it was routed to.
@@ -67,7 +69,7 @@ func TestMiddleware(t *testing.T) {
 	if err := m.SetHost(ctx, "Book.Acme.Example:443", acme.ID); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(echoTenant), errorPage))
+	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, http.HandlerFunc(echoTenant), errorPage))
 	defer srv.Close()
 	c := srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -110,5 +112,29 @@ func TestMiddleware(t *testing.T) {
 	}
 	if s := m.Stats(); s.Open != 2 || s.Idle != 2 {
 		t.Errorf("after the requests %+v; want 2 handles (acme, new-name), both idle: leases end with requests", s)
+	}
+}
+
+// A request that finds every open handle leased (held by requests that never end, as hung
+// sign-ups held them) gets 503 after Config.AcquireWait instead of hanging, while the
+// business whose handle is open keeps serving.
+func TestMiddlewareWaitForHandleIsBounded(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{MaxOpen: 1, AcquireWait: 100 * time.Millisecond})
+	held := mustProvision(t, m, "held")
+	mustProvision(t, m, "waiting")
+	l, err := m.Acquire(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, http.HandlerFunc(echoTenant), errorPage))
+	defer srv.Close()
+	c := &http.Client{Timeout: time.Minute}
+	if status, body, _ := get(t, c, srv.URL+"/waiting/", ""); status != http.StatusServiceUnavailable {
+		t.Errorf("a business with no handle free: %d %s, want 503", status, body)
+	}
+	if status, body, _ := get(t, c, srv.URL+"/held/", ""); status != http.StatusOK {
+		t.Errorf("the business whose handle is open: %d %s", status, body)
 	}
 }

@@ -1,15 +1,15 @@
-package tenancy_test
+package web_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
 )
 
 // A business runs at most FairShare requests at once: its next one waits (and gives up with a
@@ -17,7 +17,8 @@ import (
 // that ends its turn early lets the next one in.
 func TestFairShare(t *testing.T) {
 	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{FairShare: 1, FairShareWait: 300 * time.Millisecond})
+	m := e.manager(t, nil, tenancy.Config{})
+	share := web.FairShare{N: 1, Wait: 300 * time.Millisecond}
 	mustProvision(t, m, "busy")
 	mustProvision(t, m, "calm")
 	release := make(chan struct{})
@@ -33,11 +34,11 @@ func TestFairShare(t *testing.T) {
 			close(release)
 		}
 	})
-	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := web.TenantMiddleware(m, share, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, _ := tenancy.FromContext(r.Context())
 		started <- l.Tenant.Slug + r.URL.Query().Get("n")
 		if r.URL.Query().Get("n") == "early" {
-			tenancy.EndTurn(r.Context())
+			turn.End(r.Context())
 		}
 		if r.URL.Query().Get("wait") != "" {
 			releaseMu.Lock()
@@ -106,40 +107,16 @@ func TestFairShare(t *testing.T) {
 	wg.Wait()
 }
 
-// Migrating idle tenants in bulk closes each one after its visit: the handles of the tenants
-// requests use stay open.
-func TestBulkMigrateKeepsActiveHandles(t *testing.T) {
-	e := newEnv(t)
-	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
-	for i := range 5 {
-		mustProvision(t, old, fmt.Sprintf("idle-%d", i))
-	}
-	hot := mustProvision(t, old, "hot")
-	old.Close(context.Background())
-	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN at TEXT`), tenancy.Config{MaxOpen: 3})
-	l, err := m.Acquire(context.Background(), hot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Release() // open and idle, like a business between two requests
-	failed, err := m.Migrate(context.Background(), 2, func(t tenancy.Tenant) bool { return t.Slug != "hot" }, nil)
-	if err != nil || len(failed) != 0 {
-		t.Fatalf("migrate: %v %v", failed, err)
-	}
-	if st := m.Stats(); st.Open != 1 || st.Idle != 1 {
-		t.Errorf("after the sweep: %+v, want only the hot tenant open", st)
-	}
-}
-
 // A request waiting for its business's turn goes ahead as soon as the turn is given back, in
 // the order the requests came.
 func TestFairShareWaiterGoesNext(t *testing.T) {
 	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{FairShare: 1, FairShareWait: 5 * time.Second})
+	m := e.manager(t, nil, tenancy.Config{})
+	share := web.FairShare{N: 1, Wait: 5 * time.Second}
 	mustProvision(t, m, "aaa")
 	hold := make(chan struct{})
 	started := make(chan string, 4)
-	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(web.TenantMiddleware(m, share, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- r.URL.RawQuery
 		if r.URL.RawQuery == "hold" {
 			<-hold

@@ -1,4 +1,8 @@
-package tenancy
+// Package blob keeps the files that are not in a tenant's database (backups, logos) in an
+// object store: a directory on disk by default (file://), or S3-compatible storage, through
+// gocloud.dev/blob. Every key of a tenant starts with its id, so erasing the tenant removes
+// them all with one DeletePrefix.
+package blob
 
 import (
 	"context"
@@ -10,24 +14,27 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gocloud.dev/blob"
+	gcblob "gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// buckets: the embedded default
 	_ "gocloud.dev/blob/s3blob"   // s3:// buckets: S3-compatible storage when configured
 	"gocloud.dev/gcerrors"
 )
 
-// BlobStore keeps files that are not in a tenant's database: backups, logos, uploads. Keys of
+// ErrNotFound means no blob has the key.
+var ErrNotFound = errors.New("blob not found")
+
+// Store keeps files that are not in a tenant's database: backups, logos, uploads. Keys of
 // one tenant all start with its id, so erasing a tenant can remove them all.
-type BlobStore interface {
+type Store interface {
 	Put(ctx context.Context, key string, r io.Reader) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error) // ErrNotFound
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 	Close() error
 }
 
-// OpenBlobStore opens the bucket at rawURL: file:///abs/dir (the default, under the data
+// Open opens the bucket at rawURL: file:///abs/dir (the default, under the data
 // directory) or s3://bucket?region=...&endpoint=... for S3-compatible storage.
-func OpenBlobStore(ctx context.Context, rawURL string) (BlobStore, error) {
+func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("blob store URL %q: %w", rawURL, err)
@@ -37,7 +44,7 @@ func OpenBlobStore(ctx context.Context, rawURL string) (BlobStore, error) {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
 	}
-	b, err := blob.OpenBucket(ctx, rawURL)
+	b, err := gcblob.OpenBucket(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open blob store %s: %w", u.Redacted(), err)
 	}
@@ -48,8 +55,8 @@ func OpenBlobStore(ctx context.Context, rawURL string) (BlobStore, error) {
 	return s, nil
 }
 
-// FileBlobURL is the URL of a local blob directory.
-func FileBlobURL(dir string) (string, error) {
+// FileURL is the URL of a local blob directory.
+func FileURL(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -58,7 +65,7 @@ func FileBlobURL(dir string) (string, error) {
 }
 
 type bucketStore struct {
-	b   *blob.Bucket
+	b   *gcblob.Bucket
 	dir string // for file:// stores: the directory, whose emptied folders DeletePrefix removes
 }
 
@@ -89,7 +96,7 @@ func (s bucketStore) Get(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
 func (s bucketStore) DeletePrefix(ctx context.Context, prefix string) (int, error) {
-	it := s.b.List(&blob.ListOptions{Prefix: prefix})
+	it := s.b.List(&gcblob.ListOptions{Prefix: prefix})
 	n := 0
 	for {
 		obj, err := it.Next(ctx)

@@ -1,4 +1,4 @@
-package tenancy
+package web
 
 import (
 	"context"
@@ -32,11 +32,30 @@ type fairSlot struct {
 // ErrBusy means a tenant's requests waited too long for their turn.
 var ErrBusy = errors.New("this business is busy: try again in a moment")
 
-// defaultFairShare leaves at least one core for other tenants: n-1 of n cores, at least one.
-func defaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+// DefaultFairShareWait is how long a request waits for its business's turn before it gets 503.
+const DefaultFairShareWait = 10 * time.Second
 
-func newFairShare(n int, wait time.Duration) *fairShare {
-	return &fairShare{n: n, wait: wait, slots: map[string]*fairSlot{}}
+// DefaultFairShare leaves at least one core for other tenants: n-1 of the n cores Go runs on,
+// at least one.
+func DefaultFairShare() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// FairShare configures the fair share of TenantMiddleware.
+type FairShare struct {
+	// N is how many requests of one tenant run at once (the rest wait their turn, at most Wait,
+	// then get 503): default DefaultFairShare(), so a busy business cannot take every core from
+	// the others.
+	N    int
+	Wait time.Duration // default DefaultFairShareWait
+}
+
+func newFairShare(c FairShare) *fairShare {
+	if c.N <= 0 {
+		c.N = DefaultFairShare()
+	}
+	if c.Wait <= 0 {
+		c.Wait = DefaultFairShareWait
+	}
+	return &fairShare{n: c.N, wait: c.Wait, slots: map[string]*fairSlot{}}
 }
 
 // enter waits for a turn of tenant id and returns the function that ends it (safe to call more
@@ -79,15 +98,4 @@ func (f *fairShare) enter(ctx context.Context, id string) (func(), error) {
 			leave()
 		})
 	}, nil
-}
-
-type turnKey struct{}
-
-// EndTurn gives back the request's turn of its tenant's fair share before the request ends: a
-// handler that has done its work on the tenant and only has a slow client left to write to
-// (a download) calls it, so the business's other requests need not wait for that client.
-func EndTurn(ctx context.Context) {
-	if end, ok := ctx.Value(turnKey{}).(func()); ok {
-		end()
-	}
 }

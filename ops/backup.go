@@ -1,4 +1,4 @@
-package tenancy
+package ops
 
 import (
 	"compress/gzip"
@@ -13,12 +13,13 @@ import (
 	"hash"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/reserva/reserva/tenancy"
 )
 
 // backupKey is where a backup lives in the blob store: under the tenant's id, so erasing the
@@ -31,35 +32,35 @@ var ErrNoBlobStore = errors.New("no blob store configured")
 // Backup makes a consistent online copy of t's database (the backup API while requests go on),
 // checks the copy with integrity_check, stores it gzip-compressed in the blob store and records
 // it in the registry.
-func (m *Manager) Backup(ctx context.Context, t Tenant) (Backup, error) {
-	if m.cfg.Blobs == nil {
-		return Backup{}, ErrNoBlobStore
+func (s *Service) Backup(ctx context.Context, t tenancy.Tenant) (tenancy.Backup, error) {
+	if s.cfg.Blobs == nil {
+		return tenancy.Backup{}, ErrNoBlobStore
 	}
 	// The whole backup under a lease, so the tenant cannot be deleted or restored under it.
-	var b Backup
-	err := m.Visit(ctx, t, func(l *Lease) (err error) {
-		b, err = m.backup(ctx, t, l)
+	var b tenancy.Backup
+	err := s.m.Visit(ctx, t, func(l *tenancy.Lease) (err error) {
+		b, err = s.backup(ctx, t, l)
 		return err
 	})
 	return b, err
 }
 
-func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error) {
+func (s *Service) backup(ctx context.Context, t tenancy.Tenant, l *tenancy.Lease) (tenancy.Backup, error) {
 	var err error
-	b := Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: m.cfg.Now().UTC()}
+	b := tenancy.Backup{ID: strings.ToLower(rand.Text()), TenantID: t.ID, CreatedAt: s.cfg.Now().UTC()}
 	b.Key = backupKey(t.ID, b.ID)
-	path, err := m.Path(t.ID)
+	path, err := s.m.Path(t.ID)
 	if err != nil {
-		return Backup{}, err
+		return tenancy.Backup{}, err
 	}
 	// The snapshot is a full copy of the business: beside its database, named after it, so that
 	// deleting the business finds it; one a killed backup left is removed first.
-	if _, err := removeAbandoned(path + ".snapshot-*"); err != nil {
-		m.cfg.Logger.ErrorContext(ctx, "remove leftover backup snapshots", "tenant", t.Slug, "err", err)
+	if _, err := tenancy.RemoveAbandoned(path + ".snapshot-*"); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "remove leftover backup snapshots", "tenant", t.Slug, "err", err)
 	}
-	scratch, err := newScratch(path + ".snapshot-" + b.ID)
+	scratch, err := tenancy.NewScratch(path + ".snapshot-" + b.ID)
 	if err != nil {
-		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+		return tenancy.Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
 	}
 	defer scratch.Remove()
 	snapshot := scratch.Name()
@@ -73,13 +74,13 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 		b.SchemaVersion, err = snapshotAndVerify(ctx, l.DB.Read, snapshot)
 		return err
 	}); err != nil {
-		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+		return tenancy.Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
 	}
-	b.VerifiedAt = m.cfg.Now().UTC()
+	b.VerifiedAt = s.cfg.Now().UTC()
 
 	f, err := os.Open(snapshot)
 	if err != nil {
-		return Backup{}, err
+		return tenancy.Backup{}, err
 	}
 	defer f.Close()
 	pr, pw := io.Pipe()
@@ -93,13 +94,13 @@ func (m *Manager) backup(ctx context.Context, t Tenant, l *Lease) (Backup, error
 	})
 	sum := sha256.New()
 	counter := &countingWriter{h: sum}
-	if err := m.cfg.Blobs.Put(ctx, b.Key, io.TeeReader(pr, counter)); err != nil {
+	if err := s.cfg.Blobs.Put(ctx, b.Key, io.TeeReader(pr, counter)); err != nil {
 		pr.CloseWithError(err)
-		return Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
+		return tenancy.Backup{}, fmt.Errorf("back up %s: %w", t.Slug, err)
 	}
 	b.SHA256, b.SizeBytes = hex.EncodeToString(sum.Sum(nil)), counter.n
-	if err := m.reg.AddBackup(ctx, b); err != nil {
-		return Backup{}, err
+	if err := s.reg.AddBackup(ctx, b); err != nil {
+		return tenancy.Backup{}, err
 	}
 	return b, nil
 }
@@ -142,13 +143,13 @@ func snapshotAndVerify(ctx context.Context, pool *sql.DB, path string) (int, err
 			return fmt.Errorf("backup: unexpected driver connection %T", dc)
 		}
 		// The copy is a scratch file, checked and compressed right after: no journal, no fsync.
-		return c.Raw().Backup("main", fileURL(path)+"?_pragma=journal_mode(off)&_pragma=synchronous(off)")
+		return c.Raw().Backup("main", tenancy.FileURL(path)+"?_pragma=journal_mode(off)&_pragma=synchronous(off)")
 	})
 	if err != nil {
 		return 0, fmt.Errorf("copy: %w", err)
 	}
 	// immutable: the copy is a plain file nobody else has open (no WAL, no locks to take).
-	if _, err := conn.ExecContext(ctx, `ATTACH ? AS snapshot`, fileURL(path)+"?mode=ro&immutable=1"); err != nil {
+	if _, err := conn.ExecContext(ctx, `ATTACH ? AS snapshot`, tenancy.FileURL(path)+"?mode=ro&immutable=1"); err != nil {
 		return 0, fmt.Errorf("open the copy: %w", err)
 	}
 	defer func() {
@@ -162,7 +163,7 @@ func snapshotAndVerify(ctx context.Context, pool *sql.DB, path string) (int, err
 
 // verifyDatabase runs integrity_check on the database file at path (a restore's download).
 func verifyDatabase(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=ro")
+	db, err := sql.Open("sqlite3", tenancy.FileURL(path)+"?mode=ro")
 	if err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func checkDatabase(ctx context.Context, q interface {
 		return 0, fmt.Errorf("check the copy: %w", err)
 	}
 	if res != "ok" {
-		return 0, fmt.Errorf("%w: the copy failed its check: integrity_check: %s", ErrCorrupt, res)
+		return 0, fmt.Errorf("%w: the copy failed its check: integrity_check: %s", tenancy.ErrCorrupt, res)
 	}
 	var v int
 	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM `+schema+`.schema_migrations`).Scan(&v)
@@ -191,8 +192,8 @@ func checkDatabase(ctx context.Context, q interface {
 // ChangedSince reports whether t's database was written after at, by the files' modification
 // times: a write appends to the WAL, a checkpoint writes the database file. A WAL that is empty
 // was only created by a connection opening, which is no change.
-func (m *Manager) ChangedSince(t Tenant, at time.Time) (bool, error) {
-	path, err := m.Path(t.ID)
+func (s *Service) ChangedSince(t tenancy.Tenant, at time.Time) (bool, error) {
+	path, err := s.m.Path(t.ID)
 	if err != nil {
 		return false, err
 	}
@@ -216,77 +217,37 @@ func (m *Manager) ChangedSince(t Tenant, at time.Time) (bool, error) {
 // with requests to t held at its lock (no request ever sees half a restore), the current files
 // are renamed aside as a safety copy and the backup is renamed into place. The tenant migrates
 // lazily if the backup's schema is older.
-func (m *Manager) Restore(ctx context.Context, t Tenant, backupID string) (Backup, string, error) {
-	b, download, err := m.fetchBackup(ctx, t.ID, backupID)
+func (s *Service) Restore(ctx context.Context, t tenancy.Tenant, backupID string) (tenancy.Backup, string, error) {
+	b, download, err := s.fetchBackup(ctx, t.ID, backupID)
 	if err != nil {
-		return Backup{}, "", err
+		return tenancy.Backup{}, "", err
 	}
 	defer download.Remove()
-	tmp := download.Name()
-	path, err := m.Path(t.ID)
+	safety, err := s.m.ReplaceFile(ctx, t, download, b.SchemaVersion)
 	if err != nil {
-		return Backup{}, "", err
+		return tenancy.Backup{}, "", fmt.Errorf("restore %s: %w", t.Slug, err)
 	}
-	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
-	err = m.Exclusive(ctx, t.ID, func() error {
-		download.File.Close() // our descriptor must not outlive the rename: the file becomes the database
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Rename(safety, path) // put the original back
-			return err
-		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			return err
-		}
-		// Still under the tenant's lock: no request can migrate it before the registry knows.
-		m.mu.Lock()
-		delete(m.faulted, t.ID) // a good file again
-		m.mu.Unlock()
-		return m.reg.SetSchema(ctx, t.ID, b.SchemaVersion, MigrationOK, "")
-	})
-	if err != nil {
-		return Backup{}, "", fmt.Errorf("restore %s: %w", t.Slug, err)
-	}
-	m.cache.invalidate()
 	return b, safety, nil
 }
 
 // RestoreInto makes a new tenant n from backup backupID of tenant sourceID (its newest when
 // empty), leaving the source alone. The copy keeps the business's data but none of the
 // source's ways in or out (see copySecrets): its users sign in again with their passwords.
-func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n NewTenant) (Tenant, error) {
+func (s *Service) RestoreInto(ctx context.Context, sourceID, backupID string, n tenancy.NewTenant) (tenancy.Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if err := n.Validate(); err != nil {
-		return Tenant{}, err
+		return tenancy.Tenant{}, err
 	}
-	b, download, err := m.fetchBackup(ctx, sourceID, backupID)
+	b, download, err := s.fetchBackup(ctx, sourceID, backupID)
 	if err != nil {
-		return Tenant{}, err
+		return tenancy.Tenant{}, err
 	}
 	defer download.Remove()
 	tmp := download.Name()
 	if err := dropSecrets(ctx, tmp); err != nil {
-		return Tenant{}, fmt.Errorf("restore into %s: %w", n.Slug, err)
+		return tenancy.Tenant{}, fmt.Errorf("restore into %s: %w", n.Slug, err)
 	}
-	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
-		SchemaVersion: b.SchemaVersion, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
-	path, err := m.Path(t.ID)
-	if err != nil {
-		return Tenant{}, err
-	}
-	if err := copyFileDurably(tmp, path); err != nil {
-		return Tenant{}, err
-	}
-	if err := m.reg.Create(ctx, t, false); err != nil {
-		os.Remove(path)
-		return Tenant{}, err
-	}
-	m.cache.invalidate()
-	return t, nil
+	return s.m.ProvisionFrom(ctx, n, tmp, b.SchemaVersion)
 }
 
 // copySecrets are the tables a copy of a business (restore --into) starts without: the source's
@@ -297,7 +258,7 @@ var copySecrets = []string{"sessions", "api_tokens", "password_resets", "booking
 // dropSecrets empties the copySecrets tables of the database file at path (those it has), with
 // secure_delete so that the rows do not linger in free pages.
 func dropSecrets(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=rw&_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)&_pragma=secure_delete(1)&_pragma=foreign_keys(0)")
+	db, err := sql.Open("sqlite3", tenancy.FileURL(path)+"?mode=rw&_pragma=busy_timeout(10000)&_pragma=journal_mode(delete)&_pragma=secure_delete(1)&_pragma=foreign_keys(0)")
 	if err != nil {
 		return err
 	}
@@ -323,15 +284,15 @@ func dropSecrets(ctx context.Context, path string) error {
 // fetchBackup downloads and checks a backup of tenant tenantID into a scratch file beside the
 // tenant's database (same file system, so it can be renamed into place; named after the
 // tenant, so erasure finds it). The caller removes it.
-func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (Backup, *scratch, error) {
-	if m.cfg.Blobs == nil {
-		return Backup{}, nil, ErrNoBlobStore
+func (s *Service) fetchBackup(ctx context.Context, tenantID, backupID string) (tenancy.Backup, *tenancy.Scratch, error) {
+	if s.cfg.Blobs == nil {
+		return tenancy.Backup{}, nil, ErrNoBlobStore
 	}
-	list, err := m.reg.Backups(ctx, tenantID)
+	list, err := s.reg.Backups(ctx, tenantID)
 	if err != nil {
-		return Backup{}, nil, err
+		return tenancy.Backup{}, nil, err
 	}
-	var b Backup
+	var b tenancy.Backup
 	for _, c := range list {
 		if c.ID == backupID || backupID == "" {
 			b = c
@@ -339,22 +300,22 @@ func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (B
 		}
 	}
 	if b.ID == "" {
-		return Backup{}, nil, fmt.Errorf("backup %q of this tenant: %w", backupID, ErrNotFound)
+		return tenancy.Backup{}, nil, fmt.Errorf("backup %q of this tenant: %w", backupID, tenancy.ErrNotFound)
 	}
-	path, err := m.Path(tenantID)
+	path, err := s.m.Path(tenantID)
 	if err != nil {
-		return Backup{}, nil, err
+		return tenancy.Backup{}, nil, err
 	}
-	out, err := newScratch(path + ".restore-" + strings.ToLower(rand.Text()[:10]))
+	out, err := tenancy.NewScratch(path + ".restore-" + strings.ToLower(rand.Text()[:10]))
 	if err != nil {
-		return Backup{}, nil, err
+		return tenancy.Backup{}, nil, err
 	}
 	tmp := out.Name()
-	fail := func(err error) (Backup, *scratch, error) {
+	fail := func(err error) (tenancy.Backup, *tenancy.Scratch, error) {
 		out.Remove()
-		return Backup{}, nil, fmt.Errorf("restore backup %s: %w", b.ID, err)
+		return tenancy.Backup{}, nil, fmt.Errorf("restore backup %s: %w", b.ID, err)
 	}
-	r, err := m.cfg.Blobs.Get(ctx, b.Key)
+	r, err := s.cfg.Blobs.Get(ctx, b.Key)
 	if err != nil {
 		return fail(err)
 	}
@@ -382,8 +343,8 @@ func (m *Manager) fetchBackup(ctx context.Context, tenantID, backupID string) (B
 
 // PruneBackups keeps, of tenant tenantID's backups, the newest of each of the last `daily` days
 // and of each of the last `weekly` ISO weeks, and deletes the rest. It returns how many it deleted.
-func (m *Manager) PruneBackups(ctx context.Context, tenantID string, daily, weekly int) (int, error) {
-	list, err := m.reg.Backups(ctx, tenantID) // newest first
+func (s *Service) PruneBackups(ctx context.Context, tenantID string, daily, weekly int) (int, error) {
+	list, err := s.reg.Backups(ctx, tenantID) // newest first
 	if err != nil {
 		return 0, err
 	}
@@ -407,11 +368,11 @@ func (m *Manager) PruneBackups(ctx context.Context, tenantID string, daily, week
 		}
 		// The record goes first: a blob left behind by a failure is only storage (erasure removes
 		// it with the tenant's prefix); a record without its blob would promise a restore.
-		if err := m.reg.DeleteBackup(ctx, b.ID); err != nil {
+		if err := s.reg.DeleteBackup(ctx, b.ID); err != nil {
 			return deleted, err
 		}
-		if m.cfg.Blobs != nil {
-			if _, err := m.cfg.Blobs.DeletePrefix(ctx, b.Key); err != nil {
+		if s.cfg.Blobs != nil {
+			if _, err := s.cfg.Blobs.DeletePrefix(ctx, b.Key); err != nil {
 				return deleted, err
 			}
 		}

@@ -1,4 +1,4 @@
-package tenancy_test
+package ops_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -24,11 +26,11 @@ func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, stri
 	t.Helper()
 	e := newEnv(t)
 	blobDir := filepath.Join(e.dir, "blobs")
-	u, err := tenancy.FileBlobURL(blobDir)
+	u, err := blob.FileURL(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := tenancy.OpenBlobStore(context.Background(), u)
+	blobs, err := blob.Open(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestBackupAndRestore(t *testing.T) {
 	acme := mustProvision(t, m, "acme")
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
 
-	b, err := m.Backup(ctx, acme)
+	b, err := ops.New(m).Backup(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestBackupAndRestore(t *testing.T) {
 	exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('three')`)
 
-	got, safety, err := m.Restore(ctx, acme, "")
+	got, safety, err := ops.New(m).Restore(ctx, acme, "")
 	if err != nil || got.ID != b.ID {
 		t.Fatalf("restore: %+v %v", got, err)
 	}
@@ -107,7 +109,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	t.Run("Into", func(t *testing.T) {
-		copyT, err := m.RestoreInto(ctx, acme.ID, b.ID, tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+		copyT, err := ops.New(m).RestoreInto(ctx, acme.ID, b.ID, tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +119,7 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 	})
 	t.Run("ErrUnknownBackup", func(t *testing.T) {
-		if _, _, err := m.Restore(ctx, acme, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, _, err := ops.New(m).Restore(ctx, acme, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("unknown backup: %v", err)
 		}
 	})
@@ -129,7 +131,7 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	_, m, blobDir := backupEnv(t, nil)
 	acme := mustProvision(t, m, "acme")
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('keep me')`)
-	b, err := m.Backup(ctx, acme)
+	b, err := ops.New(m).Backup(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(path, data, 0o600)
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
-	if _, _, err := m.Restore(ctx, acme, b.ID); err == nil {
+	if _, _, err := ops.New(m).Restore(ctx, acme, b.ID); err == nil {
 		t.Fatal("a damaged backup was restored")
 	}
 	if n := notes(t, m, acme); !slices.Equal(n, []string{"keep me", "newer"}) {
@@ -153,7 +155,7 @@ func TestRestoreRacingWrites(t *testing.T) {
 	_, m, _ := backupEnv(t, nil)
 	acme := mustProvision(t, m, "acme")
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('base-a'), ('base-b')`)
-	if _, err := m.Backup(ctx, acme); err != nil {
+	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -182,7 +184,7 @@ func TestRestoreRacingWrites(t *testing.T) {
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
-	if _, _, err := m.Restore(ctx, acme, ""); err != nil {
+	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -214,12 +216,12 @@ func TestPruneBackups(t *testing.T) {
 	for d := range 60 {
 		for h := range 2 {
 			now.Store(start.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour).UnixNano())
-			if _, err := m.Backup(ctx, acme); err != nil {
+			if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	deleted, err := m.PruneBackups(ctx, acme.ID, 7, 4)
+	deleted, err := ops.New(m).PruneBackups(ctx, acme.ID, 7, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,17 +245,17 @@ func TestExport(t *testing.T) {
 	exec(t, m, acme, `CREATE TABLE users (id INTEGER PRIMARY KEY, "e""mail" TEXT, password_hash TEXT, avatar BLOB, score REAL)`)
 	exec(t, m, acme, `INSERT INTO users VALUES (7, 'o''brien@example.com', 'argon2id-secret', x'CAFE', 0.1)`)
 	dir := t.TempDir()
-	files, err := m.Export(ctx, acme, dir)
+	files, err := ops.New(m).Export(ctx, acme, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(files, "dump.sql") || !slices.Contains(files, "notes.json") || slices.Contains(files, "sessions.json") {
 		t.Errorf("files %v", files)
 	}
-	if err := tenancy.SyncExport(dir, files); err != nil {
+	if err := ops.SyncExport(dir, files); err != nil {
 		t.Errorf("SyncExport: %v", err)
 	}
-	if err := tenancy.SyncExport(dir, append(slices.Clone(files), "gone.json")); !errors.Is(err, os.ErrNotExist) {
+	if err := ops.SyncExport(dir, append(slices.Clone(files), "gone.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("SyncExport of a missing file: %v, want not exist", err)
 	}
 	var rows []map[string]any
@@ -303,14 +305,14 @@ func TestDeleteErasesBackups(t *testing.T) {
 	acme := mustProvision(t, m, "acme")
 	keep := mustProvision(t, m, "keep")
 	for range 2 {
-		if _, err := m.Backup(ctx, acme); err != nil {
+		if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := m.Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
 		t.Fatal(err)
 	}
-	if _, err := m.Backup(ctx, keep); err != nil {
+	if _, err := ops.New(m).Backup(ctx, keep); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Delete(ctx, acme.ID); err != nil {
@@ -349,10 +351,10 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 		exec(t, m, acme, q)
 	}
 	exec(t, m, acme, `PRAGMA foreign_keys = ON`)
-	if _, err := m.Backup(ctx, acme); err != nil {
+	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := m.RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+	cp, err := ops.New(m).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tenancy_test
+package ops_test
 
 import (
 	"archive/zip"
@@ -14,20 +14,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
 // stallingBlobs is a blob store whose writes stop half way (forever): a backup upload that the
 // process is killed in the middle of.
 type stallingBlobs struct {
-	tenancy.BlobStore
+	blob.Store
 	stalled chan<- struct{}
 }
 
 func (s stallingBlobs) Put(ctx context.Context, key string, r io.Reader) error {
-	return s.BlobStore.Put(ctx, key, &stallingReader{r: r, stalled: s.stalled})
+	return s.Store.Put(ctx, key, &stallingReader{r: r, stalled: s.stalled})
 }
 
 type stallingReader struct {
@@ -71,14 +73,14 @@ func killedChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	if _, err := m.ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
+	if _, err := ops.New(m).ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
 		w, err := zw.Create(name)
 		return nopWriteCloser{w}, err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	zw.Flush()
-	go m.Backup(ctx, acme)
+	go ops.New(m).Backup(ctx, acme)
 	<-stalled
 	os.Stdout.WriteString("\nstalled\n")
 	select {}
@@ -115,11 +117,11 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	}
 	exec(t, m, keep, `INSERT INTO notes (body) VALUES ('kept@example.net')`)
 	for _, tn := range []tenancy.Tenant{acme, keep} {
-		if _, err := m.Backup(ctx, tn); err != nil {
+		if _, err := ops.New(m).Backup(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := m.Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
 		t.Fatal(err)
 	}
 	mailer := jobs.FileMailer{Dir: m.MailDir()}

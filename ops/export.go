@@ -1,4 +1,4 @@
-package tenancy
+package ops
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/reserva/reserva/tenancy"
 )
 
 // Secrets are not part of an export: sessions, manage-token and reset-link hashes are left out, and
@@ -32,11 +34,11 @@ var exportLane = make(chan struct{}, 1)
 // business.json with the registry's record. It returns the files written.
 //
 // The files are not synced to disk; a caller that keeps them calls SyncExport.
-func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, error) {
+func (s *Service) Export(ctx context.Context, t tenancy.Tenant, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return m.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+	return s.ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
 		return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	})
 }
@@ -44,7 +46,7 @@ func (m *Manager) Export(ctx context.Context, t Tenant, dir string) ([]string, e
 // ExportTo writes the files of t's export (see Export) one after another, each to the writer
 // create returns for its name, closed before the next is created: into a zip, say, with no
 // files in between.
-func (m *Manager) ExportTo(ctx context.Context, t Tenant, create func(name string) (io.WriteCloser, error)) ([]string, error) {
+func (s *Service) ExportTo(ctx context.Context, t tenancy.Tenant, create func(name string) (io.WriteCloser, error)) ([]string, error) {
 	// One export at a time in the process: exports are rare, big and never urgent.
 	select {
 	case exportLane <- struct{}{}:
@@ -52,7 +54,7 @@ func (m *Manager) ExportTo(ctx context.Context, t Tenant, create func(name strin
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	l, err := m.Acquire(ctx, t)
+	l, err := s.m.Acquire(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +93,7 @@ func (m *Manager) ExportTo(ctx context.Context, t Tenant, create func(name strin
 
 // export writes t's files from c, in one read transaction so that every file shows the same
 // moment.
-func export(ctx context.Context, c *sqlite3.Conn, t Tenant, create func(string) (io.WriteCloser, error)) (files []string, err error) {
+func export(ctx context.Context, c *sqlite3.Conn, t tenancy.Tenant, create func(string) (io.WriteCloser, error)) (files []string, err error) {
 	old := c.SetInterrupt(ctx)
 	if err := c.Exec("BEGIN"); err != nil {
 		c.SetInterrupt(old)
@@ -262,5 +264,5 @@ func SyncExport(dir string, files []string) error {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return tenancy.SyncDir(dir)
 }

@@ -1,4 +1,4 @@
-package tenancy
+package ops
 
 import (
 	"runtime"

@@ -1,0 +1,70 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ReplaceFile puts the checked database file download (a restored backup at schema version
+// version) in place of t's database: with requests to t held at its lock (no request ever sees
+// half a restore), the current files are renamed aside as a safety copy, whose path it returns,
+// and download is renamed into place. The tenant migrates lazily if version is older.
+func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, version int) (string, error) {
+	tmp := download.Name()
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return "", err
+	}
+	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
+	err = m.Exclusive(ctx, t.ID, func() error {
+		download.File.Close() // our descriptor must not outlive the rename: the file becomes the database
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Rename(safety, path) // put the original back
+			return err
+		}
+		if err := SyncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+		// Still under the tenant's lock: no request can migrate it before the registry knows.
+		m.mu.Lock()
+		delete(m.faulted, t.ID) // a good file again
+		m.mu.Unlock()
+		return m.reg.SetSchema(ctx, t.ID, version, MigrationOK, "")
+	})
+	if err != nil {
+		return "", err
+	}
+	m.cache.invalidate()
+	return safety, nil
+}
+
+// ProvisionFrom makes a new tenant n whose database is a copy of the file at src (a restored
+// backup at schema version version, checked by the caller). The copy is durable before the
+// tenant is registered; a failed registration removes it.
+func (m *Manager) ProvisionFrom(ctx context.Context, n NewTenant, src string, version int) (Tenant, error) {
+	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+		SchemaVersion: version, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if err := copyFileDurably(src, path); err != nil {
+		return Tenant{}, err
+	}
+	if err := m.reg.Create(ctx, t, false); err != nil {
+		os.Remove(path)
+		return Tenant{}, err
+	}
+	m.cache.invalidate()
+	return t, nil
+}
