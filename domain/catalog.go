@@ -702,7 +702,7 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 // the business's records: the customer's name, email, phone and notes, and on their bookings the
 // contact details, notes and cancellation reasons, are replaced; their manage links stop working.
 // Errors: ENOTFOUND.
-func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
+func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor Actor) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = NULL,
 			phone = '', phone_key = '', notes = '' WHERE id = ?`, id)
@@ -723,12 +723,12 @@ func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) e
 			return err
 		}
 		// The audit trail keeps what happened, not who said what.
-		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = 'cancelled'
-			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = ?
+			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, EventCancelled, id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, type, actor, data, at)
-			SELECT id, 'anonymised', ?, '{}', ? FROM bookings WHERE customer_id = ?`, actor, s.now().Unix(), id)
+			SELECT id, ?, ?, '{}', ? FROM bookings WHERE customer_id = ?`, EventAnonymised, actor, s.now().Unix(), id)
 		return err
 	})
 	return wrap("anonymise customer", err)

@@ -19,8 +19,8 @@ func (s *Store) DailyCounts(ctx context.Context, from, to time.Time) (DailyCount
 	var c DailyCounts
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM bookings WHERE created_at >= ?1 AND created_at < ?2),
-		(SELECT count(*) FROM booking_events WHERE type = 'cancelled' AND at >= ?1 AND at < ?2),
-		(SELECT count(*) FROM customers WHERE created_at < ?2)`, from.Unix(), to.Unix()).
+		(SELECT count(*) FROM booking_events WHERE type = ?3 AND at >= ?1 AND at < ?2),
+		(SELECT count(*) FROM customers WHERE created_at < ?2)`, from.Unix(), to.Unix(), EventCancelled).
 		Scan(&c.BookingsCreated, &c.BookingsCancelled, &c.Customers)
 	if err != nil {
 		return c, fmt.Errorf("count bookings and customers: %w", err)
