@@ -184,14 +184,14 @@ func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, sv
 		}
 		return nil
 	}, `SELECT staff_id, group_concat(block_start || ' ' || block_end, ' ') FROM bookings
-		WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ?
+		WHERE staff_id IN `+in+` AND `+holdsTime+` AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ?
 		AND NOT (? AND service_id = ?) GROUP BY staff_id`, append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, class, svc.ID)...)
 	if err != nil {
 		return nil, fmt.Errorf("read bookings: %w", err)
 	}
 	if class {
 		sessions, err := busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
-			WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ? AND service_id = ?`,
+			WHERE staff_id IN `+in+` AND `+holdsTime+` AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ? AND service_id = ?`,
 			append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, svc.ID)...)
 		if err != nil {
 			return nil, fmt.Errorf("read class sessions: %w", err)
@@ -232,7 +232,7 @@ func each(ctx context.Context, db querier, fn func(*sql.Rows) error, query strin
 func resourceBusy(ctx context.Context, db querier, rid int64, from, to time.Time, exclude int64) ([]Busy, error) {
 	return busy(ctx, db, `SELECT b.block_start, b.block_end, b.start_at, b.service_id, b.staff_id, b.seats
 		FROM booking_resources r JOIN bookings b ON b.id = r.booking_id
-		WHERE r.resource_id = ? AND b.status <> 'cancelled' AND b.block_end > ? AND b.block_start < ? AND b.id <> ?`,
+		WHERE r.resource_id = ? AND `+holdsTime+` AND b.block_end > ? AND b.block_start < ? AND b.id <> ?`,
 		rid, from.Unix(), to.Unix(), exclude)
 }
 
@@ -581,6 +581,16 @@ func HumanDuration(d time.Duration) string {
 
 // Open reports whether a booking with this status is still to happen: pending or confirmed.
 func (st Status) Open() bool { return st == StatusPending || st == StatusConfirmed }
+
+// openBooking is Status.Open in SQL: the condition on a bookings row that it is open.
+const openBooking = `status IN ('pending', 'confirmed')`
+
+// HoldsTime reports whether a booking with this status keeps its time from other bookings:
+// every booking but a cancelled one (one that happened, or did not, still had its time).
+func (st Status) HoldsTime() bool { return st != StatusCancelled }
+
+// holdsTime is Status.HoldsTime in SQL, on a bookings row.
+const holdsTime = `status <> 'cancelled'`
 
 // HasOutcome reports whether staff marked how the booking went: completed or no-show.
 func (st Status) HasOutcome() bool { return st == StatusCompleted || st == StatusNoShow }

@@ -303,7 +303,7 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 
 // reminderDue is the condition of an open booking, not yet reminded, that starts after the first
 // ? and by the second (unix seconds).
-const reminderDue = `status IN ('pending', 'confirmed') AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
+const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
 
 // QueueReminders writes a reminder for every open booking that starts within `within` from now
 // and has had none, and returns how many.
