@@ -289,11 +289,11 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	if err := req.Customer.validate(!req.OnBehalf); err != nil {
 		return Booking{}, "", err
 	}
-	if utf8.RuneCountInString(req.Notes) > 2000 {
-		return Booking{}, "", Invalid("notes", "notes must be at most 2000 characters")
+	if utf8.RuneCountInString(req.Notes) > MaxNotesLen {
+		return Booking{}, "", Invalid("notes", "notes must be at most %d characters", MaxNotesLen)
 	}
-	if len(req.IdempotencyKey) > 100 {
-		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most 100 characters")
+	if len(req.IdempotencyKey) > MaxIdempotencyKey {
+		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most %d characters", MaxIdempotencyKey)
 	}
 	if req.Start.IsZero() {
 		return Booking{}, "", Invalid("start", "start is required")
@@ -406,7 +406,7 @@ const maxReplayTokens = 50
 // EINVALID (the key made a different booking).
 func (s *Store) ReplayBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
 	notFound := Errorf(ENOTFOUND, "no booking was made with this idempotency key")
-	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return Booking{}, "", notFound
 	}
 	// Whoever is over the limit gets no write (nor the writer's lock) without a booking to
@@ -763,8 +763,8 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason strin
 	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
-	if utf8.RuneCountInString(reason) > 500 {
-		return Invalid("reason", "reason must be at most 500 characters")
+	if utf8.RuneCountInString(reason) > MaxCancelReasonLen {
+		return Invalid("reason", "reason must be at most %d characters", MaxCancelReasonLen)
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, cancel_reason = ?, cancelled_by = ?,
 		updated_at = ? WHERE id = ?`, StatusCancelled, reason, actor, now.Unix(), b.ID)
