@@ -30,7 +30,11 @@ type Config struct {
 	MaxOpen     int           // most tenant databases open at once (LRU beyond); default 1024
 	IdleTimeout time.Duration // an unused handle is closed after this; default 5 minutes
 	ReadConns   int           // reader connections per tenant; default 2
-	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default 2 s
+	// CacheTTL bounds how late this process sees registry changes made by another (the CLI):
+	// lookups are kept while the registry's change counter stands still, read again every
+	// CacheTTL/8 (at most 250 ms), and, without a counter, expire after CacheTTL. Changes made
+	// through this process are seen at once. Default 2 s.
+	CacheTTL time.Duration
 	// FairShare is how many requests of one tenant run at once (the rest wait their turn, at most
 	// FairShareWait, then get 503): default one less than the cores, at least one, so a busy
 	// business cannot take every core from the others.
