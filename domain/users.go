@@ -54,7 +54,7 @@ const (
 	MaxPasswordLen = 200
 )
 
-// argon2id parameters: the OWASP minimum (19 MiB, 2 passes), about 25 ms here.
+// argon2id parameters: the OWASP minimum (19 MiB, 2 passes); its cost is in docs/perf.md.
 const (
 	argonTime    = 2
 	argonMemory  = 19 * 1024
