@@ -43,3 +43,11 @@ func (p ExportPolicy) SkipsTable(table string) bool { return p.SkipTables[table]
 
 // Redacts reports whether column of table is exported as ExportRedacted.
 func (p ExportPolicy) Redacts(table, column string) bool { return p.Redact[table+"."+column] }
+
+// CopyDropTables returns the tables a copy of a business (restore --into) starts without: the
+// source's sign-in sessions, API tokens, password-reset links and customers' manage links would
+// otherwise open the copy too, and its outbox would send the source's queued mail again. Every
+// table an export skips is among them (TestExportPolicy checks it).
+func CopyDropTables() []string {
+	return []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+}

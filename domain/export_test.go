@@ -53,6 +53,18 @@ func TestExportPolicy(t *testing.T) {
 			t.Errorf("the export policy skips table %s, which does not exist", table)
 		}
 	}
+	copyDrops := map[string]bool{}
+	for _, table := range domain.CopyDropTables() {
+		copyDrops[table] = true
+		if !tables[table] {
+			t.Errorf("a copy of a business drops table %s, which does not exist", table)
+		}
+	}
+	for table := range p.SkipTables {
+		if !copyDrops[table] {
+			t.Errorf("the export leaves out table %s as secret, but a copy of the business keeps it", table)
+		}
+	}
 	for name, set := range map[string]map[string]bool{"redacts": p.Redact, "calls not secret": p.NotSecret} {
 		for col := range set {
 			if !columns[col] {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+
+	"github.com/reserva/reserva/domain"
 )
 
 // backupKey is where a backup lives in the blob store: under the tenant's id, so erasing the
@@ -289,10 +291,9 @@ func (m *Manager) RestoreInto(ctx context.Context, sourceID, backupID string, n 
 	return t, nil
 }
 
-// copySecrets are the tables a copy of a business (restore --into) starts without: the source's
-// sign-in sessions, API tokens, password-reset links and customers' manage links would
-// otherwise open the copy too, and its outbox would send the source's queued mail again.
-var copySecrets = []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+// copySecrets are the tables a copy of a business (restore --into) starts without, as the
+// domain names them.
+var copySecrets = domain.CopyDropTables()
 
 // dropSecrets empties the copySecrets tables of the database file at path (those it has), with
 // secure_delete so that the rows do not linger in free pages.
