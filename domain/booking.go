@@ -292,8 +292,8 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	if utf8.RuneCountInString(req.Notes) > MaxNotesLen {
 		return Booking{}, "", Invalid("notes", "notes must be at most %d characters", MaxNotesLen)
 	}
-	if len(req.IdempotencyKey) > MaxIdempotencyKey {
-		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most %d characters", MaxIdempotencyKey)
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most %d characters", MaxIdempotencyKeyLen)
 	}
 	if req.Start.IsZero() {
 		return Booking{}, "", Invalid("start", "start is required")
@@ -406,7 +406,7 @@ const maxReplayTokens = 50
 // EINVALID (the key made a different booking).
 func (s *Store) ReplayBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
 	notFound := Errorf(ENOTFOUND, "no booking was made with this idempotency key")
-	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > MaxIdempotencyKey {
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return Booking{}, "", notFound
 	}
 	// Whoever is over the limit gets no write (nor the writer's lock) without a booking to
