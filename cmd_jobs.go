@@ -4,16 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/reserva/reserva/jobs"
 )
 
+// runnableJobs are the jobs `reserva jobs run` runs, as its usage and errors name them.
+var runnableJobs = []string{"sweep", "housekeeping", "stats", "mail"}
+
 // cmdJobs runs one scheduled job now, as `reserva serve` would on its schedule.
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "run" {
-		return fmt.Errorf("%w: usage: reserva jobs run sweep|housekeeping|stats|mail", errUsage)
+		return fmt.Errorf("%w: usage: reserva jobs run %s", errUsage, strings.Join(runnableJobs, "|"))
 	}
 	var cfg config
 	name := args[1]
@@ -24,8 +29,8 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[2:]); err != nil {
 		return err
 	}
-	if name != "sweep" && name != "housekeeping" && name != "stats" && name != "mail" {
-		return fmt.Errorf("%w: unknown job %q (sweep, housekeeping, stats, mail)", errUsage, name)
+	if !slices.Contains(runnableJobs, name) {
+		return fmt.Errorf("%w: unknown job %q (%s)", errUsage, name, strings.Join(runnableJobs, ", "))
 	}
 	if *mail.baseURL == "" {
 		*mail.baseURL = "http://127.0.0.1:8080"

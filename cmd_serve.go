@@ -222,11 +222,10 @@ func (m mailSettings) config(dataDir string) (jobs.MailConfig, error) {
 }
 
 // serverGC makes the garbage collector run a quarter as often as Go's default, unless GOGC says
-// otherwise. The live heap is modest (30–65 MiB with a thousand businesses open; SQLite's pages
-// live outside it), so at the default every few dozen MiB of request garbage started a
-// collection, and an export started several: collections were 15% of the CPU. The cost is a
-// heap that grows to about five times the live one between collections. (A GOGC of 1600 did not
-// shorten the tail further.)
+// otherwise. The live heap is modest (SQLite's pages live outside it), so at the default a
+// little request garbage started a collection, and an export started several: collections took
+// a large share of the CPU. The cost is a heap that grows to about five times the live one
+// between collections; a higher GOGC did not shorten the tail further (docs/perf.md).
 func serverGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
@@ -234,13 +233,12 @@ func serverGC() {
 }
 
 // serverProcs lets twice as many threads run Go code as there are cores, unless GOMAXPROCS says
-// otherwise, and returns the cores. A commit waits for the disk (fdatasync: ~1 ms, up to ~13 ms
-// on the bench's VM) in a system call that keeps its thread's share of GOMAXPROCS until the
-// runtime's monitor takes it back, which can take up to 10 ms. With one share per core, every
-// booking's commit took half of a 2-core machine away from the page views and availability
-// lookups queued behind it. With twice as many, the OS shares the cores among the runnable
-// threads instead. Measured at 1,000 req/s with 5% bookings on 2 cores (five runs each):
-// availability p99 mean 21.7 ms with 2, 14.6 ms with 4; 3, 6 and 8 gave about the same as 4.
+// otherwise, and returns the cores. A commit waits for the disk (fdatasync) in a system call that
+// keeps its thread's share of GOMAXPROCS until the runtime's monitor takes it back, which can
+// take longer than the wait itself. With one share per core, every booking's commit took half of
+// a 2-core machine away from the page views and availability lookups queued behind it. With
+// twice as many, the OS shares the cores among the runnable threads instead: availability's p99
+// fell by about a third, and more shares gave no more (figures in docs/perf.md).
 func serverProcs() (cores int) {
 	cores = startingProcs()
 	if os.Getenv("GOMAXPROCS") == "" {

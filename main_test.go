@@ -290,6 +290,26 @@ func TestCLIErrors(t *testing.T) {
 	}
 }
 
+// The help names every job `reserva jobs run` runs, and so does the error for a missing one.
+func TestCLIJobsUsage(t *testing.T) {
+	_, _, help := reserva(t, "", "help")
+	line := ""
+	for l := range strings.Lines(help) {
+		if strings.Contains(l, "reserva jobs run") {
+			line = l
+		}
+	}
+	_, _, missing := reserva(t, "", "jobs", "run")
+	for _, job := range runnableJobs {
+		if !strings.Contains(line, job) {
+			t.Errorf("help line %q does not name job %s", line, job)
+		}
+		if !strings.Contains(missing, job) {
+			t.Errorf("usage error %q does not name job %s", missing, job)
+		}
+	}
+}
+
 // While a server runs on a data directory, the CLI refuses to erase its businesses (the server
 // would keep writing to the deleted files) and a second server refuses to start.
 func TestCLIDeleteWhileServing(t *testing.T) {

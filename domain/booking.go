@@ -184,14 +184,14 @@ func (s *Store) staffCalendars(ctx context.Context, db querier, cat *catalog, sv
 		}
 		return nil
 	}, `SELECT staff_id, group_concat(block_start || ' ' || block_end, ' ') FROM bookings
-		WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ?
+		WHERE staff_id IN `+in+` AND `+holdsTime+` AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ?
 		AND NOT (? AND service_id = ?) GROUP BY staff_id`, append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, class, svc.ID)...)
 	if err != nil {
 		return nil, fmt.Errorf("read bookings: %w", err)
 	}
 	if class {
 		sessions, err := busy(ctx, db, `SELECT block_start, block_end, start_at, service_id, staff_id, seats FROM bookings
-			WHERE staff_id IN `+in+` AND status <> 'cancelled' AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ? AND service_id = ?`,
+			WHERE staff_id IN `+in+` AND `+holdsTime+` AND block_end > ? AND block_end < ? AND block_start < ? AND id <> ? AND service_id = ?`,
 			append(args, from.Unix(), to.Add(maxBlock).Unix(), to.Unix(), exclude, svc.ID)...)
 		if err != nil {
 			return nil, fmt.Errorf("read class sessions: %w", err)
@@ -232,7 +232,7 @@ func each(ctx context.Context, db querier, fn func(*sql.Rows) error, query strin
 func resourceBusy(ctx context.Context, db querier, rid int64, from, to time.Time, exclude int64) ([]Busy, error) {
 	return busy(ctx, db, `SELECT b.block_start, b.block_end, b.start_at, b.service_id, b.staff_id, b.seats
 		FROM booking_resources r JOIN bookings b ON b.id = r.booking_id
-		WHERE r.resource_id = ? AND b.status <> 'cancelled' AND b.block_end > ? AND b.block_start < ? AND b.id <> ?`,
+		WHERE r.resource_id = ? AND `+holdsTime+` AND b.block_end > ? AND b.block_start < ? AND b.id <> ?`,
 		rid, from.Unix(), to.Unix(), exclude)
 }
 
@@ -263,7 +263,7 @@ type BookingRequest struct {
 	// Staff creating a booking for a customer may ignore the minimum notice (never an overlap),
 	// and may leave out the customer's email (a booking taken by phone: no mail is sent).
 	OnBehalf bool
-	Actor    string // who asks: "customer" or "staff:<name>"
+	Actor    Actor // who asks: ActorCustomer (when empty) or a StaffActor
 	// Quiet books without queueing the confirmations, for data that is seeded (the demo) or
 	// imported: nobody asked for those bookings just now. Reminders still come.
 	Quiet bool
@@ -289,17 +289,17 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	if err := req.Customer.validate(!req.OnBehalf); err != nil {
 		return Booking{}, "", err
 	}
-	if utf8.RuneCountInString(req.Notes) > 2000 {
-		return Booking{}, "", Invalid("notes", "notes must be at most 2000 characters")
+	if utf8.RuneCountInString(req.Notes) > MaxNotesLen {
+		return Booking{}, "", Invalid("notes", "notes must be at most %d characters", MaxNotesLen)
 	}
-	if len(req.IdempotencyKey) > 100 {
-		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most 100 characters")
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return Booking{}, "", Invalid("idempotencyKey", "idempotency key must be at most %d characters", MaxIdempotencyKeyLen)
 	}
 	if req.Start.IsZero() {
 		return Booking{}, "", Invalid("start", "start is required")
 	}
 	if req.Actor == "" {
-		req.Actor = "customer"
+		req.Actor = ActorCustomer
 	}
 	req.Seats = max(req.Seats, 1)
 	token := newToken()
@@ -353,13 +353,13 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 			token.hash(), id, now.Unix()); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, "created", req.Actor, map[string]any{"status": status}, now); err != nil {
+		if err := addEvent(ctx, tx, id, EventCreated, req.Actor, map[string]any{"status": status}, now); err != nil {
 			return err
 		}
 		if b, err = booking(ctx, tx, id); err != nil || req.Quiet {
 			return err
 		}
-		return s.notify(ctx, tx, "booking_created", b, token, now)
+		return s.notify(ctx, tx, KindBookingCreated, b, token, now)
 	})
 	if err != nil {
 		return Booking{}, "", wrap("create booking", err)
@@ -406,7 +406,7 @@ const maxReplayTokens = 50
 // EINVALID (the key made a different booking).
 func (s *Store) ReplayBooking(ctx context.Context, req BookingRequest) (Booking, ManageToken, error) {
 	notFound := Errorf(ENOTFOUND, "no booking was made with this idempotency key")
-	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > 100 {
+	if req.IdempotencyKey == "" || len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return Booking{}, "", notFound
 	}
 	// Whoever is over the limit gets no write (nor the writer's lock) without a booking to
@@ -466,7 +466,7 @@ func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int
 	return Slot{}, svc, Errorf(ESLOTUNAVAILABLE, "%s at %s is no longer available; please choose another time", svc.Name, when)
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, typ, actor string, data map[string]any, at time.Time) error {
+func addEvent(ctx context.Context, tx *sql.Tx, bookingID int64, typ EventType, actor Actor, data map[string]any, at time.Time) error {
 	js, _ := json.Marshal(data)
 	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, type, actor, data, at) VALUES (?, ?, ?, ?, ?)`,
 		bookingID, typ, actor, string(js), at.Unix())
@@ -582,8 +582,32 @@ func HumanDuration(d time.Duration) string {
 // Open reports whether a booking with this status is still to happen: pending or confirmed.
 func (st Status) Open() bool { return st == StatusPending || st == StatusConfirmed }
 
+// openBooking is Status.Open in SQL: the condition on a bookings row that it is open.
+const openBooking = `status IN ('pending', 'confirmed')`
+
+// HoldsTime reports whether a booking with this status keeps its time from other bookings:
+// every booking but a cancelled one (one that happened, or did not, still had its time).
+func (st Status) HoldsTime() bool { return st != StatusCancelled }
+
+// holdsTime is Status.HoldsTime in SQL, on a bookings row.
+const holdsTime = `status <> 'cancelled'`
+
 // HasOutcome reports whether staff marked how the booking went: completed or no-show.
 func (st Status) HasOutcome() bool { return st == StatusCompleted || st == StatusNoShow }
+
+// markedEvent is the event that records staff marking a booking st (Confirm, Complete, NoShow).
+// Its data holds the status the booking had, which Reopen takes back.
+func markedEvent(st Status) EventType {
+	switch st {
+	case StatusConfirmed:
+		return EventConfirmed
+	case StatusCompleted:
+		return EventCompleted
+	case StatusNoShow:
+		return EventNoShow
+	}
+	panic("domain: no event marks status " + string(st))
+}
 
 // Label is the status as people read it: no-show, not no_show.
 func (st Status) Label() string { return strings.ReplaceAll(string(st), "_", "-") }
@@ -597,7 +621,7 @@ func (s *Store) CancelByToken(ctx context.Context, token ManageToken, reason str
 		if err := checkCutoff(*b, st, now, s.loc); err != nil {
 			return err
 		}
-		return s.cancel(ctx, tx, b, reason, "customer", now)
+		return s.cancel(ctx, tx, b, reason, ActorCustomer, now)
 	})
 }
 
@@ -611,38 +635,38 @@ func (s *Store) RescheduleByToken(ctx context.Context, token ManageToken, start 
 		if err := checkCutoff(*b, st, now, s.loc); err != nil {
 			return err
 		}
-		return s.move(ctx, tx, b, start, staffID, false, "customer", now)
+		return s.move(ctx, tx, b, start, staffID, false, ActorCustomer, now)
 	})
 }
 
 // Confirm confirms a pending booking (staff). Errors: ENOTFOUND, ECONFLICT.
-func (s *Store) Confirm(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", "confirmed", actor, func(st Status) bool { return st == StatusPending })
+func (s *Store) Confirm(ctx context.Context, id int64, actor Actor) (Booking, error) {
+	return s.setStatus(ctx, id, StatusConfirmed, "confirmed", actor, func(st Status) bool { return st == StatusPending })
 }
 
 // Complete marks a booking as delivered (staff), once it has started. Errors: ENOTFOUND,
 // ECONFLICT.
-func (s *Store) Complete(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusCompleted, "completed", "marked completed", actor, Status.Open)
+func (s *Store) Complete(ctx context.Context, id int64, actor Actor) (Booking, error) {
+	return s.setStatus(ctx, id, StatusCompleted, "marked completed", actor, Status.Open)
 }
 
 // NoShow marks that the customer did not come (staff), once the booking has started. Errors:
 // ENOTFOUND, ECONFLICT.
-func (s *Store) NoShow(ctx context.Context, id int64, actor string) (Booking, error) {
-	return s.setStatus(ctx, id, StatusNoShow, "no_show", "marked no-show", actor, Status.Open)
+func (s *Store) NoShow(ctx context.Context, id int64, actor Actor) (Booking, error) {
+	return s.setStatus(ctx, id, StatusNoShow, "marked no-show", actor, Status.Open)
 }
 
 // Reopen takes back an outcome marked by mistake (completed, no-show): the booking is again
 // what it was before (confirmed, or pending confirmation), its time still its own (staff; the
 // customer is not told: nothing changed for them). Errors: ENOTFOUND, ECONFLICT.
-func (s *Store) Reopen(ctx context.Context, id int64, actor string) (Booking, error) {
+func (s *Store) Reopen(ctx context.Context, id int64, actor Actor) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		if !b.Status.HasOutcome() {
 			return Errorf(ECONFLICT, "a %s booking cannot be reopened", b.Status.Label())
 		}
 		var data string
 		err := tx.QueryRowContext(ctx, `SELECT data FROM booking_events WHERE booking_id = ? AND type = ?
-			ORDER BY id DESC LIMIT 1`, b.ID, string(b.Status)).Scan(&data)
+			ORDER BY id DESC LIMIT 1`, b.ID, markedEvent(b.Status)).Scan(&data)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -652,12 +676,12 @@ func (s *Store) Reopen(ctx context.Context, id int64, actor string) (Booking, er
 		if before.From == StatusPending {
 			to = StatusPending
 		}
-		return markStatus(ctx, tx, b, to, "reopened", actor, now)
+		return markStatus(ctx, tx, b, to, EventReopened, actor, now)
 	})
 }
 
 // Cancel cancels a booking (staff: no cutoff). Errors: ENOTFOUND, ECONFLICT.
-func (s *Store) Cancel(ctx context.Context, id int64, reason, actor string) (Booking, error) {
+func (s *Store) Cancel(ctx context.Context, id int64, reason string, actor Actor) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		return s.cancel(ctx, tx, b, reason, actor, now)
 	})
@@ -665,7 +689,7 @@ func (s *Store) Cancel(ctx context.Context, id int64, reason, actor string) (Boo
 
 // Move moves a booking to start with staffID (staff: no cutoff, no minimum notice, never an
 // overlap). Errors: ENOTFOUND, ECONFLICT, ESLOTUNAVAILABLE.
-func (s *Store) Move(ctx context.Context, id int64, start time.Time, staffID int64, actor string) (Booking, error) {
+func (s *Store) Move(ctx context.Context, id int64, start time.Time, staffID int64, actor Actor) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		return s.move(ctx, tx, b, start, staffID, true, actor, now)
 	})
@@ -702,9 +726,9 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 	return b, nil
 }
 
-// setStatus moves booking id to status to when allowed allows its status, recording event; done
-// says the change in the refusal ("a cancelled booking cannot be " + done).
-func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, done, actor string, allowed func(Status) bool) (Booking, error) {
+// setStatus moves booking id to status to when allowed allows its status, recording
+// markedEvent(to); done says the change in the refusal ("a cancelled booking cannot be " + done).
+func (s *Store) setStatus(ctx context.Context, id int64, to Status, done string, actor Actor, allowed func(Status) bool) (Booking, error) {
 	return s.change(ctx, byID(id), func(tx *sql.Tx, b *Booking, _ Settings, now time.Time) error {
 		if !allowed(b.Status) {
 			return Errorf(ECONFLICT, "a %s booking cannot be %s", b.Status.Label(), done)
@@ -715,49 +739,49 @@ func (s *Store) setStatus(ctx context.Context, id int64, to Status, event, done,
 			return Errorf(ECONFLICT, "this booking starts %s: it can be marked %s once it has started",
 				s.shortTime(*b), to.Label())
 		}
-		if err := markStatus(ctx, tx, b, to, event, actor, now); err != nil {
+		if err := markStatus(ctx, tx, b, to, markedEvent(to), actor, now); err != nil {
 			return err
 		}
 		if to == StatusConfirmed {
 			confirmed := *b
 			confirmed.Status = to
-			return s.notify(ctx, tx, "booking_confirmed", confirmed, "", now)
+			return s.notify(ctx, tx, KindBookingConfirmed, confirmed, "", now)
 		}
 		return nil
 	})
 }
 
 // markStatus sets b's status to to in tx and records event, with the status it had.
-func markStatus(ctx context.Context, tx *sql.Tx, b *Booking, to Status, event, actor string, now time.Time) error {
+func markStatus(ctx context.Context, tx *sql.Tx, b *Booking, to Status, event EventType, actor Actor, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, updated_at = ? WHERE id = ?`, to, now.Unix(), b.ID); err != nil {
 		return err
 	}
 	return addEvent(ctx, tx, b.ID, event, actor, map[string]any{"from": b.Status}, now)
 }
 
-func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason, actor string, now time.Time) error {
+func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason string, actor Actor, now time.Time) error {
 	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "this booking is already %s", b.Status.Label())
 	}
-	if utf8.RuneCountInString(reason) > 500 {
-		return Invalid("reason", "reason must be at most 500 characters")
+	if utf8.RuneCountInString(reason) > MaxCancelReasonLen {
+		return Invalid("reason", "reason must be at most %d characters", MaxCancelReasonLen)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'cancelled', cancel_reason = ?, cancelled_by = ?,
-		updated_at = ? WHERE id = ?`, reason, actor, now.Unix(), b.ID)
+	_, err := tx.ExecContext(ctx, `UPDATE bookings SET status = ?, cancel_reason = ?, cancelled_by = ?,
+		updated_at = ? WHERE id = ?`, StatusCancelled, reason, actor, now.Unix(), b.ID)
 	if err != nil {
 		return err
 	}
-	if err := addEvent(ctx, tx, b.ID, "cancelled", actor, map[string]any{"reason": reason}, now); err != nil {
+	if err := addEvent(ctx, tx, b.ID, EventCancelled, actor, map[string]any{"reason": reason}, now); err != nil {
 		return err
 	}
 	if err := dropUnsent(ctx, tx, b.ID); err != nil {
 		return err
 	}
 	b.Status = StatusCancelled
-	return s.notify(ctx, tx, "booking_cancelled", *b, "", now)
+	return s.notify(ctx, tx, KindBookingCancelled, *b, "", now)
 }
 
-func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor string, now time.Time) error {
+func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Time, staffID int64, byStaff bool, actor Actor, now time.Time) error {
 	if !b.Status.Open() {
 		return Errorf(ECONFLICT, "a %s booking cannot be moved", b.Status.Label())
 	}
@@ -780,7 +804,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 			return err
 		}
 	}
-	if err := addEvent(ctx, tx, b.ID, "rescheduled", actor, map[string]any{
+	if err := addEvent(ctx, tx, b.ID, EventRescheduled, actor, map[string]any{
 		"from": b.Start.Format(time.RFC3339), "to": slot.Start.UTC().Format(time.RFC3339),
 		"fromStaff": b.StaffID, "toStaff": slot.StaffID,
 	}, now); err != nil {
@@ -801,7 +825,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, b *Booking, start time.Tim
 			return err
 		}
 	}
-	return s.notify(ctx, tx, "booking_rescheduled", moved, "", now)
+	return s.notify(ctx, tx, KindBookingRescheduled, moved, "", now)
 }
 
 // BookingFilter selects bookings for lists and calendars.

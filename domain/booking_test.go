@@ -308,7 +308,7 @@ func TestManageByToken(t *testing.T) {
 	})
 	t.Run("StaffActionsAndEvents", func(t *testing.T) {
 		// An outcome waits for the booking to start (other starts Wednesday 14:00 by now).
-		for name, mark := range map[string]func(context.Context, int64, string) (domain.Booking, error){"complete": s.Complete, "no-show": s.NoShow} {
+		for name, mark := range map[string]func(context.Context, int64, domain.Actor) (domain.Booking, error){"complete": s.Complete, "no-show": s.NoShow} {
 			if _, err := mark(ctx, other.ID, "staff:Ana"); domain.ErrorCode(err) != domain.ECONFLICT || !strings.Contains(err.Error(), "once it has started") {
 				t.Errorf("%s before the start: %v", name, err)
 			}
@@ -343,7 +343,7 @@ func TestManageByToken(t *testing.T) {
 		}
 		var got []string
 		for _, e := range events {
-			got = append(got, e.Type+"/"+e.Actor)
+			got = append(got, string(e.Type)+"/"+string(e.Actor))
 		}
 		if want := "created/customer rescheduled/customer cancelled/customer"; strings.Join(got, " ") != want {
 			t.Errorf("events %v, want %s", got, want)
@@ -351,7 +351,7 @@ func TestManageByToken(t *testing.T) {
 		events, _ = s.Events(ctx, other.ID)
 		var types []string
 		for _, e := range events {
-			types = append(types, e.Type)
+			types = append(types, string(e.Type))
 		}
 		if want := "created rescheduled completed reopened no_show reopened completed"; strings.Join(types, " ") != want || events[2].Actor != "staff:Ana" {
 			t.Errorf("staff events %v, want %s", types, want)
@@ -601,7 +601,7 @@ func TestPendingBookingIsTentative(t *testing.T) {
 		}
 		out := map[string]domain.Message{}
 		for _, m := range msgs {
-			out[m.Kind] = m
+			out[string(m.Kind)] = m
 		}
 		return out
 	}

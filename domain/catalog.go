@@ -27,10 +27,10 @@ const (
 func (svc Service) Validate() error {
 	name := strings.TrimSpace(svc.Name)
 	switch {
-	case name == "" || utf8.RuneCountInString(name) > 120:
-		return Invalid("name", "name must be 1 to 120 characters")
-	case utf8.RuneCountInString(svc.Description) > 2000:
-		return Invalid("description", "description must be at most 2000 characters")
+	case name == "" || utf8.RuneCountInString(name) > MaxNameLen:
+		return Invalid("name", "name must be 1 to %d characters", MaxNameLen)
+	case utf8.RuneCountInString(svc.Description) > MaxDescriptionLen:
+		return Invalid("description", "description must be at most %d characters", MaxDescriptionLen)
 	case svc.Duration < 5*time.Minute || svc.Duration > maxServiceDuration || svc.Duration%time.Minute != 0:
 		return Invalid("duration", "duration must be between 5 and 720 minutes")
 	case svc.Price.Amount < 0:
@@ -288,8 +288,8 @@ func clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
 // Validate checks st and sorts its hours.
 func (st *Staff) Validate() error {
 	st.Name = strings.TrimSpace(st.Name)
-	if st.Name == "" || utf8.RuneCountInString(st.Name) > 120 {
-		return Invalid("name", "name must be 1 to 120 characters")
+	if st.Name == "" || utf8.RuneCountInString(st.Name) > MaxNameLen {
+		return Invalid("name", "name must be 1 to %d characters", MaxNameLen)
 	}
 	if st.Email != "" && !isEmail(st.Email) {
 		return Invalid("email", "email %q is not an email address", st.Email)
@@ -453,8 +453,8 @@ func (s *Store) AddTimeOff(ctx context.Context, to TimeOff) (int64, error) {
 	if !to.End.After(to.Start) {
 		return 0, Invalid("end", "time off must end after it starts")
 	}
-	if utf8.RuneCountInString(to.Reason) > 200 {
-		return 0, Invalid("reason", "reason must be at most 200 characters")
+	if utf8.RuneCountInString(to.Reason) > MaxTimeOffReasonLen {
+		return 0, Invalid("reason", "reason must be at most %d characters", MaxTimeOffReasonLen)
 	}
 	id, err := s.insert(ctx, `INSERT INTO staff_time_off (staff_id, start_at, end_at, reason) VALUES (?, ?, ?, ?) RETURNING id`,
 		to.StaffID, to.Start.Unix(), to.End.Unix(), to.Reason)
@@ -484,8 +484,8 @@ func (s *Store) DeleteTimeOff(ctx context.Context, id int64) error {
 // CreateResource stores a new resource and returns its id.
 func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 120 {
-		return 0, Invalid("name", "name must be 1 to 120 characters")
+	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
+		return 0, Invalid("name", "name must be 1 to %d characters", MaxNameLen)
 	}
 	id, err := s.insert(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
 		name, s.now().Unix())
@@ -526,16 +526,16 @@ func (c *Customer) validate(requireEmail bool) error {
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
 	c.Phone = strings.TrimSpace(c.Phone)
 	switch {
-	case c.Name == "" || utf8.RuneCountInString(c.Name) > 120:
-		return Invalid("customer.name", "name must be 1 to 120 characters")
+	case c.Name == "" || utf8.RuneCountInString(c.Name) > MaxNameLen:
+		return Invalid("customer.name", "name must be 1 to %d characters", MaxNameLen)
 	case c.Email == "" && requireEmail:
 		return Invalid("customer.email", "email is required: the confirmation and the link to manage the booking go there")
-	case c.Email != "" && (len(c.Email) > 254 || !isEmail(c.Email)):
+	case c.Email != "" && (len(c.Email) > MaxEmailLen || !isEmail(c.Email)):
 		return Invalid("customer.email", "email %q is not an email address", c.Email)
-	case utf8.RuneCountInString(c.Phone) > 40:
-		return Invalid("customer.phone", "phone must be at most 40 characters")
-	case utf8.RuneCountInString(c.Notes) > 2000:
-		return Invalid("customer.notes", "notes must be at most 2000 characters")
+	case utf8.RuneCountInString(c.Phone) > MaxPhoneLen:
+		return Invalid("customer.phone", "phone must be at most %d characters", MaxPhoneLen)
+	case utf8.RuneCountInString(c.Notes) > MaxNotesLen:
+		return Invalid("customer.notes", "notes must be at most %d characters", MaxNotesLen)
 	}
 	return nil
 }
@@ -649,8 +649,8 @@ func (s *Store) Customers(ctx context.Context, search string, limit int, after i
 
 // UpdateCustomerNotes sets the business's private notes on a customer.
 func (s *Store) UpdateCustomerNotes(ctx context.Context, id int64, notes string) error {
-	if utf8.RuneCountInString(notes) > 2000 {
-		return Invalid("notes", "notes must be at most 2000 characters")
+	if utf8.RuneCountInString(notes) > MaxNotesLen {
+		return Invalid("notes", "notes must be at most %d characters", MaxNotesLen)
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE customers SET notes = ? WHERE id = ?`, notes, id)
 	if err != nil {
@@ -702,7 +702,7 @@ func (s *Store) ServicesByIDs(ctx context.Context, ids []int64) (map[int64]Servi
 // the business's records: the customer's name, email, phone and notes, and on their bookings the
 // contact details, notes and cancellation reasons, are replaced; their manage links stop working.
 // Errors: ENOTFOUND.
-func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) error {
+func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor Actor) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE customers SET name = 'Deleted customer', email = NULL,
 			phone = '', phone_key = '', notes = '' WHERE id = ?`, id)
@@ -723,12 +723,12 @@ func (s *Store) AnonymiseCustomer(ctx context.Context, id int64, actor string) e
 			return err
 		}
 		// The audit trail keeps what happened, not who said what.
-		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = 'cancelled'
-			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE booking_events SET data = '{}' WHERE type = ?
+			AND booking_id IN (SELECT id FROM bookings WHERE customer_id = ?)`, EventCancelled, id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, type, actor, data, at)
-			SELECT id, 'anonymised', ?, '{}', ? FROM bookings WHERE customer_id = ?`, actor, s.now().Unix(), id)
+			SELECT id, ?, ?, '{}', ? FROM bookings WHERE customer_id = ?`, EventAnonymised, actor, s.now().Unix(), id)
 		return err
 	})
 	return wrap("anonymise customer", err)

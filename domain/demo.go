@@ -84,7 +84,7 @@ func (s *Store) SeedDemo(ctx context.Context) error {
 		slot := days[0].Slots[rng.IntN(len(days[0].Slots))]
 		name := names[i%len(names)]
 		_, _, err = s.CreateBooking(ctx, BookingRequest{
-			ServiceID: svc, StaffID: slot.StaffID, Start: slot.Start, OnBehalf: true, Actor: "system", Quiet: true,
+			ServiceID: svc, StaffID: slot.StaffID, Start: slot.Start, OnBehalf: true, Actor: ActorSystem, Quiet: true,
 			Customer: Customer{Name: name, Email: fmt.Sprintf("customer%d@demo.example", i%len(names)), Phone: "+34 600 000 00" + fmt.Sprint(i%10)},
 		})
 		if err != nil && ErrorCode(err) != ESLOTUNAVAILABLE {

@@ -14,7 +14,7 @@ import (
 // Message is a notification in the outbox.
 type Message struct {
 	ID        int64
-	Kind      string
+	Kind      MessageKind
 	BookingID int64
 	To        string
 	Subject   string
@@ -27,13 +27,32 @@ type Message struct {
 	MessageID string
 }
 
+// MessageKind is what a message in the outbox is about (outbox.kind).
+type MessageKind string
+
+// Kinds of message: to the customer about their booking (and, prefixed with staff_, to the
+// staff member; see toStaff), and the others.
+const (
+	KindBookingCreated     MessageKind = "booking_created"
+	KindBookingConfirmed   MessageKind = "booking_confirmed"
+	KindBookingRescheduled MessageKind = "booking_rescheduled"
+	KindBookingCancelled   MessageKind = "booking_cancelled"
+	KindBookingReminder    MessageKind = "booking_reminder" // customers only
+	// KindStaffBookingReleased tells a staff member that a booking was moved to someone else.
+	KindStaffBookingReleased MessageKind = "staff_booking_released"
+	KindPasswordReset        MessageKind = "password_reset"
+)
+
+// toStaff is the kind of the staff member's copy of a booking message of kind k.
+func (k MessageKind) toStaff() MessageKind { return "staff_" + k }
+
 // LinkPlaceholder marks where the delivery puts the absolute manage link.
 const LinkPlaceholder = "{{link}}"
 
 // notify writes the messages that announce a booking change, in the transaction of the change:
 // to the customer (with a calendar attachment, and the manage link when token is known) and to
 // the staff member.
-func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, token ManageToken, now time.Time) error {
+func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, token ManageToken, now time.Time) error {
 	svc, err := service(ctx, tx, b.ServiceID)
 	if err != nil {
 		return err
@@ -45,14 +64,14 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 	var events int
 	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
 	when := s.describeTime(b)
-	headline := map[string]string{
-		"booking_created":     "Your booking is confirmed",
-		"booking_confirmed":   "Your booking is confirmed",
-		"booking_rescheduled": "Your booking has moved",
-		"booking_cancelled":   "Your booking is cancelled",
-		"booking_reminder":    "A reminder of your booking",
+	headline := map[MessageKind]string{
+		KindBookingCreated:     "Your booking is confirmed",
+		KindBookingConfirmed:   "Your booking is confirmed",
+		KindBookingRescheduled: "Your booking has moved",
+		KindBookingCancelled:   "Your booking is cancelled",
+		KindBookingReminder:    "A reminder of your booking",
 	}[kind]
-	if kind == "booking_created" && b.Status == StatusPending {
+	if kind == KindBookingCreated && b.Status == StatusPending {
 		headline = "We received your booking request; the business will confirm it"
 	}
 	var body strings.Builder
@@ -61,10 +80,10 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 	if token != "" {
 		link = "booking/" + string(token)
 		fmt.Fprintf(&body, "\nTo see, change or cancel it: %s\n", LinkPlaceholder)
-	} else if kind != "booking_cancelled" {
+	} else if kind != KindBookingCancelled {
 		body.WriteString("\nTo change or cancel it, use the link in your first confirmation.\n")
 	}
-	ics := calendar(b, svc.Name, staffName, kind == "booking_cancelled", events, now)
+	ics := calendar(b, svc.Name, staffName, kind == KindBookingCancelled, events, now)
 	subject := fmt.Sprintf("%s: %s, %s", headline, svc.Name, s.shortTime(b))
 	if b.Contact.Email != "" {
 		if err := enqueue(ctx, tx, Message{Kind: kind, BookingID: b.ID, To: b.Contact.Email, Subject: subject,
@@ -72,9 +91,9 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 			return err
 		}
 	}
-	if staffEmail != "" && kind != "booking_reminder" {
-		verb := strings.TrimPrefix(kind, "booking_")
-		if kind == "booking_created" && b.Status == StatusPending {
+	if staffEmail != "" && kind != KindBookingReminder {
+		verb := strings.TrimPrefix(string(kind), "booking_")
+		if kind == KindBookingCreated && b.Status == StatusPending {
 			verb = "requested (to confirm)"
 		}
 		reach := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), ", ")
@@ -82,7 +101,7 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind string, b Booking, 
 			reach = "no email or phone"
 		}
 		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, reach, when)
-		if err := enqueue(ctx, tx, Message{Kind: "staff_" + kind, BookingID: b.ID, To: staffEmail,
+		if err := enqueue(ctx, tx, Message{Kind: kind.toStaff(), BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {
 			return err
@@ -113,7 +132,7 @@ func (s *Store) notifyStaffReleased(ctx context.Context, tx *sql.Tx, before, mov
 	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, before.ID).Scan(&events)
 	body := fmt.Sprintf("Booking moved to %s: %s for %s (%s)\nIt was yours: %s\nIt is now %s.\n",
 		newName, svc.Name, before.Contact.Name, before.Contact.Email, s.describeTime(before), s.describeTime(moved))
-	return enqueue(ctx, tx, Message{Kind: "staff_booking_released", BookingID: before.ID, To: oldEmail,
+	return enqueue(ctx, tx, Message{Kind: KindStaffBookingReleased, BookingID: before.ID, To: oldEmail,
 		Subject: fmt.Sprintf("Booking moved to %s: %s, %s, %s", newName, svc.Name, before.Contact.Name, s.shortTime(before)),
 		Body:    body, ICS: calendar(before, svc.Name, oldName, true, events, now)}, now)
 }
@@ -284,7 +303,7 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 
 // reminderDue is the condition of an open booking, not yet reminded, that starts after the first
 // ? and by the second (unix seconds).
-const reminderDue = `status IN ('pending', 'confirmed') AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
+const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
 
 // QueueReminders writes a reminder for every open booking that starts within `within` from now
 // and has had none, and returns how many.
@@ -309,7 +328,7 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 			return err
 		}
 		for _, b := range due {
-			if err := s.notify(ctx, tx, "booking_reminder", b, "", now); err != nil {
+			if err := s.notify(ctx, tx, KindBookingReminder, b, "", now); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE bookings SET reminded_at = ? WHERE id = ?`, now.Unix(), b.ID); err != nil {

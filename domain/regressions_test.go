@@ -291,7 +291,7 @@ func TestCancelWithdrawsQueuedReminder(t *testing.T) {
 	}
 	var kinds []string
 	for _, m := range msgs {
-		kinds = append(kinds, m.Kind)
+		kinds = append(kinds, string(m.Kind))
 	}
 	if slices.Contains(kinds, "booking_reminder") || !slices.Contains(kinds, "booking_cancelled") {
 		t.Errorf("due after the cancellation: %v", kinds)

@@ -49,7 +49,7 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email, business string
 		body := fmt.Sprintf("Hello %s,\n\nSomeone (we hope you) asked to reset your password for the %s dashboard.\n"+
 			"Choose a new one here within the next hour:\n\n  %s\n\nIf it was not you, ignore this email: your password stays as it is.\n",
 			name, business, LinkPlaceholder)
-		return enqueue(ctx, tx, Message{Kind: "password_reset", To: email, Subject: "Reset your password for " + business,
+		return enqueue(ctx, tx, Message{Kind: KindPasswordReset, To: email, Subject: "Reset your password for " + business,
 			Body: body, LinkPath: "admin/reset/" + secret}, now)
 	})
 	return wrap("request password reset", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -146,7 +147,7 @@ func (st Settings) Validate() error {
 	switch {
 	case !isCurrency(st.Currency):
 		return Invalid("currency", "currency must be a three-letter ISO 4217 code such as EUR")
-	case st.Locale == "" || len(st.Locale) > 35:
+	case st.Locale == "" || len(st.Locale) > MaxLocaleLen:
 		return Invalid("locale", "locale must be a language tag such as en or es-ES")
 	case st.SlotStep < 5*time.Minute || st.SlotStep > 240*time.Minute || st.SlotStep%(5*time.Minute) != 0:
 		return Invalid("slotStep", "slot step must be a multiple of 5 minutes between 5 and 240")
@@ -156,12 +157,12 @@ func (st Settings) Validate() error {
 		return Invalid("horizon", "booking horizon must be whole days between 1 and 730")
 	case st.CancelCutoff < 0 || st.CancelCutoff > 90*24*time.Hour || st.CancelCutoff%time.Minute != 0:
 		return Invalid("cancelCutoff", "cancellation cutoff must be whole minutes between 0 and 90 days")
-	case len(st.ContactEmail) > 254 || (st.ContactEmail != "" && !isEmail(st.ContactEmail)):
+	case len(st.ContactEmail) > MaxEmailLen || (st.ContactEmail != "" && !isEmail(st.ContactEmail)):
 		return Invalid("contactEmail", "contact email %q is not an email address", st.ContactEmail)
-	case len(st.ContactPhone) > 40:
-		return Invalid("contactPhone", "contact phone must be at most 40 characters")
-	case len(st.Address) > 500:
-		return Invalid("address", "address must be at most 500 characters")
+	case utf8.RuneCountInString(st.ContactPhone) > MaxPhoneLen:
+		return Invalid("contactPhone", "contact phone must be at most %d characters", MaxPhoneLen)
+	case utf8.RuneCountInString(st.Address) > MaxAddressLen:
+		return Invalid("address", "address must be at most %d characters", MaxAddressLen)
 	}
 	return nil
 }

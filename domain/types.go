@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -132,7 +133,7 @@ type Booking struct {
 	Notes        string
 	Contact      Contact // as given with this booking
 	CancelReason string
-	CancelledBy  string
+	CancelledBy  Actor
 	CalendarUID  string // its calendar event's id, unique across businesses (the UID is this@reserva)
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -147,8 +148,37 @@ type Contact struct {
 type Event struct {
 	ID        int64
 	BookingID int64
-	Type      string // created, confirmed, cancelled, rescheduled, completed, no_show
-	Actor     string // customer, staff:<name>, system
+	Type      EventType
+	Actor     Actor
 	Data      string // JSON details
 	At        time.Time
 }
+
+// EventType is what happened to a booking, as its audit trail (booking_events.type) says.
+type EventType string
+
+const (
+	EventCreated     EventType = "created"
+	EventConfirmed   EventType = "confirmed"
+	EventRescheduled EventType = "rescheduled"
+	EventCancelled   EventType = "cancelled"
+	EventCompleted   EventType = "completed"
+	EventNoShow      EventType = "no_show"
+	EventReopened    EventType = "reopened"   // an outcome (completed, no-show) taken back
+	EventAnonymised  EventType = "anonymised" // the customer's personal data erased
+)
+
+// Actor is who made a change, as a booking's audit trail and its cancellation record name it:
+// ActorCustomer, ActorSystem, StaffActor(name) or APITokenActor(id).
+type Actor string
+
+const (
+	ActorCustomer Actor = "customer" // the customer, on the public pages or with a manage link
+	ActorSystem   Actor = "system"   // Reserva itself (demo data, imports)
+)
+
+// StaffActor is a signed-in dashboard user, by name.
+func StaffActor(name string) Actor { return Actor("staff:" + name) }
+
+// APITokenActor is an integration acting with API token id.
+func APITokenActor(id int64) Actor { return Actor("api-token:" + strconv.FormatInt(id, 10)) }

@@ -72,11 +72,11 @@ func requireStaffOrSelf(ctx context.Context, staffID int64) error {
 }
 
 // actor names the viewer in the booking audit trail.
-func actor(v Viewer) string {
+func actor(v Viewer) domain.Actor {
 	if v.TokenID != 0 {
-		return fmt.Sprintf("api-token:%d", v.TokenID)
+		return domain.APITokenActor(v.TokenID)
 	}
-	return "staff:" + v.Name
+	return domain.StaffActor(v.Name)
 }
 
 // authenticate resolves an "Authorization: Bearer" API token into a Viewer. Without the header it

@@ -40,7 +40,7 @@ func (r *mutationResolver) CreateBooking(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
-	req := bookingRequest(input, false, "customer")
+	req := bookingRequest(input, false, domain.ActorCustomer)
 	if !r.bookingLimit.Allow(clientOf(ctx)) {
 		// A retry of a booking that was made (its answer lost) is answered all the same.
 		if b, token, err := s.ReplayBooking(ctx, req); err == nil {

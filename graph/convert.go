@@ -56,7 +56,7 @@ func zoned(s *domain.Store, list []domain.Booking) []*domain.Booking {
 }
 
 // bookingRequest turns the GraphQL input into a domain request.
-func bookingRequest(in model.CreateBookingInput, onBehalf bool, actor string) domain.BookingRequest {
+func bookingRequest(in model.CreateBookingInput, onBehalf bool, actor domain.Actor) domain.BookingRequest {
 	return domain.BookingRequest{
 		ServiceID: in.ServiceID, StaffID: deref(in.StaffID), Start: in.Start,
 		Customer: domain.Customer{Name: in.Customer.Name, Email: deref(in.Customer.Email), Phone: deref(in.Customer.Phone)},

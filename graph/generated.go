@@ -3147,8 +3147,8 @@ func (ec *executionContext) _BookingEvent_type(ctx context.Context, field graphq
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.EventType) graphql.Marshaler {
+			return ec.marshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐEventType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3170,8 +3170,8 @@ func (ec *executionContext) _BookingEvent_actor(ctx context.Context, field graph
 			return obj.Actor, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v domain.Actor) graphql.Marshaler {
+			return ec.marshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐActor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10077,6 +10077,36 @@ func (ec *executionContext) marshalNStaffMember2ᚖgithubᚗcomᚋreservaᚋrese
 		return graphql.Null
 	}
 	return ec._StaffMember(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐActor(ctx context.Context, v any) (domain.Actor, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.Actor(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐActor(ctx context.Context, sel ast.SelectionSet, v domain.Actor) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐEventType(ctx context.Context, v any) (domain.EventType, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := domain.EventType(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2githubᚗcomᚋreservaᚋreservaᚋdomainᚐEventType(ctx context.Context, sel ast.SelectionSet, v domain.EventType) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

@@ -13,7 +13,7 @@ import (
 )
 
 // A booking event reaches a subscribed client as it commits: the writer's commit wakes the
-// subscription (it was polled every 250 ms: p50 150-200 ms). Logs the p50 and p90 from the start
+// subscription (it used to poll; docs/perf.md has what that cost). Logs the p50 and p90 from the start
 // of the write (its fsync included) and from the commit's return, over 40 events on loopback.
 func TestSubscriptionLatency(t *testing.T) {
 	srv := server(t)

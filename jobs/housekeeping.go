@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -29,11 +30,10 @@ func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, 
 		if l.DB.Untouched() {
 			return nil
 		}
-		res, err := l.DB.Write.ExecContext(ctx, `DELETE FROM sessions WHERE expiry < ?`, float64(time.Now().UnixMilli())/1000)
+		removed, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).DeleteExpiredSessions(ctx)
 		if err != nil {
-			return fmt.Errorf("remove expired sessions: %w", err)
+			return err
 		}
-		removed, _ := res.RowsAffected()
 		r.SessionsRemoved += removed
 		if _, err := l.DB.Write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
 			return fmt.Errorf("optimize: %w", err)

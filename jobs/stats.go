@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -36,11 +37,9 @@ func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult,
 		}
 		s := tenancy.DailyStats{TenantID: t.ID, Day: r.Day}
 		err := m.Visit(ctx, t, func(l *tenancy.Lease) error {
-			return l.DB.Read.QueryRowContext(ctx, `SELECT
-				(SELECT count(*) FROM bookings WHERE created_at >= ?1 AND created_at < ?2),
-				(SELECT count(*) FROM booking_events WHERE type = 'cancelled' AND at >= ?1 AND at < ?2),
-				(SELECT count(*) FROM customers WHERE created_at < ?2)`, from.Unix(), to.Unix()).
-				Scan(&s.BookingsCreated, &s.BookingsCancelled, &s.Customers)
+			c, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).DailyCounts(ctx, from, to)
+			s.BookingsCreated, s.BookingsCancelled, s.Customers = c.BookingsCreated, c.BookingsCancelled, c.Customers
+			return err
 		})
 		if err == nil {
 			err = m.Registry().SetStats(ctx, s)

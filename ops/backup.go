@@ -19,6 +19,7 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -250,10 +251,9 @@ func (s *Service) RestoreInto(ctx context.Context, sourceID, backupID string, n 
 	return s.m.ProvisionFrom(ctx, n, tmp, b.SchemaVersion)
 }
 
-// copySecrets are the tables a copy of a business (restore --into) starts without: the source's
-// sign-in sessions, API tokens, password-reset links and customers' manage links would
-// otherwise open the copy too, and its outbox would send the source's queued mail again.
-var copySecrets = []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+// copySecrets are the tables a copy of a business (restore --into) starts without, as the
+// domain names them.
+var copySecrets = domain.CopyDropTables()
 
 // dropSecrets empties the copySecrets tables of the database file at path (those it has), with
 // secure_delete so that the rows do not linger in free pages.

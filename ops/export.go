@@ -14,17 +14,18 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/tenancy"
 )
 
-// Secrets are not part of an export: sessions, manage-token and reset-link hashes are left out, and
-// credential hashes are replaced by this marker.
+// Secrets are not part of an export: the domain's export policy names the tables left out and
+// the columns replaced by the redaction marker.
 var (
-	exportSkipTables = map[string]bool{"sessions": true, "booking_tokens": true, "password_resets": true}
-	exportRedact     = map[string]bool{"users.password_hash": true, "api_tokens.token_hash": true, "outbox.link_path": true}
+	exportSkipTables = domain.NewExportPolicy().SkipTables
+	exportRedact     = domain.NewExportPolicy().Redact
 )
 
-const redacted = "[redacted]"
+const redacted = domain.ExportRedacted
 
 // exportLane lets one export run at a time.
 var exportLane = make(chan struct{}, 1)

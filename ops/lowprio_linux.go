@@ -10,9 +10,8 @@ import (
 // waits for it. Bulk work (an export) then takes a core only while no request wants it: the
 // kernel hands the core to a request thread the moment one wakes. Pacing and yielding inside
 // Go could not do that, because the server runs more threads than cores and the kernel shared
-// the cores among them equally. Measured with one business exporting back to back beside 300
-// availability lookups a second to others: others' p99 1.34–1.56 times its quiet value at
-// normal priority, 0.98–1.25 times at nice 19, with as many exports done.
+// the cores among them equally. At nice 19 others' availability tail beside an export back to
+// back stayed near its quiet value, with as many exports done (docs/perf.md).
 func atLowPriority(fn func() error) error {
 	done := make(chan error, 1)
 	go func() {

@@ -22,9 +22,8 @@ const paceStretch = 2 * time.Millisecond
 //
 // Yielding to the Go scheduler alone did not do it: the server runs more threads than cores,
 // the kernel shares the cores among them, and an export's thread took its full turn next to
-// every request's. Measured with one business exporting back to back while 300 availability
-// lookups a second went to others (2 cores): others' p99 was 4.1 times its quiet value unpaced
-// and 2.9 times paced; most of the rest was the garbage collector, which the export's
+// every request's. Pacing shortened others' tail while one business exported back to back
+// (docs/perf.md); most of what remained was the garbage collector, which the export's
 // allocations kept busy (see eachLine and the zip's compressors in web), and atLowPriority
 // did the rest.
 type pacer struct {

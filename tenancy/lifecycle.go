@@ -84,7 +84,7 @@ func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(con
 		return Tenant{}, err
 	}
 	t := Tenant{
-		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
 		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
 	}
 	if setup != nil {

@@ -31,7 +31,11 @@ type Config struct {
 	MaxOpen     int           // most tenant databases open at once (LRU beyond); default DefaultMaxOpen
 	IdleTimeout time.Duration // an unused handle is closed after this; default DefaultIdleTimeout
 	ReadConns   int           // reader connections per tenant; default DefaultReadConns
-	CacheTTL    time.Duration // how long a slug/host lookup is trusted; default DefaultCacheTTL
+	// CacheTTL bounds how late this process sees registry changes made by another (the CLI):
+	// lookups are kept while the registry's change counter stands still, read again every
+	// CacheTTL/8 (at most 250 ms), and, without a counter, expire after CacheTTL. Changes made
+	// through this process are seen at once. Default DefaultCacheTTL.
+	CacheTTL time.Duration
 	// FaultRetry is how long a tenant found damaged (ErrCorrupt) answers 503 at once before this
 	// process looks at its file again; default DefaultFaultRetry. Each look is a full
 	// quick_check.

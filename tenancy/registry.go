@@ -18,13 +18,21 @@ type Tenant struct {
 	Slug            string // first segment of the tenant's URLs
 	Name            string
 	Timezone        string // IANA name
-	Status          string // active or suspended
+	Status          TenantStatus
 	SchemaVersion   int    // mirrored from the tenant database
 	MigrationStatus string // ok or failed
 	LastError       string // why the last migration failed
 	CreatedAt       time.Time
 	LastSeenAt      time.Time // zero until first served; updated in batches
 }
+
+// TenantStatus says whether a tenant serves (registry tenants.status).
+type TenantStatus string
+
+const (
+	TenantActive    TenantStatus = "active"
+	TenantSuspended TenantStatus = "suspended" // its requests are answered 503
+)
 
 // Migration status values.
 const (

@@ -52,7 +52,7 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 // backup at schema version version, checked by the caller). The copy is durable before the
 // tenant is registered; a failed registration removes it.
 func (m *Manager) ProvisionFrom(ctx context.Context, n NewTenant, src string, version int) (Tenant, error) {
-	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: "active",
+	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
 		SchemaVersion: version, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
 	path, err := m.Path(t.ID)
 	if err != nil {

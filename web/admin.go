@@ -62,9 +62,9 @@ func (s *Server) requireOwner(next http.HandlerFunc) http.HandlerFunc {
 	})
 }
 
-func actorOf(r *http.Request) string {
+func actorOf(r *http.Request) domain.Actor {
 	v, _ := domain.ViewerFrom(r.Context())
-	return "staff:" + v.Name
+	return domain.StaffActor(v.Name)
 }
 
 // userError answers a failed action: a user's mistake goes back to page with its message, any
@@ -343,7 +343,7 @@ func (s *Server) showBooking(w http.ResponseWriter, r *http.Request, move *form,
 		}
 	}
 	for _, e := range events {
-		v.Events = append(v.Events, eventView{At: e.At.In(loc).Format("2 Jan 15:04"), Type: strings.ReplaceAll(e.Type, "_", " "), Actor: e.Actor})
+		v.Events = append(v.Events, eventView{At: e.At.In(loc).Format("2 Jan 15:04"), Type: strings.ReplaceAll(string(e.Type), "_", " "), Actor: string(e.Actor)})
 	}
 	render(w, r, status, bookingDetailPage(v))
 }

@@ -361,8 +361,8 @@ func (nopCloser) Close() error { return nil }
 
 // fastDeflaters are compressors at the fastest level, reused from one file and export to the
 // next: each new one allocates over a megabyte, which made an export's zip the garbage
-// collector's main work for the whole server (64% of bytes allocated with one business
-// exporting back to back). archive/zip pools its default compressors the same way.
+// collector's main work for the whole server (docs/perf.md). archive/zip pools its default
+// compressors the same way.
 var fastDeflaters sync.Pool
 
 // fastDeflate is the zip's Deflate compressor at the fastest level: an export's JSON and SQL

@@ -617,7 +617,7 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	loc, _ := time.LoadLocation("Europe/Madrid")
 	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
 		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: domain.DateOf(time.Now().In(loc)).AddDays(1).At(10*60, loc),
-			Customer: domain.Customer{Name: "Eva Export", Email: "eva@example.com"}, Actor: "customer"}); err != nil {
+			Customer: domain.Customer{Name: "Eva Export", Email: "eva@example.com"}, IdempotencyKey: "eva-retry-key-7f3a", Actor: "customer"}); err != nil {
 			t.Fatal(err)
 		}
 		// Taken by phone: the customer gave no email.
@@ -648,6 +648,12 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	if !strings.Contains(files["customers.json"], "Eva Export") || !strings.Contains(files["dump.sql"], "CREATE TABLE bookings") ||
 		strings.Contains(files["users.json"], "argon2id") {
 		t.Errorf("export files: %d, customers %q", len(files), files["customers.json"])
+	}
+	// A booking's idempotency key would get its holder a new manage link: it stays home.
+	for name, text := range files {
+		if strings.Contains(text, "eva-retry-key-7f3a") {
+			t.Errorf("%s holds a booking's idempotency key", name)
+		}
 	}
 	// The customer who gave no email has none in the export: no made-up address stands in.
 	var customers []map[string]any

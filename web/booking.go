@@ -280,7 +280,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		TZ: r.PostFormValue("tz"),
 	}
 	req := domain.BookingRequest{
-		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: "customer",
+		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: domain.ActorCustomer,
 		Customer: domain.Customer{Name: v.Name, Email: v.Email, Phone: v.Phone},
 	}
 	booked := func(token domain.ManageToken) {

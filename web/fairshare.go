@@ -14,9 +14,9 @@ import (
 //
 // The bound holds even while the process is otherwise idle. Letting a tenant borrow idle cores
 // looked free, but requests cannot be taken back once started: another business's request that
-// arrived a moment later found every core taken by the busy one. Measured with one business
-// exporting and writing as fast as it could, others' availability p99 was ~3.5 times its quiet
-// value when borrowing was allowed and ~1.7 times without.
+// arrived a moment later found every core taken by the busy one: with one business exporting
+// and writing as fast as it could, others' availability tail was twice as long when borrowing
+// was allowed (docs/perf.md).
 type fairShare struct {
 	n     int
 	wait  time.Duration

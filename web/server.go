@@ -260,7 +260,8 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%d h %d min", h, m)
 }
 
-// formatMoney shows minor units with two decimals (locale-aware formatting comes with the pages).
+// formatMoney shows minor units with two decimals and the currency code, the same for every
+// business: the locale in its settings is stored but nothing formats by it yet.
 func formatMoney(m domain.Money) string {
 	return formatAmount(m.Amount) + " " + m.Currency
 }

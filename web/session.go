@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -61,34 +59,19 @@ type tenantSessionStore struct{}
 var errNoTenant = errors.New("session store used outside a tenant's request")
 
 func (tenantSessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	l, ok := tenancy.FromContext(ctx)
-	if !ok {
-		return nil, false, errNoTenant
-	}
-	var data []byte
-	err := l.DB.Read.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`,
-		token, float64(time.Now().UnixMilli())/1000).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
+	st, err := sessionStore(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("find session: %w", err)
+		return nil, false, err
 	}
-	return data, true, nil
+	return st.Session(ctx, token)
 }
 
 func (tenantSessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	l, ok := tenancy.FromContext(ctx)
-	if !ok {
-		return errNoTenant
-	}
-	_, err := l.DB.Write.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-		token, b, float64(expiry.UnixMilli())/1000)
+	st, err := sessionStore(ctx)
 	if err != nil {
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
-	return nil
+	return st.SaveSession(ctx, token, b, expiry)
 }
 
 // tenantGone marks a context whose tenant was just deleted: its sessions went with it.
@@ -98,14 +81,20 @@ func (tenantSessionStore) DeleteCtx(ctx context.Context, token string) error {
 	if ctx.Value(tenantGone{}) != nil {
 		return nil
 	}
+	st, err := sessionStore(ctx)
+	if err != nil {
+		return err
+	}
+	return st.DeleteSession(ctx, token)
+}
+
+// sessionStore is the domain store of ctx's tenant, where its sessions are kept.
+func sessionStore(ctx context.Context) (*domain.Store, error) {
 	l, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return errNoTenant
+		return nil, errNoTenant
 	}
-	if _, err := l.DB.Write.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
+	return domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now), nil
 }
 
 // The context-free methods cannot know the tenant: scs calls the Ctx ones.

@@ -64,7 +64,7 @@ func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fa
 			}
 			t = found
 		}
-		if t.Status != "active" {
+		if t.Status != tenancy.TenantActive {
 			fail(w, r, http.StatusServiceUnavailable, tenancy.ErrUnavailable)
 			return
 		}
