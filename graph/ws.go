@@ -78,7 +78,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		c.Close(closeSubprotocol, "Subprotocol not acceptable: use "+wsSubprotocol)
 		return
 	}
-	s := &wsSession{t: t, c: c, exec: exec, headers: r.Header, active: map[string]context.CancelFunc{}}
+	s := &wsSession{t: t, c: c, exec: exec, headers: r.Header, active: map[string]*wsOp{}}
 	s.serve(r.Context())
 }
 
@@ -95,8 +95,15 @@ type wsSession struct {
 	headers http.Header
 
 	mu     sync.Mutex
-	active map[string]context.CancelFunc // operations by id
+	active map[string]*wsOp // operations by id
 	ops    sync.WaitGroup
+}
+
+// wsOp is one running operation. The client may use its id again once it has completed it,
+// while the operation is still ending: the operation compares itself, not its id, with what
+// runs under that id.
+type wsOp struct {
+	cancel context.CancelFunc
 }
 
 // serve runs the connection until it closes, then waits for its operations to end.
@@ -222,11 +229,11 @@ func (s *wsSession) serve(ctx context.Context) {
 			}
 		case "complete":
 			s.mu.Lock()
-			stop := s.active[m.ID]
+			op := s.active[m.ID]
 			delete(s.active, m.ID) // the client stopped listening: nothing more for this id
 			s.mu.Unlock()
-			if stop != nil {
-				stop()
+			if op != nil {
+				op.cancel()
 			}
 		default:
 			s.close(closeBadRequest, truncate(fmt.Sprintf("Invalid message received: unknown type %q", m.Type)))
@@ -257,7 +264,8 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 		return true
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.active[id] = cancel
+	op := &wsOp{cancel: cancel}
+	s.active[id] = op
 	s.mu.Unlock()
 
 	params.Headers = s.headers
@@ -270,13 +278,14 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 		stillOurs := func() bool { // false once the client sent complete for id
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			_, ok := s.active[id]
-			return ok
+			return s.active[id] == op
 		}
 		done := func(msg wsMessage) {
 			s.mu.Lock()
-			_, ok := s.active[id]
-			delete(s.active, id)
+			ok := s.active[id] == op
+			if ok {
+				delete(s.active, id)
+			}
 			s.mu.Unlock()
 			if ok && ctx.Err() == nil {
 				s.send(ctx, msg)

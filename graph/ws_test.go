@@ -218,3 +218,32 @@ func TestWebsocketOperationLimit(t *testing.T) {
 		t.Errorf("after completing one: %+v %v", next, err)
 	}
 }
+
+// An id may be used again once the client completed it (graphql-transport-ws): the operation
+// that ended must not take the new one's place with it. The old operation's end removed
+// whatever ran under its id, so a subscription that reused an id heard nothing, ever.
+func TestWebsocketReusedIDAfterComplete(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := wsDial(t, ctx, srv, "acme")
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	var ack map[string]any
+	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", ack, err)
+	}
+	subscribe := func(id string) {
+		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	}
+	subscribe("1")
+	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "complete"})
+	subscribe("1") // the same id again, at once
+	msgs := messages(ctx, c)
+	var first struct{ ID, Type string }
+	if err := json.Unmarshal(bookUntilHeard(t, srv, msgs, "reuse@example.com"), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.ID != "1" || first.Type != "next" {
+		t.Errorf("first message %+v; want the event for the subscription that reused id 1", first)
+	}
+}
