@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/coder/websocket"
@@ -370,10 +371,16 @@ func (s *wsSession) close(code websocket.StatusCode, reason string) {
 	s.c.Close(code, truncate(reason))
 }
 
-// truncate keeps a close reason within the 123 bytes a close frame allows.
+// truncate keeps a close reason within the 123 bytes a close frame allows, cut between
+// characters: a reason must be valid UTF-8, and clients (browsers, the ws package) fail the
+// connection on one that is not, so the close code would never reach them.
 func truncate(reason string) string {
 	if len(reason) <= 123 {
 		return reason
 	}
-	return reason[:120] + "..."
+	cut := 120
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(reason[:cut], "") + "..."
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -245,5 +246,25 @@ func TestWebsocketReusedIDAfterComplete(t *testing.T) {
 	}
 	if first.ID != "1" || first.Type != "next" {
 		t.Errorf("first message %+v; want the event for the subscription that reused id 1", first)
+	}
+}
+
+// A close reason is at most 123 bytes of UTF-8 (RFC 6455): one that quotes a long id of
+// non-ASCII letters is shortened between characters, not inside one (browsers and the ws
+// package fail the connection on invalid UTF-8, and the client never sees 4409).
+func TestWebsocketCloseReasonValidUTF8(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := wsDial(t, ctx, srv, "acme")
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	id := strings.Repeat("é", 100)
+	for range 2 {
+		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	}
+	code, reason := wsClosed(t, ctx, c)
+	if code != 4409 || !utf8.ValidString(reason) || len(reason) > 123 || !strings.HasPrefix(reason, "Subscriber for é") {
+		t.Errorf("closed with %d %q (%d bytes, valid UTF-8 %v); want 4409, valid UTF-8 of at most 123 bytes",
+			code, reason, len(reason), utf8.ValidString(reason))
 	}
 }
