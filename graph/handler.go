@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -114,6 +115,13 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			// gqlgen would answer any other type "transport not supported", without a code or a
+			// hint; a browser's fetch with a string body sends text/plain unless told otherwise.
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
+					`send the request as JSON, with Content-Type: application/json and a body like {"query": "..."}`)
+				return
+			}
 		}
 		r = withClient(r)
 		r, ok := authenticate(w, r, s, res.authLimit)

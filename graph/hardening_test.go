@@ -2,7 +2,9 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,36 @@ func TestFragmentBlowup(t *testing.T) {
 	fmt.Fprintf(&b, "fragment F%d on Query { business { name } }\n", n)
 	if errs := do(t, srv, "acme", b.String(), nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("%d nested fragments: %+v", n, errs)
+	}
+}
+
+// A request that is not GraphQL over JSON gets a coded error that says what to send, like every
+// other client error: gqlgen answered "transport not supported" without a code, and a browser's
+// fetch with a string body sends text/plain unless told otherwise.
+func TestNotJSONRequestHasCode(t *testing.T) {
+	srv := server(t)
+	for _, ct := range []string{"text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "application/graphql", ""} {
+		t.Run(ct, func(t *testing.T) {
+			req, err := http.NewRequest("POST", srv.URL+"/acme/graphql", strings.NewReader(`{"query":"{ business { name } }"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var body struct{ Errors []gqlError }
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusUnsupportedMediaType || code(body.Errors) != "BAD_REQUEST" ||
+				!strings.Contains(body.Errors[0].Message, "application/json") {
+				t.Errorf("%d %+v; want 415 BAD_REQUEST naming application/json", res.StatusCode, body.Errors)
+			}
+		})
 	}
 }
