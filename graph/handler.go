@@ -187,6 +187,13 @@ func (r *Resolver) initSocket(ctx context.Context, p map[string]any) (context.Co
 	defer cancel()
 	l, err := released.Reacquire(actx)
 	if err != nil {
+		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, tenancy.ErrBusy) ||
+			errors.Is(err, tenancy.ErrUnavailable) || tenancy.IsFault(err)) {
+			// Passing (held for a migration, restore or deletion, or busy): graphql-ws clients
+			// retry 1013 with a growing wait; they take 4500 as final and stop following.
+			slog.WarnContext(ctx, "graphql websocket init: business unavailable", "err", err)
+			return ctx, nil, &wsRefusal{closeTryAgain, "The business is busy or being updated: try again later"}
+		}
 		return ctx, nil, fmt.Errorf("take the business for an authenticated websocket: %w", err)
 	}
 	ctx = tenancy.WithLease(ctx, l)

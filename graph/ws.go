@@ -37,6 +37,7 @@ const (
 	closeSubscriberExists websocket.StatusCode = 4409
 	closeTooManyInits     websocket.StatusCode = 4429
 	closeInternal         websocket.StatusCode = 4500
+	closeTryAgain                              = websocket.StatusTryAgainLater // 1013: the business is busy or held
 )
 
 // wsRefusal is why a connection_init was refused: the close code and reason sent.

@@ -268,3 +268,36 @@ func TestWebsocketCloseReasonValidUTF8(t *testing.T) {
 			code, reason, len(reason), utf8.ValidString(reason))
 	}
 }
+
+// A socket that cannot have its business now (held for a migration, restore or deletion, or
+// too busy) is told to come back (1013, which graphql-ws clients retry with a growing wait),
+// not 4500, which they take as final: a live dashboard stopped following bookings for good
+// after one busy moment.
+func TestWebsocketBusinessBusyTryAgain(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tn, _, err := manager.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wsDial(t, ctx, srv, "acme") // anonymous until connection_init: it holds no lease
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- manager.Exclusive(ctx, tn.ID, func() error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	code, reason := wsClosed(t, ctx, c)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code != websocket.StatusTryAgainLater || !strings.Contains(reason, "try again") {
+		t.Errorf("closed with %d %q; want 1013, saying to try again", code, reason)
+	}
+}
