@@ -245,6 +245,20 @@ var codes = map[string]string{
 	domain.EFORBIDDEN:       "FORBIDDEN",
 }
 
+// inputNames are the schema's names of input fields that the domain calls otherwise: the schema
+// says the unit (durationMinutes), the domain holds a time.Duration (duration). extensions.field
+// names what the client sent, so that it can show the message beside that field.
+var inputNames = map[string]string{
+	"duration":     "durationMinutes",
+	"price":        "priceAmount",
+	"bufferBefore": "bufferBeforeMinutes",
+	"bufferAfter":  "bufferAfterMinutes",
+	"slotStep":     "slotStepMinutes",
+	"minNotice":    "minNoticeMinutes",
+	"horizon":      "horizonDays",
+	"cancelCutoff": "cancelCutoffMinutes",
+}
+
 // presentError gives every user-caused error a code and a useful message; anything else is
 // logged with its field path (and the request's tenant and id) and shown as "internal error".
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
@@ -254,7 +268,12 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &derr) {
 			ext := map[string]any{"code": codes[derr.Code]}
 			if derr.Field != "" {
-				ext["field"] = derr.Field
+				e := *derr
+				if name, ok := inputNames[e.Field]; ok {
+					e.Field = name
+				}
+				ext["field"] = e.Field
+				derr = &e
 			}
 			return &gqlerror.Error{Message: derr.Error(), Path: path, Extensions: ext}
 		}

@@ -125,3 +125,27 @@ func TestNotJSONRequestHasCode(t *testing.T) {
 		})
 	}
 }
+
+// extensions.field names the input field the client sent (durationMinutes), not the domain's
+// name for it (duration): a client puts the message beside that field of its form.
+func TestInvalidFieldNamesTheInput(t *testing.T) {
+	srv := server(t)
+	owner := tokens["acme"][domain.RoleOwner]
+	for _, tc := range []struct{ query, field string }{
+		{`mutation { updateSettings(input: {slotStepMinutes: 7}) { name } }`, "slotStepMinutes"},
+		{`mutation { updateSettings(input: {minNoticeMinutes: -1}) { name } }`, "minNoticeMinutes"},
+		{`mutation { updateSettings(input: {horizonDays: 0}) { name } }`, "horizonDays"},
+		{`mutation { updateSettings(input: {cancelCutoffMinutes: -1}) { name } }`, "cancelCutoffMinutes"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 1, priceAmount: 1}) { id } }`, "durationMinutes"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 60, priceAmount: -1}) { id } }`, "priceAmount"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 60, priceAmount: 1, bufferBeforeMinutes: 999}) { id } }`, "bufferBeforeMinutes"},
+		{`mutation { updateService(id: "1", input: {name: "X", durationMinutes: 60, priceAmount: 1, bufferAfterMinutes: 999}) { id } }`, "bufferAfterMinutes"},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			errs := doAs(t, srv, "acme", owner, tc.query, nil, nil)
+			if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != tc.field || !strings.HasPrefix(errs[0].Message, tc.field+": ") {
+				t.Errorf("%+v; want BAD_USER_INPUT on field %s", errs, tc.field)
+			}
+		})
+	}
+}
