@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -115,6 +116,13 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			// gqlgen would answer any other type "transport not supported", without a code or a
+			// hint; a browser's fetch with a string body sends text/plain unless told otherwise.
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
+					`send the request as JSON, with Content-Type: application/json and a body like {"query": "..."}`)
+				return
+			}
 		}
 		r = withClient(r)
 		r, ok := authenticate(w, r, s, res.authLimit)
@@ -180,6 +188,12 @@ func (r *Resolver) initSocket(ctx context.Context, p map[string]any) (context.Co
 	defer cancel()
 	l, err := released.Reacquire(actx)
 	if err != nil {
+		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || tenancy.IsFault(err)) {
+			// Passing (held for a migration, restore or deletion, or busy): graphql-ws clients
+			// retry 1013 with a growing wait; they take 4500 as final and stop following.
+			slog.WarnContext(ctx, "graphql websocket init: business unavailable", "err", err)
+			return ctx, nil, &wsRefusal{closeTryAgain, "The business is busy or being updated: try again later"}
+		}
 		return ctx, nil, fmt.Errorf("take the business for an authenticated websocket: %w", err)
 	}
 	ctx = tenancy.WithLease(ctx, l)
@@ -231,6 +245,20 @@ var codes = map[string]string{
 	domain.EFORBIDDEN:       "FORBIDDEN",
 }
 
+// inputNames are the schema's names of input fields that the domain calls otherwise: the schema
+// says the unit (durationMinutes), the domain holds a time.Duration (duration). extensions.field
+// names what the client sent, so that it can show the message beside that field.
+var inputNames = map[string]string{
+	"duration":     "durationMinutes",
+	"price":        "priceAmount",
+	"bufferBefore": "bufferBeforeMinutes",
+	"bufferAfter":  "bufferAfterMinutes",
+	"slotStep":     "slotStepMinutes",
+	"minNotice":    "minNoticeMinutes",
+	"horizon":      "horizonDays",
+	"cancelCutoff": "cancelCutoffMinutes",
+}
+
 // presentError gives every user-caused error a code and a useful message; anything else is
 // logged with its field path (and the request's tenant and id) and shown as "internal error".
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
@@ -240,7 +268,12 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &derr) {
 			ext := map[string]any{"code": codes[derr.Code]}
 			if derr.Field != "" {
-				ext["field"] = derr.Field
+				e := *derr
+				if name, ok := inputNames[e.Field]; ok {
+					e.Field = name
+				}
+				ext["field"] = e.Field
+				derr = &e
 			}
 			return &gqlerror.Error{Message: derr.Error(), Path: path, Extensions: ext}
 		}

@@ -2,7 +2,9 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,60 @@ func TestFragmentBlowup(t *testing.T) {
 	fmt.Fprintf(&b, "fragment F%d on Query { business { name } }\n", n)
 	if errs := do(t, srv, "acme", b.String(), nil, nil); code(errs) != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("%d nested fragments: %+v", n, errs)
+	}
+}
+
+// A request that is not GraphQL over JSON gets a coded error that says what to send, like every
+// other client error: gqlgen answered "transport not supported" without a code, and a browser's
+// fetch with a string body sends text/plain unless told otherwise.
+func TestNotJSONRequestHasCode(t *testing.T) {
+	srv := server(t)
+	for _, ct := range []string{"text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "application/graphql", ""} {
+		t.Run(ct, func(t *testing.T) {
+			req, err := http.NewRequest("POST", srv.URL+"/acme/graphql", strings.NewReader(`{"query":"{ business { name } }"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var body struct{ Errors []gqlError }
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusUnsupportedMediaType || code(body.Errors) != "BAD_REQUEST" ||
+				!strings.Contains(body.Errors[0].Message, "application/json") {
+				t.Errorf("%d %+v; want 415 BAD_REQUEST naming application/json", res.StatusCode, body.Errors)
+			}
+		})
+	}
+}
+
+// extensions.field names the input field the client sent (durationMinutes), not the domain's
+// name for it (duration): a client puts the message beside that field of its form.
+func TestInvalidFieldNamesTheInput(t *testing.T) {
+	srv := server(t)
+	owner := tokens["acme"][domain.RoleOwner]
+	for _, tc := range []struct{ query, field string }{
+		{`mutation { updateSettings(input: {slotStepMinutes: 7}) { name } }`, "slotStepMinutes"},
+		{`mutation { updateSettings(input: {minNoticeMinutes: -1}) { name } }`, "minNoticeMinutes"},
+		{`mutation { updateSettings(input: {horizonDays: 0}) { name } }`, "horizonDays"},
+		{`mutation { updateSettings(input: {cancelCutoffMinutes: -1}) { name } }`, "cancelCutoffMinutes"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 1, priceAmount: 1}) { id } }`, "durationMinutes"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 60, priceAmount: -1}) { id } }`, "priceAmount"},
+		{`mutation { createService(input: {name: "X", durationMinutes: 60, priceAmount: 1, bufferBeforeMinutes: 999}) { id } }`, "bufferBeforeMinutes"},
+		{`mutation { updateService(id: "1", input: {name: "X", durationMinutes: 60, priceAmount: 1, bufferAfterMinutes: 999}) { id } }`, "bufferAfterMinutes"},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			errs := doAs(t, srv, "acme", owner, tc.query, nil, nil)
+			if code(errs) != "BAD_USER_INPUT" || errs[0].Extensions["field"] != tc.field || !strings.HasPrefix(errs[0].Message, tc.field+": ") {
+				t.Errorf("%+v; want BAD_USER_INPUT on field %s", errs, tc.field)
+			}
+		})
 	}
 }

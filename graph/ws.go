@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/coder/websocket"
@@ -36,6 +37,7 @@ const (
 	closeSubscriberExists websocket.StatusCode = 4409
 	closeTooManyInits     websocket.StatusCode = 4429
 	closeInternal         websocket.StatusCode = 4500
+	closeTryAgain                              = websocket.StatusTryAgainLater // 1013: the business is busy or held
 )
 
 // wsRefusal is why a connection_init was refused: the close code and reason sent.
@@ -78,7 +80,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		c.Close(closeSubprotocol, "Subprotocol not acceptable: use "+wsSubprotocol)
 		return
 	}
-	s := &wsSession{t: t, c: c, exec: exec, headers: r.Header, active: map[string]context.CancelFunc{}}
+	s := &wsSession{t: t, c: c, exec: exec, headers: r.Header, active: map[string]*wsOp{}}
 	s.serve(r.Context())
 }
 
@@ -95,8 +97,15 @@ type wsSession struct {
 	headers http.Header
 
 	mu     sync.Mutex
-	active map[string]context.CancelFunc // operations by id
+	active map[string]*wsOp // operations by id
 	ops    sync.WaitGroup
+}
+
+// wsOp is one running operation. The client may use its id again once it has completed it,
+// while the operation is still ending: the operation compares itself, not its id, with what
+// runs under that id.
+type wsOp struct {
+	cancel context.CancelFunc
 }
 
 // serve runs the connection until it closes, then waits for its operations to end.
@@ -222,11 +231,11 @@ func (s *wsSession) serve(ctx context.Context) {
 			}
 		case "complete":
 			s.mu.Lock()
-			stop := s.active[m.ID]
+			op := s.active[m.ID]
 			delete(s.active, m.ID) // the client stopped listening: nothing more for this id
 			s.mu.Unlock()
-			if stop != nil {
-				stop()
+			if op != nil {
+				op.cancel()
 			}
 		default:
 			s.close(closeBadRequest, truncate(fmt.Sprintf("Invalid message received: unknown type %q", m.Type)))
@@ -257,7 +266,8 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 		return true
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.active[id] = cancel
+	op := &wsOp{cancel: cancel}
+	s.active[id] = op
 	s.mu.Unlock()
 
 	params.Headers = s.headers
@@ -270,13 +280,14 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 		stillOurs := func() bool { // false once the client sent complete for id
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			_, ok := s.active[id]
-			return ok
+			return s.active[id] == op
 		}
 		done := func(msg wsMessage) {
 			s.mu.Lock()
-			_, ok := s.active[id]
-			delete(s.active, id)
+			ok := s.active[id] == op
+			if ok {
+				delete(s.active, id)
+			}
 			s.mu.Unlock()
 			if ok && ctx.Err() == nil {
 				s.send(ctx, msg)
@@ -361,10 +372,16 @@ func (s *wsSession) close(code websocket.StatusCode, reason string) {
 	s.c.Close(code, truncate(reason))
 }
 
-// truncate keeps a close reason within the 123 bytes a close frame allows.
+// truncate keeps a close reason within the 123 bytes a close frame allows, cut between
+// characters: a reason must be valid UTF-8, and clients (browsers, the ws package) fail the
+// connection on one that is not, so the close code would never reach them.
 func truncate(reason string) string {
 	if len(reason) <= 123 {
 		return reason
 	}
-	return reason[:120] + "..."
+	cut := 120
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(reason[:cut], "") + "..."
 }

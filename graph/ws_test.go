@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -216,5 +217,87 @@ func TestWebsocketOperationLimit(t *testing.T) {
 	}
 	if err := wsjson.Read(ctx, c, &next); err != nil || next.ID != "q" || next.Type != "next" || !strings.Contains(string(next.Payload), "STAFF") {
 		t.Errorf("after completing one: %+v %v", next, err)
+	}
+}
+
+// An id may be used again once the client completed it (graphql-transport-ws): the operation
+// that ended must not take the new one's place with it. The old operation's end removed
+// whatever ran under its id, so a subscription that reused an id heard nothing, ever.
+func TestWebsocketReusedIDAfterComplete(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := wsDial(t, ctx, srv, "acme")
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	var ack map[string]any
+	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("ack: %v %v", ack, err)
+	}
+	subscribe := func(id string) {
+		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	}
+	subscribe("1")
+	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "complete"})
+	subscribe("1") // the same id again, at once
+	msgs := messages(ctx, c)
+	var first struct{ ID, Type string }
+	if err := json.Unmarshal(bookUntilHeard(t, srv, msgs, "reuse@example.com"), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.ID != "1" || first.Type != "next" {
+		t.Errorf("first message %+v; want the event for the subscription that reused id 1", first)
+	}
+}
+
+// A close reason is at most 123 bytes of UTF-8 (RFC 6455): one that quotes a long id of
+// non-ASCII letters is shortened between characters, not inside one (browsers and the ws
+// package fail the connection on invalid UTF-8, and the client never sees 4409).
+func TestWebsocketCloseReasonValidUTF8(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := wsDial(t, ctx, srv, "acme")
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	id := strings.Repeat("é", 100)
+	for range 2 {
+		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	}
+	code, reason := wsClosed(t, ctx, c)
+	if code != 4409 || !utf8.ValidString(reason) || len(reason) > 123 || !strings.HasPrefix(reason, "Subscriber for é") {
+		t.Errorf("closed with %d %q (%d bytes, valid UTF-8 %v); want 4409, valid UTF-8 of at most 123 bytes",
+			code, reason, len(reason), utf8.ValidString(reason))
+	}
+}
+
+// A socket that cannot have its business now (held for a migration, restore or deletion, or
+// too busy) is told to come back (1013, which graphql-ws clients retry with a growing wait),
+// not 4500, which they take as final: a live dashboard stopped following bookings for good
+// after one busy moment.
+func TestWebsocketBusinessBusyTryAgain(t *testing.T) {
+	srv := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tn, _, err := manager.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wsDial(t, ctx, srv, "acme") // anonymous until connection_init: it holds no lease
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- manager.Exclusive(ctx, tn.ID, func() error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
+	code, reason := wsClosed(t, ctx, c)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code != websocket.StatusTryAgainLater || !strings.Contains(reason, "try again") {
+		t.Errorf("closed with %d %q; want 1013, saying to try again", code, reason)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -41,7 +43,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		v.Slug = suggestSlug(v.Name)
 	}
 	if s.signupLimit.Exhausted(clientIP(r)) {
-		v.Message = "Too many sign-ups from your address. Please try again later."
+		v.Message = s.tooManySignups(w, r)
 		render(w, r, http.StatusTooManyRequests, signupPage(v))
 		return
 	}
@@ -72,7 +74,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.signupLimit.Allow(clientIP(r)) { // taken now: parallel sign-ups cannot slip past it
-		v.Message = "Too many sign-ups from your address. Please try again later."
+		v.Message = s.tooManySignups(w, r)
 		render(w, r, http.StatusTooManyRequests, signupPage(v))
 		return
 	}
@@ -154,4 +156,12 @@ func fieldErrors(err error, fields map[string]string) bool {
 		visit(err)
 	}
 	return found
+}
+
+// tooManySignups is the message of a refused sign-up, with when to try again, which it also
+// sends as Retry-After (the allowance comes back one business every ten minutes).
+func (s *Server) tooManySignups(w http.ResponseWriter, r *http.Request) string {
+	wait := s.signupLimit.RetryAfter(clientIP(r))
+	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait)))
+	return "Too many sign-ups from your address. Please try again in " + humanWait(wait) + "."
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,12 +166,19 @@ func TestSignupAllowanceCountsBusinesses(t *testing.T) {
 	for i := range 6 {
 		good := url.Values{"name": {"Zen"}, "slug": {fmt.Sprintf("zen-%d", i)}, "timezone": {"UTC"},
 			"email": {"me@zen.example"}, "password": {"correct horse battery"}}
-		status, doc, _ := page(t, browser(t), "POST", srv.URL+"/signup", good.Encode())
+		status, doc, header := page(t, browser(t), "POST", srv.URL+"/signup", good.Encode())
 		switch {
 		case i < 5 && status != http.StatusSeeOther:
 			t.Fatalf("sign-up %d after the typos: %d, want 303", i, status)
 		case i == 5 && (status != http.StatusTooManyRequests || !strings.Contains(doc.Text(), "Too many sign-ups")):
 			t.Errorf("sixth business from one address: %d, want 429", status)
+		case i == 5:
+			// Like every other 429: how long to wait, for programs and for people.
+			secs, err := strconv.Atoi(header.Get("Retry-After"))
+			if err != nil || secs < 1 || secs > 600 || !strings.Contains(doc.Text(), "try again in 10 minutes") {
+				t.Errorf("sixth business: Retry-After %q, message %q; want up to 600 seconds, and the minutes in words",
+					header.Get("Retry-After"), doc.Find(`[data-testid="message"]`).Text())
+			}
 		}
 	}
 }
