@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -296,5 +297,38 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	}
 	if list, _ := e.reg.Backups(ctx, acme.ID); len(list) != 0 {
 		t.Errorf("the damaged copy was recorded: %v", list)
+	}
+}
+
+// The registry's check (run by /readyz) reads the file, not what the registry's connections
+// keep in memory: a page damaged on disk while the server runs is seen at the next check, not
+// only when the process restarts and refuses the registry.
+func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.dir, "registry.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything in the database file itself, so that damaging the file damages the registry.
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Read every page through the registry's connections, as a running server does.
+	for range 8 {
+		if err := e.reg.Check(ctx); err != nil {
+			t.Fatalf("check of a healthy registry: %v", err)
+		}
+	}
+	damagePage(t, path, "tenants")
+	err = e.reg.Check(ctx)
+	if !errors.Is(err, tenancy.ErrCorrupt) {
+		t.Fatalf("check after a page of the file was overwritten: %v, want ErrCorrupt", err)
 	}
 }
