@@ -73,10 +73,18 @@ func backupOne(ctx context.Context, m *tenancy.Manager, t tenancy.Tenant, force 
 	}
 	changed := true
 	if len(list) > 0 && !force {
+		// A file that is missing or empty has not "not changed": it is lost, and Backup refuses
+		// it (the tenant is marked failed, logged at ERROR, and its good backups stay).
+		problem, err := m.FileProblem(t)
+		if err != nil {
+			return false, 0, err
+		}
 		// A margin: a file's modification time can read a clock tick earlier than a write made
 		// just after the backup began, and such a write must not pass for already backed up.
-		if changed, err = m.ChangedSince(t, list[0].CreatedAt.Add(-changeMargin)); err != nil {
-			return false, 0, err
+		if problem == "" {
+			if changed, err = m.ChangedSince(t, list[0].CreatedAt.Add(-changeMargin)); err != nil {
+				return false, 0, err
+			}
 		}
 	}
 	if changed {
