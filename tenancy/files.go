@@ -63,9 +63,14 @@ func createScratch(dir, pattern string) (*scratch, error) {
 	return newScratch(filepath.Join(dir, name))
 }
 
-// Remove removes the file, then lets go of its lock. It is safe to call more than once.
+// Remove removes the file with any -wal, -shm or -journal that opening it with SQLite made
+// (checking a download leaves them, and they are named after the tenant), then lets go of its
+// lock. It is safe to call more than once.
 func (s *scratch) Remove() {
 	os.Remove(s.Name())
+	for _, suffix := range sidecarSuffixes {
+		os.Remove(s.Name() + suffix)
+	}
 	s.File.Close()
 }
 
