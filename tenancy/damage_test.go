@@ -332,3 +332,48 @@ func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 		t.Fatalf("check after a page of the file was overwritten: %v, want ErrCorrupt", err)
 	}
 }
+
+// A tenant file emptied (or removed) while its database is open is found by the Manager's
+// janitor, not only when a request happens to read a page SQLite does not hold in memory: the
+// public pages, served from memory, answered 200 and tenants list said ok while the file was
+// gone. Here a lease stays out throughout, as a live subscription keeps one.
+func TestEmptiedOpenFileIsFound(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var logs logBuffer
+	m := e.manager(t, nil, tenancy.Config{IdleTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	acme := mustProvision(t, m, "acme")
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	path, _ := m.Path(acme.ID)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := e.reg.Get(ctx, acme.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MigrationStatus == tenancy.MigrationFailed {
+			if !strings.Contains(got.LastError, "empty") {
+				t.Errorf("marked failed saying %q, want that the file is empty", got.LastError)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after its open file was emptied, the tenant is still %s", got.MigrationStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("nothing logged at ERROR:\n%s", logs.String())
+	}
+	if _, err := m.Acquire(ctx, acme); !errors.Is(err, tenancy.ErrUnavailable) {
+		t.Errorf("acquire after: %v, want ErrUnavailable", err)
+	}
+}
