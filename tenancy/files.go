@@ -18,7 +18,8 @@ import (
 //   - <id>.db.replaced-*: safety copies kept by restores.
 //   - <id>.db.snapshot-*: a backup's copy while it is checked and compressed (scratch).
 //   - <id>.db.restore-*: a backup downloaded for a restore (scratch).
-//   - <id>.db.provision-*: a database being copied into place (scratch).
+//   - <id>.db.provision-*: a database being copied into place, or filled by a sign-up before
+//     it is registered (scratch).
 //   - <id>.export-*.zip: a dashboard export being zipped (scratch).
 //   - DataDir/mail/<id>/: mail written as files when no SMTP server is set.
 //   - blobs under <id>/: backups, logos (and the blob store's own temporary files there).
