@@ -140,6 +140,22 @@ func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLit
 	return r, nil
 }
 
+// RegistryBlank reports whether the registry file at path is an SQLite database without a
+// single table: a registry that was lost and replaced by an empty file, which opening would
+// migrate into a new platform. It opens the file read-only and changes nothing.
+func RegistryBlank(path string) (bool, error) {
+	db, err := sql.Open("sqlite3", fileURL(path)+"?mode=ro")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		return false, fmt.Errorf("read registry %s: %w", path, err)
+	}
+	return n == 0, nil
+}
+
 // Close closes the registry database.
 func (r *SQLiteRegistry) Close() error { return r.db.Close() }
 
