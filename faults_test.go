@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"io"
 	"net/http"
 	"os"
@@ -148,6 +149,19 @@ func TestCLIRefusesLostRegistry(t *testing.T) {
 	}{
 		{"Empty", func(t *testing.T, path string) { os.Truncate(path, 0) }, "is empty (0 bytes), but"},
 		{"Missing", func(t *testing.T, path string) { os.Remove(path) }, "is missing, but"},
+		// A valid SQLite file without a single table (made by hand after the real one was lost,
+		// or a wrong file copied over it): as empty as 0 bytes.
+		{"Blank", func(t *testing.T, path string) {
+			os.Remove(path)
+			db, err := sql.Open("sqlite3", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(`PRAGMA user_version = 1`); err != nil {
+				t.Fatal(err)
+			}
+		}, "has no tables, but"},
 		{"Damaged", func(t *testing.T, path string) {
 			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			if err != nil {
@@ -172,7 +186,12 @@ func TestCLIRefusesLostRegistry(t *testing.T) {
 			path := filepath.Join(data, "registry.db")
 			c.damage(t, path)
 			before, _ := os.ReadFile(path)
-			code, _, errOut := reserva(t, "", "serve", "--data", data, "--addr", "127.0.0.1:0")
+			// A serve that does not refuse would run until stopped: stopped here after a while.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var out, stderr syncBuffer
+			code := run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &stderr)
+			errOut := stderr.String()
 			if code != 1 || !strings.Contains(errOut, c.says) || !strings.Contains(errOut, "registry") {
 				t.Errorf("serve: %d %q, want a refusal saying %q", code, errOut, c.says)
 			}

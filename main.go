@@ -233,21 +233,28 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
 }
 
-// registryMatchesTenants refuses a registry that is missing or empty (0 bytes) while tenant
-// databases exist beside it: started, it would be a new platform with every business answering
-// 404 and their slugs free for strangers to sign up. (A damaged registry is refused when it is
-// opened.)
+// registryMatchesTenants refuses a registry that is missing, empty (0 bytes) or without tables
+// while tenant databases exist beside it: started, it would be a new platform with every
+// business answering 404 and their slugs free for strangers to sign up. (A damaged registry is
+// refused when it is opened.)
 func registryMatchesTenants(dataDir string, fi os.FileInfo, statErr error) error {
 	var state string
 	switch {
 	case errors.Is(statErr, os.ErrNotExist):
-		state = "missing"
+		state = "is missing"
 	case statErr != nil:
 		return fmt.Errorf("registry: %w", statErr)
 	case fi.Size() == 0:
-		state = "empty (0 bytes)"
+		state = "is empty (0 bytes)"
 	default:
-		return nil
+		// A valid SQLite file without a table (made by hand, or the wrong file copied over the
+		// registry) is as empty: migrated, it would be a new platform too.
+		path := filepath.Join(dataDir, "registry.db")
+		blank, err := tenancy.RegistryBlank(path)
+		if err != nil || !blank {
+			return nil // a damaged registry is refused when it is opened
+		}
+		state = "has no tables"
 	}
 	files, err := tenancy.TenantFiles(dataDir)
 	if err != nil {
@@ -256,7 +263,7 @@ func registryMatchesTenants(dataDir string, fi os.FileInfo, statErr error) error
 	if len(files) == 0 {
 		return nil
 	}
-	return fmt.Errorf("the registry %s is %s, but %s holds %d business databases: refusing to start "+
+	return fmt.Errorf("the registry %s %s, but %s holds %d business databases: refusing to start "+
 		"as a new platform. Restore registry.db from a copy (stop anything using the directory first), "+
 		"or move the tenants directory away to really start afresh",
 		filepath.Join(dataDir, "registry.db"), state, filepath.Join(dataDir, "tenants"), len(files))

@@ -43,6 +43,15 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		if err := os.MkdirAll(filepath.FromSlash(u.Path), 0o700); err != nil {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
+		// An upload in progress is written beside its destination, under the tenant's id, not
+		// in the system's temporary directory (fileblob's default), where a killed backup would
+		// leave a full copy of a business that erasing it cannot find.
+		q := u.Query()
+		if q.Get("no_tmp_dir") == "" {
+			q.Set("no_tmp_dir", "true")
+			u.RawQuery = q.Encode()
+			rawURL = u.String()
+		}
 	}
 	b, err := gcblob.OpenBucket(ctx, rawURL)
 	if err != nil {

@@ -289,6 +289,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		log.ErrorContext(ctx, "graphql resolver failed", "path", path.String(), "err", err)
 		// A damaged database file marks its business failed; platform faults are worth a retry.
 		if tenancy.Fault(ctx, err) || tenancy.IsFault(err) {
+			setUnavailable(ctx)
 			return &gqlerror.Error{Message: "this business is temporarily unavailable; try again in a minute", Path: path,
 				Extensions: map[string]any{"code": "TENANT_UNAVAILABLE"}}
 		}

@@ -34,8 +34,8 @@ func clientOf(ctx context.Context) string {
 // answer carrying it gets a Retry-After header too.
 func rateLimited(ctx context.Context, what string, wait time.Duration) *gqlerror.Error {
 	secs := ratelimit.Seconds(wait)
-	if h, ok := ctx.Value(retryAfterKey{}).(*atomic.Int64); ok {
-		h.Store(int64(secs))
+	if h, ok := ctx.Value(retryAfterKey{}).(*retryAfter); ok {
+		h.secs.Store(int64(secs))
 	}
 	return &gqlerror.Error{
 		Message:    "too many " + what + " from this address; try again in " + strconv.Itoa(secs) + " s",
@@ -45,30 +45,65 @@ func rateLimited(ctx context.Context, what string, wait time.Duration) *gqlerror
 
 type retryAfterKey struct{}
 
-// retryAfterWriter adds Retry-After to a response when a resolver was rate limited: the answer
-// is written after the resolvers ran, so the header still can be set.
-type retryAfterWriter struct {
-	http.ResponseWriter
-	secs *atomic.Int64
+// retryAfter is what the resolvers of one HTTP request found worth a wait: the longest
+// Retry-After (in seconds) of a rate limit, and whether a platform fault left the business
+// unable to answer.
+type retryAfter struct {
+	secs        atomic.Int64
+	unavailable atomic.Bool
 }
 
-func (w retryAfterWriter) setHeader() {
-	if s := w.secs.Load(); s > 0 {
-		w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
+// faultRetryAfter is the wait a client is told after a platform fault (TENANT_UNAVAILABLE), as
+// the tenant middleware tells it for a business it cannot open.
+const faultRetryAfter = 30
+
+// setUnavailable records in ctx's request that a platform fault kept the business from
+// answering: the response becomes 503 with Retry-After.
+func setUnavailable(ctx context.Context) {
+	if h, ok := ctx.Value(retryAfterKey{}).(*retryAfter); ok {
+		h.unavailable.Store(true)
+		for {
+			old := h.secs.Load()
+			if old >= faultRetryAfter || h.secs.CompareAndSwap(old, faultRetryAfter) {
+				return
+			}
+		}
 	}
 }
 
-func (w retryAfterWriter) WriteHeader(code int) { w.setHeader(); w.ResponseWriter.WriteHeader(code) }
+// retryAfterWriter adds Retry-After to a response when a resolver was rate limited, and makes
+// it 503 when a platform fault stopped a resolver (TENANT_UNAVAILABLE): the answer is written
+// after the resolvers ran, so the header and status still can be set.
+type retryAfterWriter struct {
+	http.ResponseWriter
+	r           *retryAfter
+	wroteHeader bool
+}
 
-func (w retryAfterWriter) Write(b []byte) (int, error) {
-	w.setHeader()
+func (w *retryAfterWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		if s := w.r.secs.Load(); s > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
+		}
+		if code == http.StatusOK && w.r.unavailable.Load() {
+			code = http.StatusServiceUnavailable
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *retryAfterWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withRetryAfter gives r a place for a resolver's wait and w the header that says it.
 func withRetryAfter(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
-	secs := new(atomic.Int64)
-	return retryAfterWriter{w, secs}, r.WithContext(context.WithValue(r.Context(), retryAfterKey{}, secs))
+	h := new(retryAfter)
+	return &retryAfterWriter{ResponseWriter: w, r: h}, r.WithContext(context.WithValue(r.Context(), retryAfterKey{}, h))
 }

@@ -1,11 +1,14 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -252,6 +255,47 @@ func TestBackups(t *testing.T) {
 	r, err = jobs.Backups(ctx, m, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
 		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
+	}
+}
+
+// A tenant whose file was emptied (0 bytes) is a failure of the backup run, reported and
+// logged, not "unchanged": its good backups stay, and the operator learns of it from the run.
+func TestBackupsReportEmptiedFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	defer reg.Close()
+	u, _ := blob.FileURL(filepath.Join(dir, "blobs"))
+	blobs, err := blob.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	var log bytes.Buffer
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Blobs: blobs,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
+	b, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	if r, err := jobs.Backups(ctx, m, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
+		t.Fatalf("first run: %s %v", r, err)
+	}
+	path, _ := m.Path(b.ID)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
+	if err != nil || !slices.Equal(r.Failed, []string{"bbb"}) {
+		t.Errorf("run after bbb's file was emptied: %s %v; want bbb failed", r, err)
+	}
+	if !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "bbb") {
+		t.Errorf("nothing logged at ERROR about bbb:\n%s", log.String())
+	}
+	if list, err := reg.Backups(ctx, b.ID); err != nil || len(list) != 1 {
+		t.Errorf("bbb's backups: %d %v; want its one good backup kept", len(list), err)
 	}
 }
 

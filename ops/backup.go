@@ -192,8 +192,14 @@ func checkDatabase(ctx context.Context, q interface {
 
 // ChangedSince reports whether t's database was written after at, by the files' modification
 // times: a write appends to the WAL, a checkpoint writes the database file. A WAL that is empty
-// was only created by a connection opening, which is no change.
+// was only created by a connection opening, which is no change. A file that is missing or empty
+// has not "not changed": it is lost, and reported as changed so that Backup refuses it (the
+// tenant is marked failed, logged at ERROR, and its good backups stay).
 func (s *Service) ChangedSince(t tenancy.Tenant, at time.Time) (bool, error) {
+	problem, err := s.m.FileProblem(t)
+	if err != nil || problem != "" {
+		return true, err
+	}
 	path, err := s.m.Path(t.ID)
 	if err != nil {
 		return false, err

@@ -379,3 +379,27 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 		}
 	}
 }
+
+// A restore, in place or into a new business, leaves beside the databases only what it says it
+// keeps (the replaced file as a safety copy): not the -wal and -shm that checking the download
+// made, named after the tenant and left for the next start-up to find.
+func TestRestoreLeavesNoScratch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
+	acme := mustProvision(t, m, "acme")
+	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.New(m).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(e.dir, "tenants", "*", "*.restore-*"))
+	left2, _ := filepath.Glob(filepath.Join(e.dir, "tenants", "*", "*.provision-*"))
+	if left = append(left, left2...); len(left) > 0 {
+		t.Errorf("scratch files left after restores: %v", left)
+	}
+}

@@ -219,3 +219,56 @@ func filesHolding(t *testing.T, dir string, needle []byte) []string {
 	}
 	return found
 }
+
+// pausedReader yields its data, then tells that it got there and waits until it is let go.
+type pausedReader struct {
+	data    []byte
+	reached chan struct{}
+	resume  chan struct{}
+}
+
+func (p *pausedReader) Read(b []byte) (int, error) {
+	if len(p.data) > 0 {
+		n := copy(b, p.data)
+		p.data = p.data[n:]
+		return n, nil
+	}
+	if p.reached != nil {
+		close(p.reached)
+		p.reached = nil
+		<-p.resume
+	}
+	return 0, io.EOF
+}
+
+// A file:// blob store the operator names (--blobs file:///srv/backups) writes an upload in
+// progress beside its destination, as the default store under the data directory does: never in
+// the system's temporary directory, where a killed backup would leave a copy of a business
+// that erasing it cannot find.
+func TestFileBlobStoreKeepsUploadsOutOfTmp(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := t.TempDir()
+	blobs, err := blob.Open(context.Background(), "file://"+filepath.ToSlash(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	// More than the 512 bytes the bucket keeps back to sniff the content type: the file is made.
+	r := &pausedReader{data: bytes.Repeat([]byte("a business's backup "), 1000), reached: make(chan struct{}), resume: make(chan struct{})}
+	reached := r.reached
+	done := make(chan error, 1)
+	go func() { done <- blobs.Put(context.Background(), "tenant-id/backups/b1.db.gz", r) }()
+	<-reached
+	inTmp, _ := os.ReadDir(tmp)
+	close(r.resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range inTmp {
+		t.Errorf("an upload in progress wrote %s in the system's temporary directory", e.Name())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenant-id", "backups", "b1.db.gz")); err != nil {
+		t.Errorf("the upload is not in the store's directory: %v", err)
+	}
+}

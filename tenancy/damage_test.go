@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -304,5 +305,83 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	}
 	if list, _ := e.reg.Backups(ctx, acme.ID); len(list) != 0 {
 		t.Errorf("the damaged copy was recorded: %v", list)
+	}
+}
+
+// The registry's check (run by /readyz) reads the file, not what the registry's connections
+// keep in memory: a page damaged on disk while the server runs is seen at the next check, not
+// only when the process restarts and refuses the registry.
+func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	m := e.manager(t, nil, tenancy.Config{})
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.dir, "registry.db")
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything in the database file itself, so that damaging the file damages the registry.
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Read every page through the registry's connections, as a running server does.
+	for range 8 {
+		if err := e.reg.Check(ctx); err != nil {
+			t.Fatalf("check of a healthy registry: %v", err)
+		}
+	}
+	damagePage(t, path, "tenants")
+	err = e.reg.Check(ctx)
+	if !errors.Is(err, tenancy.ErrCorrupt) {
+		t.Fatalf("check after a page of the file was overwritten: %v, want ErrCorrupt", err)
+	}
+}
+
+// A tenant file emptied (or removed) while its database is open is found by the Manager's
+// janitor, not only when a request happens to read a page SQLite does not hold in memory: the
+// public pages, served from memory, answered 200 and tenants list said ok while the file was
+// gone. Here a lease stays out throughout, as a live subscription keeps one.
+func TestEmptiedOpenFileIsFound(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	var logs logBuffer
+	m := e.manager(t, nil, tenancy.Config{IdleTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	acme := mustProvision(t, m, "acme")
+	l, err := m.Acquire(ctx, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	path, _ := m.Path(acme.ID)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := e.reg.Get(ctx, acme.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MigrationStatus == tenancy.MigrationFailed {
+			if !strings.Contains(got.LastError, "empty") {
+				t.Errorf("marked failed saying %q, want that the file is empty", got.LastError)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after its open file was emptied, the tenant is still %s", got.MigrationStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("nothing logged at ERROR:\n%s", logs.String())
+	}
+	if _, err := m.Acquire(ctx, acme); !errors.Is(err, tenancy.ErrUnavailable) {
+		t.Errorf("acquire after: %v, want ErrUnavailable", err)
 	}
 }

@@ -18,7 +18,8 @@ import (
 //   - <id>.db.replaced-*: safety copies kept by restores.
 //   - <id>.db.snapshot-*: a backup's copy while it is checked and compressed (scratch).
 //   - <id>.db.restore-*: a backup downloaded for a restore (scratch).
-//   - <id>.db.provision-*: a database being copied into place (scratch).
+//   - <id>.db.provision-*: a database being copied into place, or filled by a sign-up before
+//     it is registered (scratch).
 //   - <id>.export-*.zip: a dashboard export being zipped (scratch).
 //   - DataDir/mail/<id>/: mail written as files when no SMTP server is set.
 //   - blobs under <id>/: backups, logos (and the blob store's own temporary files there).
@@ -63,9 +64,14 @@ func createScratch(dir, pattern string) (*Scratch, error) {
 	return NewScratch(filepath.Join(dir, name))
 }
 
-// Remove removes the file, then lets go of its lock. It is safe to call more than once.
+// Remove removes the file with any -wal, -shm or -journal that opening it with SQLite made
+// (checking a download leaves them, and they are named after the tenant), then lets go of its
+// lock. It is safe to call more than once.
 func (s *Scratch) Remove() {
 	os.Remove(s.Name())
+	for _, suffix := range sidecarSuffixes {
+		os.Remove(s.Name() + suffix)
+	}
 	s.File.Close()
 }
 
@@ -79,6 +85,18 @@ func RemoveAbandoned(pattern string) (int, error) {
 	n := 0
 	var errs []error
 	for _, p := range paths {
+		if main, ok := sidecarOf(p); ok {
+			// SQLite's -wal, -shm or -journal of a scratch database: it goes with its database
+			// (below), never while the database is still there and perhaps in use.
+			if _, err := os.Stat(main); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Remove(p); err == nil {
+					n++
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -92,10 +110,62 @@ func RemoveAbandoned(pattern string) (int, error) {
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
+			for _, suffix := range sidecarSuffixes {
+				if err := os.Remove(p + suffix); err == nil {
+					n++
+				}
+			}
 		}
 		f.Close()
 	}
 	return n, errors.Join(errs...)
+}
+
+// sidecarSuffixes are the files SQLite keeps beside a database.
+var sidecarSuffixes = []string{"-wal", "-shm", "-journal"}
+
+// sidecarOf returns the database that path is SQLite's -wal, -shm or -journal of.
+func sidecarOf(path string) (string, bool) {
+	for _, suffix := range sidecarSuffixes {
+		if main, ok := strings.CutSuffix(path, suffix); ok {
+			return main, true
+		}
+	}
+	return "", false
+}
+
+// holdForSetUp locks the unregistered database at path and renames it to a scratch name beside
+// it (<id>.db.provision-*), where it is filled before it is registered: a process that dies
+// meanwhile leaves a scratch file, which start-up removes, rather than a file at a tenant's
+// path that no registry row names and nothing would ever erase (it holds the owner's email and
+// password hash). done renames it back to path (when it has no WAL left: SQLite folds the WAL
+// in when the last connection closes) and release lets go of the lock.
+func holdForSetUp(path string) (work string, done func() error, release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return "", nil, nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	work = path + ".provision-" + strings.ToLower(newID()[:10])
+	if err := os.Rename(path, work); err != nil {
+		f.Close()
+		return "", nil, nil, err
+	}
+	done = func() error {
+		if fi, err := os.Stat(work + "-wal"); err == nil && fi.Size() > 0 {
+			return fmt.Errorf("set up %s: its WAL was not folded in", path)
+		}
+		os.Remove(work + "-wal")
+		os.Remove(work + "-shm")
+		if err := os.Rename(work, path); err != nil {
+			return err
+		}
+		return SyncDir(filepath.Dir(path))
+	}
+	return work, done, func() { f.Close() }, nil
 }
 
 // RemoveLeftovers removes the scratch files that killed processes left in the data directory

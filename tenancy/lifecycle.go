@@ -76,7 +76,10 @@ func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 // anyone can reach it: setup runs on the new database while it is still unregistered, and only
 // then is the tenant registered. Either everything is done or nothing is left: a failing setup
 // or registration removes the file, and no registry row, slug or lease outlives the attempt.
-// (A crash between the two leaves an unregistered file, never a business without an owner.)
+// (Setup works on a locked scratch file, <id>.db.provision-*, renamed into place when it is
+// done: a crash during setup leaves a scratch file that start-up removes, never a business
+// without an owner. Only a crash between that rename and the registration leaves a file no
+// registry row names.)
 // The lease given to setup is not the Manager's: setup must not keep it, nor Release it.
 func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(context.Context, *Lease) error) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
@@ -135,10 +138,19 @@ func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(conte
 	if err != nil {
 		return Tenant{}, err
 	}
-	if err = m.setUp(ctx, t, path, setup); err == nil {
-		err = m.reg.Create(ctx, t, false)
+	work, done, release, err := holdForSetUp(path)
+	if err != nil {
+		removeDBFiles(path)
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	}
+	defer release()
+	if err = m.setUp(ctx, t, work, setup); err == nil {
+		if err = done(); err == nil {
+			err = m.reg.Create(ctx, t, false)
+		}
 	}
 	if err != nil {
+		removeDBFiles(work)
 		removeDBFiles(path)
 		return Tenant{}, err
 	}

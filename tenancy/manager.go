@@ -848,7 +848,43 @@ func (m *Manager) janitor() {
 		case <-t.C:
 			m.CloseIdle(m.cfg.IdleTimeout)
 			m.flushSeen(context.Background())
+			m.checkOpenFiles(context.Background())
 		}
+	}
+}
+
+// checkOpenFiles marks damaged every open tenant whose file has gone missing or empty since it
+// was opened (see FileProblem). SQLite goes on answering from the pages it holds in memory, and
+// public pages come from the catalog in memory, until a request reads further: the business
+// looked fine (200, tenants list "ok") while its data was gone. One stat per open tenant.
+func (m *Manager) checkOpenFiles(ctx context.Context) {
+	m.mu.Lock()
+	var ids []string
+	for id, e := range m.entries {
+		if _, faulted := m.faulted[id]; e.db != nil && e.exclusive == nil && !faulted {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		problem, err := m.FileProblem(Tenant{ID: id})
+		if err != nil || problem == "" {
+			continue
+		}
+		// Still open, and no delete or restore began (they close the handle before they touch
+		// the file): the file was lost, not erased or replaced on purpose.
+		m.mu.Lock()
+		e, ok := m.entries[id]
+		open := ok && e.db != nil && e.exclusive == nil
+		m.mu.Unlock()
+		if !open {
+			continue
+		}
+		t, err := m.reg.Get(ctx, id)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		m.fault(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem))
 	}
 }
 

@@ -148,6 +148,22 @@ func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLit
 	return r, nil
 }
 
+// RegistryBlank reports whether the registry file at path is an SQLite database without a
+// single table: a registry that was lost and replaced by an empty file, which opening would
+// migrate into a new platform. It opens the file read-only and changes nothing.
+func RegistryBlank(path string) (bool, error) {
+	db, err := sql.Open("sqlite3", FileURL(path)+"?mode=ro")
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		return false, fmt.Errorf("read registry %s: %w", path, err)
+	}
+	return n == 0, nil
+}
+
 // Close closes the registry database.
 func (r *SQLiteRegistry) Close() error { return r.db.Close() }
 
@@ -166,9 +182,18 @@ func (r *SQLiteRegistry) Ping(ctx context.Context) error { return r.db.Read.Ping
 // Check runs SQLite's quick_check on the registry (at start-up and for readiness probes): an
 // answering registry whose pages are damaged must not pass for a healthy one. The registry is
 // small (one row per tenant, host, backup and day of stats), so the check is quick.
+//
+// It runs on a connection of its own, opened for the check: the pool's connections keep the
+// pages they read in memory for as long as nothing is written, so a page damaged on disk while
+// the server runs would pass on them until the process restarts (and then refuses to start).
 func (r *SQLiteRegistry) Check(ctx context.Context) error {
+	db, err := sql.Open("sqlite3", readerURL(r.db.path))
+	if err != nil {
+		return fmt.Errorf("check registry: %w", err)
+	}
+	defer db.Close()
 	var res string
-	if err := r.db.Read.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res); err != nil {
+	if err := db.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res); err != nil {
 		if IsCorrupt(err) {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}

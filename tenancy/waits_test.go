@@ -1,10 +1,13 @@
 package tenancy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -175,5 +178,66 @@ func TestProvisionWith(t *testing.T) {
 			t.Errorf("spares %d: setup's table missing: %v", spares, err)
 		}
 		l.Release()
+	}
+}
+
+// A process that dies while ProvisionWith sets a business up (the owner written, the business
+// not yet registered) leaves no copy of what setup wrote once the data directory is opened
+// again: the half-made file has no registry row, so nothing else (deletion, the slug) would
+// ever find it. The child process below is this test binary, exiting in the middle of setup.
+func TestProvisionWithCrashLeavesNothing(t *testing.T) {
+	if dir := os.Getenv("RESERVA_TEST_CRASH_IN_SETUP"); dir != "" {
+		reg, err := tenancy.OpenRegistry(context.Background(), filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.ProvisionWith(context.Background(), tenancy.NewTenant{Slug: "half-made", Name: "Half", Timezone: "UTC"},
+			func(ctx context.Context, l *tenancy.Lease) error {
+				if _, err := l.DB.Write.ExecContext(ctx, `CREATE TABLE owner (email TEXT);
+					INSERT INTO owner VALUES ('victim@crash.example')`); err != nil {
+					t.Fatal(err)
+				}
+				os.Exit(3) // the process dies here, as with kill -9
+				return nil
+			})
+		t.Fatal("setup returned")
+	}
+	dir := t.TempDir()
+	cmd := osexec.Command(os.Args[0], "-test.run=^TestProvisionWithCrashLeavesNothing$")
+	cmd.Env = append(os.Environ(), "RESERVA_TEST_CRASH_IN_SETUP="+dir)
+	out, err := cmd.CombinedOutput()
+	if ee := (*osexec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	// Start-up over the same directory.
+	reg, err := tenancy.OpenRegistry(context.Background(), filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("victim@crash.example")) {
+			t.Errorf("%s still holds what the killed setup wrote", p)
+		}
+		return nil
+	})
+	if _, err := m.ProvisionWith(context.Background(), tenancy.NewTenant{Slug: "half-made", Name: "Half", Timezone: "UTC"}, nil); err != nil {
+		t.Errorf("the slug after the crash: %v", err)
 	}
 }

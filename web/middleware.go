@@ -119,9 +119,11 @@ func limitBody(next http.Handler) http.Handler {
 // further, so before it takes a turn of its business's fair share: a client that sends its body
 // slowly (a byte every few seconds) only ever keeps its own request waiting. Read after the
 // turn, one such client held a business's only turn for the whole server read timeout and every
-// other visitor of the business got 503. A body that cannot be read (too big, the client gone)
-// reaches the handler as a reader that fails with that error, so each handler answers it as
-// before.
+// other visitor of the business got 503. A body over the limit reaches the handler as a reader
+// that fails with that error, so each handler answers it as before (413). A body the client
+// stopped sending (it went away, or was too slow for the server's read timeout) ends the
+// request here with 408: the client's doing, not a fault of the platform to log at ERROR and
+// answer 503 (its context is cancelled by then, and the business's look-up failed with it).
 func bufferBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
@@ -129,6 +131,12 @@ func bufferBody(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(r.Body)
+		var tooBig *http.MaxBytesError
+		if err != nil && !errors.As(err, &tooBig) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "The request's body did not arrive in time: please send it again.", http.StatusRequestTimeout)
+			return
+		}
 		r.Body = &bufferedBody{Reader: bytes.NewReader(body), err: err}
 		next.ServeHTTP(w, r)
 	})

@@ -119,3 +119,60 @@ func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 		})
 	}
 }
+
+// A client that stops sending its body (gone, or too slow for the server's read timeout) is no
+// fault of the platform: its request ends at once with 408, logged as the client's, not as a
+// 503 with ERROR lines (before: "resolve tenant ... context canceled" and status=503 at ERROR for
+// every such connection, which an attacker could repeat to flood the log and trip alerts).
+func TestBodyCutShortIsTheClients(t *testing.T) {
+	var log bytes.Buffer
+	var mu sync.Mutex
+	done := make(chan int, 1)
+	srv, _ := siteFull(t, tenancy.Config{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			done <- rec.status
+		})
+	}, slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"query":"{ business { name } }"}`
+	fmt.Fprintf(conn, "POST /acme/graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		srv.Listener.Addr(), len(body), body[:5])
+	conn.Close()
+	var status int
+	select {
+	case status = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the request never ended")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if status != http.StatusRequestTimeout {
+		t.Errorf("request whose client stopped sending its body: %d, want 408", status)
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("a client's cut-short body logged as a server error:\n%s", log.String())
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
