@@ -40,7 +40,7 @@ func (s *Server) adminSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, branding, zone *form, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	st, err1 := store.Settings(r.Context())
 	b, err2 := store.Branding(r.Context())
@@ -102,7 +102,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 // and keep their moment; working hours and date overrides are clock times and keep them, now
 // in the new zone. The owner is told exactly that, with their next booking as an example.
 func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	f := newForm(r.PostForm)
 	tz := strings.TrimSpace(f.Get("timezone"))
@@ -156,7 +156,7 @@ func logoKey(tenantID string, version int64) string {
 // updateBranding saves the brand colour and, when a file was chosen, the logo (PNG, JPEG, WebP
 // or GIF, as sniffed from its bytes, at most 512 KiB). Nothing is saved unless all of it is valid.
 func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	f := newForm(nil)
 	if err := r.ParseMultipartForm(MaxBodyBytes); err != nil {
 		var tooBig *http.MaxBytesError
@@ -244,7 +244,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 
 // logo serves a business's logo (public: its booking site shows it).
 func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	b, err := s.store(r).Branding(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -290,8 +290,8 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, f *form, st
 // tokens the user made unless they ask to keep them (keepTokens): whoever used a lost device
 // may have made one.
 func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
-	v, _ := domain.ViewerFrom(r.Context())
+	l := leaseOf(r)
+	v := viewerOf(r)
 	if _, err := s.store(r).SignOutEverywhere(r.Context(), v.UserID, r.PostFormValue("keepTokens") == ""); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -309,7 +309,7 @@ const exportTimeout = 15 * time.Minute
 // exportZip sends the business's whole data (GDPR access and portability) as a zip: dump.sql,
 // one JSON file per table and business.json.
 func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	// The export and its zip keep to their own share of a core (ops/pace.go), at the
 	// lowest priority: less than a turn of the business's fair share. The turn goes back first,
 	// so that the business's customers need not wait for the owner's download to book. Paced,
@@ -389,7 +389,7 @@ func (p pooledDeflater) Close() error {
 // deleteBusiness erases the business (GDPR erasure): database, sessions, logo, backups. The
 // owner re-types the slug to confirm.
 func (s *Server) deleteBusiness(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	f := newForm(r.PostForm)
 	if strings.TrimSpace(f.Get("confirm")) != l.Tenant.Slug {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/ratelimit"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // loginNotices are what a redirect to the sign-in page may ask it to say (fixed texts).
@@ -19,7 +18,7 @@ var loginNotices = map[string]string{
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	if _, ok := domain.ViewerFrom(r.Context()); ok {
 		http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
 		return
@@ -30,7 +29,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 // login signs a dashboard user in: a new session token (so one planted before sign-in is
 // worthless), the user in the session, and on to the dashboard.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
 	// Every attempt counts, taken before the password is checked, so parallel guesses cannot
 	// slip past the limit.
@@ -71,7 +70,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	if err := s.sessions(r).Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -83,7 +82,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := domain.ViewerFrom(r.Context()); !ok {
-			l, _ := tenancy.FromContext(r.Context())
+			l := leaseOf(r)
 			http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login", http.StatusSeeOther)
 			return
 		}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
@@ -90,7 +89,7 @@ func keepStaff(r *http.Request, q url.Values) url.Values {
 // days renders a week of a service's availability; base is the flow's path (booking or
 // rescheduling) and slots the path of a day's times.
 func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	from := weekFrom(r, l.Location)
 	today := domain.DateOf(time.Now().In(l.Location))
@@ -168,7 +167,7 @@ func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	base := bookingBase(l.Tenant.Slug, svc.ID)
 	s.days(w, r, svc, "Choose a day", base, base+"/slots", true)
 }
@@ -178,7 +177,7 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	day, slots, ok := s.daySlots(w, r, svc)
 	if !ok {
 		return
@@ -207,7 +206,7 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	start, err := time.Parse(time.RFC3339, r.URL.Query().Get("start"))
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, err)
@@ -252,7 +251,7 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 		s.fail(w, r, err)
 		return "", false
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	deadline := start.Add(-st.CancelCutoff)
 	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
 }
@@ -265,7 +264,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, err)
@@ -349,7 +348,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 // times are offered), or where to choose another day. It answers the request itself (and
 // returns false) when availability cannot be read.
 func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	v.Message = notices[lostTime(start)]
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
@@ -412,7 +411,7 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 
 // showManaged renders b's page with status and message (a notice, or why a change was refused).
 func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Booking, status int, message string) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
@@ -461,7 +460,7 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	token := r.PathValue("token")
 	_, err := s.store(r).CancelByToken(r.Context(), domain.ManageToken(token), r.PostFormValue("reason"))
 	if err != nil {
@@ -510,7 +509,7 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 		}
 	}
 	if msg != "" {
-		l, _ := tenancy.FromContext(r.Context())
+		l := leaseOf(r)
 		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+r.PathValue("token"), url.Values{"msg": {msg}}), http.StatusSeeOther)
 		return domain.Service{}, false
 	}
@@ -527,7 +526,7 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
 	s.days(w, r, svc, "Choose a new day", base, base+"/slots", true)
 }
@@ -537,7 +536,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	day, slots, ok := s.daySlots(w, r, svc)
 	if !ok {
 		return
@@ -554,7 +553,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	token := r.PathValue("token")
 	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
 	if err != nil {
