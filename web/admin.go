@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The dashboard: server-rendered pages over the same domain store the GraphQL API uses. Pages
@@ -27,7 +28,7 @@ type adminFrame struct {
 	Brand          string
 }
 
-func (f adminFrame) URL(path string) string { return "/" + f.Slug + "/admin" + path }
+func (f adminFrame) URL(path string) string { return paths.Admin(f.Slug, path) }
 
 func (s *Server) frame(r *http.Request, active string) adminFrame {
 	l := leaseOf(r)
@@ -46,7 +47,7 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, path, msg string) 
 	if msg != "" {
 		s.sessions(r).Put(r.Context(), "flash", msg)
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin"+path, http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, path), http.StatusSeeOther)
 }
 
 // requireOwner lets only owners through; staff users get a 403 page.
@@ -259,7 +260,7 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
-	back := safeBack(r.PostFormValue("back"), "/"+l.Tenant.Slug+"/admin", fmt.Sprintf("/bookings/%d", id))
+	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, ""), fmt.Sprintf("/bookings/%d", id))
 	if err != nil {
 		s.userError(w, r, err, back)
 		return

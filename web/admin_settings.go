@@ -19,6 +19,7 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
@@ -300,7 +301,7 @@ func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login?msg=everywhere", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login?msg=everywhere"), http.StatusSeeOther)
 }
 
 // exportTimeout bounds the making and sending of one export.

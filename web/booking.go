@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
@@ -287,7 +288,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
 			q.Set("tz", loc.String())
 		}
-		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(string(token))), q), http.StatusSeeOther)
 	}
 	// The form books like GraphQL's createBooking, and is limited the same way.
 	if key := l.Tenant.ID + "/" + clientIP(r); !s.bookingLimit.Allow(key) {
@@ -467,7 +468,7 @@ func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
 		s.refusedChange(w, r, err)
 		return
 	}
-	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {"cancelled"}}), http.StatusSeeOther)
+	http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(token)), url.Values{"msg": {"cancelled"}}), http.StatusSeeOther)
 }
 
 // refusedChange answers a cancellation or move of the booking in the path that the domain
@@ -510,7 +511,7 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 	}
 	if msg != "" {
 		l := leaseOf(r)
-		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+r.PathValue("token"), url.Values{"msg": {msg}}), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(r.PathValue("token"))), url.Values{"msg": {msg}}), http.StatusSeeOther)
 		return domain.Service{}, false
 	}
 	svc, err := store.Service(r.Context(), b.ServiceID)
@@ -527,7 +528,7 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
-	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
 	s.days(w, r, svc, "Choose a new day", base, base+"/slots", true)
 }
 
@@ -541,7 +542,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
 		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
@@ -562,7 +563,7 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 	}
 	staffID, _ := strconv.ParseInt(r.PostFormValue("staff"), 10, 64)
 	_, err = s.store(r).RescheduleByToken(r.Context(), domain.ManageToken(token), start, staffID)
-	manage := "/" + l.Tenant.Slug + "/booking/" + token
+	manage := paths.Site(l.Tenant.Slug, paths.Manage(token))
 	switch domain.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)

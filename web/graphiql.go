@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The GraphQL explorer's scripts and styles are embedded in the binary, so that it works with no
@@ -64,7 +66,7 @@ const graphiqlCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; styl
 // graphiql serves the GraphQL explorer to signed-in users.
 func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	base := "/" + l.Tenant.Slug + "/admin/graphql/assets/"
+	base := paths.Admin(l.Tenant.Slug, "/graphql/assets/")
 	url := func(name string) string { return base + name + "?v=" + graphiqlAssets[name].version }
 	sri := func(name string) string { return graphiqlAssets[name].integrity }
 	w.Header().Set("Content-Security-Policy", graphiqlCSP)

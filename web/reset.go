@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // Password reset by emailed link: /admin/forgot asks for the email, the outbox mails a one-time
@@ -110,5 +111,5 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
 	}
 	sm.Put(r.Context(), "flash", msg)
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
 }

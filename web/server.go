@@ -18,6 +18,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/metrics"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -78,19 +79,19 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}/book/{service}/slots", s.bookSlots)
 	fn("GET /{slug}/book/{service}/details", s.bookDetails)
 	fn("POST /{slug}/book/{service}", s.bookCreate)
-	fn("GET /{slug}/booking/{token}", s.manageBooking)
-	fn("GET /{slug}/booking/{token}/booking.ics", s.bookingICS)
-	fn("POST /{slug}/booking/{token}/cancel", s.cancelBooking)
-	fn("GET /{slug}/booking/{token}/reschedule", s.rescheduleDays)
-	fn("GET /{slug}/booking/{token}/reschedule/slots", s.rescheduleSlots)
-	fn("POST /{slug}/booking/{token}/reschedule", s.reschedule)
+	fn(paths.Pattern("GET", paths.Manage("{token}")), s.manageBooking)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "booking.ics")), s.bookingICS)
+	fn(paths.Pattern("POST", paths.ManageAction("{token}", "cancel")), s.cancelBooking)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule")), s.rescheduleDays)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule/slots")), s.rescheduleSlots)
+	fn(paths.Pattern("POST", paths.ManageAction("{token}", "reschedule")), s.reschedule)
 	fn("GET /{slug}/admin/login", s.loginForm)
 	fn("POST /{slug}/admin/login", s.login)
 	fn("POST /{slug}/admin/logout", s.logout)
 	fn("GET /{slug}/admin/forgot", s.forgotForm)
 	fn("POST /{slug}/admin/forgot", s.forgot)
-	fn("GET /{slug}/admin/reset/{token}", s.resetForm)
-	fn("POST /{slug}/admin/reset/{token}", s.reset)
+	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
+	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
 	fn("GET /{slug}/logo", s.logo)
 
 	// The dashboard: any signed-in user (user), owners only (owner).
