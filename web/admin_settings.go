@@ -159,7 +159,7 @@ func logoKey(tenantID string, version int64) string {
 func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
 	f := newForm(nil)
-	if err := r.ParseMultipartForm(MaxBodyBytes); err != nil {
+	if err := r.ParseMultipartForm(domain.MaxBodyBytes); err != nil {
 		var tooBig *http.MaxBytesError
 		status := http.StatusBadRequest
 		f.Error = "The form could not be read: send it again from this page."

@@ -6,7 +6,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,14 +16,12 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/gqlerr"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// MaxBodyBytes bounds every request body; uploads that need more get their own limit.
-const MaxBodyBytes = 1 << 20
 
 // Server holds what handlers need. It holds no tenant: each request carries its own.
 type Server struct {
@@ -301,9 +298,7 @@ func graphqlError(w http.ResponseWriter, status int) {
 	case http.StatusServiceUnavailable:
 		code, msg = "TENANT_UNAVAILABLE", "this business is being updated; try again in a minute"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+	gqlerr.Write(w, status, gqlerr.New(code, msg))
 }
 
 // named names the route that serves a request, for its figures in /metrics (logRequests keeps
