@@ -72,7 +72,7 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, 
 }
 
 func logoURL(slug string, b domain.Branding) string {
-	return fmt.Sprintf("/%s/logo?v=%d", slug, b.LogoVersion)
+	return paths.Site(slug, paths.Logo) + "?v=" + strconv.FormatInt(b.LogoVersion, 10)
 }
 
 func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {

@@ -37,7 +37,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("msg")] }
 
 // bookingBase is the path of a service's booking flow.
 func bookingBase(slug string, serviceID int64) string {
-	return fmt.Sprintf("/%s/book/%d", slug, serviceID)
+	return paths.Site(slug, paths.Book(strconv.FormatInt(serviceID, 10)))
 }
 
 func withQuery(path string, q url.Values) string {

@@ -70,7 +70,7 @@ func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
 	url := func(name string) string { return base + name + "?v=" + graphiqlAssets[name].version }
 	sri := func(name string) string { return graphiqlAssets[name].integrity }
 	w.Header().Set("Content-Security-Policy", graphiqlCSP)
-	playground.Handler(l.Tenant.Name+" GraphQL", "/"+l.Tenant.Slug+"/graphql",
+	playground.Handler(l.Tenant.Name+" GraphQL", paths.Site(l.Tenant.Slug, paths.GraphQL),
 		playground.WithGraphiqlVersion(url("graphiql.min.js"), url("graphiql.min.css"), sri("graphiql.min.js"), sri("graphiql.min.css")),
 		playground.WithGraphiqlReactVersion(url("react.production.min.js"), url("react-dom.production.min.js"),
 			sri("react.production.min.js"), sri("react-dom.production.min.js")),

@@ -70,12 +70,12 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}", s.tenantHome)
 	fn("GET /{slug}/{$}", s.tenantHome)
 	// GraphQL requests are timed by kind too (query, mutation): lookups apart from bookings.
-	route("GET /{slug}/graphql", s.GraphQL)
-	route("POST /{slug}/graphql", s.GraphQL)
-	fn("GET /{slug}/book/{service}", s.bookDays)
-	fn("GET /{slug}/book/{service}/slots", s.bookSlots)
-	fn("GET /{slug}/book/{service}/details", s.bookDetails)
-	fn("POST /{slug}/book/{service}", s.bookCreate)
+	route(paths.Pattern("GET", paths.GraphQL), s.GraphQL)
+	route(paths.Pattern("POST", paths.GraphQL), s.GraphQL)
+	fn(paths.Pattern("GET", paths.Book("{service}")), s.bookDays)
+	fn(paths.Pattern("GET", paths.Book("{service}")+"/slots"), s.bookSlots)
+	fn(paths.Pattern("GET", paths.Book("{service}")+"/details"), s.bookDetails)
+	fn(paths.Pattern("POST", paths.Book("{service}")), s.bookCreate)
 	fn(paths.Pattern("GET", paths.Manage("{token}")), s.manageBooking)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "booking.ics")), s.bookingICS)
 	fn(paths.Pattern("POST", paths.ManageAction("{token}", "cancel")), s.cancelBooking)
@@ -89,7 +89,7 @@ func (s *Server) Handler() http.Handler {
 	fn("POST /{slug}/admin/forgot", s.forgot)
 	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
 	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
-	fn("GET /{slug}/logo", s.logo)
+	fn(paths.Pattern("GET", paths.Logo), s.logo)
 
 	// The dashboard: any signed-in user (user), owners only (owner).
 	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }

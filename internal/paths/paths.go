@@ -20,6 +20,15 @@ func Manage(token string) string { return "booking/" + token }
 // "reschedule", "reschedule/slots".
 func ManageAction(token, action string) string { return Manage(token) + "/" + action }
 
+// Book is the first step of booking a service (its days), by the service's id.
+func Book(serviceID string) string { return "book/" + serviceID }
+
+// Logo is the business's logo; GraphQL its API.
+const (
+	Logo    = "logo"
+	GraphQL = "graphql"
+)
+
 // PasswordReset is the page where a dashboard user sets a new password with a reset secret.
 func PasswordReset(secret string) string { return "admin/reset/" + secret }
 

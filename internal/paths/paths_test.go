@@ -15,6 +15,8 @@ func TestPaths(t *testing.T) {
 		{paths.PasswordReset("S3C"), "admin/reset/S3C"},
 		{paths.Site("acme", paths.ManageAction("T0K", "cancel")), "/acme/booking/T0K/cancel"},
 		{paths.Admin("acme", "/bookings/7"), "/acme/admin/bookings/7"},
+		{paths.Site("acme", paths.Book("3")), "/acme/book/3"},
+		{paths.Pattern("POST", paths.GraphQL), "POST /{slug}/graphql"},
 		{paths.Pattern("GET", paths.Manage("{token}")), "GET /{slug}/booking/{token}"},
 		{paths.URL("https://book.example/", "acme", paths.Manage("T0K")), "https://book.example/acme/booking/T0K"},
 		{paths.URL("https://book.example", "acme", paths.Manage("T0K")), "https://book.example/acme/booking/T0K"},
