@@ -34,7 +34,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
 	// Every attempt counts, taken before the password is checked, so parallel guesses cannot
 	// slip past the limit.
-	if key := l.Tenant.ID + "/" + ratelimit.ClientFrom(r); !s.loginLimit.Allow(key) {
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
 		v.Error = "Too many attempts. Try again in " + tooMany(w, s.loginLimit, key) + "."
 		render(w, r, http.StatusTooManyRequests, loginPage(v))
 		return
@@ -50,7 +50,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if backoff > 0 {
 		s.Log.WarnContext(r.Context(), "sign-in attempts for one account: backing off", "email", v.Email,
-			"address", ratelimit.ClientFrom(r), "backoff", backoff)
+			"address", clientIP(r), "backoff", backoff)
 	}
 	u, err := s.store(r).Authenticate(r.Context(), v.Email, r.PostFormValue("password"))
 	if domain.ErrorCode(err) == domain.EUNAUTHORIZED {
@@ -90,6 +90,11 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 		next(w, r)
 	}
 }
+
+// clientIP is the address the request came from: the direct peer, or behind a trusted proxy
+// the client it forwarded for (withClient found it). It is the one client-address function of
+// web; graph reads the same ratelimit.ClientFrom.
+func clientIP(r *http.Request) string { return ratelimit.ClientFrom(r) }
 
 // withClient finds each request's client address once (Server.TrustedProxies), for every
 // limit kept by address, here and in the GraphQL API.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
-	"github.com/reserva/reserva/internal/ratelimit"
 )
 
 // The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
@@ -292,7 +291,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(string(token))), q), http.StatusSeeOther)
 	}
 	// The form books like GraphQL's createBooking, and is limited the same way.
-	if key := l.Tenant.ID + "/" + ratelimit.ClientFrom(r); !s.bookingLimit.Allow(key) {
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.bookingLimit.Allow(key) {
 		// A form sent again whose first sending booked (its answer lost) still reaches the booking.
 		_, token, err := s.store(r).ReplayBooking(r.Context(), req)
 		if err == nil {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
-	"github.com/reserva/reserva/internal/ratelimit"
 )
 
 // Password reset by emailed link: /admin/forgot asks for the email, the outbox mails a one-time
@@ -27,7 +26,7 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(r.PostForm)}
 	// Shares the sign-in limit: both guess at accounts.
-	if key := l.Tenant.ID + "/" + ratelimit.ClientFrom(r); !s.loginLimit.Allow(key) {
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
 		v.Form.Error = "Too many attempts. Try again in " + tooMany(w, s.loginLimit, key) + "."
 		render(w, r, http.StatusTooManyRequests, forgotPage(v))
 		return

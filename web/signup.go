@@ -10,7 +10,6 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
-	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -42,7 +41,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	if v.Slug == "" {
 		v.Slug = suggestSlug(v.Name)
 	}
-	if s.signupLimit.Exhausted(ratelimit.ClientFrom(r)) {
+	if s.signupLimit.Exhausted(clientIP(r)) {
 		v.Message = "Too many sign-ups from your address. Please try again later."
 		render(w, r, http.StatusTooManyRequests, signupPage(v))
 		return
@@ -73,7 +72,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
 		return
 	}
-	if !s.signupLimit.Allow(ratelimit.ClientFrom(r)) { // taken now: parallel sign-ups cannot slip past it
+	if !s.signupLimit.Allow(clientIP(r)) { // taken now: parallel sign-ups cannot slip past it
 		v.Message = "Too many sign-ups from your address. Please try again later."
 		render(w, r, http.StatusTooManyRequests, signupPage(v))
 		return
