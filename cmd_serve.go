@@ -24,18 +24,20 @@ import (
 	"github.com/reserva/reserva/web"
 )
 
+// serveFlags are the flags of serve beyond the common ones.
+type serveFlags struct {
+	addr      *string
+	secure    *bool
+	mail      mailSettings
+	debugAddr *string
+	proxies   ratelimit.Proxies
+}
+
+// cmdServe runs the web server and the job scheduler until ctx ends, then shuts both down.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlags("serve", &cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)")
-	secure := fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)")
-	mail := mailFlags(fs)
-	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)")
-	var proxies ratelimit.Proxies
-	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
-		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
-		func(v string) (err error) { proxies, err = ratelimit.ParseProxies(v); return err })
-	if err := parse(fs, args); err != nil {
+	f, err := parseServeFlags(&cfg, args, stderr)
+	if err != nil {
 		return err
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
@@ -65,10 +67,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := p.tenants.MarkMissingFiles(ctx); err != nil {
 		return fmt.Errorf("check tenant databases: %w", err)
 	}
-	if *mail.baseURL == "" {
-		*mail.baseURL = "http://" + *addr
+	if *f.mail.baseURL == "" {
+		*f.mail.baseURL = "http://" + *f.addr
 	}
-	mailCfg, err := mail.config(cfg.data)
+	mailCfg, err := f.mail.config(cfg.data)
 	if err != nil {
 		return err
 	}
@@ -76,25 +78,65 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-
-	var demoLogin string
-	if p.newData {
-		_, password, err := createBusiness(ctx, p, newBusiness{
-			NewTenant: tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"},
-			Demo:      true, OwnerEmail: "owner@demo.example",
-		})
-		if err != nil {
-			return fmt.Errorf("create demo business: %w", err)
-		}
-		demoLogin = "owner@demo.example with the password " + password
-	}
-
-	ln, err := net.Listen("tcp", *addr)
+	demoLogin, err := createDemoOnFirstRun(ctx, p)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
+		return err
 	}
+
+	ln, err := net.Listen("tcp", *f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *f.addr, err)
+	}
+	srv := newHTTPServer(newWebServer(p, cfg, f, scheduler, met).Handler())
+	announce(ctx, stdout, p, "http://"+ln.Addr().String(), demoLogin)
+	if *f.debugAddr != "" {
+		stop, err := serveProfiler(*f.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	scheduler.Start()
+	defer scheduler.Shutdown() // before the tenant databases close (defers run last-in first-out)
+	return serveUntilDone(ctx, p, srv, ln, scheduler)
+}
+
+// parseServeFlags parses serve's flags, the common ones into cfg.
+func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, error) {
+	fs := newFlags("serve", cfg, stderr, "Runs the web server until SIGINT or SIGTERM, then finishes the requests in flight\nand closes every tenant database.")
+	f := serveFlags{
+		addr:      fs.String("addr", "127.0.0.1:8080", "listen address host:port (RESERVA_ADDR)"),
+		secure:    fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)"),
+		mail:      mailFlags(fs),
+		debugAddr: fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)"),
+	}
+	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
+		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
+		func(v string) (err error) { f.proxies, err = ratelimit.ParseProxies(v); return err })
+	return f, parse(fs, args)
+}
+
+// createDemoOnFirstRun creates the demo business in a data directory made by this run, and
+// returns how to sign in to its dashboard ("" when the directory was not new).
+func createDemoOnFirstRun(ctx context.Context, p *platform) (login string, err error) {
+	if !p.newData {
+		return "", nil
+	}
+	_, password, err := createBusiness(ctx, p, newBusiness{
+		NewTenant: tenancy.NewTenant{Slug: "demo", Name: "Demo Studio", Timezone: "Europe/Madrid"},
+		Demo:      true, OwnerEmail: "owner@demo.example",
+	})
+	if err != nil {
+		return "", fmt.Errorf("create demo business: %w", err)
+	}
+	return "owner@demo.example with the password " + password, nil
+}
+
+// newWebServer wires the web server to the platform, the scheduler (for /readyz) and metrics.
+func newWebServer(p *platform, cfg config, f serveFlags, scheduler *jobs.Scheduler, met *metrics.Metrics) *web.Server {
 	registryCheck := cachedCheck(p.reg.Check, registryCheckEvery, time.Now)
-	s := &web.Server{
+	return &web.Server{
 		Tenants: p.tenants,
 		GraphQL: graph.NewHandler(p.log),
 		Log:     p.log,
@@ -113,13 +155,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return slugs, err
 		},
 		Metrics:        met,
-		SecureCookies:  *secure,
+		SecureCookies:  *f.secure,
 		Blobs:          p.blobs,
 		FairShare:      web.FairShare{N: cfg.fairShare},
-		TrustedProxies: proxies,
+		TrustedProxies: f.proxies,
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
+}
+
+// newHTTPServer serves h with a time limit on every phase of a request.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -127,7 +173,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
-	url := "http://" + ln.Addr().String()
+}
+
+// announce tells the operator where Reserva runs, and the demo business's addresses.
+func announce(ctx context.Context, stdout io.Writer, p *platform, url, demoLogin string) {
 	fmt.Fprintf(stdout, "Reserva is running at %s\n", url)
 	if _, err := p.tenants.Registry().BySlug(ctx, "demo"); err == nil {
 		fmt.Fprintf(stdout, "Open the demo business: %s/demo\n", url)
@@ -135,23 +184,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if demoLogin != "" {
 		fmt.Fprintf(stdout, "Its dashboard: %s/demo/admin (sign in as %s)\n", url, demoLogin)
 	}
+}
 
-	if *debugAddr != "" {
-		// The profiler on its own listener, never on the public address.
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", *debugAddr, err)
-		}
-		defer dln.Close()
-		dmux := http.NewServeMux()
-		dmux.HandleFunc("/debug/pprof/", pprof.Index)
-		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		go http.Serve(dln, dmux)
+// serveProfiler serves Go's profiler on its own listener, never on the public address, until
+// stop.
+func serveProfiler(addr string) (stop func() error, err error) {
+	dln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	dmux := http.NewServeMux()
+	dmux.HandleFunc("/debug/pprof/", pprof.Index)
+	dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go http.Serve(dln, dmux)
+	return dln.Close, nil
+}
 
-	scheduler.Start()
-	defer scheduler.Shutdown() // before the tenant databases close (defers run last-in first-out)
+// serveUntilDone serves srv on ln until ctx ends (or serving fails), then finishes the requests
+// in flight, stops the scheduler and closes the tenant databases.
+func serveUntilDone(ctx context.Context, p *platform, srv *http.Server, ln net.Listener, scheduler *jobs.Scheduler) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

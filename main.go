@@ -366,3 +366,26 @@ func createBusiness(ctx context.Context, p *platform, b newBusiness) (tenancy.Te
 	})
 	return t, owner.Password, err
 }
+
+// withPlatform runs fn on the opened platform, and closes it whatever fn returns.
+func withPlatform(ctx context.Context, cfg config, stderr io.Writer, fn func(*platform) error) error {
+	p, err := openPlatform(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return errors.Join(fn(p), p.close())
+}
+
+// withTenant runs fn on the tenant at slug, with a clear error when there is none.
+func withTenant(ctx context.Context, cfg config, stderr io.Writer, slug string, fn func(*platform, tenancy.Tenant) error) error {
+	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
+		t, err := p.reg.BySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			return fmt.Errorf("no tenant has the slug %q (see reserva tenants list)", slug)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(p, t)
+	})
+}

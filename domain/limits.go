@@ -16,3 +16,8 @@ const (
 	MaxEmailLen          = 254  // an email address, in bytes (RFC 5321's path limit)
 	MaxIdempotencyKeyLen = 100  // a booking request's idempotency key, in bytes
 )
+
+// MaxBodyBytes bounds every request body, a form's or a GraphQL operation's, in bytes: web caps
+// all requests with it and the GraphQL handler again when it is mounted on its own. Uploads
+// that need more get their own limit.
+const MaxBodyBytes = 1 << 20

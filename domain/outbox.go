@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // Message is a notification in the outbox.
@@ -20,7 +22,7 @@ type Message struct {
 	Subject   string
 	Body      string // plain text; "{{link}}" stands for the manage link, filled in on delivery
 	ICS       string // calendar attachment, may be empty
-	LinkPath  string // the manage link below the business's site, e.g. booking/<token>
+	LinkPath  string // the link below the business's site (paths.Manage, paths.PasswordReset)
 	Attempts  int
 	// MessageID is the local part of the message's Message-ID: random, never reused (row ids
 	// are, after deletes and restores). Empty for messages queued before migration 0007.
@@ -78,7 +80,7 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 	fmt.Fprintf(&body, "Hello %s,\n\n%s:\n\n  %s with %s\n  %s\n", b.Contact.Name, headline, svc.Name, staffName, when)
 	link := ""
 	if token != "" {
-		link = "booking/" + string(token)
+		link = paths.Manage(string(token))
 		fmt.Fprintf(&body, "\nTo see, change or cancel it: %s\n", LinkPlaceholder)
 	} else if kind != KindBookingCancelled {
 		body.WriteString("\nTo change or cancel it, use the link in your first confirmation.\n")

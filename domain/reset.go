@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // PasswordResetTTL is how long an emailed password reset link works.
@@ -50,7 +52,7 @@ func (s *Store) RequestPasswordReset(ctx context.Context, email, business string
 			"Choose a new one here within the next hour:\n\n  %s\n\nIf it was not you, ignore this email: your password stays as it is.\n",
 			name, business, LinkPlaceholder)
 		return enqueue(ctx, tx, Message{Kind: KindPasswordReset, To: email, Subject: "Reset your password for " + business,
-			Body: body, LinkPath: "admin/reset/" + secret}, now)
+			Body: body, LinkPath: paths.PasswordReset(secret)}, now)
 	})
 	return wrap("request password reset", err)
 }

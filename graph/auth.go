@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/gqlerr"
 	"github.com/reserva/reserva/internal/ratelimit"
 )
 
@@ -89,21 +89,19 @@ func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failu
 	if failures.Exhausted(clientOf(r.Context())) {
 		rl := rateLimited(r.Context(), "failed sign-ins", failures.RetryAfter(clientOf(r.Context())))
 		w.Header().Set("Retry-After", strconv.Itoa(rl.Extensions["retryAfter"].(int)))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		json.NewEncoder(w).Encode(map[string]any{"errors": []any{rl}})
+		gqlerr.Write(w, http.StatusTooManyRequests, rl)
 		return nil, false
 	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
 		failures.Allow(clientOf(r.Context()))
-		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the Authorization header must be 'Bearer <api token>'")
+		gqlerr.Write(w, http.StatusUnauthorized, gqlerr.New("UNAUTHENTICATED", "the Authorization header must be 'Bearer <api token>'"))
 		return nil, false
 	}
 	v, err := viewerForToken(r.Context(), s, secret)
 	if err != nil {
 		failures.Allow(clientOf(r.Context()))
-		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", domain.ErrorMessage(err))
+		gqlerr.Write(w, http.StatusUnauthorized, gqlerr.New("UNAUTHENTICATED", domain.ErrorMessage(err)))
 		return nil, false
 	}
 	return r.WithContext(domain.WithViewer(r.Context(), v)), true
@@ -128,12 +126,6 @@ func viewerForToken(ctx context.Context, s *domain.Store, secret string) (Viewer
 		role = domain.RoleStaff
 	}
 	return Viewer{UserID: u.ID, Name: tok.Name, Role: role, StaffID: u.StaffID, TokenID: tok.ID}, nil
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
 }
 
 // Cursors are opaque to clients: base64 of "start:id" for bookings, of "id" for customers.

@@ -18,7 +18,10 @@ func (r *queryResolver) Business(ctx context.Context) (*model.Business, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, _ := tenancy.FromContext(ctx)
+	l, ok := tenancy.FromContext(ctx)
+	if !ok {
+		return nil, errNoTenant
+	}
 	st, err := s.Settings(ctx)
 	if err != nil {
 		return nil, err

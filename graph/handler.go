@@ -23,6 +23,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph/model"
+	"github.com/reserva/reserva/internal/gqlerr"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
@@ -38,7 +39,6 @@ const (
 	MaxUnwraps = 12
 	// MaxConnectionLifetime bounds a websocket connection (clients reconnect).
 	MaxConnectionLifetime = 30 * time.Minute
-	MaxBodyBytes          = 1 << 20
 	// WebsocketInitTimeout is how long a websocket may take to send connection_init.
 	WebsocketInitTimeout = 10 * time.Second
 )
@@ -74,7 +74,7 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		initTimeout:  o.wsInitTimeout,
 		pingInterval: 30 * time.Second,
 		writeTimeout: 10 * time.Second,
-		readLimit:    MaxBodyBytes,
+		readLimit:    domain.MaxBodyBytes,
 		log:          log,
 	})
 	srv.AddTransport(transport.GET{})
@@ -103,24 +103,24 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		s, err := store(r.Context())
 		if err != nil {
 			log.ErrorContext(r.Context(), "graphql", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			gqlerr.Write(w, http.StatusInternalServerError, gqlerr.New("INTERNAL", "internal error"))
 			return
 		}
 		if r.Method == http.MethodPost {
 			// Read the body here, so that an oversized one gets a clear 413 instead of gqlgen's
 			// generic read error.
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, domain.MaxBodyBytes))
 			if err != nil {
-				writeError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
-					fmt.Sprintf("the request body is over %d bytes (or could not be read)", MaxBodyBytes))
+				gqlerr.Write(w, http.StatusRequestEntityTooLarge, gqlerr.New("BAD_USER_INPUT",
+					fmt.Sprintf("the request body is over %d bytes (or could not be read)", domain.MaxBodyBytes)))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			// gqlgen would answer any other type "transport not supported", without a code or a
 			// hint; a browser's fetch with a string body sends text/plain unless told otherwise.
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-				writeError(w, http.StatusUnsupportedMediaType, "BAD_REQUEST",
-					`send the request as JSON, with Content-Type: application/json and a body like {"query": "..."}`)
+				gqlerr.Write(w, http.StatusUnsupportedMediaType, gqlerr.New("BAD_REQUEST",
+					`send the request as JSON, with Content-Type: application/json and a body like {"query": "..."}`))
 				return
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -262,7 +263,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			}
 			body := msg.Body
 			if msg.LinkPath != "" {
-				body = strings.ReplaceAll(body, domain.LinkPlaceholder, strings.TrimSuffix(baseURL, "/")+"/"+l.Tenant.Slug+"/"+msg.LinkPath)
+				body = strings.ReplaceAll(body, domain.LinkPlaceholder, paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath))
 			}
 			err := mailer.Send(sendCtx, Mail{
 				ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,

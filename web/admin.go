@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The dashboard: server-rendered pages over the same domain store the GraphQL API uses. Pages
@@ -28,11 +28,11 @@ type adminFrame struct {
 	Brand          string
 }
 
-func (f adminFrame) URL(path string) string { return "/" + f.Slug + "/admin" + path }
+func (f adminFrame) URL(path string) string { return paths.Admin(f.Slug, path) }
 
 func (s *Server) frame(r *http.Request, active string) adminFrame {
-	l, _ := tenancy.FromContext(r.Context())
-	v, _ := domain.ViewerFrom(r.Context())
+	l := leaseOf(r)
+	v := viewerOf(r)
 	f := adminFrame{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Owner: v.Role == domain.RoleOwner, Active: active,
 		Flash: s.sessions(r).PopString(r.Context(), "flash")}
 	if b, err := s.store(r).Branding(r.Context()); err == nil {
@@ -43,17 +43,17 @@ func (s *Server) frame(r *http.Request, active string) adminFrame {
 
 // done shows msg on the next page and sends the browser to path (below the dashboard).
 func (s *Server) done(w http.ResponseWriter, r *http.Request, path, msg string) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	if msg != "" {
 		s.sessions(r).Put(r.Context(), "flash", msg)
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin"+path, http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, path), http.StatusSeeOther)
 }
 
 // requireOwner lets only owners through; staff users get a 403 page.
 func (s *Server) requireOwner(next http.HandlerFunc) http.HandlerFunc {
 	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
-		if v, _ := domain.ViewerFrom(r.Context()); v.Role != domain.RoleOwner {
+		if v := viewerOf(r); v.Role != domain.RoleOwner {
 			render(w, r, http.StatusForbidden, errorPage(errorView{Status: http.StatusForbidden, Title: "Owners only",
 				Message: "Only the business's owners can open this page."}))
 			return
@@ -63,7 +63,7 @@ func (s *Server) requireOwner(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func actorOf(r *http.Request) domain.Actor {
-	v, _ := domain.ViewerFrom(r.Context())
+	v := viewerOf(r)
 	return domain.StaffActor(v.Name)
 }
 
@@ -127,7 +127,7 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) { s.adminCale
 
 // adminCalendar shows the bookings of a day or a week (from Monday), per staff member.
 func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store, loc, q := s.store(r), l.Location, r.URL.Query()
 	day, err := domain.ParseDate(q.Get("date"))
 	if err != nil {
@@ -259,8 +259,8 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
-	back := safeBack(r.PostFormValue("back"), "/"+l.Tenant.Slug+"/admin", fmt.Sprintf("/bookings/%d", id))
+	l := leaseOf(r)
+	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, ""), fmt.Sprintf("/bookings/%d", id))
 	if err != nil {
 		s.userError(w, r, err, back)
 		return
@@ -304,7 +304,7 @@ func (s *Server) adminBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showBooking(w http.ResponseWriter, r *http.Request, move *form, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.notFound(w, r)
@@ -359,7 +359,7 @@ func firstErr(errs ...error) error {
 
 // moveBooking moves a booking to another time (and staff member) on the customer's behalf.
 func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.notFound(w, r)
@@ -396,7 +396,7 @@ func (s *Server) newBookingForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}})
 	if f.Get("date") == "" {
-		l, _ := tenancy.FromContext(r.Context())
+		l := leaseOf(r)
 		f.Values.Set("date", domain.DateOf(time.Now().In(l.Location)).String())
 	}
 	s.showNewBooking(w, r, f, http.StatusOK)
@@ -424,7 +424,7 @@ func (s *Server) showNewBooking(w http.ResponseWriter, r *http.Request, f *form,
 // createBookingFor books a service for a customer from the dashboard: the minimum notice does
 // not apply, an overlap still does.
 func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	f := newForm(r.PostForm)
 	day, at := f.date("date"), f.clockTime("time")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // Services, staff (with their hours, date overrides and time off) and resources.
@@ -265,7 +264,7 @@ func (s *Server) adminStaff(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, override, away *form, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.notFound(w, r)
@@ -324,7 +323,7 @@ func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, over
 
 // staffExceptions reads a staff member's date overrides and time off from today on.
 func (s *Server) staffExceptions(r *http.Request, id int64) ([]domain.DateOverride, []domain.TimeOff, error) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	overrides, err := store.DateOverrides(r.Context(), id, domain.DateOf(time.Now().In(l.Location)))
 	if err != nil {
@@ -420,7 +419,7 @@ func (s *Server) deleteOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addTimeOff(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.notFound(w, r)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // Customers, dashboard users and API tokens.
@@ -62,7 +61,7 @@ func (s *Server) adminCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showCustomer(w http.ResponseWriter, r *http.Request, notes *form, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.notFound(w, r)
@@ -173,7 +172,7 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, f *form, stat
 		s.serverError(w, r, err)
 		return
 	}
-	me, _ := domain.ViewerFrom(r.Context())
+	me := viewerOf(r)
 	frame := s.frame(r, "users")
 	v := usersView{Frame: frame, Form: f}
 	for _, u := range users {
@@ -257,7 +256,7 @@ func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, f *form, secret string, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	tokens, err := s.store(r).APITokens(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -279,7 +278,7 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, f *form, sec
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f := newForm(r.PostForm)
-	me, _ := domain.ViewerFrom(r.Context())
+	me := viewerOf(r)
 	_, secret, err := s.store(r).CreateAPIToken(r.Context(), strings.TrimSpace(f.Get("name")), domain.Role(f.Get("role")), me.UserID)
 	if err == nil {
 		// Shown in this response only: it is stored hashed and cannot be shown again.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
@@ -40,7 +41,7 @@ func (s *Server) adminSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, branding, zone *form, status int) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	st, err1 := store.Settings(r.Context())
 	b, err2 := store.Branding(r.Context())
@@ -71,7 +72,7 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, settings, 
 }
 
 func logoURL(slug string, b domain.Branding) string {
-	return fmt.Sprintf("/%s/logo?v=%d", slug, b.LogoVersion)
+	return paths.Site(slug, paths.Logo) + "?v=" + strconv.FormatInt(b.LogoVersion, 10)
 }
 
 func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +103,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 // and keep their moment; working hours and date overrides are clock times and keep them, now
 // in the new zone. The owner is told exactly that, with their next booking as an example.
 func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	f := newForm(r.PostForm)
 	tz := strings.TrimSpace(f.Get("timezone"))
@@ -156,9 +157,9 @@ func logoKey(tenantID string, version int64) string {
 // updateBranding saves the brand colour and, when a file was chosen, the logo (PNG, JPEG, WebP
 // or GIF, as sniffed from its bytes, at most 512 KiB). Nothing is saved unless all of it is valid.
 func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	f := newForm(nil)
-	if err := r.ParseMultipartForm(MaxBodyBytes); err != nil {
+	if err := r.ParseMultipartForm(domain.MaxBodyBytes); err != nil {
 		var tooBig *http.MaxBytesError
 		status := http.StatusBadRequest
 		f.Error = "The form could not be read: send it again from this page."
@@ -244,7 +245,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 
 // logo serves a business's logo (public: its booking site shows it).
 func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	b, err := s.store(r).Branding(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -290,8 +291,8 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, f *form, st
 // tokens the user made unless they ask to keep them (keepTokens): whoever used a lost device
 // may have made one.
 func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
-	v, _ := domain.ViewerFrom(r.Context())
+	l := leaseOf(r)
+	v := viewerOf(r)
 	if _, err := s.store(r).SignOutEverywhere(r.Context(), v.UserID, r.PostFormValue("keepTokens") == ""); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -300,7 +301,7 @@ func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login?msg=everywhere", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login?msg=everywhere"), http.StatusSeeOther)
 }
 
 // exportTimeout bounds the making and sending of one export.
@@ -309,7 +310,7 @@ const exportTimeout = 15 * time.Minute
 // exportZip sends the business's whole data (GDPR access and portability) as a zip: dump.sql,
 // one JSON file per table and business.json.
 func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	// The export and its zip keep to their own share of a core (ops/pace.go), at the
 	// lowest priority: less than a turn of the business's fair share. The turn goes back first,
 	// so that the business's customers need not wait for the owner's download to book. Paced,
@@ -389,7 +390,7 @@ func (p pooledDeflater) Close() error {
 // deleteBusiness erases the business (GDPR erasure): database, sessions, logo, backups. The
 // owner re-types the slug to confirm.
 func (s *Server) deleteBusiness(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	f := newForm(r.PostForm)
 	if strings.TrimSpace(f.Get("confirm")) != l.Tenant.Slug {

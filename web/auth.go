@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // loginNotices are what a redirect to the sign-in page may ask it to say (fixed texts).
@@ -19,9 +19,9 @@ var loginNotices = map[string]string{
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	if _, ok := domain.ViewerFrom(r.Context()); ok {
-		http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+		http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
 		return
 	}
 	render(w, r, http.StatusOK, loginPage(loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Notice: loginNotices[r.URL.Query().Get("msg")]}))
@@ -30,7 +30,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 // login signs a dashboard user in: a new session token (so one planted before sign-in is
 // worthless), the user in the session, and on to the dashboard.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	v := loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Email: strings.TrimSpace(r.PostFormValue("email"))}
 	// Every attempt counts, taken before the password is checked, so parallel guesses cannot
 	// slip past the limit.
@@ -67,24 +67,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	if err := s.sessions(r).Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login?msg=out", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login?msg=out"), http.StatusSeeOther)
 }
 
 // requireUser sends visitors who are not signed in to the login page.
 func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := domain.ViewerFrom(r.Context()); !ok {
-			l, _ := tenancy.FromContext(r.Context())
-			http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin/login", http.StatusSeeOther)
+			l := leaseOf(r)
+			http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login"), http.StatusSeeOther)
 			return
 		}
 		next(w, r)
@@ -92,7 +92,8 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // clientIP is the address the request came from: the direct peer, or behind a trusted proxy
-// the client it forwarded for (withClient found it).
+// the client it forwarded for (withClient found it). It is the one client-address function of
+// web; graph reads the same ratelimit.ClientFrom.
 func clientIP(r *http.Request) string { return ratelimit.ClientFrom(r) }
 
 // withClient finds each request's client address once (Server.TrustedProxies), for every

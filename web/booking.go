@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
@@ -36,7 +36,7 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("msg")] }
 
 // bookingBase is the path of a service's booking flow.
 func bookingBase(slug string, serviceID int64) string {
-	return fmt.Sprintf("/%s/book/%d", slug, serviceID)
+	return paths.Site(slug, paths.Book(strconv.FormatInt(serviceID, 10)))
 }
 
 func withQuery(path string, q url.Values) string {
@@ -90,7 +90,7 @@ func keepStaff(r *http.Request, q url.Values) url.Values {
 // days renders a week of a service's availability; base is the flow's path (booking or
 // rescheduling) and slots the path of a day's times.
 func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	from := weekFrom(r, l.Location)
 	today := domain.DateOf(time.Now().In(l.Location))
@@ -168,7 +168,7 @@ func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	base := bookingBase(l.Tenant.Slug, svc.ID)
 	s.days(w, r, svc, "Choose a day", base, base+"/slots", true)
 }
@@ -178,7 +178,7 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	day, slots, ok := s.daySlots(w, r, svc)
 	if !ok {
 		return
@@ -207,7 +207,7 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	start, err := time.Parse(time.RFC3339, r.URL.Query().Get("start"))
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, err)
@@ -252,7 +252,7 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 		s.fail(w, r, err)
 		return "", false
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	deadline := start.Add(-st.CancelCutoff)
 	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
 }
@@ -265,7 +265,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, err)
@@ -288,7 +288,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
 			q.Set("tz", loc.String())
 		}
-		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+string(token), q), http.StatusSeeOther)
+		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(string(token))), q), http.StatusSeeOther)
 	}
 	// The form books like GraphQL's createBooking, and is limited the same way.
 	if key := l.Tenant.ID + "/" + clientIP(r); !s.bookingLimit.Allow(key) {
@@ -349,7 +349,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 // times are offered), or where to choose another day. It answers the request itself (and
 // returns false) when availability cannot be read.
 func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	v.Message = notices[lostTime(start)]
 	day := domain.DateOf(start.In(l.Location))
 	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
@@ -412,7 +412,7 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 
 // showManaged renders b's page with status and message (a notice, or why a change was refused).
 func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Booking, status int, message string) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	store := s.store(r)
 	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
@@ -461,14 +461,14 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	token := r.PathValue("token")
 	_, err := s.store(r).CancelByToken(r.Context(), domain.ManageToken(token), r.PostFormValue("reason"))
 	if err != nil {
 		s.refusedChange(w, r, err)
 		return
 	}
-	http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+token, url.Values{"msg": {"cancelled"}}), http.StatusSeeOther)
+	http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(token)), url.Values{"msg": {"cancelled"}}), http.StatusSeeOther)
 }
 
 // refusedChange answers a cancellation or move of the booking in the path that the domain
@@ -510,8 +510,8 @@ func (s *Server) rescheduledService(w http.ResponseWriter, r *http.Request) (dom
 		}
 	}
 	if msg != "" {
-		l, _ := tenancy.FromContext(r.Context())
-		http.Redirect(w, r, withQuery("/"+l.Tenant.Slug+"/booking/"+r.PathValue("token"), url.Values{"msg": {msg}}), http.StatusSeeOther)
+		l := leaseOf(r)
+		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(r.PathValue("token"))), url.Values{"msg": {msg}}), http.StatusSeeOther)
 		return domain.Service{}, false
 	}
 	svc, err := store.Service(r.Context(), b.ServiceID)
@@ -527,8 +527,8 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
-	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	l := leaseOf(r)
+	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
 	s.days(w, r, svc, "Choose a new day", base, base+"/slots", true)
 }
 
@@ -537,12 +537,12 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	day, slots, ok := s.daySlots(w, r, svc)
 	if !ok {
 		return
 	}
-	base := "/" + l.Tenant.Slug + "/booking/" + r.PathValue("token") + "/reschedule"
+	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
 	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
 		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
@@ -554,7 +554,7 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	token := r.PathValue("token")
 	start, err := time.Parse(time.RFC3339, r.PostFormValue("start"))
 	if err != nil {
@@ -563,7 +563,7 @@ func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {
 	}
 	staffID, _ := strconv.ParseInt(r.PostFormValue("staff"), 10, 64)
 	_, err = s.store(r).RescheduleByToken(r.Context(), domain.ManageToken(token), start, staffID)
-	manage := "/" + l.Tenant.Slug + "/booking/" + token
+	manage := paths.Site(l.Tenant.Slug, paths.Manage(token))
 	switch domain.ErrorCode(err) {
 	case "":
 		http.Redirect(w, r, withQuery(manage, url.Values{"msg": {"moved"}}), http.StatusSeeOther)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
-	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // The GraphQL explorer's scripts and styles are embedded in the binary, so that it works with no
@@ -65,12 +65,12 @@ const graphiqlCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; styl
 
 // graphiql serves the GraphQL explorer to signed-in users.
 func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
-	base := "/" + l.Tenant.Slug + "/admin/graphql/assets/"
+	l := leaseOf(r)
+	base := paths.Admin(l.Tenant.Slug, "/graphql/assets/")
 	url := func(name string) string { return base + name + "?v=" + graphiqlAssets[name].version }
 	sri := func(name string) string { return graphiqlAssets[name].integrity }
 	w.Header().Set("Content-Security-Policy", graphiqlCSP)
-	playground.Handler(l.Tenant.Name+" GraphQL", "/"+l.Tenant.Slug+"/graphql",
+	playground.Handler(l.Tenant.Name+" GraphQL", paths.Site(l.Tenant.Slug, paths.GraphQL),
 		playground.WithGraphiqlVersion(url("graphiql.min.js"), url("graphiql.min.css"), sri("graphiql.min.js"), sri("graphiql.min.css")),
 		playground.WithGraphiqlReactVersion(url("react.production.min.js"), url("react-dom.production.min.js"),
 			sri("react.production.min.js"), sri("react-dom.production.min.js")),

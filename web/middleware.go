@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
+	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
 	"github.com/reserva/reserva/internal/metrics"
 )
@@ -107,10 +108,10 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps request bodies at MaxBodyBytes.
+// limitBody caps request bodies at domain.MaxBodyBytes.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, domain.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/reserva/reserva/domain"
-	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // Password reset by emailed link: /admin/forgot asks for the email, the outbox mails a one-time
@@ -17,12 +17,12 @@ type forgotView struct {
 }
 
 func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	render(w, r, http.StatusOK, forgotPage(forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(nil)}))
 }
 
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(r.PostForm)}
 	// Shares the sign-in limit: both guess at accounts.
@@ -51,7 +51,7 @@ type resetView struct {
 }
 
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	token := r.PathValue("token")
 	ok, err := s.store(r).ValidResetLink(r.Context(), token)
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	r.ParseForm()
 	token := r.PathValue("token")
 	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(r.PostForm)}
@@ -111,5 +111,5 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
 	}
 	sm.Put(r.Context(), "flash", msg)
-	http.Redirect(w, r, "/"+l.Tenant.Slug+"/admin", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
 }

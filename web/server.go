@@ -6,7 +6,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,13 +16,12 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/gqlerr"
 	"github.com/reserva/reserva/internal/metrics"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// MaxBodyBytes bounds every request body; uploads that need more get their own limit.
-const MaxBodyBytes = 1 << 20
 
 // Server holds what handlers need. It holds no tenant: each request carries its own.
 type Server struct {
@@ -72,26 +70,26 @@ func (s *Server) Handler() http.Handler {
 	fn("GET /{slug}", s.tenantHome)
 	fn("GET /{slug}/{$}", s.tenantHome)
 	// GraphQL requests are timed by kind too (query, mutation): lookups apart from bookings.
-	route("GET /{slug}/graphql", s.GraphQL)
-	route("POST /{slug}/graphql", s.GraphQL)
-	fn("GET /{slug}/book/{service}", s.bookDays)
-	fn("GET /{slug}/book/{service}/slots", s.bookSlots)
-	fn("GET /{slug}/book/{service}/details", s.bookDetails)
-	fn("POST /{slug}/book/{service}", s.bookCreate)
-	fn("GET /{slug}/booking/{token}", s.manageBooking)
-	fn("GET /{slug}/booking/{token}/booking.ics", s.bookingICS)
-	fn("POST /{slug}/booking/{token}/cancel", s.cancelBooking)
-	fn("GET /{slug}/booking/{token}/reschedule", s.rescheduleDays)
-	fn("GET /{slug}/booking/{token}/reschedule/slots", s.rescheduleSlots)
-	fn("POST /{slug}/booking/{token}/reschedule", s.reschedule)
+	route(paths.Pattern("GET", paths.GraphQL), s.GraphQL)
+	route(paths.Pattern("POST", paths.GraphQL), s.GraphQL)
+	fn(paths.Pattern("GET", paths.Book("{service}")), s.bookDays)
+	fn(paths.Pattern("GET", paths.Book("{service}")+"/slots"), s.bookSlots)
+	fn(paths.Pattern("GET", paths.Book("{service}")+"/details"), s.bookDetails)
+	fn(paths.Pattern("POST", paths.Book("{service}")), s.bookCreate)
+	fn(paths.Pattern("GET", paths.Manage("{token}")), s.manageBooking)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "booking.ics")), s.bookingICS)
+	fn(paths.Pattern("POST", paths.ManageAction("{token}", "cancel")), s.cancelBooking)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule")), s.rescheduleDays)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule/slots")), s.rescheduleSlots)
+	fn(paths.Pattern("POST", paths.ManageAction("{token}", "reschedule")), s.reschedule)
 	fn("GET /{slug}/admin/login", s.loginForm)
 	fn("POST /{slug}/admin/login", s.login)
 	fn("POST /{slug}/admin/logout", s.logout)
 	fn("GET /{slug}/admin/forgot", s.forgotForm)
 	fn("POST /{slug}/admin/forgot", s.forgot)
-	fn("GET /{slug}/admin/reset/{token}", s.resetForm)
-	fn("POST /{slug}/admin/reset/{token}", s.reset)
-	fn("GET /{slug}/logo", s.logo)
+	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
+	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
+	fn(paths.Pattern("GET", paths.Logo), s.logo)
 
 	// The dashboard: any signed-in user (user), owners only (owner).
 	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }
@@ -300,9 +298,7 @@ func graphqlError(w http.ResponseWriter, status int) {
 	case http.StatusServiceUnavailable:
 		code, msg = "TENANT_UNAVAILABLE", "this business is being updated; try again in a minute"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+	gqlerr.Write(w, status, gqlerr.New(code, msg))
 }
 
 // named names the route that serves a request, for its figures in /metrics (logRequests keeps

@@ -37,7 +37,7 @@ func (sm *sessionManagers) of(tenantID string) *scs.SessionManager {
 
 // sessions returns the session manager of the request's tenant.
 func (s *Server) sessions(r *http.Request) *scs.SessionManager {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	return s.sessionManagers.of(l.Tenant.ID)
 }
 
@@ -152,6 +152,6 @@ const (
 
 // store returns the domain store of the request's tenant (only below the tenancy middleware).
 func (s *Server) store(r *http.Request) *domain.Store {
-	l, _ := tenancy.FromContext(r.Context())
+	l := leaseOf(r)
 	return domain.NewCachedStore(l.DB, l.Location, time.Now)
 }

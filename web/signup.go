@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -124,7 +125,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/"+t.Slug+"/admin", http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(t.Slug, ""), http.StatusSeeOther)
 }
 
 func slugTaken(slug string) string { return "/" + slug + " is taken: choose another address." }
