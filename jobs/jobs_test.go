@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -70,8 +71,8 @@ func TestSweep(t *testing.T) {
 
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE extra (id INTEGER PRIMARY KEY)`))
 	r, err := jobs.Sweep(ctx, m, time.Hour, 2)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || !strings.Contains(err.Error(), "biz-5") {
+		t.Errorf("first sweep: %v; want the run failed, naming biz-5", err)
 	}
 	if r.Migrated != 4 || len(r.Failed) != 1 || r.Failed[0] != "biz-5" {
 		t.Errorf("first sweep: %s; want 4 migrated, biz-5 failed", r)
@@ -312,3 +313,40 @@ func (o *observer) JobRun(job string, err error) {
 
 func (o *observer) BackupRound(started time.Time) { o.mu.Lock(); o.backup = started; o.mu.Unlock() }
 func (o *observer) OutboxBacklog(n int)           { o.mu.Lock(); o.backlog = n; o.mu.Unlock() }
+
+// A tenant the stats job cannot count (here its schema has no bookings table) fails the run:
+// the error names the tenant, so the scheduler logs "job failed" instead of "job done", and
+// the tenants that could be counted still are.
+func TestStatsReportsFailingTenant(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	m := manager(t, dir, reg, nil)
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "fine", Name: "F", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	broken, err := m.Provision(ctx, tenancy.NewTenant{Slug: "broken", Name: "B", Timezone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB.Write.Exec(`ALTER TABLE bookings RENAME TO bookings_gone`); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+
+	r, err := jobs.Stats(ctx, m, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("Stats = %s, %v; want an error naming tenant broken", r, err)
+	}
+	if r.Tenants != 1 || len(r.Failed) != 1 || r.Failed[0] != "broken" {
+		t.Errorf("Stats = %s; want fine counted and broken failed", r)
+	}
+}

@@ -68,7 +68,9 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	}() {
 	}
 
-	run := func(name string, job func() (string, error)) string {
+	// run runs job and checks that it returns within a minute, failing with the stuck tenant
+	// named when wantStuck (a run with a failed tenant is a failed run).
+	run := func(name string, wantStuck bool, job func() (string, error)) string {
 		t.Helper()
 		type result struct {
 			s   string
@@ -78,7 +80,10 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 		go func() { s, err := job(); done <- result{s, err} }()
 		select {
 		case r := <-done:
-			if r.err != nil {
+			switch {
+			case wantStuck && (r.err == nil || !strings.Contains(r.err.Error(), "biz-2")):
+				t.Errorf("%s: %v, want biz-2 reported failed", name, r.err)
+			case !wantStuck && r.err != nil:
 				t.Errorf("%s: %v", name, r.err)
 			}
 			return r.s
@@ -87,7 +92,7 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 		}
 		return ""
 	}
-	stats := run("stats", func() (string, error) { r, err := jobs.Stats(ctx, m, time.Now()); return r.String(), err })
+	stats := run("stats", true, func() (string, error) { r, err := jobs.Stats(ctx, m, time.Now()); return r.String(), err })
 	if want := "4 tenants counted, 1 failed [biz-2]"; !strings.Contains(stats, want) {
 		t.Errorf("stats: %s, want %q", stats, want)
 	}
@@ -108,8 +113,8 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	if sent != 4 {
 		t.Errorf("%d messages sent, want those of the 4 tenants that are not stuck", sent)
 	}
-	run("mail", func() (string, error) { r, err := jobs.DeliverMail(ctx, m, mail, false); return r.String(), err })
-	hk := run("housekeeping", func() (string, error) { r, err := jobs.Housekeeping(ctx, m); return r.String(), err })
+	run("mail", true, func() (string, error) { r, err := jobs.DeliverMail(ctx, m, mail, false); return r.String(), err })
+	hk := run("housekeeping", true, func() (string, error) { r, err := jobs.Housekeeping(ctx, m); return r.String(), err })
 	if want := "4 tenants"; !strings.Contains(hk, want) {
 		t.Errorf("housekeeping: %s, want %q", hk, want)
 	}

@@ -513,7 +513,9 @@ func NormalizeHost(h string) string {
 }
 
 // ForEachOpen runs fn on a lease of every tenant whose database is open right now (the active
-// ones), one at a time; a tenant that fails is logged and the others go on.
+// ones), one at a time; a tenant that fails is logged and the others go on. The failures are
+// returned joined, each naming its tenant, so that a job reports a run with a failing tenant
+// as failed rather than done.
 func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done int, err error) {
 	m.mu.Lock()
 	var ids []string
@@ -523,6 +525,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		}
 	}
 	m.mu.Unlock()
+	var failed []error
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return done, ctx.Err()
@@ -534,6 +537,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		l, err := m.AcquireBounded(ctx, t)
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "open tenant for maintenance", "tenant", t.Slug, "err", err)
+			failed = append(failed, fmt.Errorf("tenant %s: open: %w", t.Slug, err))
 			continue
 		}
 		err = fn(l)
@@ -546,9 +550,10 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 				return done, ctx.Err() // stopped (a shutdown), not this tenant's failure
 			}
 			m.cfg.Logger.ErrorContext(ctx, "tenant maintenance", "tenant", t.Slug, "err", err)
+			failed = append(failed, fmt.Errorf("tenant %s: %w", t.Slug, err))
 			continue
 		}
 		done++
 	}
-	return done, nil
+	return done, errors.Join(failed...)
 }
