@@ -59,14 +59,16 @@ func cmdBackups(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", b.ID, b.CreatedAt.Format(time.DateTime), b.SchemaVersion, b.SizeBytes,
 				b.VerifiedAt.Format(time.DateTime))
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write the list: %w", err)
+		}
 		fmt.Fprintf(stdout, "\n%d backups of %s\n", len(list), t.Slug)
 		return nil
 	})
 }
 
 // cmdRestore puts a backup back, in place or as a new tenant.
-func cmdRestore(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func cmdRestore(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlags("restore", &cfg, stderr, "Replaces a business's database with a backup (the replaced file is kept beside it),\nor with --into makes a new business from the backup.")
 	slug := fs.String("tenant", "", "the business whose backup to restore (slug)")

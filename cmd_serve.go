@@ -59,7 +59,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer p.close()
+	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a
 	// customer first meets them.
 	if _, err := p.tenants.MarkMissingFiles(ctx); err != nil {
@@ -142,16 +142,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", *debugAddr, err)
 		}
-		defer dln.Close()
+		defer func() { _ = dln.Close() }() // ends the profiler's server
 		dmux := http.NewServeMux()
 		dmux.HandleFunc("/debug/pprof/", pprof.Index)
 		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		go http.Serve(dln, dmux)
+		go func() {
+			if err := http.Serve(dln, dmux); !errors.Is(err, net.ErrClosed) {
+				p.log.Error("profiler server", "err", err)
+			}
+		}()
 	}
 
 	scheduler.Start()
-	defer scheduler.Shutdown() // before the tenant databases close (defers run last-in first-out)
+	// Before the tenant databases close (defers run last-in first-out), for early returns: the
+	// clean path checks it below.
+	defer func() { _ = scheduler.Shutdown() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -216,7 +222,7 @@ func mailFlags(fs *flag.FlagSet) mailSettings {
 func (m mailSettings) config(dataDir string) (jobs.MailConfig, error) {
 	mailer, err := jobs.NewMailer(*m.smtpURL, filepath.Join(dataDir, "mail"), *m.from)
 	if err != nil {
-		return jobs.MailConfig{}, fmt.Errorf("%w: %v", errUsage, err)
+		return jobs.MailConfig{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return jobs.MailConfig{Mailer: mailer, BaseURL: *m.baseURL}, nil
 }

@@ -53,7 +53,7 @@ func TestAuthAndRoles(t *testing.T) {
 	})
 	t.Run("RevokedTokenStops", func(t *testing.T) {
 		var made struct {
-			CreateApiToken struct {
+			CreateAPIToken struct {
 				Secret string
 				Token  struct{ ID string }
 			}
@@ -61,13 +61,13 @@ func TestAuthAndRoles(t *testing.T) {
 		if errs := doAs(t, srv, "acme", owner, `mutation { createApiToken(name: "zap", role: STAFF) { secret token { id } } }`, nil, &made); errs != nil {
 			t.Fatal(errs)
 		}
-		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); errs != nil {
+		if errs := doAs(t, srv, "acme", made.CreateAPIToken.Secret, `{ me { role } }`, nil, nil); errs != nil {
 			t.Fatalf("new token: %+v", errs)
 		}
-		if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": made.CreateApiToken.Token.ID}, nil); errs != nil {
+		if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": made.CreateAPIToken.Token.ID}, nil); errs != nil {
 			t.Fatal(errs)
 		}
-		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); code(errs) != "UNAUTHENTICATED" {
+		if errs := doAs(t, srv, "acme", made.CreateAPIToken.Secret, `{ me { role } }`, nil, nil); code(errs) != "UNAUTHENTICATED" {
 			t.Errorf("revoked token: %+v", errs)
 		}
 	})

@@ -91,7 +91,7 @@ func authenticate(w http.ResponseWriter, r *http.Request, s *domain.Store, failu
 		w.Header().Set("Retry-After", strconv.Itoa(rl.Extensions["retryAfter"].(int)))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTooManyRequests)
-		json.NewEncoder(w).Encode(map[string]any{"errors": []any{rl}})
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{rl}}) // fails only when the client has gone
 		return nil, false
 	}
 	secret, ok := strings.CutPrefix(h, "Bearer ")
@@ -133,7 +133,7 @@ func viewerForToken(ctx context.Context, s *domain.Store, secret string) (Viewer
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}}) // fails only when the client has gone
 }
 
 // Cursors are opaque to clients: base64 of "start:id" for bookings, of "id" for customers.

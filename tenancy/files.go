@@ -49,8 +49,8 @@ func NewScratch(path string) (*Scratch, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		os.Remove(path)
+		_ = f.Close() // the lock's error is the one to report; the empty file goes too
+		_ = os.Remove(path)
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return &Scratch{f}, nil
@@ -65,8 +65,10 @@ func createScratch(dir, pattern string) (*Scratch, error) {
 
 // Remove removes the file, then lets go of its lock. It is safe to call more than once.
 func (s *Scratch) Remove() {
-	os.Remove(s.Name())
-	s.File.Close()
+	// Best effort, and called again after a success: a file left behind is still locked by us
+	// until the Close, and start-up clean-up (RemoveLeftovers) removes it after a crash.
+	_ = os.Remove(s.Name())
+	_ = s.Close()
 }
 
 // RemoveAbandoned removes the files matching pattern that no process holds locked (left by a
@@ -93,7 +95,7 @@ func RemoveAbandoned(pattern string) (int, error) {
 				errs = append(errs, err)
 			}
 		}
-		f.Close()
+		_ = f.Close() // only opened to take the lock
 	}
 	return n, errors.Join(errs...)
 }
@@ -115,7 +117,7 @@ func (m *Manager) RemoveLeftovers() (int, error) {
 		n += k
 		errs = append(errs, err)
 	}
-	os.Remove(filepath.Join(m.cfg.DataDir, "tmp")) // only when empty
+	_ = os.Remove(filepath.Join(m.cfg.DataDir, "tmp")) // fails unless empty, and then it stays
 	return n, errors.Join(errs...)
 }
 

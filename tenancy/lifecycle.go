@@ -114,7 +114,7 @@ func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(con
 			if spare {
 				m.putBackSpare(t.ID)
 			} else if path, perr := m.Path(t.ID); perr == nil {
-				os.Remove(path)
+				err = errors.Join(err, removeFile(path))
 			}
 			return Tenant{}, err
 		}
@@ -139,8 +139,7 @@ func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(conte
 		err = m.reg.Create(ctx, t, false)
 	}
 	if err != nil {
-		removeDBFiles(path)
-		return Tenant{}, err
+		return Tenant{}, errors.Join(err, removeDBFiles(path))
 	}
 	m.cache.invalidate()
 	return t, nil
@@ -185,10 +184,20 @@ func (m *Manager) setUp(ctx context.Context, t Tenant, path string, setup func(c
 }
 
 // removeDBFiles removes a database file with its WAL and shared memory.
-func removeDBFiles(path string) {
+func removeDBFiles(path string) error {
+	var errs []error
 	for _, p := range []string{path + "-wal", path + "-shm", path} {
-		os.Remove(p)
+		errs = append(errs, removeFile(p))
 	}
+	return errors.Join(errs...)
+}
+
+// removeFile removes path; one that is gone already is no failure.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // newTenantFile copies the template to the file of a new tenant id and returns the id.
@@ -228,7 +237,9 @@ func (m *Manager) discardSpare(ctx context.Context, id string) {
 		return
 	}
 	if path, err := m.Path(id); err == nil {
-		os.Remove(path)
+		if err := removeFile(path); err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "discard spare tenant database", "id", id, "err", err)
+		}
 	}
 }
 
@@ -256,7 +267,7 @@ func (m *Manager) fillSpares() {
 			if err == nil {
 				if err = m.reg.AddSpare(ctx, id, m.latest); err != nil {
 					if path, perr := m.Path(id); perr == nil {
-						os.Remove(path)
+						err = errors.Join(err, removeFile(path))
 					}
 				}
 			}
@@ -294,7 +305,7 @@ func (m *Manager) templatePath(ctx context.Context) (string, error) {
 	tmp := path + "." + newID() + ".tmp" // unique: the CLI and the server may both be making one
 	defer func() {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(tmp + suffix)
+			_ = os.Remove(tmp + suffix) // gone after the rename into place; a leftover is only a copy of the template
 		}
 	}()
 	db, err := openDB(tmp, openOptions{create: true, readConns: 1})
@@ -326,7 +337,7 @@ func (m *Manager) verifyTemplate(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // only read
 	v, err := schemaVersion(ctx, db.Read)
 	if err == nil && v != m.latest {
 		err = fmt.Errorf("template has version %d", v)
@@ -342,7 +353,7 @@ func copyFileDurably(src, dst string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }() // only read
 	// Named after the destination: a copy of a business (restore --into) that a crash leaves
 	// here is found by start-up clean-up and by erasure.
 	out, err := createScratch(dir, filepath.Base(dst)+".provision-*")
@@ -351,7 +362,7 @@ func copyFileDurably(src, dst string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.Remove(out.Name())
+			_ = os.Remove(out.Name()) // else start-up clean-up and erasure find it by its name
 		}
 	}()
 	if _, err = io.Copy(out, in); err == nil {
@@ -375,7 +386,7 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // the Sync is what counts
 	return d.Sync()
 }
 

@@ -137,12 +137,12 @@ func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLit
 	r := &SQLiteRegistry{db: db, grace: grace, now: time.Now}
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 		if err := r.Check(ctx); err != nil {
-			db.Close()
+			_ = db.Close() // the failure above is the one to report
 			return nil, fmt.Errorf("registry %s: %w (restore it from a copy; the tenant databases are untouched)", path, err)
 		}
 	}
 	if _, _, err := migrate(ctx, db.Write, migrations.Registry(), r.now); err != nil {
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		return nil, fmt.Errorf("migrate registry %s: %w", path, err)
 	}
 	return r, nil

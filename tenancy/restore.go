@@ -24,7 +24,7 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 	err = m.Exclusive(ctx, t.ID, func() error {
 		// Our descriptor must not outlive the rename: the file becomes the database. The data
 		// was written and synced through it already, so a failing close loses nothing.
-		_ = download.File.Close()
+		_ = download.Close()
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("set aside %s: %w", filepath.Base(path+suffix), err)

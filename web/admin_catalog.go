@@ -119,7 +119,9 @@ func serviceFromForm(f *form, currency string) domain.Service {
 var serviceFieldNames = map[string]string{"price.currency": "price"}
 
 func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	store := s.store(r)
 	st, err := store.Settings(r.Context())
@@ -148,7 +150,9 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	store := s.store(r)
 	old, err := store.Service(r.Context(), id)
@@ -216,7 +220,9 @@ func defaultHours() domain.WeeklyHours {
 }
 
 func (s *Server) createStaff(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	st := domain.Staff{Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: true, Hours: defaultHours()}
 	id, err := s.store(r).CreateStaff(r.Context(), st)
@@ -341,7 +347,9 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active")}
 	for _, d := range weekdays {
@@ -380,7 +388,9 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	day := f.date("date")
 	ivs, err := parseIntervals(f.Get("hours"))
@@ -426,7 +436,9 @@ func (s *Server) addTimeOff(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	fromDay, fromAt := f.date("fromDate"), f.clockTime("fromTime")
 	toDay, toAt := f.date("toDate"), f.clockTime("toTime")
@@ -498,7 +510,9 @@ func (s *Server) showResources(w http.ResponseWriter, r *http.Request, f *form, 
 }
 
 func (s *Server) createResource(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	name := strings.TrimSpace(f.Get("name"))
 	_, err := s.store(r).CreateResource(r.Context(), name)

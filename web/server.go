@@ -174,7 +174,7 @@ func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, platformHomePage(notice))
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))
 }
@@ -272,7 +272,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // errorPage renders the page for an error status. Server errors are logged by whoever saw them;
 // the visitor only learns that something went wrong.
-func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, _ error) {
 	if strings.HasSuffix(r.URL.Path, "/graphql") && !strings.Contains(r.URL.Path, "/admin/") {
 		graphqlError(w, status)
 		return
@@ -302,7 +302,7 @@ func graphqlError(w http.ResponseWriter, status int) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}}) // fails only when the client has gone
 }
 
 // named names the route that serves a request, for its figures in /metrics (logRequests keeps
