@@ -10,7 +10,7 @@ run: build
 build:
 	$(GO) build -o bin/reserva .
 
-test: vet check-generated
+test: vet lint check-generated
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./tenancy/... ./ops/... ./domain/... ./jobs/...
 	$(MAKE) --no-print-directory fuzz

@@ -267,9 +267,11 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var r gqlResponse
-		json.NewDecoder(res.Body).Decode(&r)
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
 		return r
 	}
 	if r := post(map[string]any{"extensions": ext}); len(r.Errors) == 0 || r.Errors[0].Message != "PersistedQueryNotFound" {
@@ -288,7 +290,7 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if !strings.Contains(string(body), "Biz acme") {
 		t.Errorf("GET: %s", body)
 	}

@@ -24,13 +24,13 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet,
 		AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctx)
+	defer func() { _ = m.Close(ctx) }()
 	var stuck tenancy.Tenant
 	for i := range 5 {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})
@@ -56,7 +56,12 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	dctx, cancel := context.WithCancel(ctx)
 	deleted := make(chan error, 1)
 	go func() { deleted <- m.Delete(dctx, stuck.ID) }()
-	defer func() { cancel(); <-deleted }()
+	defer func() {
+		cancel()
+		if err := <-deleted; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("delete of the stuck tenant: %v; want it cancelled", err)
+		}
+	}()
 	for func() bool { // until the delete has closed the gate
 		c, cc := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cc()
@@ -155,7 +160,7 @@ func TestMailStalledTenantBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	for i := range 4 {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})

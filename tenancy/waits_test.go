@@ -90,7 +90,9 @@ func TestVisitWaitIsBounded(t *testing.T) {
 	go func() { deleted <- m.Delete(ctx, tn.ID) }()
 	defer func() {
 		cancel()
-		<-deleted
+		if err := <-deleted; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("delete: %v; want it cancelled", err)
+		}
 		l.Release()
 	}()
 	for m.Leases(tn.ID) != 1 || func() bool { // the delete has closed the gate: a visit must wait
@@ -124,12 +126,14 @@ func TestProvisionWith(t *testing.T) {
 			}
 		}
 		files := func() (n int) {
-			filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(p string, d fs.DirEntry, err error) error {
+			if err := filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(_ string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
 					n++
 				}
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		}
 		before := files()

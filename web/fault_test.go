@@ -35,7 +35,7 @@ func TestDamagedPageAnswers503(t *testing.T) {
 		}
 		var page, size int64
 		err = db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = 'services'`).Scan(&page, &size)
-		db.Close()
+		_ = db.Close()
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ func TestDamagedPageAnswers503(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		junk := make([]byte, size)
 		rand.Read(junk)
 		_, err = f.WriteAt(junk, (page-1)*size)
