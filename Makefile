@@ -2,7 +2,7 @@
 GO ?= go
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run build test vet generate check-generated bench fuzz crashtest
+.PHONY: run build test vet lint generate check-generated bench fuzz crashtest
 
 run: build
 	./bin/reserva serve --addr $(ADDR)
@@ -10,7 +10,7 @@ run: build
 build:
 	$(GO) build -o bin/reserva .
 
-test: vet check-generated
+test: vet lint check-generated
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./tenancy/... ./ops/... ./domain/... ./jobs/...
 	$(MAKE) --no-print-directory fuzz
@@ -30,6 +30,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDateAt$$' -fuzztime $(FUZZTIME) ./domain/
 	$(GO) test -run '^$$' -fuzz '^FuzzFormDecoding$$' -fuzztime $(FUZZTIME) ./web/
 	$(GO) test -run '^$$' -fuzz '^FuzzCreateBookingInput$$' -fuzztime $(FUZZTIME) ./graph/
+
+# .golangci.yml: errcheck, errorlint, ineffassign, staticcheck, revive; zero findings.
+lint:
+	$(GO) tool golangci-lint run ./...
 
 vet:
 	@unformatted=$$(find . -name '*.go' -not -name '*_templ.go' -not -path './data/*' | xargs gofmt -l); \

@@ -25,13 +25,10 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 		r, err := jobs.Backups(ctx, p.tenants, *slug, *daily, *weekly, 2)
-		if err != nil {
-			return err
-		}
 		fmt.Fprintf(stdout, "%s\n", r)
-		if len(r.Failed) > 0 {
-			return fmt.Errorf("%d backups failed (see the log above)", len(r.Failed))
+		if err != nil && len(r.Failed) > 0 {
+			return fmt.Errorf("%d backups failed: %w", len(r.Failed), err)
 		}
-		return nil
+		return err
 	})
 }

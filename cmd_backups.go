@@ -32,7 +32,9 @@ func cmdBackups(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", b.ID, b.CreatedAt.Format(time.DateTime), b.SchemaVersion, b.SizeBytes,
 				b.VerifiedAt.Format(time.DateTime))
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write the list: %w", err)
+		}
 		fmt.Fprintf(stdout, "\n%d backups of %s\n", len(list), t.Slug)
 		return nil
 	})

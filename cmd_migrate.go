@@ -25,16 +25,16 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		var bar *progressbar.ProgressBar
-		failed, err := p.tenants.MigrateAll(ctx, *workers, func(done, total int, r tenancy.MigrateResult) {
+		failed, err := p.tenants.MigrateAll(ctx, *workers, func(_, total int, _ tenancy.MigrateResult) {
 			if bar == nil {
 				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
 					progressbar.OptionSetDescription("migrating"), progressbar.OptionShowCount(),
 					progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
 			}
-			bar.Add(1)
+			_ = bar.Add(1) // the bar is decoration: the results are counted below
 		})
 		if bar != nil {
-			bar.Finish()
+			_ = bar.Finish()
 			fmt.Fprintln(stderr)
 		}
 		if err != nil {

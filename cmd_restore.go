@@ -11,7 +11,7 @@ import (
 )
 
 // cmdRestore puts a backup back, in place or as a new tenant.
-func cmdRestore(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func cmdRestore(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := newFlags("restore", &cfg, stderr, "Replaces a business's database with a backup (the replaced file is kept beside it),\nor with --into makes a new business from the backup.")
 	slug := fs.String("tenant", "", "the business whose backup to restore (slug)")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -61,7 +62,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer p.close()
+	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a
 	// customer first meets them.
 	if _, err := p.tenants.MarkMissingFiles(ctx); err != nil {
@@ -90,15 +91,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := newHTTPServer(newWebServer(p, cfg, f, scheduler, met).Handler())
 	announce(ctx, stdout, p, "http://"+ln.Addr().String(), demoLogin)
 	if *f.debugAddr != "" {
-		stop, err := serveProfiler(*f.debugAddr)
+		stop, err := serveProfiler(*f.debugAddr, p.log)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer func() { _ = stop() }() // ends the profiler's server
 	}
 
 	scheduler.Start()
-	defer scheduler.Shutdown() // before the tenant databases close (defers run last-in first-out)
+	// Before the tenant databases close (defers run last-in first-out), for early returns:
+	// serveUntilDone stops it on the clean path and reports its error.
+	defer func() { _ = scheduler.Shutdown() }()
 	return serveUntilDone(ctx, p, srv, ln, scheduler)
 }
 
@@ -188,7 +191,7 @@ func announce(ctx context.Context, stdout io.Writer, p *platform, url, demoLogin
 
 // serveProfiler serves Go's profiler on its own listener, never on the public address, until
 // stop.
-func serveProfiler(addr string) (stop func() error, err error) {
+func serveProfiler(addr string, log *slog.Logger) (stop func() error, err error) {
 	dln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -197,7 +200,11 @@ func serveProfiler(addr string) (stop func() error, err error) {
 	dmux.HandleFunc("/debug/pprof/", pprof.Index)
 	dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	go http.Serve(dln, dmux)
+	go func() {
+		if err := http.Serve(dln, dmux); !errors.Is(err, net.ErrClosed) {
+			log.Error("profiler server", "err", err)
+		}
+	}()
 	return dln.Close, nil
 }
 
@@ -268,7 +275,7 @@ func mailFlags(fs *flag.FlagSet) mailSettings {
 func (m mailSettings) config(dataDir string) (jobs.MailConfig, error) {
 	mailer, err := jobs.NewMailer(*m.smtpURL, filepath.Join(dataDir, "mail"), *m.from)
 	if err != nil {
-		return jobs.MailConfig{}, fmt.Errorf("%w: %v", errUsage, err)
+		return jobs.MailConfig{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return jobs.MailConfig{Mailer: mailer, BaseURL: *m.baseURL}, nil
 }

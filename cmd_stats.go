@@ -31,7 +31,9 @@ func cmdStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", s.Slug, s.BookingsCreated, s.BookingsCancelled, s.Customers)
 			created, cancelled = created+s.BookingsCreated, cancelled+s.BookingsCancelled
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write the stats: %w", err)
+		}
 		fmt.Fprintf(stdout, "\n%s: %d businesses, %d bookings created, %d cancelled\n", *day, len(stats), created, cancelled)
 		return nil
 	})

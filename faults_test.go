@@ -64,7 +64,7 @@ func httpGet(t *testing.T, url string) (int, string, http.Header) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body), res.Header
 }
@@ -147,17 +147,27 @@ func TestCLIRefusesLostRegistry(t *testing.T) {
 		damage func(t *testing.T, path string)
 		says   string
 	}{
-		{"Empty", func(t *testing.T, path string) { os.Truncate(path, 0) }, "is empty (0 bytes), but"},
-		{"Missing", func(t *testing.T, path string) { os.Remove(path) }, "is missing, but"},
+		{"Empty", func(t *testing.T, path string) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "is empty (0 bytes), but"},
+		{"Missing", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "is missing, but"},
 		// A valid SQLite file without a single table (made by hand after the real one was lost,
 		// or a wrong file copied over it): as empty as 0 bytes.
 		{"Blank", func(t *testing.T, path string) {
-			os.Remove(path)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
 			db, err := sql.Open("sqlite3", "file:"+path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			if _, err := db.Exec(`PRAGMA user_version = 1`); err != nil {
 				t.Fatal(err)
 			}
@@ -167,13 +177,17 @@ func TestCLIRefusesLostRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 			junk := make([]byte, 8192)
 			rand.Read(junk)
-			f.WriteAt(junk, 4096) // every page but the first
+			if _, err := f.WriteAt(junk, 4096); err != nil { // every page but the first
+				t.Fatal(err)
+			}
 			fi, _ := f.Stat()
 			for off := int64(8192); off < fi.Size(); off += 8192 {
-				f.WriteAt(junk, off)
+				if _, err := f.WriteAt(junk, off); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}, "damaged"},
 	}
@@ -235,7 +249,7 @@ func TestCLIFileModes(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		seen := map[string]bool{}
-		filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
+		_ = filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error { // skips what it cannot read
 			if err != nil {
 				return nil
 			}
@@ -281,9 +295,13 @@ func TestCachedCheck(t *testing.T) {
 	var fail error
 	check := cachedCheck(func(context.Context) error { calls++; return fail }, 30*time.Second, func() time.Time { return now })
 	ctx := context.Background()
-	check(ctx)
+	if err := check(ctx); err != nil {
+		t.Fatal(err)
+	}
 	now = now.Add(10 * time.Second)
-	check(ctx)
+	if err := check(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if calls != 1 {
 		t.Errorf("%d checks within the interval, want 1", calls)
 	}

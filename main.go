@@ -152,7 +152,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 	for env, name := range envFlags {
 		if v, ok := os.LookupEnv(env); ok && fs.Lookup(name) != nil {
 			if err := fs.Set(name, v); err != nil {
-				return fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err)
+				return fmt.Errorf("%w: %s=%q: %w", errUsage, env, v, err)
 			}
 		}
 	}
@@ -160,7 +160,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+		return fmt.Errorf("%w: %s: %w", errUsage, fs.Name(), err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
@@ -211,14 +211,12 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	}
 	if cfg.blobs == "" {
 		if cfg.blobs, err = blob.FileURL(filepath.Join(cfg.data, "blobs")); err != nil {
-			reg.Close()
-			return nil, err
+			return nil, errors.Join(err, reg.Close())
 		}
 	}
 	blobs, err := blob.Open(ctx, cfg.blobs)
 	if err != nil {
-		reg.Close()
-		return nil, err
+		return nil, errors.Join(err, reg.Close())
 	}
 	m, err := tenancy.NewManager(reg, tenancy.Config{
 		Blobs:   blobs,
@@ -226,9 +224,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		OnMigrate: cfg.onMigrate,
 	})
 	if err != nil {
-		blobs.Close()
-		reg.Close()
-		return nil, err
+		return nil, errors.Join(err, blobs.Close(), reg.Close())
 	}
 	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
 }
@@ -323,10 +319,10 @@ func lockDataDir(dir string) (unlock func(), err error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close() // only held for the lock we did not get
 		return nil, fmt.Errorf("another reserva process (a running server?) is using %s", dir)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil // closing releases the lock; nothing was written
 }
 
 // newBusiness is a business to create from the command line: the tenant, and optionally demo

@@ -158,7 +158,7 @@ func TestCLIServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != c.status || !strings.Contains(string(body), c.body) {
 			t.Errorf("GET %s = %d %q, want %d containing %q", c.path, res.StatusCode, body, c.status, c.body)
 		}
@@ -172,13 +172,13 @@ func TestCLIServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 	res, err = http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	metricsText, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if want := `reserva_http_request_duration_seconds_count{route="POST /{slug}/graphql query"} 1`; !strings.Contains(string(metricsText), want) {
 		t.Errorf("after a GraphQL query, /metrics lacks %s", want)
 	}
@@ -225,7 +225,7 @@ func TestCLIServeFirstStartMakesDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), "Demo Studio") {
 		t.Errorf("GET %s = %d %q", demo, res.StatusCode, body)
 	}
@@ -243,7 +243,7 @@ func TestCLIServeFirstStartMakesDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/demo/admin" {
 		t.Errorf("demo owner sign-in: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}

@@ -79,12 +79,17 @@ type bucketStore struct {
 }
 
 func (s bucketStore) Put(ctx context.Context, key string, r io.Reader) error {
-	w, err := s.b.NewWriter(ctx, key, nil)
+	// Cancelling the writer's context before Close aborts the write: a failed copy must not
+	// leave half an object under key.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.b.NewWriter(wctx, key, nil)
 	if err != nil {
 		return fmt.Errorf("write blob %s: %w", key, err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
+		cancel()
+		_ = w.Close() // aborted: the copy's error is the one to report
 		return fmt.Errorf("write blob %s: %w", key, err)
 	}
 	if err := w.Close(); err != nil {

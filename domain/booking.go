@@ -671,7 +671,11 @@ func (s *Store) Reopen(ctx context.Context, id int64, actor Actor) (Booking, err
 			return err
 		}
 		var before struct{ From Status }
-		json.Unmarshal([]byte(data), &before) // no record (an import, say): confirmed
+		if data != "" { // no record (an import, say): confirmed
+			if err := json.Unmarshal([]byte(data), &before); err != nil {
+				return fmt.Errorf("read the status booking %d had before it was marked: %w", b.ID, err)
+			}
+		}
 		to := StatusConfirmed
 		if before.From == StatusPending {
 			to = StatusPending

@@ -740,7 +740,9 @@ func TestBookingWithoutEmail(t *testing.T) {
 		}
 		for rows.Next() {
 			var e string
-			rows.Scan(&e)
+			if err := rows.Scan(&e); err != nil {
+				t.Fatal(err)
+			}
 			stored = append(stored, e)
 		}
 		if rows.Close(); fmt.Sprint(stored) != "[NULL NULL]" {

@@ -69,7 +69,7 @@ func isHexColor(c string) bool {
 		return false
 	}
 	for _, r := range c[1:] {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
 			return false
 		}
 	}

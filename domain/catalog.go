@@ -283,7 +283,7 @@ func validateIntervals(field string, ivs []Interval) ([]Interval, error) {
 	return ivs, nil
 }
 
-func clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
+func clock(minute int) string { return fmt.Sprintf("%02d:%02d", minute/60, minute%60) }
 
 // Validate checks st and sorts its hours.
 func (st *Staff) Validate() error {
@@ -612,7 +612,7 @@ func (s *Store) CustomerByEmail(ctx context.Context, email string) (Customer, er
 		return Customer{}, Errorf(ENOTFOUND, "no customer has the email %s", email)
 	}
 	c, err := scanCustomer(s.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE email = ?`, email))
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return c, Errorf(ENOTFOUND, "no customer has the email %s", email)
 	}
 	return c, err

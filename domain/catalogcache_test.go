@@ -58,8 +58,10 @@ func TestCatalogCacheSeesEveryCommit(t *testing.T) {
 	}
 	// A rolled back transaction changes nothing, and reads stay right.
 	tx, _ := l.DB.Write.BeginTx(ctx, nil)
-	tx.ExecContext(ctx, `UPDATE services SET name = 'Never' WHERE id = 1`)
-	tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE services SET name = 'Never' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	_ = tx.Rollback()
 	if got := name(a); got != "Renamed in SQL" {
 		t.Fatalf("after a rollback: %q", got)
 	}

@@ -52,7 +52,7 @@ func (d Date) Before(o Date) bool {
 	return d.Day < o.Day
 }
 
-// At returns the instant of wall-clock minute min (0..1440; 1440 is the next day's 00:00) of d
+// At returns the instant of wall-clock minute minute (0..1440; 1440 is the next day's 00:00) of d
 // in loc. It is the one conversion of the business's wall clock to instants:
 //   - a wall time that happens twice (in a fall-back hour) is its first pass, so an interval that
 //     starts in the repeated hour loses none of its instants, in every zone;
@@ -61,9 +61,9 @@ func (d Date) Before(o Date) bool {
 //
 // time.Date is not used for this: for a wall time in a gap it may normalise with either offset,
 // and for a repeated one it picks one pass or the other depending on the zone's side of UTC.
-func (d Date) At(min int, loc *time.Location) time.Time {
+func (d Date) At(minute int, loc *time.Location) time.Time {
 	// The wall clock read as if it were UTC; an instant u shows it when u + offset(u) == wall.
-	wall := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC).Unix()
+	wall := time.Date(d.Year, d.Month, d.Day, 0, minute, 0, 0, time.UTC).Unix()
 	// Every offset that can apply: a day either side of the wall clock reaches past any zone's
 	// offset (at most 14 hours), so both sides of a transition that day are among these.
 	var offsets [3]int64

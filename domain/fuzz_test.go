@@ -60,29 +60,29 @@ func FuzzDateAt(f *testing.F) {
 	f.Fuzz(func(t *testing.T, zone uint8, day, minute uint16) {
 		loc := locs[int(zone)%len(locs)]
 		d := domain.DateOf(epoch.AddDate(0, 0, int(day)%(200*366)))
-		min := int(minute) % 1441
-		at := d.At(min, loc)
-		want := time.Date(d.Year, d.Month, d.Day, 0, min, 0, 0, time.UTC) // the wall clock asked for
+		m := int(minute) % 1441
+		at := d.At(m, loc)
+		want := time.Date(d.Year, d.Month, d.Day, 0, m, 0, 0, time.UTC) // the wall clock asked for
 		// t's wall clock, labelled UTC.
 		wall := func(t time.Time) time.Time {
 			l := t.In(loc)
 			return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), 0, time.UTC)
 		}
-		if min < 1440 && d.At(min+1, loc).Before(at) {
-			t.Fatalf("%s %s: minute %d at %s comes before minute %d at %s", loc, d, min+1, d.At(min+1, loc), min, at)
+		if m < 1440 && d.At(m+1, loc).Before(at) {
+			t.Fatalf("%s %s: minute %d at %s comes before minute %d at %s", loc, d, m+1, d.At(m+1, loc), m, at)
 		}
 		if wall(at).Equal(want) {
 			// First pass: no earlier instant (an hour or less before, as any fall-back) shows it.
 			for back := 15 * time.Minute; back <= 2*time.Hour; back += 15 * time.Minute {
 				if wall(at.Add(-back)).Equal(want) {
-					t.Fatalf("%s %s %02d:%02d is %s, but %s shows it first", loc, d, min/60, min%60, at, at.Add(-back))
+					t.Fatalf("%s %s %02d:%02d is %s, but %s shows it first", loc, d, m/60, m%60, at, at.Add(-back))
 				}
 			}
 			return
 		}
 		// Skipped: at is the transition, just before it the clock is earlier, from it later.
 		if start, _ := at.ZoneBounds(); !start.Equal(at) || !wall(at.Add(-time.Second)).Before(want) || !want.Before(wall(at)) {
-			t.Fatalf("%s %s %02d:%02d is %s (%s), neither that wall clock nor the transition skipping it", loc, d, min/60, min%60, at, at.In(loc))
+			t.Fatalf("%s %s %02d:%02d is %s (%s), neither that wall clock nor the transition skipping it", loc, d, m/60, m%60, at, at.In(loc))
 		}
 	})
 }

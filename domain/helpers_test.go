@@ -53,8 +53,8 @@ func mustOpenLease(tb testing.TB, tz string) *tenancy.Lease {
 	}
 	tb.Cleanup(func() {
 		l.Release()
-		m.Close(ctx)
-		reg.Close()
+		_ = m.Close(ctx)
+		_ = reg.Close()
 	})
 	return l
 }

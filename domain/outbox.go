@@ -63,8 +63,10 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 	if err := tx.QueryRowContext(ctx, `SELECT name, email FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName, &staffEmail); err != nil {
 		return err
 	}
-	var events int
-	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
+	events, err := eventCount(ctx, tx, b.ID)
+	if err != nil {
+		return err
+	}
 	when := s.describeTime(b)
 	headline := map[MessageKind]string{
 		KindBookingCreated:     "Your booking is confirmed",
@@ -130,8 +132,10 @@ func (s *Store) notifyStaffReleased(ctx context.Context, tx *sql.Tx, before, mov
 	if err := tx.QueryRowContext(ctx, `SELECT name FROM staff WHERE id = ?`, moved.StaffID).Scan(&newName); err != nil {
 		return err
 	}
-	var events int
-	tx.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, before.ID).Scan(&events)
+	events, err := eventCount(ctx, tx, before.ID)
+	if err != nil {
+		return err
+	}
 	body := fmt.Sprintf("Booking moved to %s: %s for %s (%s)\nIt was yours: %s\nIt is now %s.\n",
 		newName, svc.Name, before.Contact.Name, before.Contact.Email, s.describeTime(before), s.describeTime(moved))
 	return enqueue(ctx, tx, Message{Kind: KindStaffBookingReleased, BookingID: before.ID, To: oldEmail,
@@ -353,9 +357,22 @@ func (s *Store) Calendar(ctx context.Context, b Booking) (string, error) {
 	if err := s.r.QueryRowContext(ctx, `SELECT name FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName); err != nil {
 		return "", notFound(err, "staff member", b.StaffID)
 	}
-	var events int
-	s.r.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, b.ID).Scan(&events)
+	events, err := eventCount(ctx, s.r, b.ID)
+	if err != nil {
+		return "", err
+	}
 	return calendar(b, svc.Name, staffName, b.Status == StatusCancelled, events, s.now()), nil
+}
+
+// eventCount is how many events booking id has had: the SEQUENCE of its calendar entry, which
+// must grow with every change or calendar apps ignore the update, so a failed count is an error
+// rather than a zero.
+func eventCount(ctx context.Context, q querier, id int64) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM booking_events WHERE booking_id = ?`, id).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events of booking %d: %w", id, err)
+	}
+	return n, nil
 }
 
 // dropUnsent withdraws the messages of booking id not sent yet (a reminder of a time that no

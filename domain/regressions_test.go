@@ -168,7 +168,7 @@ func TestAvailabilityIndexCovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	db.SetMaxOpenConns(1)
 	for _, m := range migrations.Tenant() {
 		if _, err := db.Exec(m.SQL); err != nil {

@@ -13,7 +13,7 @@ func TestStatusFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	for _, st := range []Status{StatusPending, StatusConfirmed, StatusCancelled, StatusCompleted, StatusNoShow} {
 		var open, holds bool
 		err := db.QueryRow(`SELECT `+openBooking+`, `+holdsTime+` FROM (SELECT ? AS status)`, st).Scan(&open, &holds)

@@ -110,9 +110,9 @@ const (
 	StatusNoShow    Status = "no_show"
 )
 
-// Valid reports whether s is a known status.
-func (s Status) Valid() bool {
-	switch s {
+// Valid reports whether st is a known status.
+func (st Status) Valid() bool {
+	switch st {
 	case StatusPending, StatusConfirmed, StatusCancelled, StatusCompleted, StatusNoShow:
 		return true
 	}

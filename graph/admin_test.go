@@ -53,7 +53,7 @@ func TestAuthAndRoles(t *testing.T) {
 	})
 	t.Run("RevokedTokenStops", func(t *testing.T) {
 		var made struct {
-			CreateApiToken struct {
+			CreateAPIToken struct {
 				Secret string
 				Token  struct{ ID string }
 			}
@@ -61,13 +61,13 @@ func TestAuthAndRoles(t *testing.T) {
 		if errs := doAs(t, srv, "acme", owner, `mutation { createApiToken(name: "zap", role: STAFF) { secret token { id } } }`, nil, &made); errs != nil {
 			t.Fatal(errs)
 		}
-		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); errs != nil {
+		if errs := doAs(t, srv, "acme", made.CreateAPIToken.Secret, `{ me { role } }`, nil, nil); errs != nil {
 			t.Fatalf("new token: %+v", errs)
 		}
-		if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": made.CreateApiToken.Token.ID}, nil); errs != nil {
+		if errs := doAs(t, srv, "acme", owner, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": made.CreateAPIToken.Token.ID}, nil); errs != nil {
 			t.Fatal(errs)
 		}
-		if errs := doAs(t, srv, "acme", made.CreateApiToken.Secret, `{ me { role } }`, nil, nil); code(errs) != "UNAUTHENTICATED" {
+		if errs := doAs(t, srv, "acme", made.CreateAPIToken.Secret, `{ me { role } }`, nil, nil); code(errs) != "UNAUTHENTICATED" {
 			t.Errorf("revoked token: %+v", errs)
 		}
 	})
@@ -267,9 +267,11 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var r gqlResponse
-		json.NewDecoder(res.Body).Decode(&r)
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
 		return r
 	}
 	if r := post(map[string]any{"extensions": ext}); len(r.Errors) == 0 || r.Errors[0].Message != "PersistedQueryNotFound" {
@@ -288,7 +290,7 @@ func TestPersistedQueriesAndGET(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if !strings.Contains(string(body), "Biz acme") {
 		t.Errorf("GET: %s", body)
 	}

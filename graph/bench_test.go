@@ -26,7 +26,7 @@ func BenchmarkAvailabilityHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 		n, _ := io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != http.StatusOK || n < 1000 {
 			b.Fatalf("status %d, %d bytes", res.StatusCode, n)
 		}

@@ -85,8 +85,10 @@ func TestBookingEventsSubscription(t *testing.T) {
 	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("no ack: %v %v", ack, err)
 	}
-	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query": `subscription { bookingEvents { type actor booking { id status customer { email } } } }`}})
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query": `subscription { bookingEvents { type actor booking { id status customer { email } } } }`}}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A customer books on the public API.
 	raw := bookUntilHeard(t, srv, messages(ctx, c), "live@example.com")
@@ -124,7 +126,9 @@ func TestSubscriptionEndsOnRevoke(t *testing.T) {
 	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("no ack: %v %v", ack, err)
 	}
-	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}}); err != nil {
+		t.Fatal(err)
+	}
 	msgs := messages(ctx, c)
 	bookUntilHeard(t, srv, msgs, "live@example.com") // the subscription runs
 	// The owner revokes the staff token (id 2: the owner's token is 1).
@@ -137,7 +141,9 @@ func TestSubscriptionEndsOnRevoke(t *testing.T) {
 			t.Fatal("the connection ended without completing the subscription")
 		}
 		var msg struct{ Type string }
-		json.Unmarshal(raw, &msg)
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
 		if msg.Type == "complete" {
 			return
 		}
@@ -169,7 +175,7 @@ func TestSubscriptionOverHTTPRefused(t *testing.T) {
 		}
 		var r gqlResponse
 		err = json.NewDecoder(res.Body).Decode(&r)
-		res.Body.Close()
+		_ = res.Body.Close()
 		cancel()
 		if err != nil || res.StatusCode != http.StatusUnprocessableEntity || code(r.Errors) != "BAD_REQUEST" ||
 			!strings.Contains(r.Errors[0].Message, "websockets") {

@@ -82,13 +82,13 @@ func server(t testing.TB) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
-	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, r *http.Request, status int, err error) {
+	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
 	t.Cleanup(func() {
 		srv.Close()
-		m.Close(ctx)
-		reg.Close()
+		_ = m.Close(ctx)
+		_ = reg.Close()
 	})
 	return srv
 }
@@ -122,7 +122,7 @@ func doAs(t *testing.T, srv *httptest.Server, slug, token, query string, vars ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var r gqlResponse
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		t.Fatalf("decode response (status %d): %v", res.StatusCode, err)

@@ -137,8 +137,10 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 			// A subscription lives past the server's request timeouts (pings keep it honest),
 			// but not forever: it holds its tenant's handle, so clients reconnect every while.
 			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Time{})
-			rc.SetWriteDeadline(time.Time{})
+			// Unsupported only on writers that are not a connection's; the server's timeouts
+			// then end the subscription early and the client reconnects.
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, MaxConnectionLifetime)
 			defer cancel()
@@ -280,7 +282,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		// gqlgen's own parse and validation errors (and our rate-limit errors) have no cause and
 		// are written for clients. Anything with a cause is a resolver's error: gqlgen wraps those
 		// too, and unless they are domain errors (above; our scalars return those) they are internal.
-		if gerr, ok := err.(*gqlerror.Error); ok && gerr.Err == nil {
+		if gerr := (*gqlerror.Error)(nil); errors.As(err, &gerr) && gerr.Err == nil {
 			if _, ok := gerr.Extensions["code"]; !ok {
 				return transportError(gerr)
 			}
@@ -332,7 +334,7 @@ func init() {
 func (depthLimit) ExtensionName() string                   { return "ShapeLimit" }
 func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}

@@ -41,7 +41,9 @@ func TestSubscriptionLatency(t *testing.T) {
 	if err := wsjson.Read(ctx, c, &ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("ack: %v %v", ack, err)
 	}
-	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { id type } }`}})
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { id type } }`}}); err != nil {
+		t.Fatal(err)
+	}
 	type arrival struct {
 		at  time.Time
 		msg string
@@ -81,7 +83,7 @@ func TestSubscriptionLatency(t *testing.T) {
 				t.Fatal("the connection ended")
 			}
 			var m struct{ Type string }
-			if json.Unmarshal([]byte(a.msg), &m); m.Type != "next" {
+			if err := json.Unmarshal([]byte(a.msg), &m); err != nil || m.Type != "next" {
 				t.Fatalf("got %s", a.msg)
 			}
 			return a, true

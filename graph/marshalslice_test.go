@@ -28,7 +28,7 @@ func TestGeneratedListsMarshalInOrder(t *testing.T) {
 }
 
 func TestMarshalSliceInOrder(t *testing.T) {
-	quietRecover := func(ctx context.Context, err any) error { return fmt.Errorf("internal system error: %v", err) }
+	quietRecover := func(_ context.Context, err any) error { return fmt.Errorf("internal system error: %v", err) }
 	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter, quietRecover)
 	var order []int
 	ret := marshalSliceInOrder(ctx, 4, 0, false, func(ctx context.Context, i int) graphql.Marshaler {

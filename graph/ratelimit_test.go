@@ -26,7 +26,7 @@ func post(t *testing.T, srv *httptest.Server, slug, token, query string, vars ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var r gqlResponse
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		t.Fatalf("decode response (status %d): %v", res.StatusCode, err)

@@ -22,7 +22,7 @@ func TestNoTenantAnswersInGraphQLShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	var got struct {
 		Errors []struct {

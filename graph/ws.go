@@ -77,7 +77,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	c.SetReadLimit(t.readLimit)
 	if c.Subprotocol() != wsSubprotocol {
-		c.Close(closeSubprotocol, "Subprotocol not acceptable: use "+wsSubprotocol)
+		_ = c.Close(closeSubprotocol, "Subprotocol not acceptable: use "+wsSubprotocol) // we hang up either way
 		return
 	}
 	s := &wsSession{t: t, c: c, exec: exec, headers: r.Header, active: map[string]*wsOp{}}
@@ -150,7 +150,7 @@ func (s *wsSession) serve(ctx context.Context) {
 			if r := (*wsRefusal)(nil); errors.As(err, &r) {
 				s.close(r.code, r.reason)
 			} else {
-				s.c.CloseNow()
+				_ = s.c.CloseNow() // the read failed: nothing more to say to the peer
 			}
 			return
 		case <-initTimer.C:
@@ -339,7 +339,7 @@ func (s *wsSession) send(ctx context.Context, m wsMessage) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.t.writeTimeout)
 	defer cancel()
 	if err := s.c.Write(ctx, websocket.MessageText, b); err != nil {
-		s.c.CloseNow()
+		_ = s.c.CloseNow() // the write failed: the connection is dropped
 		return false
 	}
 	return true
@@ -360,7 +360,7 @@ func (s *wsSession) keepAlive(ctx context.Context) {
 		err := s.c.Ping(pctx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
-			s.c.CloseNow()
+			_ = s.c.CloseNow() // the peer stopped answering
 			return
 		}
 	}
@@ -369,7 +369,7 @@ func (s *wsSession) keepAlive(ctx context.Context) {
 // close ends the connection with code and reason (and the close handshake, bounded by the
 // websocket library).
 func (s *wsSession) close(code websocket.StatusCode, reason string) {
-	s.c.Close(code, truncate(reason))
+	_ = s.c.Close(code, truncate(reason)) // a peer that does not finish the handshake is dropped anyway
 }
 
 // truncate keeps a close reason within the 123 bytes a close frame allows, cut between

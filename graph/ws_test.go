@@ -29,7 +29,7 @@ func wsDial(t *testing.T, ctx context.Context, srv *httptest.Server, slug string
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.CloseNow() })
+	t.Cleanup(func() { _ = c.CloseNow() })
 	return c
 }
 
@@ -54,7 +54,7 @@ func wsInit(ctx context.Context, c *websocket.Conn, token string) {
 	if token != "" {
 		payload["Authorization"] = "Bearer " + token
 	}
-	wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": payload})
+	_ = wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": payload}) // a failed write shows as no ack
 }
 
 // The graphql-transport-ws protocol's refusals close with its codes and a reason (gqlgen closed
@@ -73,19 +73,25 @@ func TestWebsocketCloseCodes(t *testing.T) {
 	}{
 		{"ErrNoToken", func(ctx context.Context, c *websocket.Conn) { wsInit(ctx, c, "") }, 4401, "API token"},
 		{"ErrBadToken", func(ctx context.Context, c *websocket.Conn) { wsInit(ctx, c, "nope") }, 4401, "Unauthorized"},
-		{"ErrSubscribeBeforeInit", func(ctx context.Context, c *websocket.Conn) { wsjson.Write(ctx, c, subscribe("1")) }, 4401, "connection_init"},
+		{"ErrSubscribeBeforeInit", func(ctx context.Context, c *websocket.Conn) { _ = wsjson.Write(ctx, c, subscribe("1")) }, 4401, "connection_init"},
 		{"ErrTwoInits", func(ctx context.Context, c *websocket.Conn) {
 			wsInit(ctx, c, staff)
 			wsInit(ctx, c, staff)
 		}, 4429, "Too many initialisation requests"},
 		{"ErrSubscriberExists", func(ctx context.Context, c *websocket.Conn) {
 			wsInit(ctx, c, staff)
-			wsjson.Write(ctx, c, subscribe("1"))
-			wsjson.Write(ctx, c, subscribe("1"))
+			if err := wsjson.Write(ctx, c, subscribe("1")); err != nil {
+				t.Fatal(err)
+			}
+			if err := wsjson.Write(ctx, c, subscribe("1")); err != nil {
+				t.Fatal(err)
+			}
 		}, 4409, "Subscriber for 1 already exists"},
-		{"ErrNotJSON", func(ctx context.Context, c *websocket.Conn) { c.Write(ctx, websocket.MessageText, []byte("{")) }, 4400, "Invalid message"},
+		{"ErrNotJSON", func(ctx context.Context, c *websocket.Conn) { _ = c.Write(ctx, websocket.MessageText, []byte("{")) }, 4400, "Invalid message"},
 		{"ErrUnknownType", func(ctx context.Context, c *websocket.Conn) {
-			wsjson.Write(ctx, c, map[string]any{"type": "start"})
+			if err := wsjson.Write(ctx, c, map[string]any{"type": "start"}); err != nil {
+				t.Fatal(err)
+			}
 		}, 4400, "unknown type"},
 		{"ErrInitTimeout", func(context.Context, *websocket.Conn) {}, 4408, "Connection initialisation timeout"},
 	} {
@@ -115,7 +121,9 @@ func TestWebsocketAckKeepsTokenToItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ack map[string]json.RawMessage
-	json.Unmarshal(b, &ack)
+	if err := json.Unmarshal(b, &ack); err != nil {
+		t.Fatal(err)
+	}
 	if string(ack["type"]) != `"connection_ack"` || ack["payload"] != nil || strings.Contains(string(b), token) {
 		t.Errorf("ack: %s", b)
 	}
@@ -153,7 +161,9 @@ func TestAnonymousWebsocketHoldsNoHandle(t *testing.T) {
 		t.Errorf("an authenticated websocket holds %d leases; want 1", n)
 	}
 	// And it works on the lease it took.
-	wsjson.Write(ctx, authed, map[string]any{"id": "q", "type": "subscribe", "payload": map[string]any{"query": `{ me { role } }`}})
+	if err := wsjson.Write(ctx, authed, map[string]any{"id": "q", "type": "subscribe", "payload": map[string]any{"query": `{ me { role } }`}}); err != nil {
+		t.Fatal(err)
+	}
 	var next struct {
 		Type    string
 		Payload struct {
@@ -176,7 +186,7 @@ func TestWebsocketOtherSubprotocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	if code, reason := wsClosed(t, ctx, c); code != 4406 || !strings.Contains(reason, "graphql-transport-ws") {
 		t.Errorf("closed with %d %q; want 4406 naming graphql-transport-ws", code, reason)
 	}
@@ -195,7 +205,9 @@ func TestWebsocketOperationLimit(t *testing.T) {
 		t.Fatalf("ack: %v %v", ack, err)
 	}
 	for i := range graph.MaxSocketOperations + 1 {
-		wsjson.Write(ctx, c, map[string]any{"id": fmt.Sprint(i), "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+		if err := wsjson.Write(ctx, c, map[string]any{"id": fmt.Sprint(i), "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var msg struct {
 		ID, Type string
@@ -209,8 +221,12 @@ func TestWebsocketOperationLimit(t *testing.T) {
 		t.Fatalf("subscription %d: %+v %v", graph.MaxSocketOperations+1, msg, err)
 	}
 	// Completing one makes room; the connection still answers.
-	wsjson.Write(ctx, c, map[string]any{"id": "0", "type": "complete"})
-	wsjson.Write(ctx, c, map[string]any{"id": "q", "type": "subscribe", "payload": map[string]any{"query": `{ me { role } }`}})
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "0", "type": "complete"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wsjson.Write(ctx, c, map[string]any{"id": "q", "type": "subscribe", "payload": map[string]any{"query": `{ me { role } }`}}); err != nil {
+		t.Fatal(err)
+	}
 	var next struct {
 		ID, Type string
 		Payload  json.RawMessage
@@ -234,10 +250,10 @@ func TestWebsocketReusedIDAfterComplete(t *testing.T) {
 		t.Fatalf("ack: %v %v", ack, err)
 	}
 	subscribe := func(id string) {
-		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+		_ = wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
 	}
 	subscribe("1")
-	wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "complete"})
+	_ = wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "complete"})
 	subscribe("1") // the same id again, at once
 	msgs := messages(ctx, c)
 	var first struct{ ID, Type string }
@@ -260,7 +276,7 @@ func TestWebsocketCloseReasonValidUTF8(t *testing.T) {
 	wsInit(ctx, c, tokens["acme"][domain.RoleStaff])
 	id := strings.Repeat("é", 100)
 	for range 2 {
-		wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
+		_ = wsjson.Write(ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `subscription { bookingEvents { type } }`}})
 	}
 	code, reason := wsClosed(t, ctx, c)
 	if code != 4409 || !utf8.ValidString(reason) || len(reason) > 123 || !strings.HasPrefix(reason, "Subscriber for é") {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ func (r BackupResult) String() string {
 
 // Backups backs up every tenant changed since its last backup (or only the one with slug only,
 // when given), workers at a time, then prunes each tenant's old backups to daily and weekly
-// ones. A tenant that fails is reported and the others go on.
+// ones. A tenant that fails is reported and the others go on; the failures are returned
+// joined, each naming its tenant.
 func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly, workers int) (BackupResult, error) {
 	var r BackupResult
 	all, err := m.Registry().List(ctx)
@@ -34,6 +36,7 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 	}
 	o := ops.New(m)
 	var mu sync.Mutex
+	var failed []error
 	sem := make(chan struct{}, max(workers, 1))
 	var wg sync.WaitGroup
 	for _, t := range all {
@@ -52,6 +55,7 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 			switch {
 			case err != nil:
 				r.Failed = append(r.Failed, t.Slug)
+				failed = append(failed, fmt.Errorf("back up tenant %s: %w", t.Slug, err))
 			case backedUp:
 				r.BackedUp++
 			default:
@@ -61,7 +65,10 @@ func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly
 		})
 	}
 	wg.Wait()
-	return r, ctx.Err()
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	return r, errors.Join(failed...)
 }
 
 // changeMargin is how much earlier than a backup's start a change still counts as after it.

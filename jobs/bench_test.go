@@ -33,7 +33,11 @@ func fleet(b *testing.B, n int) (string, *tenancy.SQLiteRegistry) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { reg.Close() })
+	b.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			b.Error(err)
+		}
+	})
 	all := migrations.Tenant()
 	old, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Migrations: all[:len(all)-1]})
 	if err != nil {
@@ -44,7 +48,7 @@ func fleet(b *testing.B, n int) (string, *tenancy.SQLiteRegistry) {
 			b.Fatal(err)
 		}
 	}
-	old.Close(ctx)
+	_ = old.Close(ctx)
 	return dir, reg
 }
 
@@ -70,7 +74,7 @@ func BenchmarkSweepFleet(b *testing.B) {
 		b.ReportMetric(float64(n), "tenants")
 		b.ReportMetric(took.Seconds(), "s-total")
 		b.ReportMetric(float64(took.Microseconds())/1000/float64(n), "ms/tenant")
-		m.Close(context.Background())
+		_ = m.Close(context.Background())
 	}
 }
 
@@ -89,7 +93,9 @@ func BenchmarkBackupFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		jobs.Sweep(context.Background(), m, 0, 2) // current schema, as in production
+		if _, err := jobs.Sweep(context.Background(), m, 0, 2); err != nil { // current schema, as in production
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		start := time.Now()
 		r, err := jobs.Backups(context.Background(), m, "", 7, 4, 2)
@@ -101,8 +107,8 @@ func BenchmarkBackupFleet(b *testing.B) {
 		b.ReportMetric(float64(n), "tenants")
 		b.ReportMetric(took.Seconds(), "s-total")
 		b.ReportMetric(float64(took.Microseconds())/1000/float64(n), "ms/tenant")
-		m.Close(context.Background())
-		blobs.Close()
+		_ = m.Close(context.Background())
+		_ = blobs.Close()
 	}
 }
 

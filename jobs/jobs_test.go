@@ -40,7 +40,11 @@ func manager(t *testing.T, dir string, reg tenancy.Registry, ms []migrations.Mig
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close(context.Background()) })
+	t.Cleanup(func() {
+		if err := m.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return m
 }
 
@@ -53,7 +57,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
 	old := manager(t, dir, reg, v1)
 	var ts []tenancy.Tenant
@@ -66,15 +70,19 @@ func TestSweep(t *testing.T) {
 	}
 	// biz-5 has a hand-made table that breaks migration 2; biz-4 was busy a minute ago.
 	l, _ := old.Acquire(ctx, ts[5])
-	l.DB.Write.Exec(`CREATE TABLE extra (x)`)
+	if _, err := l.DB.Write.Exec(`CREATE TABLE extra (x)`); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
-	old.Close(ctx)
-	reg.Touch(ctx, map[string]time.Time{ts[4].ID: time.Now().Add(-time.Minute), ts[5].ID: time.Now().Add(-2 * time.Hour)})
+	_ = old.Close(ctx)
+	if err := reg.Touch(ctx, map[string]time.Time{ts[4].ID: time.Now().Add(-time.Minute), ts[5].ID: time.Now().Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE extra (id INTEGER PRIMARY KEY)`))
 	r, err := jobs.Sweep(ctx, m, time.Hour, 2)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || !strings.Contains(err.Error(), "biz-5") {
+		t.Errorf("first sweep: %v; want the run failed, naming biz-5", err)
 	}
 	if r.Migrated != 4 || len(r.Failed) != 1 || r.Failed[0] != "biz-5" {
 		t.Errorf("first sweep: %s; want 4 migrated, biz-5 failed", r)
@@ -109,12 +117,14 @@ func TestHousekeeping(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	active, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "active", Name: "A", Timezone: "UTC"})
 	l, _ := m.Acquire(ctx, active)
 	now := float64(time.Now().Unix())
-	l.DB.Write.Exec(`INSERT INTO sessions VALUES ('old', x'00', ?), ('live', x'00', ?)`, now-60, now+3600)
+	if _, err := l.DB.Write.Exec(`INSERT INTO sessions VALUES ('old', x'00', ?), ('live', x'00', ?)`, now-60, now+3600); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
 	path, _ := m.Path(active.ID)
 
@@ -128,7 +138,9 @@ func TestHousekeeping(t *testing.T) {
 	l, _ = m.Acquire(ctx, active)
 	defer l.Release()
 	var left string
-	l.DB.Read.QueryRow(`SELECT group_concat(token) FROM sessions`).Scan(&left)
+	if err := l.DB.Read.QueryRow(`SELECT group_concat(token) FROM sessions`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
 	if left != "live" {
 		t.Errorf("sessions left: %q", left)
 	}
@@ -155,7 +167,11 @@ func openedForReading(t *testing.T) (*tenancy.Manager, *tenancy.Lease) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { reg.Close() })
+	t.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	first := manager(t, dir, reg, nil)
 	tn, err := first.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Quiet", Timezone: "Europe/Madrid"})
 	if err != nil {
@@ -184,10 +200,10 @@ func TestScheduler(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	old := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`))
 	tn, _ := old.Provision(ctx, tenancy.NewTenant{Slug: "sleepy", Name: "S", Timezone: "UTC"})
-	old.Close(ctx)
+	_ = old.Close(ctx)
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`))
 
 	obs := &observer{runs: map[string]int{}}
@@ -227,20 +243,22 @@ func TestBackups(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	u, _ := blob.FileURL(filepath.Join(dir, "blobs"))
 	blobs, err := blob.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blobs.Close()
+	defer func() { _ = blobs.Close() }()
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctx)
+	defer func() { _ = m.Close(ctx) }()
 	a, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
-	m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
 	// A change up to 2 s before a backup began counts as after it (file times lag the clock by
 	// up to a tick, and some file systems keep whole seconds): let the provisioning age first.
 	time.Sleep(2100 * time.Millisecond)
@@ -250,7 +268,9 @@ func TestBackups(t *testing.T) {
 	}
 	// A write right after the backup: the next run must take it, however close in time.
 	l, _ := m.Acquire(ctx, a)
-	l.DB.Write.Exec(`INSERT INTO sessions VALUES ('x', x'00', 1)`)
+	if _, err := l.DB.Write.Exec(`INSERT INTO sessions VALUES ('x', x'00', 1)`); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
 	r, err = jobs.Backups(ctx, m, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
@@ -264,22 +284,27 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	u, _ := blob.FileURL(filepath.Join(dir, "blobs"))
 	blobs, err := blob.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blobs.Close()
+	defer func() { _ = blobs.Close() }()
 	var log bytes.Buffer
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Blobs: blobs,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctx)
-	m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
-	b, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	defer func() { _ = m.Close(ctx) }()
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r, err := jobs.Backups(ctx, m, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
@@ -288,8 +313,8 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
-	if err != nil || !slices.Equal(r.Failed, []string{"bbb"}) {
-		t.Errorf("run after bbb's file was emptied: %s %v; want bbb failed", r, err)
+	if err == nil || !strings.Contains(err.Error(), "bbb") || !slices.Equal(r.Failed, []string{"bbb"}) {
+		t.Errorf("run after bbb's file was emptied: %s %v; want bbb failed, and the run's error naming it", r, err)
 	}
 	if !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "bbb") {
 		t.Errorf("nothing logged at ERROR about bbb:\n%s", log.String())
@@ -303,10 +328,12 @@ func TestStats(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	busy, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "busy", Name: "B", Timezone: "UTC"})
-	m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Q", Timezone: "UTC"})
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "quiet", Name: "Q", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
 	l, _ := m.Acquire(ctx, busy)
 	now := time.Now().Unix()
 	for _, q := range []string{
@@ -325,7 +352,9 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l.DB.Write.Exec(`INSERT INTO booking_events (booking_id, type, actor, at) VALUES (1, 'cancelled', 'customer', ?)`, now)
+	if _, err := l.DB.Write.Exec(`INSERT INTO booking_events (booking_id, type, actor, at) VALUES (1, 'cancelled', 'customer', ?)`, now); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
 
 	r, err := jobs.Stats(ctx, m, time.Now())
@@ -356,3 +385,40 @@ func (o *observer) JobRun(job string, err error) {
 
 func (o *observer) BackupRound(started time.Time) { o.mu.Lock(); o.backup = started; o.mu.Unlock() }
 func (o *observer) OutboxBacklog(n int)           { o.mu.Lock(); o.backlog = n; o.mu.Unlock() }
+
+// A tenant the stats job cannot count (here its schema has no bookings table) fails the run:
+// the error names the tenant, so the scheduler logs "job failed" instead of "job done", and
+// the tenants that could be counted still are.
+func TestStatsReportsFailingTenant(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reg.Close() }()
+	m := manager(t, dir, reg, nil)
+	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "fine", Name: "F", Timezone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	broken, err := m.Provision(ctx, tenancy.NewTenant{Slug: "broken", Name: "B", Timezone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Acquire(ctx, broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB.Write.Exec(`ALTER TABLE bookings RENAME TO bookings_gone`); err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+
+	r, err := jobs.Stats(ctx, m, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("Stats = %s, %v; want an error naming tenant broken", r, err)
+	}
+	if r.Tenants != 1 || len(r.Failed) != 1 || r.Failed[0] != "broken" {
+		t.Errorf("Stats = %s; want fine counted and broken failed", r)
+	}
+}

@@ -44,7 +44,7 @@ func TestMailedLinksOpenTheirPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {
@@ -112,7 +112,7 @@ func TestMailedLinksOpenTheirPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
 				t.Errorf("%q links to %s: status %d, want 200 and the page with %s", mail.Subject, u, res.StatusCode, want)
 			}

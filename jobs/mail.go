@@ -60,15 +60,18 @@ func (s SMTPMailer) Send(ctx context.Context, m Mail) error {
 		return err
 	}
 	deadline, _ := ctx.Deadline()
-	conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.Close() }) // a cancelled job ends the conversation
+	if err := conn.SetDeadline(deadline); err != nil {
+		_ = conn.Close() // a connection we cannot bound in time is not used
+		return fmt.Errorf("smtp: set deadline: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() }) // a cancelled job ends the conversation
 	defer stop()
 	c, err := smtp.NewClient(conn, s.URL.Hostname())
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // the greeting failed: that error is the one to report
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // after Quit (checked) or a failure already returned
 	if ok, _ := c.Extension("STARTTLS"); ok {
 		if err := c.StartTLS(&tls.Config{ServerName: s.URL.Hostname()}); err != nil {
 			return err
@@ -110,7 +113,7 @@ type FileMailer struct {
 // messageFileName turns a Message-ID into a file name (built once: a Replacer is safe to share).
 var messageFileName = strings.NewReplacer("<", "", ">", "", "@", "_")
 
-func (f FileMailer) Send(ctx context.Context, m Mail) error {
+func (f FileMailer) Send(_ context.Context, m Mail) error {
 	msg, err := compose(m, f.From)
 	if err != nil {
 		return err
@@ -173,7 +176,7 @@ func compose(m Mail, from string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	part.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n")))
+	_, _ = part.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n"))) // into buf: cannot fail
 	if m.ICS != "" {
 		part, err = w.CreatePart(textproto.MIMEHeader{
 			"Content-Type":        {`text/calendar; charset=utf-8; method=` + icsMethod(m.ICS)},
@@ -182,7 +185,7 @@ func compose(m Mail, from string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		part.Write([]byte(m.ICS))
+		_, _ = part.Write([]byte(m.ICS)) // into buf: cannot fail
 	}
 	return buf.Bytes(), w.Close()
 }

@@ -61,8 +61,8 @@ func serveSMTP(t *testing.T, s *sink, addr string) string {
 	srv := smtp.NewServer(s)
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(ln) }() // returns when the cleanup closes it
+	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
 }
 
@@ -72,7 +72,7 @@ func TestMailDelivery(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {
@@ -102,7 +102,7 @@ func TestMailDelivery(t *testing.T) {
 	// The mail server is down at first: a port nobody listens on.
 	probe, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := probe.Addr().String()
-	probe.Close()
+	_ = probe.Close()
 	mailer, err := jobs.NewMailer("smtp://"+addr, "", "bookings@reserva.example")
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestPasswordResetMail(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {
@@ -280,7 +280,7 @@ func TestMessageIDsNeverRepeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,8 @@ func (r StatsResult) String() string {
 
 // Stats counts, for every tenant, the bookings created and cancelled on day (UTC) and its
 // customers, and records them in the registry: the cross-tenant view no single tenant database
-// can give. Tenants are visited one at a time.
+// can give. Tenants are visited one at a time; one that fails does not stop the others, and
+// the failures are returned joined so that the run counts as failed.
 func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult, error) {
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
@@ -31,6 +33,7 @@ func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult,
 	if err != nil {
 		return r, err
 	}
+	var failed []error
 	for _, t := range all {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
@@ -46,9 +49,10 @@ func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult,
 		}
 		if err != nil {
 			r.Failed = append(r.Failed, t.Slug)
+			failed = append(failed, fmt.Errorf("count tenant %s: %w", t.Slug, err))
 			continue
 		}
 		r.Tenants++
 	}
-	return r, nil
+	return r, errors.Join(failed...)
 }

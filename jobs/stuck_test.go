@@ -24,13 +24,13 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet,
 		AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctx)
+	defer func() { _ = m.Close(ctx) }()
 	var stuck tenancy.Tenant
 	for i := range 5 {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})
@@ -56,7 +56,12 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	dctx, cancel := context.WithCancel(ctx)
 	deleted := make(chan error, 1)
 	go func() { deleted <- m.Delete(dctx, stuck.ID) }()
-	defer func() { cancel(); <-deleted }()
+	defer func() {
+		cancel()
+		if err := <-deleted; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("delete of the stuck tenant: %v; want it cancelled", err)
+		}
+	}()
 	for func() bool { // until the delete has closed the gate
 		c, cc := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cc()
@@ -68,7 +73,9 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	}() {
 	}
 
-	run := func(name string, job func() (string, error)) string {
+	// run runs job and checks that it returns within a minute, failing with the stuck tenant
+	// named when wantStuck (a run with a failed tenant is a failed run).
+	run := func(name string, wantStuck bool, job func() (string, error)) string {
 		t.Helper()
 		type result struct {
 			s   string
@@ -78,7 +85,10 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 		go func() { s, err := job(); done <- result{s, err} }()
 		select {
 		case r := <-done:
-			if r.err != nil {
+			switch {
+			case wantStuck && (r.err == nil || !strings.Contains(r.err.Error(), "biz-2")):
+				t.Errorf("%s: %v, want biz-2 reported failed", name, r.err)
+			case !wantStuck && r.err != nil:
 				t.Errorf("%s: %v", name, r.err)
 			}
 			return r.s
@@ -87,7 +97,7 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 		}
 		return ""
 	}
-	stats := run("stats", func() (string, error) { r, err := jobs.Stats(ctx, m, time.Now()); return r.String(), err })
+	stats := run("stats", true, func() (string, error) { r, err := jobs.Stats(ctx, m, time.Now()); return r.String(), err })
 	if want := "4 tenants counted, 1 failed [biz-2]"; !strings.Contains(stats, want) {
 		t.Errorf("stats: %s, want %q", stats, want)
 	}
@@ -108,8 +118,8 @@ func TestJobsSkipStuckTenant(t *testing.T) {
 	if sent != 4 {
 		t.Errorf("%d messages sent, want those of the 4 tenants that are not stuck", sent)
 	}
-	run("mail", func() (string, error) { r, err := jobs.DeliverMail(ctx, m, mail, false); return r.String(), err })
-	hk := run("housekeeping", func() (string, error) { r, err := jobs.Housekeeping(ctx, m); return r.String(), err })
+	run("mail", true, func() (string, error) { r, err := jobs.DeliverMail(ctx, m, mail, false); return r.String(), err })
+	hk := run("housekeeping", true, func() (string, error) { r, err := jobs.Housekeeping(ctx, m); return r.String(), err })
 	if want := "4 tenants"; !strings.Contains(hk, want) {
 		t.Errorf("housekeeping: %s, want %q", hk, want)
 	}
@@ -150,7 +160,7 @@ func TestMailStalledTenantBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m := manager(t, dir, reg, nil)
 	for i := range 4 {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,8 +34,11 @@ func Sweep(ctx context.Context, m *tenancy.Manager, idle time.Duration, workers 
 			r.Migrated++
 		}
 	})
+	errs := []error{err}
 	for _, f := range failed {
 		r.Failed = append(r.Failed, f.Tenant.Slug)
+		errs = append(errs, fmt.Errorf("migrate tenant %s: %w", f.Tenant.Slug, f.Err))
 	}
-	return r, err
+	// A failed tenant fails the run: the scheduler must not log it as done.
+	return r, errors.Join(errs...)
 }

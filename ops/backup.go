@@ -83,16 +83,19 @@ func (s *Service) backup(ctx context.Context, t tenancy.Tenant, l *tenancy.Lease
 	if err != nil {
 		return tenancy.Backup{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	pr, pw := io.Pipe()
-	go atLowPriority(func() error {
-		gz := newGzip(pw)
-		_, err := io.Copy(gz, f)
-		err = errors.Join(err, gz.Close())
-		gzips.Put(gz)
-		pw.CloseWithError(err)
-		return nil
-	})
+	// The copy's error reaches the reader through the pipe, so atLowPriority's is always nil.
+	go func() {
+		_ = atLowPriority(func() error {
+			gz := newGzip(pw)
+			_, err := io.Copy(gz, f)
+			err = errors.Join(err, gz.Close())
+			gzips.Put(gz)
+			pw.CloseWithError(err)
+			return nil
+		})
+	}()
 	sum := sha256.New()
 	counter := &countingWriter{h: sum}
 	if err := s.cfg.Blobs.Put(ctx, b.Key, io.TeeReader(pr, counter)); err != nil {
@@ -156,7 +159,7 @@ func snapshotAndVerify(ctx context.Context, pool *sql.DB, path string) (int, err
 	defer func() {
 		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `DETACH snapshot`); err != nil {
 			// A connection left with the copy attached must not serve again.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // always "fails": that drops it
 		}
 	}()
 	return checkDatabase(ctx, conn, "snapshot")
@@ -168,7 +171,7 @@ func verifyDatabase(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read only
 	_, err = checkDatabase(ctx, db, "main")
 	return err
 }
@@ -268,7 +271,7 @@ func dropSecrets(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // the transaction below committed or failed already
 	db.SetMaxOpenConns(1)
 	return withTx(ctx, db, func(tx *sql.Tx) error {
 		for _, table := range copySecrets {
@@ -325,7 +328,7 @@ func (s *Service) fetchBackup(ctx context.Context, tenantID, backupID string) (t
 	if err != nil {
 		return fail(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // read only
 	sum := sha256.New()
 	gz, err := gzip.NewReader(io.TeeReader(r, sum))
 	if err != nil {
@@ -334,7 +337,9 @@ func (s *Service) fetchBackup(ctx context.Context, tenantID, backupID string) (t
 	if _, err := io.Copy(out, gz); err != nil {
 		return fail(err)
 	}
-	io.Copy(io.Discard, r) // the hash covers the whole object
+	if _, err := io.Copy(io.Discard, r); err != nil { // the hash covers the whole object
+		return fail(fmt.Errorf("read the stored copy: %w", err))
+	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != b.SHA256 {
 		return fail(fmt.Errorf("the stored copy is damaged (sha256 %s, recorded %s)", got, b.SHA256))
 	}

@@ -34,7 +34,11 @@ func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { blobs.Close() })
+	t.Cleanup(func() {
+		if err := blobs.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	m := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
 	return e, m, blobDir
@@ -55,7 +59,9 @@ func notes(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) []string {
 	var out []string
 	for rows.Next() {
 		var s string
-		rows.Scan(&s)
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, s)
 	}
 	return out
@@ -102,8 +108,10 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kept string
-	db.QueryRow(`SELECT group_concat(body) FROM notes`).Scan(&kept)
-	db.Close()
+	if err := db.QueryRow(`SELECT group_concat(body) FROM notes`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
 	if kept != "two,three" {
 		t.Errorf("safety copy holds %q, want two,three", kept)
 	}
@@ -138,7 +146,9 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	path := filepath.Join(blobDir, filepath.FromSlash(b.Key))
 	data, _ := os.ReadFile(path)
 	data[len(data)/2] ^= 0xff
-	os.WriteFile(path, data, 0o600)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
 	if _, _, err := ops.New(m).Restore(ctx, acme, b.ID); err == nil {
 		t.Fatal("a damaged backup was restored")
@@ -171,7 +181,9 @@ func TestRestoreRacingWrites(t *testing.T) {
 				}
 				tx, err := l.DB.Write.Begin()
 				if err == nil {
-					tx.Exec(`INSERT INTO notes (body) VALUES (?), (?)`, fmt.Sprintf("w%d-%d-a", w, i), fmt.Sprintf("w%d-%d-b", w, i))
+					if _, err := tx.Exec(`INSERT INTO notes (body) VALUES (?), (?)`, fmt.Sprintf("w%d-%d-a", w, i), fmt.Sprintf("w%d-%d-b", w, i)); err != nil {
+						t.Fatal(err)
+					}
 					err = tx.Commit()
 				}
 				l.Release()
@@ -281,12 +293,14 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.Exec(string(dump)); err != nil {
 		t.Fatalf("re-import: %v", err)
 	}
 	var n int
-	db.QueryRow(`SELECT count(*) FROM notes WHERE body = 'it''s mine' OR body IS NULL`).Scan(&n)
+	if err := db.QueryRow(`SELECT count(*) FROM notes WHERE body = 'it''s mine' OR body IS NULL`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 2 {
 		t.Errorf("re-imported %d notes", n)
 	}

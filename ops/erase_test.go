@@ -79,10 +79,10 @@ func killedChild(t *testing.T, dir string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	zw.Flush()
-	go ops.New(m).Backup(ctx, acme)
+	_ = zw.Flush()
+	go func() { _, _ = ops.New(m).Backup(ctx, acme) }() // stalled on purpose, then cancelled
 	<-stalled
-	os.Stdout.WriteString("\nstalled\n")
+	_, _ = os.Stdout.WriteString("\nstalled\n")
 	select {}
 }
 
@@ -134,7 +134,9 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	// What an older release left: a snapshot in DATA/tmp.
 	path, _ := m.Path(acme.ID)
 	db, _ := os.ReadFile(path)
-	os.MkdirAll(filepath.Join(e.dir, "tmp"), 0o700)
+	if err := os.MkdirAll(filepath.Join(e.dir, "tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(e.dir, "tmp", acme.ID+"-oldbackup.db"), db, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +162,8 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 			break
 		}
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 	if !stalled {
 		t.Fatal("the child process did not reach its stalled upload")
 	}
@@ -253,7 +255,7 @@ func TestFileBlobStoreKeepsUploadsOutOfTmp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blobs.Close()
+	defer func() { _ = blobs.Close() }()
 	// More than the 512 bytes the bucket keeps back to sniff the content type: the file is made.
 	r := &pausedReader{data: bytes.Repeat([]byte("a business's backup "), 1000), reached: make(chan struct{}), resume: make(chan struct{})}
 	reached := r.reached

@@ -28,7 +28,11 @@ func newEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { reg.Close() })
+	tb.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	return &env{dir: dir, reg: reg}
 }
 
@@ -88,6 +92,10 @@ func openBlobs(t *testing.T, dir string) blob.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { blobs.Close() })
+	t.Cleanup(func() {
+		if err := blobs.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return blobs
 }

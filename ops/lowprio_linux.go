@@ -17,7 +17,7 @@ func atLowPriority(fn func() error) error {
 	go func() {
 		// Never unlocked: the thread ends with this goroutine, and its priority with it.
 		runtime.LockOSThread()
-		unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // best effort: at worst, normal priority
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19) // best effort: at worst, normal priority
 		done <- fn()
 	}()
 	return <-done

@@ -93,7 +93,7 @@ func BenchmarkLazyMigration(b *testing.B) {
 	for i := range b.N {
 		ts = append(ts, mustProvision(b, old, fmt.Sprintf("tenant-%d", i)))
 	}
-	old.Close(ctx)
+	_ = old.Close(ctx)
 	m := e.manager(b, migs(b, create, `ALTER TABLE bookings ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed';
 		CREATE INDEX bookings_start_idx ON bookings (starts_at);`), tenancy.Config{})
 	ds := make([]time.Duration, 0, b.N)

@@ -43,7 +43,7 @@ func (b *logBuffer) String() string {
 
 // countNotes serves GET /{slug}/ by reading every row of notes; a server error goes through
 // tenancy.Fault as the web package's serverError does.
-func errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+func errorPage(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 	http.Error(w, fmt.Sprintf("error %d", status), status)
 }
 
@@ -92,7 +92,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			if _, err := db.Exec(`DELETE FROM schema_migrations`); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,9 @@ func TestDamagedTenantFile(t *testing.T) {
 			}
 			path, _ := m.Path(acme.ID)
 			for _, s := range []string{"-wal", "-shm"} {
-				os.Remove(path + s)
+				if err := os.Remove(path + s); err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
 			}
 			c.damage(t, path)
 			before, _ := os.ReadFile(path)
@@ -184,7 +186,11 @@ func openBlobs(t *testing.T, dir string) blob.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { blobs.Close() })
+	t.Cleanup(func() {
+		if err := blobs.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return blobs
 }
 
@@ -198,7 +204,7 @@ func damagePage(t *testing.T, path, table string) {
 	}
 	var page, size int64
 	err = db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = ?`, table).Scan(&page, &size)
-	db.Close()
+	_ = db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +212,7 @@ func damagePage(t *testing.T, path, table string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	junk := make([]byte, size)
 	rand.Read(junk)
 	if _, err := f.WriteAt(junk, (page-1)*size); err != nil {
@@ -327,7 +333,7 @@ func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	_ = db.Close()
 	// Read every page through the registry's connections, as a running server does.
 	for range 8 {
 		if err := e.reg.Check(ctx); err != nil {

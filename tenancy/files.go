@@ -50,8 +50,8 @@ func NewScratch(path string) (*Scratch, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		os.Remove(path)
+		_ = f.Close() // the lock's error is the one to report; the empty file goes too
+		_ = os.Remove(path)
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return &Scratch{f}, nil
@@ -68,11 +68,11 @@ func createScratch(dir, pattern string) (*Scratch, error) {
 // (checking a download leaves them, and they are named after the tenant), then lets go of its
 // lock. It is safe to call more than once.
 func (s *Scratch) Remove() {
-	os.Remove(s.Name())
+	_ = os.Remove(s.Name()) // best effort: start-up clean-up removes what a crash leaves
 	for _, suffix := range sidecarSuffixes {
-		os.Remove(s.Name() + suffix)
+		_ = os.Remove(s.Name() + suffix)
 	}
-	s.File.Close()
+	_ = s.Close()
 }
 
 // RemoveAbandoned removes the files matching pattern that no process holds locked (left by a
@@ -116,7 +116,7 @@ func RemoveAbandoned(pattern string) (int, error) {
 				}
 			}
 		}
-		f.Close()
+		_ = f.Close() // only opened to take the lock
 	}
 	return n, errors.Join(errs...)
 }
@@ -146,26 +146,26 @@ func holdForSetUp(path string) (work string, done func() error, release func(), 
 		return "", nil, nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", nil, nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	work = path + ".provision-" + strings.ToLower(newID()[:10])
 	if err := os.Rename(path, work); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", nil, nil, err
 	}
 	done = func() error {
 		if fi, err := os.Stat(work + "-wal"); err == nil && fi.Size() > 0 {
 			return fmt.Errorf("set up %s: its WAL was not folded in", path)
 		}
-		os.Remove(work + "-wal")
-		os.Remove(work + "-shm")
+		_ = os.Remove(work + "-wal")
+		_ = os.Remove(work + "-shm")
 		if err := os.Rename(work, path); err != nil {
 			return err
 		}
 		return SyncDir(filepath.Dir(path))
 	}
-	return work, done, func() { f.Close() }, nil
+	return work, done, func() { _ = f.Close() }, nil
 }
 
 // RemoveLeftovers removes the scratch files that killed processes left in the data directory
@@ -185,7 +185,7 @@ func (m *Manager) RemoveLeftovers() (int, error) {
 		n += k
 		errs = append(errs, err)
 	}
-	os.Remove(filepath.Join(m.cfg.DataDir, "tmp")) // only when empty
+	_ = os.Remove(filepath.Join(m.cfg.DataDir, "tmp")) // fails unless empty, and then it stays
 	return n, errors.Join(errs...)
 }
 

@@ -31,7 +31,11 @@ func newEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { reg.Close() })
+	tb.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	return &env{dir: dir, reg: reg}
 }
 
@@ -106,7 +110,11 @@ func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { blobs.Close() })
+	t.Cleanup(func() {
+		if err := blobs.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	m := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
 	return e, m, blobDir
@@ -127,7 +135,9 @@ func notes(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) []string {
 	var out []string
 	for rows.Next() {
 		var s string
-		rows.Scan(&s)
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, s)
 	}
 	return out
@@ -155,7 +165,7 @@ func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Head
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body), res.Header
 }

@@ -117,7 +117,7 @@ func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(con
 			if spare {
 				m.putBackSpare(t.ID)
 			} else if path, perr := m.Path(t.ID); perr == nil {
-				os.Remove(path)
+				err = errors.Join(err, removeFile(path))
 			}
 			return Tenant{}, err
 		}
@@ -140,8 +140,7 @@ func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(conte
 	}
 	work, done, release, err := holdForSetUp(path)
 	if err != nil {
-		removeDBFiles(path)
-		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, errors.Join(err, removeDBFiles(path)))
 	}
 	defer release()
 	if err = m.setUp(ctx, t, work, setup); err == nil {
@@ -150,9 +149,7 @@ func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(conte
 		}
 	}
 	if err != nil {
-		removeDBFiles(work)
-		removeDBFiles(path)
-		return Tenant{}, err
+		return Tenant{}, errors.Join(err, removeDBFiles(work), removeDBFiles(path))
 	}
 	m.cache.invalidate()
 	return t, nil
@@ -197,10 +194,20 @@ func (m *Manager) setUp(ctx context.Context, t Tenant, path string, setup func(c
 }
 
 // removeDBFiles removes a database file with its WAL and shared memory.
-func removeDBFiles(path string) {
+func removeDBFiles(path string) error {
+	var errs []error
 	for _, p := range []string{path + "-wal", path + "-shm", path} {
-		os.Remove(p)
+		errs = append(errs, removeFile(p))
 	}
+	return errors.Join(errs...)
+}
+
+// removeFile removes path; one that is gone already is no failure.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // newTenantFile copies the template to the file of a new tenant id and returns the id.
@@ -240,7 +247,9 @@ func (m *Manager) discardSpare(ctx context.Context, id string) {
 		return
 	}
 	if path, err := m.Path(id); err == nil {
-		os.Remove(path)
+		if err := removeFile(path); err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "discard spare tenant database", "id", id, "err", err)
+		}
 	}
 }
 
@@ -268,7 +277,7 @@ func (m *Manager) fillSpares() {
 			if err == nil {
 				if err = m.reg.AddSpare(ctx, id, m.latest); err != nil {
 					if path, perr := m.Path(id); perr == nil {
-						os.Remove(path)
+						err = errors.Join(err, removeFile(path))
 					}
 				}
 			}
@@ -306,7 +315,7 @@ func (m *Manager) templatePath(ctx context.Context) (string, error) {
 	tmp := path + "." + newID() + ".tmp" // unique: the CLI and the server may both be making one
 	defer func() {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(tmp + suffix)
+			_ = os.Remove(tmp + suffix) // gone after the rename into place; a leftover is only a copy of the template
 		}
 	}()
 	db, err := openDB(tmp, openOptions{create: true, readConns: 1})
@@ -338,7 +347,7 @@ func (m *Manager) verifyTemplate(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // only read
 	v, err := schemaVersion(ctx, db.Read)
 	if err == nil && v != m.latest {
 		err = fmt.Errorf("template has version %d", v)
@@ -354,7 +363,7 @@ func copyFileDurably(src, dst string) (err error) {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }() // only read
 	// Named after the destination: a copy of a business (restore --into) that a crash leaves
 	// here is found by start-up clean-up and by erasure.
 	out, err := createScratch(dir, filepath.Base(dst)+".provision-*")
@@ -363,7 +372,7 @@ func copyFileDurably(src, dst string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			os.Remove(out.Name())
+			_ = os.Remove(out.Name()) // else start-up clean-up and erasure find it by its name
 		}
 	}()
 	if _, err = io.Copy(out, in); err == nil {
@@ -387,7 +396,7 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // the Sync is what counts
 	return d.Sync()
 }
 
@@ -525,7 +534,9 @@ func NormalizeHost(h string) string {
 }
 
 // ForEachOpen runs fn on a lease of every tenant whose database is open right now (the active
-// ones), one at a time; a tenant that fails is logged and the others go on.
+// ones), one at a time; a tenant that fails is logged and the others go on. The failures are
+// returned joined, each naming its tenant, so that a job reports a run with a failing tenant
+// as failed rather than done.
 func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done int, err error) {
 	m.mu.Lock()
 	var ids []string
@@ -535,6 +546,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		}
 	}
 	m.mu.Unlock()
+	var failed []error
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return done, ctx.Err()
@@ -546,6 +558,7 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		l, err := m.AcquireBounded(ctx, t)
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "open tenant for maintenance", "tenant", t.Slug, "err", err)
+			failed = append(failed, fmt.Errorf("tenant %s: open: %w", t.Slug, err))
 			continue
 		}
 		err = fn(l)
@@ -558,9 +571,10 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 				return done, ctx.Err() // stopped (a shutdown), not this tenant's failure
 			}
 			m.cfg.Logger.ErrorContext(ctx, "tenant maintenance", "tenant", t.Slug, "err", err)
+			failed = append(failed, fmt.Errorf("tenant %s: %w", t.Slug, err))
 			continue
 		}
 		done++
 	}
-	return done, nil
+	return done, errors.Join(failed...)
 }

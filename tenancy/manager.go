@@ -400,7 +400,7 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
 	if err := m.checkFile(ctx, &t, db); err != nil {
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		if IsCorrupt(err) {
 			return nil, m.markDamaged(ctx, t, err)
 		}
@@ -419,19 +419,19 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	var stepErr *MigrationError
 	var newErr *SchemaTooNewError
 	if err != nil && IsCorrupt(err) {
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		return nil, m.markDamaged(ctx, t, err)
 	}
 	if err != nil && !errors.As(err, &stepErr) && !errors.As(err, &newErr) {
 		// Not the schema's fault (out of files, disk error): nothing to mark, try again later.
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
 	if m.cfg.OnMigrate != nil && (err != nil || from != to) {
 		m.cfg.OnMigrate(t, from, to, err)
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		m.cfg.Logger.ErrorContext(ctx, "tenant migration failed", "tenant", t.Slug, "tenant_id", t.ID,
 			"version", to, "target", m.latest, "err", err)
 		// Mirror with a fresh context: the request may be gone, the record must still be made.
@@ -518,7 +518,7 @@ func (m *Manager) MarkMissingFiles(ctx context.Context) (int, error) {
 		if problem == "" || t.MigrationStatus == MigrationFailed {
 			continue
 		}
-		m.markDamaged(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem))
+		_ = m.markDamaged(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem)) // logged there
 		n++
 	}
 	return n, nil
@@ -583,7 +583,7 @@ func (m *Manager) fault(ctx context.Context, t Tenant, err error) {
 	already = already && m.cfg.Now().Before(until)
 	m.mu.Unlock()
 	if !already {
-		m.markDamaged(ctx, t, err)
+		_ = m.markDamaged(ctx, t, err) // logged there; the caller reports err itself
 	}
 }
 

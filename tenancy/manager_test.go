@@ -144,8 +144,12 @@ func TestLazyMigrationRunsOnce(t *testing.T) {
 	}
 	defer l.Release()
 	var runs2, runs3, notes int
-	l.DB.Read.QueryRow(`SELECT count(*) FILTER (WHERE step = 2), count(*) FILTER (WHERE step = 3) FROM runs`).Scan(&runs2, &runs3)
-	l.DB.Read.QueryRow(`SELECT count(*) FROM notes`).Scan(&notes)
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FILTER (WHERE step = 2), count(*) FILTER (WHERE step = 3) FROM runs`).Scan(&runs2, &runs3); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM notes`).Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
 	if runs2 != 1 || runs3 != 1 {
 		t.Errorf("migration 2 ran %d times, migration 3 ran %d times; want once each", runs2, runs3)
 	}
@@ -179,7 +183,7 @@ func TestFailedMigrationIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
-	old.Close(ctx)
+	_ = old.Close(ctx)
 
 	v2 := migs(t, `CREATE TABLE notes (body TEXT)`,
 		`ALTER TABLE notes ADD COLUMN author TEXT; CREATE TABLE widgets (id INTEGER PRIMARY KEY);`)
@@ -210,9 +214,11 @@ func TestFailedMigrationIsolated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		var n int
-		db.QueryRow(`SELECT count(*) FROM pragma_table_info('notes') WHERE name = 'author'`).Scan(&n)
+		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('notes') WHERE name = 'author'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Error("half of the failed migration was committed")
 		}
@@ -414,11 +420,11 @@ func TestRename(t *testing.T) {
 	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
 		t.Fatal(err)
 	}
-	got, redirect, err := m.Resolve(ctx, "acme-studio")
+	got, _, err := m.Resolve(ctx, "acme-studio")
 	if err != nil || got.ID != acme.ID {
 		t.Fatalf("new slug resolves to %+v, %v", got, err)
 	}
-	if _, redirect, err = m.Resolve(ctx, "acme"); err != nil || redirect != "acme-studio" {
+	if _, redirect, err := m.Resolve(ctx, "acme"); err != nil || redirect != "acme-studio" {
 		t.Errorf("old slug: redirect %q, err %v; want acme-studio", redirect, err)
 	}
 }
@@ -456,12 +462,12 @@ func TestRenameHoldsOldSlug(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.ExecContext(ctx, `UPDATE slug_redirects SET created_at = ?`,
 		time.Now().Add(-tenancy.DefaultSlugGrace-time.Hour).UTC()); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	_ = db.Close()
 	fresh := mustProvision(t, m, "acme-studio")
 	if got, redirect, _ := m.Resolve(ctx, "acme-studio"); redirect != "" || got.ID != fresh.ID {
 		t.Errorf("old slug after the grace period: got %s redirect %q", got.ID, redirect)
@@ -518,9 +524,11 @@ func TestMigrateAll(t *testing.T) {
 		ts = append(ts, mustProvision(t, old, slug))
 	}
 	l, _ := old.Acquire(ctx, ts[4])
-	l.DB.Write.Exec(`CREATE TABLE widgets (x)`)
+	if _, err := l.DB.Write.Exec(`CREATE TABLE widgets (x)`); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
-	old.Close(ctx)
+	_ = old.Close(ctx)
 
 	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE widgets (id INTEGER PRIMARY KEY)`), tenancy.Config{MaxOpen: 2})
 	var reported []string
@@ -551,7 +559,9 @@ func TestMigrateAll(t *testing.T) {
 	}
 	// A second run finds only the failed tenant to do.
 	var again []string
-	m.MigrateAll(ctx, 1, func(_, _ int, r tenancy.MigrateResult) { again = append(again, r.Tenant.Slug) })
+	if _, err := m.MigrateAll(ctx, 1, func(_, _ int, r tenancy.MigrateResult) { again = append(again, r.Tenant.Slug) }); err != nil {
+		t.Fatal(err)
+	}
 	if len(again) != 1 || again[0] != "t-bad" {
 		t.Errorf("second run did %v, want only t-bad", again)
 	}
@@ -580,8 +590,8 @@ func TestSparesSharedBetweenProcesses(t *testing.T) {
 		}
 		seen[tn.ID] = true
 	}
-	a.Close(ctx)
-	b.Close(ctx) // discards b's surplus spares: none of them may be a tenant's file
+	_ = a.Close(ctx)
+	_ = b.Close(ctx) // discards b's surplus spares: none of them may be a tenant's file
 	for _, tn := range made {
 		l, err := e.manager(t, nil, tenancy.Config{}).Acquire(ctx, tn)
 		if err != nil {
@@ -598,7 +608,7 @@ func TestMigrationSurvivesCancelledRequest(t *testing.T) {
 	e := newEnv(t)
 	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
 	acme := mustProvision(t, old, "acme")
-	old.Close(ctx)
+	_ = old.Close(ctx)
 	slow := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100000)
 		INSERT INTO notes SELECT 'x' || i FROM n;`
 	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, slow), tenancy.Config{})
@@ -705,7 +715,7 @@ func TestBulkMigrateKeepsActiveHandles(t *testing.T) {
 		mustProvision(t, old, fmt.Sprintf("idle-%d", i))
 	}
 	hot := mustProvision(t, old, "hot")
-	old.Close(context.Background())
+	_ = old.Close(context.Background())
 	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN at TEXT`), tenancy.Config{MaxOpen: 3})
 	l, err := m.Acquire(context.Background(), hot)
 	if err != nil {

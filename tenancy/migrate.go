@@ -91,7 +91,7 @@ func migrate(ctx context.Context, w *sql.DB, ms []migrations.Migration, now func
 		defer func() {
 			// Even for a cancelled request: the writer must never serve without enforcement.
 			if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil {
-				conn.Raw(func(any) error { return driver.ErrBadConn }) // the pool drops it
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // always "fails": the pool drops it
 				err = errors.Join(err, fmt.Errorf("migrate: turn foreign keys back on: %w", ferr))
 			}
 		}()

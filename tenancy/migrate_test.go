@@ -41,8 +41,12 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 		t.Errorf("version %d, want 2", v)
 	}
 	var notNull, joined int
-	l.DB.Read.QueryRow(`SELECT "notnull" FROM pragma_table_info('parents') WHERE name = 'name'`).Scan(&notNull)
-	l.DB.Read.QueryRow(`SELECT count(*) FROM children JOIN parents ON parents.id = children.parent_id`).Scan(&joined)
+	if err := l.DB.Read.QueryRow(`SELECT "notnull" FROM pragma_table_info('parents') WHERE name = 'name'`).Scan(&notNull); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM children JOIN parents ON parents.id = children.parent_id`).Scan(&joined); err != nil {
+		t.Fatal(err)
+	}
 	if notNull != 0 || joined != 3 {
 		t.Errorf("after the rebuild: name not null = %d, %d children joined to their parent (want 0, 3)", notNull, joined)
 	}
@@ -75,9 +79,11 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		var n int
-		db.QueryRow(`SELECT count(*) FROM children WHERE id = 20`).Scan(&n)
+		if err := db.QueryRow(`SELECT count(*) FROM children WHERE id = 20`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Error("the failed step's row was committed")
 		}
@@ -154,16 +160,22 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 	}
 	for rows.Next() {
 		var k string
-		rows.Scan(&k)
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
 		keys = append(keys, k)
 	}
 	if rows.Close(); !slices.Equal(keys, []string{"", "600111222", "", "+346001112225", "", "0034600111"}) {
 		t.Errorf("phone keys %q", keys)
 	}
 	var dangling int
-	l.DB.Read.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling)
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&dangling); err != nil {
+		t.Fatal(err)
+	}
 	var fkTarget string
-	l.DB.Read.QueryRow(`SELECT "table" FROM pragma_foreign_key_list('bookings') WHERE "from" = 'customer_id'`).Scan(&fkTarget)
+	if err := l.DB.Read.QueryRow(`SELECT "table" FROM pragma_foreign_key_list('bookings') WHERE "from" = 'customer_id'`).Scan(&fkTarget); err != nil {
+		t.Fatal(err)
+	}
 	if dangling != 0 || fkTarget != "customers" {
 		t.Errorf("%d dangling keys; bookings.customer_id refers to %q", dangling, fkTarget)
 	}
@@ -178,7 +190,9 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 	}
 	// The index bookings use to find a customer's history survived the rebuild of customers.
 	var idx int
-	l.DB.Read.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'bookings_customer_idx'`).Scan(&idx)
+	if err := l.DB.Read.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'bookings_customer_idx'`).Scan(&idx); err != nil {
+		t.Fatal(err)
+	}
 	if idx != 1 {
 		t.Error("bookings_customer_idx is gone")
 	}

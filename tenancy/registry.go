@@ -137,12 +137,12 @@ func OpenRegistry(ctx context.Context, path string, grace time.Duration) (*SQLit
 	r := &SQLiteRegistry{db: db, grace: grace, now: time.Now}
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 		if err := r.Check(ctx); err != nil {
-			db.Close()
+			_ = db.Close() // the failure above is the one to report
 			return nil, fmt.Errorf("registry %s: %w (restore it from a copy; the tenant databases are untouched)", path, err)
 		}
 	}
 	if _, _, err := migrate(ctx, db.Write, migrations.Registry(), r.now); err != nil {
-		db.Close()
+		_ = db.Close() // the failure above is the one to report
 		return nil, fmt.Errorf("migrate registry %s: %w", path, err)
 	}
 	return r, nil
@@ -156,7 +156,7 @@ func RegistryBlank(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only check: nothing to lose
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
 		return false, fmt.Errorf("read registry %s: %w", path, err)
@@ -191,7 +191,7 @@ func (r *SQLiteRegistry) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check registry: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only check: nothing to lose
 	var res string
 	if err := db.QueryRowContext(ctx, `PRAGMA quick_check(1)`).Scan(&res); err != nil {
 		if IsCorrupt(err) {

@@ -36,7 +36,7 @@ func TestResolverKeepsEntriesUntilTheRegistryChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctx)
+	defer func() { _ = m.Close(ctx) }()
 	acme := mustProvision(t, m, "acme")
 
 	resolve := func(slug string) (tenancy.Tenant, string) {
@@ -64,7 +64,7 @@ func TestResolverKeepsEntriesUntilTheRegistryChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
 	before, err := cli.ChangeCounter(ctx)
 	if err != nil {
 		t.Fatal(err)

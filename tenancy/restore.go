@@ -22,14 +22,23 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 	}
 	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
 	err = m.Exclusive(ctx, t.ID, func() error {
-		download.File.Close() // our descriptor must not outlive the rename: the file becomes the database
+		// Our descriptor must not outlive the rename: the file becomes the database. The data
+		// was written and synced through it already, so a failing close loses nothing.
+		_ = download.Close()
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
+				return fmt.Errorf("set aside %s: %w", filepath.Base(path+suffix), err)
 			}
 		}
 		if err := os.Rename(tmp, path); err != nil {
-			os.Rename(safety, path) // put the original back
+			err = fmt.Errorf("put restored file in place: %w", err)
+			// Put the original back, its WAL included; if that fails too the tenant has no
+			// whole database file, and the operator must know where its data is.
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if rerr := os.Rename(safety+suffix, path+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					err = errors.Join(err, fmt.Errorf("put original back from %s: %w", safety+suffix, rerr))
+				}
+			}
 			return err
 		}
 		if err := SyncDir(filepath.Dir(path)); err != nil {
@@ -62,7 +71,10 @@ func (m *Manager) ProvisionFrom(ctx context.Context, n NewTenant, src string, ve
 		return Tenant{}, err
 	}
 	if err := m.reg.Create(ctx, t, false); err != nil {
-		os.Remove(path)
+		err = fmt.Errorf("register tenant %s: %w", n.Slug, err)
+		if rerr := os.Remove(path); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove unregistered copy: %w", rerr))
+		}
 		return Tenant{}, err
 	}
 	m.cache.invalidate()

@@ -64,7 +64,7 @@ func TestProvisionFromSpares(t *testing.T) {
 			t.Errorf("spare %s: %v", id, err)
 		}
 	}
-	m.Close(ctx)
+	_ = m.Close(ctx)
 
 	// A new binary with a newer schema discards the old spares and makes new ones.
 	m2 := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`), tenancy.Config{Spares: 2})

@@ -118,7 +118,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	// Readers need neither foreign_keys nor synchronous: fewer pragmas, a faster first read.
 	r, err := openPool(readerURL(path)+"&_txlock=deferred", nil)
 	if err != nil {
-		w.Close()
+		_ = w.Close() // the readers' failure is the one to report
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	n := max(opt.readConns, 1)

@@ -44,7 +44,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	conn, ok := dc.(sqlite3driver.Conn)
 	if !ok {
-		dc.Close()
+		_ = dc.Close() // a connection we cannot use; the type is the error to report
 		return nil, fmt.Errorf("sqlite: unexpected driver connection %T", dc)
 	}
 	cc := &cachingConn{Conn: conn, byQuery: map[string]*list.Element{}}
@@ -63,7 +63,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			cc.unreported = false
 			c.committed()
 			if pages >= autoCheckpoint {
-				db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
+				_, _, _ = db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
 			}
 			return nil
 		})
@@ -135,7 +135,7 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 		delete(c.byQuery, o.query)
 		o.owned = true // no longer kept: finalized now, or by whoever still uses it
 		if !o.inUse {
-			o.stmt.Close()
+			_ = o.stmt.Close() // finalizing reports the last execution's error, reported then
 		}
 	}
 	return s, nil
@@ -180,7 +180,7 @@ func (s *cachedStmt) Close() error {
 	if s.owned {
 		return s.stmt.Close()
 	}
-	s.stmt.Reset() // the error, if any, was the last execution's and was reported then
+	_ = s.stmt.Reset() // the error, if any, was the last execution's and was reported then
 	return s.stmt.ClearBindings()
 }
 

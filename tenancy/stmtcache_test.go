@@ -17,7 +17,9 @@ func cached(t *testing.T, db *sql.DB) int {
 	}
 	defer conn.Close()
 	n := -1
-	conn.Raw(func(dc any) error { n = dc.(*cachingConn).lru.Len(); return nil })
+	if err := conn.Raw(func(dc any) error { n = dc.(*cachingConn).lru.Len(); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
@@ -29,7 +31,7 @@ func TestStatementCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
 		t.Fatal(err)
 	}
@@ -64,20 +66,24 @@ func TestStatementCache(t *testing.T) {
 	var got []string
 	for rows.Next() {
 		var id int
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
 		inner, err := tx.QueryContext(ctx, `SELECT id FROM t WHERE id >= ? ORDER BY id`, id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for inner.Next() {
 			var j int
-			inner.Scan(&j)
+			if err := inner.Scan(&j); err != nil {
+				t.Fatal(err)
+			}
 			got = append(got, fmt.Sprint(id, "-", j))
 		}
 		inner.Close()
 	}
 	rows.Close()
-	tx.Rollback()
+	_ = tx.Rollback()
 	if fmt.Sprint(got) != "[8-8 8-9 9-9]" {
 		t.Fatalf("nested queries of the same SQL: %v", got)
 	}
@@ -106,7 +112,7 @@ func TestCommitHookKeepsCheckpointing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE t (b BLOB)`); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +144,7 @@ func TestVersionMovesOnCommitAtReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.Write.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,9 @@ func TestVisitWaitIsBounded(t *testing.T) {
 	go func() { deleted <- m.Delete(ctx, tn.ID) }()
 	defer func() {
 		cancel()
-		<-deleted
+		if err := <-deleted; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("delete: %v; want it cancelled", err)
+		}
 		l.Release()
 	}()
 	for m.Leases(tn.ID) != 1 || func() bool { // the delete has closed the gate: a visit must wait
@@ -127,12 +129,14 @@ func TestProvisionWith(t *testing.T) {
 			}
 		}
 		files := func() (n int) {
-			filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(p string, d fs.DirEntry, err error) error {
+			if err := filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(_ string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
 					n++
 				}
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		}
 		before := files()
@@ -195,7 +199,7 @@ func TestProvisionWithCrashLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.ProvisionWith(context.Background(), tenancy.NewTenant{Slug: "half-made", Name: "Half", Timezone: "UTC"},
+		_, _ = m.ProvisionWith(context.Background(), tenancy.NewTenant{Slug: "half-made", Name: "Half", Timezone: "UTC"},
 			func(ctx context.Context, l *tenancy.Lease) error {
 				if _, err := l.DB.Write.ExecContext(ctx, `CREATE TABLE owner (email TEXT);
 					INSERT INTO owner VALUES ('victim@crash.example')`); err != nil {
@@ -218,13 +222,13 @@ func TestProvisionWithCrashLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer func() { _ = reg.Close() }()
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(context.Background())
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	defer func() { _ = m.Close(context.Background()) }()
+	walkErr := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -237,6 +241,9 @@ func TestProvisionWithCrashLeavesNothing(t *testing.T) {
 		}
 		return nil
 	})
+	if walkErr != nil {
+		t.Fatal(walkErr)
+	}
 	if _, err := m.ProvisionWith(context.Background(), tenancy.NewTenant{Slug: "half-made", Name: "Half", Timezone: "UTC"}, nil); err != nil {
 		t.Errorf("the slug after the crash: %v", err)
 	}

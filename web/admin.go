@@ -365,7 +365,9 @@ func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	day, at := f.date("date"), f.clockTime("time")
 	staffID, _ := strconv.ParseInt(f.Get("staff"), 10, 64)
@@ -425,7 +427,9 @@ func (s *Server) showNewBooking(w http.ResponseWriter, r *http.Request, f *form,
 // not apply, an overlap still does.
 func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	day, at := f.date("date"), f.clockTime("time")
 	serviceID, err := strconv.ParseInt(f.Get("service"), 10, 64)

@@ -118,7 +118,9 @@ func serviceFromForm(f *form, currency string) domain.Service {
 var serviceFieldNames = map[string]string{"price.currency": "price"}
 
 func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	store := s.store(r)
 	st, err := store.Settings(r.Context())
@@ -147,7 +149,9 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	store := s.store(r)
 	old, err := store.Service(r.Context(), id)
@@ -215,7 +219,9 @@ func defaultHours() domain.WeeklyHours {
 }
 
 func (s *Server) createStaff(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	st := domain.Staff{Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: true, Hours: defaultHours()}
 	id, err := s.store(r).CreateStaff(r.Context(), st)
@@ -340,7 +346,9 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active")}
 	for _, d := range weekdays {
@@ -379,7 +387,9 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	day := f.date("date")
 	ivs, err := parseIntervals(f.Get("hours"))
@@ -425,7 +435,9 @@ func (s *Server) addTimeOff(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	fromDay, fromAt := f.date("fromDate"), f.clockTime("fromTime")
 	toDay, toAt := f.date("toDate"), f.clockTime("toTime")
@@ -497,7 +509,9 @@ func (s *Server) showResources(w http.ResponseWriter, r *http.Request, f *form, 
 }
 
 func (s *Server) createResource(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	name := strings.TrimSpace(f.Get("name"))
 	_, err := s.store(r).CreateResource(r.Context(), name)

@@ -111,7 +111,9 @@ func (s *Server) customerNotes(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	err := s.store(r).UpdateCustomerNotes(r.Context(), id, strings.TrimSpace(f.Get("notes")))
 	if err == nil {
@@ -191,7 +193,9 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, f *form, stat
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	staffID, _ := strconv.ParseInt(f.Get("staffId"), 10, 64)
 	u, err := s.store(r).CreateUser(r.Context(), domain.NewUser{Email: f.Get("email"), Name: f.Get("name"),
@@ -276,7 +280,9 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, f *form, sec
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	me := viewerOf(r)
 	_, secret, err := s.store(r).CreateAPIToken(r.Context(), strings.TrimSpace(f.Get("name")), domain.Role(f.Get("role")), me.UserID)

@@ -76,7 +76,9 @@ func logoURL(slug string, b domain.Branding) string {
 }
 
 func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	st := domain.Settings{Address: strings.TrimSpace(f.Get("address")), ContactEmail: strings.TrimSpace(f.Get("contactEmail")),
 		ContactPhone: strings.TrimSpace(f.Get("contactPhone")), Currency: strings.ToUpper(strings.TrimSpace(f.Get("currency"))),
@@ -104,7 +106,9 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 // in the new zone. The owner is told exactly that, with their next booking as an example.
 func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	tz := strings.TrimSpace(f.Get("timezone"))
 	if err := tenancy.ValidateTimezone(tz); err != nil {
@@ -179,7 +183,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 	file, _, err := r.FormFile("logo")
 	switch {
 	case err == nil:
-		defer file.Close()
+		defer func() { _ = file.Close() }() // only read
 		if logo, err = io.ReadAll(io.LimitReader(file, domain.MaxLogoBytes+1)); err != nil {
 			s.serverError(w, r, err)
 			return
@@ -264,14 +268,14 @@ func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // only read
 	w.Header().Set("Content-Type", b.LogoType)
 	if r.URL.Query().Get("v") == strconv.FormatInt(b.LogoVersion, 10) {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	io.Copy(w, rc)
+	_, _ = io.Copy(w, rc) // headers are sent: a client that left needs no answer
 }
 
 type accountView struct {
@@ -316,7 +320,10 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	// so that the business's customers need not wait for the owner's download to book. Paced,
 	// a big business's export can take longer than the write timeout of an ordinary response.
 	turn.End(r.Context())
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout)); err != nil {
+		// The download goes on under the ordinary write timeout: a big one may be cut short.
+		s.Log.WarnContext(r.Context(), "export: extend the write deadline", "err", err)
+	}
 	// Zipped straight into a scratch file beside the business's database (where erasure and
 	// start-up clean-up find one a crash leaves), sent once complete: a failed export is a
 	// clean error, not half a download.
@@ -337,7 +344,10 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 	if fi, err := f.Stat(); err == nil {
 		w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
 	}
-	io.Copy(w, f)
+	if _, err := io.Copy(w, f); err != nil {
+		// Headers are sent: nothing to answer, but a failed download is worth a line.
+		s.Log.WarnContext(r.Context(), "export: send the zip", "err", err)
+	}
 }
 
 // writeZip writes the business's export into f as a zip, leaving f at its start. The
@@ -391,7 +401,9 @@ func (p pooledDeflater) Close() error {
 // owner re-types the slug to confirm.
 func (s *Server) deleteBusiness(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	f := newForm(r.PostForm)
 	if strings.TrimSpace(f.Get("confirm")) != l.Tenant.Slug {
 		f.invalid("confirm", "type %s to confirm", l.Tenant.Slug)

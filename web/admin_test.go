@@ -246,14 +246,14 @@ func TestDashboardCalendar(t *testing.T) {
 	if doc.Find(secondCard).Length() != 1 || doc.Find(secondCard+` [data-testid="action-no-show"], `+secondCard+` [data-testid="action-complete"]`).Length() != 0 {
 		t.Errorf("a booking that has not started offers an outcome: %s", text(doc, secondCard))
 	}
-	status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
+	status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
 		t.Errorf("no-show before the start: %d %s", status, text(doc, `[data-testid="flash"]`))
 	}
 	// Moved four days back behind the server's back, it has started: now it can be marked.
 	shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
 	back = "/acme/admin/calendar?date=" + day.AddDays(-4).String()
-	status, loc2, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
+	status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 	if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
 		t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
 	}
@@ -450,13 +450,17 @@ func upload(t *testing.T, c *http.Client, u string, fields map[string]string, fi
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, v := range fields {
-		w.WriteField(k, v)
+		if err := w.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if file != nil {
 		fw, _ := w.CreateFormFile("logo", "logo.bin")
-		fw.Write(file)
+		if _, err := fw.Write(file); err != nil {
+			t.Fatal(err)
+		}
 	}
-	w.Close()
+	_ = w.Close()
 	return send(t, c, "POST", u, body.String(), map[string]string{"Content-Type": w.FormDataContentType()})
 }
 
@@ -510,8 +514,10 @@ func TestDashboardSettingsAndBranding(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got bytes.Buffer
-	got.ReadFrom(res.Body)
-	res.Body.Close()
+	if _, err := got.ReadFrom(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || !bytes.Equal(got.Bytes(), logo) {
 		t.Errorf("logo: %d %s %d bytes", res.StatusCode, res.Header.Get("Content-Type"), got.Len())
 	}
@@ -641,8 +647,10 @@ func TestExportAndDeleteBusiness(t *testing.T) {
 	for _, f := range zr.File {
 		rc, _ := f.Open()
 		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
+		if _, err := b.ReadFrom(rc); err != nil {
+			t.Fatal(err)
+		}
+		_ = rc.Close()
 		files[f.Name] = b.String()
 	}
 	if !strings.Contains(files["customers.json"], "Eva Export") || !strings.Contains(files["dump.sql"], "CREATE TABLE bookings") ||

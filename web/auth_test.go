@@ -88,14 +88,14 @@ func siteFull(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Han
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
-		m.Close(ctx)
-		reg.Close()
-		blobs.Close()
+		_ = m.Close(ctx)
+		_ = reg.Close()
+		_ = blobs.Close()
 	})
 	return srv, m
 }
 
-func browser(t *testing.T) *http.Client {
+func browser(_ *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
@@ -110,7 +110,7 @@ func send(t *testing.T, c *http.Client, method, u, body string, header map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b), res.Header
 }
@@ -275,20 +275,26 @@ func TestWebsocketAfterLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
-	wsjson.Write(ctx, ws, map[string]any{"type": "connection_init"})
+	defer func() { _ = ws.CloseNow() }()
+	if err := wsjson.Write(ctx, ws, map[string]any{"type": "connection_init"}); err != nil {
+		t.Fatal(err)
+	}
 	var ack map[string]any
 	if err := wsjson.Read(ctx, ws, &ack); err != nil || ack["type"] != "connection_ack" {
 		t.Fatalf("ack %v %v", ack, err)
 	}
 	query := func(id string) string {
-		wsjson.Write(ctx, ws, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `{ users { email } }`}})
+		if err := wsjson.Write(ctx, ws, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": `{ users { email } }`}}); err != nil {
+			t.Fatal(err)
+		}
 		var msg json.RawMessage
 		if err := wsjson.Read(ctx, ws, &msg); err != nil {
 			t.Fatal(err)
 		}
 		var done map[string]any
-		wsjson.Read(ctx, ws, &done) // "complete"
+		if err := wsjson.Read(ctx, ws, &done); err != nil { // "complete"
+			t.Fatal(err)
+		}
 		return string(msg)
 	}
 	if got := query("1"); !strings.Contains(got, "owner@acme.example") {

@@ -208,7 +208,7 @@ func TestBookingFlow(t *testing.T) {
 		if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/calendar; charset=utf-8" {
 			t.Errorf("ics: %v %v", res, err)
 		}
-		res.Body.Close()
+		_ = res.Body.Close()
 	})
 
 	base := manage[:strings.Index(manage, "?")]

@@ -15,7 +15,7 @@ import (
 func TestAccessorsFailLoudly(t *testing.T) {
 	for name, h := range map[string]func(*Server) http.HandlerFunc{
 		"Lease":  func(s *Server) http.HandlerFunc { return s.requireUser(func(http.ResponseWriter, *http.Request) {}) },
-		"Viewer": func(s *Server) http.HandlerFunc { return func(_ http.ResponseWriter, r *http.Request) { actorOf(r) } },
+		"Viewer": func(_ *Server) http.HandlerFunc { return func(_ http.ResponseWriter, r *http.Request) { actorOf(r) } },
 	} {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -26,7 +26,7 @@ func TestAccessorsFailLoudly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode != http.StatusInternalServerError {
 				t.Errorf("status %d, want 500", res.StatusCode)
 			}

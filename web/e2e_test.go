@@ -42,7 +42,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(os.TempDir(), "reserva-e2e")
-	os.MkdirAll(dir, 0o750)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o640); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestFairShare(t *testing.T) {
 			close(release)
 		}
 	})
-	h := web.TenantMiddleware(m, share, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := web.TenantMiddleware(m, share, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		l, _ := tenancy.FromContext(r.Context())
 		started <- l.Tenant.Slug + r.URL.Query().Get("n")
 		if r.URL.Query().Get("n") == "early" {
@@ -46,7 +46,7 @@ func TestFairShare(t *testing.T) {
 			releaseMu.Unlock()
 			<-ch
 		}
-	}), func(w http.ResponseWriter, r *http.Request, status int, err error) { w.WriteHeader(status) })
+	}), func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) })
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	get := func(path string) int {
@@ -55,7 +55,7 @@ func TestFairShare(t *testing.T) {
 			t.Error(err)
 			return 0
 		}
-		res.Body.Close()
+		_ = res.Body.Close()
 		return res.StatusCode
 	}
 
@@ -116,14 +116,18 @@ func TestFairShareWaiterGoesNext(t *testing.T) {
 	mustProvision(t, m, "aaa")
 	hold := make(chan struct{})
 	started := make(chan string, 4)
-	srv := httptest.NewServer(web.TenantMiddleware(m, share, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(web.TenantMiddleware(m, share, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		started <- r.URL.RawQuery
 		if r.URL.RawQuery == "hold" {
 			<-hold
 		}
-	}), func(w http.ResponseWriter, r *http.Request, status int, err error) { w.WriteHeader(status) }))
+	}), func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) }))
 	defer srv.Close()
-	go http.Get(srv.URL + "/aaa?hold")
+	go func() {
+		if res, err := http.Get(srv.URL + "/aaa?hold"); err == nil {
+			_ = res.Body.Close()
+		}
+	}()
 	<-started
 	done := make(chan string, 2)
 	for _, q := range []string{"first", "second"} {

@@ -52,7 +52,7 @@ func damageTable(tb testing.TB, m *tenancy.Manager, t tenancy.Tenant, table stri
 		}
 		var page, size int64
 		err = db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = ?`, table).Scan(&page, &size)
-		db.Close()
+		_ = db.Close()
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func damageTable(tb testing.TB, m *tenancy.Manager, t tenancy.Tenant, table stri
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		junk := make([]byte, size)
 		rand.Read(junk)
 		_, err = f.WriteAt(junk, (page-1)*size)

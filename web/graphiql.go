@@ -49,8 +49,8 @@ var graphiqlAssets = func() map[string]graphiqlAsset {
 			gzipped: sync.OnceValue(func() []byte {
 				var buf bytes.Buffer
 				zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
-				zw.Write(b)
-				zw.Close()
+				_, _ = zw.Write(b)                                       // into buf: cannot fail
+				_ = zw.Close()
 				return buf.Bytes()
 			}),
 		}

@@ -273,7 +273,7 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(rc)
-		rc.Close()
+		_ = rc.Close()
 		check("A's export, "+f.Name, string(b))
 		ops++
 	}

@@ -23,7 +23,9 @@ func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(r.PostForm)}
 	// Shares the sign-in limit: both guess at accounts.
 	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
@@ -69,7 +71,9 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	r.ParseForm()
+	if !s.readForm(w, r) {
+		return
+	}
 	token := r.PathValue("token")
 	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(r.PostForm)}
 	w.Header().Set("Referrer-Policy", "no-referrer")

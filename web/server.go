@@ -172,7 +172,7 @@ func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, platformHomePage(notice))
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))
 }
@@ -270,7 +270,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // errorPage renders the page for an error status. Server errors are logged by whoever saw them;
 // the visitor only learns that something went wrong.
-func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, _ error) {
 	if strings.HasSuffix(r.URL.Path, "/graphql") && !strings.Contains(r.URL.Path, "/admin/") {
 		graphqlError(w, status)
 		return

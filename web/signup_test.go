@@ -73,7 +73,7 @@ func TestSignupBadOwnerLeavesNothing(t *testing.T) {
 	files := func() int {
 		t.Helper()
 		n := 0
-		err := filepath.WalkDir(filepath.Dir(filepath.Dir(mustPath(t, m, "acme"))), func(p string, d fs.DirEntry, err error) error {
+		err := filepath.WalkDir(filepath.Dir(filepath.Dir(mustPath(t, m, "acme"))), func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				n++
 			}

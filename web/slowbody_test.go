@@ -57,10 +57,14 @@ func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 	}
 	var logo bytes.Buffer
 	mw := multipart.NewWriter(&logo)
-	mw.WriteField("brandColor", "#112233")
+	if err := mw.WriteField("brandColor", "#112233"); err != nil {
+		t.Fatal(err)
+	}
 	fw, _ := mw.CreateFormFile("logo", "logo.png")
-	fw.Write(pngLogo(t))
-	mw.Close()
+	if _, err := fw.Write(pngLogo(t)); err != nil {
+		t.Fatal(err)
+	}
+	_ = mw.Close()
 
 	for _, tc := range []struct {
 		name, path, contentType, body string
@@ -76,10 +80,12 @@ func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Slow: 1\r\nCookie: %s\r\n\r\n",
 				tc.path, srv.Listener.Addr(), tc.contentType, len(tc.body), strings.Join(cookie, "; "))
-			conn.Write([]byte(tc.body[:1]))
+			if _, err := conn.Write([]byte(tc.body[:1])); err != nil {
+				t.Fatal(err)
+			}
 			select {
 			case <-reading:
 			case <-time.After(time.Minute):
@@ -106,13 +112,15 @@ func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 			t.Logf("slowest of 6 other requests while the slow body was incomplete: %s", slowest)
 			// The slow client itself is served once its body is complete.
 			for i := 1; i < len(tc.body); i += 4096 {
-				conn.Write([]byte(tc.body[i:min(i+4096, len(tc.body))]))
+				if _, err := conn.Write([]byte(tc.body[i:min(i+4096, len(tc.body))])); err != nil {
+					t.Fatal(err)
+				}
 			}
 			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode != tc.want {
 				t.Errorf("the slow request: %d, want %d", res.StatusCode, tc.want)
 			}
@@ -142,7 +150,7 @@ func TestBodyCutShortIsTheClients(t *testing.T) {
 	body := `{"query":"{ business { name } }"}`
 	fmt.Fprintf(conn, "POST /acme/graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		srv.Listener.Addr(), len(body), body[:5])
-	conn.Close()
+	_ = conn.Close()
 	var status int
 	select {
 	case status = <-done:

@@ -28,7 +28,14 @@ func FuzzResolvePath(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { m.Close(ctx); reg.Close() })
+	f.Cleanup(func() {
+		if err := m.Close(ctx); err != nil {
+			f.Error(err)
+		}
+		if err := reg.Close(); err != nil {
+			f.Error(err)
+		}
+	})
 	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme", Timezone: "UTC"}); err != nil {
 		f.Fatal(err)
 	}
@@ -36,7 +43,7 @@ func FuzzResolvePath(f *testing.F) {
 		if l, ok := tenancy.FromContext(r.Context()); ok {
 			w.Header().Set("X-Tenant", l.Tenant.Slug)
 		}
-	}), func(w http.ResponseWriter, r *http.Request, status int, err error) { w.WriteHeader(status) })
+	}), func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) })
 	for _, p := range []string{"/acme", "/acme/admin", "/ACME", "/%2e%2e/etc/passwd", "/../acme", "/acme%00", "/ac%2Fme", "//acme", "/a\xffb"} {
 		f.Add(p)
 	}

@@ -30,7 +30,11 @@ func newEnv(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { reg.Close() })
+	tb.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	return &env{dir: dir, reg: reg}
 }
 

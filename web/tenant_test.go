@@ -29,7 +29,7 @@ func echoTenant(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "tenant %s %s sessions=%d", l.Tenant.Name, r.URL.Path, n)
 }
 
-func errorPage(w http.ResponseWriter, r *http.Request, status int, err error) {
+func errorPage(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 	http.Error(w, fmt.Sprintf("error %d", status), status)
 }
 
@@ -43,7 +43,7 @@ func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Head
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body), res.Header
 }
@@ -57,9 +57,11 @@ func TestMiddleware(t *testing.T) {
 	broken := mustProvision(t, old, "broken")
 	renamed := mustProvision(t, old, "old-name")
 	l, _ := old.Acquire(ctx, broken)
-	l.DB.Write.Exec(`CREATE TABLE extra (x)`)
+	if _, err := l.DB.Write.Exec(`CREATE TABLE extra (x)`); err != nil {
+		t.Fatal(err)
+	}
 	l.Release()
-	old.Close(ctx)
+	_ = old.Close(ctx)
 
 	m := e.manager(t, migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`,
 		`CREATE TABLE extra (id INTEGER PRIMARY KEY)`), tenancy.Config{})

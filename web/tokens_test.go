@@ -98,7 +98,9 @@ func resetLinkOf(t *testing.T, srv string, m *tenancy.Manager, c *http.Client) s
 		}
 		link = msgs[len(msgs)-1].LinkPath
 		for _, msg := range msgs {
-			s.MessageSent(ctx, msg.ID)
+			if err := s.MessageSent(ctx, msg.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 	return srv + "/acme/" + link

@@ -26,4 +26,4 @@ func (d *Date) UnmarshalGQL(v any) error {
 }
 
 // MarshalGQL writes the date as a JSON string.
-func (d Date) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(d.String())) }
+func (d Date) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(d.String())) }

@@ -13,7 +13,7 @@ import (
 // MarshalDateTime writes an instant as RFC 3339 with its own offset (the business's, as the
 // resolvers give it).
 func MarshalDateTime(t time.Time) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, strconv.Quote(t.Format(time.RFC3339))) })
+	return graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(t.Format(time.RFC3339))) })
 }
 
 // UnmarshalDateTime reads an RFC 3339 instant; a bad one is the client's error.

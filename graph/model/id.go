@@ -12,7 +12,7 @@ import (
 
 // MarshalID64 writes an int64 id as a GraphQL ID (a JSON string).
 func MarshalID64(id int64) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, strconv.Quote(strconv.FormatInt(id, 10))) })
+	return graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(strconv.FormatInt(id, 10))) })
 }
 
 // UnmarshalID64 reads a GraphQL ID ("12" or 12) as an int64 id.

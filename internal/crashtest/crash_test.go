@@ -53,12 +53,12 @@ func start(t *testing.T, bin, data string) *server {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	logs, err := os.CreateTemp(t.TempDir(), "server-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logs.Close() // the process has its own copy
+	defer func() { _ = logs.Close() }() // the process has its own copy
 	s := &server{url: "http://" + addr, logs: logs.Name()}
 	s.cmd = exec.Command(bin, "serve", "--data", data, "--addr", addr, "--log-level", "warn")
 	s.cmd.Stdout, s.cmd.Stderr = logs, logs
@@ -66,13 +66,13 @@ func start(t *testing.T, bin, data string) *server {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
+	go func() { _ = s.cmd.Wait(); close(exited) }() // a killed server exits non-zero by design
 	s.exited = exited
 	// Never leave a server behind, whatever way the test ends.
-	t.Cleanup(func() { s.cmd.Process.Kill(); <-exited })
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); <-exited }) // gone already when the test stopped it
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err := http.Get(s.url + "/readyz"); err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode == 200 {
 				return s
 			}
@@ -127,7 +127,7 @@ func gql(ctx context.Context, base, slug, query string, vars map[string]any) (gq
 	if err != nil {
 		return r, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		return r, fmt.Errorf("status %d: %w", res.StatusCode, err)
 	}
@@ -288,7 +288,9 @@ func TestKillDuringBookings(t *testing.T) {
 	}
 	for rows.Next() {
 		var slug, id string
-		rows.Scan(&slug, &id)
+		if err := rows.Scan(&slug, &id); err != nil {
+			t.Fatal(err)
+		}
 		matches, _ := filepath.Glob(filepath.Join(data, "tenants", "*", id+".db"))
 		if len(matches) == 0 {
 			matches, _ = filepath.Glob(filepath.Join(data, "*", id+".db"))
@@ -299,7 +301,7 @@ func TestKillDuringBookings(t *testing.T) {
 		paths[slug] = matches[0]
 	}
 	rows.Close()
-	reg.Close()
+	_ = reg.Close()
 	for _, slug := range slugs {
 		db, err := sql.Open("sqlite3", "file:"+paths[slug])
 		if err != nil {
@@ -326,7 +328,9 @@ func TestKillDuringBookings(t *testing.T) {
 			}
 			var n int
 			var id sql.NullInt64
-			db.QueryRow(`SELECT count(*), max(id) FROM bookings WHERE idempotency_key = ?`, b.key).Scan(&n, &id)
+			if err := db.QueryRow(`SELECT count(*), max(id) FROM bookings WHERE idempotency_key = ?`, b.key).Scan(&n, &id); err != nil {
+				t.Fatal(err)
+			}
 			switch {
 			case n > 1:
 				t.Errorf("%s: booking %s stored %d times", slug, b.key, n)
@@ -336,19 +340,19 @@ func TestKillDuringBookings(t *testing.T) {
 				t.Errorf("%s: booking %s acknowledged as %s, stored as %d", slug, b.key, b.id, id.Int64)
 			}
 		}
-		db.Close()
+		_ = db.Close()
 	}
 
 	// And the server comes back and serves every business.
 	s := start(t, bin, data)
-	defer func() { s.cmd.Process.Signal(syscall.SIGTERM); <-s.exited }()
+	defer func() { _ = s.cmd.Process.Signal(syscall.SIGTERM); <-s.exited }()
 	for _, slug := range slugs {
 		res, err := http.Get(s.url + "/" + slug)
 		if err != nil || res.StatusCode != 200 {
 			t.Errorf("after the crashes, /%s: %v %v", slug, err, res)
 			continue
 		}
-		res.Body.Close()
+		_ = res.Body.Close()
 	}
 	if out := s.output(); strings.Contains(out, "panic") {
 		t.Errorf("server log:\n%s", out)

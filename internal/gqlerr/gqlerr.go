@@ -22,5 +22,5 @@ func New(code, message string) *gqlerror.Error {
 func Write(w http.ResponseWriter, status int, errs ...*gqlerror.Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": errs})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": errs})
 }

@@ -82,8 +82,8 @@ func main() {
 	dir, err := os.MkdirTemp("", "reserva-bench-")
 	check(err)
 	if !*keep {
-		defer os.RemoveAll(dir)
-		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		defer func() { _ = os.RemoveAll(dir) }() // a scratch directory under the system temp
+		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 	}
 	res := results{Machine: machine()}
 
@@ -111,7 +111,7 @@ func main() {
 	c := newClients()
 	c.noisy = noisy
 	bare := bareServer()
-	bareRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error { return c.get(bare + "/") })
+	bareRPS := closedLoop(*ceilingD, 32, func(_ *rand.Rand) error { return c.get(bare + "/") })
 	z := newZipf(len(active))
 	reservaRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error {
 		return c.op(srv.url, active[z.next(r)], pickOp(r), r)
@@ -238,7 +238,7 @@ func countCPUs() int {
 func provision(ctx context.Context, dir string) (slugs, behind []string, noisy string, figs map[string]float64) {
 	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
 	check(err)
-	defer reg.Close()
+	defer func() { check(reg.Close()) }()
 	quiet := slog.New(slog.DiscardHandler)
 	// The businesses one migration behind come first, from a manager that knows one migration fewer.
 	all := migrations.Tenant()
@@ -254,7 +254,7 @@ func provision(ctx context.Context, dir string) (slugs, behind []string, noisy s
 
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Spares: 4})
 	check(err)
-	defer m.Close(ctx)
+	defer func() { check(m.Close(ctx)) }()
 	var took []float64
 	start := time.Now()
 	for i := range *tenantsN {
@@ -318,7 +318,7 @@ func fillBookings(ctx context.Context, s *domain.Store, loc *time.Location, n in
 
 func du(dir string) int64 {
 	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if fi, err := d.Info(); err == nil {
 				n += fi.Size()
@@ -338,7 +338,7 @@ func startServer(dir string) *server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close() // only held to find a free port
 	cmd := exec.Command(*bin, "serve", "--data", dir, "--addr", addr, "--log-level", "error")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Start())
@@ -346,21 +346,21 @@ func startServer(dir string) *server {
 	serverPID = cmd.Process.Pid
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if res, err := http.Get(s.url + "/readyz"); err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode == 200 {
 				return s
 			}
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			fatal("the server did not get ready")
 		}
 	}
 }
 
 func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM) // fails only when it has exited already
+	_ = s.cmd.Wait()                          // a SIGTERMed server exits non-zero by design
 }
 
 // clients sends requests; bookings rotate over many loopback source addresses, as many real
@@ -393,8 +393,8 @@ func (c *clients) get(u string) error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body) // drained so the connection is reused
+	_ = res.Body.Close()
 	if res.StatusCode != 200 {
 		return fmt.Errorf("GET %s: %d: %w", u, res.StatusCode, errStatus)
 	}
@@ -421,7 +421,7 @@ func (c *clients) graphql(hc *http.Client, base, slug, query string, vars map[st
 	if err != nil {
 		return err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	var a gqlAnswer
 	if err := json.NewDecoder(res.Body).Decode(&a); err != nil {
 		return fmt.Errorf("%s: status %d: %w", slug, res.StatusCode, err)
@@ -549,8 +549,8 @@ func timeFirst(base string, slugs []string) []float64 {
 		t0 := time.Now()
 		res, err := http.Get(base + "/" + slug)
 		check(err)
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		_, _ = io.Copy(io.Discard, res.Body) // drained so the connection is reused
+		_ = res.Body.Close()
 		if res.StatusCode != 200 {
 			fatal(fmt.Sprintf("first request of %s: %d", slug, res.StatusCode))
 		}
@@ -562,7 +562,10 @@ func timeFirst(base string, slugs []string) []float64 {
 func bareServer() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+	// Runs until the process ends: the baseline of what a bare Go server answers.
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }))
+	}()
 	return "http://" + ln.Addr().String()
 }
 
@@ -723,7 +726,7 @@ func (r *run) summary() map[string]any {
 func serverLatencies(base string) map[string]map[float64]float64 {
 	res, err := http.Get(base + "/metrics")
 	check(err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(res.Body)
 	check(err)
@@ -750,7 +753,7 @@ func signIn(base, slug string) *http.Client {
 	owner := &http.Client{Jar: jar, Timeout: 60 * time.Second}
 	res, err := owner.PostForm(base+"/"+slug+"/admin/login", url.Values{"email": {"owner@bench.example"}, "password": {"bench password 1"}})
 	check(err)
-	res.Body.Close()
+	_ = res.Body.Close()
 	return owner
 }
 
@@ -766,7 +769,7 @@ func noise(base, slug string, owner *http.Client, c *clients) func() (exports, w
 			res, err := owner.Get(base + "/" + slug + "/admin/export.zip")
 			if err == nil {
 				n, _ := io.Copy(io.Discard, res.Body)
-				res.Body.Close()
+				_ = res.Body.Close()
 				if res.StatusCode == 200 && n > 0 {
 					ex.Add(1)
 				}
@@ -810,8 +813,8 @@ func touchAll(base string, slugs []string) int {
 					failed.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
+				_, _ = io.Copy(io.Discard, res.Body) // drained so the connection is reused
+				_ = res.Body.Close()
 				if res.StatusCode != 200 {
 					failed.Add(1)
 				}
