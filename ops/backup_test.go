@@ -16,74 +16,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
-// backupEnv is an env whose Manager has a local blob store.
-func backupEnv(t *testing.T, now func() time.Time) (*env, *tenancy.Manager, string) {
-	t.Helper()
-	e := newEnv(t)
-	blobDir := filepath.Join(e.dir, "blobs")
-	u, err := blob.FileURL(blobDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blob.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := blobs.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	m := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
-		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
-	return e, m, blobDir
-}
-
-func notes(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) []string {
-	t.Helper()
-	l, err := m.Acquire(context.Background(), tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	rows, err := l.DB.Read.Query(`SELECT body FROM notes ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func exec(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant, q string, args ...any) {
-	t.Helper()
-	l, err := m.Acquire(context.Background(), tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release()
-	if _, err := l.DB.Write.Exec(q, args...); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBackupAndRestore(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
 
 	b, err := ops.New(m).Backup(ctx, acme)
 	if err != nil {
@@ -92,14 +34,14 @@ func TestBackupAndRestore(t *testing.T) {
 	if b.SizeBytes == 0 || len(b.SHA256) != 64 || b.VerifiedAt.IsZero() || b.SchemaVersion != 1 {
 		t.Errorf("backup %+v", b)
 	}
-	exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('three')`)
+	tenanttest.Exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('three')`)
 
 	got, safety, err := ops.New(m).Restore(ctx, acme, "")
 	if err != nil || got.ID != b.ID {
 		t.Fatalf("restore: %+v %v", got, err)
 	}
-	if n := notes(t, m, acme); !slices.Equal(n, []string{"one", "two"}) {
+	if n := tenanttest.Notes(t, m, acme); !slices.Equal(n, []string{"one", "two"}) {
 		t.Errorf("after restore: %v, want the backed-up [one two]", n)
 	}
 	// The replaced database is kept aside, whole.
@@ -121,8 +63,8 @@ func TestBackupAndRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		exec(t, m, copyT, `INSERT INTO notes (body) VALUES ('only in the copy')`)
-		if n := notes(t, m, acme); len(n) != 2 {
+		tenanttest.Exec(t, m, copyT, `INSERT INTO notes (body) VALUES ('only in the copy')`)
+		if n := tenanttest.Notes(t, m, acme); len(n) != 2 {
 			t.Errorf("source changed: %v", n)
 		}
 	})
@@ -136,9 +78,9 @@ func TestBackupAndRestore(t *testing.T) {
 // A damaged copy is refused before the tenant is touched.
 func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	ctx := context.Background()
-	_, m, blobDir := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('keep me')`)
+	_, m, blobDir := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('keep me')`)
 	b, err := ops.New(m).Backup(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
@@ -149,11 +91,11 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
 	if _, _, err := ops.New(m).Restore(ctx, acme, b.ID); err == nil {
 		t.Fatal("a damaged backup was restored")
 	}
-	if n := notes(t, m, acme); !slices.Equal(n, []string{"keep me", "newer"}) {
+	if n := tenanttest.Notes(t, m, acme); !slices.Equal(n, []string{"keep me", "newer"}) {
 		t.Errorf("tenant changed by a failed restore: %v", n)
 	}
 }
@@ -162,9 +104,9 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 // transaction's pair of rows is entirely there or entirely not.
 func TestRestoreRacingWrites(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('base-a'), ('base-b')`)
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('base-a'), ('base-b')`)
 	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +144,7 @@ func TestRestoreRacingWrites(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	n := notes(t, m, acme)
+	n := tenanttest.Notes(t, m, acme)
 	if !slices.Contains(n, "base-a") || !slices.Contains(n, "base-b") {
 		t.Fatalf("backed-up rows missing: %v", n)
 	}
@@ -222,8 +164,8 @@ func TestPruneBackups(t *testing.T) {
 	start := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
 	now.Store(start.UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	_, m, _ := backupEnv(t, clock)
-	acme := mustProvision(t, m, "acme")
+	_, m, _ := tenanttest.BackupEnv(t, clock)
+	acme := tenanttest.MustProvision(t, m, "acme")
 	// Two backups a day for 60 days.
 	for d := range 60 {
 		for h := range 2 {
@@ -250,12 +192,12 @@ func TestPruneBackups(t *testing.T) {
 
 func TestExport(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	exec(t, m, acme, `INSERT INTO notes (body) VALUES ('it''s mine'), (NULL)`)
-	exec(t, m, acme, `INSERT INTO sessions VALUES ('secret-token', x'00', 1)`)
-	exec(t, m, acme, `CREATE TABLE users (id INTEGER PRIMARY KEY, "e""mail" TEXT, password_hash TEXT, avatar BLOB, score REAL)`)
-	exec(t, m, acme, `INSERT INTO users VALUES (7, 'o''brien@example.com', 'argon2id-secret', x'CAFE', 0.1)`)
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('it''s mine'), (NULL)`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO sessions VALUES ('secret-token', x'00', 1)`)
+	tenanttest.Exec(t, m, acme, `CREATE TABLE users (id INTEGER PRIMARY KEY, "e""mail" TEXT, password_hash TEXT, avatar BLOB, score REAL)`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO users VALUES (7, 'o''brien@example.com', 'argon2id-secret', x'CAFE', 0.1)`)
 	dir := t.TempDir()
 	files, err := ops.New(m).Export(ctx, acme, dir)
 	if err != nil {
@@ -315,9 +257,9 @@ func TestExport(t *testing.T) {
 // Erasure leaves no file, blob or backup of the tenant.
 func TestDeleteErasesBackups(t *testing.T) {
 	ctx := context.Background()
-	_, m, blobDir := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	keep := mustProvision(t, m, "keep")
+	_, m, blobDir := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	keep := tenanttest.MustProvision(t, m, "keep")
 	for range 2 {
 		if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 			t.Fatal(err)
@@ -351,10 +293,10 @@ func TestDeleteErasesBackups(t *testing.T) {
 // API tokens, reset links, customers' manage links or queued mail with it.
 func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
-	acme := mustProvision(t, m, "acme")
-	exec(t, m, acme, `PRAGMA foreign_keys = OFF`)
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `PRAGMA foreign_keys = OFF`)
 	for _, q := range []string{
 		`INSERT INTO sessions VALUES ('session-token', x'00', 9e9)`,
 		`INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ('ci', x'02', 'owner', 0)`,
@@ -362,9 +304,9 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 		`INSERT INTO booking_tokens VALUES (x'01', 1, 0)`,
 		`INSERT INTO outbox (kind, to_addr, subject, body, created_at, next_attempt_at) VALUES ('booking_created', 'a@example.com', 's', 'b', 0, 0)`,
 	} {
-		exec(t, m, acme, q)
+		tenanttest.Exec(t, m, acme, q)
 	}
-	exec(t, m, acme, `PRAGMA foreign_keys = ON`)
+	tenanttest.Exec(t, m, acme, `PRAGMA foreign_keys = ON`)
 	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
@@ -399,9 +341,9 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 // made, named after the tenant and left for the next start-up to find.
 func TestRestoreLeavesNoScratch(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
-	acme := mustProvision(t, m, "acme")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
+	acme := tenanttest.MustProvision(t, m, "acme")
 	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
@@ -411,8 +353,8 @@ func TestRestoreLeavesNoScratch(t *testing.T) {
 	if _, err := ops.New(m).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := filepath.Glob(filepath.Join(e.dir, "tenants", "*", "*.restore-*"))
-	left2, _ := filepath.Glob(filepath.Join(e.dir, "tenants", "*", "*.provision-*"))
+	left, _ := filepath.Glob(filepath.Join(e.Dir, "tenants", "*", "*.restore-*"))
+	left2, _ := filepath.Glob(filepath.Join(e.Dir, "tenants", "*", "*.provision-*"))
 	if left = append(left, left2...); len(left) > 0 {
 		t.Errorf("scratch files left after restores: %v", left)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/ops"
@@ -60,7 +61,7 @@ func killedChild(t *testing.T, dir string) {
 	}
 	stalled := make(chan struct{})
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Migrations: notesMigrations(t),
-		Blobs: stallingBlobs{openBlobs(t, filepath.Join(dir, "blobs")), stalled}})
+		Blobs: stallingBlobs{tenanttest.OpenBlobs(t, filepath.Join(dir, "blobs")), stalled}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ type nopWriteCloser struct{ io.Writer }
 func (nopWriteCloser) Close() error { return nil }
 
 func notesMigrations(t *testing.T) []migrations.Migration {
-	return migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+	return tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
 }
 
@@ -105,17 +106,17 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	e, m, blobDir := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
-	keep := mustProvision(t, m, "keep")
+	e, m, blobDir := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	keep := tenanttest.MustProvision(t, m, "keep")
 	emails := []string{"alice.customer@example.com", "bob.customer@example.org"}
 	for _, a := range emails {
-		exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, "customer "+a)
+		tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, "customer "+a)
 	}
 	for range 16 { // data that does not compress away: the upload has something to stall in
-		exec(t, m, acme, `INSERT INTO notes (body) VALUES (hex(randomblob(2048)))`)
+		tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES (hex(randomblob(2048)))`)
 	}
-	exec(t, m, keep, `INSERT INTO notes (body) VALUES ('kept@example.net')`)
+	tenanttest.Exec(t, m, keep, `INSERT INTO notes (body) VALUES ('kept@example.net')`)
 	for _, tn := range []tenancy.Tenant{acme, keep} {
 		if _, err := ops.New(m).Backup(ctx, tn); err != nil {
 			t.Fatal(err)
@@ -134,10 +135,10 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	// What an older release left: a snapshot in DATA/tmp.
 	path, _ := m.Path(acme.ID)
 	db, _ := os.ReadFile(path)
-	if err := os.MkdirAll(filepath.Join(e.dir, "tmp"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(e.Dir, "tmp"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, "tmp", acme.ID+"-oldbackup.db"), db, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "tmp", acme.ID+"-oldbackup.db"), db, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Close(ctx); err != nil {
@@ -146,7 +147,7 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 
 	// A process killed half way through an export and a backup upload.
 	cmd := osexec.Command(os.Args[0], "-test.run=^TestEraseAfterKilledBackup$", "-test.v")
-	cmd.Env = append(os.Environ(), killedChildEnv+"="+e.dir)
+	cmd.Env = append(os.Environ(), killedChildEnv+"="+e.Dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -175,19 +176,19 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	}
 
 	// A new start cleans up, and the delete erases the rest.
-	m2 := e.manager(t, notesMigrations(t), tenancy.Config{Blobs: openBlobs(t, blobDir)})
+	m2 := e.Manager(t, notesMigrations(t), tenancy.Config{Blobs: tenanttest.OpenBlobs(t, blobDir)})
 	if err := m2.Delete(ctx, acme.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, needle := range append([]string{acme.ID}, emails...) {
-		if left := filesHolding(t, e.dir, []byte(needle)); len(left) > 0 {
+		if left := filesHolding(t, e.Dir, []byte(needle)); len(left) > 0 {
 			t.Errorf("%q is still in %v", needle, left)
 		}
 	}
-	if got := notes(t, m2, keep); len(got) != 1 || got[0] != "kept@example.net" {
+	if got := tenanttest.Notes(t, m2, keep); len(got) != 1 || got[0] != "kept@example.net" {
 		t.Errorf("the other business: %v", got)
 	}
-	if left := filesHolding(t, e.dir, []byte(keep.ID)); len(left) == 0 {
+	if left := filesHolding(t, e.Dir, []byte(keep.ID)); len(left) == 0 {
 		t.Error("the other business's files are gone too")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -30,9 +31,9 @@ func BenchmarkProvision(b *testing.B) {
 		spares int
 	}{{"spare", 4}, {"copy", 0}} {
 		b.Run(c.name, func(b *testing.B) {
-			e := newEnv(b)
-			m := e.manager(b, nil, tenancy.Config{Spares: c.spares})
-			mustProvision(b, m, "warm-up") // makes the template
+			e := tenanttest.NewEnv(b)
+			m := e.Manager(b, nil, tenancy.Config{Spares: c.spares})
+			tenanttest.MustProvision(b, m, "warm-up") // makes the template
 			ds := make([]time.Duration, 0, b.N)
 			for i := range b.N {
 				b.StopTimer()
@@ -41,7 +42,7 @@ func BenchmarkProvision(b *testing.B) {
 				}
 				b.StartTimer()
 				start := time.Now()
-				mustProvision(b, m, fmt.Sprintf("tenant-%d", i))
+				tenanttest.MustProvision(b, m, fmt.Sprintf("tenant-%d", i))
 				ds = append(ds, time.Since(start))
 			}
 			reportLatencies(b, ds)
@@ -52,11 +53,11 @@ func BenchmarkProvision(b *testing.B) {
 // BenchmarkAcquireCold measures the first request to a tenant whose database is closed.
 func BenchmarkAcquireCold(b *testing.B) {
 	ctx := context.Background()
-	e := newEnv(b)
-	m := e.manager(b, nil, tenancy.Config{})
+	e := tenanttest.NewEnv(b)
+	m := e.Manager(b, nil, tenancy.Config{})
 	var ts []tenancy.Tenant
 	for i := range 200 {
-		ts = append(ts, mustProvision(b, m, fmt.Sprintf("tenant-%d", i)))
+		ts = append(ts, tenanttest.MustProvision(b, m, fmt.Sprintf("tenant-%d", i)))
 	}
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -84,17 +85,17 @@ func BenchmarkAcquireCold(b *testing.B) {
 // (an ALTER TABLE and an index on a table with 1,000 rows).
 func BenchmarkLazyMigration(b *testing.B) {
 	ctx := context.Background()
-	e := newEnv(b)
+	e := tenanttest.NewEnv(b)
 	const create = `CREATE TABLE bookings (id INTEGER PRIMARY KEY, starts_at TEXT, note TEXT);
 		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000)
 		INSERT INTO bookings (starts_at, note) SELECT datetime('now', '+' || i || ' hours'), 'note ' || i FROM n;`
-	old := e.manager(b, migs(b, create), tenancy.Config{})
+	old := e.Manager(b, tenanttest.Migs(b, create), tenancy.Config{})
 	var ts []tenancy.Tenant
 	for i := range b.N {
-		ts = append(ts, mustProvision(b, old, fmt.Sprintf("tenant-%d", i)))
+		ts = append(ts, tenanttest.MustProvision(b, old, fmt.Sprintf("tenant-%d", i)))
 	}
 	_ = old.Close(ctx)
-	m := e.manager(b, migs(b, create, `ALTER TABLE bookings ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed';
+	m := e.Manager(b, tenanttest.Migs(b, create, `ALTER TABLE bookings ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed';
 		CREATE INDEX bookings_start_idx ON bookings (starts_at);`), tenancy.Config{})
 	ds := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -117,11 +118,11 @@ func BenchmarkOpenHandleRSS(b *testing.B) {
 	const n = 500
 	for range b.N {
 		b.StopTimer()
-		e := newEnv(b)
-		m := e.manager(b, nil, tenancy.Config{MaxOpen: n})
+		e := tenanttest.NewEnv(b)
+		m := e.Manager(b, nil, tenancy.Config{MaxOpen: n})
 		var ts []tenancy.Tenant
 		for i := range n {
-			ts = append(ts, mustProvision(b, m, fmt.Sprintf("tenant-%d", i)))
+			ts = append(ts, tenanttest.MustProvision(b, m, fmt.Sprintf("tenant-%d", i)))
 		}
 		runtime.GC()
 		rss0, fds0 := rssKiB(b), openFDs()

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -101,9 +101,9 @@ func TestDamagedTenantFile(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			e, m, blobDir := backupEnv(t, nil)
-			acme := mustProvision(t, m, "acme")
-			exec(t, m, acme, `INSERT INTO notes (body) VALUES ('kept')`)
+			e, m, blobDir := tenanttest.BackupEnv(t, nil)
+			acme := tenanttest.MustProvision(t, m, "acme")
+			tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('kept')`)
 			good, err := ops.New(m).Backup(ctx, acme)
 			if err != nil {
 				t.Fatal(err)
@@ -121,8 +121,8 @@ func TestDamagedTenantFile(t *testing.T) {
 			before, _ := os.ReadFile(path)
 
 			logs := &logBuffer{}
-			blobs := openBlobs(t, blobDir)
-			m2 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+			blobs := tenanttest.OpenBlobs(t, blobDir)
+			m2 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`),
 				tenancy.Config{Blobs: blobs, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
@@ -138,7 +138,7 @@ func TestDamagedTenantFile(t *testing.T) {
 				!strings.Contains(out, c.reason) {
 				t.Errorf("log does not say at ERROR what is wrong with acme (%q):\n%s", c.reason, out)
 			}
-			got, err := e.reg.Get(ctx, acme.ID)
+			got, err := e.Reg.Get(ctx, acme.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			if _, err := ops.New(m2).Backup(ctx, got); err == nil {
 				t.Error("a damaged tenant was backed up")
 			}
-			list, err := e.reg.Backups(ctx, acme.ID)
+			list, err := e.Reg.Backups(ctx, acme.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,32 +166,14 @@ func TestDamagedTenantFile(t *testing.T) {
 			if _, _, err := ops.New(m2).Restore(ctx, got, good.ID); err != nil {
 				t.Fatal(err)
 			}
-			m3 := e.manager(t, migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+			m3 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs})
-			got, _ = e.reg.Get(ctx, acme.ID)
-			if n := notes(t, m3, got); len(n) != 1 || n[0] != "kept" {
+			got, _ = e.Reg.Get(ctx, acme.ID)
+			if n := tenanttest.Notes(t, m3, got); len(n) != 1 || n[0] != "kept" {
 				t.Errorf("after restore: %v", n)
 			}
 		})
 	}
-}
-
-func openBlobs(t *testing.T, dir string) blob.Store {
-	t.Helper()
-	u, err := blob.FileURL(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blob.Open(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := blobs.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return blobs
 }
 
 // damagePage overwrites the database page that holds the root of table in the file at path
@@ -227,13 +209,13 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	var clock sync.Mutex
 	tick := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
-	e, m, blobDir := backupEnv(t, tick)
-	acme := mustProvision(t, m, "acme")
-	other := mustProvision(t, m, "other")
+	e, m, blobDir := tenanttest.BackupEnv(t, tick)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	other := tenanttest.MustProvision(t, m, "other")
 	for i := range 200 {
-		exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, strings.Repeat("x", 100+i))
+		tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, strings.Repeat("x", 100+i))
 	}
-	exec(t, m, acme, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	tenanttest.Exec(t, m, acme, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -241,9 +223,9 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	damagePage(t, path, "notes")
 
 	logs := &logBuffer{}
-	ms := migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+	ms := tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
-	m2 := e.manager(t, ms, tenancy.Config{Blobs: openBlobs(t, blobDir), Now: tick,
+	m2 := e.Manager(t, ms, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, blobDir), Now: tick,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv.Close()
@@ -251,7 +233,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	if code, body, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("damaged page: %d %q, want 503", code, body)
 	}
-	got, _ := e.reg.Get(ctx, acme.ID)
+	got, _ := e.Reg.Get(ctx, acme.ID)
 	if got.MigrationStatus != tenancy.MigrationFailed || !strings.Contains(got.LastError, "malformed") {
 		t.Errorf("registry: %s %q, want failed with SQLite's corruption error", got.MigrationStatus, got.LastError)
 	}
@@ -276,7 +258,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	}
 
 	// A restarted server does not serve it either: the registry says failed, the check says why.
-	m3 := e.manager(t, ms, tenancy.Config{Now: tick})
+	m3 := e.Manager(t, ms, tenancy.Config{Now: tick})
 	srv3 := httptest.NewServer(web.TenantMiddleware(m3, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv3.Close()
 	if code, body, _ := get(t, srv3.Client(), srv3.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
@@ -288,28 +270,28 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 // A backup whose copy fails integrity_check marks the tenant failed.
 func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	ctx := context.Background()
-	e, m, _ := backupEnv(t, nil)
-	acme := mustProvision(t, m, "acme")
+	e, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
 	for i := range 200 {
-		exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, strings.Repeat("y", 100+i))
+		tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES (?)`, strings.Repeat("y", 100+i))
 	}
-	exec(t, m, acme, `CREATE INDEX notes_body ON notes (body)`)
-	exec(t, m, acme, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	tenanttest.Exec(t, m, acme, `CREATE INDEX notes_body ON notes (body)`)
+	tenanttest.Exec(t, m, acme, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	path, _ := m.Path(acme.ID)
 	damagePage(t, path, "notes_body") // an index no request reads
 
-	m2 := e.manager(t, nil, tenancy.Config{Blobs: openBlobs(t, filepath.Join(e.dir, "blobs"))})
+	m2 := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
 	if _, err := ops.New(m2).Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
 		t.Fatalf("backup of a damaged file: %v, want a corruption error", err)
 	}
-	got, _ := e.reg.Get(ctx, acme.ID)
+	got, _ := e.Reg.Get(ctx, acme.ID)
 	if got.MigrationStatus != tenancy.MigrationFailed {
 		t.Errorf("registry: %s %q, want failed", got.MigrationStatus, got.LastError)
 	}
-	if list, _ := e.reg.Backups(ctx, acme.ID); len(list) != 0 {
+	if list, _ := e.Reg.Backups(ctx, acme.ID); len(list) != 0 {
 		t.Errorf("the damaged copy was recorded: %v", list)
 	}
 }
@@ -319,12 +301,12 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 // only when the process restarts and refuses the registry.
 func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
 	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme", Timezone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(e.dir, "registry.db")
+	path := filepath.Join(e.Dir, "registry.db")
 	db, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -336,12 +318,12 @@ func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 	_ = db.Close()
 	// Read every page through the registry's connections, as a running server does.
 	for range 8 {
-		if err := e.reg.Check(ctx); err != nil {
+		if err := e.Reg.Check(ctx); err != nil {
 			t.Fatalf("check of a healthy registry: %v", err)
 		}
 	}
 	damagePage(t, path, "tenants")
-	err = e.reg.Check(ctx)
+	err = e.Reg.Check(ctx)
 	if !errors.Is(err, tenancy.ErrCorrupt) {
 		t.Fatalf("check after a page of the file was overwritten: %v, want ErrCorrupt", err)
 	}
@@ -353,11 +335,11 @@ func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 // gone. Here a lease stays out throughout, as a live subscription keeps one.
 func TestEmptiedOpenFileIsFound(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := tenanttest.NewEnv(t)
 	var logs logBuffer
-	m := e.manager(t, nil, tenancy.Config{IdleTimeout: 200 * time.Millisecond,
+	m := e.Manager(t, nil, tenancy.Config{IdleTimeout: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	acme := mustProvision(t, m, "acme")
+	acme := tenanttest.MustProvision(t, m, "acme")
 	l, err := m.Acquire(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +351,7 @@ func TestEmptiedOpenFileIsFound(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := e.reg.Get(ctx, acme.ID)
+		got, err := e.Reg.Get(ctx, acme.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,15 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
 func TestProvision(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
 
-	acme := mustProvision(t, m, "acme")
+	acme := tenanttest.MustProvision(t, m, "acme")
 	path, err := m.Path(acme.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -31,13 +32,13 @@ func TestProvision(t *testing.T) {
 	if strings.Contains(path, "acme") {
 		t.Errorf("path %s derives from the slug; it must derive from the id only", path)
 	}
-	if want := filepath.Join(e.dir, "tenants", acme.ID[:2], acme.ID+".db"); path != want {
+	if want := filepath.Join(e.Dir, "tenants", acme.ID[:2], acme.ID+".db"); path != want {
 		t.Errorf("path = %s, want %s", path, want)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("tenant file: %v", err)
 	}
-	got, err := e.reg.BySlug(ctx, "acme")
+	got, err := e.Reg.BySlug(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +71,12 @@ func TestProvision(t *testing.T) {
 	}
 
 	t.Run("ErrSlugTaken", func(t *testing.T) {
-		before := countTenantFiles(t, e.dir)
+		before := countTenantFiles(t, e.Dir)
 		_, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Other", Timezone: "UTC"})
 		if !errors.Is(err, tenancy.ErrSlugTaken) {
 			t.Fatalf("err = %v, want ErrSlugTaken", err)
 		}
-		if after := countTenantFiles(t, e.dir); after != before {
+		if after := countTenantFiles(t, e.Dir); after != before {
 			t.Errorf("a failed sign-up left a file behind: %d files, want %d", after, before)
 		}
 	})
@@ -102,19 +103,19 @@ func countTenantFiles(tb testing.TB, dir string) int {
 // once, and every request sees the migrated schema.
 func TestLazyMigrationRunsOnce(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
-	old := e.manager(t, v1, tenancy.Config{})
-	acme := mustProvision(t, old, "acme")
-	other := mustProvision(t, old, "other")
+	e := tenanttest.NewEnv(t)
+	v1 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`)
+	old := e.Manager(t, v1, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, old, "acme")
+	other := tenanttest.MustProvision(t, old, "other")
 	if err := old.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	v3 := migs(t, `CREATE TABLE notes (body TEXT)`,
+	v3 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`,
 		`CREATE TABLE runs (step INTEGER); INSERT INTO runs VALUES (2);`,
 		`INSERT INTO runs VALUES (3); ALTER TABLE notes ADD COLUMN author TEXT;`)
-	m := e.manager(t, v3, tenancy.Config{})
+	m := e.Manager(t, v3, tenancy.Config{})
 
 	var wg sync.WaitGroup
 	var failures atomic.Int32
@@ -156,11 +157,11 @@ func TestLazyMigrationRunsOnce(t *testing.T) {
 	if notes != 100 {
 		t.Errorf("%d notes, want 100", notes)
 	}
-	if got, _ := e.reg.Get(ctx, acme.ID); got.SchemaVersion != 3 || got.MigrationStatus != tenancy.MigrationOK {
+	if got, _ := e.Reg.Get(ctx, acme.ID); got.SchemaVersion != 3 || got.MigrationStatus != tenancy.MigrationOK {
 		t.Errorf("registry mirrors version %d status %s, want 3 ok", got.SchemaVersion, got.MigrationStatus)
 	}
 	// A tenant nobody asked for is not migrated by someone else's request.
-	if got, _ := e.reg.Get(ctx, other.ID); got.SchemaVersion != 1 {
+	if got, _ := e.Reg.Get(ctx, other.ID); got.SchemaVersion != 1 {
 		t.Errorf("untouched tenant has version %d, want 1", got.SchemaVersion)
 	}
 }
@@ -169,11 +170,11 @@ func TestLazyMigrationRunsOnce(t *testing.T) {
 // others serving; the next attempt retries.
 func TestFailedMigrationIsolated(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
-	old := e.manager(t, v1, tenancy.Config{})
-	good := mustProvision(t, old, "good")
-	bad := mustProvision(t, old, "bad")
+	e := tenanttest.NewEnv(t)
+	v1 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`)
+	old := e.Manager(t, v1, tenancy.Config{})
+	good := tenanttest.MustProvision(t, old, "good")
+	bad := tenanttest.MustProvision(t, old, "bad")
 	// Someone created a table by hand on "bad", so migration 2 cannot create it there.
 	l, err := old.Acquire(ctx, bad)
 	if err != nil {
@@ -185,14 +186,14 @@ func TestFailedMigrationIsolated(t *testing.T) {
 	l.Release()
 	_ = old.Close(ctx)
 
-	v2 := migs(t, `CREATE TABLE notes (body TEXT)`,
+	v2 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`,
 		`ALTER TABLE notes ADD COLUMN author TEXT; CREATE TABLE widgets (id INTEGER PRIMARY KEY);`)
-	m := e.manager(t, v2, tenancy.Config{})
+	m := e.Manager(t, v2, tenancy.Config{})
 
 	if _, err := m.Acquire(ctx, bad); !errors.Is(err, tenancy.ErrUnavailable) {
 		t.Fatalf("acquire bad: err = %v, want ErrUnavailable", err)
 	}
-	rec, _ := e.reg.Get(ctx, bad.ID)
+	rec, _ := e.Reg.Get(ctx, bad.ID)
 	if rec.MigrationStatus != tenancy.MigrationFailed || rec.SchemaVersion != 1 ||
 		!strings.Contains(rec.LastError, "widgets already exists") {
 		t.Errorf("registry: status %q version %d error %q; want failed at 1 with the error", rec.MigrationStatus, rec.SchemaVersion, rec.LastError)
@@ -237,7 +238,7 @@ func TestFailedMigrationIsolated(t *testing.T) {
 		t.Errorf("bad tenant at version %d after retry, want 2", v)
 	}
 	bl.Release()
-	if rec, _ := e.reg.Get(ctx, bad.ID); rec.MigrationStatus != tenancy.MigrationOK || rec.LastError != "" {
+	if rec, _ := e.Reg.Get(ctx, bad.ID); rec.MigrationStatus != tenancy.MigrationOK || rec.LastError != "" {
 		t.Errorf("after a good retry the registry still says %q %q", rec.MigrationStatus, rec.LastError)
 	}
 }
@@ -246,12 +247,12 @@ func TestFailedMigrationIsolated(t *testing.T) {
 // and every request is still served (waiting for a slot when all are leased).
 func TestHandleCap(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := tenanttest.NewEnv(t)
 	const maxOpen = 4
-	m := e.manager(t, nil, tenancy.Config{MaxOpen: maxOpen})
+	m := e.Manager(t, nil, tenancy.Config{MaxOpen: maxOpen})
 	var ts []tenancy.Tenant
 	for i := range 2 * maxOpen {
-		ts = append(ts, mustProvision(t, m, "biz-"+string(rune('a'+i))+"x"))
+		ts = append(ts, tenanttest.MustProvision(t, m, "biz-"+string(rune('a'+i))+"x"))
 	}
 
 	stop := make(chan struct{})
@@ -268,7 +269,7 @@ func TestHandleCap(t *testing.T) {
 			// A pass reads the links one by one while handles open and close, so it can catch a
 			// closing file and its successor both: a count stands only if the next pass agrees.
 			// A handle beyond the cap stays open for a whole lease (2 ms), so both passes see it.
-			seen = max(seen, min(openTenantFiles(t, e.dir), openTenantFiles(t, e.dir)))
+			seen = max(seen, min(openTenantFiles(t, e.Dir), openTenantFiles(t, e.Dir)))
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()
@@ -314,7 +315,7 @@ func TestHandleCap(t *testing.T) {
 	if n := m.CloseIdle(0); n != maxOpen {
 		t.Errorf("CloseIdle closed %d, want %d", n, maxOpen)
 	}
-	if n := openTenantFiles(t, e.dir); n != 0 {
+	if n := openTenantFiles(t, e.Dir); n != 0 {
 		t.Errorf("%d tenant files still open after closing idle handles", n)
 	}
 }
@@ -340,10 +341,10 @@ func openTenantFiles(tb testing.TB, dir string) int {
 // Deleting a tenant waits for its in-flight work, then removes its files and registry entry.
 func TestDelete(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
-	acme := mustProvision(t, m, "acme")
-	keep := mustProvision(t, m, "keep")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, m, "acme")
+	keep := tenanttest.MustProvision(t, m, "keep")
 	path, _ := m.Path(acme.ID)
 
 	l, err := m.Acquire(ctx, acme)
@@ -380,7 +381,7 @@ func TestDelete(t *testing.T) {
 			t.Errorf("%s%s still exists (%v)", filepath.Base(path), suffix, err)
 		}
 	}
-	if _, err := e.reg.Get(ctx, acme.ID); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := e.Reg.Get(ctx, acme.ID); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Errorf("registry entry: %v, want ErrNotFound", err)
 	}
 	if _, _, err := m.Resolve(ctx, "acme"); !errors.Is(err, tenancy.ErrNotFound) {
@@ -406,10 +407,10 @@ func TestDelete(t *testing.T) {
 
 func TestRename(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
-	acme := mustProvision(t, m, "acme")
-	mustProvision(t, m, "taken")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.MustProvision(t, m, "taken")
 
 	if err := m.Rename(ctx, acme.ID, "taken"); !errors.Is(err, tenancy.ErrSlugTaken) {
 		t.Errorf("rename onto a taken slug: %v", err)
@@ -434,10 +435,10 @@ func TestRename(t *testing.T) {
 // another business may take it and the redirect ends. Before, the old slug was free at once.
 func TestRenameHoldsOldSlug(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
-	acme := mustProvision(t, m, "acme")
-	other := mustProvision(t, m, "other")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, m, "acme")
+	other := tenanttest.MustProvision(t, m, "other")
 	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +459,7 @@ func TestRenameHoldsOldSlug(t *testing.T) {
 		t.Errorf("another business renamed onto acme's previous slug: %v, want ErrSlugTaken", err)
 	}
 	// Past the grace period the old slug is free: a new business takes it and the redirect ends.
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(e.dir, "registry.db"))
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(e.Dir, "registry.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +469,7 @@ func TestRenameHoldsOldSlug(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = db.Close()
-	fresh := mustProvision(t, m, "acme-studio")
+	fresh := tenanttest.MustProvision(t, m, "acme-studio")
 	if got, redirect, _ := m.Resolve(ctx, "acme-studio"); redirect != "" || got.ID != fresh.ID {
 		t.Errorf("old slug after the grace period: got %s redirect %q", got.ID, redirect)
 	}
@@ -477,13 +478,13 @@ func TestRenameHoldsOldSlug(t *testing.T) {
 // A handle nobody has used for a while is closed; the next request reopens it.
 func TestIdleHandlesClose(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := tenanttest.NewEnv(t)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	m := e.manager(t, nil, tenancy.Config{IdleTimeout: time.Minute, Now: clock})
-	a := mustProvision(t, m, "aaa")
-	b := mustProvision(t, m, "bbb")
+	m := e.Manager(t, nil, tenancy.Config{IdleTimeout: time.Minute, Now: clock})
+	a := tenanttest.MustProvision(t, m, "aaa")
+	b := tenanttest.MustProvision(t, m, "bbb")
 	for _, tn := range []tenancy.Tenant{a, b} {
 		l, err := m.Acquire(ctx, tn)
 		if err != nil {
@@ -517,11 +518,11 @@ func TestIdleHandlesClose(t *testing.T) {
 // returns the one that fails without stopping the others.
 func TestMigrateAll(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	old := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
 	var ts []tenancy.Tenant
 	for _, slug := range []string{"t-one", "t-two", "t-three", "t-four", "t-bad"} {
-		ts = append(ts, mustProvision(t, old, slug))
+		ts = append(ts, tenanttest.MustProvision(t, old, slug))
 	}
 	l, _ := old.Acquire(ctx, ts[4])
 	if _, err := l.DB.Write.Exec(`CREATE TABLE widgets (x)`); err != nil {
@@ -530,7 +531,7 @@ func TestMigrateAll(t *testing.T) {
 	l.Release()
 	_ = old.Close(ctx)
 
-	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE widgets (id INTEGER PRIMARY KEY)`), tenancy.Config{MaxOpen: 2})
+	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`, `CREATE TABLE widgets (id INTEGER PRIMARY KEY)`), tenancy.Config{MaxOpen: 2})
 	var reported []string
 	failed, err := m.MigrateAll(ctx, 3, func(done, total int, r tenancy.MigrateResult) {
 		if total != 5 || done != len(reported)+1 {
@@ -547,7 +548,7 @@ func TestMigrateAll(t *testing.T) {
 	if len(failed) != 1 || failed[0].Tenant.Slug != "t-bad" || !errors.Is(failed[0].Err, tenancy.ErrUnavailable) {
 		t.Fatalf("failed = %+v", failed)
 	}
-	all, _ := e.reg.List(ctx)
+	all, _ := e.Reg.List(ctx)
 	for _, tn := range all {
 		want := 2
 		if tn.Slug == "t-bad" {
@@ -571,17 +572,17 @@ func TestMigrateAll(t *testing.T) {
 // same spares: each spare becomes exactly one tenant, and no tenant's file is ever discarded.
 func TestSparesSharedBetweenProcesses(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	a := e.manager(t, nil, tenancy.Config{Spares: 3})
-	waitSpares(t, e.reg, 3)
-	b := e.manager(t, nil, tenancy.Config{Spares: 3}) // loads the same three spares
+	e := tenanttest.NewEnv(t)
+	a := e.Manager(t, nil, tenancy.Config{Spares: 3})
+	waitSpares(t, e.Reg, 3)
+	b := e.Manager(t, nil, tenancy.Config{Spares: 3}) // loads the same three spares
 	var made []tenancy.Tenant
 	for i := range 6 {
 		m := a
 		if i%2 == 1 {
 			m = b
 		}
-		made = append(made, mustProvision(t, m, fmt.Sprintf("shared-%d", i)))
+		made = append(made, tenanttest.MustProvision(t, m, fmt.Sprintf("shared-%d", i)))
 	}
 	seen := map[string]bool{}
 	for _, tn := range made {
@@ -593,7 +594,7 @@ func TestSparesSharedBetweenProcesses(t *testing.T) {
 	_ = a.Close(ctx)
 	_ = b.Close(ctx) // discards b's surplus spares: none of them may be a tenant's file
 	for _, tn := range made {
-		l, err := e.manager(t, nil, tenancy.Config{}).Acquire(ctx, tn)
+		l, err := e.Manager(t, nil, tenancy.Config{}).Acquire(ctx, tn)
 		if err != nil {
 			t.Fatalf("tenant %s lost its database: %v", tn.Slug, err)
 		}
@@ -605,13 +606,13 @@ func TestSparesSharedBetweenProcesses(t *testing.T) {
 // the tenant marked failed.
 func TestMigrationSurvivesCancelledRequest(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
-	acme := mustProvision(t, old, "acme")
+	e := tenanttest.NewEnv(t)
+	old := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	acme := tenanttest.MustProvision(t, old, "acme")
 	_ = old.Close(ctx)
 	slow := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100000)
 		INSERT INTO notes SELECT 'x' || i FROM n;`
-	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, slow), tenancy.Config{})
+	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`, slow), tenancy.Config{})
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
 	if l, err := m.Acquire(cctx, acme); err == nil {
@@ -625,17 +626,17 @@ func TestMigrationSurvivesCancelledRequest(t *testing.T) {
 	if v := version(t, l); v != 2 {
 		t.Errorf("version %d, want 2", v)
 	}
-	if rec, _ := e.reg.Get(ctx, acme.ID); rec.MigrationStatus != tenancy.MigrationOK {
+	if rec, _ := e.Reg.Get(ctx, acme.ID); rec.MigrationStatus != tenancy.MigrationOK {
 		t.Errorf("tenant marked %s: %s", rec.MigrationStatus, rec.LastError)
 	}
 }
 
 func TestCustomHosts(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
-	a := mustProvision(t, m, "aaa")
-	b := mustProvision(t, m, "bbb")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
+	a := tenanttest.MustProvision(t, m, "aaa")
+	b := tenanttest.MustProvision(t, m, "bbb")
 	for _, bad := range []string{"127.0.0.1", "localhost", "[::1]:8080", "intranet", "a.localhost", "x/y.com"} {
 		if err := m.SetHost(ctx, bad, a.ID); err == nil {
 			t.Errorf("SetHost(%q) accepted a host that would capture platform traffic", bad)
@@ -664,9 +665,9 @@ func TestCustomHosts(t *testing.T) {
 // A deleted tenant's old slugs are held back like its current one.
 func TestDeleteHoldsOldSlugs(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
-	acme := mustProvision(t, m, "acme")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, m, "acme")
 	if err := m.Rename(ctx, acme.ID, "acme-studio"); err != nil {
 		t.Fatal(err)
 	}
@@ -684,10 +685,10 @@ func TestDeleteHoldsOldSlugs(t *testing.T) {
 // logs no tenant as failed.
 func TestForEachOpenStoppedIsNotAFailure(t *testing.T) {
 	var logged bytes.Buffer
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	for _, slug := range []string{"one", "two"} {
-		l, err := m.Acquire(t.Context(), mustProvision(t, m, slug))
+		l, err := m.Acquire(t.Context(), tenanttest.MustProvision(t, m, slug))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -709,14 +710,14 @@ func TestForEachOpenStoppedIsNotAFailure(t *testing.T) {
 // Migrating idle tenants in bulk closes each one after its visit: the handles of the tenants
 // requests use stay open.
 func TestBulkMigrateKeepsActiveHandles(t *testing.T) {
-	e := newEnv(t)
-	old := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	old := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{})
 	for i := range 5 {
-		mustProvision(t, old, fmt.Sprintf("idle-%d", i))
+		tenanttest.MustProvision(t, old, fmt.Sprintf("idle-%d", i))
 	}
-	hot := mustProvision(t, old, "hot")
+	hot := tenanttest.MustProvision(t, old, "hot")
 	_ = old.Close(context.Background())
-	m := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN at TEXT`), tenancy.Config{MaxOpen: 3})
+	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN at TEXT`), tenancy.Config{MaxOpen: 3})
 	l, err := m.Acquire(context.Background(), hot)
 	if err != nil {
 		t.Fatal(err)

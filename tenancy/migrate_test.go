@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -17,13 +18,13 @@ import (
 // before it commits, and the writer enforces foreign keys again afterwards.
 func TestMigrationRebuildsReferencedTable(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := tenanttest.NewEnv(t)
 	v1 := `CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
 		CREATE TABLE children (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parents (id));`
-	old := e.manager(t, migs(t, v1), tenancy.Config{})
-	acme := mustProvision(t, old, "acme")
-	exec(t, old, acme, `INSERT INTO parents VALUES (1, 'a'), (2, 'b')`)
-	exec(t, old, acme, `INSERT INTO children VALUES (10, 1), (11, 2), (12, 2)`)
+	old := e.Manager(t, tenanttest.Migs(t, v1), tenancy.Config{})
+	acme := tenanttest.MustProvision(t, old, "acme")
+	tenanttest.Exec(t, old, acme, `INSERT INTO parents VALUES (1, 'a'), (2, 'b')`)
+	tenanttest.Exec(t, old, acme, `INSERT INTO children VALUES (10, 1), (11, 2), (12, 2)`)
 	if err := old.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 		INSERT INTO parents_new SELECT id, name FROM parents;
 		DROP TABLE parents;
 		ALTER TABLE parents_new RENAME TO parents;`
-	m := e.manager(t, migs(t, v1, rebuild), tenancy.Config{})
+	m := e.Manager(t, tenanttest.Migs(t, v1, rebuild), tenancy.Config{})
 	l, err := m.Acquire(ctx, acme)
 	if err != nil {
 		t.Fatalf("migrating with a rebuilt parent table: %v", err)
@@ -65,13 +66,13 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 	t.Run("ErrDanglingKey", func(t *testing.T) {
 		// A step that leaves a row pointing nowhere is rolled back as a whole.
 		orphan := `ALTER TABLE children ADD COLUMN note TEXT; INSERT INTO children (id, parent_id) VALUES (20, 42);`
-		m2 := e.manager(t, migs(t, v1, rebuild, orphan), tenancy.Config{})
+		m2 := e.Manager(t, tenanttest.Migs(t, v1, rebuild, orphan), tenancy.Config{})
 		_, err := m2.Acquire(ctx, acme)
 		var stepErr *tenancy.MigrationError
 		if !errors.As(err, &stepErr) || !strings.Contains(err.Error(), "row 20 of children refers to a row of parents") {
 			t.Fatalf("a step leaving a dangling key: %v, want a MigrationError naming the row", err)
 		}
-		if rec, _ := e.reg.Get(ctx, acme.ID); rec.SchemaVersion != 2 || rec.MigrationStatus != tenancy.MigrationFailed {
+		if rec, _ := e.Reg.Get(ctx, acme.ID); rec.SchemaVersion != 2 || rec.MigrationStatus != tenancy.MigrationFailed {
 			t.Errorf("registry: version %d status %s, want 2 failed", rec.SchemaVersion, rec.MigrationStatus)
 		}
 		path, _ := m2.Path(acme.ID)
@@ -95,17 +96,17 @@ func TestMigrationRebuildsReferencedTable(t *testing.T) {
 // addresses stay unique. A business made after it (from the new template) has the new table.
 func TestCustomerEmailOptionalMigration(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
+	e := tenanttest.NewEnv(t)
 	all := migrations.Tenant()
 	at := slices.IndexFunc(all, func(m migrations.Migration) bool { return strings.HasSuffix(m.Name, "_customer_email_optional.sql") })
 	if at < 0 {
 		t.Fatal("no customer_email_optional migration")
 	}
-	old := e.manager(t, all[:at], tenancy.Config{})
-	acme := mustProvision(t, old, "acme")
-	exec(t, old, acme, `INSERT INTO staff (id, name, created_at) VALUES (1, 'Ana', 0)`)
-	exec(t, old, acme, `INSERT INTO services (id, name, duration_min, price_currency, created_at, updated_at) VALUES (1, 'Cut', 30, 'EUR', 0, 0)`)
-	exec(t, old, acme, `INSERT INTO customers (id, name, email, phone, notes, created_at) VALUES
+	old := e.Manager(t, all[:at], tenancy.Config{})
+	acme := tenanttest.MustProvision(t, old, "acme")
+	tenanttest.Exec(t, old, acme, `INSERT INTO staff (id, name, created_at) VALUES (1, 'Ana', 0)`)
+	tenanttest.Exec(t, old, acme, `INSERT INTO services (id, name, duration_min, price_currency, created_at, updated_at) VALUES (1, 'Cut', 30, 'EUR', 0, 0)`)
+	tenanttest.Exec(t, old, acme, `INSERT INTO customers (id, name, email, phone, notes, created_at) VALUES
 		(1, 'Eva', 'eva@example.com', '', 'likes tea', 100),
 		(2, 'Pablo', 'noemail:0123456789abcdef0123456789abcdef', '600 111 222', '', 200),
 		(5, 'Walk-in', 'noemail:fedcba9876543210fedcba9876543210', '', '', 300),
@@ -113,14 +114,14 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 		(7, 'Ona', 'noemail:00000000000000000000000000000000', 'n/a +', '', 500),
 		(8, 'Lea', 'noemail:11111111111111111111111111111111', ' 00+34 600.111 ', '', 600)`)
 	for i, customer := range []int{1, 2, 5, 5} {
-		exec(t, old, acme, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at, block_start, block_end, status, created_at, updated_at)
+		tenanttest.Exec(t, old, acme, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at, block_start, block_end, status, created_at, updated_at)
 			VALUES (1, 1, ?1, ?2, ?2 + 1800, ?2, ?2 + 1800, 'confirmed', 0, 0)`, customer, 1_000_000+i*3600)
 	}
 	if err := old.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	m := e.manager(t, nil, tenancy.Config{})
+	m := e.Manager(t, nil, tenancy.Config{})
 	l, err := m.Acquire(ctx, acme)
 	if err != nil {
 		t.Fatalf("lazy migration: %v", err)
@@ -198,7 +199,7 @@ func TestCustomerEmailOptionalMigration(t *testing.T) {
 	}
 
 	// A business created now gets the template at the new version, with the new table.
-	fresh := mustProvision(t, m, "fresh")
+	fresh := tenanttest.MustProvision(t, m, "fresh")
 	fl, err := m.Acquire(ctx, fresh)
 	if err != nil {
 		t.Fatal(err)

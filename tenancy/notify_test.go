@@ -4,16 +4,17 @@ import (
 	"context"
 	"testing"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
 // NextCommit's channel closes when a commit through the writer is visible to readers, and only
 // then (a read does not close it).
 func TestNextCommit(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, migs(t, "CREATE TABLE t (x INTEGER)"), tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, tenanttest.Migs(t, "CREATE TABLE t (x INTEGER)"), tenancy.Config{})
 	ctx := context.Background()
-	l, err := m.Acquire(ctx, mustProvision(t, m, "acme"))
+	l, err := m.Acquire(ctx, tenanttest.MustProvision(t, m, "acme"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -26,18 +27,18 @@ func (r *countingRegistry) BySlug(ctx context.Context, slug string) (tenancy.Ten
 // seen within a quarter second.
 func TestResolverKeepsEntriesUntilTheRegistryChanges(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	reg := &countingRegistry{SQLiteRegistry: e.reg}
+	e := tenanttest.NewEnv(t)
+	reg := &countingRegistry{SQLiteRegistry: e.Reg}
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	advance := func(d time.Duration) { now.Add(int64(d)) }
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: e.dir, Now: clock, IdleTimeout: time.Hour, CacheTTL: 2 * time.Second})
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: e.Dir, Now: clock, IdleTimeout: time.Hour, CacheTTL: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = m.Close(ctx) }()
-	acme := mustProvision(t, m, "acme")
+	acme := tenanttest.MustProvision(t, m, "acme")
 
 	resolve := func(slug string) (tenancy.Tenant, string) {
 		t.Helper()
@@ -60,7 +61,7 @@ func TestResolverKeepsEntriesUntilTheRegistryChanges(t *testing.T) {
 	// Another process records what lookups do not show: last-seen times (what every server's
 	// janitor writes each 30 s), a schema version, a spare, stats, a backup. Nothing is looked up
 	// again for them.
-	cli, err := tenancy.OpenRegistry(ctx, filepath.Join(e.dir, "registry.db"), tenancy.DefaultSlugGrace)
+	cli, err := tenancy.OpenRegistry(ctx, filepath.Join(e.Dir, "registry.db"), tenancy.DefaultSlugGrace)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -31,16 +32,16 @@ func waitSpares(t *testing.T, reg tenancy.Registry, n int) map[string]int {
 
 func TestProvisionFromSpares(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
-	m := e.manager(t, v1, tenancy.Config{Spares: 2})
-	spares := waitSpares(t, e.reg, 2)
+	e := tenanttest.NewEnv(t)
+	v1 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`)
+	m := e.Manager(t, v1, tenancy.Config{Spares: 2})
+	spares := waitSpares(t, e.Reg, 2)
 
-	acme := mustProvision(t, m, "acme")
+	acme := tenanttest.MustProvision(t, m, "acme")
 	if _, ok := spares[acme.ID]; !ok {
 		t.Errorf("tenant %s was not made from a spare (%v)", acme.ID, spares)
 	}
-	refilled := waitSpares(t, e.reg, 2)
+	refilled := waitSpares(t, e.Reg, 2)
 	if _, ok := refilled[acme.ID]; ok {
 		t.Error("a claimed spare is still listed as spare")
 	}
@@ -57,7 +58,7 @@ func TestProvisionFromSpares(t *testing.T) {
 	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Again", Timezone: "UTC"}); !errors.Is(err, tenancy.ErrSlugTaken) {
 		t.Fatalf("err = %v", err)
 	}
-	after := waitSpares(t, e.reg, 2)
+	after := waitSpares(t, e.Reg, 2)
 	for id := range after {
 		path, _ := m.Path(id)
 		if _, err := os.Stat(path); err != nil {
@@ -67,10 +68,10 @@ func TestProvisionFromSpares(t *testing.T) {
 	_ = m.Close(ctx)
 
 	// A new binary with a newer schema discards the old spares and makes new ones.
-	m2 := e.manager(t, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`), tenancy.Config{Spares: 2})
+	m2 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`), tenancy.Config{Spares: 2})
 	var fresh map[string]int
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		fresh = waitSpares(t, e.reg, 2)
+		fresh = waitSpares(t, e.Reg, 2)
 		if allVersion(fresh, 2) {
 			break
 		}
@@ -84,8 +85,8 @@ func TestProvisionFromSpares(t *testing.T) {
 			t.Errorf("outdated spare %s was not removed (%v)", id, err)
 		}
 	}
-	b := mustProvision(t, m2, "bravo")
-	if got, _ := e.reg.Get(ctx, b.ID); got.SchemaVersion != 2 {
+	b := tenanttest.MustProvision(t, m2, "bravo")
+	if got, _ := e.Reg.Get(ctx, b.ID); got.SchemaVersion != 2 {
 		t.Errorf("new tenant registered at version %d, want 2", got.SchemaVersion)
 	}
 }

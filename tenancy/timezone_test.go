@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -12,8 +13,8 @@ import (
 // it; names that are not IANA zones are refused.
 func TestSetTimezone(t *testing.T) {
 	ctx := context.Background()
-	m := newEnv(t).manager(t, nil, tenancy.Config{})
-	tn := mustProvision(t, m, "acme")
+	m := tenanttest.NewEnv(t).Manager(t, nil, tenancy.Config{})
+	tn := tenanttest.MustProvision(t, m, "acme")
 	if _, _, err := m.Resolve(ctx, "acme"); err != nil { // cached with the old zone
 		t.Fatal(err)
 	}

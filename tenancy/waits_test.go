@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -33,9 +34,9 @@ func waitFor[T any](t *testing.T, what string, done <-chan T) T {
 // context's deadline, or Config.ExclusiveWait when the context has none. The tenant is intact
 // afterwards and serves again.
 func TestExclusiveWaitIsBounded(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{ExclusiveWait: 200 * time.Millisecond})
-	tn := mustProvision(t, m, "held")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{ExclusiveWait: 200 * time.Millisecond})
+	tn := tenanttest.MustProvision(t, m, "held")
 	l, err := m.Acquire(context.Background(), tn)
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +81,9 @@ func TestExclusiveWaitIsBounded(t *testing.T) {
 // A request or a job waiting to enter a tenant that an exclusive operation holds waits at most
 // Config.AcquireWait (Visit, ForEachOpen and the middleware all wait this way).
 func TestVisitWaitIsBounded(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
-	tn := mustProvision(t, m, "stuck")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
+	tn := tenanttest.MustProvision(t, m, "stuck")
 	l, err := m.Acquire(context.Background(), tn)
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +121,8 @@ func TestVisitWaitIsBounded(t *testing.T) {
 // setup wrote.
 func TestProvisionWith(t *testing.T) {
 	for _, spares := range []int{0, 1} {
-		e := newEnv(t)
-		m := e.manager(t, nil, tenancy.Config{Spares: spares})
+		e := tenanttest.NewEnv(t)
+		m := e.Manager(t, nil, tenancy.Config{Spares: spares})
 		ctx := context.Background()
 		if spares > 0 {
 			for m.SparesReady() == 0 { // the filler makes one in the background
@@ -129,7 +130,7 @@ func TestProvisionWith(t *testing.T) {
 			}
 		}
 		files := func() (n int) {
-			if err := filepath.WalkDir(filepath.Join(e.dir, "tenants"), func(_ string, d fs.DirEntry, err error) error {
+			if err := filepath.WalkDir(filepath.Join(e.Dir, "tenants"), func(_ string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
 					n++
 				}
@@ -151,13 +152,13 @@ func TestProvisionWith(t *testing.T) {
 		if !errors.Is(err, bad) {
 			t.Fatalf("spares %d: %v, want the setup's error", spares, err)
 		}
-		if list, _ := e.reg.List(ctx); len(list) != 0 {
+		if list, _ := e.Reg.List(ctx); len(list) != 0 {
 			t.Errorf("spares %d: %d tenants registered after a failed setup", spares, len(list))
 		}
 		if spares == 0 && files() != before {
 			t.Errorf("%d files under tenants/ after a failed setup, %d before", files(), before)
 		}
-		if known, _ := e.reg.Spares(ctx); spares > 0 {
+		if known, _ := e.Reg.Spares(ctx); spares > 0 {
 			for id := range known {
 				p, _ := m.Path(id)
 				if _, err := os.Stat(p); err != nil {

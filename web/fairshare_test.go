@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -16,11 +17,11 @@ import (
 // 503 after FairShareWait), while another business's requests go straight through; a handler
 // that ends its turn early lets the next one in.
 func TestFairShare(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
 	share := web.FairShare{N: 1, Wait: 300 * time.Millisecond}
-	mustProvision(t, m, "busy")
-	mustProvision(t, m, "calm")
+	tenanttest.MustProvision(t, m, "busy")
+	tenanttest.MustProvision(t, m, "calm")
 	release := make(chan struct{})
 	started := make(chan string, 10)
 	var releaseMu sync.Mutex
@@ -110,10 +111,10 @@ func TestFairShare(t *testing.T) {
 // A request waiting for its business's turn goes ahead as soon as the turn is given back, in
 // the order the requests came.
 func TestFairShareWaiterGoesNext(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{})
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{})
 	share := web.FairShare{N: 1, Wait: 5 * time.Second}
-	mustProvision(t, m, "aaa")
+	tenanttest.MustProvision(t, m, "aaa")
 	hold := make(chan struct{})
 	started := make(chan string, 4)
 	srv := httptest.NewServer(web.TenantMiddleware(m, share, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {

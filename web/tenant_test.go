@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
@@ -50,12 +51,12 @@ func get(t *testing.T, c *http.Client, url, host string) (int, string, http.Head
 
 func TestMiddleware(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t)
-	v1 := migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
-	old := e.manager(t, v1, tenancy.Config{})
-	acme := mustProvision(t, old, "acme")
-	broken := mustProvision(t, old, "broken")
-	renamed := mustProvision(t, old, "old-name")
+	e := tenanttest.NewEnv(t)
+	v1 := tenanttest.Migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
+	old := e.Manager(t, v1, tenancy.Config{})
+	acme := tenanttest.MustProvision(t, old, "acme")
+	broken := tenanttest.MustProvision(t, old, "broken")
+	renamed := tenanttest.MustProvision(t, old, "old-name")
 	l, _ := old.Acquire(ctx, broken)
 	if _, err := l.DB.Write.Exec(`CREATE TABLE extra (x)`); err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestMiddleware(t *testing.T) {
 	l.Release()
 	_ = old.Close(ctx)
 
-	m := e.manager(t, migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`,
+	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`,
 		`CREATE TABLE extra (id INTEGER PRIMARY KEY)`), tenancy.Config{})
 	if err := m.Rename(ctx, renamed.ID, "new-name"); err != nil {
 		t.Fatal(err)
@@ -121,10 +122,10 @@ func TestMiddleware(t *testing.T) {
 // sign-ups held them) gets 503 after Config.AcquireWait instead of hanging, while the
 // business whose handle is open keeps serving.
 func TestMiddlewareWaitForHandleIsBounded(t *testing.T) {
-	e := newEnv(t)
-	m := e.manager(t, nil, tenancy.Config{MaxOpen: 1, AcquireWait: 100 * time.Millisecond})
-	held := mustProvision(t, m, "held")
-	mustProvision(t, m, "waiting")
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, nil, tenancy.Config{MaxOpen: 1, AcquireWait: 100 * time.Millisecond})
+	held := tenanttest.MustProvision(t, m, "held")
+	tenanttest.MustProvision(t, m, "waiting")
 	l, err := m.Acquire(context.Background(), held)
 	if err != nil {
 		t.Fatal(err)
