@@ -12,6 +12,15 @@ import (
 	"github.com/reserva/reserva/internal/ratelimit"
 )
 
+// loginView is the sign-in form of a business's dashboard.
+type loginView struct {
+	Business string
+	Slug     string
+	Email    string // kept after a failed attempt
+	Error    string
+	Notice   string
+}
+
 // loginNotices are what a redirect to the sign-in page may ask it to say (fixed texts).
 var loginNotices = map[string]string{
 	"everywhere": "You are signed out on every device.",

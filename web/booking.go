@@ -613,3 +613,78 @@ func visitorZone(name string) *time.Location {
 	}
 	return loc
 }
+
+// dayView is one day of the week view.
+type dayView struct {
+	Date   string // YYYY-MM-DD
+	Label  string // Tue 2 Jun
+	Status string // OPEN, FULL, CLOSED
+	URL    string // the day's slots (OPEN days)
+}
+
+// staffOption is one choice of who delivers the service.
+type staffOption struct {
+	Name     string
+	URL      string
+	Selected bool
+}
+
+// daysView lists a week of days for a service (booking or rescheduling).
+type daysView struct {
+	Business, Slug, Title string
+	Service               string
+	Staff                 []staffOption
+	Days                  []dayView
+	PrevURL, NextURL      string
+	Message               string
+}
+
+// slotView is one free start time.
+type slotView struct {
+	Label string // 10:15
+	URL   string // booking: the details form
+	Start string // rescheduling: posted
+	Staff int64
+}
+
+// slotsView lists a day's free times.
+type slotsView struct {
+	Business, Slug, Title string
+	Service, Day          string
+	Slots                 []slotView
+	PostURL               string // set when choosing a slot posts (rescheduling)
+	BackURL               string
+	Message               string
+}
+
+// detailsView is the customer's details form.
+type detailsView struct {
+	Business, Slug           string
+	Service, When            string
+	Action                   string
+	Start, Staff, Key        string
+	Name, Email, Phone, Note string
+	TZ                       string // the browser's time zone, filled in by app.js
+	Errors                   map[string]string
+	Message                  string
+	// When the chosen time was lost (taken meanwhile, or passed): that day's other free times
+	// with the same staff member (anyone's, for "anyone") to choose from, the details kept; or, with none left, where to
+	// choose another day.
+	Choices      []slotView
+	OtherDaysURL string
+	Cutoff       string // until when the booking can be changed online, said before booking
+}
+
+// manageView is the customer's page for one booking.
+type manageView struct {
+	Business, Slug       string
+	Service, Staff, When string
+	Status               string
+	Pending              bool // awaiting the business's confirmation
+	Token                string
+	New                  bool
+	Message              string
+	CanChange            bool
+	Cutoff               string // when changes end online, or that they have
+	LocalWhen            string // the time in the customer's own zone, when it differs
+}

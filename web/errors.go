@@ -96,3 +96,10 @@ func sentence(msg string) string {
 	}
 	return string(unicode.ToUpper(r)) + msg[size:]
 }
+
+// errorView is an error page: a status, a headline and what the visitor can do.
+type errorView struct {
+	Status  int
+	Title   string
+	Message string
+}

@@ -309,3 +309,22 @@ func named(pattern string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// tenantHomeView is what the public landing page of a business shows.
+type tenantHomeView struct {
+	Name     string
+	Timezone string
+	Address  string
+	Services []serviceView
+	Brand    string // #rrggbb
+	LogoURL  string // "" without a logo
+}
+
+type serviceView struct {
+	Name        string
+	Description string
+	Duration    string // "30 min", "1 h 30 min"
+	Price       string // "25.00 EUR"
+	Class       bool
+	BookURL     string
+}

@@ -166,3 +166,11 @@ func (s *Server) tooManySignups(w http.ResponseWriter, r *http.Request) string {
 	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait)))
 	return "Too many sign-ups from your address. Please try again in " + humanWait(wait) + "."
 }
+
+// signupView is the sign-up form of a new business.
+type signupView struct {
+	Name, Slug, Timezone, Email string
+	GuessZone                   bool // a fresh form: app.js picks the browser's zone
+	Errors                      map[string]string
+	Message                     string
+}
