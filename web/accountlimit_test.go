@@ -67,3 +67,18 @@ func TestLoginLimitPerAccount(t *testing.T) {
 		t.Errorf("sign-in after the reset: %d, want 303", status)
 	}
 }
+
+// An email longer than any account's is refused as wrong at once: it is not kept in the
+// per-account throttle (a body may hold a megabyte of it), logged, or shown back.
+func TestLoginOverlongEmail(t *testing.T) {
+	srv, _ := site(t)
+	long := strings.Repeat("a", 100_000) + "@acme.example"
+	status, body, _ := send(t, from(t, "127.0.0.9"), "POST", srv.URL+"/acme/admin/login",
+		url.Values{"email": {long}, "password": {"guess"}}.Encode(), form)
+	if status != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") {
+		t.Errorf("overlong email: %d", status)
+	}
+	if strings.Contains(body, strings.Repeat("a", 1000)) {
+		t.Errorf("the page shows the overlong email back (%d bytes)", len(body))
+	}
+}

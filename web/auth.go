@@ -48,6 +48,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusTooManyRequests, loginPage(v))
 		return
 	}
+	// No account has an email this long: it is wrong, and not worth keeping in the throttle or
+	// the log (a body may hold a megabyte of it).
+	if len(v.Email) > domain.MaxEmailLen {
+		v.Email = ""
+		v.Error = "The email or password is wrong."
+		render(w, r, http.StatusUnauthorized, loginPage(v))
+		return
+	}
 	// And per account, whichever addresses the guesses come from.
 	account := accountKey(l.Tenant.ID, v.Email)
 	wait, backoff := s.accountLimit.attempt(account)

@@ -32,7 +32,9 @@ type accountAttempts struct {
 	until time.Time // no sign-in before this
 }
 
-// maxAccounts bounds the throttle's memory: past it, it starts afresh.
+// maxAccounts bounds the throttle's memory (keys are at most a business id and a
+// domain.MaxEmailLen email): past it, accounts that are not backing off are forgotten, and only
+// if every one is does it start afresh.
 const maxAccounts = 100_000
 
 func newAccountThrottle(now func() time.Time) *accountThrottle {
@@ -49,7 +51,7 @@ func (a *accountThrottle) attempt(key string) (wait, backoff time.Duration) {
 	at := a.accounts[key]
 	if at == nil || now.Sub(at.last) > accountForgetAfter {
 		if len(a.accounts) >= maxAccounts {
-			clear(a.accounts)
+			a.forgetIdleLocked(now)
 		}
 		at = &accountAttempts{}
 		a.accounts[key] = at
@@ -67,6 +69,19 @@ func (a *accountThrottle) attempt(key string) (wait, backoff time.Duration) {
 		at.until = now.Add(backoff)
 	}
 	return 0, backoff
+}
+
+// forgetIdleLocked makes room by forgetting every account that does not refuse sign-ins now: a
+// flood of made-up emails must not wipe the back-off of the accounts being guessed at.
+func (a *accountThrottle) forgetIdleLocked(now time.Time) {
+	for key, at := range a.accounts {
+		if !now.Before(at.until) {
+			delete(a.accounts, key)
+		}
+	}
+	if len(a.accounts) >= maxAccounts {
+		clear(a.accounts)
+	}
 }
 
 // succeeded forgets account key's attempts.

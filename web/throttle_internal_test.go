@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -38,5 +39,24 @@ func TestAccountThrottle(t *testing.T) {
 	now = now.Add(accountForgetAfter + time.Hour)
 	if wait, backoff := a.attempt("acme/y"); wait != 0 || backoff != 0 {
 		t.Errorf("a day later: wait %s, backoff %s", wait, backoff)
+	}
+}
+
+// A throttle full of made-up emails forgets those, not the accounts that are backing off: a
+// flood of junk sign-ins must not reset the back-off of the account being guessed at.
+func TestAccountThrottleFullKeepsBackoffs(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	a := newAccountThrottle(func() time.Time { return now })
+	for range accountFreeAttempts + 1 {
+		a.attempt("acme/owner")
+	}
+	for i := range maxAccounts {
+		a.attempt(fmt.Sprintf("acme/junk-%d", i))
+	}
+	if wait, _ := a.attempt("acme/owner"); wait <= 0 {
+		t.Errorf("after %d made-up emails the guessed account waits %s, want its back-off kept", maxAccounts, wait)
+	}
+	if n := len(a.accounts); n > maxAccounts {
+		t.Errorf("%d accounts kept, want at most %d", n, maxAccounts)
 	}
 }
