@@ -36,6 +36,11 @@ func ParseProxies(list string) (Proxies, error) {
 		if err != nil {
 			return nil, fmt.Errorf("trusted proxy %q is not a CIDR prefix (such as 10.0.0.0/8)", f)
 		}
+		// Addresses are compared unmapped (trusted), so an IPv4-mapped prefix such as
+		// ::ffff:10.0.0.0/104 becomes the IPv4 prefix it names.
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		out = append(out, p.Masked())
 	}
 	return out, nil

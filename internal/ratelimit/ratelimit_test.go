@@ -13,6 +13,10 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mapped, err := ratelimit.ParseProxies("::ffff:10.0.0.0/104") // 10.0.0.0/8, written IPv4-mapped
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, peer string
 		proxies    ratelimit.Proxies
@@ -31,6 +35,7 @@ func TestClient(t *testing.T) {
 		{"ForwardedPort", "[2001:db8:ffff::1]:443", proxies, map[string]string{"Forwarded": `For="198.51.100.7:1234"`}, "198.51.100.7"},
 		{"XForwardedForFirst", "10.1.2.3:4000", proxies, map[string]string{"Forwarded": "for=6.6.6.6", "X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"},
 		{"MappedIPv4", "[::ffff:10.1.2.3]:4000", proxies, map[string]string{"X-Forwarded-For": "::ffff:198.51.100.7"}, "198.51.100.7"},
+		{"MappedPrefix", "10.1.2.3:4000", mapped, map[string]string{"X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := http.NewRequest("GET", "/", nil)
