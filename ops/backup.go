@@ -271,23 +271,22 @@ func dropSecrets(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = db.Close() }() // the transaction below committed or failed already
+	defer func() { _ = db.Close() }() // each statement below committed or failed already
 	db.SetMaxOpenConns(1)
-	return withTx(ctx, db, func(tx *sql.Tx) error {
-		for _, table := range copySecrets {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				continue // a backup from before the table existed
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+ident(table)); err != nil {
-				return fmt.Errorf("empty %s: %w", table, err)
-			}
+	// No transaction: the file is a scratch copy that the caller removes when this fails.
+	for _, table := range copySecrets {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+			return err
 		}
-		return nil
-	})
+		if n == 0 {
+			continue // a backup from before the table existed
+		}
+		if _, err := db.ExecContext(ctx, `DELETE FROM `+ident(table)); err != nil {
+			return fmt.Errorf("empty %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // fetchBackup downloads and checks a backup of tenant tenantID into a scratch file beside the

@@ -9,8 +9,6 @@ package ops
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/reserva/reserva/tenancy"
 )
@@ -27,18 +25,6 @@ type Service struct {
 // New returns the Service over m. It holds no state of its own: making one per use is cheap.
 func New(m *tenancy.Manager) *Service {
 	return &Service{m: m, reg: m.Registry(), cfg: m.Config()}
-}
-
-// withTx runs fn in a write transaction of db and commits it, or rolls back if fn fails.
-func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	return tx.Commit()
 }
 
 // Backups lists tenant tenantID's backups, newest first.
