@@ -16,6 +16,7 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/tenancy"
@@ -52,12 +53,8 @@ func manager(t *testing.T, dir string, reg tenancy.Registry, ms []migrations.Mig
 // request, and skips a tenant whose migration failed, which stays marked.
 func TestSweep(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	v1 := migs(t, `CREATE TABLE notes (body TEXT)`)
 	old := manager(t, dir, reg, v1)
 	var ts []tenancy.Tenant
@@ -391,12 +388,8 @@ func (o *observer) OutboxBacklog(n int)           { o.mu.Lock(); o.backlog = n; 
 // the tenants that could be counted still are.
 func TestStatsReportsFailingTenant(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	m := manager(t, dir, reg, nil)
 	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "fine", Name: "F", Timezone: "UTC"}); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -39,12 +39,8 @@ func (o *outbox) Send(_ context.Context, m jobs.Mail) error {
 // would mail dead links, and no other test follows a mailed link back through the server.
 func TestMailedLinksOpenTheirPages(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -275,12 +276,8 @@ func (r *recordMailer) Send(_ context.Context, m jobs.Mail) error {
 // mail clients fold a second message with the same Message-ID into the first.
 func TestMessageIDsNeverRepeat(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	m := manager(t, dir, reg, nil)
 	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
 	if err != nil {

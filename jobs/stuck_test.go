@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -19,12 +19,8 @@ import (
 // and no business sent mail.
 func TestJobsSkipStuckTenant(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet,
 		AcquireWait: 100 * time.Millisecond, ExclusiveWait: time.Hour})
 	if err != nil {
@@ -155,12 +151,8 @@ func (s stallingMailer) Send(ctx context.Context, m jobs.Mail) error {
 // is recorded as failed, to be retried.
 func TestMailStalledTenantBounded(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = reg.Close() }()
+	e := tenanttest.NewEnv(t)
+	dir, reg := e.Dir, e.Reg
 	m := manager(t, dir, reg, nil)
 	for i := range 4 {
 		tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: fmt.Sprintf("biz-%d", i), Name: "Biz", Timezone: "UTC"})
