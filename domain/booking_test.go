@@ -396,8 +396,8 @@ func TestValidation(t *testing.T) {
 	if e := (*domain.Error)(nil); !asError(err, &e) || !strings.Contains(e.Message, "09:00–13:00 and 12:00–15:00 overlap") {
 		t.Errorf("overlapping hours: %v", err)
 	}
-	if services, _ := s.Services(ctx, true); len(services) != 0 {
-		t.Errorf("an invalid service was stored: %+v", services)
+	if services, err := s.Services(ctx, true); err != nil || len(services) != 0 {
+		t.Errorf("an invalid service was stored: %+v %v", services, err)
 	}
 	st, _ := s.Settings(ctx)
 	st.SlotStep = 7 * time.Minute

@@ -116,15 +116,15 @@ func TestMailDelivery(t *testing.T) {
 
 	box := &sink{}
 	serveSMTP(t, box, addr)
-	if r, _ := jobs.DeliverMail(ctx, m, cfg, false); r.Sent != 0 {
-		t.Errorf("retried before the backoff: %s", r)
+	if r, err := jobs.DeliverMail(ctx, m, cfg, false); err != nil || r.Sent != 0 {
+		t.Errorf("retried before the backoff: %s %v", r, err)
 	}
 	now.Add(int64(2 * time.Minute))
 	if r, err := jobs.DeliverMail(ctx, m, cfg, false); err != nil || r.Sent != 2 {
 		t.Fatalf("after the backoff: %s %v", r, err)
 	}
-	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Sent != 0 {
-		t.Errorf("sent again: %s", r)
+	if r, err := jobs.DeliverMail(ctx, m, cfg, true); err != nil || r.Sent != 0 {
+		t.Errorf("sent again: %s %v", r, err)
 	}
 	msgs := box.all()
 	if len(msgs) != 2 {
@@ -157,8 +157,8 @@ func TestMailDelivery(t *testing.T) {
 	if err != nil || r.Reminders != 1 || r.Sent != 1 {
 		t.Errorf("reminder run: %s %v", r, err)
 	}
-	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Reminders != 0 || r.Sent != 0 {
-		t.Errorf("second reminder run: %s", r)
+	if r, err := jobs.DeliverMail(ctx, m, cfg, true); err != nil || r.Reminders != 0 || r.Sent != 0 {
+		t.Errorf("second reminder run: %s %v", r, err)
 	}
 }
 
@@ -236,8 +236,8 @@ func TestPasswordResetMail(t *testing.T) {
 	if u, err := s.ResetPassword(ctx, secret, "a brand new password", true); err != nil || u.Email != "owner@acme.example" {
 		t.Errorf("the mailed link does not reset: %v", err)
 	}
-	if r, _ := jobs.DeliverMail(ctx, m, cfg, true); r.Sent != 0 {
-		t.Errorf("sent twice: %s", r)
+	if r, err := jobs.DeliverMail(ctx, m, cfg, true); err != nil || r.Sent != 0 {
+		t.Errorf("sent twice: %s %v", r, err)
 	}
 }
 

@@ -281,8 +281,8 @@ func TestDeleteErasesBackups(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(blobDir, acme.ID, "*")); len(left) != 0 {
 		t.Errorf("blobs left: %v", left)
 	}
-	if b, _ := m.Registry().Backups(ctx, acme.ID); len(b) != 0 {
-		t.Errorf("backup records left: %v", b)
+	if b, err := m.Registry().Backups(ctx, acme.ID); err != nil || len(b) != 0 {
+		t.Errorf("backup records left: %v %v", b, err)
 	}
 	if b, _ := m.Registry().Backups(ctx, keep.ID); len(b) != 1 {
 		t.Errorf("another tenant's backups: %d", len(b))

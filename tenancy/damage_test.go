@@ -291,8 +291,8 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	if got.MigrationStatus != tenancy.MigrationFailed {
 		t.Errorf("registry: %s %q, want failed", got.MigrationStatus, got.LastError)
 	}
-	if list, _ := e.Reg.Backups(ctx, acme.ID); len(list) != 0 {
-		t.Errorf("the damaged copy was recorded: %v", list)
+	if list, err := e.Reg.Backups(ctx, acme.ID); err != nil || len(list) != 0 {
+		t.Errorf("the damaged copy was recorded: %v %v", list, err)
 	}
 }
 

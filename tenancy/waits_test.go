@@ -152,8 +152,8 @@ func TestProvisionWith(t *testing.T) {
 		if !errors.Is(err, bad) {
 			t.Fatalf("spares %d: %v, want the setup's error", spares, err)
 		}
-		if list, _ := e.Reg.List(ctx); len(list) != 0 {
-			t.Errorf("spares %d: %d tenants registered after a failed setup", spares, len(list))
+		if list, err := e.Reg.List(ctx); err != nil || len(list) != 0 {
+			t.Errorf("spares %d: %d tenants registered after a failed setup (%v)", spares, len(list), err)
 		}
 		if spares == 0 && files() != before {
 			t.Errorf("%d files under tenants/ after a failed setup, %d before", files(), before)
