@@ -43,6 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
 	cfg.create = true
+	cfg.replicaAttach = true
 	serverGC()
 	// A busy business still gets one core less than the machine has, not one share less.
 	cfg.fairShare = max(1, serverProcs()-1)

@@ -121,6 +121,9 @@ type config struct {
 	fairShare   int    // requests of one tenant at once (0: the web default)
 	replica     string // replica URL ("" = no replication)
 	replicaAck  string // "sync" (default) or "async" (serve only)
+	// replicaAttach: this command replicates the databases it opens (serve); the others only
+	// erase a deleted business's replica.
+	replicaAttach bool
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -234,7 +237,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		OnMigrate: cfg.onMigrate,
 	}
 	if rep != nil {
-		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep}, cfg.replicaAck == "async"
+		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
 	}
 	m, err := tenancy.NewManager(reg, tcfg)
 	if err != nil {

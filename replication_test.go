@@ -150,3 +150,38 @@ func count(t *testing.T, path, q string, args ...any) int {
 	}
 	return n
 }
+
+// TestCLIDeleteErasesReplica: a business that serve replicated, deleted with the CLI given the
+// same --replica, leaves nothing under the replica that names it.
+func TestCLIDeleteErasesReplica(t *testing.T) {
+	data := t.TempDir()
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+	id := tenantID(t, data, "acme")
+	s3 := replicatest.NewS3(t, "prod")
+	base, errOut, stop := startServe(t, data, "--replica", s3.URL)
+	if status, _, _ := httpGet(t, base+"/acme"); status != http.StatusOK {
+		t.Fatalf("GET /acme = %d", status)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, errOut.String())
+	}
+	named := func() (keys []string) {
+		for _, k := range s3.Keys(t) {
+			if strings.Contains(k, id) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	if len(named()) == 0 {
+		t.Fatal("the replica holds nothing of acme after serving it")
+	}
+	if code, out, errOut := reserva(t, "", "tenants", "delete", "--data", data, "--slug", "acme", "--yes", "--replica", s3.URL); code != 0 {
+		t.Fatalf("delete: %q %q", out, errOut)
+	}
+	if left := named(); len(left) != 0 {
+		t.Errorf("after deleting acme the replica still holds %v", left)
+	}
+}
