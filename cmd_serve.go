@@ -63,6 +63,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if p.replica != nil {
+		met.Replication(func() metrics.ReplicaTotals {
+			t := p.replica.Totals()
+			return metrics.ReplicaTotals{Attached: t.Attached, MaxLag: t.MaxLag, BytesShipped: t.BytesShipped}
+		})
+	}
 	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a
 	// customer first meets them.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,12 @@ func TestServeReplicaAcknowledgedBooking(t *testing.T) {
 		t.Fatalf("createBooking = %d %q %v; log:\n%s", status, bookingID, errs, errOut.String())
 	}
 
+	// acme and the registry are attached, and bytes went out.
+	_, metricsText, _ := httpGet(t, base+"/metrics")
+	if !strings.Contains(metricsText, "\nreserva_replica_attached 2\n") || !regexp.MustCompile(`\nreserva_replica_shipped_bytes_total [1-9]`).MatchString(metricsText) {
+		t.Errorf("/metrics lacks the replication figures:\n%s", grepLines(metricsText, "reserva_replica"))
+	}
+
 	// Restore while the server runs: the acknowledgement promised the replica has it.
 	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{})
 	if err != nil {
@@ -184,4 +191,15 @@ func TestCLIDeleteErasesReplica(t *testing.T) {
 	if left := named(); len(left) != 0 {
 		t.Errorf("after deleting acme the replica still holds %v", left)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
