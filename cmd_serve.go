@@ -20,6 +20,7 @@ import (
 	"github.com/reserva/reserva/graph"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/ratelimit"
+	"github.com/reserva/reserva/internal/shutdown"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -165,9 +166,11 @@ func newWebServer(p *platform, cfg config, f serveFlags, scheduler *jobs.Schedul
 	}
 }
 
-// newHTTPServer serves h with a time limit on every phase of a request.
+// newHTTPServer serves h with a time limit on every phase of a request. Its Shutdown also
+// reaches the websockets (which it does not wait for): they close with 1001 and give their
+// business's lease back, so the tenant databases can close.
 func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -176,6 +179,8 @@ func newHTTPServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
+	shutdown.Notify(srv)
+	return srv
 }
 
 // announce tells the operator where Reserva runs, and the demo business's addresses.

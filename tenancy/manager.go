@@ -117,6 +117,8 @@ type entry struct {
 	lastUsed time.Time
 	// exclusive is non-nil while Exclusive runs (delete, restore); it is closed when it ends.
 	exclusive chan struct{}
+	// evict, once a lease asked for it (Lease.Done), is closed when Exclusive starts.
+	evict chan struct{}
 	// failed is the last open error and when it happened: callers that waited for the lock
 	// during that attempt get its result instead of each retrying a broken migration.
 	failed   error
@@ -703,6 +705,7 @@ func (m *Manager) Exclusive(ctx context.Context, id string, fn func() error) err
 	}
 	gate := make(chan struct{})
 	e.exclusive = gate
+	m.evictLocked(e)
 	m.mu.Unlock()
 
 	defer func() {
