@@ -106,6 +106,8 @@ type Manager struct {
 
 	stop chan struct{}
 	bg   sync.WaitGroup // the janitor and the spare filler
+
+	hooks faultHooks // tests only
 }
 
 type entry struct {
