@@ -182,6 +182,11 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		spareWake: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
+	// Sign-ups a crash interrupted after their registration, before RemoveLeftovers takes
+	// their scratch files for abandoned ones (see provision.go).
+	if n, err := m.finishProvisioning(context.Background()); err != nil {
+		cfg.Logger.Error("finish interrupted provisioning", "moved", n, "err", err)
+	}
 	// Copies of businesses' data that a killed backup, restore or export left behind.
 	if n, err := m.RemoveLeftovers(); err != nil {
 		cfg.Logger.Error("remove leftover scratch files", "removed", n, "err", err)

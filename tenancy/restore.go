@@ -3,9 +3,7 @@ package tenancy
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -63,24 +61,11 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 
 // ProvisionFrom makes a new tenant n whose database is a copy of the file at src (a restored
 // backup at schema version version, checked by the caller). The copy is durable before the
-// tenant is registered; a failed registration removes it.
+// tenant is registered and keeps a scratch name until then (see provision.go): a failed
+// registration removes it, and a crash never leaves a business's data under a tenant's name
+// that no registry row knows.
 func (m *Manager) ProvisionFrom(ctx context.Context, n NewTenant, src string, version int) (Tenant, error) {
-	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
+	t := Tenant{Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
 		SchemaVersion: version, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
-	path, err := m.Path(t.ID)
-	if err != nil {
-		return Tenant{}, err
-	}
-	if err := copyFileDurably(src, path); err != nil {
-		return Tenant{}, err
-	}
-	if err := m.reg.Create(ctx, t, false); err != nil {
-		err = fmt.Errorf("register tenant %s: %w", n.Slug, err)
-		if rerr := os.Remove(path); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove unregistered copy: %w", rerr))
-		}
-		return Tenant{}, err
-	}
-	m.cache.invalidate()
-	return t, nil
+	return m.provisionFile(ctx, t, src)
 }
