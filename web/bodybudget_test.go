@@ -79,7 +79,7 @@ func TestBodyBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }() // read in full below
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, res.Header, string(b)
 	}
