@@ -76,10 +76,10 @@ func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
 // anyone can reach it: setup runs on the new database while it is still unregistered, and only
 // then is the tenant registered. Either everything is done or nothing is left: a failing setup
 // or registration removes the file, and no registry row, slug or lease outlives the attempt.
-// (Setup works on a locked scratch file, <id>.db.provision-*, renamed into place when it is
-// done: a crash during setup leaves a scratch file that start-up removes, never a business
-// without an owner. Only a crash between that rename and the registration leaves a file no
-// registry row names.)
+// (Setup works on a locked scratch file, <id>.db.provision-*, renamed into place once the
+// tenant is registered: a crash during setup leaves a scratch file that start-up removes, never
+// a business without an owner, and one after the registration a file that start-up puts in
+// place; see provision.go.)
 // The lease given to setup is not the Manager's: setup must not keep it, nor Release it.
 func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(context.Context, *Lease) error) (Tenant, error) {
 	n.Name = strings.TrimSpace(n.Name)
@@ -94,7 +94,6 @@ func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(con
 		return m.provisionSetUp(ctx, t, setup)
 	}
 	for {
-		spare := true
 		select {
 		case t.ID = <-m.spares:
 			select {
@@ -102,23 +101,14 @@ func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(con
 			default:
 			}
 		default:
-			spare = false
-			id, err := m.newTenantFile(ctx)
-			if err != nil {
-				return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
-			}
-			t.ID = id
+			return m.provisionCopy(ctx, t)
 		}
-		err := m.reg.Create(ctx, t, spare)
+		err := m.reg.Create(ctx, t, true)
 		if errors.Is(err, ErrSpareTaken) {
 			continue // another process claimed it (its file is that tenant's now): take the next
 		}
 		if err != nil {
-			if spare {
-				m.putBackSpare(t.ID)
-			} else if path, perr := m.Path(t.ID); perr == nil {
-				err = errors.Join(err, removeFile(path))
-			}
+			m.putBackSpare(t.ID)
 			return Tenant{}, err
 		}
 		break
@@ -138,14 +128,14 @@ func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(conte
 	if err != nil {
 		return Tenant{}, err
 	}
-	work, done, release, err := holdForSetUp(path)
+	work, ready, release, err := holdForSetUp(path)
 	if err != nil {
 		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, errors.Join(err, removeDBFiles(path)))
 	}
 	defer release()
 	if err = m.setUp(ctx, t, work, setup); err == nil {
-		if err = done(); err == nil {
-			err = m.reg.Create(ctx, t, false)
+		if err = ready(); err == nil {
+			err = m.registerAndPlace(ctx, t, work, path, release)
 		}
 	}
 	if err != nil {

@@ -106,6 +106,8 @@ type Manager struct {
 
 	stop chan struct{}
 	bg   sync.WaitGroup // the janitor and the spare filler
+
+	hooks faultHooks // tests only
 }
 
 type entry struct {
@@ -181,6 +183,11 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 		spares:    make(chan string, max(cfg.Spares, 0)),
 		spareWake: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
+	}
+	// Sign-ups a crash interrupted after their registration, before RemoveLeftovers takes
+	// their scratch files for abandoned ones (see provision.go).
+	if n, err := m.finishProvisioning(context.Background()); err != nil {
+		cfg.Logger.Error("finish interrupted provisioning", "moved", n, "err", err)
 	}
 	// Copies of businesses' data that a killed backup, restore or export left behind.
 	if n, err := m.RemoveLeftovers(); err != nil {

@@ -41,6 +41,8 @@ type Server struct {
 	Blobs blob.Store
 	// FairShare bounds how many requests of one business run at once (zero: the defaults).
 	FairShare FairShare
+	// BodyBudget bounds the bytes of request bodies buffered at once (zero: the defaults).
+	BodyBudget BodyBudget
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
 	// client; without them every request's client is its direct peer.
 	TrustedProxies ratelimit.Proxies
@@ -154,7 +156,7 @@ func (s *Server) Handler() http.Handler {
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = s.requireUTF8(h)
-	h = bufferBody(h) // the whole body is in before the request takes its business's turn
+	h = bufferBody(newBodyBudget(s.BodyBudget), h) // the whole body is in before the request takes its business's turn
 	h = limitBody(h)
 	h = securityHeaders(h)
 	h = s.recoverPanics(h)
