@@ -80,8 +80,8 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 			return fmt.Errorf("delete tenant %s: %w", id, err)
 		}
 		// Erasure covers every copy: blobs (uploads) and backups too.
-		if m.cfg.Blobs != nil {
-			if _, err := m.cfg.Blobs.DeletePrefix(ctx, id+"/"); err != nil {
+		if m.cfg.EraseElsewhere != nil {
+			if err := m.cfg.EraseElsewhere(ctx, id); err != nil {
 				return fmt.Errorf("delete tenant %s: %w", id, err)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 )
 
@@ -48,8 +47,11 @@ type Config struct {
 	// end, when its context allows longer: default DefaultExclusiveWait. New leases wait while
 	// it does.
 	ExclusiveWait time.Duration
-	// Blobs holds backups and uploads (nil: backups are not available).
-	Blobs blob.Store
+	// EraseElsewhere, when set, erases what a tenant keeps outside the data directory and the
+	// registry (its uploads and backups in the blob store) as a step of Delete: after its files,
+	// before its registry row, so that running an interrupted Delete again finishes the job. The
+	// Manager does not know where that is; whoever holds the store says (ops.EraseBlobs).
+	EraseElsewhere func(ctx context.Context, id string) error
 	// Spares is how many empty, migrated tenant databases to keep ready, so that a sign-up only
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int
@@ -196,7 +198,7 @@ func NewManager(reg Registry, cfg Config) (*Manager, error) {
 func (m *Manager) Registry() Registry { return m.reg }
 
 // Config returns the Manager's configuration, defaults filled in (for the packages that work
-// beside it on its tenants: backups use its blob store, clock and logger).
+// beside it on its tenants: backups use its clock and logger).
 func (m *Manager) Config() Config { return m.cfg }
 
 // LatestVersion is the tenant schema version this binary migrates to.

@@ -355,7 +355,7 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 func writeZip(ctx context.Context, tenants *tenancy.Manager, t tenancy.Tenant, f *os.File) error {
 	zw := zip.NewWriter(f)
 	zw.RegisterCompressor(zip.Deflate, fastDeflate)
-	_, err := ops.New(tenants).ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+	_, err := ops.New(tenants, nil).ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
 		return nopCloser{w}, err // the zip ends each file when the next begins
 	})
