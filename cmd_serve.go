@@ -78,7 +78,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg}, p.log, met)
+	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg, Blobs: p.blobs}, p.log, met)
 	if err != nil {
 		return err
 	}

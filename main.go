@@ -23,6 +23,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -219,8 +220,8 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, errors.Join(err, reg.Close())
 	}
 	m, err := tenancy.NewManager(reg, tenancy.Config{
-		Blobs:   blobs,
-		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
+		EraseElsewhere: ops.EraseBlobs(blobs),
+		DataDir:        cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
 		OnMigrate: cfg.onMigrate,
 	})
 	if err != nil {

@@ -24,7 +24,8 @@ import (
 //     it is registered (scratch).
 //   - <id>.export-*.zip: a dashboard export being zipped (scratch).
 //   - DataDir/mail/<id>/: mail written as files when no SMTP server is set.
-//   - blobs under <id>/: backups, logos (and the blob store's own temporary files there).
+//   - blobs under <id>/: backups, logos (and the blob store's own temporary files there),
+//     erased through Config.EraseElsewhere (ops.EraseBlobs).
 //   - the registry: its row, hosts, old slugs, backup records and stats (secure_delete, and
 //     the WAL truncated after the delete); the tombstone keeps the slug only, not the id.
 //   - DataDir/tmp/<id>-*: backup snapshots of releases before this layout.

@@ -2,229 +2,188 @@ package tenancy
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
+	"unicode/utf8"
 )
 
-// A new tenant's database is made under a scratch name beside its final one,
-// <id>.db.provision-*, held locked (flock) while it is filled and synced, and is renamed to
-// <id>.db only after the registry row exists. So a crash leaves one of:
-//   - a scratch file and no row: the sign-up was never acknowledged; start-up removes the file
-//     (RemoveLeftovers), as it does a killed backup's copy;
-//   - a row and a complete scratch file: start-up (finishProvisioning) renames it into place;
-//   - a row and <id>.db: done.
-//
-// A file at <id>.db that no row names (left by a crash of an older release between the rename
-// and the registration, or between copying a spare and recording it) is renamed to
-// <id>.db.orphan-<time> by start-up and logged: it may hold a business's data, so it is kept
-// for the operator rather than removed, under a name erasure of that id still finds.
+// newID returns a random tenant id: 128 bits as 26 lowercase base32 characters. Ids are opaque;
+// they say nothing about the tenant and spread files evenly over the two-character directories.
+func newID() string { return strings.ToLower(rand.Text()) }
 
-// orphanGrace is how old an unregistered <id>.db must be before start-up sets it aside: a
-// younger one may be a spare or a sign-up of another process (the CLI beside the server) in
-// the moment between two of its steps.
-const orphanGrace = 10 * time.Minute
-
-// copyToScratch copies src to a new locked scratch file <path>.provision-*, synced with its
-// directory entry, and returns it (the caller closes it, which lets go of the lock).
-func copyToScratch(src, path string) (s *Scratch, err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = in.Close() }() // only read
-	dir := filepath.Dir(path)
-	out, err := createScratch(dir, filepath.Base(path)+".provision-*")
-	if err != nil {
-		return nil, err
-	}
-	if _, err = io.Copy(out, in); err == nil {
-		err = out.Sync()
-	}
-	if err == nil {
-		err = SyncDir(dir)
-	}
-	if err != nil {
-		out.Remove()
-		return nil, err
-	}
-	return out, nil
+// NewTenant is what a business gives when it signs up.
+type NewTenant struct {
+	Slug     string
+	Name     string
+	Timezone string // IANA name, e.g. Europe/Madrid
 }
 
-// registerAndPlace registers t, whose complete database waits at the scratch name work (locked
-// by the caller until release), then renames it to path, all with t's requests held at its
-// lock (none may open t before its file is in place). An error means t was not registered; the
-// caller removes work. Once t is registered it counts as made: a failing rename is logged and
-// finished by the next start-up (finishProvisioning).
-func (m *Manager) registerAndPlace(ctx context.Context, t Tenant, work, path string, release func()) error {
-	return m.Exclusive(ctx, t.ID, func() error {
-		defer release() // before any SQLite connection opens the file: closing drops its locks
-		if err := m.hooks.fault("provision.register"); err != nil {
-			return err
-		}
-		if err := m.reg.Create(ctx, t, false); err != nil {
-			return err
-		}
-		err := m.hooks.fault("provision.place")
-		if err == nil {
-			err = placeFile(work, path)
-		}
-		if err != nil {
-			m.cfg.Logger.ErrorContext(ctx, "put a new tenant's database in place: the next start-up finishes it",
-				"tenant", t.Slug, "tenant_id", t.ID, "file", work, "err", err)
-		}
-		return nil
-	})
-}
-
-// provisionCopy is ProvisionWith without setup and without a spare: the template is copied to
-// a scratch file of a new id, which is registered and then put in place.
-func (m *Manager) provisionCopy(ctx context.Context, t Tenant) (Tenant, error) {
-	tmpl, err := m.templatePath(ctx)
-	if err != nil {
-		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+// Validate checks every field and says what is wrong with each bad one.
+func (n NewTenant) Validate() error {
+	var errs []error
+	if err := ValidateSlug(n.Slug); err != nil {
+		errs = append(errs, err)
 	}
-	return m.provisionFile(ctx, t, tmpl)
+	if name := strings.TrimSpace(n.Name); name == "" {
+		errs = append(errs, errors.New("name is required"))
+	} else if utf8.RuneCountInString(name) > 100 {
+		errs = append(errs, errors.New("name must be at most 100 characters"))
+	}
+	if err := ValidateTimezone(n.Timezone); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
-// provisionFile registers t (its ID left empty: a new one is made) with a copy of the
-// database file src.
-func (m *Manager) provisionFile(ctx context.Context, t Tenant, src string) (Tenant, error) {
-	t.ID = newID()
-	path, err := m.Path(t.ID)
-	if err != nil {
+// Provision creates a tenant: it claims a spare database (or copies the pre-migrated template to
+// a new file) and registers it. The tenant exists only once both are done; a failed registration
+// puts the spare back or removes the file.
+func (m *Manager) Provision(ctx context.Context, n NewTenant) (Tenant, error) {
+	return m.ProvisionWith(ctx, n, nil)
+}
+
+// ProvisionWith creates a tenant whose database setup has filled (its owner, demo data) before
+// anyone can reach it: setup runs on the new database while it is still unregistered, and only
+// then is the tenant registered. Either everything is done or nothing is left: a failing setup
+// or registration removes the file, and no registry row, slug or lease outlives the attempt.
+// (Setup works on a locked scratch file, <id>.db.provision-*, renamed into place once the
+// tenant is registered: a crash during setup leaves a scratch file that start-up removes, never
+// a business without an owner, and one after the registration a file that start-up puts in
+// place; see provision_repair.go.)
+// The lease given to setup is not the Manager's: setup must not keep it, nor Release it.
+func (m *Manager) ProvisionWith(ctx context.Context, n NewTenant, setup func(context.Context, *Lease) error) (Tenant, error) {
+	n.Name = strings.TrimSpace(n.Name)
+	if err := n.Validate(); err != nil {
 		return Tenant{}, err
 	}
-	work, err := copyToScratch(src, path)
-	if err != nil {
-		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
+	t := Tenant{
+		Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
+		SchemaVersion: m.latest, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC(),
 	}
-	defer func() { _ = work.Close() }() // lets go of the lock; registerAndPlace did already
-	if err := m.registerAndPlace(ctx, t, work.Name(), path, func() { _ = work.Close() }); err != nil {
-		return Tenant{}, errors.Join(err, removeDBFiles(work.Name()))
+	if setup != nil {
+		return m.provisionSetUp(ctx, t, setup)
+	}
+	for {
+		select {
+		case t.ID = <-m.spares:
+			select {
+			case m.spareWake <- struct{}{}:
+			default:
+			}
+		default:
+			return m.provisionCopy(ctx, t)
+		}
+		err := m.reg.Create(ctx, t, true)
+		if errors.Is(err, ErrSpareTaken) {
+			continue // another process claimed it (its file is that tenant's now): take the next
+		}
+		if err != nil {
+			m.putBackSpare(t.ID)
+			return Tenant{}, err
+		}
+		break
 	}
 	m.cache.invalidate()
 	return t, nil
 }
 
-// placeFile renames the scratch database work to path and makes the rename durable.
-func placeFile(work, path string) error {
-	if err := os.Rename(work, path); err != nil {
-		return err
+// provisionSetUp is ProvisionWith with a setup: the file is taken out of the spares first (so a
+// crash never hands a set-up file to the next sign-up as an empty spare), set up, then registered.
+func (m *Manager) provisionSetUp(ctx context.Context, t Tenant, setup func(context.Context, *Lease) error) (Tenant, error) {
+	var err error
+	if t.ID, err = m.claimFile(ctx); err != nil {
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, err)
 	}
-	return SyncDir(filepath.Dir(path))
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return Tenant{}, err
+	}
+	work, ready, release, err := holdForSetUp(path)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("create tenant %s: %w", t.Slug, errors.Join(err, removeDBFiles(path)))
+	}
+	defer release()
+	if err = m.setUp(ctx, t, work, setup); err == nil {
+		if err = ready(); err == nil {
+			err = m.registerAndPlace(ctx, t, work, path, release)
+		}
+	}
+	if err != nil {
+		return Tenant{}, errors.Join(err, removeDBFiles(work), removeDBFiles(path))
+	}
+	m.cache.invalidate()
+	return t, nil
 }
 
-// finishProvisioning completes, at start-up, the tenants whose registration got through but
-// whose database was still at its scratch name (<id>.db.provision-*) when the process died, and
-// sets aside the <id>.db files that no registry row names (see orphanGrace). It runs before
-// RemoveLeftovers, which removes the scratch files left of sign-ups that were never
-// registered. It returns how many files it moved.
-func (m *Manager) finishProvisioning(ctx context.Context) (int, error) {
-	scratch, err := filepath.Glob(filepath.Join(m.cfg.DataDir, "tenants", "*", "*.db.provision-*"))
-	if err != nil {
-		return 0, err
-	}
-	dbs, err := filepath.Glob(filepath.Join(m.cfg.DataDir, "tenants", "*", "*.db"))
-	if err != nil {
-		return 0, err
-	}
-	// The registry is read after the directory: a file made after the glob is not looked at,
-	// and one seen by it is either registered by now or in the moment orphanGrace covers.
-	known := map[string]bool{}
-	all, err := m.reg.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, t := range all {
-		known[t.ID] = true
-	}
-	spares, err := m.reg.Spares(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var errs []error
-	for _, p := range scratch {
-		if _, ok := sidecarOf(p); ok {
-			continue
-		}
-		id, _, _ := strings.Cut(filepath.Base(p), ".db.provision-")
-		path, perr := m.Path(id)
-		if perr != nil || !known[id] {
-			continue // never registered: RemoveLeftovers removes it
-		}
-		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-			continue // in place already: this one is a leftover copy
-		}
-		moved, err := placeUnlocked(p, path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("finish provisioning tenant %s: %w", id, err))
-			continue
-		}
-		if moved {
-			m.cfg.Logger.WarnContext(ctx, "put in place the database of a tenant whose sign-up was interrupted after its registration",
-				"tenant_id", id)
-			n++
-		}
-	}
-	stamp := m.cfg.Now().UTC().Format("20060102T150405Z")
-	for _, p := range dbs {
-		id := strings.TrimSuffix(filepath.Base(p), ".db")
-		if known[id] {
-			continue
-		}
-		if _, ok := spares[id]; ok {
-			continue
-		}
-		if path, err := m.Path(id); err != nil || path != p {
-			continue // not a tenant database's name
-		}
-		fi, err := os.Stat(p)
-		if err != nil || m.cfg.Now().Sub(fi.ModTime()) < orphanGrace {
-			continue
-		}
-		orphan := p + ".orphan-" + stamp
-		var moveErr error
-		for _, suffix := range dbSuffixes {
-			if err := os.Rename(p+suffix, orphan+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				moveErr = errors.Join(moveErr, err)
+// claimFile takes a spare database out of the pool and the registry's spares, or copies the
+// template to a new file, and returns its id. The file is the caller's, known to nobody else.
+func (m *Manager) claimFile(ctx context.Context) (string, error) {
+	for {
+		select {
+		case id := <-m.spares:
+			select {
+			case m.spareWake <- struct{}{}:
+			default:
 			}
+			removed, err := m.reg.RemoveSpare(ctx, id)
+			if err != nil {
+				m.putBackSpare(id)
+				return "", err
+			}
+			if !removed {
+				continue // claimed by another process: its file is that tenant's now
+			}
+			return id, nil
+		default:
+			return m.newTenantFile(ctx)
 		}
-		if moveErr != nil {
-			errs = append(errs, fmt.Errorf("set aside unregistered tenant database %s: %w", p, moveErr))
-			continue
-		}
-		m.cfg.Logger.WarnContext(ctx, "set aside a tenant database that no registry row names: check it, then remove it",
-			"tenant_id", id, "file", orphan)
-		n++
-		errs = append(errs, SyncDir(filepath.Dir(p)))
 	}
-	return n, errors.Join(errs...)
 }
 
-// placeUnlocked renames the scratch database work to path unless a process holds it locked
-// (it is still being made); it reports whether it did.
-func placeUnlocked(work, path string) (bool, error) {
-	f, err := os.Open(work)
+// setUp opens the unregistered database at path for t and runs setup on it.
+func (m *Manager) setUp(ctx context.Context, t Tenant, path string, setup func(context.Context, *Lease) error) error {
+	db, err := openDB(path, openOptions{readConns: 1})
 	if err != nil {
-		return false, err
+		return fmt.Errorf("open new tenant %s: %w", t.Slug, err)
 	}
-	defer func() { _ = f.Close() }() // only opened to take the lock
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return false, nil
+	err = setup(ctx, &Lease{Tenant: t, DB: db, Location: m.zone(t.Timezone)})
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close new tenant %s: %w", t.Slug, cerr)
 	}
-	for _, suffix := range []string{"-wal", "-shm"} {
-		// Registration came after the WAL was folded in (ready): these hold nothing.
-		if err := os.Remove(work + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return false, err
-		}
+	return err
+}
+
+// removeDBFiles removes a database file with its WAL and shared memory.
+func removeDBFiles(path string) error {
+	var errs []error
+	for _, p := range []string{path + "-wal", path + "-shm", path} {
+		errs = append(errs, removeFile(p))
 	}
-	return true, placeFile(work, path)
+	return errors.Join(errs...)
+}
+
+// removeFile removes path; one that is gone already is no failure.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// newTenantFile copies the template to the file of a new tenant id and returns the id.
+func (m *Manager) newTenantFile(ctx context.Context) (string, error) {
+	tmpl, err := m.templatePath(ctx)
+	if err != nil {
+		return "", err
+	}
+	id := newID()
+	path, err := m.Path(id)
+	if err != nil {
+		return "", err
+	}
+	return id, copyFileDurably(tmpl, path)
 }
