@@ -21,11 +21,15 @@ type Versioned interface {
 // NewCachedStore is NewStore with the business's catalog (settings, branding, services, staff)
 // kept between requests while db's version stays the same. Public pages and availability read
 // the catalog on every request and it changes rarely: a page view then reads it from memory,
-// availability queries only its window (bookings, time off, date overrides).
+// availability queries only its window (bookings, time off, date overrides). Availability's
+// answers are kept too, by day, until the next commit (availabilitycache.go).
 func NewCachedStore(db Versioned, loc *time.Location, now func() time.Time) *Store {
 	write, read := db.Pools()
 	s := NewStore(write, read, loc, now)
 	s.cache = db.Value(catalogKey{}, func() any { return &catalogCache{version: db.Version} }).(*catalogCache)
+	s.avail = db.Value(availabilityCacheKey{}, func() any {
+		return newAvailabilityCache(db.Version, DefaultAvailabilityCacheDays)
+	}).(*availabilityCache)
 	return s
 }
 
