@@ -82,6 +82,7 @@ func server(t testing.TB) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
+	mux.Handle("/{slug}/graphql-gqlgen", graph.NewHandler(quiet, graph.WithGqlgenOnly()))
 	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
