@@ -301,7 +301,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	req.Seats = max(req.Seats, 1)
 	token := newToken()
 	var b Booking
-	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx) (err error) {
 		now := s.now()
 		if req.IdempotencyKey != "" {
 			var found bool
@@ -317,7 +317,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if err != nil {
 			return err
 		}
-		st, err := settings(ctx, tx)
+		st, err := s.settingsIn(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -703,7 +703,7 @@ func byID(id int64) func(*sql.Tx) (int64, error) {
 // change runs one change to a booking in a write transaction and returns the booking after it.
 func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), apply func(*sql.Tx, *Booking, Settings, time.Time) error) (Booking, error) {
 	var b Booking
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx) error {
 		id, err := find(tx)
 		if err != nil {
 			return err
@@ -711,7 +711,7 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 		if b, err = booking(ctx, tx, id); err != nil {
 			return err
 		}
-		st, err := settings(ctx, tx)
+		st, err := s.settingsIn(ctx, tx)
 		if err != nil {
 			return err
 		}
