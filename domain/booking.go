@@ -27,8 +27,9 @@ type AvailabilityQuery struct {
 // MaxAvailabilityDays bounds one availability query.
 const MaxAvailabilityDays = 62
 
-// Availability returns the free slots for q, reading only the rows of the requested window.
-// Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
+// Availability returns the free slots for q, reading only the rows of the requested window. The
+// days' slots may be shared with other requests (availabilitycache.go): read them, never change
+// them. Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
 func (s *Store) Availability(ctx context.Context, q AvailabilityQuery) ([]Day, error) {
 	return s.cachedAvailability(ctx, q)
 }
