@@ -9,8 +9,10 @@ import (
 )
 
 // DefaultAvailabilityCacheDays bounds the days of availability kept for one open business (one
-// per service, staff choice, seats, date and zone); the least recently used goes first.
-const DefaultAvailabilityCacheDays = 128
+// per service, staff choice, seats, date and zone); the least recently used goes first. A day
+// costs its slots (64 bytes each) and about 300 bytes more, and every open business may keep
+// its own (docs/perf.md).
+const DefaultAvailabilityCacheDays = 64
 
 // availabilityCacheKey is the key of a business's kept availability among its database's values.
 type availabilityCacheKey struct{}
