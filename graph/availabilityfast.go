@@ -21,12 +21,20 @@ import (
 // as any other; the answer is what gqlgen would write, byte for byte
 // (TestFastAvailabilityMatchesGqlgen). Anything it does not cover (an error to report, @defer, a
 // field it does not know) goes to gqlgen's own execution, next.
-func fastAvailability(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+func fastAvailability(ctx context.Context, next graphql.RootResolver) (m graphql.Marshaler) {
 	rfc := graphql.GetRootFieldContext(ctx)
 	if rfc == nil || rfc.Field.Name != "availability" || rfc.Field.ObjectDefinition == nil || rfc.Field.ObjectDefinition.Name != "Query" {
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
+	// A root field middleware runs outside gqlgen's panic guard, on a goroutine of its own when
+	// the operation has several root fields: a panic here is reported as gqlgen reports one.
+	defer func() {
+		if r := recover(); r != nil {
+			oc.Error(ctx, oc.Recover(ctx, r))
+			m = graphql.Null
+		}
+	}()
 	plan, ok := planDays(oc, rfc.Field.Selections)
 	if !ok {
 		return next(ctx)
