@@ -152,3 +152,53 @@ func TestFastAvailabilityAllocations(t *testing.T) {
 		t.Fatalf("%.0f allocations per request through the fast path, %.0f through gqlgen: want at least 5 times fewer", fast, slow)
 	}
 }
+
+// Through the whole stack (the fast path over kept answers): the week's availability is asked
+// for, a slot of it is booked, and the next answer, from either path, no longer offers it.
+func TestAvailabilityAfterABooking(t *testing.T) {
+	srv := server(t)
+	vars := map[string]any{"f": time.Now().AddDate(0, 0, 1).Format(time.DateOnly), "t": time.Now().AddDate(0, 0, 7).Format(time.DateOnly)}
+	query := `query($f: Date!, $t: Date!) { availability(serviceId: "1", from: $f, to: $t) { slots { start } } }`
+	starts := func() map[string]bool {
+		var out struct {
+			Availability []struct{ Slots []struct{ Start string } }
+		}
+		if errs := do(t, srv, "acme", query, vars, &out); errs != nil {
+			t.Fatal(errs)
+		}
+		set := map[string]bool{}
+		for _, d := range out.Availability {
+			for _, s := range d.Slots {
+				set[s.Start] = true
+			}
+		}
+		return set
+	}
+	before := starts()
+	var start string
+	for s := range before {
+		start = s
+		break
+	}
+	if start == "" {
+		t.Fatal("no free slot in the week")
+	}
+	if errs := do(t, srv, "acme", `mutation($in: CreateBookingInput!) { createBooking(input: $in) { manageToken } }`,
+		map[string]any{"in": map[string]any{"serviceId": "1", "start": start, "customer": map[string]any{"name": "C", "email": "c@example.com"}}}, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	after := starts()
+	if after[start] {
+		t.Fatalf("%s is still offered after it was booked", start)
+	}
+	for s := range after {
+		if !before[s] {
+			t.Fatalf("%s is offered after the booking, not before", s)
+		}
+	}
+	_, slow := postRaw(t, srv, "/acme/graphql-gqlgen", query, vars)
+	_, fast := postRaw(t, srv, "/acme/graphql", query, vars)
+	if !bytes.Equal(fast, slow) {
+		t.Fatalf("after the booking the two paths differ:\nfast path: %s\ngqlgen:    %s", fast, slow)
+	}
+}
