@@ -98,6 +98,7 @@ func serverWith(t testing.TB, c testServer) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, append([]graph.Option{graph.WithWebsocketInitTimeout(wsInitTimeout)}, c.opts...)...))
+	mux.Handle("/{slug}/graphql-gqlgen", graph.NewHandler(quiet, graph.WithGqlgenOnly()))
 	if c.routes != nil {
 		c.routes(mux)
 	}
