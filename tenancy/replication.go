@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -214,4 +215,32 @@ func (m *Manager) SyncTenant(ctx context.Context, t Tenant) error {
 		}
 	}
 	return nil
+}
+
+// closeParallel is how many databases a shutdown closes at once.
+const closeParallel = 8
+
+// closeAll closes dbs, closeParallel at a time, under one deadline (ctx): a replicated
+// database's close is a final sync, a round trip to the store, and a thousand of them one
+// after the other would outlast a shutdown's deadline.
+func closeAll(ctx context.Context, dbs []*DB) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, closeParallel)
+	for _, db := range dbs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := db.CloseContext(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
