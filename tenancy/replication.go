@@ -162,6 +162,16 @@ func (l *Lease) Mark() WriteMark {
 	return w
 }
 
+// Changed reports whether anything was committed to l's database or the registry since mark
+// (by this request or another): SyncSince has something to wait for.
+func (l *Lease) Changed(mark WriteMark) bool {
+	if l.DB.Version() != mark.tenant {
+		return true
+	}
+	rdb := l.registryDB()
+	return rdb != nil && rdb.Version() != mark.registry
+}
+
 // SyncSince waits until the replica holds what was committed to l's database, and to the
 // registry, since mark: nothing to wait for when nothing was (or nothing is replicated).
 // Commits of others since mark may be waited for too; that costs time, never correctness.
