@@ -176,17 +176,23 @@ func (l *Lease) Changed(mark WriteMark) bool {
 // registry, since mark: nothing to wait for when nothing was (or nothing is replicated).
 // Commits of others since mark may be waited for too; that costs time, never correctness.
 func (l *Lease) SyncSince(ctx context.Context, mark WriteMark) error {
-	if l.DB.Version() != mark.tenant {
-		if err := l.DB.Sync(ctx); err != nil {
-			return fmt.Errorf("replicate tenant %s: %w", l.Tenant.Slug, err)
-		}
-	}
+	var regErr error
+	var wg sync.WaitGroup
 	if rdb := l.registryDB(); rdb != nil && rdb.Version() != mark.registry {
-		if err := rdb.Sync(ctx); err != nil {
-			return fmt.Errorf("replicate the registry: %w", err)
+		wg.Go(func() { // beside the tenant's: two round trips at once, not one after the other
+			if err := rdb.Sync(ctx); err != nil {
+				regErr = fmt.Errorf("replicate the registry: %w", err)
+			}
+		})
+	}
+	var err error
+	if l.DB.Version() != mark.tenant {
+		if serr := l.DB.Sync(ctx); serr != nil {
+			err = fmt.Errorf("replicate tenant %s: %w", l.Tenant.Slug, serr)
 		}
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(err, regErr)
 }
 
 // registryDB is the registry's database when it is the SQLite registry (nil otherwise).
