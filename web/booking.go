@@ -98,7 +98,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		from = today
 	}
 	staffID := staffParam(r)
-	days, err := store.Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: from, To: from.AddDays(weekDays - 1)})
+	days, err := s.availabilityFor(r, domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: from, To: from.AddDays(weekDays - 1)})
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		s.notFound(w, r)
 		return
@@ -144,6 +144,15 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 	render(w, r, http.StatusOK, daysPage(v))
 }
 
+// availabilityFor is the availability a page offers: the booking flow's or, under a booking's
+// manage token, its reschedule's, where the booking's own time does not block its move.
+func (s *Server) availabilityFor(r *http.Request, q domain.AvailabilityQuery) ([]domain.Day, error) {
+	if token := r.PathValue("token"); token != "" {
+		return s.store(r).RescheduleAvailability(r.Context(), domain.ManageToken(token), q)
+	}
+	return s.store(r).Availability(r.Context(), q)
+}
+
 // daySlots returns the free times of ?date= for svc, or answers the request itself (400 for a
 // bad date, 500 for a failure) and returns false.
 func (s *Server) daySlots(w http.ResponseWriter, r *http.Request, svc domain.Service) (domain.Date, []domain.Slot, bool) {
@@ -152,7 +161,7 @@ func (s *Server) daySlots(w http.ResponseWriter, r *http.Request, svc domain.Ser
 		s.errorPage(w, r, http.StatusBadRequest, err)
 		return day, nil, false
 	}
-	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
+	days, err := s.availabilityFor(r, domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
 	if err == nil {
 		return day, days[0].Slots, true
 	}
