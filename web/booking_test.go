@@ -418,9 +418,10 @@ func TestRescheduleTakenKeepsStaff(t *testing.T) {
 	doc.Find(`[data-testid="slot"] form`).Each(func(_ int, f *goquery.Selection) {
 		offered = append(offered, f.Find("button").Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
 	})
-	// Ben is taken 09:00-10:00 (the booking being moved) and from 11:00: only 10:00 fits an hour.
-	// Everyone's would offer Ana's free morning too.
-	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != "[10:00/"+ben+"]" {
-		t.Errorf("times offered: %v, message %q; want [10:00/%s]", offered, doc.Find(`[data-testid="message"]`).Text(), ben)
+	// Ben is taken from 11:00; 09:00-10:00 holds only the booking being moved, which frees it:
+	// 09:00 to 10:00 fit an hour. Everyone's would offer Ana's 10:15 onwards too.
+	want := fmt.Sprint([]string{"09:00/" + ben, "09:15/" + ben, "09:30/" + ben, "09:45/" + ben, "10:00/" + ben})
+	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != want {
+		t.Errorf("times offered: %v, message %q; want %s", offered, doc.Find(`[data-testid="message"]`).Text(), want)
 	}
 }
