@@ -104,15 +104,21 @@ func TestBookingFlow(t *testing.T) {
 	if got := doc.Find(`[data-testid="staff-choice"]`).Text(); !strings.Contains(got, "Anyone") || !strings.Contains(got, "Ben") {
 		t.Errorf("staff choice: %q", got)
 	}
-	if n := doc.Find(`[data-testid="day"]`).Length(); n != 7 {
-		t.Errorf("%d days in the week view", n)
+	// A month calendar: every day of the month, in weeks of seven.
+	if n, weeks := doc.Find(`[data-testid="day"]`).Length(), doc.Find(`[data-testid="calendar"] tbody tr`).Length(); n < 28 || n > 31 ||
+		doc.Find(`[data-testid="calendar"] tbody td`).Length() != 7*weeks {
+		t.Errorf("%d days in %d weeks in the month calendar", n, weeks)
 	}
-	// Pick Ben, then the third day (past the 2-hour notice whatever the time now).
+	// Pick Ben, then the third open day (past the 2-hour notice whatever the time now), next
+	// month's when this one has fewer left.
 	_, doc, _ = page(t, c, "GET", srv.URL+doc.Find(`[data-testid="staff-choice"] a:contains("Ben")`).AttrOr("href", ""), "")
+	if doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Length() < 3 {
+		_, doc, _ = page(t, c, "GET", srv.URL+attr(t, doc, `[data-testid="next-month"]`, "href"), "")
+	}
 	day := doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Eq(2)
 	_, doc, _ = page(t, c, "GET", srv.URL+day.AttrOr("href", ""), "")
 	slots := doc.Find(`[data-testid="slot"] a`)
-	if slots.Length() != 9 || strings.TrimSpace(slots.First().Text()) != "09:00" {
+	if slots.Length() != 9 || strings.TrimSpace(slots.First().Text()) != "09:00" || !strings.Contains(day.AttrOr("href", ""), "staff=") {
 		t.Fatalf("%d slots, first %q; want 9 from 09:00", slots.Length(), slots.First().Text())
 	}
 	details := srv.URL + slots.Eq(1).AttrOr("href", "")
@@ -138,7 +144,7 @@ func TestBookingFlow(t *testing.T) {
 
 	t.Run("ErrBadEmailKeepsInput", func(t *testing.T) {
 		status, doc, _ := page(t, c, "POST", action, fields.Encode())
-		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="error-email"]`).Text(), "is not an email address") ||
+		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="error-email"]`).Text(), "does not look like an email address") ||
 			attr(t, doc, `input[name="name"]`, "value") != "Eva" {
 			t.Errorf("bad email: %d %q", status, doc.Find(`[data-testid="error-email"]`).Text())
 		}
@@ -152,7 +158,7 @@ func TestBookingFlow(t *testing.T) {
 	}
 	_, doc, _ = page(t, c, "GET", srv.URL+manage, "")
 	if doc.Find(`[data-testid="confirmation"]`).Length() != 1 || !strings.Contains(doc.Find(`[data-testid="booking-when"]`).Text(), "09:15–10:15") ||
-		!strings.Contains(doc.Text(), "With Ben") {
+		!strings.Contains(doc.Text(), "WithBen") {
 		t.Errorf("manage page: %s", doc.Find("main").Text())
 	}
 
@@ -353,7 +359,7 @@ func TestBookingAnyone(t *testing.T) {
 	if status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
 		t.Fatalf("booking 10:00 with anyone once Ana is taken: %d %s", status, hdr.Get("Location"))
 	}
-	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "With Ben") {
+	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "WithBen") {
 		t.Errorf("booked: %s", text)
 	}
 
@@ -369,7 +375,7 @@ func TestBookingAnyone(t *testing.T) {
 	eleven.Set("start", doc.Find(`[data-testid="choices"] input[name="start"]`).AttrOr("value", ""))
 	eleven.Set("staff", attr(t, doc, `input[name="staff"]`, "value"))
 	status, _, hdr = page(t, c, "POST", action, eleven.Encode())
-	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "With Ben") {
+	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "WithBen") {
 		t.Errorf("booking the offered 09:00: %d %s", status, hdr.Get("Location"))
 	}
 }
@@ -416,7 +422,7 @@ func TestRescheduleTakenKeepsStaff(t *testing.T) {
 	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
 	var offered []string
 	doc.Find(`[data-testid="slot"] form`).Each(func(_ int, f *goquery.Selection) {
-		offered = append(offered, f.Find("button").Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
+		offered = append(offered, f.Find(`[data-testid="slot-time"]`).Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
 	})
 	// Ben is taken from 11:00; 09:00-10:00 holds only the booking being moved, which frees it:
 	// 09:00 to 10:00 fit an hour. Everyone's would offer Ana's 10:15 onwards too.
