@@ -382,7 +382,13 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	booked := func(token domain.ManageToken) {
 		q := url.Values{"new": {"1"}}
-		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
+		// The zone the visitor chose (or app.js found) for these pages, else the browser's
+		// as the form reports it.
+		loc := visitorLocation(nil, r)
+		if loc == nil {
+			loc = visitorZone(v.TZ)
+		}
+		if loc != nil && loc.String() != l.Location.String() {
 			q.Set("tz", loc.String())
 		}
 		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(string(token))), q), http.StatusSeeOther)

@@ -21,7 +21,8 @@
     if (/(^|;\s*)tz=/.test(document.cookie) || /[?&]tz=/.test(location.search)) return;
     var known = Array.prototype.some.call(sel.options, function (o) { return o.value === tz; });
     if (!known) return;
-    document.cookie = 'tz=' + encodeURIComponent(tz) + '; path=/; max-age=31536000; samesite=lax';
+    // Zone names (Area/Location) are valid cookie values as they are; the server reads them so.
+    document.cookie = 'tz=' + tz + '; path=/; max-age=31536000; samesite=lax';
     if (sel.getAttribute('data-tz-current') !== tz) location.reload();
   });
 })();
