@@ -279,6 +279,9 @@ func (s *Server) detailsOf(w http.ResponseWriter, r *http.Request, svc domain.Se
 	if !ok {
 		return detailsView{}, false
 	}
+	if r.Method == http.MethodGet { // the picker reloads this page; a posted form's stays
+		site = site.withZonePicker(r)
+	}
 	v := detailsView{Site: site, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
 		Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price),
 		Action: bookingBase(l.Tenant.Slug, svc.ID), Staff: staff, Errors: map[string]string{}}
@@ -538,7 +541,7 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 		return
 	}
 	v := manageView{
-		Site: site, Service: svc.Name, Staff: staff[b.StaffID].Name,
+		Site: site.withZonePicker(r), Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: b.Status.Label(),
 		Pending: b.Status == domain.StatusPending, Open: b.Status.Open() && b.End.After(time.Now()),
 		Price: formatMoney(svc.Price), Email: b.Contact.Email,

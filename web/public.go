@@ -150,7 +150,6 @@ type calDay struct {
 	Date     string // YYYY-MM-DD; "" for a cell outside the month
 	Day      int
 	State    string // open, full, closed, later (beyond the booking horizon), past
-	Label    string // the day and its state, for screen readers
 	URL      string // open days: the page with the day's times
 	Selected bool
 	Today    bool
@@ -161,11 +160,6 @@ type monthView struct {
 	Title            string // December 2026
 	Weeks            [][]calDay
 	PrevURL, NextURL string
-}
-
-// stateWords says a day's state to the customer (never "closed" for a day not open yet).
-var stateWords = map[string]string{
-	"open": "free times", "full": "fully booked", "closed": "closed", "later": "not open yet", "past": "past",
 }
 
 // monthOf reads the month a calendar shows: ?month=YYYY-MM, else the month of ?date= or
@@ -222,7 +216,6 @@ func buildMonth(first, today, selected domain.Date, days []domain.Day, loc *time
 		default:
 			c.State = "closed"
 		}
-		c.Label = d.At(12*60, loc).Format("Monday 2 January") + ": " + stateWords[c.State]
 		week = append(week, c)
 		if len(week) == 7 {
 			v.Weeks = append(v.Weeks, week)
@@ -269,27 +262,10 @@ func monthLink(r *http.Request, base string, first, date domain.Date) string {
 
 func upper(s string) string { return strings.ToUpper(s) }
 
-// dayWords says a calendar day's state (and that it is chosen) to screen readers.
-func dayWords(d calDay) string {
-	w := stateWords[d.State]
-	if d.Selected {
-		w += ", chosen"
-	}
-	return w
-}
-
 // currentZone is the zone a page's times are in.
 func currentZone(site siteView) string {
 	if site.VisitorZone != "" {
 		return site.VisitorZone
 	}
 	return site.Zone
-}
-
-// errorCount says how many fields of a form need correcting.
-func errorCount(errs map[string]string) string {
-	if len(errs) == 1 {
-		return "1 field"
-	}
-	return strconv.Itoa(len(errs)) + " fields"
 }
