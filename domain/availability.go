@@ -29,6 +29,9 @@ type Day struct {
 	Date   Date
 	Status DayStatus
 	Slots  []Slot
+	// Later is set on a day that starts after the booking horizon: not open for booking yet,
+	// which a customer should not read as closed.
+	Later bool
 }
 
 // Span is a half-open interval of time [Start, End).
@@ -113,6 +116,7 @@ func computeAvailability(in AvailabilityInput) ([]Day, []int64) {
 	for d := in.From; !in.To.Before(d); d = d.AddDays(1) {
 		day := Day{Date: d, Status: DayClosed}
 		bounds := span{d.At(0, in.Location).Unix(), d.AddDays(1).At(0, in.Location).Unix()}
+		day.Later = bounds.s > latest
 		found = found[:0]
 		clear(load)
 		life := int64(math.MaxInt64)

@@ -34,6 +34,28 @@ func (s *Store) Availability(ctx context.Context, q AvailabilityQuery) ([]Day, e
 	return s.cachedAvailability(ctx, q)
 }
 
+// RescheduleAvailability is Availability for moving the booking that token opens to another
+// time: that booking's own time does not block, since the move frees it (as RescheduleByToken
+// checks it). The service is the booking's, whatever q says. Errors: those of Availability, and
+// ENOTFOUND for a token that opens no booking.
+func (s *Store) RescheduleAvailability(ctx context.Context, token ManageToken, q AvailabilityQuery) ([]Day, error) {
+	id, err := bookingIDByToken(ctx, s.r, token)
+	if err != nil {
+		return nil, err
+	}
+	b, err := booking(ctx, s.r, id)
+	if err != nil {
+		return nil, fmt.Errorf("read booking %d to reschedule: %w", id, err)
+	}
+	cat, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q.ServiceID = b.ServiceID
+	days, _, err := s.availability(ctx, s.r, cat, q, b.ID, false)
+	return days, err
+}
+
 // availability computes q on db (a reader, or the booking transaction with the catalog read in
 // it), leaving out booking exclude (the one being rescheduled) and, for staff, ignoring minimum
 // notice. Each day comes with how long its answer lasts as the clock moves (computeAvailability).

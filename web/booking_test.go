@@ -107,15 +107,21 @@ func TestBookingFlow(t *testing.T) {
 		if got := doc.Find(`[data-testid="staff-choice"]`).Text(); !strings.Contains(got, "Anyone") || !strings.Contains(got, "Ben") {
 			t.Errorf("staff choice: %q", got)
 		}
-		if n := doc.Find(`[data-testid="day"]`).Length(); n != 7 {
-			t.Errorf("%d days in the week view", n)
+		// A month calendar: every day of the month, in weeks of seven.
+		if n, weeks := doc.Find(`[data-testid="day"]`).Length(), doc.Find(`[data-testid="calendar"] tbody tr`).Length(); n < 28 || n > 31 ||
+			doc.Find(`[data-testid="calendar"] tbody td`).Length() != 7*weeks {
+			t.Errorf("%d days in %d weeks in the month calendar", n, weeks)
 		}
-		// Pick Ben, then the third day (past the 2-hour notice whatever the time now).
+		// Pick Ben, then the third open day (past the 2-hour notice whatever the time now), next
+		// month's when this one has fewer left.
 		_, doc, _ = page(t, c, "GET", srv.URL+doc.Find(`[data-testid="staff-choice"] a:contains("Ben")`).AttrOr("href", ""), "")
+		if doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Length() < 3 {
+			_, doc, _ = page(t, c, "GET", srv.URL+attr(t, doc, `[data-testid="next-month"]`, "href"), "")
+		}
 		day := doc.Find(`[data-testid="day"][data-status="OPEN"] a`).Eq(2)
 		_, doc, _ = page(t, c, "GET", srv.URL+day.AttrOr("href", ""), "")
 		slots := doc.Find(`[data-testid="slot"] a`)
-		if slots.Length() != 9 || strings.TrimSpace(slots.First().Text()) != "09:00" {
+		if slots.Length() != 9 || strings.TrimSpace(slots.First().Text()) != "09:00" || !strings.Contains(day.AttrOr("href", ""), "staff=") {
 			t.Fatalf("%d slots, first %q; want 9 from 09:00", slots.Length(), slots.First().Text())
 		}
 		details := srv.URL + slots.Eq(1).AttrOr("href", "")
@@ -144,7 +150,7 @@ func TestBookingFlow(t *testing.T) {
 
 	t.Run("ErrBadEmailKeepsInput", func(t *testing.T) {
 		status, doc, _ := page(t, c, "POST", action, fields.Encode())
-		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="error-email"]`).Text(), "is not an email address") ||
+		if status != http.StatusUnprocessableEntity || !strings.Contains(doc.Find(`[data-testid="error-email"]`).Text(), "does not look like an email address") ||
 			attr(t, doc, `input[name="name"]`, "value") != "Eva" {
 			t.Errorf("bad email: %d %q", status, doc.Find(`[data-testid="error-email"]`).Text())
 		}
@@ -159,7 +165,7 @@ func TestBookingFlow(t *testing.T) {
 		}
 		_, doc, _ := page(t, c, "GET", srv.URL+manage, "")
 		if doc.Find(`[data-testid="confirmation"]`).Length() != 1 || !strings.Contains(doc.Find(`[data-testid="booking-when"]`).Text(), "09:15–10:15") ||
-			!strings.Contains(doc.Text(), "With Ben") {
+			!strings.Contains(doc.Text(), "WithBen") {
 			t.Errorf("manage page: %s", doc.Find("main").Text())
 		}
 	}) {
@@ -369,7 +375,7 @@ func TestBookingAnyone(t *testing.T) {
 	if status != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/acme/booking/") {
 		t.Fatalf("booking 10:00 with anyone once Ana is taken: %d %s", status, hdr.Get("Location"))
 	}
-	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "With Ben") {
+	if text := bookedWith(hdr.Get("Location")); !strings.Contains(text, "WithBen") {
 		t.Errorf("booked: %s", text)
 	}
 
@@ -385,7 +391,7 @@ func TestBookingAnyone(t *testing.T) {
 	eleven.Set("start", doc.Find(`[data-testid="choices"] input[name="start"]`).AttrOr("value", ""))
 	eleven.Set("staff", attr(t, doc, `input[name="staff"]`, "value"))
 	status, _, hdr = page(t, c, "POST", action, eleven.Encode())
-	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "With Ben") {
+	if status != http.StatusSeeOther || !strings.Contains(bookedWith(hdr.Get("Location")), "WithBen") {
 		t.Errorf("booking the offered 09:00: %d %s", status, hdr.Get("Location"))
 	}
 }
@@ -432,11 +438,12 @@ func TestRescheduleTakenKeepsStaff(t *testing.T) {
 	_, doc, _ = page(t, c, "GET", srv.URL+hdr.Get("Location"), "")
 	var offered []string
 	doc.Find(`[data-testid="slot"] form`).Each(func(_ int, f *goquery.Selection) {
-		offered = append(offered, f.Find("button").Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
+		offered = append(offered, f.Find(`[data-testid="slot-time"]`).Text()+"/"+f.Find(`input[name="staff"]`).AttrOr("value", ""))
 	})
-	// Ben is taken 09:00-10:00 (the booking being moved) and from 11:00: only 10:00 fits an hour.
-	// Everyone's would offer Ana's free morning too.
-	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != "[10:00/"+ben+"]" {
-		t.Errorf("times offered: %v, message %q; want [10:00/%s]", offered, doc.Find(`[data-testid="message"]`).Text(), ben)
+	// Ben is taken from 11:00; 09:00-10:00 holds only the booking being moved, which frees it:
+	// 09:00 to 10:00 fit an hour. Everyone's would offer Ana's 10:15 onwards too.
+	want := fmt.Sprint([]string{"09:00/" + ben, "09:15/" + ben, "09:30/" + ben, "09:45/" + ben, "10:00/" + ben})
+	if !strings.Contains(doc.Find(`[data-testid="message"]`).Text(), "taken") || fmt.Sprint(offered) != want {
+		t.Errorf("times offered: %v, message %q; want %s", offered, doc.Find(`[data-testid="message"]`).Text(), want)
 	}
 }
