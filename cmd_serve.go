@@ -46,6 +46,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
 	cfg.create = true
+	cfg.replicaAttach = true
 	serverGC()
 	// A busy business still gets one core less than the machine has, not one share less.
 	cfg.fairShare = max(1, serverProcs()-1)
@@ -64,6 +65,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	p, err = openPlatform(ctx, cfg, stderr)
 	if err != nil {
 		return err
+	}
+	if p.replica != nil {
+		met.Replication(func() metrics.ReplicaTotals {
+			t := p.replica.Totals()
+			return metrics.ReplicaTotals{Attached: t.Attached, MaxLag: t.MaxLag, BytesShipped: t.BytesShipped}
+		})
 	}
 	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a
@@ -119,6 +126,8 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 		maxBuffered: fs.Int64("max-buffered-bytes", web.DefaultMaxBufferedBytes, "most bytes of request bodies held in memory at once; requests beyond wait briefly,\n"+
 			"then get 503 (RESERVA_MAX_BUFFERED_BYTES)"),
 	}
+	fs.StringVar(&cfg.replicaAck, "replica-ack", "sync", "with --replica: sync answers a write once the replica holds it; async at once, shipping within\n"+
+		"about a second (RESERVA_REPLICA_ACK)")
 	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
 		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
 		func(v string) (err error) { f.proxies, err = ratelimit.ParseProxies(v); return err })

@@ -23,6 +23,12 @@ import (
 //   - <id>.db.provision-*: a database being copied into place, or filled by a sign-up before
 //     it is registered (scratch).
 //   - <id>.export-*.zip: a dashboard export being zipped (scratch).
+//   - DataDir/tenants/<id[:2]>/.<id>.db-litestream/: the replicator's local state (LTX files
+//     of recent changes) while the tenant is replicated (--replica); removed by Delete and by a
+//     restore in place.
+//   - the replica (--replica): everything under tenants/<id>/, erased through
+//     Config.Replicator.Delete. (The registry's replica keeps older pages that named the
+//     tenant until its retention drops them.)
 //   - DataDir/mail/<id>/: mail written as files when no SMTP server is set.
 //   - blobs under <id>/: backups, logos (and the blob store's own temporary files there),
 //     erased through Config.EraseElsewhere (ops.EraseBlobs).
@@ -233,6 +239,9 @@ func (m *Manager) eraseFiles(id string) error {
 		remove(p)
 	}
 	remove(filepath.Join(m.MailDir(), id))
+	if err := removeReplicaState(path); err != nil {
+		errs = append(errs, err)
+	}
 	flat, _ := filepath.Glob(filepath.Join(m.MailDir(), "*"+id+"*.eml")) // before per-tenant folders
 	for _, p := range flat {
 		remove(p)

@@ -33,6 +33,9 @@ func (m *Manager) openEntry(ctx context.Context, e *entry, t Tenant) (*DB, error
 	// The open and migration are shared by everyone waiting for this tenant: a caller that goes
 	// away must not interrupt them (and get the tenant marked failed).
 	db, err := m.openAndMigrate(context.WithoutCancel(ctx), t)
+	if err == nil {
+		err = m.replicate(context.WithoutCancel(ctx), t, db)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()

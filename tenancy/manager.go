@@ -56,6 +56,12 @@ type Config struct {
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int
 	Migrations []migrations.Migration
+	// Replicator, when set, replicates every open tenant database (attached when its handle
+	// opens, detached when it closes) and erases a deleted tenant's copy (replication.go).
+	Replicator Replicator
+	// ReplicaAsync, with a Replicator, lets writes be acknowledged before the replica holds
+	// them (--replica-ack async); otherwise SyncAck is on.
+	ReplicaAsync bool
 	// OnMigrate, when set, hears of every tenant migration attempt (for metrics): the versions
 	// before and after, and the error of a failed step.
 	OnMigrate func(t Tenant, from, to int, err error)
@@ -280,9 +286,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		}
 		ch := m.changed
 		m.mu.Unlock()
-		for _, db := range dbs {
-			err = errors.Join(err, db.Close())
-		}
+		err = errors.Join(err, closeAll(ctx, dbs))
 		m.mu.Lock()
 		m.open -= len(dbs)
 		m.mu.Unlock()

@@ -38,6 +38,12 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 			return err
 		}
 		// The restored file serves from here on: what follows is follow-up, not the restore.
+		// The replicator's local state describes the file set aside: without it, replication
+		// starts afresh on the restored file (a snapshot) when the tenant next opens.
+		if err := removeReplicaState(path); err != nil {
+			m.cfg.Logger.WarnContext(ctx, "restore done, but removing the replicator's state of the replaced file failed",
+				"tenant", t.Slug, "err", err)
+		}
 		m.mu.Lock()
 		delete(m.faulted, t.ID) // a good file again
 		m.mu.Unlock()
