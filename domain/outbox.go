@@ -308,11 +308,14 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 }
 
 // reminderDue is the condition of an open booking, not yet reminded, that starts after the first
-// ? and by the second (unix seconds).
-const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
+// ? and by the second (unix seconds), and was made at least the third ? (seconds, the reminder's
+// lead time) before its start: a booking made for the next hours has just had its
+// confirmation, and a reminder on its heels is noise.
+const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ? AND start_at - created_at >= ?`
 
 // QueueReminders writes a reminder for every open booking that starts within `within` from now
-// and has had none, and returns how many.
+// and has had none, unless it was made less than `within` before its start, and returns how
+// many.
 func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, error) {
 	n := 0
 	// The job asks every business; most have nothing to remind, which a read tells without
@@ -320,7 +323,7 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 	var someDue bool
 	now := s.now()
 	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE `+reminderDue+`)`,
-		now.Unix(), now.Add(within).Unix()).Scan(&someDue); err != nil || !someDue {
+		now.Unix(), now.Add(within).Unix(), int64(within/time.Second)).Scan(&someDue); err != nil || !someDue {
 		return 0, wrap("queue reminders", err)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -329,7 +332,7 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 			b, err := scanBooking(rows)
 			due = append(due, b)
 			return err
-		}, `SELECT `+bookingColumns+` FROM bookings WHERE `+reminderDue, now.Unix(), now.Add(within).Unix())
+		}, `SELECT `+bookingColumns+` FROM bookings WHERE `+reminderDue, now.Unix(), now.Add(within).Unix(), int64(within/time.Second))
 		if err != nil {
 			return err
 		}
