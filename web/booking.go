@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/paths"
 )
 
@@ -591,7 +592,15 @@ func (s *Server) bookingICS(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ics, err := s.store(r).Calendar(r.Context(), b)
+	// The entry links back to this booking's page, at the address the customer used, and speaks
+	// the page's language.
+	l := leaseOf(r)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	link := scheme + "://" + r.Host + paths.Site(l.Tenant.Slug, paths.Manage(r.PathValue("token")))
+	ics, err := s.store(r).Calendar(r.Context(), b, i18n.From(r.Context()).Lang(), l.Tenant.Name, link)
 	if err != nil {
 		s.fail(w, r, err)
 		return
