@@ -147,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
+	h = s.localize(h) // after the tenant middleware: the business's language is the default
 	h = s.withSessions(h)
 	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up

@@ -1,0 +1,68 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/reserva/reserva/internal/i18n"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// langCookie keeps a visitor's explicit choice of language (?lang=es) for the pages after.
+const langCookie = "lang"
+
+// localize puts the visitor's language in the request's context, for the public pages (a
+// business's site, sign-up): an explicit ?lang= (kept in a cookie) among the languages Reserva
+// speaks, else the visitor's Accept-Language among them, else the business's locale setting.
+// The dashboard and the APIs stay in English: they pass through untouched.
+func (s *Server) localize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !publicPage(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		business := ""
+		if _, ok := tenancy.FromContext(r.Context()); ok {
+			st, err := s.store(r).Settings(r.Context())
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			business = st.Locale
+		}
+		explicit := ""
+		if chosen := i18n.Match(r.URL.Query().Get("lang")); chosen != "" {
+			explicit = chosen
+			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: chosen, Path: "/", MaxAge: 365 * 24 * 60 * 60,
+				HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+		} else if c, err := r.Cookie(langCookie); err == nil {
+			explicit = c.Value
+		}
+		lang := i18n.Negotiate(explicit, r.Header.Get("Accept-Language"), business)
+		w.Header().Set("Content-Language", lang)
+		w.Header().Add("Vary", "Accept-Language, Cookie")
+		next.ServeHTTP(w, r.WithContext(i18n.WithLocalizer(r.Context(), i18n.For(lang))))
+	})
+}
+
+// publicPage reports whether path is a page customers read (translated), rather than the
+// dashboard, the GraphQL API, or the platform's probes.
+func publicPage(path string) bool {
+	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
+		switch seg {
+		case "admin", "graphql":
+			return false
+		}
+	}
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return false
+	}
+	return true
+}
+
+// tr is message id in the language of the request in ctx, for handlers and templates.
+func tr(ctx context.Context, id string, data ...map[string]any) string {
+	return i18n.From(ctx).T(id, data...)
+}
