@@ -108,3 +108,12 @@ func (l *Localizer) Money(hundredths int64, code string) string {
 	}
 	return symbol + amount
 }
+
+// Wait says how long to wait before trying again: whole minutes from a minute up, else whole
+// seconds ("2 minutes", "40 seconds").
+func (l *Localizer) Wait(d time.Duration) string {
+	if d > time.Minute {
+		return l.N("span.minutes", int((d+time.Minute-1)/time.Minute))
+	}
+	return l.N("span.seconds", max(1, int((d+time.Second-1)/time.Second)))
+}

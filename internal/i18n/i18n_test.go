@@ -117,3 +117,20 @@ func TestContext(t *testing.T) {
 		t.Errorf("a missing message shows as %q, want its id", got)
 	}
 }
+
+func TestWait(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		d    time.Duration
+		want string
+	}{
+		{"en", 1500 * time.Millisecond, "2 seconds"},
+		{"es", 90 * time.Second, "2 minutos"},
+		{"de", time.Second, "1 Sekunde"},
+		{"fr", 30 * time.Second, "30 secondes"},
+	} {
+		if got := i18n.For(c.lang).Wait(c.d); got != c.want {
+			t.Errorf("%s Wait(%v) = %q, want %q", c.lang, c.d, got, c.want)
+		}
+	}
+}
