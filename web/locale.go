@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/reserva/reserva/internal/i18n"
@@ -42,7 +43,8 @@ func (s *Server) localize(next http.Handler) http.Handler {
 		lang := i18n.Negotiate(explicit, r.Header.Get("Accept-Language"), business)
 		w.Header().Set("Content-Language", lang)
 		w.Header().Add("Vary", "Accept-Language, Cookie")
-		next.ServeHTTP(w, r.WithContext(i18n.WithLocalizer(r.Context(), i18n.For(lang))))
+		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), i18n.For(lang)), pageURLKey{}, r.URL)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -65,4 +67,38 @@ func publicPage(path string) bool {
 // tr is message id in the language of the request in ctx, for handlers and templates.
 func tr(ctx context.Context, id string, data ...map[string]any) string {
 	return i18n.From(ctx).T(id, data...)
+}
+
+// pageURLKey holds, in a public page's context, the address of the page, for the language links.
+type pageURLKey struct{}
+
+// languageNames are the languages Reserva speaks, each named in itself (as a visitor who reads
+// only that language looks for it).
+var languageNames = []struct{ Lang, Name string }{
+	{"en", "English"}, {"es", "Español"}, {"de", "Deutsch"}, {"fr", "Français"},
+}
+
+// languageOption is one entry of the language switcher.
+type languageOption struct {
+	Lang, Name, URL string
+	Current         bool
+}
+
+// languageOptions are the language switcher's entries for the page in ctx: the page's own
+// address with ?lang= set (its other parameters kept), the current language marked.
+func languageOptions(ctx context.Context) []languageOption {
+	current := i18n.From(ctx).Lang()
+	u, _ := ctx.Value(pageURLKey{}).(*url.URL)
+	out := make([]languageOption, 0, len(languageNames))
+	for _, l := range languageNames {
+		o := languageOption{Lang: l.Lang, Name: l.Name, Current: l.Lang == current, URL: "?lang=" + l.Lang}
+		if u != nil {
+			q := u.Query()
+			q.Set("lang", l.Lang)
+			q.Del("msg") // a notice belongs to the redirect that asked for it
+			o.URL = u.Path + "?" + q.Encode()
+		}
+		out = append(out, o)
+	}
+	return out
 }
