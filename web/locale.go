@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/reserva/reserva/internal/i18n"
+	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -101,4 +104,12 @@ func languageOptions(ctx context.Context) []languageOption {
 		out = append(out, o)
 	}
 	return out
+}
+
+// tooManyWait answers a request over limiter's limit for key with its Retry-After, and returns
+// the wait in whole seconds, for the page to say in its language.
+func tooManyWait(w http.ResponseWriter, limiter *ratelimit.Limiter, key string) time.Duration {
+	secs := ratelimit.Seconds(limiter.RetryAfter(key))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return time.Duration(secs) * time.Second
 }
