@@ -16,6 +16,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/internal/shutdown"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
@@ -31,6 +32,21 @@ var (
 // day, a one-hour service, an owner and a staff user with API tokens, behind the real tenancy
 // middleware and GraphQL handler.
 func server(t testing.TB) *httptest.Server {
+	t.Helper()
+	return serverWith(t, testServer{})
+}
+
+// testServer changes server's defaults.
+type testServer struct {
+	share web.FairShare
+	opts  []graph.Option
+	// routes adds routes to the mux beside /{slug}/graphql (under the tenant middleware).
+	routes func(mux *http.ServeMux)
+}
+
+// serverWith is server with the fair share, handler options and extra routes of c. Its
+// Shutdown reaches websockets as `reserva serve`'s does (shutdown.Notify).
+func serverWith(t testing.TB, c testServer) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -81,10 +97,15 @@ func server(t testing.TB) *httptest.Server {
 		l.Release()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
-	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, append([]graph.Option{graph.WithWebsocketInitTimeout(wsInitTimeout)}, c.opts...)...))
+	if c.routes != nil {
+		c.routes(mux)
+	}
+	srv := httptest.NewUnstartedServer(web.TenantMiddleware(m, c.share, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
+	shutdown.Notify(srv.Config)
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		_ = m.Close(ctx)
