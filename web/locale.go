@@ -20,6 +20,10 @@ const langCookie = "lang"
 // business's site, sign-up): an explicit ?lang= (kept in a cookie) among the languages Reserva
 // speaks, else the visitor's Accept-Language among them, else the business's locale setting.
 // The dashboard and the APIs stay in English: they pass through untouched.
+//
+// It runs twice: outside the tenant middleware, so that what that answers itself (an address
+// that is no business) speaks the visitor's language, and inside it, where the business's
+// setting is known and becomes the default.
 func (s *Server) localize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !publicPage(r.URL.Path) {
@@ -35,17 +39,22 @@ func (s *Server) localize(next http.Handler) http.Handler {
 			}
 			business = st.Locale
 		}
+		outer := r.Context().Value(pageURLKey{}) == nil // the first of the two passes
 		explicit := ""
 		if chosen := i18n.Match(r.URL.Query().Get("lang")); chosen != "" {
 			explicit = chosen
-			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: chosen, Path: "/", MaxAge: 365 * 24 * 60 * 60,
-				HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+			if outer {
+				http.SetCookie(w, &http.Cookie{Name: langCookie, Value: chosen, Path: "/", MaxAge: 365 * 24 * 60 * 60,
+					HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+			}
 		} else if c, err := r.Cookie(langCookie); err == nil {
 			explicit = c.Value
 		}
 		lang := i18n.Negotiate(explicit, r.Header.Get("Accept-Language"), business)
 		w.Header().Set("Content-Language", lang)
-		w.Header().Add("Vary", "Accept-Language, Cookie")
+		if outer {
+			w.Header().Add("Vary", "Accept-Language, Cookie")
+		}
 		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), i18n.For(lang)), pageURLKey{}, r.URL)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

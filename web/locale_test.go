@@ -55,6 +55,7 @@ func TestLanguageNegotiation(t *testing.T) {
 		{"/acme", "de-DE,de;q=0.9,en;q=0.5", "de"},
 		{"/acme", "en-GB", "en"},
 		{"/acme/admin/login", "de", "en"},
+		{"/no-such-business", "fr-FR,fr;q=0.9", "fr"}, // answered before any business is known
 	} {
 		if got := lang(c.path, c.accept); got != c.want {
 			t.Errorf("GET %s with Accept-Language %q: %q, want %q", c.path, c.accept, got, c.want)

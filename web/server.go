@@ -67,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 	h = s.localize(h) // after the tenant middleware: the business's language is the default
 	h = s.withSessions(h)
 	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
+	h = s.localize(h) // again: the tenant middleware's own answers (no such business) too
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
