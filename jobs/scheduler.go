@@ -32,7 +32,7 @@ type Config struct {
 	KeepDaily  int
 	KeepWeekly int
 	Mail       MailConfig // how notifications go out (nil Mailer: not sent)
-	Blobs      blob.Store // where backups go (nil: the backup job fails each run)
+	Blobs      blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
 }
 
 // Defaults of Config, also the defaults of the command line's flags for the same settings.
