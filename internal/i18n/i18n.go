@@ -28,6 +28,9 @@ var catalogs embed.FS
 // Supported are the languages Reserva speaks, the first being the fallback.
 var Supported = []language.Tag{language.English, language.Spanish, language.German, language.French}
 
+// maxTagLen bounds the language tags Match reads (BCP 47 tags in use are far shorter).
+const maxTagLen = 64
+
 // Default is the language of a business whose setting names none Reserva speaks.
 const Default = "en"
 
@@ -106,8 +109,12 @@ func For(lang string) *Localizer {
 // Match returns the supported language ("en", "es", "de", "fr") that tag lang names, or ""
 // when it names none of them (or is not a language tag).
 func Match(lang string) string {
+	// A tag is a few characters; anything long (a crafted ?lang= or cookie) is not parsed.
+	if lang == "" || len(lang) > maxTagLen {
+		return ""
+	}
 	tag, err := language.Parse(strings.TrimSpace(lang))
-	if err != nil || lang == "" {
+	if err != nil {
 		return ""
 	}
 	base, _ := tag.Base()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestNegotiate(t *testing.T) {
 		{"fr", "de", "es", "fr"},           // an explicit choice wins
 		{"xx-not-a-tag!", "de", "es", "de"},
 		{"", "en-US,en;q=0.9", "de", "en"},
+		{"es-" + strings.Repeat("x", 100), "", "de", "de"}, // too long to be a tag: not read
 	} {
 		if got := i18n.Negotiate(c.explicit, c.accept, c.business); got != c.want {
 			t.Errorf("Negotiate(%q, %q, %q) = %q, want %q", c.explicit, c.accept, c.business, got, c.want)
