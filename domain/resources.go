@@ -1,0 +1,42 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// --- resources ---
+
+// CreateResource stores a new resource and returns its id.
+func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
+		return 0, Invalid("name", "name must be 1 to %d characters", MaxNameLen)
+	}
+	id, err := s.insert(ctx, `INSERT INTO resources (name, active, created_at) VALUES (?, 1, ?) RETURNING id`,
+		name, s.now().Unix())
+	if err != nil {
+		return 0, fmt.Errorf("create resource: %w", err)
+	}
+	return id, nil
+}
+
+// Resources lists the active resources.
+func (s *Store) Resources(ctx context.Context) ([]Resource, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, active FROM resources WHERE active ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		if err := rows.Scan(&r.ID, &r.Name, &r.Active); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
