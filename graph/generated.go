@@ -292,11 +292,11 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.Viewer, error)
 	Bookings(ctx context.Context, filter *model.BookingFilter, first *int, after *string) (*model.BookingConnection, error)
 	Booking(ctx context.Context, id int64) (*domain.Booking, error)
+	Resources(ctx context.Context) ([]*domain.Resource, error)
 	Customers(ctx context.Context, search *string, first *int, after *string) (*model.CustomerConnection, error)
 	Customer(ctx context.Context, id int64) (*domain.Customer, error)
 	Users(ctx context.Context) ([]*domain.User, error)
 	APITokens(ctx context.Context) ([]*domain.APIToken, error)
-	Resources(ctx context.Context) ([]*domain.Resource, error)
 	Availability(ctx context.Context, serviceID int64, from model.Date, to model.Date, staffID *int64) ([]*model.AvailabilityDay, error)
 	BookingByToken(ctx context.Context, token string) (*domain.Booking, error)
 	Services(ctx context.Context) ([]*domain.Service, error)
@@ -1348,7 +1348,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "booking.graphqls" "business.graphqls" "catalog.graphqls" "events.graphqls" "scalars.graphqls"
+//go:embed "admin.graphqls" "admin_catalog.graphqls" "admin_people.graphqls" "booking.graphqls" "business.graphqls" "catalog.graphqls" "events.graphqls" "scalars.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1361,6 +1361,8 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
+	{Name: "admin_catalog.graphqls", Input: sourceData("admin_catalog.graphqls"), BuiltIn: false},
+	{Name: "admin_people.graphqls", Input: sourceData("admin_people.graphqls"), BuiltIn: false},
 	{Name: "booking.graphqls", Input: sourceData("booking.graphqls"), BuiltIn: false},
 	{Name: "business.graphqls", Input: sourceData("business.graphqls"), BuiltIn: false},
 	{Name: "catalog.graphqls", Input: sourceData("catalog.graphqls"), BuiltIn: false},
@@ -5272,6 +5274,38 @@ func (ec *executionContext) fieldContext_Query_booking(ctx context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_resources(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_resources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Resources(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.Resource) graphql.Marshaler {
+			return ec.marshalNResource2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐResourceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_resources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Resource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5419,38 +5453,6 @@ func (ec *executionContext) fieldContext_Query_apiTokens(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiToken(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_resources(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_resources(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Resources(ctx)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*domain.Resource) graphql.Marshaler {
-			return ec.marshalNResource2ᚕᚖgithubᚗcomᚋreservaᚋreservaᚋdomainᚐResourceᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Query_resources(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Resource(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8899,6 +8901,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_booking(ctx, field)
 				})
+		case "resources":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_resources(ctx, field)
+				})
 		case "customers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -8922,12 +8930,6 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_apiTokens(ctx, field)
-				})
-		case "resources":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_resources(ctx, field)
 				})
 		case "availability":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
