@@ -1,0 +1,335 @@
+package replica_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	_ "github.com/ncruces/go-sqlite3/driver"
+	gcblob "gocloud.dev/blob"
+
+	"github.com/reserva/reserva/replica"
+)
+
+// fakeS3 starts gofakes3 over TLS on 127.0.0.1 with a bucket, and points AWS_CA_BUNDLE at its
+// certificate: the replica's S3 client must honour the variable to connect at all.
+func fakeS3(t *testing.T) (replicaURL string, bucketURL string) {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("reserva"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	q := "endpoint=" + srv.URL + "&region=us-east-1"
+	return "s3://reserva/backups/r1?" + q, "s3://reserva?" + q + "&use_path_style=true"
+}
+
+// store is one replica under test, with a way to list every key it holds.
+type store struct {
+	url  string
+	keys func(t *testing.T) []string
+}
+
+func stores(t *testing.T) map[string]func(t *testing.T) store {
+	return map[string]func(t *testing.T) store{
+		"s3": func(t *testing.T) store {
+			u, bu := fakeS3(t)
+			return store{url: u, keys: func(t *testing.T) []string {
+				b, err := gcblob.OpenBucket(context.Background(), bu)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				var out []string
+				it := b.List(nil)
+				for {
+					obj, err := it.Next(context.Background())
+					if errors.Is(err, io.EOF) {
+						return out
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, obj.Key)
+				}
+			}}
+		},
+		"file": func(t *testing.T) store {
+			dir := t.TempDir()
+			return store{url: "file://" + filepath.ToSlash(dir), keys: func(t *testing.T) []string {
+				var out []string
+				err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						rel, _ := filepath.Rel(dir, p)
+						out = append(out, filepath.ToSlash(rel))
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}}
+		},
+	}
+}
+
+func openDB(t *testing.T, p string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+p+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS bookings(id INTEGER PRIMARY KEY, what TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func insert(t *testing.T, db *sql.DB, what string) {
+	t.Helper()
+	if _, err := db.Exec(`INSERT INTO bookings(what) VALUES (?)`, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rows(t *testing.T, p string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rs, err := db.Query(`SELECT what FROM bookings ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// nextMilli returns once the clock has passed t's millisecond: LTX files carry their commit
+// time in milliseconds, so a commit after this is strictly later than t for a restore.
+func nextMilli(t time.Time) {
+	for time.Now().UnixMilli() <= t.UnixMilli() {
+		runtime.Gosched()
+	}
+}
+
+// TestReplicateRestoreDelete attaches a database, writes, syncs, restores the latest state
+// and an earlier point in time into new files (each passes integrity_check), and deletes the
+// name: nothing is left under it.
+func TestReplicateRestoreDelete(t *testing.T) {
+	for kind, mk := range stores(t) {
+		t.Run(kind, func(t *testing.T) {
+			st := mk(t)
+			ctx := context.Background()
+			r, err := replica.Open(ctx, st.url, replica.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close(context.Background()) })
+
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src.db")
+			db := openDB(t, src)
+			insert(t, db, "first")
+			name := replica.TenantName("abcdefghijklmnopqrstuvwxyz")
+			h, err := r.Attach(ctx, name, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Attach(ctx, name, src); !errors.Is(err, replica.ErrAttached) {
+				t.Fatalf("second attach: got %v, want ErrAttached", err)
+			}
+			if err := h.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mid := time.Now()
+			nextMilli(mid)
+			insert(t, db, "second")
+			if err := h.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s := h.Stats(); s.BytesShipped <= 0 || s.ReplicaTXID < s.LocalTXID || s.Lag != 0 {
+				t.Errorf("stats after sync = %+v, want bytes shipped and no lag", s)
+			}
+
+			latest := filepath.Join(dir, "latest.db")
+			if err := r.Restore(ctx, name, latest, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, latest); strings.Join(got, ",") != "first,second" {
+				t.Errorf("latest restore has %q, want first,second", got)
+			}
+			if err := replica.IntegrityCheck(ctx, latest); err != nil {
+				t.Error(err)
+			}
+			early := filepath.Join(dir, "early.db")
+			if err := r.Restore(ctx, name, early, mid); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, early); strings.Join(got, ",") != "first" {
+				t.Errorf("restore at %v has %q, want first", mid, got)
+			}
+			if err := r.Restore(ctx, name, early, time.Time{}); err == nil {
+				t.Error("restore over an existing file succeeded")
+			}
+			if err := r.Restore(ctx, replica.TenantName("zzzzzzzzzzzzzzzzzzzzzzzzzz"), filepath.Join(dir, "none.db"), time.Time{}); !errors.Is(err, replica.ErrNotFound) {
+				t.Errorf("restore of an unknown name: got %v, want ErrNotFound", err)
+			}
+
+			names, err := r.List(ctx, "tenants")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(names, ",") != name {
+				t.Errorf("List(tenants) = %q, want [%s]", names, name)
+			}
+
+			insert(t, db, "third") // shipped by Close's final sync
+			if err := r.Delete(ctx, name); !errors.Is(err, replica.ErrAttached) {
+				t.Errorf("delete while attached: got %v, want ErrAttached", err)
+			}
+			if err := h.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			final := filepath.Join(dir, "final.db")
+			if err := r.Restore(ctx, name, final, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, final); strings.Join(got, ",") != "first,second,third" {
+				t.Errorf("restore after close has %q, want first,second,third", got)
+			}
+
+			if err := r.Delete(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range st.keys(t) {
+				if strings.Contains(k, "abcdefghijklmnopqrstuvwxyz") {
+					t.Errorf("after Delete the replica still holds %s", k)
+				}
+			}
+			if names, err := r.List(ctx, "tenants"); err != nil || len(names) != 0 {
+				t.Errorf("List(tenants) after delete = %q, %v", names, err)
+			}
+		})
+	}
+}
+
+// TestSyncGroupCommit holds the first sync while ten more callers arrive: they all share one
+// second sync, and each of them finds its commit in the replica.
+func TestSyncGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	r, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	db := openDB(t, src)
+	h, err := r.Attach(ctx, replica.RegistryName, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}, 16), make(chan struct{})
+	queued := make(chan struct{}, 16)
+	first := true
+	replica.SetHooks(h, func() {
+		if first {
+			first = false
+			started <- struct{}{}
+			<-release
+		}
+	}, func() { queued <- struct{}{} })
+
+	errs := make(chan error, 11)
+	go func() { errs <- h.Sync(ctx) }()
+	<-started
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		insert(t, db, fmt.Sprintf("w%d", i))
+		wg.Go(func() { errs <- h.Sync(ctx) })
+	}
+	for range n {
+		<-queued
+	}
+	close(release)
+	wg.Wait()
+	for range n + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.Stats().Syncs; got != 2 {
+		t.Errorf("%d callers ran %d syncs, want 2 (one shared by the ten)", n+1, got)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.db")
+	if err := r.Restore(ctx, replica.RegistryName, out, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, out); len(got) != n {
+		t.Errorf("restored %d rows, want %d", len(got), n)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []string{"", "ftp://x/y", "file://host/x", "file:relative", "s3:///prefix", "s3://b/../x"} {
+		if r, err := replica.Open(ctx, bad, replica.Options{}); err == nil {
+			r.Close(ctx)
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+	r, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	for _, bad := range []string{"../x", "/abs", "Tenants/x", "a//b", ""} {
+		if _, err := r.Attach(ctx, bad, filepath.Join(t.TempDir(), "x.db")); err == nil || errors.Is(err, replica.ErrAttached) {
+			t.Errorf("Attach(%q): got %v, want invalid name", bad, err)
+		}
+	}
+}
