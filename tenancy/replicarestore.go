@@ -1,0 +1,75 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrNoReplicaCopy is what Config.RestoreMissing returns when the replica holds nothing for a
+// tenant (it was never opened while replication was on).
+var ErrNoReplicaCopy = errors.New("the replica holds no copy")
+
+// restoreMissingWait bounds one restore of a missing tenant database from the replica when it
+// is first opened (recover without --eager): long enough for a large business over a slow
+// link, short enough that a store that hangs does not hold the tenant's open for good.
+const restoreMissingWait = 10 * time.Minute
+
+// restoreMissing puts t's database back at path from the replica (Config.RestoreMissing), for a
+// data directory rebuilt with `reserva recover`: the registry came back first, and each
+// business's file comes back the first time it is opened. The copy is written beside path under
+// a scratch name (erasure finds it), checked by RestoreMissing, and renamed into place, so a
+// request never sees half a file. It is called with t's open in progress (its lock held).
+func (m *Manager) restoreMissing(ctx context.Context, t Tenant, path string) error {
+	// Deleted while this request waited: nothing to bring back.
+	if _, err := m.reg.Get(ctx, t.ID); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+	}
+	tmp := path + ".restore-" + strings.ToLower(rand.Text()[:10])
+	rctx, cancel := context.WithTimeout(ctx, restoreMissingWait)
+	defer cancel()
+	start := time.Now()
+	if err := m.cfg.RestoreMissing(rctx, t, tmp); err != nil {
+		_ = removeDBFiles(tmp) // the restore's own error is the one to report
+		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+	}
+	if err := DropEmptySidecars(tmp); err != nil {
+		_ = removeDBFiles(tmp) // the sidecars' error is the one to report
+		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = removeDBFiles(tmp) // the rename's error is the one to report
+		return fmt.Errorf("restore tenant %s from the replica: put the copy in place: %w", t.Slug, err)
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+	}
+	var size int64
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
+	}
+	m.cfg.Logger.InfoContext(ctx, "tenant restored from the replica on first open", "tenant", t.Slug,
+		"tenant_id", t.ID, "bytes", size, "took", time.Since(start))
+	return nil
+}
+
+// DropEmptySidecars removes the -shm file and the empty -wal file that a read-only check of a
+// restored copy leaves beside it at path, before the copy is renamed into place (they would
+// stay behind under the old name). A -wal that holds frames is refused: the copy is not whole
+// without it.
+func DropEmptySidecars(path string) error {
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("%s-wal holds %d bytes: the copy is not in one file", path, fi.Size())
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return errors.Join(removeFile(path+"-wal"), removeFile(path+"-shm"))
+}
