@@ -115,6 +115,8 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 		mail:      mailFlags(fs),
 		debugAddr: fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)"),
 	}
+	fs.StringVar(&cfg.replicaAck, "replica-ack", "sync", "with --replica: sync answers a write once the replica holds it; async at once, shipping within\n"+
+		"about a second (RESERVA_REPLICA_ACK)")
 	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
 		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
 		func(v string) (err error) { f.proxies, err = ratelimit.ParseProxies(v); return err })

@@ -359,3 +359,29 @@ func TestRestoreLeavesNoScratch(t *testing.T) {
 		t.Errorf("scratch files left after restores: %v", left)
 	}
 }
+
+// A replicated business's database holds the replicator's bookkeeping tables
+// (_litestream_seq, _litestream_lock): not the business's data, so not in its export.
+func TestExportLeavesOutReplicaTables(t *testing.T) {
+	ctx := context.Background()
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	// What Litestream creates when it attaches.
+	tenanttest.Exec(t, m, acme, `CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)`)
+	tenanttest.Exec(t, m, acme, `CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO _litestream_seq VALUES (1, 42)`)
+	dir := t.TempDir()
+	files, err := ops.New(m).Export(ctx, acme, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.Contains(f, "_litestream") {
+			t.Errorf("the export has %s", f)
+		}
+	}
+	dump, _ := os.ReadFile(filepath.Join(dir, "dump.sql"))
+	if strings.Contains(string(dump), "_litestream") {
+		t.Errorf("the dump names the replicator's tables:\n%s", dump)
+	}
+}

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -157,10 +158,13 @@ func (h *Handle) Close(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.r.opt.SyncTimeout)
 	defer cancel()
-	err := h.r.store.UnregisterDB(cctx, h.db.Path())
+	// Sync explicitly first: Litestream's own final sync on close skips a database it has not
+	// started on yet (attached less than a sync interval ago), whose commits would stay behind.
+	serr := h.db.SyncAndWait(cctx)
+	uerr := h.r.store.UnregisterDB(cctx, h.db.Path())
 	h.cancel()
 	h.r.forget(h)
-	if err != nil {
+	if err := errors.Join(serr, uerr); err != nil {
 		return fmt.Errorf("detach %s (final sync to %s): %w", h.name, h.r.target.redact, err)
 	}
 	return nil

@@ -3,11 +3,8 @@ package replica_test
 import (
 	"context"
 	"database/sql"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,36 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	_ "github.com/ncruces/go-sqlite3/driver"
-	gcblob "gocloud.dev/blob"
 
 	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
 )
-
-// fakeS3 starts gofakes3 over TLS on 127.0.0.1 with a bucket, and points AWS_CA_BUNDLE at its
-// certificate: the replica's S3 client must honour the variable to connect at all.
-func fakeS3(t *testing.T) (replicaURL string, bucketURL string) {
-	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("reserva"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(gofakes3.New(backend).Server())
-	t.Cleanup(srv.Close)
-	bundle := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_CA_BUNDLE", bundle)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "us-east-1")
-	q := "endpoint=" + srv.URL + "&region=us-east-1"
-	return "s3://reserva/backups/r1?" + q, "s3://reserva?" + q + "&use_path_style=true"
-}
 
 // store is one replica under test, with a way to list every key it holds.
 type store struct {
@@ -56,26 +28,8 @@ type store struct {
 func stores(t *testing.T) map[string]func(t *testing.T) store {
 	return map[string]func(t *testing.T) store{
 		"s3": func(t *testing.T) store {
-			u, bu := fakeS3(t)
-			return store{url: u, keys: func(t *testing.T) []string {
-				b, err := gcblob.OpenBucket(context.Background(), bu)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer b.Close()
-				var out []string
-				it := b.List(nil)
-				for {
-					obj, err := it.Next(context.Background())
-					if errors.Is(err, io.EOF) {
-						return out
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					out = append(out, obj.Key)
-				}
-			}}
+			s3 := replicatest.NewS3(t, "backups/r1")
+			return store{url: s3.URL, keys: func(t *testing.T) []string { return s3.Keys(t) }}
 		},
 		"file": func(t *testing.T) store {
 			dir := t.TempDir()

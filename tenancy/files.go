@@ -232,6 +232,9 @@ func (m *Manager) eraseFiles(id string) error {
 		remove(p)
 	}
 	remove(filepath.Join(m.MailDir(), id))
+	if err := removeReplicaState(path); err != nil {
+		errs = append(errs, err)
+	}
 	flat, _ := filepath.Glob(filepath.Join(m.MailDir(), "*"+id+"*.eml")) // before per-tenant folders
 	for _, p := range flat {
 		remove(p)

@@ -447,11 +447,14 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		if err := m.eraseFiles(id); err != nil {
 			return fmt.Errorf("delete tenant %s: %w", id, err)
 		}
-		// Erasure covers every copy: blobs (uploads) and backups too.
+		// Erasure covers every copy: blobs (uploads) and backups too, and the replica.
 		if m.cfg.Blobs != nil {
 			if _, err := m.cfg.Blobs.DeletePrefix(ctx, id+"/"); err != nil {
 				return fmt.Errorf("delete tenant %s: %w", id, err)
 			}
+		}
+		if err := m.deleteReplica(ctx, id); err != nil {
+			return err
 		}
 		return m.reg.Delete(ctx, id) // with its backup records and stats
 	})

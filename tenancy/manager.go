@@ -55,6 +55,12 @@ type Config struct {
 	// has to register one (0: every sign-up copies the template itself).
 	Spares     int
 	Migrations []migrations.Migration
+	// Replicator, when set, replicates every open tenant database (attached when its handle
+	// opens, detached when it closes) and erases a deleted tenant's copy (replication.go).
+	Replicator Replicator
+	// ReplicaAsync, with a Replicator, lets writes be acknowledged before the replica holds
+	// them (--replica-ack async); otherwise SyncAck is on.
+	ReplicaAsync bool
 	// OnMigrate, when set, hears of every tenant migration attempt (for metrics): the versions
 	// before and after, and the error of a failed step.
 	OnMigrate func(t Tenant, from, to int, err error)
@@ -335,6 +341,9 @@ func (m *Manager) openEntry(ctx context.Context, e *entry, t Tenant) (*DB, error
 	// The open and migration are shared by everyone waiting for this tenant: a caller that goes
 	// away must not interrupt them (and get the tenant marked failed).
 	db, err := m.openAndMigrate(context.WithoutCancel(ctx), t)
+	if err == nil {
+		err = m.replicate(context.WithoutCancel(ctx), t, db)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -943,7 +952,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		ch := m.changed
 		m.mu.Unlock()
 		for _, db := range dbs {
-			err = errors.Join(err, db.Close())
+			err = errors.Join(err, db.CloseContext(ctx)) // one deadline for every final sync
 		}
 		m.mu.Lock()
 		m.open -= len(dbs)

@@ -422,7 +422,7 @@ func (r *SQLiteRegistry) Delete(ctx context.Context, id string) error {
 	}
 	// secure_delete zeroed the rows in the pages written now; older copies of those pages live
 	// on in the WAL until it is checkpointed and truncated.
-	if _, err := r.db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	if err := r.db.Checkpoint(ctx); err != nil {
 		return fmt.Errorf("delete tenant %s from registry: checkpoint: %w", id, err)
 	}
 	return nil

@@ -44,6 +44,11 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 		if err := SyncDir(filepath.Dir(path)); err != nil {
 			return err
 		}
+		// The replicator's local state describes the file set aside: it starts afresh on the
+		// restored one (with a snapshot) when the tenant next opens.
+		if err := removeReplicaState(path); err != nil {
+			return err
+		}
 		// Still under the tenant's lock: no request can migrate it before the registry knows.
 		m.mu.Lock()
 		delete(m.faulted, t.ID) // a good file again

@@ -148,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 
 	var h http.Handler = mux
 	h = s.withSessions(h)
+	h = s.syncWrites(h) // --replica-ack sync: a write is answered once the replica holds it
 	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
