@@ -26,39 +26,58 @@ const restoreMissingWait = 10 * time.Minute
 // a scratch name (erasure finds it), checked by RestoreMissing, and renamed into place, so a
 // request never sees half a file. It is called with t's open in progress (its lock held).
 func (m *Manager) restoreMissing(ctx context.Context, t Tenant, path string) error {
+	_, err := m.restoreFile(ctx, t, path, m.cfg.RestoreMissing)
+	return err
+}
+
+// RestoreMissingFile puts t's database back from the replica with restore (as
+// Config.RestoreMissing) when its file is missing, and returns the bytes restored (0 when the
+// file is there). `reserva recover --eager` calls it for every tenant, with no server running.
+func (m *Manager) RestoreMissingFile(ctx context.Context, t Tenant, restore func(ctx context.Context, t Tenant, dst string) error) (int64, error) {
+	path, err := m.Path(t.ID)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	return m.restoreFile(ctx, t, path, restore)
+}
+
+func (m *Manager) restoreFile(ctx context.Context, t Tenant, path string, restore func(ctx context.Context, t Tenant, dst string) error) (int64, error) {
 	// Deleted while this request waited: nothing to bring back.
 	if _, err := m.reg.Get(ctx, t.ID); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
 	tmp := path + ".restore-" + strings.ToLower(rand.Text()[:10])
 	rctx, cancel := context.WithTimeout(ctx, restoreMissingWait)
 	defer cancel()
 	start := time.Now()
-	if err := m.cfg.RestoreMissing(rctx, t, tmp); err != nil {
+	if err := restore(rctx, t, tmp); err != nil {
 		_ = removeDBFiles(tmp) // the restore's own error is the one to report
-		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
 	if err := DropEmptySidecars(tmp); err != nil {
 		_ = removeDBFiles(tmp) // the sidecars' error is the one to report
-		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		_ = removeDBFiles(tmp) // the rename's error is the one to report
-		return fmt.Errorf("restore tenant %s from the replica: put the copy in place: %w", t.Slug, err)
+		return 0, fmt.Errorf("restore tenant %s from the replica: put the copy in place: %w", t.Slug, err)
 	}
 	if err := SyncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
 	var size int64
 	if fi, err := os.Stat(path); err == nil {
 		size = fi.Size()
 	}
-	m.cfg.Logger.InfoContext(ctx, "tenant restored from the replica on first open", "tenant", t.Slug,
+	m.cfg.Logger.InfoContext(ctx, "tenant restored from the replica", "tenant", t.Slug,
 		"tenant_id", t.ID, "bytes", size, "took", time.Since(start))
-	return nil
+	return size, nil
 }
 
 // DropEmptySidecars removes the -shm file and the empty -wal file that a read-only check of a
