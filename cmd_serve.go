@@ -44,6 +44,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
 	cfg.create = true
+	cfg.replicaAttach = true
 	serverGC()
 	// A busy business still gets one core less than the machine has, not one share less.
 	cfg.fairShare = max(1, serverProcs()-1)
@@ -62,6 +63,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	p, err = openPlatform(ctx, cfg, stderr)
 	if err != nil {
 		return err
+	}
+	if p.replica != nil {
+		met.Replication(func() metrics.ReplicaTotals {
+			t := p.replica.Totals()
+			return metrics.ReplicaTotals{Attached: t.Attached, MaxLag: t.MaxLag, BytesShipped: t.BytesShipped}
+		})
 	}
 	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a

@@ -126,6 +126,9 @@ type config struct {
 	fairShare   int    // requests of one tenant at once (0: the web default)
 	replica     string // replica URL ("" = no replication)
 	replicaAck  string // "sync" (default) or "async" (serve only)
+	// replicaAttach: this command replicates the databases it opens (serve); the others only
+	// erase a deleted business's replica.
+	replicaAttach bool
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -239,7 +242,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		OnMigrate: cfg.onMigrate,
 	}
 	if rep != nil {
-		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep}, cfg.replicaAck == "async"
+		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
 		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
 	}
 	m, err := tenancy.NewManager(reg, tcfg)

@@ -10,10 +10,18 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
-// replicator is the replica package as tenancy sees it (tenancy.Replicator).
-type replicator struct{ r *replica.Replicator }
+// replicator is the replica package as tenancy sees it (tenancy.Replicator). Only serve
+// attaches databases (attach): one process ships a file, and Litestream ships every commit to
+// it, a CLI command's too. The other commands use the replica to erase a deleted business.
+type replicator struct {
+	r      *replica.Replicator
+	attach bool
+}
 
 func (r replicator) Attach(ctx context.Context, name, dbPath string) (tenancy.Replica, error) {
+	if !r.attach {
+		return nil, nil // not replicated by this process (see tenancy.Replicator)
+	}
 	h, err := r.r.Attach(ctx, name, dbPath)
 	if err != nil {
 		return nil, err // not a nil *Handle in a non-nil interface
@@ -39,7 +47,10 @@ func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, l
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if err := reg.Replicate(ctx, replicator{rep}); err != nil {
+	if !cfg.replicaAttach {
+		return rep, nil
+	}
+	if err := reg.Replicate(ctx, replicator{rep, true}); err != nil {
 		return nil, fmt.Errorf("replicate the registry: %w", closeReplicaAfter(err, rep))
 	}
 	return rep, nil

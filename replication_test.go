@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,12 @@ func TestServeReplicaAcknowledgedBooking(t *testing.T) {
 		t.Fatalf("createBooking = %d %q %v; log:\n%s", status, bookingID, errs, errOut.String())
 	}
 
+	// acme and the registry are attached, and bytes went out.
+	_, metricsText, _ := httpGet(t, base+"/metrics")
+	if !strings.Contains(metricsText, "\nreserva_replica_attached 2\n") || !regexp.MustCompile(`\nreserva_replica_shipped_bytes_total [1-9]`).MatchString(metricsText) {
+		t.Errorf("/metrics lacks the replication figures:\n%s", grepLines(metricsText, "reserva_replica"))
+	}
+
 	// Restore while the server runs: the acknowledgement promised the replica has it.
 	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{})
 	if err != nil {
@@ -149,4 +156,50 @@ func count(t *testing.T, path, q string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCLIDeleteErasesReplica: a business that serve replicated, deleted with the CLI given the
+// same --replica, leaves nothing under the replica that names it.
+func TestCLIDeleteErasesReplica(t *testing.T) {
+	data := t.TempDir()
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+	id := tenantID(t, data, "acme")
+	s3 := replicatest.NewS3(t, "prod")
+	base, errOut, stop := startServe(t, data, "--replica", s3.URL)
+	if status, _, _ := httpGet(t, base+"/acme"); status != http.StatusOK {
+		t.Fatalf("GET /acme = %d", status)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, errOut.String())
+	}
+	named := func() (keys []string) {
+		for _, k := range s3.Keys(t) {
+			if strings.Contains(k, id) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	if len(named()) == 0 {
+		t.Fatal("the replica holds nothing of acme after serving it")
+	}
+	if code, out, errOut := reserva(t, "", "tenants", "delete", "--data", data, "--slug", "acme", "--yes", "--replica", s3.URL); code != 0 {
+		t.Fatalf("delete: %q %q", out, errOut)
+	}
+	if left := named(); len(left) != 0 {
+		t.Errorf("after deleting acme the replica still holds %v", left)
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -22,12 +22,14 @@ import (
 type countingClient struct {
 	litestream.ReplicaClient
 	bytes atomic.Int64
+	total *atomic.Int64 // the Replicator's, over every client
 }
 
 func (c *countingClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, r io.Reader) (*ltx.FileInfo, error) {
 	info, err := c.ReplicaClient.WriteLTXFile(ctx, level, minTXID, maxTXID, r)
 	if err == nil && info != nil {
 		c.bytes.Add(info.Size)
+		c.total.Add(info.Size)
 	}
 	return info, err
 }

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -71,6 +72,8 @@ type Replicator struct {
 	target target
 	store  *litestream.Store
 	bucket *gcblob.Bucket // s3:// only
+
+	shipped atomic.Int64 // LTX bytes uploaded since Open, by every handle
 
 	mu       sync.Mutex
 	attached map[string]*Handle // by name
@@ -205,9 +208,9 @@ func (r *Replicator) closeBucket() error {
 // client returns a Litestream replica client for name.
 func (r *Replicator) client(name string) *countingClient {
 	if r.target.scheme == "file" {
-		return &countingClient{ReplicaClient: lsfile.NewReplicaClient(filepath.Join(r.target.dir, filepath.FromSlash(name)))}
+		return &countingClient{ReplicaClient: lsfile.NewReplicaClient(filepath.Join(r.target.dir, filepath.FromSlash(name))), total: &r.shipped}
 	}
-	return &countingClient{ReplicaClient: &blobClient{bucket: r.bucket, root: r.target.prefix + name, logger: r.opt.Logger}}
+	return &countingClient{ReplicaClient: &blobClient{bucket: r.bucket, root: r.target.prefix + name, logger: r.opt.Logger}, total: &r.shipped}
 }
 
 // Attach starts replicating the SQLite database at dbPath (in WAL mode) under name, and
@@ -455,4 +458,21 @@ func (r *Replicator) Close(ctx context.Context) error {
 // and schema comparisons.
 func IsInternalTable(name string) bool {
 	return strings.HasPrefix(strings.ToLower(name), "_litestream_")
+}
+
+// Totals are a Replicator's figures, for metrics.
+type Totals struct {
+	Attached     int           // databases attached now
+	MaxLag       time.Duration // the largest Stats.Lag among them
+	BytesShipped int64         // LTX bytes uploaded since Open
+}
+
+// Totals returns the Replicator's figures now.
+func (r *Replicator) Totals() Totals {
+	hs := r.Attached()
+	t := Totals{Attached: len(hs), BytesShipped: r.shipped.Load()}
+	for _, h := range hs {
+		t.MaxLag = max(t.MaxLag, h.Stats().Lag)
+	}
+	return t
 }

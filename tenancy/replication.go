@@ -16,7 +16,8 @@ import (
 // attached than Config.MaxOpen (plus the registry).
 type Replicator interface {
 	// Attach starts replicating the database file at dbPath under name (TenantReplicaName,
-	// RegistryReplicaName).
+	// RegistryReplicaName). It may return a nil Replica: the database is then not replicated by
+	// this process (a CLI command, while serve ships every commit to the file, whoever made it).
 	Attach(ctx context.Context, name, dbPath string) (Replica, error)
 	// Delete removes everything the replica holds under name (erasure).
 	Delete(ctx context.Context, name string) error
@@ -60,7 +61,9 @@ func (db *DB) attach(ctx context.Context, rep Replicator, name string) error {
 	if err != nil {
 		return fmt.Errorf("replicate %s: %w", name, err)
 	}
-	db.replica = r
+	if r != nil {
+		db.replica = r
+	}
 	return nil
 }
 
