@@ -123,3 +123,16 @@ func fileSchemaVersion(ctx context.Context, path string) (int, error) {
 	}
 	return v, nil
 }
+
+// VerifyReplicaCopy restores t's newest copy in the replica into a scratch file beside its
+// database (named after the tenant, so erasure finds it) and checks it with integrity_check,
+// then removes it: the replication chain itself is tested, not only the live file. It returns
+// tenancy.ErrNotFound when the replica holds no copy of t.
+func (s *Service) VerifyReplicaCopy(ctx context.Context, rep ReplicaSource, t tenancy.Tenant) error {
+	download, _, err := s.fetchReplica(ctx, rep, t, time.Time{})
+	if err != nil {
+		return err
+	}
+	download.Remove()
+	return nil
+}
