@@ -48,14 +48,14 @@ func cmdRestore(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
 		if *into != "" {
-			n, err := ops.New(p.tenants).RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
+			n, err := ops.New(p.tenants, p.blobs).RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Restored %s into the new business %s (id %s)\n", t.Slug, n.Slug, n.ID)
 			return nil
 		}
-		b, safety, err := ops.New(p.tenants).Restore(ctx, t, *at)
+		b, safety, err := ops.New(p.tenants, p.blobs).Restore(ctx, t, *at)
 		if err != nil {
 			return err
 		}
@@ -96,14 +96,14 @@ func restoreFromReplica(ctx context.Context, cfg config, registry bool, slug, at
 			when = "its copy as of " + at.UTC().Format(time.RFC3339)
 		}
 		if into != "" {
-			n, err := ops.New(p.tenants).RestoreFromReplicaInto(ctx, rep, t, at, tenancy.NewTenant{Slug: into, Name: t.Name, Timezone: t.Timezone})
+			n, err := ops.New(p.tenants, p.blobs).RestoreFromReplicaInto(ctx, rep, t, at, tenancy.NewTenant{Slug: into, Name: t.Name, Timezone: t.Timezone})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Restored %s (%s in the replica) into the new business %s (id %s)\n", t.Slug, when, n.Slug, n.ID)
 			return nil
 		}
-		safety, err := ops.New(p.tenants).RestoreFromReplica(ctx, rep, t, at)
+		safety, err := ops.New(p.tenants, p.blobs).RestoreFromReplica(ctx, rep, t, at)
 		if err != nil {
 			return err
 		}

@@ -33,6 +33,8 @@ type serveFlags struct {
 	mail      mailSettings
 	debugAddr *string
 	proxies   ratelimit.Proxies
+	// maxBuffered is the most bytes of request bodies buffered at once (web.BodyBudget).
+	maxBuffered *int64
 }
 
 // cmdServe runs the web server and the job scheduler until ctx ends, then shuts both down.
@@ -83,7 +85,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	jcfg := jobs.Config{Mail: mailCfg}
+	jcfg := jobs.Config{Mail: mailCfg, Blobs: p.blobs}
 	if p.replica != nil { // a restore from it, checked, now and then (jobs.VerifyReplica)
 		jcfg.Replica = p.replica
 		met.ReplicaChecks()
@@ -126,13 +128,21 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 		secure:    fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)"),
 		mail:      mailFlags(fs),
 		debugAddr: fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)"),
+		maxBuffered: fs.Int64("max-buffered-bytes", web.DefaultMaxBufferedBytes, "most bytes of request bodies held in memory at once; requests beyond wait briefly,\n"+
+			"then get 503 (RESERVA_MAX_BUFFERED_BYTES)"),
 	}
 	fs.StringVar(&cfg.replicaAck, "replica-ack", "sync", "with --replica: sync answers a write once the replica holds it; async at once, shipping within\n"+
 		"about a second (RESERVA_REPLICA_ACK)")
 	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
 		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
 		func(v string) (err error) { f.proxies, err = ratelimit.ParseProxies(v); return err })
-	return f, parse(fs, args)
+	if err := parse(fs, args); err != nil {
+		return f, err
+	}
+	if *f.maxBuffered <= 0 {
+		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
+	}
+	return f, nil
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and
@@ -176,6 +186,7 @@ func newWebServer(p *platform, cfg config, f serveFlags, scheduler *jobs.Schedul
 		SecureCookies:  *f.secure,
 		Blobs:          p.blobs,
 		FairShare:      web.FairShare{N: cfg.fairShare},
+		BodyBudget:     web.BodyBudget{Bytes: *f.maxBuffered},
 		TrustedProxies: f.proxies,
 	}
 }

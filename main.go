@@ -23,6 +23,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -156,7 +157,8 @@ var envFlags = map[string]string{
 	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
 	"RESERVA_SECURE_COOKIES": "secure-cookies", "RESERVA_BLOBS": "blobs", "RESERVA_DEBUG_ADDR": "debug-addr",
 	"RESERVA_SMTP": "smtp", "RESERVA_MAIL_FROM": "mail-from", "RESERVA_BASE_URL": "base-url",
-	"RESERVA_TRUSTED_PROXIES": "trusted-proxies", "RESERVA_REPLICA": "replica", "RESERVA_REPLICA_ACK": "replica-ack",
+	"RESERVA_TRUSTED_PROXIES": "trusted-proxies", "RESERVA_MAX_BUFFERED_BYTES": "max-buffered-bytes",
+	"RESERVA_REPLICA": "replica", "RESERVA_REPLICA_ACK": "replica-ack",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and
@@ -237,8 +239,8 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		return nil, errors.Join(err, blobs.Close(), reg.Close())
 	}
 	tcfg := tenancy.Config{
-		Blobs:   blobs,
-		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
+		EraseElsewhere: ops.EraseBlobs(blobs),
+		DataDir:        cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
 		OnMigrate: cfg.onMigrate,
 	}
 	if rep != nil {

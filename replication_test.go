@@ -203,3 +203,40 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestServeReplicaAsync: with --replica-ack async a booking is answered at once even while
+// the store is down (it is not held for the replica), and it reaches the replica later: here
+// with the final sync of the shutdown.
+func TestServeReplicaAsync(t *testing.T) {
+	data := t.TempDir()
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--demo"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+	id := tenantID(t, data, "acme")
+	s3 := replicatest.NewS3(t, "prod")
+	base, errOut, stop := startServe(t, data, "--replica", s3.URL, "--replica-ack", "async")
+	s3.SetDown(true)
+	status, bookingID, errs := book(t, base, "async-1")
+	if status != http.StatusOK || bookingID == "" || len(errs) > 0 {
+		t.Fatalf("createBooking with the store down, async = %d %q %v; log:\n%s", status, bookingID, errs, errOut.String())
+	}
+	s3.SetDown(false)
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, errOut.String())
+	}
+	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close(context.Background())
+	p := filepath.Join(t.TempDir(), "acme.db")
+	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, p, `SELECT count(*) FROM bookings WHERE id = ?`, bookingID); n != 1 {
+		t.Errorf("replica after shutdown holds %d bookings %s, want 1", n, bookingID)
+	}
+	if code, _, errOut := reserva(t, "", "serve", "--data", data, "--replica", s3.URL, "--replica-ack", "later"); code != 2 || !strings.Contains(errOut, "sync or async") {
+		t.Errorf("serve --replica-ack later: exit %d, %q", code, errOut)
+	}
+}

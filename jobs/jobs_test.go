@@ -19,6 +19,7 @@ import (
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -247,7 +248,7 @@ func TestBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = blobs.Close() }()
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, EraseElsewhere: ops.EraseBlobs(blobs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestBackups(t *testing.T) {
 	// A change up to 2 s before a backup began counts as after it (file times lag the clock by
 	// up to a tick, and some file systems keep whole seconds): let the provisioning age first.
 	time.Sleep(2100 * time.Millisecond)
-	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
+	r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 2 || len(r.Failed) != 0 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
@@ -269,7 +270,7 @@ func TestBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
-	r, err = jobs.Backups(ctx, m, "", 7, 4, 2)
+	r, err = jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
 		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
 	}
@@ -289,7 +290,7 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 	}
 	defer func() { _ = blobs.Close() }()
 	var log bytes.Buffer
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Blobs: blobs,
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, EraseElsewhere: ops.EraseBlobs(blobs),
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -302,14 +303,14 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := jobs.Backups(ctx, m, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
+	if r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
 	path, _ := m.Path(b.ID)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
+	r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err == nil || !strings.Contains(err.Error(), "bbb") || !slices.Equal(r.Failed, []string{"bbb"}) {
 		t.Errorf("run after bbb's file was emptied: %s %v; want bbb failed, and the run's error naming it", r, err)
 	}

@@ -49,7 +49,7 @@ func VerifyReplica(ctx context.Context, m *tenancy.Manager, rep ops.ReplicaSourc
 		return r, err
 	}
 	rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	o := ops.New(m)
+	o := ops.New(m, nil) // only restores from the replica: no blob store needed
 	var failed []error
 	for _, t := range all[:min(n, len(all))] {
 		if ctx.Err() != nil {

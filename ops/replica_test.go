@@ -79,7 +79,7 @@ func TestRestoreFromReplica(t *testing.T) {
 	// A change the replica never saw (made with replication off), lost by the restore.
 	tenanttest.Exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
 
-	safety, err := ops.New(m).RestoreFromReplica(ctx, rep, acme, time.Time{})
+	safety, err := ops.New(m, nil).RestoreFromReplica(ctx, rep, acme, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestRestoreFromReplica(t *testing.T) {
 	}
 
 	t.Run("PointInTime", func(t *testing.T) {
-		if _, err := ops.New(m).RestoreFromReplica(ctx, rep, acme, between); err != nil {
+		if _, err := ops.New(m, nil).RestoreFromReplica(ctx, rep, acme, between); err != nil {
 			t.Fatal(err)
 		}
 		if n := tenanttest.Notes(t, m, acme); !slices.Equal(n, []string{"one", "two"}) {
@@ -105,7 +105,7 @@ func TestRestoreFromReplica(t *testing.T) {
 			tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('four')`)
 		})
 		tenanttest.Exec(t, m, acme, `DELETE FROM notes`)
-		if _, err := ops.New(m).RestoreFromReplica(ctx, rep, acme, time.Time{}); err != nil {
+		if _, err := ops.New(m, nil).RestoreFromReplica(ctx, rep, acme, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if n := tenanttest.Notes(t, m, acme); !slices.Equal(n, []string{"one", "two", "four"}) {
@@ -113,7 +113,7 @@ func TestRestoreFromReplica(t *testing.T) {
 		}
 	})
 	t.Run("Into", func(t *testing.T) {
-		cp, err := ops.New(m).RestoreFromReplicaInto(ctx, rep, acme, time.Time{},
+		cp, err := ops.New(m, nil).RestoreFromReplicaInto(ctx, rep, acme, time.Time{},
 			tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
 		if err != nil {
 			t.Fatal(err)
@@ -127,14 +127,14 @@ func TestRestoreFromReplica(t *testing.T) {
 	})
 	t.Run("NoCopy", func(t *testing.T) {
 		never := tenanttest.MustProvision(t, m, "never")
-		_, err := ops.New(m).RestoreFromReplica(ctx, rep, never, time.Time{})
+		_, err := ops.New(m, nil).RestoreFromReplica(ctx, rep, never, time.Time{})
 		if !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("restore of a tenant the replica never held: %v, want ErrNotFound", err)
 		}
-		if _, err := ops.New(m).RestoreFromReplica(ctx, rep, acme, time.Unix(1, 0)); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, err := ops.New(m, nil).RestoreFromReplica(ctx, rep, acme, time.Unix(1, 0)); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("restore from before the first copy: %v, want ErrNotFound", err)
 		}
-		if _, err := ops.New(m).RestoreFromReplica(ctx, nil, acme, time.Time{}); !errors.Is(err, ops.ErrNoReplica) {
+		if _, err := ops.New(m, nil).RestoreFromReplica(ctx, nil, acme, time.Time{}); !errors.Is(err, ops.ErrNoReplica) {
 			t.Errorf("restore without a replica: %v, want ErrNoReplica", err)
 		}
 	})

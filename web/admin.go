@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -180,11 +179,11 @@ func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
 		if staffID != 0 {
 			vals.Set("staff", strconv.FormatInt(staffID, 10))
 		}
-		return frame.URL("/calendar?" + vals.Encode())
+		return frame.URL(paths.AdminCalendar + "?" + vals.Encode())
 	}
 	v.PrevURL, v.NextURL = link(day.AddDays(-n), view), link(day.AddDays(n), view)
 	v.DayURL, v.WeekURL, v.HereURL = link(day, "day"), link(day, "week"), link(day, view)
-	v.NewURL = frame.URL("/bookings/new?date=" + day.String())
+	v.NewURL = frame.URL(paths.AdminNewBooking + "?date=" + day.String())
 	first := day.At(12*60, loc)
 	v.Title = first.Format("Monday 2 January 2006")
 	if view == "week" {
@@ -225,7 +224,7 @@ func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff 
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
 		Outcome: b.Status.HasOutcome(), Open: b.Status.Open(), Pending: b.Status == domain.StatusPending,
-		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
+		URL: f.URL(paths.AdminBooking(b.ID))}
 }
 
 // bookingAction confirms, completes, marks as no-show, reopens or cancels a booking, then goes
@@ -260,7 +259,7 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
-	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, ""), fmt.Sprintf("/bookings/%d", id))
+	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, paths.AdminHome), paths.AdminBooking(id))
 	if err != nil {
 		s.userError(w, r, err, back)
 		return
@@ -331,7 +330,7 @@ func (s *Server) showBooking(w http.ResponseWriter, r *http.Request, move *form,
 	frame := s.frame(r, "calendar")
 	v := bookingDetailView{Frame: frame, Booking: s.calendarBooking(frame, b, svc.Name, st.Name, loc),
 		When: describeWhen(b.Start, b.End.Sub(b.Start), loc), Created: b.CreatedAt.In(loc).Format("2 Jan 2006 15:04"),
-		Customer: frame.URL(fmt.Sprintf("/customers/%d", b.CustomerID)), Move: move}
+		Customer: frame.URL(paths.AdminCustomer(b.CustomerID)), Move: move}
 	if v.Move == nil {
 		start := b.Start.In(loc)
 		v.Move = newForm(url.Values{"date": {start.Format(time.DateOnly)}, "time": {start.Format("15:04")},
@@ -374,7 +373,7 @@ func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		_, err := s.store(r).Move(r.Context(), id, day.At(at, l.Location), staffID, actorOf(r))
 		if err == nil {
-			s.done(w, r, fmt.Sprintf("/bookings/%d", id), "Booking moved; the customer is told by email.")
+			s.done(w, r, paths.AdminBooking(id), "Booking moved; the customer is told by email.")
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
@@ -446,7 +445,7 @@ func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
 			if b.Contact.Email == "" {
 				msg = "Booking created. The customer gave no email, so they get no confirmation."
 			}
-			s.done(w, r, fmt.Sprintf("/calendar?date=%s", domain.DateOf(b.Start.In(l.Location))), msg)
+			s.done(w, r, paths.AdminCalendar+"?date="+domain.DateOf(b.Start.In(l.Location)).String(), msg)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {

@@ -115,5 +115,5 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
 	}
 	sm.Put(r.Context(), "flash", msg)
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
 }

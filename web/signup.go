@@ -130,7 +130,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.unconfirmedWrite(w, r, t.Slug, err)
 		return
 	}
-	http.Redirect(w, r, paths.Admin(t.Slug, ""), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(t.Slug, paths.AdminHome), http.StatusSeeOther)
 }
 
 func slugTaken(slug string) string { return "/" + slug + " is taken: choose another address." }
