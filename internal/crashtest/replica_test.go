@@ -1,6 +1,7 @@
 package crashtest
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,7 @@ func diskLossRounds(t *testing.T, ack string) (lost, acked int) {
 		out, err := exec.Command(bin, args...).Output()
 		if err != nil {
 			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				stderr = ee.Stderr
 			}
 			t.Fatalf("round %d: %v: %v\n%s%s", round, args, err, out, stderr)
