@@ -44,7 +44,7 @@ Usage:
   reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
   reserva tenants delete --slug S [--yes]     erase a business and all its data
   reserva migrate                             bring every business's database to the latest schema
-  reserva jobs run JOB                        run one scheduled job now: sweep, housekeeping, stats or mail
+  reserva jobs run JOB                        run one scheduled job now: sweep, housekeeping, stats, mail or replica-check
   reserva stats [--day YYYY-MM-DD]            bookings and customers per business on a day
   reserva backup [--tenant S]                 back up businesses changed since their last backup
   reserva backups list --tenant S             list a business's backups

@@ -71,6 +71,10 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 		if n := booked(dir); n != 1 {
 			t.Errorf("recovered business holds the acknowledged booking %d times, want 1", n)
 		}
+		code, out, errOut = reserva(t, "", "jobs", "run", "replica-check", "--data", dir, "--replica", rurl)
+		if code != 0 || !strings.Contains(out, "replica-check: 1 restored from the replica and verified, 0 not in the replica, 0 failed") {
+			t.Errorf("jobs run replica-check: %d %q %q", code, out, errOut)
+		}
 		code, _, errOut = reserva(t, "", "recover", "--data", dir, "--replica", rurl)
 		if code != 1 || !strings.Contains(errOut, "already has a registry") {
 			t.Errorf("recover over a data directory: %d %q", code, errOut)
@@ -109,6 +113,7 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 			{"restore", "--data", dir, "--registry"},
 			{"restore", "--data", dir, "--replica", rurl, "--from-replica", "--tenant", "acme", "--at", "yesterday"},
 			{"recover", "--data", dir},
+			{"jobs", "run", "replica-check", "--data", dir},
 		} {
 			if code, _, errOut := reserva(t, "", args...); code != 2 {
 				t.Errorf("%v: %d %q, want a usage error", args, code, errOut)
