@@ -102,7 +102,7 @@ func cmdRecover(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"either now (--eager, with a progress bar) or each the first time it is opened by\n"+
 		"reserva serve --replica URL.")
 	eager := fs.Bool("eager", false, "restore every business now instead of on first open")
-	workers := fs.Int("workers", 4, "businesses restored at once with --eager")
+	workers := fs.Int("workers", 8, "businesses restored at once with --eager (each mostly waits on the store)")
 	if err := parse(fs, args, "replica"); err != nil {
 		return err
 	}
