@@ -58,7 +58,7 @@ func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, l
 
 func closeReplicaAfter(err error, rep *replica.Replicator) error {
 	if cerr := closeReplica(rep); cerr != nil {
-		return fmt.Errorf("%w (closing the replica: %v)", err, cerr)
+		return fmt.Errorf("%w (closing the replica: %w)", err, cerr)
 	}
 	return err
 }

@@ -27,7 +27,7 @@ func gql(t *testing.T, base, slug, query string, vars map[string]any, out any) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read in full below
 	raw, _ := io.ReadAll(res.Body)
 	var resp struct {
 		Data   json.RawMessage
@@ -117,7 +117,7 @@ func TestServeReplicaAcknowledgedBooking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rep.Close(context.Background())
+	defer func() { _ = rep.Close(context.Background()) }() // only restored from
 	dir := t.TempDir()
 	tenantCopy := filepath.Join(dir, "acme.db")
 	if err := rep.Restore(context.Background(), replica.TenantName(id), tenantCopy, time.Time{}); err != nil {
@@ -150,7 +150,7 @@ func count(t *testing.T, path, q string, args ...any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only
 	var n int
 	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestServeReplicaAsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rep.Close(context.Background())
+	defer func() { _ = rep.Close(context.Background()) }() // only restored from
 	p := filepath.Join(t.TempDir(), "acme.db")
 	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
 		t.Fatal(err)

@@ -50,9 +50,9 @@ const metaTimestamp = "litestream-timestamp"
 
 var _ litestream.ReplicaClient = (*blobClient)(nil)
 
-func (c *blobClient) Type() string                   { return "s3" }
-func (c *blobClient) Init(ctx context.Context) error { return nil }
-func (c *blobClient) SetLogger(logger *slog.Logger)  { c.logger = logger }
+func (c *blobClient) Type() string                  { return "s3" }
+func (c *blobClient) Init(context.Context) error    { return nil }
+func (c *blobClient) SetLogger(logger *slog.Logger) { c.logger = logger }
 func (c *blobClient) levelPrefix(level int) string {
 	return c.root + "/ltx/" + strconv.Itoa(level) + "/"
 }

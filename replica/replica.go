@@ -327,14 +327,14 @@ func IntegrityCheck(ctx context.Context, p string) error {
 	if err != nil {
 		return fmt.Errorf("integrity check of %s: %w", p, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // read-only: nothing to lose
 	stop := conn.SetInterrupt(ctx)
 	defer conn.SetInterrupt(stop)
 	stmt, _, err := conn.Prepare("PRAGMA integrity_check")
 	if err != nil {
 		return fmt.Errorf("integrity check of %s: %w", p, err)
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }() // its error is stmt.Err's, checked below
 	var problems []string
 	for stmt.Step() {
 		if s := stmt.ColumnText(0); s != "ok" {

@@ -62,39 +62,43 @@ func (db *DB) attach(ctx context.Context, rep Replicator, name string) error {
 		return fmt.Errorf("replicate %s: %w", name, err)
 	}
 	if r != nil {
-		db.replica = r
+		db.replica.Store(&replicaRef{r})
 	}
 	return nil
 }
 
 // detach syncs db's replica a last time (bounded by ctx) and stops replicating.
 func (db *DB) detach(ctx context.Context) error {
-	if db.replica == nil {
+	ref := db.replica.Swap(nil)
+	if ref == nil {
 		return nil
 	}
-	err := db.replica.Close(ctx)
-	db.replica = nil
-	return err
+	return ref.Close(ctx)
 }
 
+// replicaRef holds a DB's Replica. (A request that gave its lease back, a deletion, may still
+// ask for a sync as its handle closes: the field is read and cleared atomically.)
+type replicaRef struct{ Replica }
+
 // Replicated reports whether db is attached to a replica.
-func (db *DB) Replicated() bool { return db.replica != nil }
+func (db *DB) Replicated() bool { return db.replica.Load() != nil }
 
 // Sync waits until the replica holds every commit made to db before the call (nothing to wait
 // for when db is not replicated). Concurrent callers share one sync.
 func (db *DB) Sync(ctx context.Context) error {
-	if db.replica == nil {
+	ref := db.replica.Load()
+	if ref == nil {
 		return nil
 	}
-	return db.replica.Sync(ctx)
+	return ref.Sync(ctx)
 }
 
 // Checkpoint folds db's WAL into the database file and truncates it: through the replica when
 // db is attached to one (its read transaction would hold ours up for the busy timeout),
 // otherwise with PRAGMA wal_checkpoint(TRUNCATE) on the writer.
 func (db *DB) Checkpoint(ctx context.Context) error {
-	if db.replica != nil {
-		return db.replica.Checkpoint(ctx)
+	if ref := db.replica.Load(); ref != nil {
+		return ref.Checkpoint(ctx)
 	}
 	_, err := db.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err

@@ -53,7 +53,7 @@ func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only
 	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)

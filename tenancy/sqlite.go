@@ -26,10 +26,10 @@ type DB struct {
 	Read  *sql.DB // query-only connections for reads that need no transaction with a write
 
 	path    string
-	version atomic.Uint64 // commits through Write since the database was opened
-	commits commitSignal  // wakes NextCommit's waiters
-	values  sync.Map      // what Value keeps
-	replica Replica       // set while the database is replicated (replication.go)
+	version atomic.Uint64              // commits through Write since the database was opened
+	commits commitSignal               // wakes NextCommit's waiters
+	values  sync.Map                   // what Value keeps
+	replica atomic.Pointer[replicaRef] // set while the database is replicated (replication.go)
 }
 
 // Untouched reports whether nothing has been written since the database was opened (its writer

@@ -74,7 +74,7 @@ func (s *S3) Keys(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }() // only listed
 	var out []string
 	it := b.List(nil)
 	for {
