@@ -95,6 +95,9 @@ type booking struct {
 	id                          string
 	acked                       bool
 	answered                    bool // the server said yes or no: no retry
+	ackedAt                     time.Time
+	kill                        *time.Time // the kill that ended the round it was acknowledged in
+	lost                        bool       // acknowledged, but not in the data afterwards
 }
 
 type gqlResult struct {
@@ -171,6 +174,7 @@ func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load) {
 	ld.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	kill := new(time.Time) // set when the kill is sent
 	send := func(b *booking) {
 		r, err := gql(ctx, s.url, b.tenant, createBooking, map[string]any{"input": map[string]any{
 			"serviceId": b.service, "start": b.start, "idempotencyKey": b.key,
@@ -189,6 +193,7 @@ func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load) {
 			ld.outcomes[code]++
 		case r.Data.CreateBooking.Booking.ID != "":
 			b.acked, b.answered, b.id = true, true, r.Data.CreateBooking.Booking.ID
+			b.ackedAt, b.kill = time.Now(), kill
 			ld.outcomes["booked"]++
 		}
 	}
@@ -253,6 +258,9 @@ func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load) {
 			break
 		}
 	}
+	ld.mu.Lock()
+	*kill = time.Now()
+	ld.mu.Unlock()
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +386,7 @@ func checkBookings(t *testing.T, data string, slugs []string, sent []*booking, a
 				t.Errorf("%s: booking %s stored %d times", slug, b.key, n)
 			case b.acked && n == 0:
 				lost++
+				b.lost = true
 				if !allowLost {
 					t.Errorf("%s: acknowledged booking %s (id %s) is lost", slug, b.key, b.id)
 				}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reserva/reserva/internal/versitygw"
 )
@@ -18,7 +19,7 @@ import (
 // integrity_check and nothing overlaps. `make test` runs 2 rounds, `make crashtest` 10
 // (RESERVA_REPLICA_ROUNDS).
 func TestRecoverAfterDiskLoss(t *testing.T) {
-	lost, acked := diskLossRounds(t, "sync")
+	lost, acked, _ := diskLossRounds(t, "sync")
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged bookings lost with sync acknowledgement", lost, acked)
 	}
@@ -28,13 +29,15 @@ func TestRecoverAfterDiskLoss(t *testing.T) {
 // be lost (those not shipped within about a second of the kill); the test measures how many
 // (the RPO) and still wants no double booking and whole databases.
 func TestRecoverAfterDiskLossAsync(t *testing.T) {
-	lost, acked := diskLossRounds(t, "async")
-	t.Logf("RPO with --replica-ack async: %d of %d acknowledged bookings lost", lost, acked)
+	lost, acked, oldest := diskLossRounds(t, "async")
+	t.Logf("RPO with --replica-ack async: %d of %d acknowledged bookings lost; the oldest was acknowledged %s before the kill",
+		lost, acked, oldest.Round(time.Millisecond))
 }
 
 // diskLossRounds runs the rounds with acknowledgement ack and returns how many acknowledged
-// bookings the recovered data lacks, and how many were acknowledged.
-func diskLossRounds(t *testing.T, ack string) (lost, acked int) {
+// bookings the recovered data lacks, how many were acknowledged, and how long before its kill
+// the oldest lost one was acknowledged (the RPO in time).
+func diskLossRounds(t *testing.T, ack string) (lost, acked int, oldest time.Duration) {
 	gw := versitygw.Start(t)
 	for _, kv := range gw.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -79,5 +82,11 @@ func diskLossRounds(t *testing.T, ack string) (lost, acked int) {
 	if acked == 0 {
 		t.Fatal("no booking was acknowledged: the test proves nothing")
 	}
-	return checkBookings(t, data, slugs, ld.sent, ack == "async"), acked
+	lost = checkBookings(t, data, slugs, ld.sent, ack == "async")
+	for _, b := range ld.sent {
+		if b.lost {
+			oldest = max(oldest, b.kill.Sub(b.ackedAt))
+		}
+	}
+	return lost, acked, oldest
 }
