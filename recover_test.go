@@ -20,6 +20,10 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 		t.Fatalf("create: %q %q", out, errOut)
 	}
 	id := tenantID(t, data, "acme")
+	// A business never opened while replication was on: the replica has its registry row only.
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "ghost", "--name", "Ghost"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
 	base, errOut, stop := startServe(t, data, "--replica", rurl)
 	// A first booking: acknowledged, so in the replica before the moment taken after it.
 	if status, firstID, errs := book(t, base, "recover-0"); status != http.StatusOK || firstID == "" || len(errs) > 0 {
@@ -56,23 +60,35 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("first open after recover: %d, want 200", res.StatusCode)
 		}
+		res, err = http.Get(base + "/ghost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("a business the replica holds no copy of: %d, want 503", res.StatusCode)
+		}
 		stop()
 		if n := booked(dir); n != 1 {
 			t.Errorf("recovered business holds the acknowledged booking %d times, want 1", n)
+		}
+		if _, list, _ := reserva(t, "", "tenants", "list", "--data", dir); !strings.Contains(list, "is missing and the replica holds no copy") {
+			t.Errorf("tenants list does not say why ghost failed:\n%s", list)
 		}
 	})
 
 	t.Run("Eager", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		code, out, errOut := reserva(t, "", "recover", "--data", dir, "--replica", rurl, "--eager")
-		if code != 0 || !regexp.MustCompile(`Recovered the registry and 1 of 1 businesses, [0-9.]+ MB in \S+ \([0-9.]+ MB/s\)`).MatchString(out) {
+		if code != 1 || !regexp.MustCompile(`Recovered the registry and 1 of 2 businesses, [0-9.]+ MB in \S+ \([0-9.]+ MB/s\)`).MatchString(out) ||
+			!strings.Contains(errOut, "1 businesses could not be restored") || !strings.Contains(errOut, "ghost: ") {
 			t.Fatalf("recover --eager: %d %q %q", code, out, errOut)
 		}
 		if n := booked(dir); n != 1 {
 			t.Errorf("recovered business holds the acknowledged booking %d times, want 1", n)
 		}
 		code, out, errOut = reserva(t, "", "jobs", "run", "replica-check", "--data", dir, "--replica", rurl)
-		if code != 0 || !strings.Contains(out, "replica-check: 1 restored from the replica and verified, 0 not in the replica, 0 failed") {
+		if code != 0 || !strings.Contains(out, "replica-check: 1 restored from the replica and verified, 1 not in the replica, 0 failed") {
 			t.Errorf("jobs run replica-check: %d %q %q", code, out, errOut)
 		}
 		code, _, errOut = reserva(t, "", "recover", "--data", dir, "--replica", rurl)
