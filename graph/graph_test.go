@@ -98,6 +98,7 @@ func serverWith(t testing.TB, c testServer) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, append([]graph.Option{graph.WithWebsocketInitTimeout(wsInitTimeout)}, c.opts...)...))
+	mux.Handle("/{slug}/graphql-gqlgen", graph.NewHandler(quiet, graph.WithGqlgenOnly()))
 	if c.routes != nil {
 		c.routes(mux)
 	}
@@ -274,10 +275,12 @@ func TestPublicBookingFlow(t *testing.T) {
 	})
 
 	byToken := `query($t: String!) { bookingByToken(token: $t) { ` + bookingFields + ` } }`
-	var found struct{ BookingByToken *booking }
-	if errs := do(t, srv, "acme", byToken, map[string]any{"t": token}, &found); errs != nil || found.BookingByToken == nil || found.BookingByToken.ID != b.ID {
-		t.Fatalf("bookingByToken: %+v %+v", found, errs)
-	}
+	t.Run("ByToken", func(t *testing.T) {
+		var found struct{ BookingByToken *booking }
+		if errs := do(t, srv, "acme", byToken, map[string]any{"t": token}, &found); errs != nil || found.BookingByToken == nil || found.BookingByToken.ID != b.ID {
+			t.Fatalf("bookingByToken: %+v %+v", found, errs)
+		}
+	})
 	t.Run("OtherTenantSeesNothing", func(t *testing.T) {
 		var other struct{ BookingByToken *booking }
 		if errs := do(t, srv, "other", byToken, map[string]any{"t": token}, &other); errs != nil || other.BookingByToken != nil {
@@ -285,23 +288,27 @@ func TestPublicBookingFlow(t *testing.T) {
 		}
 	})
 
-	var moved struct{ RescheduleBooking booking }
-	if errs := do(t, srv, "acme", `mutation($t: String!, $s: DateTime!) { rescheduleBooking(token: $t, start: $s) { `+bookingFields+` } }`,
-		map[string]any{"t": token, "s": slots[10].Start}, &moved); errs != nil {
-		t.Fatal(errs)
-	}
-	if moved.RescheduleBooking.ID != b.ID || moved.RescheduleBooking.Start != slots[10].Start {
-		t.Errorf("rescheduled: %+v", moved)
-	}
+	t.Run("Reschedule", func(t *testing.T) {
+		var moved struct{ RescheduleBooking booking }
+		if errs := do(t, srv, "acme", `mutation($t: String!, $s: DateTime!) { rescheduleBooking(token: $t, start: $s) { `+bookingFields+` } }`,
+			map[string]any{"t": token, "s": slots[10].Start}, &moved); errs != nil {
+			t.Fatal(errs)
+		}
+		if moved.RescheduleBooking.ID != b.ID || moved.RescheduleBooking.Start != slots[10].Start {
+			t.Errorf("rescheduled: %+v", moved)
+		}
+	})
 
-	cancel := `mutation($t: String!) { cancelBooking(token: $t, reason: "ill") { id status } }`
-	var cancelled struct{ CancelBooking booking }
-	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, &cancelled); errs != nil || cancelled.CancelBooking.Status != "CANCELLED" {
-		t.Fatalf("cancel: %+v %+v", cancelled, errs)
-	}
-	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, nil); code(errs) != "CONFLICT" {
-		t.Errorf("cancel twice: %+v", errs)
-	}
+	t.Run("Cancel", func(t *testing.T) {
+		cancel := `mutation($t: String!) { cancelBooking(token: $t, reason: "ill") { id status } }`
+		var cancelled struct{ CancelBooking booking }
+		if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, &cancelled); errs != nil || cancelled.CancelBooking.Status != "CANCELLED" {
+			t.Fatalf("cancel: %+v %+v", cancelled, errs)
+		}
+		if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, nil); code(errs) != "CONFLICT" {
+			t.Errorf("cancel twice: %+v", errs)
+		}
+	})
 }
 
 // graphql-js's getIntrospectionQuery (all options on, as GraphiQL sends it) is 15 levels deep

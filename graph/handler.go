@@ -46,7 +46,10 @@ const (
 // Option changes a default of NewHandler.
 type Option func(*options)
 
-type options struct{ wsInitTimeout, wsLifetime time.Duration }
+type options struct {
+	wsInitTimeout, wsLifetime time.Duration
+	gqlgenOnly                bool // no fast path: every field through gqlgen (tests compare the two)
+}
 
 // WithWebsocketInitTimeout sets how long a websocket may take to send connection_init
 // (default WebsocketInitTimeout).
@@ -103,6 +106,9 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		}
 		return next(ctx)
 	})
+	if !o.gqlgenOnly {
+		srv.AroundRootFields(fastAvailability)
+	}
 	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql panic", "path", graphql.GetPath(ctx).String(), "panic", p)

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -204,7 +205,7 @@ func TestScheduler(t *testing.T) {
 	_ = old.Close(ctx)
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`))
 
-	obs := &observer{runs: map[string]int{}}
+	obs := &observer{runs: map[string]int{}, ran: make(chan struct{}, 1)}
 	mu, runs := &obs.mu, obs.runs
 	s, err := jobs.New(m, jobs.Config{SweepEvery: 20 * time.Millisecond, HousekeepingEvery: 20 * time.Millisecond}, quiet, obs)
 	if err != nil {
@@ -214,7 +215,7 @@ func TestScheduler(t *testing.T) {
 	if !s.Running() {
 		t.Error("not running after Start")
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for {
 		got, _ := reg.Get(ctx, tn.ID)
 		mu.Lock()
@@ -223,10 +224,13 @@ func TestScheduler(t *testing.T) {
 		if done {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-obs.ran: // look again after each run
+		case <-timeout:
+			mu.Lock()
+			defer mu.Unlock()
 			t.Fatalf("scheduler did not sweep: version %d, runs %v", got.SchemaVersion, runs)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if err := s.Shutdown(); err != nil {
 		t.Fatal(err)
@@ -254,12 +258,25 @@ func TestBackups(t *testing.T) {
 	}
 	defer func() { _ = m.Close(ctx) }()
 	a, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
-	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"}); err != nil {
+	b, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A change up to 2 s before a backup began counts as after it (file times lag the clock by
-	// up to a tick, and some file systems keep whole seconds): let the provisioning age first.
-	time.Sleep(2100 * time.Millisecond)
+	// up to a tick, and some file systems keep whole seconds): age the provisioning's writes by
+	// 3 s rather than waiting for them to age.
+	old := time.Now().Add(-3 * time.Second)
+	for _, tn := range []tenancy.Tenant{a, b} {
+		path, err := m.Path(tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal"} {
+			if err := os.Chtimes(p, old, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+	}
 	r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 2 || len(r.Failed) != 0 {
 		t.Fatalf("first run: %s %v", r, err)
@@ -371,6 +388,7 @@ type observer struct {
 	runs    map[string]int // successful runs by job
 	backlog int
 	backup  time.Time
+	ran     chan struct{} // when set, told (without blocking) after each run
 }
 
 func (o *observer) JobRun(job string, err error) {
@@ -378,6 +396,12 @@ func (o *observer) JobRun(job string, err error) {
 	defer o.mu.Unlock()
 	if err == nil {
 		o.runs[job]++
+	}
+	if o.ran != nil {
+		select {
+		case o.ran <- struct{}{}:
+		default:
+		}
 	}
 }
 

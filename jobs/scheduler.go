@@ -39,7 +39,7 @@ type Config struct {
 	Replica            ops.ReplicaSource
 	ReplicaCheckEvery  time.Duration
 	ReplicaCheckSample int
-	Blobs              blob.Store // where backups go (nil: the backup job fails each run)
+	Blobs              blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
 }
 
 // Defaults of Config, also the defaults of the command line's flags for the same settings.

@@ -113,6 +113,7 @@ func TestRestoreRacingWrites(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var writes atomic.Int32
+	wrote := make(chan struct{}, 1) // a write committed since the last look
 	for w := range 3 {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
@@ -134,14 +135,32 @@ func TestRestoreRacingWrites(t *testing.T) {
 					return
 				}
 				writes.Add(1)
+				select {
+				case wrote <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	// The restore starts once the writers are going, and they stop only after some of their
+	// writes reached the restored database.
+	timeout := time.After(10 * time.Second)
+	waitWrites := func(n int32) {
+		for writes.Load() < n {
+			select {
+			case <-wrote:
+			case <-timeout:
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("%d writes, waited for %d", writes.Load(), n)
+			}
+		}
+	}
+	waitWrites(3)
 	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, ""); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitWrites(writes.Load() + 3)
 	stop.Store(true)
 	wg.Wait()
 	n := tenanttest.Notes(t, m, acme)

@@ -162,8 +162,7 @@ func (h *Handle) Close(ctx context.Context) error {
 	// started on yet (attached less than a sync interval ago), whose commits would stay behind.
 	serr := h.db.SyncAndWait(cctx)
 	uerr := h.r.store.UnregisterDB(cctx, h.db.Path())
-	h.cancel()
-	h.r.forget(h)
+	h.r.forget(h) // and ends h.ctx
 	if err := errors.Join(serr, uerr); err != nil {
 		return fmt.Errorf("detach %s (final sync to %s): %w", h.name, h.r.target.redact, err)
 	}

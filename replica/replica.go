@@ -262,6 +262,7 @@ func (r *Replicator) Attach(ctx context.Context, name, dbPath string) (*Handle, 
 }
 
 func (r *Replicator) forget(h *Handle) {
+	h.cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.attached[h.name] == h {

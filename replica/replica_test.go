@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -297,46 +298,68 @@ func TestParseURL(t *testing.T) {
 }
 
 // BenchmarkCommitSync measures a commit followed by Sync (what a sync-acknowledged write
-// costs beyond its commit), one writer, to gofakes3 over TLS and to a directory.
+// costs beyond its commit) to gofakes3 over TLS and to a directory, with one writer and with
+// four (whose syncs are shared: group commit), against commits alone ("none").
 func BenchmarkCommitSync(b *testing.B) {
-	for _, kind := range []string{"s3", "file"} {
-		b.Run(kind, func(b *testing.B) {
-			url := "file://" + filepath.ToSlash(b.TempDir())
-			if kind == "s3" {
-				url = replicatest.NewS3(b, "bench").URL
-			}
-			ctx := context.Background()
-			r, err := replica.Open(ctx, url, replica.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = r.Close(ctx) }() // a benchmark's replica
-			src := filepath.Join(b.TempDir(), "src.db")
-			db, err := sql.Open("sqlite3", "file:"+src+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)&_pragma=synchronous(full)")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = db.Close() }() // a benchmark's database
-			db.SetMaxOpenConns(1)
-			if _, err := db.Exec(`CREATE TABLE bookings(id INTEGER PRIMARY KEY, what TEXT NOT NULL)`); err != nil {
-				b.Fatal(err)
-			}
-			h, err := r.Attach(ctx, replica.RegistryName, src)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := h.Sync(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := range b.N {
-				if _, err := db.Exec(`INSERT INTO bookings(what) VALUES (?)`, fmt.Sprint(i)); err != nil {
-					b.Fatal(err)
-				}
-				if err := h.Sync(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	for _, kind := range []string{"none", "s3", "file"} {
+		for _, writers := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/writers=%d", kind, writers), func(b *testing.B) {
+				db, h := benchDB(b, kind)
+				b.SetParallelism(writers) // GOMAXPROCS × writers goroutines
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := db.Exec(`INSERT INTO bookings(what) VALUES ('x')`); err != nil {
+							b.Error(err)
+							return
+						}
+						if h == nil {
+							continue
+						}
+						if err := h.Sync(context.Background()); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
 	}
+}
+
+// benchDB opens a database with one writer connection, attached to a replica of kind (none:
+// not attached, h is nil).
+func benchDB(b *testing.B, kind string) (*sql.DB, *replica.Handle) {
+	b.Helper()
+	ctx := context.Background()
+	src := filepath.Join(b.TempDir(), "src.db")
+	db, err := sql.Open("sqlite3", "file:"+src+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)&_pragma=synchronous(full)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() }) // a benchmark's database
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE bookings(id INTEGER PRIMARY KEY, what TEXT NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	if kind == "none" {
+		return db, nil
+	}
+	url := "file://" + filepath.ToSlash(b.TempDir())
+	if kind == "s3" {
+		url = replicatest.NewS3(b, "bench").URL
+	}
+	r, err := replica.Open(ctx, url, replica.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = r.Close(ctx) }) // a benchmark's replica
+	h, err := r.Attach(ctx, replica.RegistryName, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return db, h
 }

@@ -291,9 +291,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		}
 		ch := m.changed
 		m.mu.Unlock()
-		for _, db := range dbs {
-			err = errors.Join(err, db.CloseContext(ctx)) // one deadline for every final sync
-		}
+		err = errors.Join(err, closeAll(ctx, dbs))
 		m.mu.Lock()
 		m.open -= len(dbs)
 		m.mu.Unlock()

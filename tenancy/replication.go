@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -161,21 +162,37 @@ func (l *Lease) Mark() WriteMark {
 	return w
 }
 
+// Changed reports whether anything was committed to l's database or the registry since mark
+// (by this request or another): SyncSince has something to wait for.
+func (l *Lease) Changed(mark WriteMark) bool {
+	if l.DB.Version() != mark.tenant {
+		return true
+	}
+	rdb := l.registryDB()
+	return rdb != nil && rdb.Version() != mark.registry
+}
+
 // SyncSince waits until the replica holds what was committed to l's database, and to the
 // registry, since mark: nothing to wait for when nothing was (or nothing is replicated).
 // Commits of others since mark may be waited for too; that costs time, never correctness.
 func (l *Lease) SyncSince(ctx context.Context, mark WriteMark) error {
-	if l.DB.Version() != mark.tenant {
-		if err := l.DB.Sync(ctx); err != nil {
-			return fmt.Errorf("replicate tenant %s: %w", l.Tenant.Slug, err)
-		}
-	}
+	var regErr error
+	var wg sync.WaitGroup
 	if rdb := l.registryDB(); rdb != nil && rdb.Version() != mark.registry {
-		if err := rdb.Sync(ctx); err != nil {
-			return fmt.Errorf("replicate the registry: %w", err)
+		wg.Go(func() { // beside the tenant's: two round trips at once, not one after the other
+			if err := rdb.Sync(ctx); err != nil {
+				regErr = fmt.Errorf("replicate the registry: %w", err)
+			}
+		})
+	}
+	var err error
+	if l.DB.Version() != mark.tenant {
+		if serr := l.DB.Sync(ctx); serr != nil {
+			err = fmt.Errorf("replicate tenant %s: %w", l.Tenant.Slug, serr)
 		}
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(err, regErr)
 }
 
 // registryDB is the registry's database when it is the SQLite registry (nil otherwise).
@@ -214,4 +231,32 @@ func (m *Manager) SyncTenant(ctx context.Context, t Tenant) error {
 		}
 	}
 	return nil
+}
+
+// closeParallel is how many databases a shutdown closes at once.
+const closeParallel = 8
+
+// closeAll closes dbs, closeParallel at a time, under one deadline (ctx): a replicated
+// database's close is a final sync, a round trip to the store, and a thousand of them one
+// after the other would outlast a shutdown's deadline.
+func closeAll(ctx context.Context, dbs []*DB) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, closeParallel)
+	for _, db := range dbs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := db.CloseContext(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

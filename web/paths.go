@@ -13,3 +13,5 @@ func resetPath(slug, secret string) string { return paths.Site(slug, paths.Passw
 func manageActionPath(slug, token, action string) string {
 	return paths.Site(slug, paths.ManageAction(token, action))
 }
+
+func managePath(slug, token string) string { return paths.Site(slug, paths.Manage(token)) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/reserva/reserva/internal/gqlerr"
+	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -54,6 +55,14 @@ func (a *ackWriter) ack() bool {
 		return a.ok
 	}
 	a.done = true
+	if !a.lease.Changed(a.mark) {
+		a.ok = true
+		return true
+	}
+	// The request's work on its business is done: its turn of the fair share goes back while
+	// it waits, so the business's next writes can run and join the next shared sync (with one
+	// turn per business, writes holding theirs through the sync could never share one).
+	turn.End(a.r.Context())
 	err := a.lease.SyncSince(a.r.Context(), a.mark)
 	if err == nil {
 		a.ok = true

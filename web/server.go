@@ -112,6 +112,7 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	fn(paths.Pattern("POST", paths.Book("{service}")), s.bookCreate)
 	fn(paths.Pattern("GET", paths.Manage("{token}")), s.manageBooking)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "booking.ics")), s.bookingICS)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "cancel")), s.cancelForm)
 	fn(paths.Pattern("POST", paths.ManageAction("{token}", "cancel")), s.cancelBooking)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule")), s.rescheduleDays)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule/slots")), s.rescheduleSlots)
@@ -235,15 +236,12 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	brand, err := store.Branding(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
+	site, ok := s.siteOf(w, r)
+	if !ok {
 		return
 	}
-	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address, Brand: brand.Color}
-	if brand.LogoType != "" && s.Blobs != nil {
-		v.LogoURL = logoURL(l.Tenant.Slug, brand)
-	}
+	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address, Brand: site.Brand,
+		LogoURL: site.LogoURL, Site: site}
 	for _, svc := range services {
 		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
 			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1,
@@ -288,6 +286,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, _
 		return
 	}
 	v := errorView{Status: status}
+	if l, ok := tenancy.FromContext(r.Context()); ok && r.URL.Path != "/"+l.Tenant.Slug {
+		// Under a business: the way back to it (its site, whatever went wrong here).
+		v.Business, v.HomeURL = l.Tenant.Name, "/"+l.Tenant.Slug
+	}
 	switch status {
 	case http.StatusNotFound:
 		v.Title, v.Message = "Page not found", "There is no page at this address. Check the link you followed."
@@ -330,6 +332,7 @@ type tenantHomeView struct {
 	Services []serviceView
 	Brand    string // #rrggbb
 	LogoURL  string // "" without a logo
+	Site     siteView
 }
 
 type serviceView struct {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -28,10 +29,32 @@ type S3 struct {
 	Server    *httptest.Server
 	bucketURL string
 	down      atomic.Bool
+	hold      atomic.Pointer[holdState]
+}
+
+type holdState struct {
+	arrived chan struct{} // gets a value for each upload held
+	release chan struct{} // closed to let them through
 }
 
 // SetDown makes the server answer every request with 503 (down) or serve again.
 func (s *S3) SetDown(down bool) { s.down.Store(down) }
+
+// HoldUploads makes uploads (PUT) wait, from now until release is called (also at the end of
+// the test); arrived gets a value as each one starts waiting.
+func (s *S3) HoldUploads(t testing.TB) (arrived <-chan struct{}, release func()) {
+	h := &holdState{arrived: make(chan struct{}, 64), release: make(chan struct{})}
+	s.hold.Store(h)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.hold.CompareAndSwap(h, nil)
+			close(h.release)
+		})
+	}
+	t.Cleanup(release)
+	return h.arrived, release
+}
 
 // NewS3 starts the server until the test ends and sets the AWS variables (credentials, region,
 // AWS_CA_BUNDLE) for it; the test cannot run in parallel with others.
@@ -47,6 +70,13 @@ func NewS3(t testing.TB, prefix string) *S3 {
 		if s.down.Load() {
 			http.Error(w, "down for the test", http.StatusServiceUnavailable)
 			return
+		}
+		if h := s.hold.Load(); h != nil && r.Method == http.MethodPut {
+			select {
+			case h.arrived <- struct{}{}:
+			default:
+			}
+			<-h.release
 		}
 		fake.ServeHTTP(w, r)
 	}))
