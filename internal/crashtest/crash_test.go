@@ -161,8 +161,10 @@ func (l *load) acked() int {
 
 // bookAndKill is one round against the running server s: it retries what earlier rounds left
 // unanswered (same idempotency keys, as a client would after a network error), books anew in
-// every business, and kills s with SIGKILL at a random moment while bookings are in flight.
-func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load) {
+// every business, and kills s with SIGKILL at a random moment while bookings are in flight:
+// after a random number of answers, or with afterAcks of acknowledged bookings (so that a round
+// whose acknowledgements wait for a replica still has some to check).
+func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load, afterAcks bool) {
 	t.Helper()
 	ld.mu.Lock()
 	var retry []*booking
@@ -246,13 +248,22 @@ func bookAndKill(t *testing.T, s *server, slugs []string, round int, ld *load) {
 		})
 	}
 	// The kill comes at a random moment while the bookings are in flight: after a random
-	// number of this round's answers.
+	// number of this round's answers (or acknowledgements).
+	counted := func() int {
+		if afterAcks {
+			return ld.outcomes["booked"]
+		}
+		return ld.answers
+	}
 	ld.mu.Lock()
-	killAt := ld.answers + 1 + rand.IntN(len(slugs)*4)
+	killAt := counted() + 1 + rand.IntN(len(slugs)*4)
+	if afterAcks {
+		killAt = counted() + 1 + rand.IntN(len(slugs)*2)
+	}
 	ld.mu.Unlock()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		ld.mu.Lock()
-		n := ld.answers
+		n := counted()
 		ld.mu.Unlock()
 		if n >= killAt {
 			break
@@ -282,7 +293,7 @@ func TestKillDuringBookings(t *testing.T) {
 	ld := &load{outcomes: map[string]int{}}
 	for round := range rounds {
 		s := start(t, bin, data)
-		bookAndKill(t, s, slugs, round, ld)
+		bookAndKill(t, s, slugs, round, ld, false)
 	}
 	t.Logf("%d rounds, %d kills, %d bookings sent, %d acknowledged; answers: %v", rounds, rounds, len(ld.sent), ld.acked(), ld.outcomes)
 	if ld.acked() == 0 {

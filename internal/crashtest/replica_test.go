@@ -56,7 +56,7 @@ func diskLossRounds(t *testing.T, ack string) (lost, acked int, oldest time.Dura
 	ld := &load{outcomes: map[string]int{}}
 	for round := range rounds {
 		s := start(t, bin, data, replicaFlags...)
-		bookAndKill(t, s, slugs, round, ld)
+		bookAndKill(t, s, slugs, round, ld, true)
 		if err := os.RemoveAll(data); err != nil { // the disk is lost
 			t.Fatal(err)
 		}
