@@ -51,11 +51,10 @@ func fastAvailability(ctx context.Context, next graphql.RootResolver) (m graphql
 	if err != nil {
 		return next(ctx) // which meets the same error and reports it as usual
 	}
-	staff, ok := plan.encodeStaff(ctx, s, days)
-	if !ok {
+	if !plan.encodeStaff(ctx, s, days) {
 		return next(ctx)
 	}
-	return encodedJSON(plan.encode(days, staff))
+	return encodedJSON(plan.encode(days))
 }
 
 // encodedJSON is a value already written as JSON.
@@ -104,6 +103,7 @@ type planned struct {
 	field    int
 	typename string // for __typename
 	children []planned
+	staff    map[int64][]byte // Slot.staff: each staff member's object, as children select it
 }
 
 // plan is the selection of AvailabilityDay, as gqlgen collects it (fragments merged, @skip and
@@ -156,26 +156,29 @@ func planObject(oc *graphql.OperationContext, sel ast.SelectionSet, typ string, 
 	return out, true
 }
 
-// staffPlan is the selection of Slot.staff (nil when not selected).
-func (p plan) staffPlan() plan {
-	for _, f := range p {
-		if f.field == fieldSlots {
-			for _, c := range f.children {
-				if c.field == fieldStaff {
-					return c.children
+// staffFields are the selections of Slot.staff, each under its own response key (a query may
+// select staff under several aliases, or slots under several, each with its own fields).
+func (p plan) staffFields() []*planned {
+	var out []*planned
+	for i := range p {
+		if p[i].field == fieldSlots {
+			for j := range p[i].children {
+				if c := &p[i].children[j]; c.field == fieldStaff {
+					out = append(out, c)
 				}
 			}
 		}
 	}
-	return nil
+	return out
 }
 
-// encodeStaff writes, once per request, the staff object of each staff member the slots name.
-// false when one is missing (gqlgen then reports the null).
-func (p plan) encodeStaff(ctx context.Context, s *domain.Store, days []domain.Day) (map[int64][]byte, bool) {
-	sp := p.staffPlan()
-	if sp == nil {
-		return nil, true
+// encodeStaff writes, once per request and staff selection, the staff object of each staff
+// member the slots name (into that selection's staff). false when one is missing (gqlgen then
+// reports the null).
+func (p plan) encodeStaff(ctx context.Context, s *domain.Store, days []domain.Day) bool {
+	fields := p.staffFields()
+	if len(fields) == 0 {
+		return true
 	}
 	var ids []int64
 	for _, d := range days {
@@ -187,44 +190,46 @@ func (p plan) encodeStaff(ctx context.Context, s *domain.Store, days []domain.Da
 	}
 	staff, err := s.StaffByIDs(ctx, ids)
 	if err != nil {
-		return nil, false
+		return false
 	}
-	out := make(map[int64][]byte, len(staff))
 	var buf bytes.Buffer
-	for _, id := range ids {
-		if _, done := out[id]; done {
-			continue
-		}
-		st, ok := staff[id]
-		if !ok {
-			return nil, false
-		}
-		buf.Reset()
-		buf.WriteByte('{')
-		for i, f := range sp {
-			if i > 0 {
-				buf.WriteByte(',')
+	for _, f := range fields {
+		f.staff = make(map[int64][]byte, len(staff))
+		for _, id := range ids {
+			if _, done := f.staff[id]; done {
+				continue
 			}
-			buf.Write(f.key)
-			switch f.field {
-			case fieldTypename:
-				graphql.MarshalString(f.typename).MarshalGQL(&buf)
-			case fieldID:
-				buf.WriteByte('"')
-				buf.Write(strconv.AppendInt(buf.AvailableBuffer(), st.ID, 10))
-				buf.WriteByte('"')
-			case fieldName:
-				graphql.MarshalString(st.Name).MarshalGQL(&buf)
+			st, ok := staff[id]
+			if !ok {
+				return false
 			}
+			buf.Reset()
+			buf.WriteByte('{')
+			for i, c := range f.children {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				buf.Write(c.key)
+				switch c.field {
+				case fieldTypename:
+					graphql.MarshalString(c.typename).MarshalGQL(&buf)
+				case fieldID:
+					buf.WriteByte('"')
+					buf.Write(strconv.AppendInt(buf.AvailableBuffer(), st.ID, 10))
+					buf.WriteByte('"')
+				case fieldName:
+					graphql.MarshalString(st.Name).MarshalGQL(&buf)
+				}
+			}
+			buf.WriteByte('}')
+			f.staff[id] = bytes.Clone(buf.Bytes())
 		}
-		buf.WriteByte('}')
-		out[id] = bytes.Clone(buf.Bytes())
 	}
-	return out, true
+	return true
 }
 
 // encode writes the list of days.
-func (p plan) encode(days []domain.Day, staff map[int64][]byte) []byte {
+func (p plan) encode(days []domain.Day) []byte {
 	size := 2
 	for _, d := range days {
 		size += 64 + 160*len(d.Slots)
@@ -249,7 +254,7 @@ func (p plan) encode(days []domain.Day, staff map[int64][]byte) []byte {
 			case fieldStatus:
 				b = appendQuoted(b, string(d.Status))
 			case fieldSlots:
-				b = encodeSlots(b, f.children, d.Slots, staff)
+				b = encodeSlots(b, f.children, d.Slots)
 			}
 		}
 		b = append(b, '}')
@@ -257,7 +262,7 @@ func (p plan) encode(days []domain.Day, staff map[int64][]byte) []byte {
 	return append(b, ']')
 }
 
-func encodeSlots(b []byte, p plan, slots []domain.Slot, staff map[int64][]byte) []byte {
+func encodeSlots(b []byte, p plan, slots []domain.Slot) []byte {
 	b = append(b, '[')
 	for i, sl := range slots {
 		if i > 0 {
@@ -277,7 +282,7 @@ func encodeSlots(b []byte, p plan, slots []domain.Slot, staff map[int64][]byte) 
 			case fieldEnd:
 				b = appendTime(b, sl.End)
 			case fieldStaff:
-				b = append(b, staff[sl.StaffID]...)
+				b = append(b, f.staff[sl.StaffID]...)
 			case fieldSeatsLeft:
 				b = strconv.AppendInt(b, int64(sl.SeatsLeft), 10)
 			}

@@ -117,7 +117,19 @@ func TestFastAvailabilityMatchesGqlgen(t *testing.T) {
 		"bad id":            {`{ availability(serviceId: "x", from: "2030-01-01", to: "2030-01-02") { date } }`, nil},
 		"staff who does not offer it": {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t, staffId: "1") { date } }`,
 			map[string]any{"s": class, "f": from, "t": to}},
-		"beside another field": {`query($s: ID!, $f: Date!, $t: Date!) { services { id name } availability(serviceId: $s, from: $f, to: $t) { date slots { start } } }`, vars},
+		"slots under two aliases, each its own staff fields": {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { slots { staff { id } } s2: slots { staff { name } } } }`, vars},
+		"directives on fragments, variable defaults":         {`query($s: ID!, $f: Date!, $t: Date!, $y: Boolean = true) { availability(serviceId: $s, from: $f, to: $t) { date @include(if: $y) ... on AvailabilityDay @include(if: false) { status } ...D @skip(if: true) slots { start } } } fragment D on AvailabilityDay { status }`, vars},
+		"staff under two aliases":                            {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { slots { a: staff { id } b: staff { __typename name } } } }`, vars},
+		"introspection beside it":                            {`query($s: ID!, $f: Date!, $t: Date!) { __schema { queryType { name } } availability(serviceId: $s, from: $f, to: $t) { date } __type(name: "Slot") { name } }`, vars},
+		"ids as numbers":                                     {`query($s: ID!, $f: Date!, $t: Date!, $st: ID) { availability(serviceId: $s, from: $f, to: $t, staffId: $st) { date slots { start staff { id name } } } }`, map[string]any{"s": 1, "f": from, "t": to, "st": bea}},
+		"beside a field that needs a sign-in":                {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { date } me { id } }`, vars},
+		"inline fragment in staff":                           {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { slots { staff { ... on StaffMember { id } } } } }`, vars},
+		"several operations":                                 {`query Q($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { date } } query R { __typename }`, vars},
+		"over the complexity limit":                          {`{ availability(serviceId: "1", from: "2030-01-01", to: "2030-02-15") { date } b: availability(serviceId: "1", from: "2030-01-01", to: "2030-02-15") { date } c: availability(serviceId: "1", from: "2030-01-01", to: "2030-02-15") { date } d: availability(serviceId: "1", from: "2030-01-01", to: "2030-02-15") { date } e: availability(serviceId: "1", from: "2030-01-01", to: "2030-02-15") { date } }`, nil},
+		"an unknown variable":                                {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { date } }`, map[string]any{"s": "1", "f": from, "t": to, "extra": 1}},
+		"an id that is not decimal":                          {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { slots { start end } } }`, map[string]any{"s": "0x1", "f": from, "t": to}},
+		"a year past 9999":                                   {`query($s: ID!, $f: Date!, $t: Date!) { availability(serviceId: $s, from: $f, to: $t) { date } }`, map[string]any{"s": "1", "f": "10000-01-01", "t": "10000-01-02"}},
+		"beside another field":                               {`query($s: ID!, $f: Date!, $t: Date!) { services { id name } availability(serviceId: $s, from: $f, to: $t) { date slots { start } } }`, vars},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

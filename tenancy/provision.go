@@ -185,5 +185,5 @@ func (m *Manager) newTenantFile(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return id, copyFileDurably(tmpl, path)
+	return id, m.copyFileDurably(tmpl, path)
 }

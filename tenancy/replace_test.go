@@ -186,3 +186,41 @@ func TestReplaceFileFailsHalfWay(t *testing.T) {
 		t.Errorf("notes after the failed restore: %v, want [one two]", got)
 	}
 }
+
+// The restored file keeps its scratch name locked until it is the tenant's database: start-up
+// clean-up (RemoveAbandoned, of a CLI command starting beside the server) takes an unlocked
+// scratch file for one a crash left, and one that looked while the old files were being set
+// aside removed the download, and the restore failed.
+func TestReplaceFileKeepsTheDownloadLocked(t *testing.T) {
+	ctx := context.Background()
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one')`)
+	download := snapshotScratch(t, m, acme)
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('two')`)
+	path, err := m.Path(acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var looked atomic.Bool
+	tenancy.SetFaultHook(m, func(point string) error {
+		if point == "restore.put-in-place" {
+			looked.Store(true)
+			if n, err := tenancy.RemoveAbandoned(filepath.Join(filepath.Dir(path), "*.db.restore-*")); err != nil || n != 0 {
+				t.Errorf("start-up clean-up removed %d scratch files (%v) during the restore", n, err)
+			}
+		}
+		return nil
+	})
+	_, err = m.ReplaceFile(ctx, acme, download, 1)
+	tenancy.SetFaultHook(m, nil)
+	if err != nil {
+		t.Fatalf("ReplaceFile: %v", err)
+	}
+	if !looked.Load() {
+		t.Fatal("the restore never reached the point of putting its file in place")
+	}
+	if got := tenanttest.Notes(t, m, acme); !slices.Equal(got, []string{"one"}) {
+		t.Errorf("notes after the restore: %v, want [one]", got)
+	}
+}

@@ -30,13 +30,16 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 		if err != nil {
 			return fmt.Errorf("nothing was changed: %w", err)
 		}
-		// Our descriptor must not outlive the rename: the file becomes the database. The data
-		// was written and synced through it already, so a failing close loses nothing.
-		_ = download.Close()
+		// The download stays locked until it is the database: start-up clean-up (of a CLI
+		// command starting beside the server) removes an unlocked scratch file as a crash's.
 		if err := m.swapFiles(path, tmp, safety); err != nil {
 			undoRecord()
 			return err
 		}
+		// Closed before any SQLite connection opens the file (closing a descriptor drops this
+		// process's SQLite locks on it): none can before this operation ends. The data was
+		// written and synced through it already, so a failing close loses nothing.
+		_ = download.Close()
 		// The restored file serves from here on: what follows is follow-up, not the restore.
 		// The replicator's local state describes the file set aside: without it, replication
 		// starts afresh on the restored file (a snapshot) when the tenant next opens.

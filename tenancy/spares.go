@@ -142,7 +142,10 @@ func (m *Manager) verifyTemplate(ctx context.Context, path string) error {
 
 // copyFileDurably copies src to dst through a temporary file that is synced and renamed into
 // place, then syncs the directory: dst either does not exist or is complete, even after a crash.
-func copyFileDurably(src, dst string) (err error) {
+// The temporary file stays locked until it has its final name: start-up clean-up (of this
+// process or of another, the CLI beside the server) removes an unlocked one as left by a crash,
+// and closing it before the rename left a moment when it would remove a copy still being made.
+func (m *Manager) copyFileDurably(src, dst string) (err error) {
 	dir := filepath.Dir(dst)
 	in, err := os.Open(src)
 	if err != nil {
@@ -157,21 +160,25 @@ func copyFileDurably(src, dst string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = os.Remove(out.Name()) // else start-up clean-up and erasure find it by its name
+			out.Remove() // else start-up clean-up and erasure find it by its name
 		}
 	}()
 	if _, err = io.Copy(out, in); err == nil {
 		err = out.Sync()
 	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = m.hooks.fault("spare.place")
+	}
+	if err == nil {
+		err = os.Rename(out.Name(), dst)
 	}
 	if err != nil {
 		return err
 	}
-	if err = os.Rename(out.Name(), dst); err != nil {
-		return err
-	}
+	// Closed once it has its final name, before any SQLite connection opens it (closing a
+	// descriptor drops this process's SQLite locks on the file). The data was synced through
+	// it already: a failing close loses nothing.
+	_ = out.Close()
 	return SyncDir(dir)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -91,4 +93,35 @@ func allVersion(m map[string]int, v int) bool {
 		}
 	}
 	return true
+}
+
+// A spare's copy keeps its scratch name locked until it has its final name. Start-up clean-up
+// (RemoveAbandoned, of this process or of the CLI starting beside the server) takes an unlocked
+// scratch file for one a crash left: the copy was closed before its rename, and clean-up that
+// looked in between removed the spare being made (and TestKillDuringSignUp found it unlocked).
+func TestSpareCopyLockedUntilPlaced(t *testing.T) {
+	synctest.Test(t, testSpareCopyLockedUntilPlaced)
+}
+
+func testSpareCopyLockedUntilPlaced(t *testing.T) {
+	e := tenanttest.NewEnv(t)
+	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`), tenancy.Config{Spares: 1})
+	waitSpares(t, e.Reg, 1)
+	var looked atomic.Bool
+	tenancy.SetFaultHook(m, func(point string) error {
+		if point != "spare.place" {
+			return nil
+		}
+		looked.Store(true)
+		n, err := tenancy.RemoveAbandoned(filepath.Join(e.Dir, "tenants", "*", "*.provision-*"))
+		if err != nil || n != 0 {
+			t.Errorf("start-up clean-up removed %d scratch files (%v) while a spare was being made", n, err)
+		}
+		return nil
+	})
+	tenanttest.MustProvision(t, m, "acme") // takes the spare: another is made
+	waitSpares(t, e.Reg, 1)
+	if !looked.Load() {
+		t.Fatal("no spare was made after the first was taken")
+	}
 }

@@ -17,10 +17,10 @@ import (
 // bound on their sum a thousand clients sending bodies slowly could hold a gigabyte.
 type BodyBudget struct {
 	// Bytes is the most that buffered bodies hold at once: default DefaultMaxBufferedBytes. A
-	// body is counted for its Content-Length, or for the per-request limit when it has none,
-	// from before it is read until its request ends.
+	// body is counted for the buffer it is read into, which grows as its bytes arrive (at most
+	// doubling), from before it is read until its request ends.
 	Bytes int64
-	// Wait is how long a request waits for room in the budget before it gets 503 with
+	// Wait is how long a request waits in all for room in the budget before it gets 503 with
 	// Retry-After: default DefaultBodyBudgetWait.
 	Wait time.Duration
 }
@@ -51,39 +51,70 @@ func newBodyBudget(c BodyBudget) *bodyBudget {
 	return &bodyBudget{sem: semaphore.NewWeighted(c.Bytes), size: c.Bytes, wait: c.Wait}
 }
 
-// claim is how much of the budget r's body is counted for before it is read: its declared
-// length, or the most it may be (a body without Content-Length, or declaring more than the
-// limit, is cut at the limit); never more than the whole budget, which would wait forever.
-func (b *bodyBudget) claim(r *http.Request) int64 {
+// firstChunk is the most of the budget a body is counted for before any of it has arrived.
+// Memory is counted as a body arrives, not for what it declares: a Content-Length costs a
+// client nothing to send, and when each declared megabyte held its share from the headers on, a
+// few dozen connections that sent headers and no body held the whole budget (each for the read
+// timeout, again and again), and every request with a body, on every business, got 503.
+const firstChunk = 4 << 10
+
+// hint is the most r's body may hold: its declared length, or the limit when it declares none
+// (or more than the limit, which is cut at it).
+func hint(r *http.Request) int64 {
 	n := r.ContentLength
 	if n < 0 || n > domain.MaxBodyBytes {
 		n = domain.MaxBodyBytes
 	}
-	return min(max(n, 1), b.size)
+	return max(n, 1)
 }
 
-// acquire waits, at most b.wait, for n bytes of the budget.
-func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
-	ctx, cancel := context.WithTimeout(ctx, b.wait)
-	defer cancel()
-	return b.sem.Acquire(ctx, n)
-}
+// errNoRoom is why readBody stopped: the budget had no room for the body's next bytes.
+var errNoRoom = errors.New("no room in the body budget")
 
-// readBody reads r to its end into a buffer sized for hint bytes (io.ReadAll would grow its
-// buffer by doubling, holding up to twice what the budget counted).
-func readBody(r io.Reader, hint int64) ([]byte, error) {
-	buf := make([]byte, 0, max(hint, 512)+1) // +1: room to read the EOF without growing
+// readBody reads r to its end (hint bytes at most are expected; the limit cuts a longer body)
+// into a buffer that grows as the body arrives, each growth counted in the budget before it is
+// made, within the budget's wait in all. It returns the body and how much of the budget it
+// holds (the caller releases it); errNoRoom when the budget had no room within the wait. The
+// buffer at most doubles at a time, up to hint+1 (room to read the EOF without growing), so
+// what a body holds is never much more than twice what its client sent (io.ReadAll would grow
+// past the declared length).
+func (b *bodyBudget) readBody(ctx context.Context, r io.Reader, hint int64) (buf []byte, held int64, err error) {
+	deadline := time.Now().Add(b.wait)
+	grow := func(n int64) error {
+		n = min(n, b.size-held)
+		if n <= 0 {
+			return errNoRoom // the whole budget is this body's already
+		}
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		if err := b.sem.Acquire(wctx, n); err != nil {
+			return errNoRoom
+		}
+		held += n
+		return nil
+	}
+	if err := grow(min(hint+1, firstChunk)); err != nil {
+		return nil, held, err
+	}
+	buf = make([]byte, 0, held)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			next := min(max(2*int64(cap(buf)), firstChunk), hint+1, domain.MaxBodyBytes+1)
+			if next <= int64(cap(buf)) {
+				next = int64(cap(buf)) + firstChunk // a body longer than it declared: the limit ends it
+			}
+			if err := grow(next - int64(cap(buf))); err != nil {
+				return buf, held, err
+			}
+			buf = append(make([]byte, 0, held), buf...)
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			return buf, held, nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, held, err
 		}
 	}
 }

@@ -24,6 +24,8 @@ import (
 // included. Before, there was no budget: any number of slow bodies were held at once.
 func TestBodyBudget(t *testing.T) {
 	const budgetWait = 300 * time.Millisecond
+	query := `{"query":"{ business { name } }"}`
+	full := query + strings.Repeat(" ", domain.MaxBodyBytes-len(query)) // a body at the limit
 	var mu sync.Mutex
 	reading := map[string]chan struct{}{} // by X-Slow: the server began reading that body
 	done := map[string]chan int{}         // by X-Slow: that request ended, with its status
@@ -43,19 +45,18 @@ func TestBodyBudget(t *testing.T) {
 				return
 			}
 			ch, end := track(id)
-			r.Body = firstRead{ReadCloser: r.Body, once: &sync.Once{}, ch: ch}
+			r.Body = &readAtLeast{ReadCloser: r.Body, n: len(full) - 1, ch: ch}
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			next.ServeHTTP(rec, r)
 			end <- rec.status
 		})
 	}, slog.New(slog.DiscardHandler), func(s *web.Server) {
-		s.BodyBudget = web.BodyBudget{Bytes: 2 * domain.MaxBodyBytes, Wait: budgetWait}
+		// Room for two bodies at the limit, each with the byte its EOF is read into.
+		s.BodyBudget = web.BodyBudget{Bytes: 2 * (domain.MaxBodyBytes + 1), Wait: budgetWait}
 	})
 
-	query := `{"query":"{ business { name } }"}`
-	full := query + strings.Repeat(" ", domain.MaxBodyBytes-len(query)) // a body at the limit
-	// slow sends a body at the limit but only its first byte, and returns once the server
-	// reads it (so once it holds its share of the budget).
+	// slow sends a body at the limit but its last byte, and returns once the server has read
+	// them (so once it holds its share of the budget).
 	slow := func(id string) net.Conn {
 		t.Helper()
 		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
@@ -64,7 +65,7 @@ func TestBodyBudget(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = conn.Close() })
 		fmt.Fprintf(conn, "POST /acme/graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nX-Slow: %s\r\n\r\n%s",
-			srv.Listener.Addr(), len(full), id, full[:1])
+			srv.Listener.Addr(), len(full), id, full[:len(full)-1])
 		ch, _ := track(id)
 		select {
 		case <-ch:
@@ -112,7 +113,7 @@ func TestBodyBudget(t *testing.T) {
 	}
 
 	// A slow body that completes is served, and gives its share back.
-	if _, err := io.WriteString(b, full[1:]); err != nil {
+	if _, err := io.WriteString(b, full[len(full)-1:]); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(b), nil)
@@ -131,5 +132,68 @@ func TestBodyBudget(t *testing.T) {
 	slow("d")
 	if status, _, _ := post(query); status != http.StatusServiceUnavailable {
 		t.Errorf("request with a body with the budget full again: %d, want 503", status)
+	}
+}
+
+// readAtLeast closes ch once n bytes have been read through it.
+type readAtLeast struct {
+	io.ReadCloser
+	n    int
+	read int
+	ch   chan struct{}
+}
+
+func (r *readAtLeast) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if r.read < r.n && r.read+n >= r.n {
+		close(r.ch)
+	}
+	r.read += n
+	return n, err
+}
+
+// A body is counted in the budget for the bytes that arrived, not for the length it declares:
+// connections that declare bodies at the limit and send one byte of them leave room for an
+// honest request. Before, each held its declared megabyte from its headers on, so a few dozen
+// idle connections (two here) held the whole budget, and every request with a body, on every
+// business, got 503 for as long as they kept coming.
+func TestBodyBudgetCountsBytesThatArrived(t *testing.T) {
+	reading := make(chan struct{}, 8)
+	srv, _ := siteFull(t, tenancy.Config{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Slow") != "" {
+				r.Body = firstRead{ReadCloser: r.Body, once: &sync.Once{}, ch: make(chan struct{})}
+				go func(ch chan struct{}) { <-ch; reading <- struct{}{} }(r.Body.(firstRead).ch)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, slog.New(slog.DiscardHandler), func(s *web.Server) {
+		s.BodyBudget = web.BodyBudget{Bytes: 2 * domain.MaxBodyBytes, Wait: 300 * time.Millisecond}
+	})
+	for i := range 2 {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		fmt.Fprintf(conn, "POST /acme/graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nX-Slow: %d\r\n\r\n{",
+			srv.Listener.Addr(), domain.MaxBodyBytes, i)
+		select {
+		case <-reading:
+		case <-time.After(time.Minute):
+			t.Fatalf("the server never began reading slow body %d", i)
+		}
+	}
+	res, err := http.Post(srv.URL+"/acme/graphql", "application/json", strings.NewReader(`{"query":"{ business { name } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }() // read in full below
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a request with a body beside two idle connections that declared 1 MiB each: %d %.200s, want 200", res.StatusCode, b)
 	}
 }

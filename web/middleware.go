@@ -125,8 +125,9 @@ func limitBody(next http.Handler) http.Handler {
 // stopped sending (it went away, or was too slow for the server's read timeout) ends the
 // request here with 408: the client's doing, not a fault of the platform to log at ERROR and
 // answer 503 (its context is cancelled by then, and the business's look-up failed with it).
-// The bodies being buffered share budget (see BodyBudget): a request that finds no room in it
-// within the budget's wait gets 503 with Retry-After, before any of its body is read.
+// The bodies being buffered share budget (see BodyBudget), counted as they arrive: a request
+// that finds no room in it for its next bytes within the budget's wait gets 503 with
+// Retry-After, and the rest of its body stays unread.
 func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// (limitBody has wrapped even an absent body: its length says there is none.)
@@ -134,8 +135,9 @@ func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		held := budget.claim(r)
-		if err := budget.acquire(r.Context(), held); err != nil {
+		body, held, err := budget.readBody(r.Context(), r.Body, hint(r))
+		defer func() { budget.sem.Release(held) }()
+		if errors.Is(err, errNoRoom) {
 			if r.Context().Err() != nil {
 				return // the client went away while it waited: nobody to answer
 			}
@@ -144,8 +146,6 @@ func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 			http.Error(w, errBodyBudget.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		defer func() { budget.sem.Release(held) }()
-		body, err := readBody(r.Body, held)
 		var tooBig *http.MaxBytesError
 		if err != nil && !errors.As(err, &tooBig) {
 			w.Header().Set("Connection", "close")
@@ -153,8 +153,7 @@ func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 			return
 		}
 		if n := int64(len(body)); n < held {
-			// A shorter body than declared (or than the limit, when none was): the rest of
-			// the budget is for others at once.
+			// The buffer's unused end: the rest of the budget is for others at once.
 			budget.sem.Release(held - n)
 			held = n
 		}
