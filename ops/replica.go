@@ -73,11 +73,12 @@ func (s *Service) fetchReplica(ctx context.Context, rep ReplicaSource, t tenancy
 		return nil, 0, err
 	}
 	// The scratch file holds the name (locked, as every scratch file) while the replica writes
-	// the copy beside it under a name of its own, which then replaces the scratch's.
-	out, err := tenancy.NewScratch(path + ".restore-" + strings.ToLower(rand.Text()[:10]))
+	// the copy beside it under a name of its own, which then replaces the scratch's, locked.
+	reserved, err := tenancy.NewScratch(path + ".restore-" + strings.ToLower(rand.Text()[:10]))
 	if err != nil {
 		return nil, 0, err
 	}
+	out := reserved
 	fail := func(err error) (*tenancy.Scratch, int, error) {
 		out.Remove()
 		return nil, 0, fmt.Errorf("restore %s from the replica: %w", t.Slug, err)
@@ -99,10 +100,13 @@ func (s *Service) fetchReplica(ctx context.Context, rep ReplicaSource, t tenancy
 		_ = os.Remove(tmp) // the sidecars' error is the one to report
 		return fail(err)
 	}
-	if err := os.Rename(tmp, out.Name()); err != nil {
-		_ = os.Remove(tmp) // the rename's error is the one to report
+	adopted, err := tenancy.AdoptScratch(tmp, reserved.Name())
+	if err != nil {
+		_ = os.Remove(tmp) // the lock's or rename's error is the one to report
 		return fail(err)
 	}
+	_ = reserved.Close() // the empty file it reserved the name with, replaced by the copy
+	out = adopted
 	version, err := fileSchemaVersion(ctx, out.Name())
 	if err != nil {
 		return fail(err)

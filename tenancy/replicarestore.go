@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -64,6 +65,14 @@ func (m *Manager) restoreFile(ctx context.Context, t Tenant, path string, restor
 		_ = removeDBFiles(tmp) // the sidecars' error is the one to report
 		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
+	// Locked until it is the database: start-up clean-up of a command starting beside this
+	// process takes an unlocked scratch file for one a crash left.
+	held, err := AdoptScratch(tmp, tmp)
+	if err != nil {
+		_ = removeDBFiles(tmp) // the lock's error is the one to report
+		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
+	}
+	defer func() { _ = held.Close() }() // only held for the lock
 	if err := os.Rename(tmp, path); err != nil {
 		_ = removeDBFiles(tmp) // the rename's error is the one to report
 		return 0, fmt.Errorf("restore tenant %s from the replica: put the copy in place: %w", t.Slug, err)
@@ -91,4 +100,33 @@ func DropEmptySidecars(path string) error {
 		return err
 	}
 	return errors.Join(removeFile(path+"-wal"), removeFile(path+"-shm"))
+}
+
+// AdoptScratch makes the file at path, just written by another writer (the replica's restore,
+// which creates its file itself), a Scratch named name: locked first, then renamed to name
+// (replacing what is there, e.g. the empty scratch file that reserved the name), so that it is
+// never an unlocked scratch file that start-up clean-up would take for a crash's leftover
+// (except while the other writer wrote it).
+func AdoptScratch(path, name string) (*Scratch, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // the lock lives on in the duplicate below
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if path != name {
+		if err := os.Rename(path, name); err != nil {
+			return nil, err
+		}
+	}
+	// A duplicate descriptor shares the lock and carries the new name (os.File's Name is the
+	// one it was opened with).
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	syscall.CloseOnExec(fd)
+	return &Scratch{os.NewFile(uintptr(fd), name)}, nil
 }

@@ -85,3 +85,42 @@ func TestMissingFileRestoredFromReplicaOnOpen(t *testing.T) {
 		t.Errorf("failed tenants: %v %v, want only lost", failed, err)
 	}
 }
+
+// A copy the replica wrote is adopted as a scratch file under the reserved name, locked from
+// before it takes that name: start-up clean-up (RemoveAbandoned) leaves it alone until it is
+// let go, and then takes it as a crash's leftover.
+func TestAdoptScratchKeepsTheCopyLocked(t *testing.T) {
+	dir := t.TempDir()
+	reserved, err := tenancy.NewScratch(filepath.Join(dir, "x.db.restore-abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := reserved.Name() + "-replica"
+	if err := os.WriteFile(written, []byte("copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := tenancy.AdoptScratch(written, reserved.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = reserved.Close() // its file was replaced by the copy
+	if held.Name() != reserved.Name() {
+		t.Errorf("adopted as %s, want %s", held.Name(), reserved.Name())
+	}
+	if b, err := os.ReadFile(reserved.Name()); err != nil || string(b) != "copy" {
+		t.Errorf("under the reserved name: %q %v, want the copy", b, err)
+	}
+	if _, err := os.Stat(written); !os.IsNotExist(err) {
+		t.Errorf("the copy is still under the name it was written with: %v", err)
+	}
+	pattern := filepath.Join(dir, "*.db.restore-*")
+	if n, err := tenancy.RemoveAbandoned(pattern); n != 0 || err != nil {
+		t.Errorf("clean-up removed %d (%v) while the copy was held", n, err)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tenancy.RemoveAbandoned(pattern); n != 1 || err != nil {
+		t.Errorf("clean-up removed %d (%v) once the copy was let go, want 1", n, err)
+	}
+}
