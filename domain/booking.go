@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/reserva/reserva/internal/i18n"
 )
 
 // AvailabilityQuery asks for the free slots of a service over dates.
@@ -287,6 +289,9 @@ type BookingRequest struct {
 	// Quiet books without queueing the confirmations, for data that is seeded (the demo) or
 	// imported: nobody asked for those bookings just now. Reminders still come.
 	Quiet bool
+	// Locale is the language the customer booked in (a tag such as "es"): the mail about the
+	// booking speaks it. One Reserva does not speak, or none, leaves the business's setting.
+	Locale string
 }
 
 // ManageToken is the secret in a customer's private link to a booking. Only its hash is stored.
@@ -355,12 +360,12 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		var id int64
 		err = tx.QueryRowContext(ctx, `INSERT INTO bookings (service_id, staff_id, customer_id, start_at, end_at,
 			block_start, block_end, status, seats, notes, customer_name, customer_email, customer_phone,
-			idempotency_key, calendar_uid, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			idempotency_key, calendar_uid, locale, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			svc.ID, slot.StaffID, cid, slot.Start.Unix(), slot.End.Unix(),
 			slot.Start.Add(-svc.BufferBefore).Unix(), slot.End.Add(svc.BufferAfter).Unix(),
 			status, req.Seats, req.Notes, req.Customer.Name, req.Customer.Email, req.Customer.Phone,
-			key, strings.ToLower(rand.Text()), now.Unix(), now.Unix()).Scan(&id)
+			key, strings.ToLower(rand.Text()), i18n.Match(req.Locale), now.Unix(), now.Unix()).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -506,13 +511,13 @@ func wrap(what string, err error) error {
 }
 
 const bookingColumns = `id, service_id, staff_id, customer_id, start_at, end_at, status, seats, notes,
-	customer_name, customer_email, customer_phone, cancel_reason, cancelled_by, calendar_uid, created_at, updated_at`
+	customer_name, customer_email, customer_phone, cancel_reason, cancelled_by, calendar_uid, locale, created_at, updated_at`
 
 func scanBooking(row interface{ Scan(...any) error }) (Booking, error) {
 	var b Booking
 	var start, end, created, updated int64
 	err := row.Scan(&b.ID, &b.ServiceID, &b.StaffID, &b.CustomerID, &start, &end, &b.Status, &b.Seats, &b.Notes,
-		&b.Contact.Name, &b.Contact.Email, &b.Contact.Phone, &b.CancelReason, &b.CancelledBy, &b.CalendarUID, &created, &updated)
+		&b.Contact.Name, &b.Contact.Email, &b.Contact.Phone, &b.CancelReason, &b.CancelledBy, &b.CalendarUID, &b.Locale, &created, &updated)
 	b.Start, b.End = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
 	b.CreatedAt, b.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
 	return b, err
@@ -801,7 +806,7 @@ func (s *Store) cancel(ctx context.Context, tx *sql.Tx, b *Booking, reason strin
 	if err := dropUnsent(ctx, tx, b.ID); err != nil {
 		return err
 	}
-	b.Status = StatusCancelled
+	b.Status, b.CancelReason, b.CancelledBy = StatusCancelled, reason, actor
 	return s.notify(ctx, tx, KindBookingCancelled, *b, "", now)
 }
 

@@ -419,7 +419,7 @@ func TestValidation(t *testing.T) {
 func TestCalendarUIDs(t *testing.T) {
 	ctx := context.Background()
 	uid := func(s *domain.Store, b domain.Booking) string {
-		ics, err := s.Calendar(ctx, b)
+		ics, err := s.Calendar(ctx, b, "", "Acme", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,7 +527,7 @@ func TestRescheduleToOtherStaff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.Calendar(ctx, b)
+	first, err := s.Calendar(ctx, b, "", "Acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ func TestPendingBookingIsTentative(t *testing.T) {
 		}
 		return out
 	}
-	ics, err := s.Calendar(ctx, b)
+	ics, err := s.Calendar(ctx, b, "", "Acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,7 +628,7 @@ func TestPendingBookingIsTentative(t *testing.T) {
 	}
 }
 
-// A calendar file is valid RFC 5545 whatever a service is called: TEXT escaped (a bare CR too,
+// A calendar file is valid RFC 5545 whatever a service or business is called: TEXT escaped (a bare CR too,
 // which ended the line early and let the rest of the name read as a property of its own),
 // content lines folded at 75 octets without splitting a character.
 func TestCalendarEscaping(t *testing.T) {
@@ -641,7 +641,7 @@ func TestCalendarEscaping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ics, err := s.Calendar(ctx, b)
+	ics, err := s.Calendar(ctx, b, "", "Salon; Núñez, \\ & Co", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +657,7 @@ func TestCalendarEscaping(t *testing.T) {
 	unfolded := strings.ReplaceAll(ics, "\r\n ", "")
 	summary := icsLine(unfolded, "SUMMARY")
 	unescaped := strings.NewReplacer(`\\`, `\`, `\;`, ";", `\,`, ",", `\n`, "\n").Replace(summary)
-	want := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(name) + " with Ana; María, \\ Núñez"
+	want := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(name) + " at Salon; Núñez, \\ & Co"
 	if unescaped != want {
 		t.Errorf("SUMMARY reads back as %q, want %q", unescaped, want)
 	}

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/paths"
 )
 
@@ -45,15 +47,30 @@ const (
 	KindPasswordReset        MessageKind = "password_reset"
 )
 
+// ToCustomer reports whether a message of kind k goes to a customer (about their booking).
+func (k MessageKind) ToCustomer() bool {
+	switch k {
+	case KindBookingCreated, KindBookingConfirmed, KindBookingRescheduled, KindBookingCancelled, KindBookingReminder:
+		return true
+	}
+	return false
+}
+
 // toStaff is the kind of the staff member's copy of a booking message of kind k.
 func (k MessageKind) toStaff() MessageKind { return "staff_" + k }
 
 // LinkPlaceholder marks where the delivery puts the absolute manage link.
 const LinkPlaceholder = "{{link}}"
 
+// BusinessPlaceholder marks where the delivery puts the business's name, which its database
+// does not hold (the registry does).
+const BusinessPlaceholder = "{{business}}"
+
 // notify writes the messages that announce a booking change, in the transaction of the change:
-// to the customer (with a calendar attachment, and the manage link when token is known) and to
-// the staff member.
+// to the customer (in the language they booked in, else the business's), with a calendar
+// attachment and their manage link, and to the staff member (in English, like the dashboard).
+// A change made without the customer's token (by staff, a reminder) gives the mail a manage
+// link of its own: only the token's hash is kept, so the first one cannot be sent again.
 func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, token ManageToken, now time.Time) error {
 	svc, err := service(ctx, tx, b.ServiceID)
 	if err != nil {
@@ -67,31 +84,30 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 	if err != nil {
 		return err
 	}
-	when := s.describeTime(b)
-	headline := map[MessageKind]string{
-		KindBookingCreated:     "Your booking is confirmed",
-		KindBookingConfirmed:   "Your booking is confirmed",
-		KindBookingRescheduled: "Your booking has moved",
-		KindBookingCancelled:   "Your booking is cancelled",
-		KindBookingReminder:    "A reminder of your booking",
-	}[kind]
-	if kind == KindBookingCreated && b.Status == StatusPending {
-		headline = "We received your booking request; the business will confirm it"
+	st, err := settings(ctx, tx)
+	if err != nil {
+		return err
 	}
-	var body strings.Builder
-	fmt.Fprintf(&body, "Hello %s,\n\n%s:\n\n  %s with %s\n  %s\n", b.Contact.Name, headline, svc.Name, staffName, when)
-	link := ""
-	if token != "" {
-		link = paths.Manage(string(token))
-		fmt.Fprintf(&body, "\nTo see, change or cancel it: %s\n", LinkPlaceholder)
-	} else if kind != KindBookingCancelled {
-		body.WriteString("\nTo change or cancel it, use the link in your first confirmation.\n")
-	}
-	ics := calendar(b, svc.Name, staffName, kind == KindBookingCancelled, events, now)
-	subject := fmt.Sprintf("%s: %s, %s", headline, svc.Name, s.shortTime(b))
+	cancelled := kind == KindBookingCancelled
 	if b.Contact.Email != "" {
-		if err := enqueue(ctx, tx, Message{Kind: kind, BookingID: b.ID, To: b.Contact.Email, Subject: subject,
-			Body: body.String(), ICS: ics, LinkPath: link}, now); err != nil {
+		if token == "" {
+			token = newToken()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO booking_tokens (token_hash, booking_id, created_at) VALUES (?, ?, ?)`,
+				token.hash(), b.ID, now.Unix()); err != nil {
+				return fmt.Errorf("add a manage link to the mail: %w", err)
+			}
+		}
+		l := i18n.For(i18n.Negotiate(b.Locale, "", st.Locale))
+		m := s.customerMail(l, kind, b, svc.Name, staffName, st)
+		ics := calendar(b, CalendarEvent{
+			Summary:     l.T("ics.summary", map[string]any{"Service": svc.Name, "Business": BusinessPlaceholder}),
+			Description: l.T("ics.description", map[string]any{"Service": svc.Name, "Staff": staffName, "Link": LinkPlaceholder}),
+			Location:    st.Address, Organizer: BusinessPlaceholder, OrganizerEmail: st.ContactEmail,
+			Attendee: b.Contact.Name, AttendeeEmail: b.Contact.Email,
+			Alarm: l.T("ics.alarm", map[string]any{"Service": svc.Name, "Business": BusinessPlaceholder}),
+		}, cancelled, events, now)
+		m.Kind, m.BookingID, m.To, m.ICS, m.LinkPath = kind, b.ID, b.Contact.Email, ics, paths.Manage(string(token))
+		if err := enqueue(ctx, tx, m, now); err != nil {
 			return err
 		}
 	}
@@ -104,7 +120,13 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 		if reach == "" {
 			reach = "no email or phone"
 		}
-		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, reach, when)
+		en := i18n.For("en")
+		staffBody := fmt.Sprintf("Booking %s: %s for %s (%s)\n%s\n", verb, svc.Name, b.Contact.Name, reach, s.describeTime(en, b))
+		if cancelled && b.CancelReason != "" {
+			staffBody += "Reason: " + b.CancelReason + "\n"
+		}
+		ics := calendar(b, CalendarEvent{Summary: svc.Name + " with " + b.Contact.Name, Location: st.Address,
+			Organizer: BusinessPlaceholder, OrganizerEmail: st.ContactEmail}, cancelled, events, now)
 		if err := enqueue(ctx, tx, Message{Kind: kind.toStaff(), BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {
@@ -112,6 +134,55 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 		}
 	}
 	return nil
+}
+
+// customerMail is the subject and body of a customer's mail of kind about b, in l's language:
+// what happened, when and with whom, why (a cancellation's reason), the manage link, and how to
+// reach the business (its name is filled in on delivery).
+func (s *Store) customerMail(l *i18n.Localizer, kind MessageKind, b Booking, serviceName, staffName string, st Settings) Message {
+	headline := l.T(map[MessageKind]string{
+		KindBookingCreated:     "mail.confirmed",
+		KindBookingConfirmed:   "mail.confirmed",
+		KindBookingRescheduled: "mail.rescheduled",
+		KindBookingCancelled:   "mail.cancelled",
+		KindBookingReminder:    "mail.reminder",
+	}[kind])
+	if kind == KindBookingCreated && b.Status == StatusPending {
+		headline = l.T("mail.requested")
+	}
+	var body strings.Builder
+	line := func(s string) { body.WriteString(s + "\n") }
+	line(l.T("mail.hello", map[string]any{"Name": b.Contact.Name}))
+	line("")
+	line(headline + ":")
+	line("")
+	line("  " + l.T("mail.service_with", map[string]any{"Service": serviceName, "Staff": staffName}))
+	line("  " + s.describeTime(l, b))
+	if kind == KindBookingCancelled && b.CancelReason != "" {
+		line("")
+		line(l.T("mail.reason", map[string]any{"Reason": b.CancelReason}))
+	}
+	line("")
+	if kind == KindBookingCancelled {
+		line(l.T("mail.view", map[string]any{"Link": LinkPlaceholder}))
+	} else {
+		line(l.T("mail.manage", map[string]any{"Link": LinkPlaceholder}))
+	}
+	line("")
+	line("--")
+	line(BusinessPlaceholder)
+	if st.Address != "" {
+		line(l.T("mail.address", map[string]any{"Address": st.Address}))
+	}
+	if st.ContactPhone != "" {
+		line(l.T("mail.phone", map[string]any{"Phone": st.ContactPhone}))
+	}
+	if st.ContactEmail != "" {
+		line(l.T("mail.reply", map[string]any{"Email": st.ContactEmail}))
+	}
+	subject := l.T("mail.subject", map[string]any{"Headline": headline, "Service": serviceName,
+		"When": l.ShortDate(b.Start.In(s.loc)) + " " + l.Time(b.Start.In(s.loc)), "Business": BusinessPlaceholder})
+	return Message{Subject: subject, Body: body.String()}
 }
 
 // notifyStaffReleased tells the staff member a booking was moved away from (before) that it is no
@@ -136,11 +207,12 @@ func (s *Store) notifyStaffReleased(ctx context.Context, tx *sql.Tx, before, mov
 	if err != nil {
 		return err
 	}
+	en := i18n.For("en")
 	body := fmt.Sprintf("Booking moved to %s: %s for %s (%s)\nIt was yours: %s\nIt is now %s.\n",
-		newName, svc.Name, before.Contact.Name, before.Contact.Email, s.describeTime(before), s.describeTime(moved))
+		newName, svc.Name, before.Contact.Name, before.Contact.Email, s.describeTime(en, before), s.describeTime(en, moved))
 	return enqueue(ctx, tx, Message{Kind: KindStaffBookingReleased, BookingID: before.ID, To: oldEmail,
 		Subject: fmt.Sprintf("Booking moved to %s: %s, %s, %s", newName, svc.Name, before.Contact.Name, s.shortTime(before)),
-		Body:    body, ICS: calendar(before, svc.Name, oldName, true, events, now)}, now)
+		Body:    body, ICS: calendar(before, CalendarEvent{Summary: svc.Name + " with " + before.Contact.Name}, true, events, now)}, now)
 }
 
 func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
@@ -154,87 +226,124 @@ func enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 	return err
 }
 
-// describeTime says when a booking is, in the business's time zone, naming the zone.
-func (s *Store) describeTime(b Booking) string {
+// describeTime says when a booking is, in the business's time zone, naming the zone, in l's
+// language: "Monday 2 January 2006, 10:00–11:00 (Europe/Madrid time, CET)".
+func (s *Store) describeTime(l *i18n.Localizer, b Booking) string {
 	start, end := b.Start.In(s.loc), b.End.In(s.loc)
-	return fmt.Sprintf("%s, %s–%s (%s time, %s)", start.Format("Monday 2 January 2006"), start.Format("15:04"),
-		end.Format("15:04"), s.loc.String(), start.Format("MST"))
+	return l.T("mail.when", map[string]any{"Date": l.LongDate(start), "Start": l.Time(start), "End": l.Time(end),
+		"Zone": s.loc.String(), "Abbr": start.Format("MST")})
 }
 
 func (s *Store) shortTime(b Booking) string { return b.Start.In(s.loc).Format("Mon 2 Jan 15:04 MST") }
 
-// icsText escapes an iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma are
-// escaped, every line break (CRLF, LF, or a bare CR, which calendar clients also take for one)
-// becomes \n, and other control characters, which TEXT may not hold, are dropped. A bare CR left
-// as it was ended the line early: the rest of a service's name read as a property of its own.
-func icsText(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' || c == ';' || c == ',':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
-			// CRLF is one line break: the LF writes it.
-		case c == '\r' || c == '\n':
-			b.WriteString(`\n`)
-		case c < 0x20 && c != '\t' || c == 0x7f:
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+// CalendarEvent is what a booking's calendar entry says besides its times: the texts in the
+// customer's language, the business (organizer) and the customer (attendee). Empty fields are
+// left out.
+type CalendarEvent struct {
+	Summary, Description, Location string
+	Organizer, OrganizerEmail      string // the business's name and contact address
+	Attendee, AttendeeEmail        string // the customer
+	Alarm                          string // the reminder's text: a VALARM an hour before
 }
 
-// icsMaxLine is the longest content line RFC 5545 (3.1) allows, in octets, without its CRLF.
-const icsMaxLine = 75
-
-// icsFold folds a content line longer than icsMaxLine octets: CRLF and a space before each
-// further piece (the space counts in the piece's line), never inside a UTF-8 sequence.
-func icsFold(line string) string {
-	if len(line) <= icsMaxLine {
-		return line
-	}
-	var b strings.Builder
-	limit := icsMaxLine
-	for len(line) > limit {
-		cut := limit
-		for cut > limit-utf8.UTFMax && !utf8.RuneStart(line[cut]) {
-			cut--
+// icsClean makes s fit for an iCalendar TEXT value before the library escapes it: golang-ical
+// escapes backslash, semicolon, comma and LF, but leaves a CR, which calendar clients also take
+// for a line break (the rest of a service's name would read as a property of its own), and
+// other control characters, which TEXT may not hold. Line breaks become LF; the others go.
+func icsClean(s string) string {
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(strings.ToValidUTF8(s, "\uFFFD"))
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f {
+			return -1
 		}
-		b.WriteString(line[:cut])
-		b.WriteString("\r\n ")
-		line = line[cut:]
-		limit = icsMaxLine - 1
-	}
-	b.WriteString(line)
-	return b.String()
+		return r
+	}, s)
 }
 
-// calendar is an iCalendar (RFC 5545) event for b, in UTC; a cancellation cancels it. A booking
-// still awaiting the business's confirmation is TENTATIVE: the confirmation sends it again,
-// CONFIRMED, with a higher SEQUENCE.
-func calendar(b Booking, summary, staff string, cancelled bool, sequence int, now time.Time) string {
-	method, status := "REQUEST", "CONFIRMED"
+// icsParam makes s fit for a parameter value (a CN, a display name). RFC 5545 (3.2) lets a
+// parameter value hold ";", ":" and "," only inside double quotes, and a double quote never;
+// golang-ical does not quote CN but puts a backslash before those characters (and "'"), which
+// the RFC does not have and clients show. So they are replaced: quotes and apostrophes by their
+// typographic forms, the others by spaces, and line breaks and control characters go.
+func icsParam(s string) string {
+	return strings.NewReplacer("\n", " ", `"`, "”", "'", "’", ";", " ", ":", " ", ",", " ", "\\", "/").Replace(icsClean(s))
+}
+
+// calendar is an iCalendar (RFC 5545) event for b, in UTC, built with golang-ical (escaping and
+// folding to 75 octets); a cancellation cancels it. A booking still awaiting the business's
+// confirmation is TENTATIVE: the confirmation sends it again, CONFIRMED, with a higher SEQUENCE.
+func calendar(b Booking, ev CalendarEvent, cancelled bool, sequence int, now time.Time) string {
+	method, status := ics.MethodRequest, ics.ObjectStatusConfirmed
 	switch {
 	case cancelled:
-		method, status = "CANCEL", "CANCELLED"
+		method, status = ics.MethodCancel, ics.ObjectStatusCancelled
 	case b.Status == StatusPending:
-		status = "TENTATIVE"
+		status = ics.ObjectStatusTentative
 	}
-	utc := func(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
-	lines := []string{
-		"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Reserva//Booking//EN", "METHOD:" + method,
-		"BEGIN:VEVENT",
-		"UID:" + b.CalendarUID + "@reserva",
-		fmt.Sprintf("SEQUENCE:%d", sequence),
-		"DTSTAMP:" + utc(now), "DTSTART:" + utc(b.Start), "DTEND:" + utc(b.End),
-		icsFold("SUMMARY:" + icsText(summary+" with "+staff)),
-		"STATUS:" + status,
-		"END:VEVENT", "END:VCALENDAR",
+	cal := ics.NewCalendar()
+	cal.SetProductId("-//Reserva//Booking//EN")
+	cal.SetMethod(method)
+	e := cal.AddEvent(b.CalendarUID + "@reserva")
+	e.SetSequence(sequence)
+	e.SetDtStampTime(now)
+	e.SetStartAt(b.Start)
+	e.SetEndAt(b.End)
+	e.SetSummary(icsClean(ev.Summary))
+	if ev.Description != "" {
+		e.SetDescription(icsClean(ev.Description))
 	}
-	return strings.Join(lines, "\r\n") + "\r\n"
+	if ev.Location != "" {
+		e.SetLocation(icsClean(ev.Location))
+	}
+	if ev.OrganizerEmail != "" {
+		e.SetOrganizer(ev.OrganizerEmail, ics.WithCN(icsParam(ev.Organizer)))
+	}
+	if ev.AttendeeEmail != "" {
+		e.AddAttendee(ev.AttendeeEmail, ics.WithCN(icsParam(ev.Attendee)), ics.CalendarUserTypeIndividual,
+			ics.ParticipationRoleReqParticipant, ics.ParticipationStatusAccepted, ics.WithRSVP(false))
+	}
+	e.SetStatus(status)
+	if ev.Alarm != "" && !cancelled {
+		a := e.AddAlarm()
+		a.SetAction(ics.ActionDisplay)
+		a.SetTrigger("-PT1H")
+		a.SetProperty(ics.ComponentPropertyDescription, icsClean(ev.Alarm))
+	}
+	return cal.Serialize(ics.WithNewLineWindows)
+}
+
+// Fill returns m as it is sent: the manage link (link, absolute) and the business's name in
+// place of their placeholders, in the text and in the calendar entry. The entry is parsed and
+// written again rather than edited as text, so that the values are escaped and folded anew.
+func (m Message) Fill(link, business string) (Message, error) {
+	r := strings.NewReplacer(LinkPlaceholder, link, BusinessPlaceholder, business)
+	m.Subject, m.Body = r.Replace(m.Subject), r.Replace(m.Body)
+	if m.ICS == "" || !strings.Contains(m.ICS, "{{") {
+		return m, nil
+	}
+	cal, err := ics.ParseCalendar(strings.NewReader(m.ICS))
+	if err != nil {
+		return m, fmt.Errorf("read the calendar entry of message %d: %w", m.ID, err)
+	}
+	values := strings.NewReplacer(LinkPlaceholder, icsClean(link), BusinessPlaceholder, icsClean(business))
+	fill := func(props []ics.IANAProperty) {
+		for i := range props {
+			props[i].Value = values.Replace(props[i].Value)
+			for _, vs := range props[i].ICalParameters {
+				for j := range vs {
+					vs[j] = icsParam(values.Replace(vs[j]))
+				}
+			}
+		}
+	}
+	for _, e := range cal.Events() {
+		fill(e.Properties)
+		for _, a := range e.Alarms() {
+			fill(a.Properties)
+		}
+	}
+	m.ICS = cal.Serialize(ics.WithNewLineWindows)
+	return m, nil
 }
 
 // messageDue is the condition of a message due for sending at ? (unix seconds).
@@ -308,11 +417,14 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 }
 
 // reminderDue is the condition of an open booking, not yet reminded, that starts after the first
-// ? and by the second (unix seconds).
-const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ?`
+// ? and by the second (unix seconds), and was made at least the third ? (seconds, the reminder's
+// lead time) before its start: a booking made for the next hours has just had its
+// confirmation, and a reminder on its heels is noise.
+const reminderDue = openBooking + ` AND reminded_at IS NULL AND start_at > ? AND start_at <= ? AND start_at - created_at >= ?`
 
 // QueueReminders writes a reminder for every open booking that starts within `within` from now
-// and has had none, and returns how many.
+// and has had none, unless it was made less than `within` before its start, and returns how
+// many.
 func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, error) {
 	n := 0
 	// The job asks every business; most have nothing to remind, which a read tells without
@@ -320,7 +432,7 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 	var someDue bool
 	now := s.now()
 	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE `+reminderDue+`)`,
-		now.Unix(), now.Add(within).Unix()).Scan(&someDue); err != nil || !someDue {
+		now.Unix(), now.Add(within).Unix(), int64(within/time.Second)).Scan(&someDue); err != nil || !someDue {
 		return 0, wrap("queue reminders", err)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -329,7 +441,7 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 			b, err := scanBooking(rows)
 			due = append(due, b)
 			return err
-		}, `SELECT `+bookingColumns+` FROM bookings WHERE `+reminderDue, now.Unix(), now.Add(within).Unix())
+		}, `SELECT `+bookingColumns+` FROM bookings WHERE `+reminderDue, now.Unix(), now.Add(within).Unix(), int64(within/time.Second))
 		if err != nil {
 			return err
 		}
@@ -347,8 +459,9 @@ func (s *Store) QueueReminders(ctx context.Context, within time.Duration) (int, 
 	return n, wrap("queue reminders", err)
 }
 
-// Calendar returns booking b as an iCalendar file (for "add to calendar").
-func (s *Store) Calendar(ctx context.Context, b Booking) (string, error) {
+// Calendar returns booking b as an iCalendar file (for "add to calendar"), in language lang
+// (or the business's), for the business named business, with the absolute manage link.
+func (s *Store) Calendar(ctx context.Context, b Booking, lang, business, link string) (string, error) {
 	svc, err := service(ctx, s.r, b.ServiceID)
 	if err != nil {
 		return "", err
@@ -361,7 +474,18 @@ func (s *Store) Calendar(ctx context.Context, b Booking) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return calendar(b, svc.Name, staffName, b.Status == StatusCancelled, events, s.now()), nil
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	l := i18n.For(i18n.Negotiate(lang, "", st.Locale))
+	return calendar(b, CalendarEvent{
+		Summary:     l.T("ics.summary", map[string]any{"Service": svc.Name, "Business": business}),
+		Description: l.T("ics.description", map[string]any{"Service": svc.Name, "Staff": staffName, "Link": link}),
+		Location:    st.Address, Organizer: business, OrganizerEmail: st.ContactEmail,
+		Attendee: b.Contact.Name, AttendeeEmail: b.Contact.Email,
+		Alarm: l.T("ics.alarm", map[string]any{"Service": svc.Name, "Business": business}),
+	}, b.Status == StatusCancelled, events, s.now()), nil
 }
 
 // eventCount is how many events booking id has had: the SEQUENCE of its calendar entry, which

@@ -135,6 +135,7 @@ type Booking struct {
 	CancelReason string
 	CancelledBy  Actor
 	CalendarUID  string // its calendar event's id, unique across businesses (the UID is this@reserva)
+	Locale       string // the language the customer booked in ("es"), "" for the business's
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

@@ -5,17 +5,16 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"mime"
-	"mime/multipart"
+	"io"
 	"net"
-	"net/mail"
 	"net/smtp"
-	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	gomail "github.com/emersion/go-message/mail"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
@@ -27,6 +26,7 @@ type Mail struct {
 	ID       string // Message-ID: stable per outbox row, so a resend can be recognised
 	TenantID string // the business that sends it (FileMailer files it under its id)
 	FromName string
+	ReplyTo  string // the business's contact address, on mail to its customers
 	To       string
 	Subject  string
 	Body     string
@@ -156,38 +156,56 @@ func validTenantID(id string) bool {
 	return true
 }
 
-// compose builds the MIME message: the text, and the calendar event as an attachment.
+// compose builds the MIME message with go-message: headers encoded as RFC 2047 asks (a
+// business's or customer's name, a subject in Spanish), the text quoted-printable (lines of any
+// length, any language, through 7-bit servers), and the calendar event as an attachment.
 func compose(m Mail, from string) ([]byte, error) {
+	var h gomail.Header
+	h.SetDate(time.Now())
+	h.SetAddressList("From", []*gomail.Address{{Name: m.FromName, Address: from}})
+	h.SetAddressList("To", []*gomail.Address{{Address: m.To}})
+	if m.ReplyTo != "" {
+		h.SetAddressList("Reply-To", []*gomail.Address{{Name: m.FromName, Address: m.ReplyTo}})
+	}
+	h.SetSubject(m.Subject)
+	h.Set("Message-ID", m.ID) // already in angle brackets
 	var buf bytes.Buffer
-	h := textproto.MIMEHeader{}
-	h.Set("From", (&mail.Address{Name: m.FromName, Address: from}).String())
-	h.Set("To", (&mail.Address{Address: m.To}).String())
-	h.Set("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	h.Set("Date", time.Now().Format(time.RFC1123Z))
-	h.Set("Message-ID", m.ID)
-	h.Set("MIME-Version", "1.0")
-	w := multipart.NewWriter(&buf)
-	h.Set("Content-Type", "multipart/mixed; boundary="+w.Boundary())
-	for _, k := range []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"} {
-		fmt.Fprintf(&buf, "%s: %s\r\n", k, h.Get(k))
-	}
-	buf.WriteString("\r\n")
-	part, err := w.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}})
+	w, err := gomail.CreateWriter(&buf, h)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compose mail: %w", err)
 	}
-	_, _ = part.Write([]byte(strings.ReplaceAll(m.Body, "\n", "\r\n"))) // into buf: cannot fail
+	var th gomail.InlineHeader
+	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	th.Set("Content-Transfer-Encoding", "quoted-printable")
+	text, err := w.CreateSingleInline(th)
+	if err != nil {
+		return nil, fmt.Errorf("compose mail text: %w", err)
+	}
+	if _, err := io.WriteString(text, strings.ReplaceAll(m.Body, "\n", "\r\n")); err != nil {
+		return nil, fmt.Errorf("compose mail text: %w", err)
+	}
+	if err := text.Close(); err != nil {
+		return nil, fmt.Errorf("compose mail text: %w", err)
+	}
 	if m.ICS != "" {
-		part, err = w.CreatePart(textproto.MIMEHeader{
-			"Content-Type":        {`text/calendar; charset=utf-8; method=` + icsMethod(m.ICS)},
-			"Content-Disposition": {`attachment; filename="booking.ics"`},
-		})
+		var ah gomail.AttachmentHeader
+		ah.SetContentType("text/calendar", map[string]string{"charset": "utf-8", "method": icsMethod(m.ICS)})
+		ah.SetFilename("booking.ics")
+		att, err := w.CreateAttachment(ah)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("compose calendar attachment: %w", err)
 		}
-		_, _ = part.Write([]byte(m.ICS)) // into buf: cannot fail
+		if _, err := io.WriteString(att, m.ICS); err != nil {
+			return nil, fmt.Errorf("compose calendar attachment: %w", err)
+		}
+		if err := att.Close(); err != nil {
+			return nil, fmt.Errorf("compose calendar attachment: %w", err)
+		}
 	}
-	return buf.Bytes(), w.Close()
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compose mail: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 func icsMethod(ics string) string {
@@ -256,6 +274,14 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		if err != nil {
 			return err
 		}
+		// Replies to a customer's mail go to the business (Reply-To), not to the platform's
+		// no-reply sender.
+		var st domain.Settings
+		if len(msgs) > 0 {
+			if st, err = s.Settings(ctx); err != nil {
+				return err
+			}
+		}
 		// Sending has the tenant's budget; the outbox's bookkeeping, the job's context, so that a
 		// message cut short is recorded as failed and retried.
 		sendCtx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
@@ -264,14 +290,21 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			if sendCtx.Err() != nil {
 				break // the rest of the batch waits for a later run
 			}
-			body := msg.Body
+			link := ""
 			if msg.LinkPath != "" {
-				body = strings.ReplaceAll(body, domain.LinkPlaceholder, paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath))
+				link = paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath)
 			}
-			err := mailer.Send(sendCtx, Mail{
-				ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name,
-				To: msg.To, Subject: msg.Subject, Body: body, ICS: msg.ICS,
-			})
+			filled, err := msg.Fill(link, l.Tenant.Name)
+			if err == nil {
+				replyTo := ""
+				if msg.Kind.ToCustomer() {
+					replyTo = st.ContactEmail
+				}
+				err = mailer.Send(sendCtx, Mail{
+					ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name, ReplyTo: replyTo,
+					To: msg.To, Subject: filled.Subject, Body: filled.Body, ICS: filled.ICS,
+				})
+			}
 			if err != nil {
 				r.Failed++
 				if err := s.MessageFailed(ctx, msg, err); err != nil {

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
 	"github.com/reserva/reserva/domain"
@@ -51,6 +53,47 @@ func (s *sink) all() []received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]received(nil), s.msgs...)
+}
+
+// parsedMail is a received message as a mail client reads it: transfer encodings undone.
+type parsedMail struct {
+	Header    gomail.Header
+	Subject   string
+	Text, ICS string
+	ICSType   string // the calendar part's Content-Type
+}
+
+// parse reads data as a MIME message with go-message, failing the test if it is not one.
+func parse(t *testing.T, data string) parsedMail {
+	t.Helper()
+	mr, err := gomail.CreateReader(strings.NewReader(data))
+	if err != nil {
+		t.Fatalf("not a MIME message: %v\n%s", err, data)
+	}
+	out := parsedMail{Header: mr.Header}
+	if out.Subject, err = mr.Header.Subject(); err != nil {
+		t.Fatalf("subject: %v", err)
+	}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read part: %v\n%s", err, data)
+		}
+		b, err := io.ReadAll(p.Body)
+		if err != nil {
+			t.Fatalf("read part: %v", err)
+		}
+		switch h := p.Header.(type) {
+		case *gomail.InlineHeader:
+			out.Text += string(b)
+		case *gomail.AttachmentHeader:
+			out.ICS, out.ICSType = string(b), h.Get("Content-Type")
+		}
+	}
+	return out
 }
 
 // serveSMTP starts the sink on addr ("127.0.0.1:0" for any port) and returns its address.
@@ -136,19 +179,32 @@ func TestMailDelivery(t *testing.T) {
 			customer = msg
 		}
 	}
-	data := strings.ReplaceAll(customer.data, "=\r\n", "")
+	mail := parse(t, customer.data)
+	if from, _ := mail.Header.AddressList("From"); len(from) != 1 || from[0].Name != "Acme Spa" || from[0].Address != "bookings@reserva.example" {
+		t.Errorf("From %v", from)
+	}
+	if !strings.HasPrefix(mail.Subject, "Your booking is confirmed: Massage") {
+		t.Errorf("Subject %q", mail.Subject)
+	}
 	for _, want := range []string{
-		"Subject: Your booking is confirmed: Massage",
-		`From: "Acme Spa" <bookings@reserva.example>`,
 		"https://book.example/acme/booking/" + string(token),
 		start.In(l.Location).Format("Monday 2 January 2006") + ", 10:00–11:00 (Europe/Madrid time",
+	} {
+		if !strings.Contains(mail.Text, want) {
+			t.Errorf("customer mail lacks %q:\n%s", want, mail.Text)
+		}
+	}
+	for _, want := range []string{
 		"DTSTART:" + start.UTC().Format("20060102T150405Z"),
 		"DTEND:" + start.Add(time.Hour).UTC().Format("20060102T150405Z"),
-		`filename="booking.ics"`,
+		"SUMMARY:Massage at Acme Spa",
 	} {
-		if !strings.Contains(data, want) {
-			t.Errorf("customer mail lacks %q:\n%s", want, data)
+		if !strings.Contains(mail.ICS, want) {
+			t.Errorf("calendar lacks %q:\n%s", want, mail.ICS)
 		}
+	}
+	if !strings.Contains(customer.data, `filename=booking.ics`) || !strings.HasPrefix(mail.ICSType, "text/calendar") {
+		t.Errorf("calendar attachment %q:\n%s", mail.ICSType, customer.data)
 	}
 
 	// A reminder goes out once, the day before.
@@ -224,9 +280,10 @@ func TestPasswordResetMail(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].to != "owner@acme.example" {
 		t.Fatalf("received %+v", msgs)
 	}
-	body := msgs[0].data
+	mail := parse(t, msgs[0].data)
+	body := mail.Text
 	i := strings.Index(body, "https://book.example/acme/admin/reset/")
-	if i < 0 || !strings.Contains(body, "Reset your password for Acme Spa") {
+	if i < 0 || !strings.Contains(mail.Subject, "Reset your password for Acme Spa") {
 		t.Fatalf("mail: %s", body)
 	}
 	secret := strings.Fields(body[i+len("https://book.example/acme/admin/reset/"):])[0]

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/paths"
 )
 
@@ -19,19 +21,27 @@ import (
 // details → the booking's own page. Every step is a plain page with links and forms: no
 // JavaScript needed.
 
-// notices are the messages a redirect can ask a page to show (?msg=code): fixed texts, so a
-// crafted link cannot put words on the business's pages.
+// notices are the messages a redirect can ask a page to show (?msg=code): fixed texts (catalog
+// messages), so a crafted link cannot put words on the business's pages.
 var notices = map[string]string{
-	"taken":       "Sorry, that time was just taken. Please choose another.",
-	"passed":      "That time has passed. Please choose another.",
-	"unavailable": "That choice is no longer available. Please choose again.",
-	"moved":       "Your booking has moved.",
-	"cancelled":   "Your booking is cancelled.",
-	"toolate":     "It is too late to change this booking online. Please contact the business.",
-	"closed":      "This booking is already cancelled or over.",
+	"taken":       "notice.taken",
+	"passed":      "notice.passed",
+	"unavailable": "notice.unavailable",
+	"moved":       "notice.moved",
+	"cancelled":   "notice.cancelled",
+	"toolate":     "notice.toolate",
+	"closed":      "notice.closed",
 }
 
-func notice(r *http.Request) string { return notices[r.URL.Query().Get("msg")] }
+// noticeText is notice code's text in the language of ctx, "" for no notice.
+func noticeText(ctx context.Context, code string) string {
+	if id, ok := notices[code]; ok {
+		return tr(ctx, id)
+	}
+	return ""
+}
+
+func notice(r *http.Request) string { return noticeText(r.Context(), r.URL.Query().Get("msg")) }
 
 // bookingBase is the path of a service's booking flow.
 func bookingBase(slug string, serviceID int64) string {
@@ -97,6 +107,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 	if !ok {
 		return
 	}
+	lang := i18n.From(r.Context())
 	today := domain.DateOf(time.Now().In(l.Location))
 	first := monthOf(r, today)
 	from := first
@@ -127,8 +138,8 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		}
 	}
 	v := daysView{Site: site.withZonePicker(r), Title: title, Service: svc.Name, Message: notice(r),
-		Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), PostURL: postURL,
-		Month: buildMonth(first, today, chosen, days, l.Location, func(d domain.Date) string { return monthLink(r, base, first, d) + "#times" })}
+		Duration: lang.Duration(svc.Duration), Price: lang.Money(svc.Price.Amount, svc.Price.Currency), PostURL: postURL,
+		Month: buildMonth(lang, first, today, chosen, days, l.Location, func(d domain.Date) string { return monthLink(r, base, first, d) + "#times" })}
 	if staffChoice && len(svc.StaffIDs) > 1 {
 		staff, err := store.StaffByIDs(r.Context(), svc.StaffIDs)
 		if err != nil {
@@ -136,7 +147,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 			return
 		}
 		month := url.Values{"month": {fmt.Sprintf("%04d-%02d", first.Year, first.Month)}}
-		v.Staff = append(v.Staff, staffOption{Name: "Anyone", URL: withQuery(base, month), Selected: staffID == 0})
+		v.Staff = append(v.Staff, staffOption{Name: lang.T("site.anyone"), URL: withQuery(base, month), Selected: staffID == 0})
 		for _, id := range svc.StaffIDs {
 			if st, ok := staff[id]; ok && st.Active {
 				q := url.Values{"month": month["month"], "staff": {strconv.FormatInt(id, 10)}}
@@ -145,7 +156,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		}
 	}
 	if chosenDay != nil {
-		v.Day = chosenDay.Date.At(12*60, l.Location).Format("Monday 2 January")
+		v.Day = lang.DayMonth(chosenDay.Date.At(12*60, l.Location))
 		visitor := visitorZoneOf(r, l)
 		for _, sl := range chosenDay.Slots {
 			sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffID}
@@ -204,7 +215,7 @@ func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
 	}
 	l := leaseOf(r)
 	base := bookingBase(l.Tenant.Slug, svc.ID)
-	s.days(w, r, svc, "Choose a day and time", base, "", true)
+	s.days(w, r, svc, tr(r.Context(), "title.choose_day_time"), base, "", true)
 }
 
 func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
@@ -222,8 +233,8 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := bookingBase(l.Tenant.Slug, svc.ID)
-	v := slotsView{Site: site.withZonePicker(r), Title: "Choose a time", Service: svc.Name,
-		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
+	v := slotsView{Site: site.withZonePicker(r), Title: tr(r.Context(), "title.choose_time"), Service: svc.Name,
+		Day: i18n.From(r.Context()).DayMonth(day.At(12*60, l.Location)), Message: notice(r),
 		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
 	visitor := visitorZoneOf(r, l)
 	for _, sl := range slots {
@@ -237,10 +248,16 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, slotsPage(v))
 }
 
-// describeWhen says when, in the business's zone, naming it.
+// describeWhen says when, in the business's zone, naming it (in English, for the dashboard).
 func describeWhen(start time.Time, d time.Duration, loc *time.Location) string {
 	st := start.In(loc)
 	return fmt.Sprintf("%s, %s–%s (%s time)", st.Format("Monday 2 January 2006"), st.Format("15:04"), st.Add(d).Format("15:04"), loc)
+}
+
+// whenIn says when, in zone loc, naming it, in the language of ctx (the public pages').
+func whenIn(ctx context.Context, start time.Time, d time.Duration, loc *time.Location) string {
+	l, st := i18n.From(ctx), start.In(loc)
+	return l.T("when.range", map[string]any{"Date": l.LongDate(st), "Start": l.Time(st), "End": l.Time(st.Add(d)), "Zone": loc.String()})
 }
 
 func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
@@ -282,11 +299,12 @@ func (s *Server) detailsOf(w http.ResponseWriter, r *http.Request, svc domain.Se
 	if r.Method == http.MethodGet { // the picker reloads this page; a posted form's stays
 		site = site.withZonePicker(r)
 	}
-	v := detailsView{Site: site, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
-		Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price),
+	lang := i18n.From(r.Context())
+	v := detailsView{Site: site, Service: svc.Name, When: whenIn(r.Context(), start, svc.Duration, l.Location),
+		Duration: lang.Duration(svc.Duration), Price: lang.Money(svc.Price.Amount, svc.Price.Currency),
 		Action: bookingBase(l.Tenant.Slug, svc.ID), Staff: staff, Errors: map[string]string{}}
 	if loc := visitorZoneOf(r, l); loc != nil {
-		v.LocalWhen = describeWhen(start, svc.Duration, loc)
+		v.LocalWhen = whenIn(r.Context(), start, svc.Duration, loc)
 	}
 	if id, err := strconv.ParseInt(staff, 10, 64); err == nil && id != 0 {
 		members, err := s.store(r).StaffByIDs(r.Context(), []int64{id})
@@ -348,14 +366,14 @@ func (s *Server) cutoffNote(w http.ResponseWriter, r *http.Request, start time.T
 	// The domain's rule, asked of the booking as it would be once made.
 	switch err := s.store(r).CheckChangeOnline(r.Context(), domain.Booking{Status: domain.StatusConfirmed, Start: start}); {
 	case domain.ErrorCode(err) == domain.ETOOLATE:
-		return "This time is less than " + domain.HumanDuration(st.CancelCutoff) + " away: once booked, it cannot be changed or cancelled online.", true
+		return tr(r.Context(), "cutoff.too_close", map[string]any{"Span": i18n.From(r.Context()).Span(st.CancelCutoff)}), true
 	case err != nil:
 		s.fail(w, r, err)
 		return "", false
 	}
 	l := leaseOf(r)
 	deadline := start.Add(-st.CancelCutoff)
-	return "You will be able to change or cancel it online until " + deadline.In(l.Location).Format("Monday 2 January 15:04") + ".", true
+	return tr(r.Context(), "cutoff.until", map[string]any{"When": i18n.From(r.Context()).DayTime(deadline.In(l.Location))}), true
 }
 
 // bookCreate books the posted details. A time lost meanwhile (taken, or passed) comes back as
@@ -382,6 +400,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 	req := domain.BookingRequest{
 		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: domain.ActorCustomer,
 		Customer: domain.Customer{Name: v.Name, Email: v.Email, Phone: v.Phone},
+		Locale:   i18n.From(r.Context()).Lang(), // the mail about the booking speaks the page's language
 	}
 	booked := func(token domain.ManageToken) {
 		q := url.Values{"new": {"1"}}
@@ -407,7 +426,8 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := s.userCaused(w, r, err); !ok {
 			return
 		}
-		v.Message = "Too many bookings from your address. Please try again in " + tooMany(w, s.bookingLimit, key) + "."
+		wait := tooManyWait(w, s.bookingLimit, key)
+		v.Message = tr(r.Context(), "msg.too_many", map[string]any{"Wait": i18n.From(r.Context()).Wait(wait)})
 		render(w, r, http.StatusTooManyRequests, detailsPage(v))
 		return
 	}
@@ -441,7 +461,7 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 			// The form already booked another time or other details (the back button after a
 			// booking): a new key lets it book this one, once it is sent again.
 			v.Key = rand.Text()
-			v.Message = "This form was already used for another booking. Check the details and press Book again."
+			v.Message = tr(r.Context(), "msg.form_used")
 		default:
 			v.Message = sentence(derr.Message)
 		}
@@ -457,9 +477,9 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 // returns false) when availability cannot be read.
 func (s *Server) offerOtherTimes(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staffID int64, v *detailsView) bool {
 	l := leaseOf(r)
-	v.Message = notices[lostTime(start)]
+	v.Message = noticeText(r.Context(), lostTime(start))
 	day := domain.DateOf(start.In(l.Location))
-	v.When = start.In(l.Location).Format("Monday 2 January 2006") // the choices are that day's
+	v.When = i18n.From(r.Context()).LongDate(start.In(l.Location)) // the choices are that day's
 	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: day, To: day})
 	if err != nil && staffID != 0 {
 		if _, _, ok := s.userCaused(w, r, err); !ok {
@@ -542,20 +562,20 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 	}
 	v := manageView{
 		Site: site.withZonePicker(r), Service: svc.Name, Staff: staff[b.StaffID].Name,
-		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: b.Status.Label(),
+		When: whenIn(r.Context(), b.Start, b.End.Sub(b.Start), l.Location), Status: tr(r.Context(), "status."+string(b.Status)),
 		Pending: b.Status == domain.StatusPending, Open: b.Status.Open() && b.End.After(time.Now()),
-		Price: formatMoney(svc.Price), Email: b.Contact.Email,
+		Price: i18n.From(r.Context()).Money(svc.Price.Amount, svc.Price.Currency), Email: b.Contact.Email,
 		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
 	}
 	if loc := visitorZoneOf(r, l); loc != nil {
-		v.LocalWhen = describeWhen(b.Start, b.End.Sub(b.Start), loc)
+		v.LocalWhen = whenIn(r.Context(), b.Start, b.End.Sub(b.Start), loc)
 	}
 	v.GoogleURL, v.OutlookURL = calendarLinks(r, b, svc.Name, l.Tenant.Name, st.Address)
 	// The domain's rule decides what the page offers: the same one that refuses a change.
 	switch err := store.CheckChangeOnline(r.Context(), b); domain.ErrorCode(err) {
 	case domain.ECONFLICT: // cancelled or over: nothing to offer
 	case domain.ETOOLATE:
-		v.Cutoff = "It is too late to change or cancel this booking online. Please contact the business."
+		v.Cutoff = tr(r.Context(), "manage.too_late")
 		if st.ContactPhone != "" || st.ContactEmail != "" {
 			v.Cutoff += " " + strings.TrimSpace(st.ContactPhone+" "+st.ContactEmail)
 		}
@@ -566,7 +586,7 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 		}
 		v.CanChange = true
 		if st.CancelCutoff > 0 {
-			v.Cutoff = "You can change or cancel online until " + b.Start.Add(-st.CancelCutoff).In(l.Location).Format("Monday 2 January 15:04") + "."
+			v.Cutoff = tr(r.Context(), "manage.until", map[string]any{"When": i18n.From(r.Context()).DayTime(b.Start.Add(-st.CancelCutoff).In(l.Location))})
 		}
 	}
 	if strings.HasSuffix(r.URL.Path, "/cancel") {
@@ -575,9 +595,9 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 			return
 		}
 		if v.Message == "" { // nothing to cancel any more: the booking's page says why
-			v.Message = notices["closed"]
+			v.Message = noticeText(r.Context(), "closed")
 			if v.Cutoff != "" {
-				v.Message = notices["toolate"]
+				v.Message = noticeText(r.Context(), "toolate")
 			}
 		}
 	}
@@ -602,7 +622,7 @@ func calendarLinks(r *http.Request, b domain.Booking, service, business, address
 	}
 	manage := scheme + "://" + r.Host + paths.Site(leaseOf(r).Tenant.Slug, paths.Manage(r.PathValue("token")))
 	title := service + " · " + business
-	details := "Change or cancel: " + manage
+	details := tr(r.Context(), "manage.calendar_details", map[string]any{"Link": manage})
 	const compact = "20060102T150405Z"
 	g := url.Values{"action": {"TEMPLATE"}, "text": {title}, "details": {details},
 		"dates": {b.Start.UTC().Format(compact) + "/" + b.End.UTC().Format(compact)}}
@@ -636,11 +656,31 @@ func (s *Server) refusedChange(w http.ResponseWriter, r *http.Request, err error
 	if !ok {
 		return
 	}
+	message = refusalText(r.Context(), err, message)
 	b, ok := s.managedBooking(w, r)
 	if !ok {
 		return
 	}
 	s.showManaged(w, r, b, status, message)
+}
+
+// refusalText is why the domain refused a customer's change (message, its words), in the
+// language of ctx: the domain speaks English, so another language gets the notice that says the
+// same (too late, closed) or the rule that was broken.
+func refusalText(ctx context.Context, err error, message string) string {
+	if i18n.From(ctx).Lang() == "en" {
+		return message
+	}
+	var derr *domain.Error
+	switch {
+	case domain.ErrorCode(err) == domain.ETOOLATE:
+		return noticeText(ctx, "toolate")
+	case domain.ErrorCode(err) == domain.ECONFLICT:
+		return noticeText(ctx, "closed")
+	case errors.As(err, &derr) && derr.Field == "reason":
+		return tr(ctx, "err.reason.long", map[string]any{"Max": domain.MaxCancelReasonLen})
+	}
+	return message
 }
 
 // rescheduledService is the service of the booking whose token is in the path, or false when
@@ -685,7 +725,7 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 	}
 	l := leaseOf(r)
 	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
-	s.days(w, r, svc, "Choose a new day and time", base, base, true)
+	s.days(w, r, svc, tr(r.Context(), "title.choose_new_day_time"), base, base, true)
 }
 
 func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
@@ -703,8 +743,8 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
-	v := slotsView{Site: site.withZonePicker(r), Title: "Choose a new time", Service: svc.Name,
-		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
+	v := slotsView{Site: site.withZonePicker(r), Title: tr(r.Context(), "title.choose_new_time"), Service: svc.Name,
+		Day: i18n.From(r.Context()).DayMonth(day.At(12*60, l.Location)), PostURL: base, Message: notice(r),
 		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
 	visitor := visitorZoneOf(r, l)
 	for _, sl := range slots {
@@ -754,7 +794,15 @@ func (s *Server) bookingICS(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ics, err := s.store(r).Calendar(r.Context(), b)
+	// The entry links back to this booking's page, at the address the customer used, and speaks
+	// the page's language.
+	l := leaseOf(r)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	link := scheme + "://" + r.Host + paths.Site(l.Tenant.Slug, paths.Manage(r.PathValue("token")))
+	ics, err := s.store(r).Calendar(r.Context(), b, i18n.From(r.Context()).Lang(), l.Tenant.Name, link)
 	if err != nil {
 		s.fail(w, r, err)
 		return

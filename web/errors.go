@@ -71,7 +71,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.errorPage(w, r, status, err) // the page's own words: nothing at this address
 		return
 	}
-	v := errorView{Status: status, Title: "This could not be done", Message: message}
+	v := errorView{Status: status, Title: tr(r.Context(), "error.cannot"), Message: message}
 	render(w, r, status, errorPage(v))
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -162,6 +163,9 @@ type monthView struct {
 	PrevURL, NextURL string
 }
 
+// weekFromMonday are the calendar's columns.
+var weekFromMonday = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday}
+
 // monthOf reads the month a calendar shows: ?month=YYYY-MM, else the month of ?date= or
 // ?from=, else today's; never before today's.
 func monthOf(r *http.Request, today domain.Date) domain.Date {
@@ -189,10 +193,10 @@ func lastOfMonth(first domain.Date) domain.Date {
 	return next.AddDays(-1)
 }
 
-// buildMonth lays out days (today onwards, from one availability call) as a month grid;
-// link gives a day's address.
-func buildMonth(first, today, selected domain.Date, days []domain.Day, loc *time.Location, link func(domain.Date) string) monthView {
-	v := monthView{Title: first.At(12*60, loc).Format("January 2006")}
+// buildMonth lays out days (today onwards, from one availability call) as a month grid, in
+// lang's words; link gives a day's address.
+func buildMonth(lang *i18n.Localizer, first, today, selected domain.Date, days []domain.Day, loc *time.Location, link func(domain.Date) string) monthView {
+	v := monthView{Title: lang.MonthYear(first.At(12*60, loc))}
 	byDate := map[domain.Date]domain.Day{}
 	for _, d := range days {
 		byDate[d.Date] = d

@@ -17,6 +17,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/gqlerr"
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
@@ -64,9 +65,11 @@ func (s *Server) Handler() http.Handler {
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
+	h = s.localize(h) // after the tenant middleware: the business's language is the default
 	h = s.withSessions(h)
 	h = s.syncWrites(h) // --replica-ack sync: a write is answered once the replica holds it
 	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
+	h = s.localize(h) // again: the tenant middleware's own answers (no such business) too
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
 	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
@@ -180,7 +183,7 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
 	var notice string
 	if r.URL.Query().Get("msg") == "deleted" {
-		notice = "The business and all its data were deleted."
+		notice = tr(r.Context(), "platform.deleted")
 	}
 	render(w, r, http.StatusOK, platformHomePage(notice))
 }
@@ -226,6 +229,7 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	store := s.store(r)
+	lang := i18n.From(r.Context())
 	st, err := store.Settings(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -244,7 +248,7 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		LogoURL: site.LogoURL, Site: site}
 	for _, svc := range services {
 		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
-			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1,
+			Duration: lang.Duration(svc.Duration), Price: lang.Money(svc.Price.Amount, svc.Price.Currency), Class: svc.Capacity > 1,
 			BookURL: bookingBase(l.Tenant.Slug, svc.ID)})
 	}
 	render(w, r, http.StatusOK, tenantHomePage(v))
@@ -292,13 +296,13 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, _
 	}
 	switch status {
 	case http.StatusNotFound:
-		v.Title, v.Message = "Page not found", "There is no page at this address. Check the link you followed."
+		v.Title, v.Message = tr(r.Context(), "error.notfound.title"), tr(r.Context(), "error.notfound.message")
 	case http.StatusBadRequest:
-		v.Title, v.Message = "This link is not valid", "Part of this address is not what we expected. Go back and choose again."
+		v.Title, v.Message = tr(r.Context(), "error.badlink.title"), tr(r.Context(), "error.badlink.message")
 	case http.StatusServiceUnavailable:
-		v.Title, v.Message = "Temporarily unavailable", "This business's site is being updated. Please try again in a minute."
+		v.Title, v.Message = tr(r.Context(), "error.unavailable.title"), tr(r.Context(), "error.unavailable.message")
 	default:
-		v.Title, v.Message = "Something went wrong", "We could not show this page. Please try again."
+		v.Title, v.Message = tr(r.Context(), "error.generic.title"), tr(r.Context(), "error.generic.message")
 	}
 	render(w, r, status, errorPage(v))
 }

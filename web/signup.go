@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/paths"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
@@ -71,7 +72,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(v.Errors) > 0 {
-		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
+		render(w, r, http.StatusUnprocessableEntity, signupPage(v.localized(r.Context())))
 		return
 	}
 	if !s.signupLimit.Allow(clientIP(r)) { // taken now: parallel sign-ups cannot slip past it
@@ -87,11 +88,11 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		})
 	if errors.Is(err, tenancy.ErrSlugTaken) {
 		v.Errors["slug"] = slugTaken(v.Slug)
-		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
+		render(w, r, http.StatusUnprocessableEntity, signupPage(v.localized(r.Context())))
 		return
 	}
 	if fieldErrors(err, v.Errors) {
-		render(w, r, http.StatusUnprocessableEntity, signupPage(v))
+		render(w, r, http.StatusUnprocessableEntity, signupPage(v.localized(r.Context())))
 		return
 	}
 	if err != nil {
@@ -169,10 +170,32 @@ func fieldErrors(err error, fields map[string]string) bool {
 func (s *Server) tooManySignups(w http.ResponseWriter, r *http.Request) string {
 	wait := s.signupLimit.RetryAfter(clientIP(r))
 	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait)))
-	return "Too many sign-ups from your address. Please try again in " + humanWait(wait) + "."
+	return tr(r.Context(), "signup.too_many", map[string]any{"Wait": i18n.From(r.Context()).Wait(wait)})
 }
 
 // signupView is the sign-up form of a new business.
+// localized returns v with its field errors in the visitor's language. The rules' own
+// messages (tenancy's, the domain's) are English and name the exact problem; another language
+// gets each field's rule in full instead, and a taken address says so.
+func (v signupView) localized(ctx context.Context) signupView {
+	if i18n.From(ctx).Lang() == "en" {
+		return v
+	}
+	errs := make(map[string]string, len(v.Errors))
+	for field, msg := range v.Errors {
+		switch field {
+		case "name", "slug", "timezone", "email", "password":
+			msg = tr(ctx, "signup.error."+field)
+		}
+		errs[field] = msg
+	}
+	if v.Errors["slug"] == slugTaken(v.Slug) {
+		errs["slug"] = tr(ctx, "signup.taken", map[string]any{"Slug": v.Slug})
+	}
+	v.Errors = errs
+	return v
+}
+
 type signupView struct {
 	Name, Slug, Timezone, Email string
 	GuessZone                   bool // a fresh form: app.js picks the browser's zone
