@@ -17,9 +17,12 @@ test: vet lint check-generated
 
 # kill -9 a real server while customers book, restart, repeat; then check every acknowledged
 # booking, double bookings, integrity and serving (make test runs 3 rounds over 6 businesses);
-# and kill -9 sign-ups (reserva tenants create), then check what start-up leaves.
+# and kill -9 sign-ups (reserva tenants create), then check what start-up leaves. With a
+# replica on versitygw: kill -9, delete the data directory, recover from the replica (make test
+# runs 2 rounds of each of sync and async acknowledgement).
 crashtest:
-	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 RESERVA_CRASH_SIGNUPS=30 $(GO) test -count=1 -v -run 'TestKillDuringBookings|TestKillDuringSignUp' ./internal/crashtest/
+	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 RESERVA_CRASH_SIGNUPS=30 RESERVA_REPLICA_ROUNDS=10 $(GO) test -count=1 -v \
+		-run 'TestKillDuringBookings|TestKillDuringSignUp|TestRecoverAfterDiskLoss' ./internal/crashtest/
 
 # Each fuzz target for a short while (seed corpora in */testdata/fuzz); FUZZTIME=10m for a real hunt.
 FUZZTIME ?= 3s

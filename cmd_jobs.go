@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 // runnableJobs are the jobs `reserva jobs run` runs, as its usage and errors name them.
-var runnableJobs = []string{"sweep", "housekeeping", "stats", "mail"}
+var runnableJobs = []string{"sweep", "housekeeping", "stats", "mail", "replica-check"}
 
 // cmdJobs runs one scheduled job now, as `reserva serve` would on its schedule.
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -21,15 +22,19 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var cfg config
 	name := args[1]
-	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, stats (today's counts),\nor mail (queue due reminders and send every tenant's waiting notifications).")
+	fs := newFlags("jobs run "+name, &cfg, stderr, "Runs one job once: sweep (migrate idle tenants that are behind), housekeeping, stats (today's counts),\nor mail (queue due reminders and send every tenant's waiting notifications), or replica-check\n(restore a sample of tenants from --replica and check them with integrity_check).")
 	idle := fs.Duration("idle", jobs.DefaultSweepIdle, "sweep: migrate tenants not seen for this long")
 	workers := fs.Int("workers", 2, "sweep: tenants migrated at once")
 	mail := mailFlags(fs)
+	sample := fs.Int("sample", jobs.DefaultReplicaCheckSample, "replica-check: tenants restored and checked, picked at random")
 	if err := parse(fs, args[2:]); err != nil {
 		return err
 	}
 	if !slices.Contains(runnableJobs, name) {
 		return fmt.Errorf("%w: unknown job %q (%s)", errUsage, name, strings.Join(runnableJobs, ", "))
+	}
+	if name == "replica-check" && cfg.replica == "" {
+		return fmt.Errorf("%w: jobs run replica-check needs --replica URL (or RESERVA_REPLICA)", errUsage)
 	}
 	if *mail.baseURL == "" {
 		*mail.baseURL = "http://127.0.0.1:8080"
@@ -50,6 +55,8 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			result, err = jobs.Stats(ctx, p.tenants, time.Now())
 		case "mail":
 			result, err = jobs.DeliverMail(ctx, p.tenants, mailCfg, true)
+		case "replica-check":
+			result, err = jobs.VerifyReplica(ctx, p.tenants, p.replica, max(*sample, 1), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 		}
 		if err != nil {
 			return err

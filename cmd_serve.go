@@ -85,7 +85,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg, Blobs: p.blobs}, p.log, met)
+	jcfg := jobs.Config{Mail: mailCfg, Blobs: p.blobs}
+	if p.replica != nil { // a restore from it, checked, now and then (jobs.VerifyReplica)
+		jcfg.Replica = p.replica
+		met.ReplicaChecks()
+	}
+	scheduler, err := jobs.New(p.tenants, jcfg, p.log, met)
 	if err != nil {
 		return err
 	}

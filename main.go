@@ -44,11 +44,14 @@ Usage:
   reserva tenants host --slug S --add H       serve a business on a custom host (--remove H to stop)
   reserva tenants delete --slug S [--yes]     erase a business and all its data
   reserva migrate                             bring every business's database to the latest schema
-  reserva jobs run JOB                        run one scheduled job now: sweep, housekeeping, stats or mail
+  reserva jobs run JOB                        run one scheduled job now: sweep, housekeeping, stats, mail or replica-check
   reserva stats [--day YYYY-MM-DD]            bookings and customers per business on a day
   reserva backup [--tenant S]                 back up businesses changed since their last backup
   reserva backups list --tenant S             list a business's backups
   reserva restore --tenant S [--at ID] [--into NEW]   restore a backup (in place, or as a new business)
+  reserva restore --tenant S --from-replica [--at TIME] [--into NEW]   restore from the replica
+  reserva restore --registry --from-replica   rebuild a lost registry from the replica
+  reserva recover --replica URL [--eager]     rebuild a lost data directory from the replica
   reserva export --tenant S --out DIR         write a business's data as SQL and JSON (GDPR export)
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
@@ -87,6 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdBackups(ctx, args[1:], stdout, stderr)
 	case "restore":
 		err = cmdRestore(ctx, args[1:], stdin, stdout, stderr)
+	case "recover":
+		err = cmdRecover(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "stats":
@@ -240,6 +245,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	}
 	if rep != nil {
 		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
+		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
 	}
 	m, err := tenancy.NewManager(reg, tcfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 
 	"github.com/reserva/reserva/blob"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -32,7 +33,13 @@ type Config struct {
 	KeepDaily  int
 	KeepWeekly int
 	Mail       MailConfig // how notifications go out (nil Mailer: not sent)
-	Blobs      blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
+	// Replica, when set (--replica), is restored from every ReplicaCheckEvery (default
+	// DefaultReplicaCheckEvery) for a sample of ReplicaCheckSample tenants (default
+	// DefaultReplicaCheckSample), each checked with integrity_check (VerifyReplica).
+	Replica            ops.ReplicaSource
+	ReplicaCheckEvery  time.Duration
+	ReplicaCheckSample int
+	Blobs              blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
 }
 
 // Defaults of Config, also the defaults of the command line's flags for the same settings.
@@ -139,6 +146,9 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 			}
 			return r.String(), err
 		}},
+	}
+	if cfg.Replica != nil {
+		jobs = append(jobs, replicaCheckJob(cfg, m, obs))
 	}
 	for _, j := range jobs {
 		task := func(ctx context.Context) {

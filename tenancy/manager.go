@@ -67,6 +67,11 @@ type Config struct {
 	OnMigrate func(t Tenant, from, to int, err error)
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// RestoreMissing, when set (a replica is configured), writes tenant t's database from the
+	// replica into the new file dst, checked with integrity_check; ErrNoReplicaCopy when the
+	// replica holds none. A tenant whose file is missing is then restored on its first open
+	// instead of being marked failed: a data directory rebuilt by `reserva recover`.
+	RestoreMissing func(ctx context.Context, t Tenant, dst string) error
 }
 
 // Defaults of Config: the zero value of a field takes its default, and the command line's flags

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -22,12 +23,26 @@ func (m *Manager) openAndMigrate(ctx context.Context, t Tenant) (*DB, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open tenant %s: %w", t.Slug, err)
 	}
+	missing := "is missing"
+	if errors.Is(err, os.ErrNotExist) && m.cfg.RestoreMissing != nil {
+		switch rerr := m.restoreMissing(ctx, t, path); {
+		case rerr == nil:
+			fi, err = os.Stat(path)
+		case errors.Is(rerr, ErrNotFound):
+			return nil, fmt.Errorf("open tenant %s: database file is gone (deleted): %w", t.Slug, ErrNotFound)
+		case errors.Is(rerr, ErrNoReplicaCopy):
+			missing = "is missing and the replica holds no copy"
+		default:
+			// The store may answer later: nothing to mark, the next open tries again.
+			return nil, fmt.Errorf("open tenant %s: %w", t.Slug, rerr)
+		}
+	}
 	if err != nil || fi.Size() == 0 {
 		// Deleted while this request waited, or lost: only the registry can tell which.
 		if _, gerr := m.reg.Get(ctx, t.ID); errors.Is(gerr, ErrNotFound) {
 			return nil, fmt.Errorf("open tenant %s: database file is gone (deleted): %w", t.Slug, ErrNotFound)
 		}
-		what := "is missing"
+		what := missing
 		if err == nil {
 			what = "is empty (0 bytes)"
 		}
@@ -155,6 +170,9 @@ func (m *Manager) MarkMissingFiles(ctx context.Context) (int, error) {
 		}
 		if problem == "" || t.MigrationStatus == MigrationFailed {
 			continue
+		}
+		if m.cfg.RestoreMissing != nil && strings.HasSuffix(problem, " is missing") {
+			continue // restored from the replica when it is first opened
 		}
 		_ = m.markDamaged(ctx, t, fmt.Errorf("%w: %s", ErrCorrupt, problem)) // logged there
 		n++

@@ -22,6 +22,7 @@ type Metrics struct {
 	jobRuns    *prometheus.CounterVec
 	backupAt   prometheus.Gauge
 	backlog    prometheus.Gauge
+	replicaChk *replicaChecks // with --replica (ReplicaChecks)
 }
 
 // New registers Reserva's metrics. openHandles and idleHandles report the tenant handle counts.
