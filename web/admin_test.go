@@ -240,11 +240,17 @@ func TestDashboardCalendar(t *testing.T) {
 	}
 
 	// An outcome waits for the booking to start: before, it is neither offered nor taken.
-	back := "/acme/admin/calendar?date=" + day.String()
+	// The actions are in the side panel of the booking opened from the grid, not on its card.
+	open := fmt.Sprintf("&booking=%d", second.ID)
+	back := "/acme/admin/calendar?date=" + day.String() + open
 	secondCard := fmt.Sprintf(`[data-testid="booking"][data-id="%d"]`, second.ID)
+	panel := fmt.Sprintf(`[data-testid="booking-panel"][data-id="%d"]`, second.ID)
 	_, doc, _ = page(t, c, "GET", base+back[len("/acme/admin"):], "")
-	if doc.Find(secondCard).Length() != 1 || doc.Find(secondCard+` [data-testid="action-no-show"], `+secondCard+` [data-testid="action-complete"]`).Length() != 0 {
-		t.Errorf("a booking that has not started offers an outcome: %s", text(doc, secondCard))
+	if doc.Find(secondCard).Length() != 1 || doc.Find(panel).Length() != 1 || doc.Find(panel+` [data-testid="action-no-show"], `+panel+` [data-testid="action-complete"]`).Length() != 0 {
+		t.Errorf("a booking that has not started offers an outcome: %s", text(doc, panel))
+	}
+	if n := doc.Find(`[data-testid="cancel-form"]`).Length(); n != 1 || doc.Find(panel+` [data-testid="cancel-form"]`).Length() != 1 {
+		t.Errorf("%d cancel forms on the calendar, want one, in the panel", n)
 	}
 	status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
@@ -252,7 +258,7 @@ func TestDashboardCalendar(t *testing.T) {
 	}
 	// Moved four days back behind the server's back, it has started: now it can be marked.
 	shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
-	back = "/acme/admin/calendar?date=" + day.AddDays(-4).String()
+	back = "/acme/admin/calendar?date=" + day.AddDays(-4).String() + open
 	status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 	if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
 		t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
@@ -266,11 +272,11 @@ func TestDashboardCalendar(t *testing.T) {
 		t.Errorf("completing a no-show: %d %s", status, text(doc, `[data-testid="flash"]`))
 	}
 	// A wrong outcome is taken back from the card: confirmed again, outcomes offered again.
-	if doc.Find(secondCard+` [data-testid="action-reopen"]`).Length() != 1 {
-		t.Errorf("no way to take back the no-show: %s", text(doc, secondCard))
+	if doc.Find(panel+` [data-testid="action-reopen"]`).Length() != 1 {
+		t.Errorf("no way to take back the no-show: %s", text(doc, panel))
 	}
 	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/reopen", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"] [data-testid="action-complete"]`).Length() != 1 ||
+	if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 || doc.Find(panel+` [data-testid="action-complete"]`).Length() != 1 ||
 		!strings.Contains(text(doc, `[data-testid="flash"]`), "reopened") {
 		t.Errorf("reopen: %d %s", status, text(doc, secondCard))
 	}

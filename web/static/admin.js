@@ -1,0 +1,1 @@
+// Dashboard script: see below.
