@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -232,20 +233,51 @@ func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	day, at := f.date("date"), f.clockTime("time")
 	staffID, _ := strconv.ParseInt(f.Get("staff"), 10, 64)
+	const moved = "Booking moved; the customer is told by email."
 	if f.OK() {
 		_, err := s.store(r).Move(r.Context(), id, day.At(at, l.Location), staffID, actorOf(r))
 		if err == nil {
-			s.done(w, r, fmt.Sprintf("/bookings/%d", id), "Booking moved; the customer is told by email.")
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusOK, moveAnswer{OK: true, Message: moved})
+				return
+			}
+			s.done(w, r, fmt.Sprintf("/bookings/%d", id), moved)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
 			f.invalid("time", "That time is not free: %s", domain.ErrorMessage(err))
+		} else if domain.ErrorCode(err) == domain.ENOTFOUND && wantsJSON(r) {
+			writeJSON(w, http.StatusNotFound, moveAnswer{Message: "This booking no longer exists."})
+			return
 		} else if !f.fail(err, map[string]string{"start": "time", "staffId": "staff"}) {
 			s.serverError(w, r, err)
 			return
 		}
 	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusUnprocessableEntity, moveAnswer{Message: "Not moved: " + f.Summary()})
+		return
+	}
 	s.showBooking(w, r, f, http.StatusUnprocessableEntity)
+}
+
+// moveAnswer is what the calendar's script gets back when it moves a booking it was dragged.
+type moveAnswer struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// wantsJSON reports whether the request comes from the dashboard's script (fetch with an
+// Accept of JSON) rather than a form: the same route answers both.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
 
 type newBookingView struct {
@@ -257,7 +289,11 @@ type newBookingView struct {
 
 func (s *Server) newBookingForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}})
+	// The calendar's empty time links here with its date, time and staff member.
+	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}, "staff": {q.Get("staff")}})
+	if m, ok := domain.ParseClock(q.Get("time")); ok && m < 24*60 {
+		f.Values.Set("time", formatClock(m))
+	}
 	if f.Get("date") == "" {
 		l := leaseOf(r)
 		f.Values.Set("date", domain.DateOf(time.Now().In(l.Location)).String())

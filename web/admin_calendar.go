@@ -38,6 +38,7 @@ type gridCard struct {
 	PanelURL string // this view with the booking open in the side panel
 	Start    int    // wall-clock minutes, for the script
 	Minutes  int
+	StaffID  int64 // who it is with: a drag in the week view keeps them
 	Selected bool
 }
 
@@ -339,7 +340,7 @@ func (s *Server) placeColumn(f adminFrame, src columnSource, w gridWindow, loc *
 			cb.Staff = ""
 		}
 		col.Cards = append(col.Cards, gridCard{calendarBooking: cb, Style: gridStyle(row, span, lanes[i]),
-			Start: spans[i].Start, Minutes: int(b.End.Sub(b.Start) / time.Minute), Selected: b.ID == selected,
+			Start: spans[i].Start, Minutes: int(b.End.Sub(b.Start) / time.Minute), Selected: b.ID == selected, StaffID: b.StaffID,
 			PanelURL: here + "&booking=" + strconv.FormatInt(b.ID, 10)})
 	}
 	return col

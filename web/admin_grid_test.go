@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,54 @@ func TestCalendarGrid(t *testing.T) {
 	if days.Length() != 7 || col.Find(`[data-testid="booking"]`).Length() != 1 || doc.Find(`[data-testid="booking"]`).Length() != 1 ||
 		col.Find(`[data-testid="tg-break"]`).Length() != 1 {
 		t.Errorf("week view: %d days, %d bookings on %s", days.Length(), col.Find(`[data-testid="booking"]`).Length(), day)
+	}
+}
+
+// The calendar's script moves a booking through the move form's route, asking for JSON: a
+// refusal says why in plain words, a move says it is done; neither leaves a notice for the
+// next page.
+func TestMoveBookingJSON(t *testing.T) {
+	srv, m := site(t)
+	svcID, staff := openEveryDay(t, m, "acme", 9*60, 17*60, "Ana")
+	loc, _ := time.LoadLocation("Europe/Madrid")
+	day := domain.DateOf(time.Now().In(loc)).AddDays(3)
+	var eva domain.Booking
+	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+		for i, name := range []string{"Eva", "Kim"} {
+			b, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: day.At((10+4*i)*60, loc),
+				Customer: domain.Customer{Name: name, Email: name + "@example.com"}, Actor: "customer"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				eva = b
+			}
+		}
+	})
+	c := browser(t)
+	signIn(t, srv.URL, c, "acme", "owner@acme.example")
+	move := func(clock string) (int, string, string) {
+		status, body, h := send(t, c, "POST", srv.URL+fmt.Sprintf("/acme/admin/bookings/%d/move", eva.ID),
+			url.Values{"date": {day.String()}, "time": {clock}, "staff": {fmt.Sprint(staff[0])}}.Encode(),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+		return status, body, h.Get("Content-Type")
+	}
+	if status, body, ct := move("14:30"); status != http.StatusUnprocessableEntity || ct != "application/json" ||
+		!strings.Contains(body, `"ok":false`) || !strings.Contains(body, "That time is not free") {
+		t.Errorf("onto a taken time: %d %s %s", status, ct, body)
+	}
+	if status, body, _ := move("25:00"); status != http.StatusUnprocessableEntity || !strings.Contains(body, "Not moved: ") {
+		t.Errorf("to 25:00: %d %s", status, body)
+	}
+	if status, body, _ := move("12:00"); status != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("move: %d %s", status, body)
+	}
+	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+		if b, err := s.Booking(ctx, eva.ID); err != nil || !b.Start.Equal(day.At(12*60, loc)) {
+			t.Errorf("stored: %v %v", b.Start, err)
+		}
+	})
+	if _, doc, _ := page(t, c, "GET", srv.URL+"/acme/admin/calendar", ""); doc.Find(`[data-testid="flash"]`).Length() != 0 {
+		t.Errorf("a notice left for the next page: %q", text(doc, `[data-testid="flash"]`))
 	}
 }

@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +54,19 @@ func (f *form) Shown(name, typ string) string {
 
 func (f *form) Err(name string) string { return f.Errors[name] }
 func (f *form) OK() bool               { return len(f.Errors) == 0 && f.Error == "" }
+
+// Summary is the form's errors in one line, the whole form's first, then by field name: for
+// an answer that has no fields to put them next to (the calendar's script).
+func (f *form) Summary() string {
+	var out []string
+	if f.Error != "" {
+		out = append(out, f.Error)
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Errors)) {
+		out = append(out, f.Errors[k])
+	}
+	return strings.Join(out, "; ")
+}
 
 // invalid records an error next to a field; the first one per field wins.
 func (f *form) invalid(field, format string, args ...any) {
