@@ -82,8 +82,6 @@ func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error, ba
 	s.done(w, r, back, "Not done: "+domain.ErrorMessage(err))
 }
 
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) { s.adminCalendar(w, r) }
-
 // contactLine says how to reach a customer: their email and phone, those they gave (a booking
 // taken by phone may have no email).
 func contactLine(email, phone string) string {

@@ -77,6 +77,7 @@ type calendarView struct {
 	Panel                   *bookingPanel
 	Empty                   bool
 	NoStaff                 bool
+	Setup                   []setupStep // a new business's first steps; nil once done
 }
 
 // HourStyle places an hour's label on the side.

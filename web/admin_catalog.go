@@ -48,8 +48,11 @@ func (s *Server) showServices(w http.ResponseWriter, r *http.Request, f *form, e
 	v := servicesView{Frame: frame, Form: f, EditID: editID, Currency: st.Currency}
 	for _, svc := range services {
 		status := "active"
-		if !svc.Active {
+		switch {
+		case !svc.Active:
 			status = "archived"
+		case len(svc.StaffIDs) == 0:
+			status = "not bookable: nobody offers it"
 		}
 		v.Services = append(v.Services, serviceRow{ID: svc.ID, Name: svc.Name, Duration: formatDuration(svc.Duration),
 			Price: formatMoney(svc.Price), Capacity: svc.Capacity, Status: status, URL: frame.URL(fmt.Sprintf("/services/%d", svc.ID))})
@@ -109,10 +112,17 @@ func serviceFromForm(f *form, currency string) domain.Service {
 		f.invalid("price", "price must be an amount such as 25 or 25.50")
 	}
 	svc.Price = domain.Money{Amount: amount, Currency: currency}
-	if len(svc.StaffIDs) == 0 {
-		f.invalid("staffIds", "choose who offers this service")
-	}
+	// No staff yet is allowed: a new business may describe its services first and choose who
+	// offers them later (the service is not bookable until then, and the page says so).
 	return svc
+}
+
+// nobodyOffers is what a notice adds about a service no staff member offers yet.
+func nobodyOffers(svc domain.Service) string {
+	if len(svc.StaffIDs) > 0 || !svc.Active {
+		return ""
+	}
+	return " Nobody offers it yet: customers can book it once you tick who does."
 }
 
 var serviceFieldNames = map[string]string{"price.currency": "price"}
@@ -132,7 +142,7 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		_, err := store.CreateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, "/services", fmt.Sprintf("Service %q added.", svc.Name))
+			s.done(w, r, "/services", fmt.Sprintf("Service %q added.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
@@ -169,7 +179,7 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		err := store.UpdateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, "/services", fmt.Sprintf("Service %q saved.", svc.Name))
+			s.done(w, r, "/services", fmt.Sprintf("Service %q saved.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
