@@ -246,10 +246,6 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request) {
 	s.showStaffList(w, r, f, http.StatusUnprocessableEntity)
 }
 
-type weekdayRow struct {
-	Name, Field string
-}
-
 type overrideRow struct {
 	Date, Hours, DeleteURL string
 }
@@ -263,7 +259,8 @@ type staffView struct {
 	ID        int64
 	Name      string
 	Details   *form // name, email, active and the weekly hours
-	Weekdays  []weekdayRow
+	Hours     []hoursDay
+	Edited    bool // an add or remove button showed the form again: not saved yet
 	Overrides []overrideRow
 	Override  *form
 	TimeOff   []timeOffRow
@@ -303,19 +300,16 @@ func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, over
 	}
 	frame := s.frame(r, "staff")
 	base := frame.URL(fmt.Sprintf("/staff/%d", id))
-	v := staffView{Frame: frame, ID: id, Name: m.Name, Details: details, Override: override, Away: away}
+	v := staffView{Frame: frame, ID: id, Name: m.Name, Details: details, Override: override, Away: away,
+		Edited: details != nil && (details.Get("add") != "" || details.Get("remove") != "")}
 	if v.Details == nil {
 		v.Details = newForm(url.Values{"name": {m.Name}, "email": {m.Email}})
 		if m.Active {
 			v.Details.Values.Set("active", "on")
 		}
-		for _, d := range weekdays {
-			v.Details.Values.Set(hoursField(d), formatIntervals(m.Hours[d]))
-		}
+		hoursValues(v.Details.Values, m.Hours)
 	}
-	for _, d := range weekdays {
-		v.Weekdays = append(v.Weekdays, weekdayRow{Name: d.String(), Field: hoursField(d)})
-	}
+	v.Hours = hoursDays(v.Details)
 	if v.Override == nil {
 		v.Override = newForm(nil)
 	}
@@ -360,14 +354,12 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(r.PostForm)
-	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active")}
-	for _, d := range weekdays {
-		ivs, err := parseIntervals(f.Get(hoursField(d)))
-		if err != nil {
-			f.invalid(hoursField(d), "%s", err)
-		}
-		st.Hours[d] = ivs
+	if editHours(f) {
+		s.showStaff(w, r, f, nil, nil, http.StatusOK)
+		return
 	}
+	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active"),
+		Hours: hoursFromForm(f)}
 	if f.OK() {
 		err := s.store(r).UpdateStaff(r.Context(), st)
 		if err == nil {

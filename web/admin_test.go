@@ -125,23 +125,25 @@ func TestDashboardCatalog(t *testing.T) {
 		t.Fatalf("add staff: %d %s", status, loc)
 	}
 	staffURL := srv.URL + loc
-	if got := attr(t, doc, "#hours-mon", "value"); got != "09:00-17:00" {
-		t.Errorf("new staff's Monday: %q", got)
+	if from, to := attr(t, doc, "#hours-mon-0-from", "value"), attr(t, doc, "#hours-mon-0-to", "value"); from != "09:00" || to != "17:00" {
+		t.Errorf("new staff's Monday: %q–%q", from, to)
 	}
 
-	hours := url.Values{"name": {"Bea"}, "email": {"bea@acme.example"}, "active": {"on"}, "hours-mon": {"09:00-13:00, 14:00-18:00"},
-		"hours-tue": {"10:00-25:00"}, "hours-wed": {"09:00-12:00, 11:00-13:00"}}
+	hours := url.Values{"name": {"Bea"}, "email": {"bea@acme.example"}, "active": {"on"},
+		"hours-mon-from": {"09:00", "14:00"}, "hours-mon-to": {"13:00", "18:00"}, "hours-tue-from": {"10:00"}, "hours-tue-to": {"25:00"},
+		"hours-wed-from": {"09:00", "11:00"}, "hours-wed-to": {"12:00", "13:00"}}
 	status, _, doc = post(t, c, staffURL, hours)
-	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-tue"]`), "10:00-25:00") ||
-		attr(t, doc, "#hours-mon", "value") != "09:00-13:00, 14:00-18:00" {
+	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-tue"]`), "Tuesday, range 1: enter times as HH:MM") ||
+		attr(t, doc, "#hours-mon-1-from", "value") != "14:00" {
 		t.Fatalf("bad hours: %d %s", status, text(doc, `[data-testid="error-hours-tue"]`))
 	}
-	hours.Set("hours-tue", "10:00-18:00")
+	hours.Set("hours-tue-to", "18:00")
 	status, _, doc = post(t, c, staffURL, hours)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-wed"]`), "overlap") {
 		t.Fatalf("overlapping hours: %d %q", status, text(doc, `[data-testid="error-hours-wed"]`))
 	}
-	hours.Set("hours-wed", "")
+	hours.Del("hours-wed-from")
+	hours.Del("hours-wed-to")
 	if status, _, doc = post(t, c, staffURL, hours); status != http.StatusSeeOther || text(doc, `[data-testid="flash"]`) != "Saved." {
 		t.Fatalf("save hours: %d", status)
 	}
