@@ -416,7 +416,7 @@ func TestDashboardUsersAndTokens(t *testing.T) {
 
 	status, _, doc = post(t, c, base+"/tokens", url.Values{"name": {"Zapier"}, "role": {"staff"}})
 	secret := text(doc, `[data-testid="token-secret"]`)
-	if status != 200 || !strings.HasPrefix(secret, "rsv_") {
+	if status != http.StatusSeeOther || !strings.HasPrefix(secret, "rsv_") {
 		t.Fatalf("create token: %d %q", status, secret)
 	}
 	if _, doc, _ = page(t, c, "GET", base+"/tokens", ""); doc.Find(`[data-testid="token-secret"]`).Length() != 0 || strings.Contains(text(doc, "main"), secret) {
@@ -562,7 +562,7 @@ func TestPasswordReset(t *testing.T) {
 	c := browser(t)
 	for _, email := range []string{"owner@acme.example", "nobody@acme.example"} {
 		status, _, doc := post(t, c, srv.URL+"/acme/admin/forgot", url.Values{"email": {email}})
-		if status != 200 || !strings.Contains(text(doc, `[data-testid="forgot-sent"]`), "is on its way") {
+		if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="forgot-sent"]`), "is on its way") {
 			t.Fatalf("forgot %s: %d", email, status)
 		}
 	}
