@@ -110,6 +110,8 @@ func (s *Server) Handler() http.Handler {
 	owner("POST /{slug}/admin/customers/{id}/anonymise", s.anonymiseCustomer)
 	user("GET /{slug}/admin/account", s.adminAccount)
 	user("POST /{slug}/admin/signout-everywhere", s.signOutEverywhere)
+	user(paths.AdminPattern("POST", paths.AccountName), s.renameSelf)
+	user(paths.AdminPattern("POST", paths.AccountPassword), s.changePassword)
 	owner("GET /{slug}/admin/services", s.adminServices)
 	owner("POST /{slug}/admin/services", s.createService)
 	owner("GET /{slug}/admin/services/{id}", s.adminService)

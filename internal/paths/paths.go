@@ -45,3 +45,13 @@ func URL(base, slug, rel string) string { return strings.TrimSuffix(base, "/") +
 // Pattern is the http.ServeMux pattern that serves the links built with rel, for method:
 // rel is built with the builders above with wildcards as arguments (Manage("{token}")).
 func Pattern(method, rel string) string { return method + " " + Site("{slug}", rel) }
+
+// A dashboard user's own account: their name and their password (below Admin).
+const (
+	AccountName     = "/account/name"
+	AccountPassword = "/account/password"
+)
+
+// AdminPattern is the http.ServeMux pattern that serves the dashboard page rel (as given to
+// Admin), for method.
+func AdminPattern(method, rel string) string { return method + " " + Admin("{slug}", rel) }
