@@ -394,10 +394,7 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r.PostForm)
 	day := f.date("date")
-	ivs, err := parseIntervals(f.Get("hours"))
-	if err != nil {
-		f.invalid("hours", "%s", err)
-	}
+	ivs := overrideFromForm(f)
 	if f.OK() {
 		err := s.store(r).SetDateOverride(r.Context(), domain.DateOverride{StaffID: id, Date: day, Intervals: ivs})
 		if err == nil {

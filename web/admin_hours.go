@@ -141,29 +141,68 @@ func hoursFromForm(f *form) domain.WeeklyHours {
 			continue
 		}
 		for n, r := range givenRanges(f, d) {
-			a, b := strings.TrimSpace(r.From), strings.TrimSpace(r.To)
-			switch {
-			case a == "" || b == "":
-				f.invalid(field, "%s, range %d: give both a start and an end (or clear both to remove it)", d, n+1)
-				continue
+			if iv, ok := readRange(f, field, fmt.Sprintf("%s, range %d", d, n+1), r); ok {
+				h[d] = append(h[d], iv)
 			}
-			start, ok1 := domain.ParseClock(a)
-			end, ok2 := domain.ParseClock(b)
-			if !ok1 || !ok2 || start >= 24*60 {
-				f.invalid(field, "%s, range %d: enter times as HH:MM, e.g. 09:00", d, n+1)
-				continue
-			}
-			if end == 0 {
-				end = 24 * 60 // 00:00 as an end is the day's midnight
-			}
-			if end <= start {
-				f.invalid(field, "%s, range %d: %s–%s ends before it starts", d, n+1, formatClock(start), formatClock(end))
-				continue
-			}
-			h[d] = append(h[d], domain.Interval{Start: start, End: end})
 		}
 	}
 	return h
+}
+
+// readRange reads one row of time inputs; its mistake is left on f at field, named by label
+// ("Monday, range 2"). An end of 00:00 is midnight.
+func readRange(f *form, field, label string, r hoursRange) (domain.Interval, bool) {
+	a, b := strings.TrimSpace(r.From), strings.TrimSpace(r.To)
+	if a == "" || b == "" {
+		f.invalid(field, "%s: give both a start and an end (or clear both to remove it)", label)
+		return domain.Interval{}, false
+	}
+	start, ok1 := domain.ParseClock(a)
+	end, ok2 := domain.ParseClock(b)
+	if !ok1 || !ok2 || start >= 24*60 {
+		f.invalid(field, "%s: enter times as HH:MM, e.g. 09:00", label)
+		return domain.Interval{}, false
+	}
+	if end == 0 {
+		end = 24 * 60 // 00:00 as an end is the day's midnight
+	}
+	if end <= start {
+		f.invalid(field, "%s: %s–%s ends before it starts", label, formatClock(start), formatClock(end))
+		return domain.Interval{}, false
+	}
+	return domain.Interval{Start: start, End: end}, true
+}
+
+// overrideRows are the two rows of time inputs of the "different hours on a date" form.
+const overrideRows = 2
+
+// overrideRanges are that form's rows, as typed (always overrideRows of them).
+func overrideRanges(f *form) []hoursRange {
+	out := make([]hoursRange, overrideRows)
+	for i := range out {
+		out[i].Index = i
+		if vs := f.Values["from"]; i < len(vs) {
+			out[i].From = vs[i]
+		}
+		if vs := f.Values["to"]; i < len(vs) {
+			out[i].To = vs[i]
+		}
+	}
+	return out
+}
+
+// overrideFromForm reads the date's ranges (none: closed that day); mistakes go on "hours".
+func overrideFromForm(f *form) []domain.Interval {
+	var out []domain.Interval
+	for i, r := range overrideRanges(f) {
+		if strings.TrimSpace(r.From) == "" && strings.TrimSpace(r.To) == "" {
+			continue
+		}
+		if iv, ok := readRange(f, "hours", fmt.Sprintf("Range %d", i+1), r); ok {
+			out = append(out, iv)
+		}
+	}
+	return out
 }
 
 // hoursDays are the editor's rows for a form.

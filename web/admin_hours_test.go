@@ -87,4 +87,16 @@ func TestHoursEditor(t *testing.T) {
 	if got := attr(t, doc, "#hours-fri-0-to", "value"); got != "00:00" {
 		t.Errorf("midnight shown as %q", got)
 	}
+
+	// Different hours on a date: two rows of time inputs, none for closed.
+	day := domain.DateOf(time.Now()).AddDays(10).String()
+	status, _, doc = post(t, c, staffURL+"/overrides", url.Values{"date": {day}, "from": {"15:00", ""}, "to": {"14:00", ""}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours"]`), "Range 1: 15:00–14:00 ends before it starts") ||
+		attr(t, doc, "#override-0-from", "value") != "15:00" {
+		t.Errorf("override ending before it starts: %d %q", status, text(doc, `[data-testid="error-hours"]`))
+	}
+	status, _, doc = post(t, c, staffURL+"/overrides", url.Values{"date": {day}, "from": {"10:00", "16:00"}, "to": {"14:00", "18:00"}})
+	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="overrides"]`), day+": 10:00-14:00, 16:00-18:00") {
+		t.Errorf("override: %d %q", status, text(doc, `[data-testid="overrides"]`))
+	}
 }
