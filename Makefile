@@ -16,9 +16,10 @@ test: vet lint check-generated
 	$(MAKE) --no-print-directory fuzz
 
 # kill -9 a real server while customers book, restart, repeat; then check every acknowledged
-# booking, double bookings, integrity and serving (make test runs 3 rounds over 6 businesses).
+# booking, double bookings, integrity and serving (make test runs 3 rounds over 6 businesses);
+# and kill -9 sign-ups (reserva tenants create), then check what start-up leaves.
 crashtest:
-	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 $(GO) test -count=1 -v -run TestKillDuringBookings ./internal/crashtest/
+	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 RESERVA_CRASH_SIGNUPS=30 $(GO) test -count=1 -v -run 'TestKillDuringBookings|TestKillDuringSignUp' ./internal/crashtest/
 
 # Each fuzz target for a short while (seed corpora in */testdata/fuzz); FUZZTIME=10m for a real hunt.
 FUZZTIME ?= 3s

@@ -24,7 +24,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return fmt.Errorf("no tenant has the slug %q (see reserva tenants list)", *slug)
 			}
 		}
-		r, err := jobs.Backups(ctx, p.tenants, *slug, *daily, *weekly, 2)
+		r, err := jobs.Backups(ctx, p.tenants, p.blobs, *slug, *daily, *weekly, 2)
 		fmt.Fprintf(stdout, "%s\n", r)
 		if err != nil && len(r.Failed) > 0 {
 			return fmt.Errorf("%d backups failed: %w", len(r.Failed), err)

@@ -19,7 +19,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
-		files, err := ops.New(p.tenants).Export(ctx, t, *out)
+		files, err := ops.New(p.tenants, p.blobs).Export(ctx, t, *out)
 		if err == nil {
 			err = ops.SyncExport(*out, files)
 		}

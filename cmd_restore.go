@@ -30,14 +30,14 @@ func cmdRestore(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 	return withTenant(ctx, cfg, stderr, *slug, func(p *platform, t tenancy.Tenant) error {
 		if *into != "" {
-			n, err := ops.New(p.tenants).RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
+			n, err := ops.New(p.tenants, p.blobs).RestoreInto(ctx, t.ID, *at, tenancy.NewTenant{Slug: *into, Name: t.Name, Timezone: t.Timezone})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Restored %s into the new business %s (id %s)\n", t.Slug, n.Slug, n.ID)
 			return nil
 		}
-		b, safety, err := ops.New(p.tenants).Restore(ctx, t, *at)
+		b, safety, err := ops.New(p.tenants, p.blobs).Restore(ctx, t, *at)
 		if err != nil {
 			return err
 		}

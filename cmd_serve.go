@@ -20,6 +20,7 @@ import (
 	"github.com/reserva/reserva/graph"
 	"github.com/reserva/reserva/internal/metrics"
 	"github.com/reserva/reserva/internal/ratelimit"
+	"github.com/reserva/reserva/internal/shutdown"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
@@ -32,6 +33,8 @@ type serveFlags struct {
 	mail      mailSettings
 	debugAddr *string
 	proxies   ratelimit.Proxies
+	// maxBuffered is the most bytes of request bodies buffered at once (web.BodyBudget).
+	maxBuffered *int64
 }
 
 // cmdServe runs the web server and the job scheduler until ctx ends, then shuts both down.
@@ -43,6 +46,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.spares = 4 // sign-ups claim a ready database instead of copying one
 	cfg.create = true
+	cfg.replicaAttach = true
 	serverGC()
 	// A busy business still gets one core less than the machine has, not one share less.
 	cfg.fairShare = max(1, serverProcs()-1)
@@ -62,6 +66,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if p.replica != nil {
+		met.Replication(func() metrics.ReplicaTotals {
+			t := p.replica.Totals()
+			return metrics.ReplicaTotals{Attached: t.Attached, MaxLag: t.MaxLag, BytesShipped: t.BytesShipped}
+		})
+	}
 	defer func() { _ = p.close() }() // for early returns: the clean path checks it below
 	// Businesses whose file is gone or empty show as failed from the start, not when a
 	// customer first meets them.
@@ -75,7 +85,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg}, p.log, met)
+	scheduler, err := jobs.New(p.tenants, jobs.Config{Mail: mailCfg, Blobs: p.blobs}, p.log, met)
 	if err != nil {
 		return err
 	}
@@ -113,11 +123,21 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 		secure:    fs.Bool("secure-cookies", false, "mark session cookies Secure: clients reach Reserva over TLS (RESERVA_SECURE_COOKIES)"),
 		mail:      mailFlags(fs),
 		debugAddr: fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)"),
+		maxBuffered: fs.Int64("max-buffered-bytes", web.DefaultMaxBufferedBytes, "most bytes of request bodies held in memory at once; requests beyond wait briefly,\n"+
+			"then get 503 (RESERVA_MAX_BUFFERED_BYTES)"),
 	}
+	fs.StringVar(&cfg.replicaAck, "replica-ack", "sync", "with --replica: sync answers a write once the replica holds it; async at once, shipping within\n"+
+		"about a second (RESERVA_REPLICA_ACK)")
 	fs.Func("trusted-proxies", "comma-separated CIDRs of the reverse proxies in front of Reserva: only requests from them have\n"+
 		"their X-Forwarded-For (or Forwarded) client believed, for per-address limits (RESERVA_TRUSTED_PROXIES; default none)",
 		func(v string) (err error) { f.proxies, err = ratelimit.ParseProxies(v); return err })
-	return f, parse(fs, args)
+	if err := parse(fs, args); err != nil {
+		return f, err
+	}
+	if *f.maxBuffered <= 0 {
+		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
+	}
+	return f, nil
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and
@@ -161,13 +181,16 @@ func newWebServer(p *platform, cfg config, f serveFlags, scheduler *jobs.Schedul
 		SecureCookies:  *f.secure,
 		Blobs:          p.blobs,
 		FairShare:      web.FairShare{N: cfg.fairShare},
+		BodyBudget:     web.BodyBudget{Bytes: *f.maxBuffered},
 		TrustedProxies: f.proxies,
 	}
 }
 
-// newHTTPServer serves h with a time limit on every phase of a request.
+// newHTTPServer serves h with a time limit on every phase of a request. Its Shutdown also
+// reaches the websockets (which it does not wait for): they close with 1001 and give their
+// business's lease back, so the tenant databases can close.
 func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -176,6 +199,8 @@ func newHTTPServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
+	shutdown.Notify(srv)
+	return srv
 }
 
 // announce tells the operator where Reserva runs, and the demo business's addresses.

@@ -14,31 +14,22 @@ import (
 	"time"
 )
 
-// startServe runs `reserva serve` on data until the test ends (or stop is called) and returns
-// its address.
-func startServe(t *testing.T, data string) (base string, errOut *syncBuffer, stop func() int) {
+// startServe runs `reserva serve` on data (with extra flags) until the test ends (or stop is
+// called) and returns its address.
+func startServe(t *testing.T, data string, extra ...string) (base string, errOut *syncBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	errOut = &syncBuffer{}
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, errOut)
+		exited <- run(ctx, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, extra...), strings.NewReader(""), &out, errOut)
 	}()
-	re := regexp.MustCompile(`running at (http://\S+)`)
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-		select {
-		case code := <-exited:
-			t.Fatalf("serve exited %d: %q", code, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %q %q", out.String(), errOut.String())
-		}
+	m, err := out.await(regexp.MustCompile(`running at (http://\S+)`), exited)
+	if err != nil {
+		t.Fatalf("serve did not start: %v: %q %q", err, out.String(), errOut.String())
 	}
+	base = m[1]
 	done := false
 	stop = func() int {
 		if done {

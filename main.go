@@ -23,6 +23,8 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/ops"
+	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -118,6 +120,11 @@ type config struct {
 	onMigrate   func(t tenancy.Tenant, from, to int, err error)
 	blobs       string // blob store URL ("" = file://DATA/blobs)
 	fairShare   int    // requests of one tenant at once (0: the web default)
+	replica     string // replica URL ("" = no replication)
+	replicaAck  string // "sync" (default) or "async" (serve only)
+	// replicaAttach: this command replicates the databases it opens (serve); the others only
+	// erase a deleted business's replica.
+	replicaAttach bool
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -134,6 +141,8 @@ func newFlags(name string, cfg *config, stderr io.Writer, help string) *flag.Fla
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", tenancy.DefaultIdleTimeout, "close a tenant database unused for this long (RESERVA_IDLE_TIMEOUT)")
 	fs.TextVar(&cfg.logLevel, "log-level", &cfg.logLevel, "log level: debug, info, warn, error (RESERVA_LOG_LEVEL)")
 	fs.StringVar(&cfg.blobs, "blobs", "", "blob store for backups and uploads: file:///dir or s3://bucket?region=... (RESERVA_BLOBS; default DATA/blobs)")
+	fs.StringVar(&cfg.replica, "replica", "", "replicate every open database continuously to s3://bucket/prefix?endpoint=...&region=... or\n"+
+		"file:///dir (RESERVA_REPLICA; default none)")
 	return fs
 }
 
@@ -143,7 +152,8 @@ var envFlags = map[string]string{
 	"RESERVA_IDLE_TIMEOUT": "idle-timeout", "RESERVA_LOG_LEVEL": "log-level", "RESERVA_ADDR": "addr",
 	"RESERVA_SECURE_COOKIES": "secure-cookies", "RESERVA_BLOBS": "blobs", "RESERVA_DEBUG_ADDR": "debug-addr",
 	"RESERVA_SMTP": "smtp", "RESERVA_MAIL_FROM": "mail-from", "RESERVA_BASE_URL": "base-url",
-	"RESERVA_TRUSTED_PROXIES": "trusted-proxies",
+	"RESERVA_TRUSTED_PROXIES": "trusted-proxies", "RESERVA_MAX_BUFFERED_BYTES": "max-buffered-bytes",
+	"RESERVA_REPLICA": "replica", "RESERVA_REPLICA_ACK": "replica-ack",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and
@@ -189,7 +199,8 @@ type platform struct {
 	tenants  *tenancy.Manager
 	blobs    blob.Store
 	log      *slog.Logger
-	newData  bool // the data directory had no registry before this start
+	newData  bool                // the data directory had no registry before this start
+	replica  *replica.Replicator // nil without --replica
 	closeErr error
 	closed   sync.Once
 }
@@ -218,15 +229,23 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	if err != nil {
 		return nil, errors.Join(err, reg.Close())
 	}
-	m, err := tenancy.NewManager(reg, tenancy.Config{
-		Blobs:   blobs,
-		DataDir: cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate,
-	})
+	rep, err := openReplica(ctx, cfg, reg, log)
 	if err != nil {
 		return nil, errors.Join(err, blobs.Close(), reg.Close())
 	}
-	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, newData: errors.Is(statErr, os.ErrNotExist)}, nil
+	tcfg := tenancy.Config{
+		EraseElsewhere: ops.EraseBlobs(blobs),
+		DataDir:        cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
+		OnMigrate: cfg.onMigrate,
+	}
+	if rep != nil {
+		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
+	}
+	m, err := tenancy.NewManager(reg, tcfg)
+	if err != nil {
+		return nil, errors.Join(err, blobs.Close(), reg.Close(), closeReplica(rep))
+	}
+	return &platform{reg: reg, tenants: m, blobs: blobs, log: log, replica: rep, newData: errors.Is(statErr, os.ErrNotExist)}, nil
 }
 
 // registryMatchesTenants refuses a registry that is missing, empty (0 bytes) or without tables
@@ -271,7 +290,8 @@ func (p *platform) close() error {
 	p.closed.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p.closeErr = errors.Join(p.tenants.Close(ctx), p.blobs.Close(), p.reg.Close())
+		// The registry closes (final sync) before the replicator that ships it.
+		p.closeErr = errors.Join(p.tenants.Close(ctx), p.blobs.Close(), p.reg.Close(), closeReplica(p.replica))
 	})
 	return p.closeErr
 }

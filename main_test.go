@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,14 +20,49 @@ import (
 
 // syncBuffer is a bytes.Buffer safe to read while a running command writes to it.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{} // told (without blocking) after each write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.wrote == nil {
+		b.wrote = make(chan struct{}, 1)
+	}
+	select {
+	case b.wrote <- struct{}{}:
+	default:
+	}
 	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wrote == nil {
+		b.wrote = make(chan struct{}, 1)
+	}
+	return b.wrote
+}
+
+// await returns the first match of re in what the running command writes, waiting for it as
+// the command writes, until it exits or 10 s pass (then the error says which).
+func (b *syncBuffer) await(re *regexp.Regexp, exited <-chan int) ([]string, error) {
+	timeout := time.After(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m, nil
+		}
+		select {
+		case <-b.changed():
+		case code := <-exited:
+			return nil, fmt.Errorf("exited %d before writing %s", code, re)
+		case <-timeout:
+			return nil, fmt.Errorf("did not write %s in 10 s", re)
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {
@@ -124,15 +160,11 @@ func TestCLIServe(t *testing.T) {
 	go func() {
 		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)
 	}()
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := regexp.MustCompile(`running at (http://\S+)`).FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %q %q", out.String(), errOut.String())
-		}
+	m, err := out.await(regexp.MustCompile(`running at (http://\S+)`), exited)
+	if err != nil {
+		t.Fatalf("serve did not start: %v: %q %q", err, out.String(), errOut.String())
 	}
+	base := m[1]
 	// A data directory that already had tenants gets no demo tenant.
 	if strings.Contains(out.String(), "/demo") {
 		t.Errorf("demo tenant offered in a non-empty data directory: %q", out.String())
@@ -211,15 +243,11 @@ func TestCLIServeFirstStartMakesDemo(t *testing.T) {
 	go func() {
 		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)
 	}()
-	var demo string
-	for deadline := time.Now().Add(10 * time.Second); demo == ""; time.Sleep(10 * time.Millisecond) {
-		if m := regexp.MustCompile(`(http://\S+/demo)`).FindStringSubmatch(out.String()); m != nil {
-			demo = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not print the demo URL: %q %q", out.String(), errOut.String())
-		}
+	m, err := out.await(regexp.MustCompile(`(http://\S+/demo)`), exited)
+	if err != nil {
+		t.Fatalf("serve did not print the demo URL: %v: %q %q", err, out.String(), errOut.String())
 	}
+	demo := m[1]
 	res, err := http.Get(demo)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 )
@@ -28,6 +29,9 @@ type Day struct {
 	Date   Date
 	Status DayStatus
 	Slots  []Slot
+	// Later is set on a day that starts after the booking horizon: not open for booking yet,
+	// which a customer should not read as closed.
+	Later bool
 }
 
 // Span is a half-open interval of time [Start, End).
@@ -77,6 +81,15 @@ type AvailabilityInput struct {
 // are gone. With several staff ("anyone"), each start is offered once, with the free staff
 // member who has the lightest day.
 func ComputeAvailability(in AvailabilityInput) []Day {
+	days, _ := computeAvailability(in)
+	return days
+}
+
+// computeAvailability is ComputeAvailability that also returns, for each day, how many seconds
+// the clock may move on (Earliest and Latest with it) before that day's answer could change:
+// until the first start it offered or found taken falls under Earliest, or the first start
+// beyond Latest comes within it (math.MaxInt64 when neither can happen).
+func computeAvailability(in AvailabilityInput) ([]Day, []int64) {
 	seats := max(in.Seats, 1)
 	step := int64(in.Step / time.Second)
 	if step <= 0 {
@@ -97,13 +110,16 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 	}
 
 	var days []Day
+	var lives []int64
 	var found []candidate
 	load := make([]int, len(cals)) // slots of each staff member taken that day (for "anyone")
 	for d := in.From; !in.To.Before(d); d = d.AddDays(1) {
 		day := Day{Date: d, Status: DayClosed}
 		bounds := span{d.At(0, in.Location).Unix(), d.AddDays(1).At(0, in.Location).Unix()}
+		day.Later = bounds.s > latest
 		found = found[:0]
 		clear(load)
+		life := int64(math.MaxInt64)
 		for ci := range cals {
 			c := &cals[ci]
 			intervals, ok := c.overrides[d]
@@ -116,8 +132,10 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 						continue
 					}
 					if t > latest {
+						life = min(life, t-latest-1)
 						break
 					}
+					life = min(life, t-earliest)
 					day.Status = DayFull
 					block := span{t - before, t + dur + after}
 					taken, ok := c.busy.clear(block, t, c.staff.ID)
@@ -157,8 +175,9 @@ func ComputeAvailability(in AvailabilityInput) []Day {
 			}
 		}
 		days = append(days, day)
+		lives = append(lives, life)
 	}
-	return days
+	return days, lives
 }
 
 // instants converts a day's wall-clock intervals to sorted, merged instants, so that candidate

@@ -27,36 +27,55 @@ type AvailabilityQuery struct {
 // MaxAvailabilityDays bounds one availability query.
 const MaxAvailabilityDays = 62
 
-// Availability returns the free slots for q, reading only the rows of the requested window.
-// Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
+// Availability returns the free slots for q, reading only the rows of the requested window. The
+// days' slots may be shared with other requests (availabilitycache.go): read them, never change
+// them. Errors: EINVALID (dates, seats), ENOTFOUND (service, or a staff member who does not offer it).
 func (s *Store) Availability(ctx context.Context, q AvailabilityQuery) ([]Day, error) {
+	return s.cachedAvailability(ctx, q)
+}
+
+// RescheduleAvailability is Availability for moving the booking that token opens to another
+// time: that booking's own time does not block, since the move frees it (as RescheduleByToken
+// checks it). The service is the booking's, whatever q says. Errors: those of Availability, and
+// ENOTFOUND for a token that opens no booking.
+func (s *Store) RescheduleAvailability(ctx context.Context, token ManageToken, q AvailabilityQuery) ([]Day, error) {
+	id, err := bookingIDByToken(ctx, s.r, token)
+	if err != nil {
+		return nil, err
+	}
+	b, err := booking(ctx, s.r, id)
+	if err != nil {
+		return nil, fmt.Errorf("read booking %d to reschedule: %w", id, err)
+	}
 	cat, err := s.catalog(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.availability(ctx, s.r, cat, q, 0, false)
+	q.ServiceID = b.ServiceID
+	days, _, err := s.availability(ctx, s.r, cat, q, b.ID, false)
+	return days, err
 }
 
 // availability computes q on db (a reader, or the booking transaction with the catalog read in
 // it), leaving out booking exclude (the one being rescheduled) and, for staff, ignoring minimum
-// notice.
-func (s *Store) availability(ctx context.Context, db querier, cat *catalog, q AvailabilityQuery, exclude int64, ignoreNotice bool) ([]Day, error) {
+// notice. Each day comes with how long its answer lasts as the clock moves (computeAvailability).
+func (s *Store) availability(ctx context.Context, db querier, cat *catalog, q AvailabilityQuery, exclude int64, ignoreNotice bool) ([]Day, []int64, error) {
 	if q.To.Before(q.From) {
-		return nil, Invalid("to", "to (%s) is before from (%s)", q.To, q.From)
+		return nil, nil, Invalid("to", "to (%s) is before from (%s)", q.To, q.From)
 	}
 	if q.From.AddDays(MaxAvailabilityDays - 1).Before(q.To) {
-		return nil, Invalid("to", "ask for at most %d days at a time", MaxAvailabilityDays)
+		return nil, nil, Invalid("to", "ask for at most %d days at a time", MaxAvailabilityDays)
 	}
 	svc, err := cat.service(q.ServiceID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := cat.settings
 	if !svc.Active {
-		return nil, Errorf(ENOTFOUND, "service %d is not available for booking", q.ServiceID)
+		return nil, nil, Errorf(ENOTFOUND, "service %d is not available for booking", q.ServiceID)
 	}
 	if q.Seats > max(svc.Capacity, 1) {
-		return nil, Invalid("seats", "at most %d seats can be booked at once", svc.Capacity)
+		return nil, nil, Invalid("seats", "at most %d seats can be booked at once", svc.Capacity)
 	}
 	step, notice, horizon := st.SlotStep, st.MinNotice, st.Horizon
 	if svc.SlotStep != nil {
@@ -76,7 +95,7 @@ func (s *Store) availability(ctx context.Context, db querier, cat *catalog, q Av
 	staffIDs := svc.StaffIDs
 	if q.StaffID != 0 {
 		if !slices.Contains(svc.StaffIDs, q.StaffID) {
-			return nil, Errorf(ENOTFOUND, "staff member %d does not offer %s", q.StaffID, svc.Name)
+			return nil, nil, Errorf(ENOTFOUND, "staff member %d does not offer %s", q.StaffID, svc.Name)
 		}
 		staffIDs = []int64{q.StaffID}
 	}
@@ -85,18 +104,19 @@ func (s *Store) availability(ctx context.Context, db querier, cat *catalog, q Av
 	to := q.To.AddDays(2).At(0, s.loc)
 	cals, err := s.staffCalendars(ctx, db, cat, svc, staffIDs, q.From, q.To, from, to, exclude)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res := map[int64][]Busy{}
 	for _, rid := range svc.ResourceIDs {
 		if res[rid], err = resourceBusy(ctx, db, rid, from, to, exclude); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return ComputeAvailability(AvailabilityInput{
+	days, lives := computeAvailability(AvailabilityInput{
 		Service: svc, Step: step, Earliest: now.Add(notice), Latest: now.Add(horizon),
 		Location: s.loc, From: q.From, To: q.To, Seats: max(q.Seats, 1), Staff: cals, Resources: res,
-	}), nil
+	})
+	return days, lives, nil
 }
 
 // staffCalendars loads the active staff among ids with their overrides, time off and bookings
@@ -304,7 +324,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	req.Seats = max(req.Seats, 1)
 	token := newToken()
 	var b Booking
-	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx) (err error) {
 		now := s.now()
 		if req.IdempotencyKey != "" {
 			var found bool
@@ -320,7 +340,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if err != nil {
 			return err
 		}
-		st, err := settings(ctx, tx)
+		st, err := s.settingsIn(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -450,7 +470,7 @@ func (s *Store) findSlot(ctx context.Context, tx *sql.Tx, serviceID, staffID int
 		return Slot{}, svc, err
 	}
 	day := DateOf(start.In(s.loc))
-	days, err := s.availability(ctx, tx, cat, AvailabilityQuery{ServiceID: serviceID, StaffID: staffID, From: day, To: day, Seats: seats}, exclude, ignoreNotice)
+	days, _, err := s.availability(ctx, tx, cat, AvailabilityQuery{ServiceID: serviceID, StaffID: staffID, From: day, To: day, Seats: seats}, exclude, ignoreNotice)
 	if err != nil {
 		return Slot{}, svc, err
 	}
@@ -706,7 +726,7 @@ func byID(id int64) func(*sql.Tx) (int64, error) {
 // change runs one change to a booking in a write transaction and returns the booking after it.
 func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), apply func(*sql.Tx, *Booking, Settings, time.Time) error) (Booking, error) {
 	var b Booking
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx) error {
 		id, err := find(tx)
 		if err != nil {
 			return err
@@ -714,7 +734,7 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 		if b, err = booking(ctx, tx, id); err != nil {
 			return err
 		}
-		st, err := settings(ctx, tx)
+		st, err := s.settingsIn(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -21,11 +21,15 @@ type Versioned interface {
 // NewCachedStore is NewStore with the business's catalog (settings, branding, services, staff)
 // kept between requests while db's version stays the same. Public pages and availability read
 // the catalog on every request and it changes rarely: a page view then reads it from memory,
-// availability queries only its window (bookings, time off, date overrides).
+// availability queries only its window (bookings, time off, date overrides). Availability's
+// answers are kept too, by day, until the next commit (availabilitycache.go).
 func NewCachedStore(db Versioned, loc *time.Location, now func() time.Time) *Store {
 	write, read := db.Pools()
 	s := NewStore(write, read, loc, now)
 	s.cache = db.Value(catalogKey{}, func() any { return &catalogCache{version: db.Version} }).(*catalogCache)
+	s.avail = db.Value(availabilityCacheKey{}, func() any {
+		return newAvailabilityCache(db.Version, DefaultAvailabilityCacheDays)
+	}).(*availabilityCache)
 	return s
 }
 
@@ -140,4 +144,46 @@ func matching[T any](xs []T, keep func(T) bool) []T {
 		}
 	}
 	return out
+}
+
+// inBookingTx is inTx for a transaction that writes bookings and what hangs off them (customers,
+// events, tokens, messages) but never the catalog. When its commit is the only one since it
+// began, the catalog kept before it is still the business's: it is kept for the new version
+// instead of being read again by the next request (every booking used to cost its business's
+// next page view or lookup a read of the whole catalog).
+func (s *Store) inBookingTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.cache == nil {
+		return s.inTx(ctx, fn)
+	}
+	var kept *catalog
+	var began uint64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// tx holds the write lock (BEGIN IMMEDIATE): no commit comes between here and its own.
+		kept, began = s.cache.kept()
+		return fn(tx)
+	})
+	if err == nil && kept != nil {
+		s.cache.carry(kept, began)
+	}
+	return err
+}
+
+// carry keeps c, current at version began, for the version after it, when the database is at
+// that version: the one commit since was the caller's, which changed nothing of the catalog.
+// A commit that comes after the check moves the version past the one kept, as any commit does.
+func (cc *catalogCache) carry(c *catalog, began uint64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.c == c && cc.at == began && cc.version() == began+1 {
+		cc.at = began + 1
+	}
+}
+
+// settingsIn returns the settings as write transaction tx sees them (catalogIn).
+func (s *Store) settingsIn(ctx context.Context, tx *sql.Tx) (Settings, error) {
+	c, err := s.catalogIn(ctx, tx)
+	if err != nil {
+		return Settings{}, err
+	}
+	return c.settings, nil
 }

@@ -18,7 +18,8 @@ type Store struct {
 	r     readerPool // query-only readers
 	loc   *time.Location
 	now   func() time.Time
-	cache *catalogCache // nil: the catalog is read for each use
+	cache *catalogCache      // nil: the catalog is read for each use
+	avail *availabilityCache // nil: availability is computed for each use
 }
 
 // NewStore returns a Store over a tenant's writer and reader pools. now is the clock (time.Now

@@ -20,6 +20,7 @@ func BenchmarkAvailabilityHTTP(b *testing.B) {
 		"variables": map[string]any{"s": "1", "f": from, "t": to},
 	})
 	client := srv.Client()
+	b.ReportAllocs() // issue #25's figure: bytes and allocations per request
 	for b.Loop() {
 		res, err := client.Post(srv.URL+"/acme/graphql", "application/json", bytes.NewReader(body))
 		if err != nil {

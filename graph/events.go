@@ -36,6 +36,7 @@ func followEvents(ctx context.Context, s *domain.Store, nextCommit func() <-chan
 			}
 			for {
 				if err := stillAllowed(); err != nil {
+					endOperation(ctx, err) // the client is told why (UNAUTHENTICATED), not just complete
 					return
 				}
 				events, err := s.EventsAfter(ctx, last, eventBatch)

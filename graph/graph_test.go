@@ -16,6 +16,7 @@ import (
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/internal/shutdown"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
@@ -31,6 +32,21 @@ var (
 // day, a one-hour service, an owner and a staff user with API tokens, behind the real tenancy
 // middleware and GraphQL handler.
 func server(t testing.TB) *httptest.Server {
+	t.Helper()
+	return serverWith(t, testServer{})
+}
+
+// testServer changes server's defaults.
+type testServer struct {
+	share web.FairShare
+	opts  []graph.Option
+	// routes adds routes to the mux beside /{slug}/graphql (under the tenant middleware).
+	routes func(mux *http.ServeMux)
+}
+
+// serverWith is server with the fair share, handler options and extra routes of c. Its
+// Shutdown reaches websockets as `reserva serve`'s does (shutdown.Notify).
+func serverWith(t testing.TB, c testServer) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -81,10 +97,16 @@ func server(t testing.TB) *httptest.Server {
 		l.Release()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, graph.WithWebsocketInitTimeout(wsInitTimeout)))
-	srv := httptest.NewServer(web.TenantMiddleware(m, web.FairShare{}, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+	mux.Handle("/{slug}/graphql", graph.NewHandler(quiet, append([]graph.Option{graph.WithWebsocketInitTimeout(wsInitTimeout)}, c.opts...)...))
+	mux.Handle("/{slug}/graphql-gqlgen", graph.NewHandler(quiet, graph.WithGqlgenOnly()))
+	if c.routes != nil {
+		c.routes(mux)
+	}
+	srv := httptest.NewUnstartedServer(web.TenantMiddleware(m, c.share, mux, func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 		http.Error(w, http.StatusText(status), status)
 	}))
+	shutdown.Notify(srv.Config)
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		_ = m.Close(ctx)
@@ -253,10 +275,12 @@ func TestPublicBookingFlow(t *testing.T) {
 	})
 
 	byToken := `query($t: String!) { bookingByToken(token: $t) { ` + bookingFields + ` } }`
-	var found struct{ BookingByToken *booking }
-	if errs := do(t, srv, "acme", byToken, map[string]any{"t": token}, &found); errs != nil || found.BookingByToken == nil || found.BookingByToken.ID != b.ID {
-		t.Fatalf("bookingByToken: %+v %+v", found, errs)
-	}
+	t.Run("ByToken", func(t *testing.T) {
+		var found struct{ BookingByToken *booking }
+		if errs := do(t, srv, "acme", byToken, map[string]any{"t": token}, &found); errs != nil || found.BookingByToken == nil || found.BookingByToken.ID != b.ID {
+			t.Fatalf("bookingByToken: %+v %+v", found, errs)
+		}
+	})
 	t.Run("OtherTenantSeesNothing", func(t *testing.T) {
 		var other struct{ BookingByToken *booking }
 		if errs := do(t, srv, "other", byToken, map[string]any{"t": token}, &other); errs != nil || other.BookingByToken != nil {
@@ -264,23 +288,27 @@ func TestPublicBookingFlow(t *testing.T) {
 		}
 	})
 
-	var moved struct{ RescheduleBooking booking }
-	if errs := do(t, srv, "acme", `mutation($t: String!, $s: DateTime!) { rescheduleBooking(token: $t, start: $s) { `+bookingFields+` } }`,
-		map[string]any{"t": token, "s": slots[10].Start}, &moved); errs != nil {
-		t.Fatal(errs)
-	}
-	if moved.RescheduleBooking.ID != b.ID || moved.RescheduleBooking.Start != slots[10].Start {
-		t.Errorf("rescheduled: %+v", moved)
-	}
+	t.Run("Reschedule", func(t *testing.T) {
+		var moved struct{ RescheduleBooking booking }
+		if errs := do(t, srv, "acme", `mutation($t: String!, $s: DateTime!) { rescheduleBooking(token: $t, start: $s) { `+bookingFields+` } }`,
+			map[string]any{"t": token, "s": slots[10].Start}, &moved); errs != nil {
+			t.Fatal(errs)
+		}
+		if moved.RescheduleBooking.ID != b.ID || moved.RescheduleBooking.Start != slots[10].Start {
+			t.Errorf("rescheduled: %+v", moved)
+		}
+	})
 
-	cancel := `mutation($t: String!) { cancelBooking(token: $t, reason: "ill") { id status } }`
-	var cancelled struct{ CancelBooking booking }
-	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, &cancelled); errs != nil || cancelled.CancelBooking.Status != "CANCELLED" {
-		t.Fatalf("cancel: %+v %+v", cancelled, errs)
-	}
-	if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, nil); code(errs) != "CONFLICT" {
-		t.Errorf("cancel twice: %+v", errs)
-	}
+	t.Run("Cancel", func(t *testing.T) {
+		cancel := `mutation($t: String!) { cancelBooking(token: $t, reason: "ill") { id status } }`
+		var cancelled struct{ CancelBooking booking }
+		if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, &cancelled); errs != nil || cancelled.CancelBooking.Status != "CANCELLED" {
+			t.Fatalf("cancel: %+v %+v", cancelled, errs)
+		}
+		if errs := do(t, srv, "acme", cancel, map[string]any{"t": token}, nil); code(errs) != "CONFLICT" {
+			t.Errorf("cancel twice: %+v", errs)
+		}
+	})
 }
 
 // graphql-js's getIntrospectionQuery (all options on, as GraphiQL sends it) is 15 levels deep

@@ -46,7 +46,10 @@ const (
 // Option changes a default of NewHandler.
 type Option func(*options)
 
-type options struct{ wsInitTimeout time.Duration }
+type options struct {
+	wsInitTimeout, wsLifetime time.Duration
+	gqlgenOnly                bool // no fast path: every field through gqlgen (tests compare the two)
+}
 
 // WithWebsocketInitTimeout sets how long a websocket may take to send connection_init
 // (default WebsocketInitTimeout).
@@ -54,9 +57,15 @@ func WithWebsocketInitTimeout(d time.Duration) Option {
 	return func(o *options) { o.wsInitTimeout = d }
 }
 
+// WithConnectionLifetime sets how long a websocket connection lasts before the server closes it
+// (default MaxConnectionLifetime).
+func WithConnectionLifetime(d time.Duration) Option {
+	return func(o *options) { o.wsLifetime = d }
+}
+
 // NewHandler returns the GraphQL HTTP handler. It must run below web's tenant middleware.
 func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
-	o := options{wsInitTimeout: WebsocketInitTimeout}
+	o := options{wsInitTimeout: WebsocketInitTimeout, wsLifetime: MaxConnectionLifetime}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -69,12 +78,15 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		return 20 + 2*days + child
 	}
 	srv := handler.New(NewExecutableSchema(cfg))
+	present := presentError(log)
 	srv.AddTransport(wsTransport{
 		init:         res.initSocket,
 		initTimeout:  o.wsInitTimeout,
 		pingInterval: 30 * time.Second,
 		writeTimeout: 10 * time.Second,
 		readLimit:    domain.MaxBodyBytes,
+		lifetime:     o.wsLifetime,
+		present:      present,
 		log:          log,
 	})
 	srv.AddTransport(transport.GET{})
@@ -94,7 +106,10 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		}
 		return next(ctx)
 	})
-	srv.SetErrorPresenter(presentError(log))
+	if !o.gqlgenOnly {
+		srv.AroundRootFields(fastAvailability)
+	}
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql panic", "path", graphql.GetPath(ctx).String(), "panic", p)
 		return fmt.Errorf("panic: %v", p)
@@ -132,18 +147,17 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		websocket := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 		ctx := r.Context()
 		if websocket {
-			// A live subscription is long and mostly idle: it gives back its business's turn.
+			// A live subscription is long and mostly idle: it gives back its business's turn
+			// (each query or mutation sent over it takes one again).
 			turn.End(r.Context())
 			// A subscription lives past the server's request timeouts (pings keep it honest),
-			// but not forever: it holds its tenant's handle, so clients reconnect every while.
+			// but not forever: it holds its tenant's handle, so the connection ends after its
+			// lifetime (see wsSession.serve) and clients reconnect every while.
 			rc := http.NewResponseController(w)
 			// Unsupported only on writers that are not a connection's; the server's timeouts
 			// then end the subscription early and the client reconnects.
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, MaxConnectionLifetime)
-			defer cancel()
 			ctx = context.WithValue(ctx, overWebsocketKey{}, true)
 			if _, ok := viewerFrom(ctx); !ok {
 				// Nobody has signed in yet: until an API token comes in connection_init, the

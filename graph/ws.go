@@ -15,7 +15,12 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/reserva/reserva/internal/shutdown"
+	"github.com/reserva/reserva/internal/turn"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // The graphql-transport-ws protocol (github.com/enisdenjo/graphql-ws, PROTOCOL.md), spoken by
@@ -59,6 +64,8 @@ type wsTransport struct {
 	pingInterval time.Duration // a websocket ping this often; a peer that does not answer is dropped
 	writeTimeout time.Duration // a client that does not read for this long is dropped
 	readLimit    int64
+	lifetime     time.Duration // then the connection is closed with 1001 and the client reconnects
+	present      graphql.ErrorPresenterFunc
 	log          *slog.Logger
 }
 
@@ -106,21 +113,63 @@ type wsSession struct {
 // runs under that id.
 type wsOp struct {
 	cancel context.CancelFunc
+
+	mu  sync.Mutex
+	why error // why a subscription ended early (see endOperation), sent to the client
+}
+
+type wsOpKey struct{}
+
+// endOperation records why the subscription running in ctx is about to end (its source closes
+// its channel right after): the client then gets an error with the reason, for example
+// UNAUTHENTICATED once the token or session it runs under is revoked, instead of a complete it
+// would take for a normal end. Outside a websocket it does nothing.
+func endOperation(ctx context.Context, err error) {
+	if op, ok := ctx.Value(wsOpKey{}).(*wsOp); ok {
+		op.mu.Lock()
+		op.why = err
+		op.mu.Unlock()
+	}
+}
+
+func (op *wsOp) ended() error {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.why
 }
 
 // serve runs the connection until it closes, then waits for its operations to end.
+//
+// The server ends a connection with a close handshake when its lifetime is over or the server
+// shuts down (1001: clients reconnect at once), and when an exclusive operation (a restore, a
+// deletion) wants the lease it holds (1013: clients retry after a wait, and meet the business
+// again once the operation is over).
 func (s *wsSession) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
+	// The reader has a context of its own, ended only once the connection is closed: the
+	// websocket library drops the connection without a close frame when a read's context ends,
+	// so a reader that shared serve's context raced the close handshake, and clients saw 1006.
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
 	release := func() {}
 	defer func() {
+		rcancel()
 		cancel()
 		s.ops.Wait() // no operation may outlive what init acquired for it
 		release()
 	}()
 
+	// A socket that holds its business's lease gives it back when an exclusive operation wants
+	// the business. (An anonymous one holds none until connection_init.)
+	var evicted <-chan struct{}
+	if l, ok := tenancy.FromContext(ctx); ok && ctx.Value(anonymousSocketKey{}) == nil {
+		evicted = l.Done()
+	}
+	lifetime := time.NewTimer(s.t.lifetime)
+	defer lifetime.Stop()
+
 	msgs := make(chan []byte)
 	readErr := make(chan error, 1)
-	go func(ctx context.Context) { // its own ctx: serve's becomes the authenticated one
+	go func(ctx context.Context) {
 		for {
 			typ, b, err := s.c.Read(ctx)
 			if err == nil && typ != websocket.MessageText {
@@ -136,7 +185,7 @@ func (s *wsSession) serve(ctx context.Context) {
 				return
 			}
 		}
-	}(ctx)
+	}(rctx)
 	go s.keepAlive(ctx)
 
 	initTimer := time.NewTimer(s.t.initTimeout)
@@ -159,8 +208,16 @@ func (s *wsSession) serve(ctx context.Context) {
 				return
 			}
 			continue
+		case <-lifetime.C:
+			s.close(websocket.StatusGoingAway, "the connection's time is up: reconnect")
+			return
+		case <-shutdown.Signal(ctx):
+			s.close(websocket.StatusGoingAway, "the server is shutting down: reconnect")
+			return
+		case <-evicted:
+			s.close(closeTryAgain, "the business is being updated: reconnect in a moment")
+			return
 		case <-ctx.Done():
-			// The connection's lifetime is over, or the server is shutting down: clients reconnect.
 			s.close(websocket.StatusGoingAway, "the server ends this connection: reconnect")
 			return
 		}
@@ -197,6 +254,9 @@ func (s *wsSession) serve(ctx context.Context) {
 				release = rel
 			}
 			ctx = cctx
+			if l, ok := tenancy.FromContext(ctx); ok {
+				evicted = l.Done() // the lease init took, or the one the socket came with
+			}
 			// The acknowledgement carries no payload: echoing the init payload would send the
 			// client's token back over the wire.
 			if !s.send(ctx, wsMessage{Type: "connection_ack"}) {
@@ -267,6 +327,7 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	op := &wsOp{cancel: cancel}
+	ctx = context.WithValue(ctx, wsOpKey{}, op)
 	s.active[id] = op
 	s.mu.Unlock()
 
@@ -302,6 +363,23 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 			return
 		}
 		ctx = graphql.WithOperationContext(ctx, rc)
+		if rc.Operation != nil && rc.Operation.Operation != ast.Subscription {
+			// A query or mutation takes its turn of the business's fair share, as over HTTP:
+			// the socket gave its request's turn back when it was upgraded.
+			end, err := turn.Take(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return // the connection or the operation ended meanwhile
+				}
+				payload, _ := json.Marshal(gqlerror.List{{
+					Message:    "this business is busy: try again in a moment",
+					Extensions: map[string]any{"code": "TENANT_UNAVAILABLE"},
+				}})
+				done(wsMessage{ID: id, Type: "error", Payload: payload})
+				return
+			}
+			defer end()
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				err := rc.Recover(ctx, p)
@@ -323,6 +401,11 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 			if !s.send(ctx, wsMessage{ID: id, Type: "next", Payload: payload}) {
 				return
 			}
+		}
+		if why := op.ended(); why != nil {
+			payload, _ := json.Marshal(gqlerror.List{s.t.present(ctx, why)})
+			done(wsMessage{ID: id, Type: "error", Payload: payload})
+			return
 		}
 		done(wsMessage{ID: id, Type: "complete"})
 	}()

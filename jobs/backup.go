@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -28,13 +29,13 @@ func (r BackupResult) String() string {
 // when given), workers at a time, then prunes each tenant's old backups to daily and weekly
 // ones. A tenant that fails is reported and the others go on; the failures are returned
 // joined, each naming its tenant.
-func Backups(ctx context.Context, m *tenancy.Manager, only string, daily, weekly, workers int) (BackupResult, error) {
+func Backups(ctx context.Context, m *tenancy.Manager, blobs blob.Store, only string, daily, weekly, workers int) (BackupResult, error) {
 	var r BackupResult
 	all, err := m.Registry().List(ctx)
 	if err != nil {
 		return r, err
 	}
-	o := ops.New(m)
+	o := ops.New(m, blobs)
 	var mu sync.Mutex
 	var failed []error
 	sem := make(chan struct{}, max(workers, 1))

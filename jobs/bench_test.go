@@ -89,7 +89,7 @@ func BenchmarkBackupFleet(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+		m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func BenchmarkBackupFleet(b *testing.B) {
 		}
 		b.StartTimer()
 		start := time.Now()
-		r, err := jobs.Backups(context.Background(), m, "", 7, 4, 2)
+		r, err := jobs.Backups(context.Background(), m, blobs, "", 7, 4, 2)
 		took := time.Since(start)
 		b.StopTimer()
 		if err != nil || r.BackedUp != n {

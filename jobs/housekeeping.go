@@ -38,7 +38,7 @@ func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, 
 		if _, err := l.DB.Write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
 			return fmt.Errorf("optimize: %w", err)
 		}
-		if _, err := l.DB.Write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		if err := l.DB.Checkpoint(ctx); err != nil { // through the replica when replicated
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 		return nil

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/jobs"
 	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -203,7 +205,7 @@ func TestScheduler(t *testing.T) {
 	_ = old.Close(ctx)
 	m := manager(t, dir, reg, migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`))
 
-	obs := &observer{runs: map[string]int{}}
+	obs := &observer{runs: map[string]int{}, ran: make(chan struct{}, 1)}
 	mu, runs := &obs.mu, obs.runs
 	s, err := jobs.New(m, jobs.Config{SweepEvery: 20 * time.Millisecond, HousekeepingEvery: 20 * time.Millisecond}, quiet, obs)
 	if err != nil {
@@ -213,7 +215,7 @@ func TestScheduler(t *testing.T) {
 	if !s.Running() {
 		t.Error("not running after Start")
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for {
 		got, _ := reg.Get(ctx, tn.ID)
 		mu.Lock()
@@ -222,10 +224,13 @@ func TestScheduler(t *testing.T) {
 		if done {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-obs.ran: // look again after each run
+		case <-timeout:
+			mu.Lock()
+			defer mu.Unlock()
 			t.Fatalf("scheduler did not sweep: version %d, runs %v", got.SchemaVersion, runs)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if err := s.Shutdown(); err != nil {
 		t.Fatal(err)
@@ -247,19 +252,32 @@ func TestBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = blobs.Close() }()
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, Blobs: blobs})
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Logger: quiet, EraseElsewhere: ops.EraseBlobs(blobs)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = m.Close(ctx) }()
 	a, _ := m.Provision(ctx, tenancy.NewTenant{Slug: "aaa", Name: "A", Timezone: "UTC"})
-	if _, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"}); err != nil {
+	b, err := m.Provision(ctx, tenancy.NewTenant{Slug: "bbb", Name: "B", Timezone: "UTC"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A change up to 2 s before a backup began counts as after it (file times lag the clock by
-	// up to a tick, and some file systems keep whole seconds): let the provisioning age first.
-	time.Sleep(2100 * time.Millisecond)
-	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
+	// up to a tick, and some file systems keep whole seconds): age the provisioning's writes by
+	// 3 s rather than waiting for them to age.
+	old := time.Now().Add(-3 * time.Second)
+	for _, tn := range []tenancy.Tenant{a, b} {
+		path, err := m.Path(tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal"} {
+			if err := os.Chtimes(p, old, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+	}
+	r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 2 || len(r.Failed) != 0 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
@@ -269,7 +287,7 @@ func TestBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
-	r, err = jobs.Backups(ctx, m, "", 7, 4, 2)
+	r, err = jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err != nil || r.BackedUp != 1 || r.Unchanged != 1 {
 		t.Errorf("second run: %s %v; want aaa backed up, bbb unchanged", r, err)
 	}
@@ -289,7 +307,7 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 	}
 	defer func() { _ = blobs.Close() }()
 	var log bytes.Buffer
-	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Blobs: blobs,
+	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, EraseElsewhere: ops.EraseBlobs(blobs),
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -302,14 +320,14 @@ func TestBackupsReportEmptiedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := jobs.Backups(ctx, m, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
+	if r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2); err != nil || r.BackedUp != 2 {
 		t.Fatalf("first run: %s %v", r, err)
 	}
 	path, _ := m.Path(b.ID)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	r, err := jobs.Backups(ctx, m, "", 7, 4, 2)
+	r, err := jobs.Backups(ctx, m, blobs, "", 7, 4, 2)
 	if err == nil || !strings.Contains(err.Error(), "bbb") || !slices.Equal(r.Failed, []string{"bbb"}) {
 		t.Errorf("run after bbb's file was emptied: %s %v; want bbb failed, and the run's error naming it", r, err)
 	}
@@ -370,6 +388,7 @@ type observer struct {
 	runs    map[string]int // successful runs by job
 	backlog int
 	backup  time.Time
+	ran     chan struct{} // when set, told (without blocking) after each run
 }
 
 func (o *observer) JobRun(job string, err error) {
@@ -377,6 +396,12 @@ func (o *observer) JobRun(job string, err error) {
 	defer o.mu.Unlock()
 	if err == nil {
 		o.runs[job]++
+	}
+	if o.ran != nil {
+		select {
+		case o.ran <- struct{}{}:
+		default:
+		}
 	}
 }
 

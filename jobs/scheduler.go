@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -31,6 +32,7 @@ type Config struct {
 	KeepDaily  int
 	KeepWeekly int
 	Mail       MailConfig // how notifications go out (nil Mailer: not sent)
+	Blobs      blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
 }
 
 // Defaults of Config, also the defaults of the command line's flags for the same settings.
@@ -131,7 +133,7 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
 			started := time.Now()
-			r, err := Backups(ctx, m, "", cfg.KeepDaily, cfg.KeepWeekly, 2)
+			r, err := Backups(ctx, m, cfg.Blobs, "", cfg.KeepDaily, cfg.KeepWeekly, 2)
 			if err == nil && obs != nil {
 				obs.BackupRound(started)
 			}

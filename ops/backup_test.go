@@ -23,11 +23,11 @@ import (
 
 func TestBackupAndRestore(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := tenanttest.BackupEnv(t, nil)
+	e, m, _ := tenanttest.BackupEnv(t, nil)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
 
-	b, err := ops.New(m).Backup(ctx, acme)
+	b, err := ops.New(m, e.Blobs).Backup(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestBackupAndRestore(t *testing.T) {
 	tenanttest.Exec(t, m, acme, `DELETE FROM notes WHERE body = 'one'`)
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('three')`)
 
-	got, safety, err := ops.New(m).Restore(ctx, acme, "")
+	got, safety, err := ops.New(m, e.Blobs).Restore(ctx, acme, "")
 	if err != nil || got.ID != b.ID {
 		t.Fatalf("restore: %+v %v", got, err)
 	}
@@ -59,7 +59,7 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	t.Run("Into", func(t *testing.T) {
-		copyT, err := ops.New(m).RestoreInto(ctx, acme.ID, b.ID, tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+		copyT, err := ops.New(m, e.Blobs).RestoreInto(ctx, acme.ID, b.ID, tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 	})
 	t.Run("ErrUnknownBackup", func(t *testing.T) {
-		if _, _, err := ops.New(m).Restore(ctx, acme, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("unknown backup: %v", err)
 		}
 	})
@@ -78,10 +78,10 @@ func TestBackupAndRestore(t *testing.T) {
 // A damaged copy is refused before the tenant is touched.
 func TestRestoreRefusesDamagedBackup(t *testing.T) {
 	ctx := context.Background()
-	_, m, blobDir := tenanttest.BackupEnv(t, nil)
+	e, m, blobDir := tenanttest.BackupEnv(t, nil)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('keep me')`)
-	b, err := ops.New(m).Backup(ctx, acme)
+	b, err := ops.New(m, e.Blobs).Backup(ctx, acme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('newer')`)
-	if _, _, err := ops.New(m).Restore(ctx, acme, b.ID); err == nil {
+	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, b.ID); err == nil {
 		t.Fatal("a damaged backup was restored")
 	}
 	if n := tenanttest.Notes(t, m, acme); !slices.Equal(n, []string{"keep me", "newer"}) {
@@ -104,15 +104,16 @@ func TestRestoreRefusesDamagedBackup(t *testing.T) {
 // transaction's pair of rows is entirely there or entirely not.
 func TestRestoreRacingWrites(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := tenanttest.BackupEnv(t, nil)
+	e, m, _ := tenanttest.BackupEnv(t, nil)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('base-a'), ('base-b')`)
-	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+	if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var writes atomic.Int32
+	wrote := make(chan struct{}, 1) // a write committed since the last look
 	for w := range 3 {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
@@ -134,14 +135,32 @@ func TestRestoreRacingWrites(t *testing.T) {
 					return
 				}
 				writes.Add(1)
+				select {
+				case wrote <- struct{}{}:
+				default:
+				}
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
-	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil {
+	// The restore starts once the writers are going, and they stop only after some of their
+	// writes reached the restored database.
+	timeout := time.After(10 * time.Second)
+	waitWrites := func(n int32) {
+		for writes.Load() < n {
+			select {
+			case <-wrote:
+			case <-timeout:
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("%d writes, waited for %d", writes.Load(), n)
+			}
+		}
+	}
+	waitWrites(3)
+	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, ""); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitWrites(writes.Load() + 3)
 	stop.Store(true)
 	wg.Wait()
 	n := tenanttest.Notes(t, m, acme)
@@ -164,18 +183,18 @@ func TestPruneBackups(t *testing.T) {
 	start := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
 	now.Store(start.UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	_, m, _ := tenanttest.BackupEnv(t, clock)
+	e, m, _ := tenanttest.BackupEnv(t, clock)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	// Two backups a day for 60 days.
 	for d := range 60 {
 		for h := range 2 {
 			now.Store(start.Add(time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour).UnixNano())
-			if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+			if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	deleted, err := ops.New(m).PruneBackups(ctx, acme.ID, 7, 4)
+	deleted, err := ops.New(m, e.Blobs).PruneBackups(ctx, acme.ID, 7, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +211,14 @@ func TestPruneBackups(t *testing.T) {
 
 func TestExport(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := tenanttest.BackupEnv(t, nil)
+	e, m, _ := tenanttest.BackupEnv(t, nil)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('it''s mine'), (NULL)`)
 	tenanttest.Exec(t, m, acme, `INSERT INTO sessions VALUES ('secret-token', x'00', 1)`)
 	tenanttest.Exec(t, m, acme, `CREATE TABLE users (id INTEGER PRIMARY KEY, "e""mail" TEXT, password_hash TEXT, avatar BLOB, score REAL)`)
 	tenanttest.Exec(t, m, acme, `INSERT INTO users VALUES (7, 'o''brien@example.com', 'argon2id-secret', x'CAFE', 0.1)`)
 	dir := t.TempDir()
-	files, err := ops.New(m).Export(ctx, acme, dir)
+	files, err := ops.New(m, e.Blobs).Export(ctx, acme, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,18 +276,18 @@ func TestExport(t *testing.T) {
 // Erasure leaves no file, blob or backup of the tenant.
 func TestDeleteErasesBackups(t *testing.T) {
 	ctx := context.Background()
-	_, m, blobDir := tenanttest.BackupEnv(t, nil)
+	e, m, blobDir := tenanttest.BackupEnv(t, nil)
 	acme := tenanttest.MustProvision(t, m, "acme")
 	keep := tenanttest.MustProvision(t, m, "keep")
 	for range 2 {
-		if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+		if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
 		t.Fatal(err)
 	}
-	if _, err := ops.New(m).Backup(ctx, keep); err != nil {
+	if _, err := ops.New(m, e.Blobs).Backup(ctx, keep); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Delete(ctx, acme.ID); err != nil {
@@ -294,7 +313,8 @@ func TestDeleteErasesBackups(t *testing.T) {
 func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 	ctx := context.Background()
 	e := tenanttest.NewEnv(t)
-	m := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
+	e.Blobs = tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
+	m := e.Manager(t, nil, tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs)})
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `PRAGMA foreign_keys = OFF`)
 	for _, q := range []string{
@@ -307,10 +327,10 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 		tenanttest.Exec(t, m, acme, q)
 	}
 	tenanttest.Exec(t, m, acme, `PRAGMA foreign_keys = ON`)
-	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+	if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
-	cp, err := ops.New(m).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
+	cp, err := ops.New(m, e.Blobs).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,20 +362,47 @@ func TestRestoreIntoLeavesSecretsBehind(t *testing.T) {
 func TestRestoreLeavesNoScratch(t *testing.T) {
 	ctx := context.Background()
 	e := tenanttest.NewEnv(t)
-	m := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
+	e.Blobs = tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
+	m := e.Manager(t, nil, tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs)})
 	acme := tenanttest.MustProvision(t, m, "acme")
-	if _, err := ops.New(m).Backup(ctx, acme); err != nil {
+	if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil {
+	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ops.New(m).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"}); err != nil {
+	if _, err := ops.New(m, e.Blobs).RestoreInto(ctx, acme.ID, "", tenancy.NewTenant{Slug: "acme-copy", Name: "Copy", Timezone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := filepath.Glob(filepath.Join(e.Dir, "tenants", "*", "*.restore-*"))
 	left2, _ := filepath.Glob(filepath.Join(e.Dir, "tenants", "*", "*.provision-*"))
 	if left = append(left, left2...); len(left) > 0 {
 		t.Errorf("scratch files left after restores: %v", left)
+	}
+}
+
+// A replicated business's database holds the replicator's bookkeeping tables
+// (_litestream_seq, _litestream_lock): not the business's data, so not in its export.
+func TestExportLeavesOutReplicaTables(t *testing.T) {
+	ctx := context.Background()
+	e, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	// What Litestream creates when it attaches.
+	tenanttest.Exec(t, m, acme, `CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)`)
+	tenanttest.Exec(t, m, acme, `CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)`)
+	tenanttest.Exec(t, m, acme, `INSERT INTO _litestream_seq VALUES (1, 42)`)
+	dir := t.TempDir()
+	files, err := ops.New(m, e.Blobs).Export(ctx, acme, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.Contains(f, "_litestream") {
+			t.Errorf("the export has %s", f)
+		}
+	}
+	dump, _ := os.ReadFile(filepath.Join(dir, "dump.sql"))
+	if strings.Contains(string(dump), "_litestream") {
+		t.Errorf("the dump names the replicator's tables:\n%s", dump)
 	}
 }

@@ -60,8 +60,9 @@ func killedChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	stalled := make(chan struct{})
+	blobs := stallingBlobs{tenanttest.OpenBlobs(t, filepath.Join(dir, "blobs")), stalled}
 	m, err := tenancy.NewManager(reg, tenancy.Config{DataDir: dir, Migrations: notesMigrations(t),
-		Blobs: stallingBlobs{tenanttest.OpenBlobs(t, filepath.Join(dir, "blobs")), stalled}})
+		EraseElsewhere: ops.EraseBlobs(blobs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +75,14 @@ func killedChild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	if _, err := ops.New(m).ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
+	if _, err := ops.New(m, blobs).ExportTo(ctx, acme, func(name string) (io.WriteCloser, error) {
 		w, err := zw.Create(name)
 		return nopWriteCloser{w}, err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	_ = zw.Flush()
-	go func() { _, _ = ops.New(m).Backup(ctx, acme) }() // stalled on purpose, then cancelled
+	go func() { _, _ = ops.New(m, blobs).Backup(ctx, acme) }() // stalled on purpose, then cancelled
 	<-stalled
 	_, _ = os.Stdout.WriteString("\nstalled\n")
 	select {}
@@ -118,11 +119,11 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	}
 	tenanttest.Exec(t, m, keep, `INSERT INTO notes (body) VALUES ('kept@example.net')`)
 	for _, tn := range []tenancy.Tenant{acme, keep} {
-		if _, err := ops.New(m).Backup(ctx, tn); err != nil {
+		if _, err := ops.New(m, e.Blobs).Backup(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := ops.New(m).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
+	if _, _, err := ops.New(m, e.Blobs).Restore(ctx, acme, ""); err != nil { // leaves a safety copy
 		t.Fatal(err)
 	}
 	mailer := jobs.FileMailer{Dir: m.MailDir()}
@@ -176,7 +177,7 @@ func TestEraseAfterKilledBackup(t *testing.T) {
 	}
 
 	// A new start cleans up, and the delete erases the rest.
-	m2 := e.Manager(t, notesMigrations(t), tenancy.Config{Blobs: tenanttest.OpenBlobs(t, blobDir)})
+	m2 := e.Manager(t, notesMigrations(t), tenancy.Config{EraseElsewhere: ops.EraseBlobs(tenanttest.OpenBlobs(t, blobDir))})
 	if err := m2.Delete(ctx, acme.ID); err != nil {
 		t.Fatal(err)
 	}

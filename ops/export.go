@@ -135,6 +135,9 @@ func export(ctx context.Context, c *sqlite3.Conn, t tenancy.Tenant, create func(
 		return nil, err
 	}
 	for st.Step() {
+		if tenancy.IsInternalTable(st.ColumnText(2)) {
+			continue // the replicator's bookkeeping, not the business's data
+		}
 		schema = append(schema, object{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)})
 	}
 	if err := errors.Join(st.Err(), st.Close()); err != nil {

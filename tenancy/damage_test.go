@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/reserva/reserva/internal/tenanttest"
@@ -104,7 +105,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			e, m, blobDir := tenanttest.BackupEnv(t, nil)
 			acme := tenanttest.MustProvision(t, m, "acme")
 			tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('kept')`)
-			good, err := ops.New(m).Backup(ctx, acme)
+			good, err := ops.New(m, e.Blobs).Backup(ctx, acme)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +125,7 @@ func TestDamagedTenantFile(t *testing.T) {
 			blobs := tenanttest.OpenBlobs(t, blobDir)
 			m2 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`),
-				tenancy.Config{Blobs: blobs, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+				tenancy.Config{EraseElsewhere: ops.EraseBlobs(blobs), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 			defer srv.Close()
 
@@ -151,7 +152,7 @@ func TestDamagedTenantFile(t *testing.T) {
 				t.Errorf("the damaged file was changed (%d bytes, was %d): migrated from zero?", len(after), len(before))
 			}
 
-			if _, err := ops.New(m2).Backup(ctx, got); err == nil {
+			if _, err := ops.New(m2, blobs).Backup(ctx, got); err == nil {
 				t.Error("a damaged tenant was backed up")
 			}
 			list, err := e.Reg.Backups(ctx, acme.ID)
@@ -163,11 +164,11 @@ func TestDamagedTenantFile(t *testing.T) {
 			}
 
 			// Restoring the good backup serves the tenant again.
-			if _, _, err := ops.New(m2).Restore(ctx, got, good.ID); err != nil {
+			if _, _, err := ops.New(m2, blobs).Restore(ctx, got, good.ID); err != nil {
 				t.Fatal(err)
 			}
 			m3 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
-				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs})
+				CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{EraseElsewhere: ops.EraseBlobs(blobs)})
 			got, _ = e.Reg.Get(ctx, acme.ID)
 			if n := tenanttest.Notes(t, m3, got); len(n) != 1 || n[0] != "kept" {
 				t.Errorf("after restore: %v", n)
@@ -225,7 +226,8 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	logs := &logBuffer{}
 	ms := tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
 		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`)
-	m2 := e.Manager(t, ms, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, blobDir), Now: tick,
+	blobs := tenanttest.OpenBlobs(t, blobDir)
+	m2 := e.Manager(t, ms, tenancy.Config{EraseElsewhere: ops.EraseBlobs(blobs), Now: tick,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	srv := httptest.NewServer(web.TenantMiddleware(m2, web.FairShare{}, http.HandlerFunc(countNotes), errorPage))
 	defer srv.Close()
@@ -250,7 +252,7 @@ func TestCorruptPageMarksTenantFailed(t *testing.T) {
 	if code, _, _ := get(t, srv.Client(), srv.URL+"/acme/", ""); code != http.StatusServiceUnavailable {
 		t.Errorf("after the retry delay: %d, want 503", code)
 	}
-	if _, err := ops.New(m2).Backup(ctx, got); err == nil {
+	if _, err := ops.New(m2, blobs).Backup(ctx, got); err == nil {
 		t.Error("a damaged tenant was backed up")
 	}
 	if err := m2.Close(ctx); err != nil {
@@ -283,8 +285,9 @@ func TestBackupOfDamagedFileMarksFailed(t *testing.T) {
 	path, _ := m.Path(acme.ID)
 	damagePage(t, path, "notes_body") // an index no request reads
 
-	m2 := e.Manager(t, nil, tenancy.Config{Blobs: tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))})
-	if _, err := ops.New(m2).Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
+	blobs := tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
+	m2 := e.Manager(t, nil, tenancy.Config{EraseElsewhere: ops.EraseBlobs(blobs)})
+	if _, err := ops.New(m2, blobs).Backup(ctx, acme); err == nil || !tenancy.IsCorrupt(err) {
 		t.Fatalf("backup of a damaged file: %v, want a corruption error", err)
 	}
 	got, _ := e.Reg.Get(ctx, acme.ID)
@@ -334,6 +337,10 @@ func TestRegistryCheckSeesDamageWhileOpen(t *testing.T) {
 // public pages, served from memory, answered 200 and tenants list said ok while the file was
 // gone. Here a lease stays out throughout, as a live subscription keeps one.
 func TestEmptiedOpenFileIsFound(t *testing.T) {
+	synctest.Test(t, testEmptiedOpenFileIsFound)
+}
+
+func testEmptiedOpenFileIsFound(t *testing.T) {
 	ctx := context.Background()
 	e := tenanttest.NewEnv(t)
 	var logs logBuffer
@@ -349,22 +356,18 @@ func TestEmptiedOpenFileIsFound(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, err := e.Reg.Get(ctx, acme.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.MigrationStatus == tenancy.MigrationFailed {
-			if !strings.Contains(got.LastError, "empty") {
-				t.Errorf("marked failed saying %q, want that the file is empty", got.LastError)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("10 s after its open file was emptied, the tenant is still %s", got.MigrationStatus)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The bubble's clock: a second passes once every goroutine is idle, several janitor rounds.
+	time.Sleep(time.Second)
+	synctest.Wait()
+	got, err := e.Reg.Get(ctx, acme.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MigrationStatus != tenancy.MigrationFailed {
+		t.Fatalf("a second after its open file was emptied, the tenant is still %s", got.MigrationStatus)
+	}
+	if !strings.Contains(got.LastError, "empty") {
+		t.Errorf("marked failed saying %q, want that the file is empty", got.LastError)
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("nothing logged at ERROR:\n%s", logs.String())

@@ -16,13 +16,22 @@ import (
 //
 //   - DataDir/tenants/<id[:2]>/<id>.db, -wal, -shm: its database.
 //   - <id>.db.replaced-*: safety copies kept by restores.
+//   - <id>.db.orphan-*: a database that no registry row named, set aside at start-up (see
+//     provision.go).
 //   - <id>.db.snapshot-*: a backup's copy while it is checked and compressed (scratch).
 //   - <id>.db.restore-*: a backup downloaded for a restore (scratch).
 //   - <id>.db.provision-*: a database being copied into place, or filled by a sign-up before
 //     it is registered (scratch).
 //   - <id>.export-*.zip: a dashboard export being zipped (scratch).
+//   - DataDir/tenants/<id[:2]>/.<id>.db-litestream/: the replicator's local state (LTX files
+//     of recent changes) while the tenant is replicated (--replica); removed by Delete and by a
+//     restore in place.
+//   - the replica (--replica): everything under tenants/<id>/, erased through
+//     Config.Replicator.Delete. (The registry's replica keeps older pages that named the
+//     tenant until its retention drops them.)
 //   - DataDir/mail/<id>/: mail written as files when no SMTP server is set.
-//   - blobs under <id>/: backups, logos (and the blob store's own temporary files there).
+//   - blobs under <id>/: backups, logos (and the blob store's own temporary files there),
+//     erased through Config.EraseElsewhere (ops.EraseBlobs).
 //   - the registry: its row, hosts, old slugs, backup records and stats (secure_delete, and
 //     the WAL truncated after the delete); the tombstone keeps the slug only, not the id.
 //   - DataDir/tmp/<id>-*: backup snapshots of releases before this layout.
@@ -138,9 +147,10 @@ func sidecarOf(path string) (string, bool) {
 // it (<id>.db.provision-*), where it is filled before it is registered: a process that dies
 // meanwhile leaves a scratch file, which start-up removes, rather than a file at a tenant's
 // path that no registry row names and nothing would ever erase (it holds the owner's email and
-// password hash). done renames it back to path (when it has no WAL left: SQLite folds the WAL
-// in when the last connection closes) and release lets go of the lock.
-func holdForSetUp(path string) (work string, done func() error, release func(), err error) {
+// password hash). ready checks that the setup left no WAL (SQLite folds the WAL in when the
+// last connection closes) and makes the file durable under its scratch name, for the caller to
+// register and then rename to path; release lets go of the lock.
+func holdForSetUp(path string) (work string, ready func() error, release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return "", nil, nil, err
@@ -154,18 +164,15 @@ func holdForSetUp(path string) (work string, done func() error, release func(), 
 		_ = f.Close()
 		return "", nil, nil, err
 	}
-	done = func() error {
+	ready = func() error {
 		if fi, err := os.Stat(work + "-wal"); err == nil && fi.Size() > 0 {
 			return fmt.Errorf("set up %s: its WAL was not folded in", path)
 		}
 		_ = os.Remove(work + "-wal")
 		_ = os.Remove(work + "-shm")
-		if err := os.Rename(work, path); err != nil {
-			return err
-		}
 		return SyncDir(filepath.Dir(path))
 	}
-	return work, done, func() { _ = f.Close() }, nil
+	return work, ready, func() { _ = f.Close() }, nil
 }
 
 // RemoveLeftovers removes the scratch files that killed processes left in the data directory
@@ -232,6 +239,9 @@ func (m *Manager) eraseFiles(id string) error {
 		remove(p)
 	}
 	remove(filepath.Join(m.MailDir(), id))
+	if err := removeReplicaState(path); err != nil {
+		errs = append(errs, err)
+	}
 	flat, _ := filepath.Glob(filepath.Join(m.MailDir(), "*"+id+"*.eml")) // before per-tenant folders
 	for _, p := range flat {
 		remove(p)

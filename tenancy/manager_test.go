@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/reserva/reserva/internal/tenanttest"
@@ -571,6 +572,10 @@ func TestMigrateAll(t *testing.T) {
 // Two processes sharing a data directory (say, a restart overlapping the old server) load the
 // same spares: each spare becomes exactly one tenant, and no tenant's file is ever discarded.
 func TestSparesSharedBetweenProcesses(t *testing.T) {
+	synctest.Test(t, testSparesSharedBetweenProcesses)
+}
+
+func testSparesSharedBetweenProcesses(t *testing.T) {
 	ctx := context.Background()
 	e := tenanttest.NewEnv(t)
 	a := e.Manager(t, nil, tenancy.Config{Spares: 3})

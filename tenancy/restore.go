@@ -3,9 +3,7 @@ package tenancy
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -14,6 +12,12 @@ import (
 // version) in place of t's database: with requests to t held at its lock (no request ever sees
 // half a restore), the current files are renamed aside as a safety copy, whose path it returns,
 // and download is renamed into place. The tenant migrates lazily if version is older.
+//
+// Its outcome is what the operator is told: an error means t still has its old database (and
+// says so), unless putting it back failed too, and then the error says where the files are.
+// Once the restored file is in place the restore is done: a later step that fails (syncing the
+// directory, recording the version) is logged as a warning, and the next open of the tenant
+// records its version (see recordBeforeSwap for why that is safe).
 func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, version int) (string, error) {
 	tmp := download.Name()
 	path, err := m.Path(t.ID)
@@ -22,33 +26,37 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 	}
 	safety := fmt.Sprintf("%s.replaced-%s-%s", path, m.cfg.Now().UTC().Format("20060102T150405Z"), strings.ToLower(rand.Text()[:6]))
 	err = m.Exclusive(ctx, t.ID, func() error {
+		undoRecord, err := m.recordBeforeSwap(ctx, t.ID, version)
+		if err != nil {
+			return fmt.Errorf("nothing was changed: %w", err)
+		}
 		// Our descriptor must not outlive the rename: the file becomes the database. The data
 		// was written and synced through it already, so a failing close loses nothing.
 		_ = download.Close()
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Rename(path+suffix, safety+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("set aside %s: %w", filepath.Base(path+suffix), err)
-			}
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			err = fmt.Errorf("put restored file in place: %w", err)
-			// Put the original back, its WAL included; if that fails too the tenant has no
-			// whole database file, and the operator must know where its data is.
-			for _, suffix := range []string{"", "-wal", "-shm"} {
-				if rerr := os.Rename(safety+suffix, path+suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-					err = errors.Join(err, fmt.Errorf("put original back from %s: %w", safety+suffix, rerr))
-				}
-			}
+		if err := m.swapFiles(path, tmp, safety); err != nil {
+			undoRecord()
 			return err
 		}
-		if err := SyncDir(filepath.Dir(path)); err != nil {
-			return err
+		// The restored file serves from here on: what follows is follow-up, not the restore.
+		// The replicator's local state describes the file set aside: without it, replication
+		// starts afresh on the restored file (a snapshot) when the tenant next opens.
+		if err := removeReplicaState(path); err != nil {
+			m.cfg.Logger.WarnContext(ctx, "restore done, but removing the replicator's state of the replaced file failed",
+				"tenant", t.Slug, "err", err)
 		}
-		// Still under the tenant's lock: no request can migrate it before the registry knows.
 		m.mu.Lock()
 		delete(m.faulted, t.ID) // a good file again
 		m.mu.Unlock()
-		return m.reg.SetSchema(ctx, t.ID, version, MigrationOK, "")
+		if err := SyncDir(filepath.Dir(path)); err != nil {
+			m.cfg.Logger.WarnContext(ctx, "restore done, but syncing its directory failed: a crash soon may bring the replaced file back",
+				"tenant", t.Slug, "err", err)
+		}
+		// Still under the tenant's lock: no request can open it before the registry knows.
+		if err := m.reg.SetSchema(ctx, t.ID, version, MigrationOK, ""); err != nil {
+			m.cfg.Logger.WarnContext(ctx, "restore done, but recording its schema version failed: the next open of the tenant records it",
+				"tenant", t.Slug, "version", version, "err", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
@@ -59,24 +67,11 @@ func (m *Manager) ReplaceFile(ctx context.Context, t Tenant, download *Scratch, 
 
 // ProvisionFrom makes a new tenant n whose database is a copy of the file at src (a restored
 // backup at schema version version, checked by the caller). The copy is durable before the
-// tenant is registered; a failed registration removes it.
+// tenant is registered and keeps a scratch name until then (see provision.go): a failed
+// registration removes it, and a crash never leaves a business's data under a tenant's name
+// that no registry row knows.
 func (m *Manager) ProvisionFrom(ctx context.Context, n NewTenant, src string, version int) (Tenant, error) {
-	t := Tenant{ID: newID(), Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
+	t := Tenant{Slug: n.Slug, Name: n.Name, Timezone: n.Timezone, Status: TenantActive,
 		SchemaVersion: version, MigrationStatus: MigrationOK, CreatedAt: m.cfg.Now().UTC()}
-	path, err := m.Path(t.ID)
-	if err != nil {
-		return Tenant{}, err
-	}
-	if err := copyFileDurably(src, path); err != nil {
-		return Tenant{}, err
-	}
-	if err := m.reg.Create(ctx, t, false); err != nil {
-		err = fmt.Errorf("register tenant %s: %w", n.Slug, err)
-		if rerr := os.Remove(path); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove unregistered copy: %w", rerr))
-		}
-		return Tenant{}, err
-	}
-	m.cache.invalidate()
-	return t, nil
+	return m.provisionFile(ctx, t, src)
 }

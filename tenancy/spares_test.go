@@ -5,32 +5,32 @@ import (
 	"errors"
 	"os"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/tenancy"
 )
 
-// waitSpares waits until the registry lists n spares and returns them.
+// waitSpares waits until the Manager's spare filler is idle (synctest: every goroutine of the
+// test's bubble blocked) and returns the spares the registry then lists, which must be n.
 func waitSpares(t *testing.T, reg tenancy.Registry, n int) map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		spares, err := reg.Spares(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(spares) == n {
-			return spares
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d spares, want %d", len(spares), n)
-		}
-		time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
+	spares, err := reg.Spares(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	if len(spares) != n {
+		t.Fatalf("%d spares, want %d", len(spares), n)
+	}
+	return spares
 }
 
 func TestProvisionFromSpares(t *testing.T) {
+	synctest.Test(t, testProvisionFromSpares)
+}
+
+func testProvisionFromSpares(t *testing.T) {
 	ctx := context.Background()
 	e := tenanttest.NewEnv(t)
 	v1 := tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`)
@@ -69,15 +69,8 @@ func TestProvisionFromSpares(t *testing.T) {
 
 	// A new binary with a newer schema discards the old spares and makes new ones.
 	m2 := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (body TEXT)`, `ALTER TABLE notes ADD COLUMN author TEXT`), tenancy.Config{Spares: 2})
-	var fresh map[string]int
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		fresh = waitSpares(t, e.Reg, 2)
-		if allVersion(fresh, 2) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("spares after upgrade: %v", fresh)
-		}
+	if fresh := waitSpares(t, e.Reg, 2); !allVersion(fresh, 2) {
+		t.Fatalf("spares after upgrade: %v", fresh)
 	}
 	for id := range after {
 		path, _ := m2.Path(id)

@@ -26,9 +26,10 @@ type DB struct {
 	Read  *sql.DB // query-only connections for reads that need no transaction with a write
 
 	path    string
-	version atomic.Uint64 // commits through Write since the database was opened
-	commits commitSignal  // wakes NextCommit's waiters
-	values  sync.Map      // what Value keeps
+	version atomic.Uint64              // commits through Write since the database was opened
+	commits commitSignal               // wakes NextCommit's waiters
+	values  sync.Map                   // what Value keeps
+	replica atomic.Pointer[replicaRef] // set while the database is replicated (replication.go)
 }
 
 // Untouched reports whether nothing has been written since the database was opened (its writer
@@ -61,9 +62,18 @@ func (db *DB) Value(key any, build func() any) any {
 	return v
 }
 
-// Close closes both pools.
+// Close closes both pools, after a final sync to the replica and its detach when db is
+// replicated (while the WAL it ships is still there).
 func (db *DB) Close() error {
-	return errors.Join(db.Write.Close(), db.Read.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), replicaCloseWait)
+	defer cancel()
+	return db.CloseContext(ctx)
+}
+
+// CloseContext is Close with ctx bounding the final sync to the replica (a shutdown's
+// deadline, shared by every database it closes).
+func (db *DB) CloseContext(ctx context.Context) error {
+	return errors.Join(db.detach(ctx), db.Write.Close(), db.Read.Close())
 }
 
 // Pragmas of every connection. busy_timeout comes first (the driver only sets its own default

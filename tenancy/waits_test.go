@@ -10,6 +10,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/reserva/reserva/internal/tenanttest"
@@ -120,13 +121,18 @@ func TestVisitWaitIsBounded(t *testing.T) {
 // file and no held slug, from a spare or from the template; a good one is registered with what
 // setup wrote.
 func TestProvisionWith(t *testing.T) {
+	synctest.Test(t, testProvisionWith)
+}
+
+func testProvisionWith(t *testing.T) {
 	for _, spares := range []int{0, 1} {
 		e := tenanttest.NewEnv(t)
 		m := e.Manager(t, nil, tenancy.Config{Spares: spares})
 		ctx := context.Background()
 		if spares > 0 {
-			for m.SparesReady() == 0 { // the filler makes one in the background
-				time.Sleep(time.Millisecond)
+			synctest.Wait() // the filler makes one in the background
+			if m.SparesReady() == 0 {
+				t.Fatal("no spare once the filler was idle")
 			}
 		}
 		files := func() (n int) {

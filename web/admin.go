@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -120,7 +119,7 @@ func (s *Server) bookingAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
-	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, ""), fmt.Sprintf("/bookings/%d", id))
+	back := safeBack(r.PostFormValue("back"), paths.Admin(l.Tenant.Slug, paths.AdminHome), paths.AdminBooking(id))
 	if err != nil {
 		s.userError(w, r, err, back)
 		return
@@ -191,7 +190,7 @@ func (s *Server) showBooking(w http.ResponseWriter, r *http.Request, move *form,
 	frame := s.frame(r, "calendar")
 	v := bookingDetailView{Frame: frame, Booking: s.calendarBooking(frame, b, svc.Name, st.Name, loc),
 		When: describeWhen(b.Start, b.End.Sub(b.Start), loc), Created: b.CreatedAt.In(loc).Format("2 Jan 2006 15:04"),
-		Customer: frame.URL(fmt.Sprintf("/customers/%d", b.CustomerID)), Move: move}
+		Customer: frame.URL(paths.AdminCustomer(b.CustomerID)), Move: move}
 	if v.Move == nil {
 		start := b.Start.In(loc)
 		v.Move = newForm(url.Values{"date": {start.Format(time.DateOnly)}, "time": {start.Format("15:04")},
@@ -239,7 +238,7 @@ func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusOK, moveAnswer{OK: true, Message: moved})
 				return
 			}
-			s.done(w, r, fmt.Sprintf("/bookings/%d", id), moved)
+			s.done(w, r, paths.AdminBooking(id), moved)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
@@ -275,7 +274,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // headers are sent: a client that left needs no answer
 }
 
 type newBookingView struct {
@@ -341,7 +340,7 @@ func (s *Server) createBookingFor(w http.ResponseWriter, r *http.Request) {
 			if b.Contact.Email == "" {
 				msg = "Booking created. The customer gave no email, so they get no confirmation."
 			}
-			s.done(w, r, fmt.Sprintf("/calendar?date=%s", domain.DateOf(b.Start.In(l.Location))), msg)
+			s.done(w, r, paths.AdminCalendar+"?date="+domain.DateOf(b.Start.In(l.Location)).String(), msg)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {

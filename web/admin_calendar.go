@@ -1,13 +1,13 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // calendarBooking is one booking as the calendar shows it.
@@ -168,12 +168,12 @@ func (s *Server) calendar(w http.ResponseWriter, r *http.Request) (calendarView,
 		if staffID != 0 {
 			vals.Set("staff", strconv.FormatInt(staffID, 10))
 		}
-		return frame.URL("/calendar?" + vals.Encode())
+		return frame.URL(paths.AdminCalendar + "?" + vals.Encode())
 	}
 	here := link(day, view)
 	v.PrevURL, v.NextURL, v.TodayURL = link(day.AddDays(-n), view), link(day.AddDays(n), view), link(today, view)
 	v.DayURL, v.WeekURL = link(day, "day"), link(day, "week")
-	v.NewURL = frame.URL("/bookings/new?date=" + day.String())
+	v.NewURL = frame.URL(paths.AdminNewBooking + "?date=" + day.String())
 	first := day.At(12*60, loc)
 	v.Title = first.Format("Monday 2 January 2006")
 	if view == "week" {
@@ -295,7 +295,7 @@ func (s *Server) placeColumn(f adminFrame, src columnSource, w gridWindow, loc *
 		if col.StaffID != 0 {
 			vals.Set("staff", strconv.FormatInt(col.StaffID, 10))
 		}
-		return f.URL("/bookings/new?" + vals.Encode())
+		return f.URL(paths.AdminNewBooking + "?" + vals.Encode())
 	}
 	block := func(kind, label string, iv domain.Interval, link string) {
 		if row, span, ok := w.gridPlace(iv); ok {
@@ -353,5 +353,5 @@ func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff 
 		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
 		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
 		Outcome: b.Status.HasOutcome(), Open: b.Status.Open(), Pending: b.Status == domain.StatusPending,
-		URL: f.URL(fmt.Sprintf("/bookings/%d", b.ID))}
+		URL: f.URL(paths.AdminBooking(b.ID))}
 }

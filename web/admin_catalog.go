@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // Services, staff (with their hours, date overrides and time off) and resources.
@@ -55,7 +56,7 @@ func (s *Server) showServices(w http.ResponseWriter, r *http.Request, f *form, e
 			status = "not bookable: nobody offers it"
 		}
 		v.Services = append(v.Services, serviceRow{ID: svc.ID, Name: svc.Name, Duration: formatDuration(svc.Duration),
-			Price: formatMoney(svc.Price), Capacity: svc.Capacity, Status: status, URL: frame.URL(fmt.Sprintf("/services/%d", svc.ID))})
+			Price: formatMoney(svc.Price), Capacity: svc.Capacity, Status: status, URL: frame.URL(paths.AdminService(svc.ID))})
 	}
 	for _, m := range staff {
 		v.Staff = append(v.Staff, option{strconv.FormatInt(m.ID, 10), m.Name})
@@ -142,7 +143,7 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		_, err := store.CreateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, "/services", fmt.Sprintf("Service %q added.", svc.Name)+nobodyOffers(svc))
+			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q added.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
@@ -179,7 +180,7 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		err := store.UpdateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, "/services", fmt.Sprintf("Service %q saved.", svc.Name)+nobodyOffers(svc))
+			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q saved.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
@@ -214,7 +215,7 @@ func (s *Server) showStaffList(w http.ResponseWriter, r *http.Request, f *form, 
 	frame := s.frame(r, "staff")
 	v := staffListView{Frame: frame, Form: f}
 	for _, m := range staff {
-		v.Staff = append(v.Staff, staffRow{Name: m.Name, Email: m.Email, Active: m.Active, URL: frame.URL(fmt.Sprintf("/staff/%d", m.ID))})
+		v.Staff = append(v.Staff, staffRow{Name: m.Name, Email: m.Email, Active: m.Active, URL: frame.URL(paths.AdminStaff(m.ID))})
 	}
 	render(w, r, status, staffListPage(v))
 }
@@ -236,7 +237,7 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request) {
 	st := domain.Staff{Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: true, Hours: defaultHours()}
 	id, err := s.store(r).CreateStaff(r.Context(), st)
 	if err == nil {
-		s.done(w, r, fmt.Sprintf("/staff/%d", id), fmt.Sprintf("%s added, working Monday to Friday 09:00–17:00: change the hours below.", st.Name))
+		s.done(w, r, paths.AdminStaff(id), fmt.Sprintf("%s added, working Monday to Friday 09:00–17:00: change the hours below.", st.Name))
 		return
 	}
 	if !f.fail(err, nil) {
@@ -299,7 +300,6 @@ func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, over
 		return
 	}
 	frame := s.frame(r, "staff")
-	base := frame.URL(fmt.Sprintf("/staff/%d", id))
 	v := staffView{Frame: frame, ID: id, Name: m.Name, Details: details, Override: override, Away: away,
 		Edited: details != nil && (details.Get("add") != "" || details.Get("remove") != "")}
 	if v.Details == nil {
@@ -322,11 +322,11 @@ func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, over
 		if hours == "" {
 			hours = "closed"
 		}
-		v.Overrides = append(v.Overrides, overrideRow{Date: o.Date.String(), Hours: hours, DeleteURL: base + "/overrides/" + o.Date.String() + "/delete"})
+		v.Overrides = append(v.Overrides, overrideRow{Date: o.Date.String(), Hours: hours, DeleteURL: frame.URL(paths.AdminStaffOverrideDelete(id, o.Date.String()))})
 	}
 	for _, t := range timeOff {
 		v.TimeOff = append(v.TimeOff, timeOffRow{From: t.Start.In(l.Location).Format("Mon 2 Jan 2006 15:04"),
-			To: t.End.In(l.Location).Format("Mon 2 Jan 2006 15:04"), Reason: t.Reason, DeleteURL: fmt.Sprintf("%s/timeoff/%d/delete", base, t.ID)})
+			To: t.End.In(l.Location).Format("Mon 2 Jan 2006 15:04"), Reason: t.Reason, DeleteURL: frame.URL(paths.AdminStaffTimeOffDelete(id, t.ID))})
 	}
 	render(w, r, status, staffPage(v))
 }
@@ -363,7 +363,7 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		err := s.store(r).UpdateStaff(r.Context(), st)
 		if err == nil {
-			s.done(w, r, fmt.Sprintf("/staff/%d", id), "Saved.")
+			s.done(w, r, paths.AdminStaff(id), "Saved.")
 			return
 		}
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
@@ -402,7 +402,7 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 			if len(ivs) == 0 {
 				msg = fmt.Sprintf("Closed on %s.", day)
 			}
-			s.done(w, r, fmt.Sprintf("/staff/%d", id), msg)
+			s.done(w, r, paths.AdminStaff(id), msg)
 			return
 		}
 		if !f.fail(err, map[string]string{"intervals": "hours"}) {
@@ -424,7 +424,7 @@ func (s *Server) deleteOverride(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.done(w, r, fmt.Sprintf("/staff/%d", id), fmt.Sprintf("Back to the usual hours on %s.", day))
+	s.done(w, r, paths.AdminStaff(id), fmt.Sprintf("Back to the usual hours on %s.", day))
 }
 
 func (s *Server) addTimeOff(w http.ResponseWriter, r *http.Request) {
@@ -444,7 +444,7 @@ func (s *Server) addTimeOff(w http.ResponseWriter, r *http.Request) {
 		_, err := s.store(r).AddTimeOff(r.Context(), domain.TimeOff{StaffID: id, Start: fromDay.At(fromAt, l.Location),
 			End: toDay.At(toAt, l.Location), Reason: strings.TrimSpace(f.Get("reason"))})
 		if err == nil {
-			s.done(w, r, fmt.Sprintf("/staff/%d", id), "Time off added.")
+			s.done(w, r, paths.AdminStaff(id), "Time off added.")
 			return
 		}
 		if !f.fail(err, map[string]string{"end": "toTime"}) {
@@ -478,10 +478,10 @@ func (s *Server) deleteTimeOff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := store.DeleteTimeOff(r.Context(), tid); err != nil {
-		s.userError(w, r, err, fmt.Sprintf("/staff/%d", id))
+		s.userError(w, r, err, paths.AdminStaff(id))
 		return
 	}
-	s.done(w, r, fmt.Sprintf("/staff/%d", id), "Time off removed.")
+	s.done(w, r, paths.AdminStaff(id), "Time off removed.")
 }
 
 type resourcesView struct {
@@ -515,7 +515,7 @@ func (s *Server) createResource(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(f.Get("name"))
 	_, err := s.store(r).CreateResource(r.Context(), name)
 	if err == nil {
-		s.done(w, r, "/resources", fmt.Sprintf("Resource %q added: choose it on the services that need it.", name))
+		s.done(w, r, paths.AdminResources, fmt.Sprintf("Resource %q added: choose it on the services that need it.", name))
 		return
 	}
 	if !f.fail(err, nil) {

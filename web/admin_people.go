@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/paths"
 )
 
 // Customers, dashboard users and API tokens.
@@ -37,10 +38,10 @@ func (s *Server) adminCustomers(w http.ResponseWriter, r *http.Request) {
 	v := customersView{Frame: frame, Search: q}
 	if len(list) > customersPerPage {
 		list = list[:customersPerPage]
-		v.MoreURL = frame.URL("/customers?" + url.Values{"q": {q}, "after": {strconv.FormatInt(list[len(list)-1].ID, 10)}}.Encode())
+		v.MoreURL = frame.URL(paths.AdminCustomers + "?" + url.Values{"q": {q}, "after": {strconv.FormatInt(list[len(list)-1].ID, 10)}}.Encode())
 	}
 	for _, c := range list {
-		v.Customers = append(v.Customers, customerRow{Name: c.Name, Email: c.Email, Phone: c.Phone, URL: frame.URL(fmt.Sprintf("/customers/%d", c.ID))})
+		v.Customers = append(v.Customers, customerRow{Name: c.Name, Email: c.Email, Phone: c.Phone, URL: frame.URL(paths.AdminCustomer(c.ID))})
 	}
 	render(w, r, http.StatusOK, customersPage(v))
 }
@@ -117,7 +118,7 @@ func (s *Server) customerNotes(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	err := s.store(r).UpdateCustomerNotes(r.Context(), id, strings.TrimSpace(f.Get("notes")))
 	if err == nil {
-		s.done(w, r, fmt.Sprintf("/customers/%d", id), "Notes saved.")
+		s.done(w, r, paths.AdminCustomer(id), "Notes saved.")
 		return
 	}
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
@@ -139,14 +140,14 @@ func (s *Server) anonymiseCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		s.done(w, r, fmt.Sprintf("/customers/%d", id), "Not done: tick the box to confirm that this customer's personal data is to be erased.")
+		s.done(w, r, paths.AdminCustomer(id), "Not done: tick the box to confirm that this customer's personal data is to be erased.")
 		return
 	}
 	if err := s.store(r).AnonymiseCustomer(r.Context(), id, actorOf(r)); err != nil {
 		s.userError(w, r, err, "")
 		return
 	}
-	s.done(w, r, fmt.Sprintf("/customers/%d", id), "The customer's personal data was erased.")
+	s.done(w, r, paths.AdminCustomer(id), "The customer's personal data was erased.")
 }
 
 type userRow struct {
@@ -179,7 +180,7 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, f *form, stat
 	v := usersView{Frame: frame, Form: f}
 	for _, u := range users {
 		row := userRow{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role),
-			RoleURL: frame.URL(fmt.Sprintf("/users/%d/role", u.ID)), RemoveURL: frame.URL(fmt.Sprintf("/users/%d/remove", u.ID))}
+			RoleURL: frame.URL(paths.AdminUserRole(u.ID)), RemoveURL: frame.URL(paths.AdminUserRemove(u.ID))}
 		if u.ID == me.UserID {
 			row.Self = "you"
 		}
@@ -201,7 +202,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.store(r).CreateUser(r.Context(), domain.NewUser{Email: f.Get("email"), Name: f.Get("name"),
 		Password: f.Get("password"), Role: domain.Role(f.Get("role")), StaffID: staffID})
 	if err == nil {
-		s.done(w, r, "/users", fmt.Sprintf("%s can now sign in with %s and the password you chose.", u.Name, u.Email))
+		s.done(w, r, paths.AdminUsers, fmt.Sprintf("%s can now sign in with %s and the password you chose.", u.Name, u.Email))
 		return
 	}
 	f.Values.Del("password")
@@ -224,10 +225,10 @@ func (s *Server) setUserRole(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.store(r).SetUserRole(r.Context(), id, domain.Role(r.PostFormValue("role")))
 	if err != nil {
-		s.userError(w, r, err, "/users")
+		s.userError(w, r, err, paths.AdminUsers)
 		return
 	}
-	s.done(w, r, "/users", fmt.Sprintf("%s is now %s.", u.Name, u.Role))
+	s.done(w, r, paths.AdminUsers, fmt.Sprintf("%s is now %s.", u.Name, u.Role))
 }
 
 func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
@@ -237,10 +238,10 @@ func (s *Server) removeUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store(r).RemoveUser(r.Context(), id); err != nil {
-		s.userError(w, r, err, "/users")
+		s.userError(w, r, err, paths.AdminUsers)
 		return
 	}
-	s.done(w, r, "/users", "User removed: they can no longer sign in.")
+	s.done(w, r, paths.AdminUsers, "User removed: they can no longer sign in.")
 }
 
 type tokenRow struct {
@@ -279,7 +280,7 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, f *form, sec
 	v := tokensView{Frame: frame, Form: f, Secret: secret}
 	for _, t := range tokens {
 		row := tokenRow{Name: t.Name, Role: string(t.Role), Created: t.CreatedAt.In(l.Location).Format("2 Jan 2006"), LastUsed: "never",
-			Revoked: t.Revoked, RevokeURL: frame.URL(fmt.Sprintf("/tokens/%d/revoke", t.ID))}
+			Revoked: t.Revoked, RevokeURL: frame.URL(paths.AdminTokenRevoke(t.ID))}
 		if !t.LastUsedAt.IsZero() {
 			row.LastUsed = t.LastUsedAt.In(l.Location).Format("2 Jan 2006 15:04")
 		}
@@ -299,7 +300,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		// Post-redirect-get: the page that shows the secret is a GET, so reloading it cannot
 		// create a second token (answering the POST with the page did).
 		s.sessions(r).Put(r.Context(), tokenSecretKey, secret)
-		s.done(w, r, "/tokens", "Token created.")
+		s.done(w, r, paths.AdminTokens, "Token created.")
 		return
 	}
 	if !f.fail(err, nil) {
@@ -316,8 +317,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store(r).RevokeAPIToken(r.Context(), id); err != nil {
-		s.userError(w, r, err, "/tokens")
+		s.userError(w, r, err, paths.AdminTokens)
 		return
 	}
-	s.done(w, r, "/tokens", "Token revoked: it no longer works.")
+	s.done(w, r, paths.AdminTokens, "Token revoked: it no longer works.")
 }

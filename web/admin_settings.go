@@ -90,7 +90,7 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		err := s.store(r).UpdateSettings(r.Context(), st)
 		if err == nil {
-			s.done(w, r, "/settings", "Settings saved.")
+			s.done(w, r, paths.AdminSettings, "Settings saved.")
 			return
 		}
 		if !f.fail(err, nil) {
@@ -117,7 +117,7 @@ func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tz == l.Tenant.Timezone {
-		s.done(w, r, "/settings", "The time zone is already "+tz+".")
+		s.done(w, r, paths.AdminSettings, "The time zone is already "+tz+".")
 		return
 	}
 	to, err := time.LoadLocation(tz)
@@ -134,7 +134,7 @@ func (s *Server) updateTimezone(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("change time zone: %w", err))
 		return
 	}
-	s.done(w, r, "/settings", zoneChanged(l.Location, to, next))
+	s.done(w, r, paths.AdminSettings, zoneChanged(l.Location, to, next))
 }
 
 // zoneChanged tells the owner what moving from one zone to another did, with the first open
@@ -244,7 +244,7 @@ func (s *Server) updateBranding(w http.ResponseWriter, r *http.Request) {
 			s.Log.WarnContext(r.Context(), "remove replaced logo", "err", err)
 		}
 	}
-	s.done(w, r, "/settings", msg)
+	s.done(w, r, paths.AdminSettings, msg)
 }
 
 // logo serves a business's logo (public: its booking site shows it).
@@ -316,7 +316,7 @@ func (s *Server) renameSelf(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	_, err := s.store(r).RenameUser(r.Context(), viewerOf(r).UserID, f.Get("name"))
 	if err == nil {
-		s.done(w, r, "/account", "Your name is changed.")
+		s.done(w, r, paths.AdminAccount, "Your name is changed.")
 		return
 	}
 	if !f.fail(err, nil) {
@@ -358,7 +358,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.done(w, r, "/account", "Your password is changed, and your other sessions are signed out.")
+	s.done(w, r, paths.AdminAccount, "Your password is changed, and your other sessions are signed out.")
 }
 
 // signOutEverywhere ends every session of the signed-in user, on every device, and the API
@@ -375,7 +375,7 @@ func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login?msg=everywhere"), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminLogin+"?msg=everywhere"), http.StatusSeeOther)
 }
 
 // exportTimeout bounds the making and sending of one export.
@@ -425,7 +425,7 @@ func (s *Server) exportZip(w http.ResponseWriter, r *http.Request) {
 func writeZip(ctx context.Context, tenants *tenancy.Manager, t tenancy.Tenant, f *os.File) error {
 	zw := zip.NewWriter(f)
 	zw.RegisterCompressor(zip.Deflate, fastDeflate)
-	_, err := ops.New(tenants).ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
+	_, err := ops.New(tenants, nil).ExportTo(ctx, t, func(name string) (io.WriteCloser, error) {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
 		return nopCloser{w}, err // the zip ends each file when the next begins
 	})

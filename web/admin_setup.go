@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -26,17 +25,17 @@ func setupSteps(f adminFrame, staff []domain.Staff, services []domain.Service, b
 		return slices.ContainsFunc(st.Hours[:], func(ivs []domain.Interval) bool { return len(ivs) > 0 })
 	})
 	offered := slices.ContainsFunc(services, func(svc domain.Service) bool { return svc.Active && len(svc.StaffIDs) > 0 })
-	hoursURL := f.URL("/staff")
+	hoursURL := f.URL(paths.AdminStaffList)
 	if len(active) > 0 {
-		hoursURL = f.URL(fmt.Sprintf("/staff/%d", active[0].ID))
+		hoursURL = f.URL(paths.AdminStaff(active[0].ID))
 	}
 	return []setupStep{
 		{Key: "staff", Title: "Add the people who take bookings", Hint: "Yourself too, if you take bookings.",
-			URL: f.URL("/staff"), Action: "Add staff", Done: len(active) > 0},
+			URL: f.URL(paths.AdminStaffList), Action: "Add staff", Done: len(active) > 0},
 		{Key: "hours", Title: "Set their working hours", Hint: "Customers can book only within them; breaks are the gaps.",
 			URL: hoursURL, Action: "Set hours", Done: hours},
 		{Key: "services", Title: "Add a service and choose who offers it", Hint: "What customers book: its length and price.",
-			URL: f.URL("/services"), Action: "Add a service", Done: offered},
+			URL: f.URL(paths.AdminServices), Action: "Add a service", Done: offered},
 		{Key: "share", Title: "Share your booking link", Hint: "Put it on your website, social profiles and email signature: " + siteURL,
 			URL: siteURL, Action: "Open your booking site", Done: booked},
 	}
@@ -62,12 +61,12 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 		store := s.store(r)
 		staff, err1 := store.StaffList(r.Context(), false)
 		services, err2 := store.Services(r.Context(), false)
-		any, err3 := store.Bookings(r.Context(), domain.BookingFilter{Limit: 1})
+		first, err3 := store.Bookings(r.Context(), domain.BookingFilter{Limit: 1})
 		if err := firstErr(err1, err2, err3); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		steps := setupSteps(v.Frame, staff, services, len(any) > 0, siteURL(r, v.Frame.Slug))
+		steps := setupSteps(v.Frame, staff, services, len(first) > 0, siteURL(r, v.Frame.Slug))
 		if slices.ContainsFunc(steps, func(st setupStep) bool { return !st.Done }) {
 			v.Setup = steps
 		}

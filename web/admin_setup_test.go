@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,8 +88,10 @@ func TestSetupChecklist(t *testing.T) {
 	loc2, _ := time.LoadLocation("Europe/Madrid")
 	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
 		sid, _ := domain.ParseDate(domain.DateOf(time.Now().In(loc2)).AddDays(1).String())
-		var id int64
-		fmt.Sscan(staffID, &id)
+		id, err := strconv.ParseInt(staffID, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: id, Start: sid.At(10*60, loc2),
 			Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}, Actor: "customer"}); err != nil {
 			t.Fatal(err)

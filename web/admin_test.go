@@ -223,115 +223,125 @@ func TestDashboardCalendar(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	_, doc, _ := page(t, c, "GET", base+"/calendar?date="+day.String(), "")
-	cards := doc.Find(`[data-testid="booking"]`)
-	if cards.Length() != 2 || !strings.Contains(cards.First().Text(), "10:00–11:00") || !strings.Contains(cards.First().Text(), "Eva Pérez") {
-		t.Fatalf("day view: %d bookings: %s", cards.Length(), text(doc, "main"))
-	}
-	_, doc, _ = page(t, c, "GET", base+"/calendar?view=week&date="+day.String(), "")
-	if n := doc.Find(`[data-testid="cal-day"]`).Length(); n != 7 || doc.Find(`[data-testid="cal-day"][data-date="`+day.String()+`"] [data-testid="booking"]`).Length() != 2 {
-		t.Errorf("week view: %d days", n)
-	}
-	_, doc, _ = page(t, c, "GET", base+fmt.Sprintf("/calendar?date=%s&staff=%d", day, staff[0]+99), "")
-	if doc.Find(`[data-testid="booking"]`).Length() != 0 {
-		t.Error("a staff filter for nobody shows bookings")
-	}
-
-	// An outcome waits for the booking to start: before, it is neither offered nor taken.
-	// The actions are in the side panel of the booking opened from the grid, not on its card.
-	open := fmt.Sprintf("&booking=%d", second.ID)
-	back := "/acme/admin/calendar?date=" + day.String() + open
-	secondCard := fmt.Sprintf(`[data-testid="booking"][data-id="%d"]`, second.ID)
-	panel := fmt.Sprintf(`[data-testid="booking-panel"][data-id="%d"]`, second.ID)
-	_, doc, _ = page(t, c, "GET", base+back[len("/acme/admin"):], "")
-	if doc.Find(secondCard).Length() != 1 || doc.Find(panel).Length() != 1 || doc.Find(panel+` [data-testid="action-no-show"], `+panel+` [data-testid="action-complete"]`).Length() != 0 {
-		t.Errorf("a booking that has not started offers an outcome: %s", text(doc, panel))
-	}
-	if n := doc.Find(`[data-testid="cancel-form"]`).Length(); n != 1 || doc.Find(panel+` [data-testid="cancel-form"]`).Length() != 1 {
-		t.Errorf("%d cancel forms on the calendar, want one, in the panel", n)
-	}
-	status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
-		t.Errorf("no-show before the start: %d %s", status, text(doc, `[data-testid="flash"]`))
-	}
-	// Moved four days back behind the server's back, it has started: now it can be marked.
-	shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
-	back = "/acme/admin/calendar?date=" + day.AddDays(-4).String() + open
-	status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
-		t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
-	}
-	// Another site as the return address is ignored.
-	if _, loc2, _ = post(t, c, base+fmt.Sprintf("/bookings/%d/confirm", first.ID), url.Values{"back": {"//evil.example/x"}}); loc2 != fmt.Sprintf("/acme/admin/bookings/%d", first.ID) {
-		t.Errorf("open redirect: %s", loc2)
-	}
-	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/complete", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "Not done") {
-		t.Errorf("completing a no-show: %d %s", status, text(doc, `[data-testid="flash"]`))
-	}
-	// A wrong outcome is taken back from the card: confirmed again, outcomes offered again.
-	if doc.Find(panel+` [data-testid="action-reopen"]`).Length() != 1 {
-		t.Errorf("no way to take back the no-show: %s", text(doc, panel))
-	}
-	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/reopen", second.ID), url.Values{"back": {back}})
-	if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 || doc.Find(panel+` [data-testid="action-complete"]`).Length() != 1 ||
-		!strings.Contains(text(doc, `[data-testid="flash"]`), "reopened") {
-		t.Errorf("reopen: %d %s", status, text(doc, secondCard))
-	}
-
-	// Moving onto another booking's time is refused, the form keeps what was typed.
-	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
-		if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: day.At(14*60, loc),
-			Customer: domain.Customer{Name: "Kim", Email: "kim@example.com"}, Actor: "customer"}); err != nil {
-			t.Fatal(err)
+	t.Run("Views", func(t *testing.T) {
+		_, doc, _ := page(t, c, "GET", base+"/calendar?date="+day.String(), "")
+		cards := doc.Find(`[data-testid="booking"]`)
+		if cards.Length() != 2 || !strings.Contains(cards.First().Text(), "10:00–11:00") || !strings.Contains(cards.First().Text(), "Eva Pérez") {
+			t.Fatalf("day view: %d bookings: %s", cards.Length(), text(doc, "main"))
+		}
+		_, doc, _ = page(t, c, "GET", base+"/calendar?view=week&date="+day.String(), "")
+		if n := doc.Find(`[data-testid="cal-day"]`).Length(); n != 7 || doc.Find(`[data-testid="cal-day"][data-date="`+day.String()+`"] [data-testid="booking"]`).Length() != 2 {
+			t.Errorf("week view: %d days", n)
+		}
+		_, doc, _ = page(t, c, "GET", base+fmt.Sprintf("/calendar?date=%s&staff=%d", day, staff[0]+99), "")
+		if doc.Find(`[data-testid="booking"]`).Length() != 0 {
+			t.Error("a staff filter for nobody shows bookings")
 		}
 	})
-	move := url.Values{"date": {day.String()}, "time": {"14:30"}, "staff": {fmt.Sprint(staff[0])}}
-	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move)
-	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") || attr(t, doc, "#time", "value") != "14:30" {
-		t.Fatalf("move onto a taken time: %d %s", status, text(doc, `[data-testid="error-time"]`))
-	}
-	move.Set("time", "25:00")
-	if status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move); status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-time"]`) == "" {
-		t.Errorf("move to 25:00: %d", status)
-	}
-	move.Set("time", "16:00")
-	if status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move); status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="booking-when"]`), "16:00–17:00") {
-		t.Errorf("move: %d %s", status, text(doc, `[data-testid="booking-when"]`))
-	}
-	if !strings.Contains(text(doc, `[data-testid="events"]`), "rescheduled by staff:Owner of acme") {
-		t.Errorf("history: %s", text(doc, `[data-testid="events"]`))
-	}
-	status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/cancel", first.ID), url.Values{"reason": {"Closed for a burst pipe"}})
-	if status != http.StatusSeeOther || text(doc, `[data-testid="booking-status"]`) != "cancelled" {
-		t.Errorf("cancel: %d", status)
-	}
 
-	// A booking for a customer on the phone: bad email kept and explained; then booked.
-	nb := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {"09:00"}, "name": {"Walk In"}, "email": {"not-an-email"}}
-	status, _, doc = post(t, c, base+"/bookings", nb)
-	if status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-email"]`) == "" || attr(t, doc, "#name", "value") != "Walk In" {
-		t.Fatalf("bad email: %d %s", status, text(doc, "main"))
-	}
-	nb.Set("email", "walk@example.com")
-	if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusSeeOther || !strings.Contains(text(doc, "main"), "Walk In") {
-		t.Fatalf("book for a customer: %d %s", status, text(doc, "main"))
-	}
-	if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") {
-		t.Errorf("double booking from the dashboard: %d", status)
-	}
-	// By phone, a name and a phone (or a name alone) are enough; nobody is mailed.
-	for i, who := range []url.Values{{"name": {"Pablo"}, "phone": {"600 111 222"}}, {"name": {"Walk-in Two"}}} {
-		phone := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {fmt.Sprintf("%02d:00", 15+i)},
-			"name": who["name"], "phone": who["phone"]}
-		status, _, doc = post(t, c, base+"/bookings", phone)
-		if main := text(doc, "main"); status != http.StatusSeeOther || !strings.Contains(main, who.Get("name")) || !strings.Contains(main, "no confirmation") {
-			t.Errorf("book %v by phone without email: %d %s", who, status, main)
+	t.Run("Outcomes", func(t *testing.T) {
+		// An outcome waits for the booking to start: before, it is neither offered nor taken.
+		// The actions are in the side panel of the booking opened from the grid, not on its card.
+		open := fmt.Sprintf("&booking=%d", second.ID)
+		back := "/acme/admin/calendar?date=" + day.String() + open
+		secondCard := fmt.Sprintf(`[data-testid="booking"][data-id="%d"]`, second.ID)
+		panel := fmt.Sprintf(`[data-testid="booking-panel"][data-id="%d"]`, second.ID)
+		_, doc, _ := page(t, c, "GET", base+back[len("/acme/admin"):], "")
+		if doc.Find(secondCard).Length() != 1 || doc.Find(panel).Length() != 1 || doc.Find(panel+` [data-testid="action-no-show"], `+panel+` [data-testid="action-complete"]`).Length() != 0 {
+			t.Errorf("a booking that has not started offers an outcome: %s", text(doc, panel))
 		}
-	}
-	if status, _, _ := page(t, c, "GET", base+"/bookings/999999", ""); status != http.StatusNotFound {
-		t.Errorf("unknown booking: %d", status)
-	}
+		if n := doc.Find(`[data-testid="cancel-form"]`).Length(); n != 1 || doc.Find(panel+` [data-testid="cancel-form"]`).Length() != 1 {
+			t.Errorf("%d cancel forms on the calendar, want one, in the panel", n)
+		}
+		status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
+		if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
+			t.Errorf("no-show before the start: %d %s", status, text(doc, `[data-testid="flash"]`))
+		}
+		// Moved four days back behind the server's back, it has started: now it can be marked.
+		shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
+		back = "/acme/admin/calendar?date=" + day.AddDays(-4).String() + open
+		status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
+		if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
+			t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
+		}
+		// Another site as the return address is ignored.
+		if _, loc2, _ = post(t, c, base+fmt.Sprintf("/bookings/%d/confirm", first.ID), url.Values{"back": {"//evil.example/x"}}); loc2 != fmt.Sprintf("/acme/admin/bookings/%d", first.ID) {
+			t.Errorf("open redirect: %s", loc2)
+		}
+		status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/complete", second.ID), url.Values{"back": {back}})
+		if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "Not done") {
+			t.Errorf("completing a no-show: %d %s", status, text(doc, `[data-testid="flash"]`))
+		}
+		// A wrong outcome is taken back from the card: confirmed again, outcomes offered again.
+		if doc.Find(panel+` [data-testid="action-reopen"]`).Length() != 1 {
+			t.Errorf("no way to take back the no-show: %s", text(doc, panel))
+		}
+		status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/reopen", second.ID), url.Values{"back": {back}})
+		if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 || doc.Find(panel+` [data-testid="action-complete"]`).Length() != 1 ||
+			!strings.Contains(text(doc, `[data-testid="flash"]`), "reopened") {
+			t.Errorf("reopen: %d %s", status, text(doc, secondCard))
+		}
+	})
+
+	t.Run("Move", func(t *testing.T) {
+		// Moving onto another booking's time is refused, the form keeps what was typed.
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svcID, StaffID: staff[0], Start: day.At(14*60, loc),
+				Customer: domain.Customer{Name: "Kim", Email: "kim@example.com"}, Actor: "customer"}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		move := url.Values{"date": {day.String()}, "time": {"14:30"}, "staff": {fmt.Sprint(staff[0])}}
+		status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") || attr(t, doc, "#time", "value") != "14:30" {
+			t.Fatalf("move onto a taken time: %d %s", status, text(doc, `[data-testid="error-time"]`))
+		}
+		move.Set("time", "25:00")
+		if status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move); status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-time"]`) == "" {
+			t.Errorf("move to 25:00: %d", status)
+		}
+		move.Set("time", "16:00")
+		if status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/move", first.ID), move); status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="booking-when"]`), "16:00–17:00") {
+			t.Errorf("move: %d %s", status, text(doc, `[data-testid="booking-when"]`))
+		}
+		if !strings.Contains(text(doc, `[data-testid="events"]`), "rescheduled by staff:Owner of acme") {
+			t.Errorf("history: %s", text(doc, `[data-testid="events"]`))
+		}
+		status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/cancel", first.ID), url.Values{"reason": {"Closed for a burst pipe"}})
+		if status != http.StatusSeeOther || text(doc, `[data-testid="booking-status"]`) != "cancelled" {
+			t.Errorf("cancel: %d", status)
+		}
+	})
+
+	t.Run("BookForCustomer", func(t *testing.T) {
+		// A booking for a customer on the phone: bad email kept and explained; then booked.
+		nb := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {"09:00"}, "name": {"Walk In"}, "email": {"not-an-email"}}
+		status, _, doc := post(t, c, base+"/bookings", nb)
+		if status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-email"]`) == "" || attr(t, doc, "#name", "value") != "Walk In" {
+			t.Fatalf("bad email: %d %s", status, text(doc, "main"))
+		}
+		nb.Set("email", "walk@example.com")
+		if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusSeeOther || !strings.Contains(text(doc, "main"), "Walk In") {
+			t.Fatalf("book for a customer: %d %s", status, text(doc, "main"))
+		}
+		if status, _, doc = post(t, c, base+"/bookings", nb); status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-time"]`), "not free") {
+			t.Errorf("double booking from the dashboard: %d", status)
+		}
+		// By phone, a name and a phone (or a name alone) are enough; nobody is mailed.
+		for i, who := range []url.Values{{"name": {"Pablo"}, "phone": {"600 111 222"}}, {"name": {"Walk-in Two"}}} {
+			phone := url.Values{"service": {fmt.Sprint(svcID)}, "staff": {""}, "date": {day.String()}, "time": {fmt.Sprintf("%02d:00", 15+i)},
+				"name": who["name"], "phone": who["phone"]}
+			status, _, doc = post(t, c, base+"/bookings", phone)
+			if main := text(doc, "main"); status != http.StatusSeeOther || !strings.Contains(main, who.Get("name")) || !strings.Contains(main, "no confirmation") {
+				t.Errorf("book %v by phone without email: %d %s", who, status, main)
+			}
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if status, _, _ := page(t, c, "GET", base+"/bookings/999999", ""); status != http.StatusNotFound {
+			t.Errorf("unknown booking: %d", status)
+		}
+	})
 }
 
 // Customers: search, history, notes, erasure of one customer's personal data.

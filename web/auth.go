@@ -30,7 +30,7 @@ var loginNotices = map[string]string{
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
 	if _, ok := domain.ViewerFrom(r.Context()); ok {
-		http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
+		http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
 		return
 	}
 	render(w, r, http.StatusOK, loginPage(loginView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Notice: loginNotices[r.URL.Query().Get("msg")]}))
@@ -84,7 +84,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +93,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login?msg=out"), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminLogin+"?msg=out"), http.StatusSeeOther)
 }
 
 // requireUser sends visitors who are not signed in to the login page.
@@ -101,7 +101,7 @@ func (s *Server) requireUser(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := domain.ViewerFrom(r.Context()); !ok {
 			l := leaseOf(r)
-			http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/login"), http.StatusSeeOther)
+			http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminLogin), http.StatusSeeOther)
 			return
 		}
 		next(w, r)

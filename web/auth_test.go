@@ -22,6 +22,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/graph"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
@@ -61,7 +62,7 @@ func siteFull(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Han
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir, cfg.Logger, cfg.Blobs = dir, quiet, blobs
+	cfg.DataDir, cfg.Logger, cfg.EraseElsewhere = dir, quiet, ops.EraseBlobs(blobs)
 	m, err := tenancy.NewManager(reg, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
@@ -17,8 +18,6 @@ import (
 // The public booking flow: service → staff (or anyone) → a week of days → a day's free times →
 // details → the booking's own page. Every step is a plain page with links and forms: no
 // JavaScript needed.
-
-const weekDays = 7
 
 // notices are the messages a redirect can ask a page to show (?msg=code): fixed texts, so a
 // crafted link cannot put words on the business's pages.
@@ -87,18 +86,26 @@ func keepStaff(r *http.Request, q url.Values) url.Values {
 	return q
 }
 
-// days renders a week of a service's availability; base is the flow's path (booking or
-// rescheduling) and slots the path of a day's times.
-func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, slotsPath string, staffChoice bool) {
+// days renders a month calendar of a service's availability beside the chosen day's free
+// times; base is the flow's path (booking or rescheduling), slotsPath that of a day's times
+// on their own page, postURL set when choosing a time posts (rescheduling). The month's day
+// states and times come from one availability call.
+func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, postURL string, staffChoice bool) {
 	l := leaseOf(r)
 	store := s.store(r)
-	from := weekFrom(r, l.Location)
+	site, ok := s.siteOf(w, r)
+	if !ok {
+		return
+	}
 	today := domain.DateOf(time.Now().In(l.Location))
-	if from.Before(today) {
+	first := monthOf(r, today)
+	from := first
+	if first.Before(today) {
 		from = today
 	}
+	last := lastOfMonth(first)
 	staffID := staffParam(r)
-	days, err := store.Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: from, To: from.AddDays(weekDays - 1)})
+	days, err := s.availabilityFor(r, domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffID, From: from, To: last})
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		s.notFound(w, r)
 		return
@@ -107,41 +114,68 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 		s.fail(w, r, err)
 		return
 	}
-	v := daysView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: title, Service: svc.Name, Message: notice(r)}
-	q := func(extra map[string]string) url.Values {
-		vals := url.Values{}
-		if staffID != 0 {
-			vals.Set("staff", strconv.FormatInt(staffID, 10))
-		}
-		for k, x := range extra {
-			vals.Set(k, x)
-		}
-		return vals
+	// The chosen day: ?date= in this month, else its first day with free times.
+	var chosen domain.Date
+	if d, err := domain.ParseDate(r.URL.Query().Get("date")); err == nil && !d.Before(from) && !last.Before(d) {
+		chosen = d
 	}
+	var chosenDay *domain.Day
+	for i := range days {
+		if days[i].Date == chosen || (chosen == (domain.Date{}) && days[i].Status == domain.DayOpen) {
+			chosenDay, chosen = &days[i], days[i].Date
+			break
+		}
+	}
+	v := daysView{Site: site.withZonePicker(r), Title: title, Service: svc.Name, Message: notice(r),
+		Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), PostURL: postURL,
+		Month: buildMonth(first, today, chosen, days, l.Location, func(d domain.Date) string { return monthLink(r, base, first, d) + "#times" })}
 	if staffChoice && len(svc.StaffIDs) > 1 {
 		staff, err := store.StaffByIDs(r.Context(), svc.StaffIDs)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		v.Staff = append(v.Staff, staffOption{Name: "Anyone", URL: withQuery(base, url.Values{"from": {from.String()}}), Selected: staffID == 0})
+		month := url.Values{"month": {fmt.Sprintf("%04d-%02d", first.Year, first.Month)}}
+		v.Staff = append(v.Staff, staffOption{Name: "Anyone", URL: withQuery(base, month), Selected: staffID == 0})
 		for _, id := range svc.StaffIDs {
 			if st, ok := staff[id]; ok && st.Active {
-				v.Staff = append(v.Staff, staffOption{Name: st.Name, Selected: staffID == id,
-					URL: withQuery(base, url.Values{"from": {from.String()}, "staff": {strconv.FormatInt(id, 10)}})})
+				q := url.Values{"month": month["month"], "staff": {strconv.FormatInt(id, 10)}}
+				v.Staff = append(v.Staff, staffOption{Name: st.Name, Selected: staffID == id, URL: withQuery(base, q)})
 			}
 		}
 	}
-	for _, d := range days {
-		t := d.Date.At(12*60, l.Location)
-		v.Days = append(v.Days, dayView{Date: d.Date.String(), Label: t.Format("Mon 2 Jan"), Status: string(d.Status),
-			URL: withQuery(slotsPath, q(map[string]string{"date": d.Date.String()}))})
+	if chosenDay != nil {
+		v.Day = chosenDay.Date.At(12*60, l.Location).Format("Monday 2 January")
+		visitor := visitorZoneOf(r, l)
+		for _, sl := range chosenDay.Slots {
+			sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffID}
+			sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
+			// The staff member the customer chose, or none for "anyone": the booking then takes
+			// whoever is free at that time when it is made, not only the one listed now.
+			if postURL == "" {
+				sv.URL = withQuery(base+"/details", keepStaff(r, url.Values{"start": {sv.Start}}))
+			}
+			v.Slots = append(v.Slots, sv)
+		}
 	}
-	if today.Before(from) {
-		v.PrevURL = withQuery(base, q(map[string]string{"from": from.AddDays(-weekDays).String()}))
+	if today.Before(first) {
+		prev := domain.Date{Year: first.Year, Month: first.Month - 1, Day: 1}
+		if first.Month == time.January {
+			prev = domain.Date{Year: first.Year - 1, Month: time.December, Day: 1}
+		}
+		v.Month.PrevURL = monthLink(r, base, prev, domain.Date{})
 	}
-	v.NextURL = withQuery(base, q(map[string]string{"from": from.AddDays(weekDays).String()}))
+	v.Month.NextURL = monthLink(r, base, last.AddDays(1), domain.Date{})
 	render(w, r, http.StatusOK, daysPage(v))
+}
+
+// availabilityFor is the availability a page offers: the booking flow's or, under a booking's
+// manage token, its reschedule's, where the booking's own time does not block its move.
+func (s *Server) availabilityFor(r *http.Request, q domain.AvailabilityQuery) ([]domain.Day, error) {
+	if token := r.PathValue("token"); token != "" {
+		return s.store(r).RescheduleAvailability(r.Context(), domain.ManageToken(token), q)
+	}
+	return s.store(r).Availability(r.Context(), q)
 }
 
 // daySlots returns the free times of ?date= for svc, or answers the request itself (400 for a
@@ -152,7 +186,7 @@ func (s *Server) daySlots(w http.ResponseWriter, r *http.Request, svc domain.Ser
 		s.errorPage(w, r, http.StatusBadRequest, err)
 		return day, nil, false
 	}
-	days, err := s.store(r).Availability(r.Context(), domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
+	days, err := s.availabilityFor(r, domain.AvailabilityQuery{ServiceID: svc.ID, StaffID: staffParam(r), From: day, To: day})
 	if err == nil {
 		return day, days[0].Slots, true
 	}
@@ -170,7 +204,7 @@ func (s *Server) bookDays(w http.ResponseWriter, r *http.Request) {
 	}
 	l := leaseOf(r)
 	base := bookingBase(l.Tenant.Slug, svc.ID)
-	s.days(w, r, svc, "Choose a day", base, base+"/slots", true)
+	s.days(w, r, svc, "Choose a day and time", base, "", true)
 }
 
 func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
@@ -183,15 +217,22 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	site, ok := s.siteOf(w, r)
+	if !ok {
+		return
+	}
 	base := bookingBase(l.Tenant.Slug, svc.ID)
-	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a time", Service: svc.Name,
+	v := slotsView{Site: site.withZonePicker(r), Title: "Choose a time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), Message: notice(r),
-		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
+	visitor := visitorZoneOf(r, l)
 	for _, sl := range slots {
 		// The staff member the customer chose, or none for "anyone": the booking then takes
 		// whoever is free at that time when it is made, not only the one listed now.
 		q := keepStaff(r, url.Values{"start": {sl.Start.Format(time.RFC3339)}})
-		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), URL: withQuery(base+"/details", q)})
+		sv := slotView{URL: withQuery(base+"/details", q)}
+		sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
+		v.Slots = append(v.Slots, sv)
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
 }
@@ -221,15 +262,75 @@ func (s *Server) bookDetails(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID)+"/slots", q), http.StatusSeeOther)
 		return
 	}
-	cutoff, ok := s.cutoffNote(w, r, start)
+	v, ok := s.detailsOf(w, r, svc, start, r.URL.Query().Get("staff"))
 	if !ok {
 		return
 	}
-	render(w, r, http.StatusOK, detailsPage(detailsView{
-		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
-		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: start.Format(time.RFC3339), Staff: r.URL.Query().Get("staff"),
-		Key: rand.Text(), Cutoff: cutoff,
-	}))
+	v.Start, v.Key = start.Format(time.RFC3339), rand.Text()
+	render(w, r, http.StatusOK, detailsPage(v))
+}
+
+// detailsOf is the details form of booking svc at start with staff (an id, "" for anyone),
+// with everything the customer should know before booking; it answers the request itself (and
+// returns false) when that cannot be read.
+func (s *Server) detailsOf(w http.ResponseWriter, r *http.Request, svc domain.Service, start time.Time, staff string) (detailsView, bool) {
+	l := leaseOf(r)
+	site, ok := s.siteOf(w, r)
+	if !ok {
+		return detailsView{}, false
+	}
+	if r.Method == http.MethodGet { // the picker reloads this page; a posted form's stays
+		site = site.withZonePicker(r)
+	}
+	v := detailsView{Site: site, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
+		Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price),
+		Action: bookingBase(l.Tenant.Slug, svc.ID), Staff: staff, Errors: map[string]string{}}
+	if loc := visitorZoneOf(r, l); loc != nil {
+		v.LocalWhen = describeWhen(start, svc.Duration, loc)
+	}
+	if id, err := strconv.ParseInt(staff, 10, 64); err == nil && id != 0 {
+		members, err := s.store(r).StaffByIDs(r.Context(), []int64{id})
+		if err != nil {
+			s.fail(w, r, err)
+			return v, false
+		}
+		v.StaffName = members[id].Name
+	}
+	if v.Cutoff, ok = s.cutoffNote(w, r, start); !ok {
+		return v, false
+	}
+	return v, true
+}
+
+// detailsProblems checks the customer's details as the domain will, all at once: a problem
+// code (missing, invalid, long) by field, and the first field with one.
+func detailsProblems(v detailsView) (map[string]string, string) {
+	errs := map[string]string{}
+	name, email := strings.TrimSpace(v.Name), strings.TrimSpace(v.Email)
+	switch {
+	case name == "":
+		errs["name"] = "missing"
+	case utf8.RuneCountInString(name) > domain.MaxNameLen:
+		errs["name"] = "long"
+	}
+	switch {
+	case email == "":
+		errs["email"] = "missing"
+	case (&domain.Customer{Name: "x", Email: email}).Validate() != nil:
+		errs["email"] = "invalid"
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(v.Phone)) > domain.MaxPhoneLen {
+		errs["phone"] = "long"
+	}
+	if utf8.RuneCountInString(v.Note) > domain.MaxNotesLen {
+		errs["notes"] = "long"
+	}
+	for _, f := range []string{"name", "email", "phone", "notes"} {
+		if errs[f] != "" {
+			return errs, f
+		}
+	}
+	return errs, ""
 }
 
 // cutoffNote tells a customer about to book start until when they can change or cancel it
@@ -272,20 +373,25 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	staffID, _ := strconv.ParseInt(r.PostFormValue("staff"), 10, 64)
-	v := detailsView{
-		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, When: describeWhen(start, svc.Duration, l.Location),
-		Action: bookingBase(l.Tenant.Slug, svc.ID), Start: r.PostFormValue("start"), Staff: r.PostFormValue("staff"),
-		Key: r.PostFormValue("key"), Name: r.PostFormValue("name"), Email: r.PostFormValue("email"),
-		Phone: r.PostFormValue("phone"), Note: r.PostFormValue("notes"), Errors: map[string]string{},
-		TZ: r.PostFormValue("tz"),
+	v, ok := s.detailsOf(w, r, svc, start, r.PostFormValue("staff"))
+	if !ok {
+		return
 	}
+	v.Start, v.Key, v.TZ = r.PostFormValue("start"), r.PostFormValue("key"), r.PostFormValue("tz")
+	v.Name, v.Email, v.Phone, v.Note = r.PostFormValue("name"), r.PostFormValue("email"), r.PostFormValue("phone"), r.PostFormValue("notes")
 	req := domain.BookingRequest{
 		ServiceID: svc.ID, StaffID: staffID, Start: start, Notes: v.Note, IdempotencyKey: v.Key, Actor: domain.ActorCustomer,
 		Customer: domain.Customer{Name: v.Name, Email: v.Email, Phone: v.Phone},
 	}
 	booked := func(token domain.ManageToken) {
 		q := url.Values{"new": {"1"}}
-		if loc := visitorZone(v.TZ); loc != nil && loc.String() != l.Location.String() {
+		// The zone the visitor chose (or app.js found) for these pages, else the browser's
+		// as the form reports it.
+		loc := visitorLocation(nil, r)
+		if loc == nil {
+			loc = visitorZone(v.TZ)
+		}
+		if loc != nil && loc.String() != l.Location.String() {
 			q.Set("tz", loc.String())
 		}
 		http.Redirect(w, r, withQuery(paths.Site(l.Tenant.Slug, paths.Manage(string(token))), q), http.StatusSeeOther)
@@ -301,11 +407,14 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := s.userCaused(w, r, err); !ok {
 			return
 		}
-		if v.Cutoff, ok = s.cutoffNote(w, r, start); !ok {
-			return
-		}
 		v.Message = "Too many bookings from your address. Please try again in " + tooMany(w, s.bookingLimit, key) + "."
 		render(w, r, http.StatusTooManyRequests, detailsPage(v))
+		return
+	}
+	// Every problem with the details at once, each beside its field (the domain stops at the
+	// first).
+	if v.Errors, v.FirstError = detailsProblems(v); v.FirstError != "" {
+		render(w, r, http.StatusUnprocessableEntity, detailsPage(v))
 		return
 	}
 	_, token, err := s.store(r).CreateBooking(r.Context(), req)
@@ -324,19 +433,17 @@ func (s *Server) bookCreate(w http.ResponseWriter, r *http.Request) {
 		// The service or staff member changed while the customer filled in the form.
 		http.Redirect(w, r, withQuery(bookingBase(l.Tenant.Slug, svc.ID), url.Values{"msg": {"unavailable"}}), http.StatusSeeOther)
 	case errors.As(err, &derr) && derr.Code == domain.EINVALID:
-		if v.Cutoff, ok = s.cutoffNote(w, r, start); !ok {
-			return
-		}
-		v.Errors[derr.Field] = derr.Message
 		switch derr.Field {
 		case "customer.name", "customer.email", "customer.phone", "notes":
+			field := strings.TrimPrefix(derr.Field, "customer.")
+			v.Errors[field], v.FirstError = "invalid", field
 		case "idempotencyKey":
 			// The form already booked another time or other details (the back button after a
 			// booking): a new key lets it book this one, once it is sent again.
 			v.Key = rand.Text()
 			v.Message = "This form was already used for another booking. Check the details and press Book again."
 		default:
-			v.Message = derr.Error()
+			v.Message = sentence(derr.Message)
 		}
 		render(w, r, http.StatusUnprocessableEntity, detailsPage(v))
 	default:
@@ -414,6 +521,10 @@ func (s *Server) manageBooking(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Booking, status int, message string) {
 	l := leaseOf(r)
 	store := s.store(r)
+	site, ok := s.siteOf(w, r)
+	if !ok {
+		return
+	}
 	svc, err := store.Service(r.Context(), b.ServiceID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -430,15 +541,16 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 		return
 	}
 	v := manageView{
-		Business: l.Tenant.Name, Slug: l.Tenant.Slug, Service: svc.Name, Staff: staff[b.StaffID].Name,
+		Site: site.withZonePicker(r), Service: svc.Name, Staff: staff[b.StaffID].Name,
 		When: describeWhen(b.Start, b.End.Sub(b.Start), l.Location), Status: b.Status.Label(),
-		Pending: b.Status == domain.StatusPending,
-		Token:   r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
+		Pending: b.Status == domain.StatusPending, Open: b.Status.Open() && b.End.After(time.Now()),
+		Price: formatMoney(svc.Price), Email: b.Contact.Email,
+		Token: r.PathValue("token"), New: r.URL.Query().Get("new") == "1", Message: message,
 	}
-	if loc := visitorZone(r.URL.Query().Get("tz")); loc != nil && loc.String() != l.Location.String() {
-		start, end := b.Start.In(loc), b.End.In(loc)
-		v.LocalWhen = fmt.Sprintf("%s, %s–%s (%s time)", start.Format("Monday 2 January"), start.Format("15:04"), end.Format("15:04"), loc)
+	if loc := visitorZoneOf(r, l); loc != nil {
+		v.LocalWhen = describeWhen(b.Start, b.End.Sub(b.Start), loc)
 	}
+	v.GoogleURL, v.OutlookURL = calendarLinks(r, b, svc.Name, l.Tenant.Name, st.Address)
 	// The domain's rule decides what the page offers: the same one that refuses a change.
 	switch err := store.CheckChangeOnline(r.Context(), b); domain.ErrorCode(err) {
 	case domain.ECONFLICT: // cancelled or over: nothing to offer
@@ -457,7 +569,51 @@ func (s *Server) showManaged(w http.ResponseWriter, r *http.Request, b domain.Bo
 			v.Cutoff = "You can change or cancel online until " + b.Start.Add(-st.CancelCutoff).In(l.Location).Format("Monday 2 January 15:04") + "."
 		}
 	}
+	if strings.HasSuffix(r.URL.Path, "/cancel") {
+		if v.CanChange {
+			render(w, r, status, cancelPage(v))
+			return
+		}
+		if v.Message == "" { // nothing to cancel any more: the booking's page says why
+			v.Message = notices["closed"]
+			if v.Cutoff != "" {
+				v.Message = notices["toolate"]
+			}
+		}
+	}
 	render(w, r, status, managePage(v))
+}
+
+// cancelForm asks the customer to confirm the cancellation (a page of its own, so no
+// JavaScript is needed to ask).
+func (s *Server) cancelForm(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.managedBooking(w, r)
+	if !ok {
+		return
+	}
+	s.showManaged(w, r, b, http.StatusOK, "")
+}
+
+// calendarLinks are the links that add b to Google Calendar and to Outlook on the web.
+func calendarLinks(r *http.Request, b domain.Booking, service, business, address string) (google, outlook string) {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	manage := scheme + "://" + r.Host + paths.Site(leaseOf(r).Tenant.Slug, paths.Manage(r.PathValue("token")))
+	title := service + " · " + business
+	details := "Change or cancel: " + manage
+	const compact = "20060102T150405Z"
+	g := url.Values{"action": {"TEMPLATE"}, "text": {title}, "details": {details},
+		"dates": {b.Start.UTC().Format(compact) + "/" + b.End.UTC().Format(compact)}}
+	o := url.Values{"path": {"/calendar/action/compose"}, "rru": {"addevent"}, "subject": {title}, "body": {details},
+		"startdt": {b.Start.UTC().Format(time.RFC3339)}, "enddt": {b.End.UTC().Format(time.RFC3339)}}
+	if address != "" {
+		g.Set("location", address)
+		o.Set("location", address)
+	}
+	return "https://calendar.google.com/calendar/render?" + g.Encode(),
+		"https://outlook.live.com/calendar/0/deeplink/compose?" + o.Encode()
 }
 
 func (s *Server) cancelBooking(w http.ResponseWriter, r *http.Request) {
@@ -529,7 +685,7 @@ func (s *Server) rescheduleDays(w http.ResponseWriter, r *http.Request) {
 	}
 	l := leaseOf(r)
 	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
-	s.days(w, r, svc, "Choose a new day", base, base+"/slots", true)
+	s.days(w, r, svc, "Choose a new day and time", base, base, true)
 }
 
 func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
@@ -542,13 +698,20 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	site, ok := s.siteOf(w, r)
+	if !ok {
+		return
+	}
 	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
-	v := slotsView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Title: "Choose a new time", Service: svc.Name,
+	v := slotsView{Site: site.withZonePicker(r), Title: "Choose a new time", Service: svc.Name,
 		Day: day.At(12*60, l.Location).Format("Monday 2 January"), PostURL: base, Message: notice(r),
-		BackURL: withQuery(base, keepStaff(r, url.Values{"from": {day.String()}}))}
+		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
+	visitor := visitorZoneOf(r, l)
 	for _, sl := range slots {
 		// As when booking: 0 for "anyone", so the move takes whoever is free when it is made.
-		v.Slots = append(v.Slots, slotView{Label: sl.Start.In(l.Location).Format("15:04"), Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)})
+		sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)}
+		sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
+		v.Slots = append(v.Slots, sv)
 	}
 	render(w, r, http.StatusOK, slotsPage(v))
 }
@@ -614,14 +777,6 @@ func visitorZone(name string) *time.Location {
 	return loc
 }
 
-// dayView is one day of the week view.
-type dayView struct {
-	Date   string // YYYY-MM-DD
-	Label  string // Tue 2 Jun
-	Status string // OPEN, FULL, CLOSED
-	URL    string // the day's slots (OPEN days)
-}
-
 // staffOption is one choice of who delivers the service.
 type staffOption struct {
 	Name     string
@@ -629,19 +784,24 @@ type staffOption struct {
 	Selected bool
 }
 
-// daysView lists a week of days for a service (booking or rescheduling).
+// daysView is a service's month calendar beside a day's free times (booking or rescheduling).
 type daysView struct {
-	Business, Slug, Title string
-	Service               string
-	Staff                 []staffOption
-	Days                  []dayView
-	PrevURL, NextURL      string
-	Message               string
+	Site            siteView
+	Title           string
+	Service         string
+	Duration, Price string
+	Staff           []staffOption
+	Month           monthView
+	Day             string // the chosen day, "" for none
+	Slots           []slotView
+	PostURL         string // set when choosing a time posts (rescheduling)
+	Message         string
 }
 
 // slotView is one free start time.
 type slotView struct {
-	Label string // 10:15
+	Label string // 10:15, in the visitor's zone
+	Alt   string // the same in the business's zone, when the visitor's differs
 	URL   string // booking: the details form
 	Start string // rescheduling: posted
 	Staff int64
@@ -649,24 +809,30 @@ type slotView struct {
 
 // slotsView lists a day's free times.
 type slotsView struct {
-	Business, Slug, Title string
-	Service, Day          string
-	Slots                 []slotView
-	PostURL               string // set when choosing a slot posts (rescheduling)
-	BackURL               string
-	Message               string
+	Site         siteView
+	Title        string
+	Service, Day string
+	Slots        []slotView
+	PostURL      string // set when choosing a slot posts (rescheduling)
+	BackURL      string
+	Message      string
 }
 
 // detailsView is the customer's details form.
 type detailsView struct {
-	Business, Slug           string
-	Service, When            string
+	Site                     siteView
+	Service, When, LocalWhen string
+	StaffName                string // "" for whoever is free
+	Duration, Price          string
 	Action                   string
 	Start, Staff, Key        string
 	Name, Email, Phone, Note string
 	TZ                       string // the browser's time zone, filled in by app.js
-	Errors                   map[string]string
-	Message                  string
+	// Errors holds a problem code (missing, invalid, long) by field (name, email, phone,
+	// notes); the template words them. FirstError is the field that takes the focus.
+	Errors     map[string]string
+	FirstError string
+	Message    string
 	// When the chosen time was lost (taken meanwhile, or passed): that day's other free times
 	// with the same staff member (anyone's, for "anyone") to choose from, the details kept; or, with none left, where to
 	// choose another day.
@@ -677,14 +843,18 @@ type detailsView struct {
 
 // manageView is the customer's page for one booking.
 type manageView struct {
-	Business, Slug       string
+	Site                 siteView
 	Service, Staff, When string
+	Price, Email         string
 	Status               string
 	Pending              bool // awaiting the business's confirmation
+	Open                 bool // still to come: worth adding to a calendar
 	Token                string
 	New                  bool
 	Message              string
 	CanChange            bool
 	Cutoff               string // when changes end online, or that they have
 	LocalWhen            string // the time in the customer's own zone, when it differs
+	GoogleURL            string
+	OutlookURL           string
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 
 // browserTab starts headless Chromium at phone size. Without Chromium the end-to-end tests
 // skip, except in CI (CI=true), where a missing browser fails the run.
+// browserStartWait bounds Chromium's start.
+const browserStartWait = 90 * time.Second
+
 func browserTab(t *testing.T) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
@@ -28,20 +32,39 @@ func browserTab(t *testing.T) context.Context {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatal(err)
+	// Start the browser with a bound: on a loaded machine Chromium's start has hung, and a test
+	// that waits for it forever only ends at go test's timeout, with nothing said.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(browserStartWait):
+		cancel()
+		t.Fatalf("Chromium did not start within %s", browserStartWait)
 	}
 	return ctx
 }
 
-// shot saves a full-page screenshot of the tab under the e2e output directory.
+// screenshotDir is where the end-to-end tests save a screenshot of each page they visit:
+// web/testdata/screenshots (gitignored), or $RESERVA_SCREENSHOTS.
+func screenshotDir() string {
+	if dir := os.Getenv("RESERVA_SCREENSHOTS"); dir != "" {
+		return dir
+	}
+	return filepath.Join("testdata", "screenshots")
+}
+
+// shot saves a full-page screenshot of the tab in screenshotDir.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG; lower gives JPEG
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(os.TempDir(), "reserva-e2e")
+	dir := screenshotDir()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +172,7 @@ func TestEndToEndBooking(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
 	)
 	shot(t, tab, "days")
-	third := `[data-testid="day"][data-status="OPEN"]:nth-of-type(3)`
-	day := value(t, tab, "the day's date", chromedp.AttributeValue(chromedp.CSS(third), "data-date")).Value
-	do(t, tab, "choose a time",
-		chromedp.Click(chromedp.CSS(third+" a")),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
-	)
+	day := chooseOpenDay(t, tab, 3)
 	shot(t, tab, "times")
 	do(t, tab, "fill in the details and book",
 		chromedp.Click(chromedp.CSS(`[data-testid="slot"] a`)),
@@ -181,17 +199,16 @@ func TestEndToEndBooking(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid="reschedule"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="days-page"]`)),
 	)
-	fourth := `[data-testid="day"][data-status="OPEN"]:nth-of-type(4)`
-	day = value(t, tab, "the new day's date", chromedp.AttributeValue(chromedp.CSS(fourth), "data-date")).Value
+	day = chooseOpenDay(t, tab, 4)
 	do(t, tab, "choose the new time",
-		chromedp.Click(chromedp.CSS(fourth+" a")),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slots-page"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="slot"]:nth-of-type(2) button`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="manage-page"] [data-testid="message"]`)),
 	)
 	waitText(t, tab, `[data-testid="message"]`, "Your booking has moved.")
 	waitText(t, tab, `[data-testid="booking-when"]`, "09:15–10:15")
 	do(t, tab, "cancel",
+		chromedp.Click(chromedp.CSS(`[data-testid="cancel-start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="cancel-page"]`)),
 		chromedp.SendKeys(chromedp.CSS("#reason"), "Sorry, ill"),
 		chromedp.Click(chromedp.CSS(`[data-testid="cancel"]`)),
 	)
@@ -205,5 +222,33 @@ func TestEndToEndBooking(t *testing.T) {
 	)
 	waitText(t, tab, `[data-testid="booking"][data-status="cancelled"]`, "Eva")
 	shot(t, tab, "desktop-calendar-cancelled")
-	t.Logf("screenshots in %s", filepath.Join(os.TempDir(), "reserva-e2e"))
+	t.Logf("screenshots in %s", screenshotDir())
+}
+
+// chooseOpenDay clicks the nth day with free times in the month calendar (next month's when
+// this one has fewer), waits for its times beside the calendar and returns its date.
+func chooseOpenDay(t *testing.T, tab context.Context, n int) string {
+	t.Helper()
+	pick := `(() => { const a = document.querySelectorAll('[data-testid="day"][data-status="OPEN"]'); return a.length >= ` +
+		strconv.Itoa(n) + ` ? a[` + strconv.Itoa(n-1) + `].dataset.date : ""; })()`
+	day := value(t, tab, "the open days", chromedp.Evaluate[string](pick))
+	if day == "" {
+		month := value(t, tab, "this month", chromedp.Text(chromedp.CSS(`[data-testid="month-title"]`)))
+		do(t, tab, "go to next month", chromedp.Click(chromedp.CSS(`[data-testid="next-month"]`)))
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if value(t, tab, "the month", chromedp.Text(chromedp.CSS(`[data-testid="month-title"]`))) != month {
+				break
+			}
+		}
+		day = value(t, tab, "next month's open days", chromedp.Evaluate[string](pick))
+	}
+	if day == "" {
+		t.Fatalf("fewer than %d days with free times", n)
+	}
+	do(t, tab, "choose "+day,
+		chromedp.Click(chromedp.CSS(`[data-testid="day"][data-date="`+day+`"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="day"].selected[data-date="`+day+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="slot"]`)),
+	)
+	return day
 }

@@ -102,4 +102,6 @@ type errorView struct {
 	Status  int
 	Title   string
 	Message string
+	// Under a business: its name and home page, to go back to.
+	Business, HomeURL string
 }

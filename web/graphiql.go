@@ -66,7 +66,7 @@ const graphiqlCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; styl
 // graphiql serves the GraphQL explorer to signed-in users.
 func (s *Server) graphiql(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	base := paths.Admin(l.Tenant.Slug, "/graphql/assets/")
+	base := paths.Admin(l.Tenant.Slug, paths.AdminGraphiQLAsset(""))
 	url := func(name string) string { return base + name + "?v=" + graphiqlAssets[name].version }
 	sri := func(name string) string { return graphiqlAssets[name].integrity }
 	w.Header().Set("Content-Security-Policy", graphiqlCSP)

@@ -125,18 +125,38 @@ func limitBody(next http.Handler) http.Handler {
 // stopped sending (it went away, or was too slow for the server's read timeout) ends the
 // request here with 408: the client's doing, not a fault of the platform to log at ERROR and
 // answer 503 (its context is cancelled by then, and the business's look-up failed with it).
-func bufferBody(next http.Handler) http.Handler {
+// The bodies being buffered share budget (see BodyBudget): a request that finds no room in it
+// within the budget's wait gets 503 with Retry-After, before any of its body is read.
+func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
+		// (limitBody has wrapped even an absent body: its length says there is none.)
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
+		held := budget.claim(r)
+		if err := budget.acquire(r.Context(), held); err != nil {
+			if r.Context().Err() != nil {
+				return // the client went away while it waited: nobody to answer
+			}
+			w.Header().Set("Connection", "close") // its body stays unread
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, errBodyBudget.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		defer func() { budget.sem.Release(held) }()
+		body, err := readBody(r.Body, held)
 		var tooBig *http.MaxBytesError
 		if err != nil && !errors.As(err, &tooBig) {
 			w.Header().Set("Connection", "close")
 			http.Error(w, "The request's body did not arrive in time: please send it again.", http.StatusRequestTimeout)
 			return
+		}
+		if n := int64(len(body)); n < held {
+			// A shorter body than declared (or than the limit, when none was): the rest of
+			// the budget is for others at once.
+			budget.sem.Release(held - n)
+			held = n
 		}
 		r.Body = &bufferedBody{Reader: bytes.NewReader(body), err: err}
 		next.ServeHTTP(w, r)

@@ -53,7 +53,7 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 	}
 	// Post-redirect-get: reloading the answer must not mail another link.
 	s.sessions(r).Put(r.Context(), forgotSentKey, v.Form.Get("email"))
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, "/forgot"), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminForgot), http.StatusSeeOther)
 }
 
 type resetView struct {
@@ -125,5 +125,5 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		msg = "Your password is changed, and every other session is signed out. Your API tokens still work."
 	}
 	sm.Put(r.Context(), "flash", msg)
-	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, ""), http.StatusSeeOther)
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
 }

@@ -41,6 +41,8 @@ type Server struct {
 	Blobs blob.Store
 	// FairShare bounds how many requests of one business run at once (zero: the defaults).
 	FairShare FairShare
+	// BodyBudget bounds the bytes of request bodies buffered at once (zero: the defaults).
+	BodyBudget BodyBudget
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
 	// client; without them every request's client is its direct peer.
 	TrustedProxies ratelimit.Proxies
@@ -54,9 +56,41 @@ type Server struct {
 
 // Handler returns the whole HTTP handler: middleware around every route.
 func (s *Server) Handler() http.Handler {
+	mux, _ := s.routes()
+	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
+	s.loginLimit = ratelimit.New(6*time.Second, 10)
+	s.accountLimit = newAccountThrottle(time.Now)
+	s.signupLimit = ratelimit.New(10*time.Minute, 5)
+	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
+
+	var h http.Handler = mux
+	h = s.withSessions(h)
+	h = s.syncWrites(h) // --replica-ack sync: a write is answered once the replica holds it
+	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
+	h = withAssets(h) // no tenant behind them: served before a slug is looked up
+	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
+	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = s.requireUTF8(h)
+	h = bufferBody(newBodyBudget(s.BodyBudget), h) // the whole body is in before the request takes its business's turn
+	h = limitBody(h)
+	h = securityHeaders(h)
+	h = s.recoverPanics(h)
+	h = s.logRequests(h)
+	h = s.withClient(h)
+	h = requestID(h)
+	return h
+}
+
+// routes registers every route, each with its pattern as the metrics label, and returns them
+// with their patterns.
+func (s *Server) routes() (*http.ServeMux, []string) {
 	mux := http.NewServeMux()
-	// Every route is registered with its pattern as the metrics label.
-	route := func(pattern string, h http.Handler) { mux.Handle(pattern, named(pattern, h)) }
+	var patterns []string
+	route := func(pattern string, h http.Handler) {
+		patterns = append(patterns, pattern)
+		mux.Handle(pattern, named(pattern, h))
+	}
 	fn := func(pattern string, h http.HandlerFunc) { route(pattern, h) }
 	fn("GET /{$}", s.platformHome)
 	fn("GET /healthz", s.healthz)
@@ -78,15 +112,16 @@ func (s *Server) Handler() http.Handler {
 	fn(paths.Pattern("POST", paths.Book("{service}")), s.bookCreate)
 	fn(paths.Pattern("GET", paths.Manage("{token}")), s.manageBooking)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "booking.ics")), s.bookingICS)
+	fn(paths.Pattern("GET", paths.ManageAction("{token}", "cancel")), s.cancelForm)
 	fn(paths.Pattern("POST", paths.ManageAction("{token}", "cancel")), s.cancelBooking)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule")), s.rescheduleDays)
 	fn(paths.Pattern("GET", paths.ManageAction("{token}", "reschedule/slots")), s.rescheduleSlots)
 	fn(paths.Pattern("POST", paths.ManageAction("{token}", "reschedule")), s.reschedule)
-	fn("GET /{slug}/admin/login", s.loginForm)
-	fn("POST /{slug}/admin/login", s.login)
-	fn("POST /{slug}/admin/logout", s.logout)
-	fn("GET /{slug}/admin/forgot", s.forgotForm)
-	fn("POST /{slug}/admin/forgot", s.forgot)
+	fn(paths.AdminPattern("GET", paths.AdminLogin), s.loginForm)
+	fn(paths.AdminPattern("POST", paths.AdminLogin), s.login)
+	fn(paths.AdminPattern("POST", paths.AdminLogout), s.logout)
+	fn(paths.AdminPattern("GET", paths.AdminForgot), s.forgotForm)
+	fn(paths.AdminPattern("POST", paths.AdminForgot), s.forgot)
 	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
 	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
 	fn(paths.Pattern("GET", paths.Logo), s.logo)
@@ -94,76 +129,54 @@ func (s *Server) Handler() http.Handler {
 	// The dashboard: any signed-in user (user), owners only (owner).
 	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }
 	owner := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireOwner(h)) }
-	user("GET /{slug}/admin", s.adminHome)
-	user("GET /{slug}/admin/{$}", s.adminHome)
-	user("GET /{slug}/admin/graphql", s.graphiql)
-	user("GET /{slug}/admin/graphql/assets/{name}", s.graphiqlFile)
-	user("GET /{slug}/admin/calendar", s.adminCalendar)
-	user("GET /{slug}/admin/bookings/new", s.newBookingForm)
-	user("POST /{slug}/admin/bookings", s.createBookingFor)
-	user("GET /{slug}/admin/bookings/{id}", s.adminBooking)
-	user("POST /{slug}/admin/bookings/{id}/move", s.moveBooking)
-	user("POST /{slug}/admin/bookings/{id}/{action}", s.bookingAction)
-	user("GET /{slug}/admin/customers", s.adminCustomers)
-	user("GET /{slug}/admin/customers/{id}", s.adminCustomer)
-	user("POST /{slug}/admin/customers/{id}/notes", s.customerNotes)
-	owner("POST /{slug}/admin/customers/{id}/anonymise", s.anonymiseCustomer)
-	user("GET /{slug}/admin/account", s.adminAccount)
-	user("POST /{slug}/admin/signout-everywhere", s.signOutEverywhere)
-	user(paths.AdminPattern("POST", paths.AccountName), s.renameSelf)
-	user(paths.AdminPattern("POST", paths.AccountPassword), s.changePassword)
-	owner("GET /{slug}/admin/services", s.adminServices)
-	owner("POST /{slug}/admin/services", s.createService)
-	owner("GET /{slug}/admin/services/{id}", s.adminService)
-	owner("POST /{slug}/admin/services/{id}", s.updateService)
-	owner("GET /{slug}/admin/staff", s.adminStaffList)
-	owner("POST /{slug}/admin/staff", s.createStaff)
-	owner("GET /{slug}/admin/staff/{id}", s.adminStaff)
-	owner("POST /{slug}/admin/staff/{id}", s.updateStaff)
-	owner("POST /{slug}/admin/staff/{id}/overrides", s.addOverride)
-	owner("POST /{slug}/admin/staff/{id}/overrides/{date}/delete", s.deleteOverride)
-	owner("POST /{slug}/admin/staff/{id}/timeoff", s.addTimeOff)
-	owner("POST /{slug}/admin/staff/{id}/timeoff/{tid}/delete", s.deleteTimeOff)
-	owner("GET /{slug}/admin/resources", s.adminResources)
-	owner("POST /{slug}/admin/resources", s.createResource)
-	owner("GET /{slug}/admin/settings", s.adminSettings)
-	owner("POST /{slug}/admin/settings", s.updateSettings)
-	owner("POST /{slug}/admin/settings/branding", s.updateBranding)
-	owner("POST /{slug}/admin/settings/timezone", s.updateTimezone)
-	owner("GET /{slug}/admin/users", s.adminUsers)
-	owner("POST /{slug}/admin/users", s.createUser)
-	owner("POST /{slug}/admin/users/{id}/role", s.setUserRole)
-	owner("POST /{slug}/admin/users/{id}/remove", s.removeUser)
-	owner("GET /{slug}/admin/tokens", s.adminTokens)
-	owner("POST /{slug}/admin/tokens", s.createToken)
-	owner("POST /{slug}/admin/tokens/{id}/revoke", s.revokeToken)
-	owner("GET /{slug}/admin/export.zip", s.exportZip)
-	owner("POST /{slug}/admin/delete", s.deleteBusiness)
+	user(paths.AdminPattern("GET", paths.AdminHome), s.adminHome)
+	user(paths.AdminPattern("GET", "/{$}"), s.adminHome)
+	user(paths.AdminPattern("GET", paths.AdminGraphiQL), s.graphiql)
+	user(paths.AdminPattern("GET", paths.AdminGraphiQLAsset("{name}")), s.graphiqlFile)
+	user(paths.AdminPattern("GET", paths.AdminCalendar), s.adminCalendar)
+	user(paths.AdminPattern("GET", paths.AdminNewBooking), s.newBookingForm)
+	user(paths.AdminPattern("POST", paths.AdminBookings), s.createBookingFor)
+	user(paths.AdminPattern("GET", paths.AdminBooking("{id}")), s.adminBooking)
+	user(paths.AdminPattern("POST", paths.AdminBookingAction("{id}", "move")), s.moveBooking)
+	user(paths.AdminPattern("POST", paths.AdminBookingAction("{id}", "{action}")), s.bookingAction)
+	user(paths.AdminPattern("GET", paths.AdminCustomers), s.adminCustomers)
+	user(paths.AdminPattern("GET", paths.AdminCustomer("{id}")), s.adminCustomer)
+	user(paths.AdminPattern("POST", paths.AdminCustomerNotes("{id}")), s.customerNotes)
+	owner(paths.AdminPattern("POST", paths.AdminCustomerAnonymise("{id}")), s.anonymiseCustomer)
+	user(paths.AdminPattern("GET", paths.AdminAccount), s.adminAccount)
+	user(paths.AdminPattern("POST", paths.AdminSignOutEverywhere), s.signOutEverywhere)
+	user(paths.AdminPattern("POST", paths.AdminAccountName), s.renameSelf)
+	user(paths.AdminPattern("POST", paths.AdminAccountPassword), s.changePassword)
+	owner(paths.AdminPattern("GET", paths.AdminServices), s.adminServices)
+	owner(paths.AdminPattern("POST", paths.AdminServices), s.createService)
+	owner(paths.AdminPattern("GET", paths.AdminService("{id}")), s.adminService)
+	owner(paths.AdminPattern("POST", paths.AdminService("{id}")), s.updateService)
+	owner(paths.AdminPattern("GET", paths.AdminStaffList), s.adminStaffList)
+	owner(paths.AdminPattern("POST", paths.AdminStaffList), s.createStaff)
+	owner(paths.AdminPattern("GET", paths.AdminStaff("{id}")), s.adminStaff)
+	owner(paths.AdminPattern("POST", paths.AdminStaff("{id}")), s.updateStaff)
+	owner(paths.AdminPattern("POST", paths.AdminStaffOverrides("{id}")), s.addOverride)
+	owner(paths.AdminPattern("POST", paths.AdminStaffOverrideDelete("{id}", "{date}")), s.deleteOverride)
+	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOff("{id}")), s.addTimeOff)
+	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOffDelete("{id}", "{tid}")), s.deleteTimeOff)
+	owner(paths.AdminPattern("GET", paths.AdminResources), s.adminResources)
+	owner(paths.AdminPattern("POST", paths.AdminResources), s.createResource)
+	owner(paths.AdminPattern("GET", paths.AdminSettings), s.adminSettings)
+	owner(paths.AdminPattern("POST", paths.AdminSettings), s.updateSettings)
+	owner(paths.AdminPattern("POST", paths.AdminBranding), s.updateBranding)
+	owner(paths.AdminPattern("POST", paths.AdminTimezone), s.updateTimezone)
+	owner(paths.AdminPattern("GET", paths.AdminUsers), s.adminUsers)
+	owner(paths.AdminPattern("POST", paths.AdminUsers), s.createUser)
+	owner(paths.AdminPattern("POST", paths.AdminUserRole("{id}")), s.setUserRole)
+	owner(paths.AdminPattern("POST", paths.AdminUserRemove("{id}")), s.removeUser)
+	owner(paths.AdminPattern("GET", paths.AdminTokens), s.adminTokens)
+	owner(paths.AdminPattern("POST", paths.AdminTokens), s.createToken)
+	owner(paths.AdminPattern("POST", paths.AdminTokenRevoke("{id}")), s.revokeToken)
+	owner(paths.AdminPattern("GET", paths.AdminExport), s.exportZip)
+	owner(paths.AdminPattern("POST", paths.AdminDelete), s.deleteBusiness)
 
 	fn("/", s.notFound)
-
-	s.sessionManagers = &sessionManagers{secure: s.SecureCookies, byID: map[string]*scs.SessionManager{}}
-	s.loginLimit = ratelimit.New(6*time.Second, 10)
-	s.accountLimit = newAccountThrottle(time.Now)
-	s.signupLimit = ratelimit.New(10*time.Minute, 5)
-	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
-
-	var h http.Handler = mux
-	h = s.withSessions(h)
-	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
-	h = withAssets(h) // no tenant behind them: served before a slug is looked up
-	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so
-	// neither forms nor cookie-authenticated GraphQL can be driven from another origin.
-	h = http.NewCrossOriginProtection().Handler(h)
-	h = s.requireUTF8(h)
-	h = bufferBody(h) // the whole body is in before the request takes its business's turn
-	h = limitBody(h)
-	h = securityHeaders(h)
-	h = s.recoverPanics(h)
-	h = s.logRequests(h)
-	h = s.withClient(h)
-	h = requestID(h)
-	return h
+	return mux, patterns
 }
 
 func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
@@ -225,15 +238,12 @@ func (s *Server) tenantHome(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	brand, err := store.Branding(r.Context())
-	if err != nil {
-		s.serverError(w, r, err)
+	site, ok := s.siteOf(w, r)
+	if !ok {
 		return
 	}
-	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address, Brand: brand.Color}
-	if brand.LogoType != "" && s.Blobs != nil {
-		v.LogoURL = logoURL(l.Tenant.Slug, brand)
-	}
+	v := tenantHomeView{Name: l.Tenant.Name, Timezone: l.Tenant.Timezone, Address: st.Address, Brand: site.Brand,
+		LogoURL: site.LogoURL, Site: site}
 	for _, svc := range services {
 		v.Services = append(v.Services, serviceView{Name: svc.Name, Description: svc.Description,
 			Duration: formatDuration(svc.Duration), Price: formatMoney(svc.Price), Class: svc.Capacity > 1,
@@ -278,6 +288,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, _
 		return
 	}
 	v := errorView{Status: status}
+	if l, ok := tenancy.FromContext(r.Context()); ok && r.URL.Path != "/"+l.Tenant.Slug {
+		// Under a business: the way back to it (its site, whatever went wrong here).
+		v.Business, v.HomeURL = l.Tenant.Name, "/"+l.Tenant.Slug
+	}
 	switch status {
 	case http.StatusNotFound:
 		v.Title, v.Message = "Page not found", "There is no page at this address. Check the link you followed."
@@ -320,6 +334,7 @@ type tenantHomeView struct {
 	Services []serviceView
 	Brand    string // #rrggbb
 	LogoURL  string // "" without a logo
+	Site     siteView
 }
 
 type serviceView struct {

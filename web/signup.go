@@ -125,7 +125,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, paths.Admin(t.Slug, ""), http.StatusSeeOther)
+	// With --replica-ack sync, the new business is acknowledged once the replica holds it.
+	if err := s.Tenants.SyncTenant(ctx, t); err != nil {
+		s.unconfirmedWrite(w, r, t.Slug, err)
+		return
+	}
+	http.Redirect(w, r, paths.Admin(t.Slug, paths.AdminHome), http.StatusSeeOther)
 }
 
 func slugTaken(slug string) string { return "/" + slug + " is taken: choose another address." }

@@ -70,7 +70,8 @@ func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fa
 		}
 
 		// Its turn first, then its database. (A live subscription gives its turn back with
-		// turn.End once it is upgraded.)
+		// turn.End once it is upgraded, and takes one with turn.Take for each query or
+		// mutation sent over it.)
 		end, err := fair.enter(ctx, t.ID)
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
@@ -78,7 +79,7 @@ func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fa
 			return
 		}
 		defer end()
-		ctx = turn.With(ctx, end)
+		ctx = turn.With(ctx, end, func(ctx context.Context) (func(), error) { return fair.enter(ctx, t.ID) })
 		lease, err := m.AcquireBounded(ctx, t)
 		if errors.Is(err, tenancy.ErrNotFound) { // deleted while this request waited
 			fail(w, r, http.StatusNotFound, err)

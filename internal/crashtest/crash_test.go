@@ -1,6 +1,7 @@
 // Package crashtest kills a real `reserva serve` with SIGKILL while customers book, restarts it,
-// and checks that nothing acknowledged was lost or doubled. `make test` runs a short form;
-// `make crashtest` runs more rounds (RESERVA_CRASH_ROUNDS, RESERVA_CRASH_TENANTS).
+// and checks that nothing acknowledged was lost or doubled; and kills sign-ups the same way.
+// `make test` runs a short form; `make crashtest` runs more rounds (RESERVA_CRASH_ROUNDS,
+// RESERVA_CRASH_TENANTS, RESERVA_CRASH_SIGNUPS).
 package crashtest
 
 import (

@@ -57,6 +57,28 @@ func New(openHandles, idleHandles func() float64) *Metrics {
 	return m
 }
 
+// ReplicaTotals are the replication figures /metrics reports (with --replica).
+type ReplicaTotals struct {
+	Attached     int
+	MaxLag       time.Duration
+	BytesShipped int64
+}
+
+// Replication adds the replication gauges, read from totals at each scrape.
+func (m *Metrics) Replication(totals func() ReplicaTotals) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_replica_attached",
+			Help: "Databases attached to the replica (open tenants and the registry)."},
+			func() float64 { return float64(totals().Attached) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_replica_lag_seconds_max",
+			Help: "Largest replication lag among attached databases: how long since the replica last held every change of it (0: in step)."},
+			func() float64 { return totals().MaxLag.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "reserva_replica_shipped_bytes_total",
+			Help: "Bytes of changes uploaded to the replica since start."},
+			func() float64 { return float64(totals().BytesShipped) }),
+	)
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

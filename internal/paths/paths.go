@@ -7,7 +7,10 @@
 // and a helper in web would be out of its reach.
 package paths
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Links below a business's site are relative ("booking/<token>"): the outbox stores them so,
 // and a business's site may move (another base URL) after a message is queued. Site, Admin and
@@ -46,12 +49,92 @@ func URL(base, slug, rel string) string { return strings.TrimSuffix(base, "/") +
 // rel is built with the builders above with wildcards as arguments (Manage("{token}")).
 func Pattern(method, rel string) string { return method + " " + Site("{slug}", rel) }
 
-// A dashboard user's own account: their name and their password (below Admin).
+// AdminPattern is the http.ServeMux pattern that serves the dashboard pages built with rel, for
+// method: rel is built with the Admin… builders below with wildcards as arguments
+// (AdminBooking("{id}")).
+func AdminPattern(method, rel string) string { return method + " " + Admin("{slug}", rel) }
+
+// The dashboard's pages and actions, relative to a business's dashboard: Admin makes them
+// absolute, AdminPattern makes the routes that serve them, and the dashboard's redirects
+// (Server.done) and view models take them as they are.
 const (
-	AccountName     = "/account/name"
-	AccountPassword = "/account/password"
+	AdminHome              = ""
+	AdminLogin             = "/login"
+	AdminLogout            = "/logout"
+	AdminForgot            = "/forgot"
+	AdminGraphiQL          = "/graphql"
+	AdminCalendar          = "/calendar"
+	AdminBookings          = "/bookings" // POST: a booking made from the dashboard
+	AdminNewBooking        = "/bookings/new"
+	AdminCustomers         = "/customers"
+	AdminAccount           = "/account"
+	AdminAccountName       = "/account/name"     // the user's own name
+	AdminAccountPassword   = "/account/password" // the user's own password
+	AdminSignOutEverywhere = "/signout-everywhere"
+	AdminServices          = "/services"
+	AdminStaffList         = "/staff"
+	AdminResources         = "/resources"
+	AdminSettings          = "/settings"
+	AdminBranding          = "/settings/branding"
+	AdminTimezone          = "/settings/timezone"
+	AdminUsers             = "/users"
+	AdminTokens            = "/tokens"
+	AdminExport            = "/export.zip"
+	AdminDelete            = "/delete" // the whole business
 )
 
-// AdminPattern is the http.ServeMux pattern that serves the dashboard page rel (as given to
-// Admin), for method.
-func AdminPattern(method, rel string) string { return method + " " + Admin("{slug}", rel) }
+// ID is what the dashboard's builders take for an id: a row's id, or a route's wildcard
+// ("{id}").
+type ID interface{ ~int64 | ~string }
+
+func seg[T ID](id T) string { return fmt.Sprint(id) }
+
+// AdminGraphiQLAsset is a file of the GraphiQL page ("" for their directory).
+func AdminGraphiQLAsset(name string) string { return AdminGraphiQL + "/assets/" + name }
+
+// AdminBooking is a booking's dashboard page.
+func AdminBooking[T ID](id T) string { return AdminBookings + "/" + seg(id) }
+
+// AdminBookingAction is an action on a booking from the dashboard: "move", "confirm",
+// "complete", "no-show", "reopen", "cancel".
+func AdminBookingAction[T ID](id T, action string) string { return AdminBooking(id) + "/" + action }
+
+// AdminCustomer is a customer's page.
+func AdminCustomer[T ID](id T) string { return AdminCustomers + "/" + seg(id) }
+
+// AdminCustomerNotes saves a customer's notes.
+func AdminCustomerNotes[T ID](id T) string { return AdminCustomer(id) + "/notes" }
+
+// AdminCustomerAnonymise erases a customer's personal data.
+func AdminCustomerAnonymise[T ID](id T) string { return AdminCustomer(id) + "/anonymise" }
+
+// AdminService is a service's page.
+func AdminService[T ID](id T) string { return AdminServices + "/" + seg(id) }
+
+// AdminStaff is a staff member's page (working hours, overrides, time off).
+func AdminStaff[T ID](id T) string { return AdminStaffList + "/" + seg(id) }
+
+// AdminStaffOverrides adds a staff member's different hours on one date.
+func AdminStaffOverrides[T ID](id T) string { return AdminStaff(id) + "/overrides" }
+
+// AdminStaffOverrideDelete removes a staff member's override on date (YYYY-MM-DD).
+func AdminStaffOverrideDelete[T ID](id T, date string) string {
+	return AdminStaffOverrides(id) + "/" + date + "/delete"
+}
+
+// AdminStaffTimeOff adds time off for a staff member.
+func AdminStaffTimeOff[T ID](id T) string { return AdminStaff(id) + "/timeoff" }
+
+// AdminStaffTimeOffDelete removes a staff member's time off tid.
+func AdminStaffTimeOffDelete[T, U ID](id T, tid U) string {
+	return AdminStaffTimeOff(id) + "/" + seg(tid) + "/delete"
+}
+
+// AdminUserRole changes a dashboard user's role.
+func AdminUserRole[T ID](id T) string { return AdminUsers + "/" + seg(id) + "/role" }
+
+// AdminUserRemove removes a dashboard user.
+func AdminUserRemove[T ID](id T) string { return AdminUsers + "/" + seg(id) + "/remove" }
+
+// AdminTokenRevoke revokes an API token.
+func AdminTokenRevoke[T ID](id T) string { return AdminTokens + "/" + seg(id) + "/revoke" }

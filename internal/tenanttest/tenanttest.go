@@ -15,14 +15,16 @@ import (
 
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
+	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/tenancy"
 )
 
 // Env is a data directory with a registry, shared by the Managers a test opens over it (one at a
 // time, like successive releases of the binary).
 type Env struct {
-	Dir string
-	Reg *tenancy.SQLiteRegistry
+	Dir   string
+	Reg   *tenancy.SQLiteRegistry
+	Blobs blob.Store // the blob store BackupEnv opened (nil otherwise), for ops.New
 }
 
 // NewEnv makes an Env in a fresh temporary directory and closes its registry at the end of the
@@ -108,15 +110,17 @@ func OpenBlobs(tb testing.TB, dir string) blob.Store {
 	return blobs
 }
 
-// BackupEnv is an Env whose Manager has a local blob store (in the returned directory) and
-// tenants with a notes table and a sessions table.
+// BackupEnv is an Env with a local blob store (e.Blobs, in the returned directory) and a
+// Manager that erases a deleted tenant's blobs from it, whose tenants have a notes table and a
+// sessions table.
 func BackupEnv(tb testing.TB, now func() time.Time) (*Env, *tenancy.Manager, string) {
 	tb.Helper()
 	e := NewEnv(tb)
 	blobDir := filepath.Join(e.Dir, "blobs")
-	blobs := OpenBlobs(tb, blobDir)
+	e.Blobs = OpenBlobs(tb, blobDir)
 	m := e.Manager(tb, Migs(tb, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
-		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`), tenancy.Config{Blobs: blobs, Now: now})
+		CREATE TABLE sessions (token TEXT PRIMARY KEY, data BLOB, expiry REAL)`),
+		tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs), Now: now})
 	return e, m, blobDir
 }
 

@@ -11,4 +11,18 @@
       if (el.options[i].value === tz) { el.value = tz; return; }
     }
   });
+  // The booking pages' zone picker: a choice applies at once; a first visit learns the
+  // browser's zone (kept in the tz cookie the server reads), and the page reloads once to show
+  // times in it, unless the visitor chose a zone already.
+  document.querySelectorAll('form[data-testid=tz-form]').forEach(function (form) {
+    var sel = form.querySelector('select[name=tz]');
+    if (!sel) return;
+    sel.addEventListener('change', function () { form.submit(); });
+    if (/(^|;\s*)tz=/.test(document.cookie) || /[?&]tz=/.test(location.search)) return;
+    var known = Array.prototype.some.call(sel.options, function (o) { return o.value === tz; });
+    if (!known) return;
+    // Zone names (Area/Location) are valid cookie values as they are; the server reads them so.
+    document.cookie = 'tz=' + tz + '; path=/; max-age=31536000; samesite=lax';
+    if (sel.getAttribute('data-tz-current') !== tz) location.reload();
+  });
 })();

@@ -1,0 +1,9 @@
+package replica
+
+// SetHooks sets h's test hooks: beforeSync runs before each shared sync (in the goroutine that
+// runs them), queued after a caller joins the sync queued behind a running one.
+func SetHooks(h *Handle, beforeSync, queued func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.beforeSync, h.queued = beforeSync, queued
+}

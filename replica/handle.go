@@ -1,0 +1,205 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+)
+
+// Handle is one attached database. Its methods are safe for concurrent use.
+type Handle struct {
+	r      *Replicator
+	name   string
+	path   string
+	db     *litestream.DB
+	client *countingClient
+
+	ctx    context.Context // ends when the handle is closed: bounds the shared syncs
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	running  *syncCall // the sync under way, if any
+	next     *syncCall // the sync that starts when running ends: everyone who came meanwhile
+	closed   bool
+	syncs    uint64    // syncs run (each shared by all its callers)
+	caughtUp time.Time // start of the last sync that succeeded, or the attach
+
+	// Test hooks: beforeSync runs before each shared sync, queued when a caller joins next.
+	beforeSync func()
+	queued     func()
+}
+
+// syncCall is one shared sync: done is closed when it ends, err is then its result.
+type syncCall struct {
+	done chan struct{}
+	err  error
+}
+
+func newHandle(r *Replicator, name, path string) *Handle {
+	h := &Handle{r: r, name: name, path: path, client: r.client(name), caughtUp: time.Now()}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h
+}
+
+// Name is the name the database is replicated under.
+func (h *Handle) Name() string { return h.name }
+
+// Path is the attached database file.
+func (h *Handle) Path() string { return h.path }
+
+// Sync waits until the replica holds every transaction committed to the database before Sync
+// was called (its WAL shipped as LTX files and uploaded). Concurrent callers share the work:
+// a caller that arrives while a sync runs joins the next one, which starts as soon as the
+// running one ends and serves everyone who came meanwhile (group commit). ctx bounds the
+// caller's wait only; the shared sync itself is bounded by Options.SyncTimeout. An error means
+// the replica may or may not hold the caller's commits.
+func (h *Handle) Sync(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return fmt.Errorf("sync %s: %w", h.name, ErrClosed)
+	}
+	var c *syncCall
+	joined := false
+	if h.running == nil {
+		c = &syncCall{done: make(chan struct{})}
+		h.running = c
+		go h.runSyncs(c)
+	} else {
+		if h.next == nil {
+			h.next = &syncCall{done: make(chan struct{})}
+		}
+		c, joined = h.next, true
+	}
+	queued := h.queued
+	h.mu.Unlock()
+	if joined && queued != nil {
+		queued()
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return fmt.Errorf("sync %s: %w", h.name, context.Cause(ctx))
+	}
+}
+
+// runSyncs runs c, then whatever sync was queued behind it, until none is.
+func (h *Handle) runSyncs(c *syncCall) {
+	for c != nil {
+		if h.beforeSync != nil {
+			h.beforeSync()
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(h.ctx, h.r.opt.SyncTimeout)
+		err := h.db.SyncAndWait(ctx)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("sync %s to %s: %w", h.name, h.r.target.redact, err)
+		}
+		h.mu.Lock()
+		h.syncs++
+		if err == nil {
+			h.caughtUp = start
+		}
+		c.err = err
+		close(c.done)
+		c, h.next = h.next, nil
+		h.running = c
+		h.mu.Unlock()
+	}
+}
+
+// Checkpoint copies the WAL into the database file and truncates it, through Litestream: it
+// first ships what the WAL holds, then checkpoints with its own long read transaction out of
+// the way (a checkpoint(TRUNCATE) of another connection would wait for that transaction until
+// its busy timeout).
+func (h *Handle) Checkpoint(ctx context.Context) error {
+	if err := h.db.Sync(ctx); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", h.name, err)
+	}
+	if err := h.db.Checkpoint(ctx, litestream.CheckpointModeTruncate); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", h.name, err)
+	}
+	return nil
+}
+
+// Close ships what is left (bounded by ctx and Options.SyncTimeout) and detaches the database:
+// Litestream's connection and read transaction end. Syncs waiting on the handle get the final
+// result of theirs; later ones fail with ErrClosed. Closing twice is not an error.
+func (h *Handle) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	running := h.running
+	h.mu.Unlock()
+	if running != nil {
+		// Let the queued syncs finish: their callers were promised an answer.
+		select {
+		case <-running.done:
+		case <-ctx.Done():
+		}
+		h.mu.Lock()
+		next := h.next
+		h.mu.Unlock()
+		if next != nil {
+			select {
+			case <-next.done:
+			case <-ctx.Done():
+			}
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.r.opt.SyncTimeout)
+	defer cancel()
+	// Sync explicitly first: Litestream's own final sync on close skips a database it has not
+	// started on yet (attached less than a sync interval ago), whose commits would stay behind.
+	serr := h.db.SyncAndWait(cctx)
+	uerr := h.r.store.UnregisterDB(cctx, h.db.Path())
+	h.r.forget(h) // and ends h.ctx
+	if err := errors.Join(serr, uerr); err != nil {
+		return fmt.Errorf("detach %s (final sync to %s): %w", h.name, h.r.target.redact, err)
+	}
+	return nil
+}
+
+// Stats are a handle's replication figures.
+type Stats struct {
+	Name string
+	// BytesShipped counts the LTX bytes uploaded since the attach.
+	BytesShipped int64
+	// LocalTXID is the last transaction Litestream has read from the WAL; ReplicaTXID the last
+	// one the replica holds.
+	LocalTXID, ReplicaTXID uint64
+	// Lag is zero when the replica holds every transaction Litestream has read, else how long
+	// ago the replica last held everything (or the attach, if it never has).
+	Lag time.Duration
+	// Syncs counts the shared syncs run for Sync callers.
+	Syncs uint64
+}
+
+// Stats returns the handle's figures now.
+func (h *Handle) Stats() Stats {
+	s := Stats{Name: h.name, BytesShipped: h.client.bytes.Load()}
+	if pos, err := h.db.Pos(); err == nil {
+		s.LocalTXID = uint64(pos.TXID)
+	}
+	if h.db.Replica != nil {
+		s.ReplicaTXID = uint64(h.db.Replica.Pos().TXID)
+	}
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.Syncs = h.syncs
+	if s.LocalTXID <= s.ReplicaTXID {
+		h.caughtUp = now
+	}
+	s.Lag = now.Sub(h.caughtUp)
+	return s
+}

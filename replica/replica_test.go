@@ -1,0 +1,365 @@
+package replica_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
+)
+
+// store is one replica under test, with a way to list every key it holds.
+type store struct {
+	url  string
+	keys func(t *testing.T) []string
+}
+
+func stores() map[string]func(t *testing.T) store {
+	return map[string]func(t *testing.T) store{
+		"s3": func(t *testing.T) store {
+			s3 := replicatest.NewS3(t, "backups/r1")
+			return store{url: s3.URL, keys: func(t *testing.T) []string { return s3.Keys(t) }}
+		},
+		"file": func(t *testing.T) store {
+			dir := t.TempDir()
+			return store{url: "file://" + filepath.ToSlash(dir), keys: func(t *testing.T) []string {
+				var out []string
+				err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						rel, _ := filepath.Rel(dir, p)
+						out = append(out, filepath.ToSlash(rel))
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}}
+		},
+	}
+}
+
+func openDB(t *testing.T, p string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+p+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() }) // the test's writes are done
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS bookings(id INTEGER PRIMARY KEY, what TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func insert(t *testing.T, db *sql.DB, what string) {
+	t.Helper()
+	if _, err := db.Exec(`INSERT INTO bookings(what) VALUES (?)`, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rows(t *testing.T, p string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // read-only
+	rs, err := db.Query(`SELECT what FROM bookings ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rs.Close() }() // rs.Err is checked
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// nextMilli returns once the clock has passed t's millisecond: LTX files carry their commit
+// time in milliseconds, so a commit after this is strictly later than t for a restore.
+func nextMilli(t time.Time) {
+	for time.Now().UnixMilli() <= t.UnixMilli() {
+		runtime.Gosched()
+	}
+}
+
+// TestReplicateRestoreDelete attaches a database, writes, syncs, restores the latest state
+// and an earlier point in time into new files (each passes integrity_check), and deletes the
+// name: nothing is left under it.
+func TestReplicateRestoreDelete(t *testing.T) {
+	for kind, mk := range stores() {
+		t.Run(kind, func(t *testing.T) {
+			st := mk(t)
+			ctx := context.Background()
+			r, err := replica.Open(ctx, st.url, replica.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := r.Close(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+
+			dir := t.TempDir()
+			src := filepath.Join(dir, "src.db")
+			db := openDB(t, src)
+			insert(t, db, "first")
+			name := replica.TenantName("abcdefghijklmnopqrstuvwxyz")
+			h, err := r.Attach(ctx, name, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Attach(ctx, name, src); !errors.Is(err, replica.ErrAttached) {
+				t.Fatalf("second attach: got %v, want ErrAttached", err)
+			}
+			if err := h.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mid := time.Now()
+			nextMilli(mid)
+			insert(t, db, "second")
+			if err := h.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s := h.Stats(); s.BytesShipped <= 0 || s.ReplicaTXID < s.LocalTXID || s.Lag != 0 {
+				t.Errorf("stats after sync = %+v, want bytes shipped and no lag", s)
+			}
+
+			latest := filepath.Join(dir, "latest.db")
+			if err := r.Restore(ctx, name, latest, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, latest); strings.Join(got, ",") != "first,second" {
+				t.Errorf("latest restore has %q, want first,second", got)
+			}
+			if err := replica.IntegrityCheck(ctx, latest); err != nil {
+				t.Error(err)
+			}
+			early := filepath.Join(dir, "early.db")
+			if err := r.Restore(ctx, name, early, mid); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, early); strings.Join(got, ",") != "first" {
+				t.Errorf("restore at %v has %q, want first", mid, got)
+			}
+			if err := r.Restore(ctx, name, early, time.Time{}); err == nil {
+				t.Error("restore over an existing file succeeded")
+			}
+			if err := r.Restore(ctx, replica.TenantName("zzzzzzzzzzzzzzzzzzzzzzzzzz"), filepath.Join(dir, "none.db"), time.Time{}); !errors.Is(err, replica.ErrNotFound) {
+				t.Errorf("restore of an unknown name: got %v, want ErrNotFound", err)
+			}
+
+			names, err := r.List(ctx, "tenants")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(names, ",") != name {
+				t.Errorf("List(tenants) = %q, want [%s]", names, name)
+			}
+
+			insert(t, db, "third") // shipped by Close's final sync
+			if err := r.Delete(ctx, name); !errors.Is(err, replica.ErrAttached) {
+				t.Errorf("delete while attached: got %v, want ErrAttached", err)
+			}
+			if err := h.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			final := filepath.Join(dir, "final.db")
+			if err := r.Restore(ctx, name, final, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rows(t, final); strings.Join(got, ",") != "first,second,third" {
+				t.Errorf("restore after close has %q, want first,second,third", got)
+			}
+
+			if err := r.Delete(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range st.keys(t) {
+				if strings.Contains(k, "abcdefghijklmnopqrstuvwxyz") {
+					t.Errorf("after Delete the replica still holds %s", k)
+				}
+			}
+			if names, err := r.List(ctx, "tenants"); err != nil || len(names) != 0 {
+				t.Errorf("List(tenants) after delete = %q, %v", names, err)
+			}
+		})
+	}
+}
+
+// TestSyncGroupCommit holds the first sync while ten more callers arrive: they all share one
+// second sync, and each of them finds its commit in the replica.
+func TestSyncGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	r, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	db := openDB(t, src)
+	h, err := r.Attach(ctx, replica.RegistryName, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}, 16), make(chan struct{})
+	queued := make(chan struct{}, 16)
+	first := true
+	replica.SetHooks(h, func() {
+		if first {
+			first = false
+			started <- struct{}{}
+			<-release
+		}
+	}, func() { queued <- struct{}{} })
+
+	errs := make(chan error, 11)
+	go func() { errs <- h.Sync(ctx) }()
+	<-started
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		insert(t, db, fmt.Sprintf("w%d", i))
+		wg.Go(func() { errs <- h.Sync(ctx) })
+	}
+	for range n {
+		<-queued
+	}
+	close(release)
+	wg.Wait()
+	for range n + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.Stats().Syncs; got != 2 {
+		t.Errorf("%d callers ran %d syncs, want 2 (one shared by the ten)", n+1, got)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.db")
+	if err := r.Restore(ctx, replica.RegistryName, out, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, out); len(got) != n {
+		t.Errorf("restored %d rows, want %d", len(got), n)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []string{"", "ftp://x/y", "file://host/x", "file:relative", "s3:///prefix", "s3://b/../x"} {
+		if r, err := replica.Open(ctx, bad, replica.Options{}); err == nil {
+			_ = r.Close(ctx) // opened by mistake: the failure is the report
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+	r, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close(ctx) }() // nothing attached
+	for _, bad := range []string{"../x", "/abs", "Tenants/x", "a//b", ""} {
+		if _, err := r.Attach(ctx, bad, filepath.Join(t.TempDir(), "x.db")); err == nil || errors.Is(err, replica.ErrAttached) {
+			t.Errorf("Attach(%q): got %v, want invalid name", bad, err)
+		}
+	}
+}
+
+// BenchmarkCommitSync measures a commit followed by Sync (what a sync-acknowledged write
+// costs beyond its commit) to gofakes3 over TLS and to a directory, with one writer and with
+// four (whose syncs are shared: group commit), against commits alone ("none").
+func BenchmarkCommitSync(b *testing.B) {
+	for _, kind := range []string{"none", "s3", "file"} {
+		for _, writers := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/writers=%d", kind, writers), func(b *testing.B) {
+				db, h := benchDB(b, kind)
+				b.SetParallelism(writers) // GOMAXPROCS × writers goroutines
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := db.Exec(`INSERT INTO bookings(what) VALUES ('x')`); err != nil {
+							b.Error(err)
+							return
+						}
+						if h == nil {
+							continue
+						}
+						if err := h.Sync(context.Background()); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// benchDB opens a database with one writer connection, attached to a replica of kind (none:
+// not attached, h is nil).
+func benchDB(b *testing.B, kind string) (*sql.DB, *replica.Handle) {
+	b.Helper()
+	ctx := context.Background()
+	src := filepath.Join(b.TempDir(), "src.db")
+	db, err := sql.Open("sqlite3", "file:"+src+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)&_pragma=synchronous(full)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() }) // a benchmark's database
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE bookings(id INTEGER PRIMARY KEY, what TEXT NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	if kind == "none" {
+		return db, nil
+	}
+	url := "file://" + filepath.ToSlash(b.TempDir())
+	if kind == "s3" {
+		url = replicatest.NewS3(b, "bench").URL
+	}
+	r, err := replica.Open(ctx, url, replica.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = r.Close(ctx) }) // a benchmark's replica
+	h, err := r.Attach(ctx, replica.RegistryName, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return db, h
+}

@@ -1,0 +1,158 @@
+package tenancy_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/internal/tenanttest"
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
+type replicator struct{ r *replica.Replicator }
+
+func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
+	h, err := a.r.Attach(ctx, name, path)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
+
+func openReplica(t *testing.T, url string) *replica.Replicator {
+	t.Helper()
+	r, err := replica.Open(context.Background(), url, replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+// restoredNotes restores tenant id from the replica into a new file and returns its notes.
+func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "restored.db")
+	if err := r.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // read-only
+	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestReplicationFollowsHandles: with a replica, a tenant is attached while its handle is open
+// and no longer (never more attached than MaxOpen); a handle closed by the LRU ships its last
+// writes on the way out; checkpoints go through the replica without waiting on its read
+// transaction; deleting a tenant leaves nothing of it in the replica or beside its file.
+func TestReplicationFollowsHandles(t *testing.T) {
+	s3 := replicatest.NewS3(t, "r")
+	rep := openReplica(t, s3.URL)
+	env := tenanttest.NewEnv(t)
+	m := env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
+		tenancy.Config{MaxOpen: 2, Replicator: replicator{rep}})
+	ctx := context.Background()
+
+	var ts []tenancy.Tenant
+	for _, slug := range []string{"aaa", "bbb", "ccc"} {
+		tn := tenanttest.MustProvision(t, m, slug)
+		ts = append(ts, tn)
+		tenanttest.Exec(t, m, tn, `INSERT INTO notes(body) VALUES (?)`, "note of "+slug)
+		if n := len(rep.Attached()); n > 2 {
+			t.Fatalf("%d databases attached with MaxOpen 2", n)
+		}
+	}
+	// aaa was closed to make room for ccc: its write reached the replica with no Sync.
+	for _, h := range rep.Attached() {
+		if h.Name() == replica.TenantName(ts[0].ID) {
+			t.Fatalf("aaa is still attached after its handle was closed")
+		}
+	}
+	if got := restoredNotes(t, rep, ts[0].ID); strings.Join(got, ",") != "note of aaa" {
+		t.Errorf("replica of the evicted tenant has %q, want its note", got)
+	}
+
+	// A checkpoint of a replicated tenant goes through the replica: our own TRUNCATE would
+	// wait out the 10 s busy timeout behind its read transaction.
+	l, err := m.Acquire(ctx, ts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.DB.Replicated() {
+		t.Fatal("open tenant is not replicated")
+	}
+	for range 40 {
+		if _, err := l.DB.Write.ExecContext(ctx, `INSERT INTO notes(body) VALUES (hex(randomblob(4000)))`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.DB.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := m.Path(ts[2].ID)
+	before, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = l.DB.Checkpoint(cctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("checkpoint through the replica: %v", err)
+	}
+	// (Litestream writes one page to the new WAL at once, to keep its position.)
+	after, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() > before.Size()/8 {
+		t.Errorf("WAL went from %d to %d bytes with a TRUNCATE checkpoint", before.Size(), after.Size())
+	}
+	l.Release()
+
+	if err := m.Delete(ctx, ts[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range s3.Keys(t) {
+		if strings.Contains(k, ts[2].ID) {
+			t.Errorf("after deleting the business the replica still holds %s", k)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*"+ts[2].ID+"*")); len(left) != 0 {
+		t.Errorf("after deleting the business its data directory still holds %v", left)
+	}
+	for _, h := range rep.Attached() {
+		if h.Name() == replica.TenantName(ts[2].ID) {
+			t.Errorf("deleted tenant still attached")
+		}
+	}
+}
