@@ -401,3 +401,47 @@ func (s *Store) RecheckViewer(ctx context.Context, v Viewer) (Viewer, error) {
 	v.Role, v.StaffID = role, u.StaffID
 	return v, nil
 }
+
+// RenameUser changes user id's name, as the dashboard shows it and as their actions are
+// recorded from now on. Errors: EINVALID, ENOTFOUND.
+func (s *Store) RenameUser(ctx context.Context, id int64, name string) (User, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxNameLen {
+		return User{}, Invalid("name", "name must be 1 to %d characters", MaxNameLen)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET name = ? WHERE id = ?`, name, id)
+	if err != nil {
+		return User{}, fmt.Errorf("rename user %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return User{}, Errorf(ENOTFOUND, "user %d not found", id)
+	}
+	return s.User(ctx, id)
+}
+
+// ChangePassword sets user id's password once their current one is checked. Every session of
+// theirs ends (the session epoch moves on): the caller signs the one that asked in again, with
+// the user returned. API tokens stay: the user proved they hold the account. Errors: EINVALID
+// (field "current" when it is not their password, "password" when the new one is too short or
+// long), ENOTFOUND.
+func (s *Store) ChangePassword(ctx context.Context, id int64, current, password string) (User, error) {
+	var hash string
+	err := s.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, Errorf(ENOTFOUND, "user %d not found", id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	if !checkPassword(hash, current) {
+		return User{}, Invalid("current", "that is not your current password")
+	}
+	if err := checkNewPassword(password); err != nil {
+		return User{}, err
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1 WHERE id = ?`,
+		HashPassword(password), id); err != nil {
+		return User{}, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	return s.User(ctx, id)
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"path"
@@ -80,151 +81,10 @@ func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error, ba
 	s.done(w, r, back, "Not done: "+domain.ErrorMessage(err))
 }
 
-// calendarBooking is one booking as the calendar shows it.
-type calendarBooking struct {
-	ID                   int64
-	Time, Service, Staff string
-	Customer, Contact    string
-	Status, Notes        string
-	StatusLabel          string // no-show, not no_show
-	Open, Pending        bool
-	Started              bool // an outcome (completed, no-show) can be marked
-	Outcome              bool // it has one, which can be taken back
-	URL                  string
-}
-
-type calendarStaff struct {
-	Name     string
-	Bookings []calendarBooking
-}
-
-type calendarDay struct {
-	Label string
-	Date  string
-	Staff []calendarStaff
-}
-
-type calendarView struct {
-	Frame                   adminFrame
-	View                    string // day or week
-	Title                   string
-	Date                    string
-	Staff                   []option
-	StaffID                 string
-	Days                    []calendarDay
-	PrevURL, NextURL        string
-	DayURL, WeekURL, NewURL string
-	HereURL                 string // this view: where its booking actions return to
-	Empty                   bool
-}
-
-type option struct {
-	Value, Label string
-}
-
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) { s.adminCalendar(w, r) }
-
-// adminCalendar shows the bookings of a day or a week (from Monday), per staff member.
-func (s *Server) adminCalendar(w http.ResponseWriter, r *http.Request) {
-	l := leaseOf(r)
-	store, loc, q := s.store(r), l.Location, r.URL.Query()
-	day, err := domain.ParseDate(q.Get("date"))
-	if err != nil {
-		day = domain.DateOf(time.Now().In(loc))
-	}
-	view, n := "day", 1
-	if q.Get("view") == "week" {
-		view, n = "week", 7
-		day = day.AddDays(-((int(day.Weekday()) + 6) % 7))
-	}
-	staffID, _ := strconv.ParseInt(q.Get("staff"), 10, 64)
-	staff, err := store.StaffList(r.Context(), true)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	services, err := store.Services(r.Context(), true)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	svcName := map[int64]string{}
-	for _, svc := range services {
-		svcName[svc.ID] = svc.Name
-	}
-	var bookings []domain.Booking
-	f := domain.BookingFilter{From: day.At(0, loc), To: day.AddDays(n).At(0, loc), StaffID: staffID, Limit: 500}
-	for {
-		page, err := store.Bookings(r.Context(), f)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		bookings = append(bookings, page...)
-		if len(page) < f.Limit {
-			break
-		}
-		c := page[len(page)-1].Cursor()
-		f.After = &c
-	}
-
-	frame := s.frame(r, "calendar")
-	v := calendarView{Frame: frame, View: view, Date: day.String(), StaffID: q.Get("staff"), Empty: len(bookings) == 0}
-	v.Staff = append(v.Staff, option{"", "Everyone"})
-	for _, st := range staff {
-		v.Staff = append(v.Staff, option{strconv.FormatInt(st.ID, 10), st.Name})
-	}
-	link := func(d domain.Date, view string) string {
-		vals := url.Values{"date": {d.String()}, "view": {view}}
-		if staffID != 0 {
-			vals.Set("staff", strconv.FormatInt(staffID, 10))
-		}
-		return frame.URL(paths.AdminCalendar + "?" + vals.Encode())
-	}
-	v.PrevURL, v.NextURL = link(day.AddDays(-n), view), link(day.AddDays(n), view)
-	v.DayURL, v.WeekURL, v.HereURL = link(day, "day"), link(day, "week"), link(day, view)
-	v.NewURL = frame.URL(paths.AdminNewBooking + "?date=" + day.String())
-	first := day.At(12*60, loc)
-	v.Title = first.Format("Monday 2 January 2006")
-	if view == "week" {
-		v.Title = "Week of " + first.Format("2 January 2006")
-	}
-	for i := range n {
-		d := day.AddDays(i)
-		cd := calendarDay{Label: d.At(12*60, loc).Format("Mon 2 Jan"), Date: d.String()}
-		for _, st := range staff {
-			if staffID != 0 && st.ID != staffID {
-				continue
-			}
-			cs := calendarStaff{Name: st.Name}
-			for _, b := range bookings {
-				if b.StaffID != st.ID || domain.DateOf(b.Start.In(loc)) != d {
-					continue
-				}
-				cs.Bookings = append(cs.Bookings, s.calendarBooking(frame, b, svcName[b.ServiceID], st.Name, loc))
-			}
-			if len(cs.Bookings) > 0 || (st.Active && view == "day") {
-				cd.Staff = append(cd.Staff, cs)
-			}
-		}
-		v.Days = append(v.Days, cd)
-	}
-	render(w, r, http.StatusOK, calendarPage(v))
-}
-
 // contactLine says how to reach a customer: their email and phone, those they gave (a booking
 // taken by phone may have no email).
 func contactLine(email, phone string) string {
 	return strings.Join(slices.DeleteFunc([]string{email, phone}, func(s string) bool { return s == "" }), " · ")
-}
-
-func (s *Server) calendarBooking(f adminFrame, b domain.Booking, service, staff string, loc *time.Location) calendarBooking {
-	contact := contactLine(b.Contact.Email, b.Contact.Phone)
-	return calendarBooking{ID: b.ID, Time: b.Start.In(loc).Format("15:04") + "–" + b.End.In(loc).Format("15:04"),
-		Service: service, Staff: staff, Customer: b.Contact.Name, Contact: contact, Status: string(b.Status), Notes: b.Notes,
-		StatusLabel: b.Status.Label(), Started: !time.Now().Before(b.Start),
-		Outcome: b.Status.HasOutcome(), Open: b.Status.Open(), Pending: b.Status == domain.StatusPending,
-		URL: f.URL(paths.AdminBooking(b.ID))}
 }
 
 // bookingAction confirms, completes, marks as no-show, reopens or cancels a booking, then goes
@@ -370,20 +230,51 @@ func (s *Server) moveBooking(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	day, at := f.date("date"), f.clockTime("time")
 	staffID, _ := strconv.ParseInt(f.Get("staff"), 10, 64)
+	const moved = "Booking moved; the customer is told by email."
 	if f.OK() {
 		_, err := s.store(r).Move(r.Context(), id, day.At(at, l.Location), staffID, actorOf(r))
 		if err == nil {
-			s.done(w, r, paths.AdminBooking(id), "Booking moved; the customer is told by email.")
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusOK, moveAnswer{OK: true, Message: moved})
+				return
+			}
+			s.done(w, r, paths.AdminBooking(id), moved)
 			return
 		}
 		if domain.ErrorCode(err) == domain.ESLOTUNAVAILABLE {
 			f.invalid("time", "That time is not free: %s", domain.ErrorMessage(err))
+		} else if domain.ErrorCode(err) == domain.ENOTFOUND && wantsJSON(r) {
+			writeJSON(w, http.StatusNotFound, moveAnswer{Message: "This booking no longer exists."})
+			return
 		} else if !f.fail(err, map[string]string{"start": "time", "staffId": "staff"}) {
 			s.serverError(w, r, err)
 			return
 		}
 	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusUnprocessableEntity, moveAnswer{Message: "Not moved: " + f.Summary()})
+		return
+	}
 	s.showBooking(w, r, f, http.StatusUnprocessableEntity)
+}
+
+// moveAnswer is what the calendar's script gets back when it moves a booking it was dragged.
+type moveAnswer struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// wantsJSON reports whether the request comes from the dashboard's script (fetch with an
+// Accept of JSON) rather than a form: the same route answers both.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // headers are sent: a client that left needs no answer
 }
 
 type newBookingView struct {
@@ -395,7 +286,11 @@ type newBookingView struct {
 
 func (s *Server) newBookingForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}})
+	// The calendar's empty time links here with its date, time and staff member.
+	f := newForm(url.Values{"date": {q.Get("date")}, "service": {q.Get("service")}, "time": {"09:00"}, "staff": {q.Get("staff")}})
+	if m, ok := domain.ParseClock(q.Get("time")); ok && m < 24*60 {
+		f.Values.Set("time", formatClock(m))
+	}
 	if f.Get("date") == "" {
 		l := leaseOf(r)
 		f.Values.Set("date", domain.DateOf(time.Now().In(l.Location)).String())

@@ -49,8 +49,11 @@ func (s *Server) showServices(w http.ResponseWriter, r *http.Request, f *form, e
 	v := servicesView{Frame: frame, Form: f, EditID: editID, Currency: st.Currency}
 	for _, svc := range services {
 		status := "active"
-		if !svc.Active {
+		switch {
+		case !svc.Active:
 			status = "archived"
+		case len(svc.StaffIDs) == 0:
+			status = "not bookable: nobody offers it"
 		}
 		v.Services = append(v.Services, serviceRow{ID: svc.ID, Name: svc.Name, Duration: formatDuration(svc.Duration),
 			Price: formatMoney(svc.Price), Capacity: svc.Capacity, Status: status, URL: frame.URL(paths.AdminService(svc.ID))})
@@ -110,10 +113,17 @@ func serviceFromForm(f *form, currency string) domain.Service {
 		f.invalid("price", "price must be an amount such as 25 or 25.50")
 	}
 	svc.Price = domain.Money{Amount: amount, Currency: currency}
-	if len(svc.StaffIDs) == 0 {
-		f.invalid("staffIds", "choose who offers this service")
-	}
+	// No staff yet is allowed: a new business may describe its services first and choose who
+	// offers them later (the service is not bookable until then, and the page says so).
 	return svc
+}
+
+// nobodyOffers is what a notice adds about a service no staff member offers yet.
+func nobodyOffers(svc domain.Service) string {
+	if len(svc.StaffIDs) > 0 || !svc.Active {
+		return ""
+	}
+	return " Nobody offers it yet: customers can book it once you tick who does."
 }
 
 var serviceFieldNames = map[string]string{"price.currency": "price"}
@@ -133,7 +143,7 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		_, err := store.CreateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q added.", svc.Name))
+			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q added.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
@@ -170,7 +180,7 @@ func (s *Server) updateService(w http.ResponseWriter, r *http.Request) {
 	if f.OK() {
 		err := store.UpdateService(r.Context(), svc)
 		if err == nil {
-			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q saved.", svc.Name))
+			s.done(w, r, paths.AdminServices, fmt.Sprintf("Service %q saved.", svc.Name)+nobodyOffers(svc))
 			return
 		}
 		if !f.fail(err, serviceFieldNames) {
@@ -237,10 +247,6 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request) {
 	s.showStaffList(w, r, f, http.StatusUnprocessableEntity)
 }
 
-type weekdayRow struct {
-	Name, Field string
-}
-
 type overrideRow struct {
 	Date, Hours, DeleteURL string
 }
@@ -254,7 +260,8 @@ type staffView struct {
 	ID        int64
 	Name      string
 	Details   *form // name, email, active and the weekly hours
-	Weekdays  []weekdayRow
+	Hours     []hoursDay
+	Edited    bool // an add or remove button showed the form again: not saved yet
 	Overrides []overrideRow
 	Override  *form
 	TimeOff   []timeOffRow
@@ -293,19 +300,16 @@ func (s *Server) showStaff(w http.ResponseWriter, r *http.Request, details, over
 		return
 	}
 	frame := s.frame(r, "staff")
-	v := staffView{Frame: frame, ID: id, Name: m.Name, Details: details, Override: override, Away: away}
+	v := staffView{Frame: frame, ID: id, Name: m.Name, Details: details, Override: override, Away: away,
+		Edited: details != nil && (details.Get("add") != "" || details.Get("remove") != "")}
 	if v.Details == nil {
 		v.Details = newForm(url.Values{"name": {m.Name}, "email": {m.Email}})
 		if m.Active {
 			v.Details.Values.Set("active", "on")
 		}
-		for _, d := range weekdays {
-			v.Details.Values.Set(hoursField(d), formatIntervals(m.Hours[d]))
-		}
+		hoursValues(v.Details.Values, m.Hours)
 	}
-	for _, d := range weekdays {
-		v.Weekdays = append(v.Weekdays, weekdayRow{Name: d.String(), Field: hoursField(d)})
-	}
+	v.Hours = hoursDays(v.Details)
 	if v.Override == nil {
 		v.Override = newForm(nil)
 	}
@@ -350,14 +354,12 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(r.PostForm)
-	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active")}
-	for _, d := range weekdays {
-		ivs, err := parseIntervals(f.Get(hoursField(d)))
-		if err != nil {
-			f.invalid(hoursField(d), "%s", err)
-		}
-		st.Hours[d] = ivs
+	if editHours(f) {
+		s.showStaff(w, r, f, nil, nil, http.StatusOK)
+		return
 	}
+	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active"),
+		Hours: hoursFromForm(f)}
 	if f.OK() {
 		err := s.store(r).UpdateStaff(r.Context(), st)
 		if err == nil {
@@ -392,10 +394,7 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r.PostForm)
 	day := f.date("date")
-	ivs, err := parseIntervals(f.Get("hours"))
-	if err != nil {
-		f.invalid("hours", "%s", err)
-	}
+	ivs := overrideFromForm(f)
 	if f.OK() {
 		err := s.store(r).SetDateOverride(r.Context(), domain.DateOverride{StaffID: id, Date: day, Intervals: ivs})
 		if err == nil {

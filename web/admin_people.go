@@ -256,8 +256,17 @@ type tokensView struct {
 	Secret string // a token just created, shown once
 }
 
+// tokenSecretKey is the session key of a token just created, kept for the one page that shows it.
+const tokenSecretKey = "token-secret"
+
 func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request) {
-	s.showTokens(w, r, newForm(url.Values{"role": {"staff"}}), "", http.StatusOK)
+	// A token just created is shown on this page once (it is stored hashed): popped from the
+	// session, so a reload shows it no more, and kept out of every cache.
+	secret := s.sessions(r).PopString(r.Context(), tokenSecretKey)
+	if secret != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.showTokens(w, r, newForm(url.Values{"role": {"staff"}}), secret, http.StatusOK)
 }
 
 func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, f *form, secret string, status int) {
@@ -288,9 +297,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	me := viewerOf(r)
 	_, secret, err := s.store(r).CreateAPIToken(r.Context(), strings.TrimSpace(f.Get("name")), domain.Role(f.Get("role")), me.UserID)
 	if err == nil {
-		// Shown in this response only: it is stored hashed and cannot be shown again.
-		w.Header().Set("Cache-Control", "no-store")
-		s.showTokens(w, r, newForm(url.Values{"role": {"staff"}}), secret, http.StatusOK)
+		// Post-redirect-get: the page that shows the secret is a GET, so reloading it cannot
+		// create a second token (answering the POST with the page did).
+		s.sessions(r).Put(r.Context(), tokenSecretKey, secret)
+		s.done(w, r, paths.AdminTokens, "Token created.")
 		return
 	}
 	if !f.fail(err, nil) {

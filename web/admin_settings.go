@@ -279,8 +279,10 @@ func (s *Server) logo(w http.ResponseWriter, r *http.Request) {
 }
 
 type accountView struct {
-	Frame  adminFrame
-	Delete *form
+	Frame    adminFrame
+	Name     *form // the user's own name
+	Password *form // current, new and confirmed password
+	Delete   *form
 }
 
 func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +290,75 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, f *form, status int) {
-	render(w, r, status, accountPage(accountView{Frame: s.frame(r, "account"), Delete: f}))
+	s.renderAccount(w, r, accountView{Delete: f}, status)
+}
+
+// renderAccount shows the account page with the forms of v, fresh ones where v has none.
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, v accountView, status int) {
+	v.Frame = s.frame(r, "account")
+	if v.Name == nil {
+		v.Name = newForm(url.Values{"name": {viewerOf(r).Name}})
+	}
+	if v.Password == nil {
+		v.Password = newForm(nil)
+	}
+	if v.Delete == nil {
+		v.Delete = newForm(nil)
+	}
+	render(w, r, status, accountPage(v))
+}
+
+// renameSelf changes the signed-in user's own name.
+func (s *Server) renameSelf(w http.ResponseWriter, r *http.Request) {
+	if !s.readForm(w, r) {
+		return
+	}
+	f := newForm(r.PostForm)
+	_, err := s.store(r).RenameUser(r.Context(), viewerOf(r).UserID, f.Get("name"))
+	if err == nil {
+		s.done(w, r, paths.AdminAccount, "Your name is changed.")
+		return
+	}
+	if !f.fail(err, nil) {
+		s.serverError(w, r, err)
+		return
+	}
+	s.renderAccount(w, r, accountView{Name: f}, http.StatusUnprocessableEntity)
+}
+
+// changePassword sets the signed-in user's password after checking their current one. Their
+// other sessions end; this one is signed in again. Wrong guesses at the current password count
+// against the sign-in limit: a borrowed session must not be a way to try passwords freely.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	l := leaseOf(r)
+	if !s.readForm(w, r) {
+		return
+	}
+	f := newForm(r.PostForm)
+	if key := l.Tenant.ID + "/" + clientIP(r); !s.loginLimit.Allow(key) {
+		f.Error = "Too many attempts. Try again in " + tooMany(w, s.loginLimit, key) + "."
+		s.renderAccount(w, r, accountView{Password: f}, http.StatusTooManyRequests)
+		return
+	}
+	if f.Get("newPassword") != f.Get("confirmPassword") {
+		f.invalid("confirmPassword", "the two new passwords are not the same")
+		s.renderAccount(w, r, accountView{Password: f}, http.StatusUnprocessableEntity)
+		return
+	}
+	u, err := s.store(r).ChangePassword(r.Context(), viewerOf(r).UserID, f.Get("current"), f.Get("newPassword"))
+	if err != nil {
+		if !f.fail(err, map[string]string{"password": "newPassword"}) {
+			s.serverError(w, r, err)
+			return
+		}
+		s.renderAccount(w, r, accountView{Password: f}, http.StatusUnprocessableEntity)
+		return
+	}
+	if err := signIn(r.Context(), s.sessions(r), u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.done(w, r, paths.AdminAccount, "Your password is changed, and your other sessions are signed out.")
 }
 
 // signOutEverywhere ends every session of the signed-in user, on every device, and the API

@@ -125,23 +125,25 @@ func TestDashboardCatalog(t *testing.T) {
 		t.Fatalf("add staff: %d %s", status, loc)
 	}
 	staffURL := srv.URL + loc
-	if got := attr(t, doc, "#hours-mon", "value"); got != "09:00-17:00" {
-		t.Errorf("new staff's Monday: %q", got)
+	if from, to := attr(t, doc, "#hours-mon-0-from", "value"), attr(t, doc, "#hours-mon-0-to", "value"); from != "09:00" || to != "17:00" {
+		t.Errorf("new staff's Monday: %q–%q", from, to)
 	}
 
-	hours := url.Values{"name": {"Bea"}, "email": {"bea@acme.example"}, "active": {"on"}, "hours-mon": {"09:00-13:00, 14:00-18:00"},
-		"hours-tue": {"10:00-25:00"}, "hours-wed": {"09:00-12:00, 11:00-13:00"}}
+	hours := url.Values{"name": {"Bea"}, "email": {"bea@acme.example"}, "active": {"on"},
+		"hours-mon-from": {"09:00", "14:00"}, "hours-mon-to": {"13:00", "18:00"}, "hours-tue-from": {"10:00"}, "hours-tue-to": {"25:00"},
+		"hours-wed-from": {"09:00", "11:00"}, "hours-wed-to": {"12:00", "13:00"}}
 	status, _, doc = post(t, c, staffURL, hours)
-	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-tue"]`), "10:00-25:00") ||
-		attr(t, doc, "#hours-mon", "value") != "09:00-13:00, 14:00-18:00" {
+	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-tue"]`), "Tuesday, range 1: enter times as HH:MM") ||
+		attr(t, doc, "#hours-mon-1-from", "value") != "14:00" {
 		t.Fatalf("bad hours: %d %s", status, text(doc, `[data-testid="error-hours-tue"]`))
 	}
-	hours.Set("hours-tue", "10:00-18:00")
+	hours.Set("hours-tue-to", "18:00")
 	status, _, doc = post(t, c, staffURL, hours)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(text(doc, `[data-testid="error-hours-wed"]`), "overlap") {
 		t.Fatalf("overlapping hours: %d %q", status, text(doc, `[data-testid="error-hours-wed"]`))
 	}
-	hours.Set("hours-wed", "")
+	hours.Del("hours-wed-from")
+	hours.Del("hours-wed-to")
 	if status, _, doc = post(t, c, staffURL, hours); status != http.StatusSeeOther || text(doc, `[data-testid="flash"]`) != "Saved." {
 		t.Fatalf("save hours: %d", status)
 	}
@@ -162,17 +164,13 @@ func TestDashboardCatalog(t *testing.T) {
 		t.Errorf("resource: %d", status)
 	}
 
-	svc := url.Values{"name": {"Facial"}, "duration": {"45"}, "price": {"30.5"}, "capacity": {"1"}, "bufferBefore": {"0"}, "bufferAfter": {"15"}}
+	svc := url.Values{"name": {"Facial"}, "duration": {"45"}, "price": {"thirty"}, "capacity": {"1"}, "bufferBefore": {"0"}, "bufferAfter": {"15"}}
 	status, _, doc = post(t, c, base+"/services", svc)
-	if status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-staffIds"]`) == "" || attr(t, doc, "#name", "value") != "Facial" {
-		t.Fatalf("service without staff: %d", status)
+	if status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-price"]`) == "" || attr(t, doc, "#name", "value") != "Facial" {
+		t.Fatalf("price in words: %d", status)
 	}
 	staffID := attr(t, doc, `input[name="staffIds"]`, "value")
 	svc.Set("staffIds", staffID)
-	svc.Set("price", "thirty")
-	if status, _, doc = post(t, c, base+"/services", svc); status != http.StatusUnprocessableEntity || text(doc, `[data-testid="error-price"]`) == "" {
-		t.Fatalf("price in words: %d", status)
-	}
 	svc.Set("price", "30.5")
 	if status, _, doc = post(t, c, base+"/services", svc); status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="services"]`), "30.50 EUR") {
 		t.Fatalf("add service: %d", status)
@@ -243,11 +241,17 @@ func TestDashboardCalendar(t *testing.T) {
 
 	t.Run("Outcomes", func(t *testing.T) {
 		// An outcome waits for the booking to start: before, it is neither offered nor taken.
-		back := "/acme/admin/calendar?date=" + day.String()
+		// The actions are in the side panel of the booking opened from the grid, not on its card.
+		open := fmt.Sprintf("&booking=%d", second.ID)
+		back := "/acme/admin/calendar?date=" + day.String() + open
 		secondCard := fmt.Sprintf(`[data-testid="booking"][data-id="%d"]`, second.ID)
+		panel := fmt.Sprintf(`[data-testid="booking-panel"][data-id="%d"]`, second.ID)
 		_, doc, _ := page(t, c, "GET", base+back[len("/acme/admin"):], "")
-		if doc.Find(secondCard).Length() != 1 || doc.Find(secondCard+` [data-testid="action-no-show"], `+secondCard+` [data-testid="action-complete"]`).Length() != 0 {
-			t.Errorf("a booking that has not started offers an outcome: %s", text(doc, secondCard))
+		if doc.Find(secondCard).Length() != 1 || doc.Find(panel).Length() != 1 || doc.Find(panel+` [data-testid="action-no-show"], `+panel+` [data-testid="action-complete"]`).Length() != 0 {
+			t.Errorf("a booking that has not started offers an outcome: %s", text(doc, panel))
+		}
+		if n := doc.Find(`[data-testid="cancel-form"]`).Length(); n != 1 || doc.Find(panel+` [data-testid="cancel-form"]`).Length() != 1 {
+			t.Errorf("%d cancel forms on the calendar, want one, in the panel", n)
 		}
 		status, _, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 		if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="flash"]`), "once it has started") || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 {
@@ -255,7 +259,7 @@ func TestDashboardCalendar(t *testing.T) {
 		}
 		// Moved four days back behind the server's back, it has started: now it can be marked.
 		shiftBooking(t, m, "acme", second.ID, -4*24*time.Hour)
-		back = "/acme/admin/calendar?date=" + day.AddDays(-4).String()
+		back = "/acme/admin/calendar?date=" + day.AddDays(-4).String() + open
 		status, loc2, doc := post(t, c, base+fmt.Sprintf("/bookings/%d/no-show", second.ID), url.Values{"back": {back}})
 		if status != http.StatusSeeOther || loc2 != back || doc.Find(secondCard+`[data-status="no_show"]`).Length() != 1 || !strings.Contains(text(doc, secondCard), "(no-show)") {
 			t.Errorf("no-show: %d %s %s", status, loc2, text(doc, secondCard))
@@ -269,11 +273,11 @@ func TestDashboardCalendar(t *testing.T) {
 			t.Errorf("completing a no-show: %d %s", status, text(doc, `[data-testid="flash"]`))
 		}
 		// A wrong outcome is taken back from the card: confirmed again, outcomes offered again.
-		if doc.Find(secondCard+` [data-testid="action-reopen"]`).Length() != 1 {
-			t.Errorf("no way to take back the no-show: %s", text(doc, secondCard))
+		if doc.Find(panel+` [data-testid="action-reopen"]`).Length() != 1 {
+			t.Errorf("no way to take back the no-show: %s", text(doc, panel))
 		}
 		status, _, doc = post(t, c, base+fmt.Sprintf("/bookings/%d/reopen", second.ID), url.Values{"back": {back}})
-		if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"] [data-testid="action-complete"]`).Length() != 1 ||
+		if status != http.StatusSeeOther || doc.Find(secondCard+`[data-status="confirmed"]`).Length() != 1 || doc.Find(panel+` [data-testid="action-complete"]`).Length() != 1 ||
 			!strings.Contains(text(doc, `[data-testid="flash"]`), "reopened") {
 			t.Errorf("reopen: %d %s", status, text(doc, secondCard))
 		}
@@ -422,7 +426,7 @@ func TestDashboardUsersAndTokens(t *testing.T) {
 
 	status, _, doc = post(t, c, base+"/tokens", url.Values{"name": {"Zapier"}, "role": {"staff"}})
 	secret := text(doc, `[data-testid="token-secret"]`)
-	if status != 200 || !strings.HasPrefix(secret, "rsv_") {
+	if status != http.StatusSeeOther || !strings.HasPrefix(secret, "rsv_") {
 		t.Fatalf("create token: %d %q", status, secret)
 	}
 	if _, doc, _ = page(t, c, "GET", base+"/tokens", ""); doc.Find(`[data-testid="token-secret"]`).Length() != 0 || strings.Contains(text(doc, "main"), secret) {
@@ -568,7 +572,7 @@ func TestPasswordReset(t *testing.T) {
 	c := browser(t)
 	for _, email := range []string{"owner@acme.example", "nobody@acme.example"} {
 		status, _, doc := post(t, c, srv.URL+"/acme/admin/forgot", url.Values{"email": {email}})
-		if status != 200 || !strings.Contains(text(doc, `[data-testid="forgot-sent"]`), "is on its way") {
+		if status != http.StatusSeeOther || !strings.Contains(text(doc, `[data-testid="forgot-sent"]`), "is on its way") {
 			t.Fatalf("forgot %s: %d", email, status)
 		}
 	}

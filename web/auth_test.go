@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,9 +88,27 @@ func siteFull(t *testing.T, cfg tenancy.Config, wrap func(http.Handler) http.Han
 	if wrap != nil {
 		h = wrap(h)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	// httptest forgets a connection once it is hijacked (a websocket), and Close leaves it
+	// open; a websocket holds a lease on its business, so m.Close would wait for it for as
+	// long as the client (a browser on a dashboard page, say) kept it. Closed here.
+	var hijacked []net.Conn
+	var mu sync.Mutex
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateHijacked {
+			mu.Lock()
+			hijacked = append(hijacked, c)
+			mu.Unlock()
+		}
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
+		mu.Lock()
+		for _, c := range hijacked {
+			_ = c.Close()
+		}
+		mu.Unlock()
 		_ = m.Close(ctx)
 		_ = reg.Close()
 		_ = blobs.Close()

@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		{"a time zone that is a path", "POST", book, url.Values{"start": {"bad"}, "tz": {"../../../etc/passwd"}}.Encode(), form, nil, http.StatusBadRequest, ""},
 		{"negative id", "GET", "/acme/admin/bookings/-1", "", nil, owner, http.StatusNotFound, ""},
 		{"huge id", "GET", "/acme/admin/customers/99999999999999999999999", "", nil, owner, http.StatusNotFound, ""},
-		{"hours that are not hours", "POST", "/acme/admin/staff/1", url.Values{"name": {"Ana"}, "hours-mon": {"'; DELETE FROM staff;--"}}.Encode(), form, owner, http.StatusUnprocessableEntity, "time range"},
+		{"hours that are not hours", "POST", "/acme/admin/staff/1", url.Values{"name": {"Ana"}, "hours-mon-from": {"'; DELETE FROM staff;--"}, "hours-mon-to": {"10:00"}}.Encode(), form, owner, http.StatusUnprocessableEntity, "enter times as HH:MM"},
 		{"a logo that is not multipart", "POST", "/acme/admin/settings/branding", "brandColor=%23000000", form, owner, 0, ""},
 	}
 	for _, c := range cases {

@@ -122,8 +122,10 @@ var (
 // phone; the business sees the booking in its calendar; the customer reschedules and cancels
 // with the private link.
 func TestEndToEndBooking(t *testing.T) {
-	tab := browserTab(t)
+	// The site before the browser, so the browser (and the dashboard's live-update websocket,
+	// which holds a lease on the business) goes first at cleanup.
 	srv, _ := site(t)
+	tab := browserTab(t)
 
 	do(t, tab, "sign up", desktop,
 		chromedp.Navigate(srv.URL+"/signup"),
@@ -146,7 +148,7 @@ func TestEndToEndBooking(t *testing.T) {
 	)
 	var hours []chromedp.Action[chromedp.Void]
 	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
-		hours = append(hours, chromedp.SetValue(chromedp.CSS("#hours-"+d), "09:00-12:00"))
+		hours = append(hours, chromedp.SetValue(chromedp.CSS("#hours-"+d+"-0-from"), "09:00"), chromedp.SetValue(chromedp.CSS("#hours-"+d+"-0-to"), "12:00"))
 	}
 	hours = append(hours, chromedp.Click(chromedp.CSS(`[data-testid="hours-submit"]`)))
 	do(t, tab, "set her hours", hours...)

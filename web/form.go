@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +54,19 @@ func (f *form) Shown(name, typ string) string {
 
 func (f *form) Err(name string) string { return f.Errors[name] }
 func (f *form) OK() bool               { return len(f.Errors) == 0 && f.Error == "" }
+
+// Summary is the form's errors in one line, the whole form's first, then by field name: for
+// an answer that has no fields to put them next to (the calendar's script).
+func (f *form) Summary() string {
+	var out []string
+	if f.Error != "" {
+		out = append(out, f.Error)
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.Errors)) {
+		out = append(out, f.Errors[k])
+	}
+	return strings.Join(out, "; ")
+}
 
 // invalid records an error next to a field; the first one per field wins.
 func (f *form) invalid(field, format string, args ...any) {
@@ -123,30 +138,7 @@ func (f *form) ids(name string) []int64 {
 
 func formatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
-// intervalSeparators reads dashes, semicolons and "to" in working hours as "-" and ",".
-var intervalSeparators = strings.NewReplacer("–", "-", "—", "-", ";", ",", " to ", "-")
-
-// parseIntervals reads "09:00-13:00, 14:00-18:00" (an empty text is no intervals).
-func parseIntervals(s string) ([]domain.Interval, error) {
-	var out []domain.Interval
-	s = intervalSeparators.Replace(s)
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		iv, ok := domain.ParseInterval(part)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a time range: write it as 09:00-13:00", part)
-		}
-		if iv.End <= iv.Start {
-			return nil, fmt.Errorf("%q ends before it starts", part)
-		}
-		out = append(out, iv)
-	}
-	return out, nil
-}
-
+// formatIntervals shows ranges as the list of date overrides does: 09:00-13:00, 14:00-18:00.
 func formatIntervals(ivs []domain.Interval) string {
 	parts := make([]string, len(ivs))
 	for i, iv := range ivs {

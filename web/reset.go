@@ -16,9 +16,18 @@ type forgotView struct {
 	Sent           bool
 }
 
+// forgotSentKey is the session key of the email a reset link was just asked for, for the page
+// the request redirects to.
+const forgotSentKey = "forgot-sent"
+
 func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
 	l := leaseOf(r)
-	render(w, r, http.StatusOK, forgotPage(forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(nil)}))
+	v := forgotView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Form: newForm(nil)}
+	if email := s.sessions(r).PopString(r.Context(), forgotSentKey); email != "" {
+		v.Form.Values.Set("email", email)
+		v.Sent = true
+	}
+	render(w, r, http.StatusOK, forgotPage(v))
 }
 
 func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
@@ -42,8 +51,9 @@ func (s *Server) forgot(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusUnprocessableEntity, forgotPage(v))
 		return
 	}
-	v.Sent = true
-	render(w, r, http.StatusOK, forgotPage(v))
+	// Post-redirect-get: reloading the answer must not mail another link.
+	s.sessions(r).Put(r.Context(), forgotSentKey, v.Form.Get("email"))
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminForgot), http.StatusSeeOther)
 }
 
 type resetView struct {

@@ -38,6 +38,8 @@ func TestDashboardPathsHaveRoutes(t *testing.T) {
 		{"POST", paths.AdminCustomerAnonymise(int64(3)), paths.AdminPattern("POST", paths.AdminCustomerAnonymise("{id}"))},
 		{"GET", paths.AdminAccount, paths.AdminPattern("GET", paths.AdminAccount)},
 		{"POST", paths.AdminSignOutEverywhere, paths.AdminPattern("POST", paths.AdminSignOutEverywhere)},
+		{"POST", paths.AdminAccountName, paths.AdminPattern("POST", paths.AdminAccountName)},
+		{"POST", paths.AdminAccountPassword, paths.AdminPattern("POST", paths.AdminAccountPassword)},
 		{"GET", paths.AdminServices, paths.AdminPattern("GET", paths.AdminServices)},
 		{"POST", paths.AdminServices, paths.AdminPattern("POST", paths.AdminServices)},
 		{"GET", paths.AdminService(int64(2)), paths.AdminPattern("GET", paths.AdminService("{id}"))},

@@ -148,6 +148,8 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	owner(paths.AdminPattern("POST", paths.AdminCustomerAnonymise("{id}")), s.anonymiseCustomer)
 	user(paths.AdminPattern("GET", paths.AdminAccount), s.adminAccount)
 	user(paths.AdminPattern("POST", paths.AdminSignOutEverywhere), s.signOutEverywhere)
+	user(paths.AdminPattern("POST", paths.AdminAccountName), s.renameSelf)
+	user(paths.AdminPattern("POST", paths.AdminAccountPassword), s.changePassword)
 	owner(paths.AdminPattern("GET", paths.AdminServices), s.adminServices)
 	owner(paths.AdminPattern("POST", paths.AdminServices), s.createService)
 	owner(paths.AdminPattern("GET", paths.AdminService("{id}")), s.adminService)

@@ -86,7 +86,7 @@ func TestTokensEndWithSessions(t *testing.T) {
 // resetLinkOf asks for a password reset of acme's owner with c and returns the mailed link.
 func resetLinkOf(t *testing.T, srv string, m *tenancy.Manager, c *http.Client) string {
 	t.Helper()
-	if status, _, _ := post(t, c, srv+"/acme/admin/forgot", url.Values{"email": {"owner@acme.example"}}); status != 200 {
+	if status, _, _ := post(t, c, srv+"/acme/admin/forgot", url.Values{"email": {"owner@acme.example"}}); status != http.StatusSeeOther {
 		t.Fatalf("forgot: %d", status)
 	}
 	var link string

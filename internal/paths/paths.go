@@ -68,6 +68,8 @@ const (
 	AdminNewBooking        = "/bookings/new"
 	AdminCustomers         = "/customers"
 	AdminAccount           = "/account"
+	AdminAccountName       = "/account/name"     // the user's own name
+	AdminAccountPassword   = "/account/password" // the user's own password
 	AdminSignOutEverywhere = "/signout-everywhere"
 	AdminServices          = "/services"
 	AdminStaffList         = "/staff"

@@ -26,6 +26,8 @@ func TestPaths(t *testing.T) {
 		{paths.Pattern("GET", paths.Manage("{token}")), "GET /{slug}/booking/{token}"},
 		{paths.URL("https://book.example/", "acme", paths.Manage("T0K")), "https://book.example/acme/booking/T0K"},
 		{paths.URL("https://book.example", "acme", paths.Manage("T0K")), "https://book.example/acme/booking/T0K"},
+		{paths.AdminPattern("POST", paths.AdminAccountPassword), "POST /{slug}/admin/account/password"},
+		{paths.Admin("acme", paths.AdminAccountName), "/acme/admin/account/name"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
