@@ -124,7 +124,7 @@ func NewHandler(log *slog.Logger, opts ...Option) http.Handler {
 		if r.Method == http.MethodPost {
 			// Read the body here, so that an oversized one gets a clear 413 instead of gqlgen's
 			// generic read error.
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, domain.MaxBodyBytes))
+			body, err := readBody(w, r)
 			if err != nil {
 				gqlerr.Write(w, http.StatusRequestEntityTooLarge, gqlerr.New("BAD_USER_INPUT",
 					fmt.Sprintf("the request body is over %d bytes (or could not be read)", domain.MaxBodyBytes)))
@@ -429,4 +429,23 @@ func (m *measurer) set(set ast.SelectionSet, level int) shape {
 		out.fields = min(out.fields+sh.fields, saturated)
 	}
 	return out
+}
+
+// bufferedBody is a request body already read into memory (web's bufferBody): Buffered returns
+// its unread bytes and why its reading stopped short (nil: nothing is missing).
+type bufferedBody interface {
+	Buffered() ([]byte, error)
+}
+
+// readBody returns r's whole body, at most domain.MaxBodyBytes: the bytes web has already
+// buffered when it has (not a second copy of them), else read here.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(bufferedBody); ok {
+		body, err := b.Buffered()
+		if err == nil && len(body) > domain.MaxBodyBytes {
+			err = &http.MaxBytesError{Limit: domain.MaxBodyBytes}
+		}
+		return body, err
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, domain.MaxBodyBytes))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/reserva/reserva/internal/gqlerr"
 	"github.com/reserva/reserva/internal/shutdown"
 	"github.com/reserva/reserva/internal/turn"
 	"github.com/reserva/reserva/tenancy"
@@ -363,10 +364,17 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 			return
 		}
 		ctx = graphql.WithOperationContext(ctx, rc)
+		// A query or mutation that committed to its business (or the registry) is answered only
+		// once the replica holds it (--replica-ack sync), as over HTTP (web's syncWrites): from
+		// mark, taken before it runs, to its one response.
+		var ackLease *tenancy.Lease
+		var mark tenancy.WriteMark
+		end := func() {}
 		if rc.Operation != nil && rc.Operation.Operation != ast.Subscription {
 			// A query or mutation takes its turn of the business's fair share, as over HTTP:
 			// the socket gave its request's turn back when it was upgraded.
-			end, err := turn.Take(ctx)
+			var err error
+			end, err = turn.Take(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
 					return // the connection or the operation ended meanwhile
@@ -379,6 +387,9 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 				return
 			}
 			defer end()
+			if l, ok := tenancy.FromContext(ctx); ok {
+				ackLease, mark = l, l.Mark()
+			}
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -393,6 +404,20 @@ func (s *wsSession) start(ctx context.Context, id string, params *graphql.RawPar
 			resp := responses(ctx)
 			if resp == nil || !stillOurs() {
 				break
+			}
+			if ackLease != nil {
+				// The operation's turn goes back while it waits (see AckWrites).
+				if err := ackLease.AckWrites(ctx, mark, end); err != nil {
+					if ctx.Err() != nil {
+						return // the connection or the operation ended meanwhile
+					}
+					s.t.log.ErrorContext(ctx, "write not acknowledged: the replica did not confirm it",
+						"tenant", ackLease.Tenant.Slug, "operation", rc.OperationName, "err", err)
+					payload, _ := json.Marshal(gqlerror.List{gqlerr.OutcomeUnknown()})
+					done(wsMessage{ID: id, Type: "error", Payload: payload})
+					return
+				}
+				ackLease = nil // one response: acknowledged
 			}
 			payload, err := json.Marshal(resp)
 			if err != nil {

@@ -195,6 +195,25 @@ func (l *Lease) SyncSince(ctx context.Context, mark WriteMark) error {
 	return errors.Join(err, regErr)
 }
 
+// AckWrites is how a request, or an operation over a websocket, acknowledges its writes with
+// sync acknowledgement (SyncAck): when anything was committed to l's database or the registry
+// since mark, it calls yield, then waits until the replica holds it (SyncSince). yield gives
+// back what the caller need not hold while it waits: its turn of the business's fair share, so
+// the business's next writes can run and join the next shared sync (with one turn per business,
+// writes holding theirs through the sync could never share one). Without sync acknowledgement,
+// or with nothing committed, it returns nil at once and yield is not called. An error means
+// the replica may or may not hold the commits: the caller answers "outcome unknown, retry".
+// The HTTP middleware and the websocket transport both call it, so the two cannot drift apart.
+func (l *Lease) AckWrites(ctx context.Context, mark WriteMark, yield func()) error {
+	if l.m == nil || !l.m.SyncAck() || !l.Changed(mark) {
+		return nil
+	}
+	if yield != nil {
+		yield()
+	}
+	return l.SyncSince(ctx, mark)
+}
+
 // registryDB is the registry's database when it is the SQLite registry (nil otherwise).
 func (l *Lease) registryDB() *DB {
 	if l.m == nil {

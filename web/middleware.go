@@ -157,7 +157,7 @@ func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 			budget.sem.Release(held - n)
 			held = n
 		}
-		r.Body = &bufferedBody{Reader: bytes.NewReader(body), err: err}
+		r.Body = &bufferedBody{Reader: bytes.NewReader(body), buf: body, err: err}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -165,7 +165,15 @@ func bufferBody(budget *bodyBudget, next http.Handler) http.Handler {
 // bufferedBody is a body read in full, or as far as it could be read and why it stopped.
 type bufferedBody struct {
 	*bytes.Reader
+	buf []byte
 	err error // nil: the whole body
+}
+
+// Buffered returns what is left to read of the body, without copying it, and why its reading
+// stopped short (nil: nothing is missing). The GraphQL handler takes the body so: it is
+// already in memory, counted against the body budget, and a second copy would double it.
+func (b *bufferedBody) Buffered() ([]byte, error) {
+	return b.buf[len(b.buf)-b.Reader.Len():], b.err
 }
 
 func (b *bufferedBody) Read(p []byte) (int, error) {

@@ -55,15 +55,10 @@ func (a *ackWriter) ack() bool {
 		return a.ok
 	}
 	a.done = true
-	if !a.lease.Changed(a.mark) {
-		a.ok = true
-		return true
-	}
 	// The request's work on its business is done: its turn of the fair share goes back while
-	// it waits, so the business's next writes can run and join the next shared sync (with one
-	// turn per business, writes holding theirs through the sync could never share one).
-	turn.End(a.r.Context())
-	err := a.lease.SyncSince(a.r.Context(), a.mark)
+	// it waits for the replica (see AckWrites).
+	ctx := a.r.Context()
+	err := a.lease.AckWrites(ctx, a.mark, func() { turn.End(ctx) })
 	if err == nil {
 		a.ok = true
 		return true
@@ -85,8 +80,7 @@ func (s *Server) unconfirmedWrite(w http.ResponseWriter, r *http.Request, slug s
 	h.Set("Cache-Control", "no-store")
 	const msg = "Your change could not be confirmed as saved: it may or may not have been made. Please try again; a repeated booking is recognised and not made twice."
 	if strings.HasSuffix(r.URL.Path, "/graphql") {
-		gqlerr.Write(w, http.StatusServiceUnavailable, gqlerr.New("TENANT_UNAVAILABLE",
-			"outcome unknown: the change may or may not have been saved; retry (with the same idempotency key)"))
+		gqlerr.Write(w, http.StatusServiceUnavailable, gqlerr.OutcomeUnknown())
 		return
 	}
 	render(w, r, http.StatusServiceUnavailable, errorPage(errorView{

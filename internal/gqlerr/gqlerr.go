@@ -24,3 +24,10 @@ func Write(w http.ResponseWriter, status int, errs ...*gqlerror.Error) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": errs})
 }
+
+// OutcomeUnknown is the error for a write the replica did not confirm (--replica-ack sync):
+// it may or may not have been saved, and a retry is safe (bookings carry an idempotency key).
+// The HTTP answer (503) and the websocket's error message say the same.
+func OutcomeUnknown() *gqlerror.Error {
+	return New("TENANT_UNAVAILABLE", "outcome unknown: the change may or may not have been saved; retry (with the same idempotency key)")
+}
