@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// view is one KV bucket kept in memory, fed by a watch of every key: lookups cost no network
+// call and a change made on any node shows here in milliseconds.
+type view[T any] struct {
+	bucket string
+	kv     jetstream.KeyValue
+	decode func([]byte) (T, error)
+	now    func() time.Time
+	log    *slog.Logger
+	// applied is called, outside the lock, after each change is applied.
+	applied func()
+
+	mu      sync.Mutex
+	entries map[string]viewEntry[T]
+	ready   bool // the watch has delivered the bucket's contents and is running
+	changed chan struct{}
+}
+
+type viewEntry[T any] struct {
+	v    T
+	rev  uint64
+	seen time.Time // when this node received it, on its own clock
+}
+
+func newView[T any](bucket string, kv jetstream.KeyValue, decode func([]byte) (T, error), now func() time.Time, log *slog.Logger) *view[T] {
+	v := &view[T]{bucket: bucket, kv: kv, decode: decode, now: now, log: log,
+		entries: map[string]viewEntry[T]{}, changed: make(chan struct{})}
+	v.applied = v.broadcast
+	return v
+}
+
+// run keeps the view fed until ctx ends, watching again (after a pause) when a watch ends.
+func (v *view[T]) run(ctx context.Context, retry time.Duration) {
+	for ctx.Err() == nil {
+		if err := v.watch(ctx); err != nil && ctx.Err() == nil {
+			v.log.Warn("watch cluster state", "bucket", v.bucket, "err", err)
+		}
+		v.mu.Lock()
+		v.ready = false
+		v.mu.Unlock()
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (v *view[T]) watch(ctx context.Context) error {
+	w, err := v.kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = w.Stop() }() // the watch may be gone already; nothing to report
+	// A watch started again starts from the bucket's current contents.
+	fresh := map[string]viewEntry[T]{}
+	initial := true
+	for e := range w.Updates() {
+		if e == nil { // the bucket's contents are all delivered
+			v.mu.Lock()
+			v.entries, v.ready = fresh, true
+			v.mu.Unlock()
+			initial = false
+			v.applied()
+			continue
+		}
+		target := fresh
+		if !initial {
+			v.mu.Lock()
+			target = v.entries
+		}
+		switch e.Operation() {
+		case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+			delete(target, e.Key())
+		default:
+			if val, err := v.decode(e.Value()); err != nil {
+				v.log.Error("decode cluster state", "bucket", v.bucket, "key", e.Key(), "err", err)
+				delete(target, e.Key())
+			} else {
+				target[e.Key()] = viewEntry[T]{v: val, rev: e.Revision(), seen: v.now()}
+			}
+		}
+		if !initial {
+			v.mu.Unlock()
+			v.applied()
+		}
+	}
+	return nil
+}
+
+// get returns the entry at key; current says whether the view can be trusted, so that a
+// missing entry means an absent key.
+func (v *view[T]) get(key string) (e viewEntry[T], found, current bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, found = v.entries[key]
+	return e, found, v.ready
+}
+
+// snapshot returns a copy of the entries, and whether the view is current.
+func (v *view[T]) snapshot() (map[string]viewEntry[T], bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := make(map[string]viewEntry[T], len(v.entries))
+	for k, e := range v.entries {
+		m[k] = e
+	}
+	return m, v.ready
+}
+
+// broadcast wakes whoever waits on Changed.
+func (v *view[T]) broadcast() {
+	v.mu.Lock()
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.mu.Unlock()
+}
+
+func (v *view[T]) Changed() <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.changed
+}
