@@ -114,7 +114,7 @@ func NewForwarder(cfg ForwarderConfig) *Forwarder {
 			}
 			return nil
 		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		ErrorHandler: func(_ http.ResponseWriter, r *http.Request, err error) {
 			a := r.Context().Value(forwardKey{}).(*forwardAttempt)
 			a.served <- err
 		},

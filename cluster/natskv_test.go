@@ -225,7 +225,7 @@ func TestNATSCluster(t *testing.T) {
 					}
 					return nil, fmt.Errorf("node %s: %w", node, cluster.ErrNotFound)
 				},
-				Local: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "served by %s", id) }),
+				Local: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "served by %s", id) }),
 			}))
 			t.Cleanup(srv.Close)
 			u, err := url.Parse(srv.URL)

@@ -171,7 +171,7 @@ func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(f
 func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Tracef(format string, v ...any)  {}
+func (l natsLogger) Tracef(string, ...any)           {}
 
 // Fatalf logs: the server's own logger would exit the process, which is not a library's call.
 func (l natsLogger) Fatalf(format string, v ...any) {
