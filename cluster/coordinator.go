@@ -83,7 +83,8 @@ type Placement interface {
 	// ErrUnknown: cannot tell.
 	Owner(ctx context.Context, tenantID string) (Owner, error)
 	// Refresh is Owner read from the KV store itself, for when the cache proved stale (an
-	// owner answered 421).
+	// owner answered 421). Like every read it may be stale when the store is partitioned (a
+	// cut-off leader answers until it notices); only CompareAndSwap is authoritative.
 	Refresh(ctx context.Context, tenantID string) (Owner, error)
 	// CompareAndSwap sets the tenant's owner to next if its current owner is prev (the zero
 	// Owner: not placed yet) and next.Epoch is prev.Epoch+1. ErrStale when the current owner

@@ -101,7 +101,7 @@ func NewNATSCoordinator(ctx context.Context, nc *nats.Conn, cfg NATSConfig) (*NA
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &NATSCoordinator{cfg: cfg, stop: stop}
 	c.liveness = newNATSLiveness(kvs[BucketLiveness], cfg)
-	c.placement = &natsPlacement{kv: kvs[BucketPlacement], timeout: cfg.CallTimeout,
+	c.placement = &natsPlacement{nc: nc, kv: kvs[BucketPlacement], timeout: cfg.CallTimeout,
 		view: newView(BucketPlacement, kvs[BucketPlacement], decodeJSON[Owner], cfg.Now, cfg.Log)}
 	c.routes = &natsRoutes{kv: kvs[BucketRoutes], timeout: cfg.CallTimeout,
 		view: newView(BucketRoutes, kvs[BucketRoutes], decodeJSON[Route], cfg.Now, cfg.Log)}
@@ -176,10 +176,13 @@ type natsLiveness struct {
 	view *view[NodeInfo]
 	self []byte // the heartbeat's value
 
-	mu      sync.Mutex
-	last    []string // the live set last announced
-	changed chan struct{}
-	failing bool // the last heartbeat failed (logged once per run of failures)
+	mu        sync.Mutex
+	last      []string // the live set last announced
+	changed   chan struct{}
+	failing   bool      // the last heartbeat failed (logged once per run of failures)
+	putRev    uint64    // the revision of the last heartbeat stored
+	putAt     time.Time // when it was stored
+	restarted time.Time // when the watch was last restarted for a stall
 }
 
 func newNATSLiveness(kv jetstream.KeyValue, cfg NATSConfig) *natsLiveness {
@@ -193,8 +196,40 @@ func newNATSLiveness(kv jetstream.KeyValue, cfg NATSConfig) *natsLiveness {
 func (l *natsLiveness) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
-	_, err := l.kv.Put(ctx, l.cfg.Self.ID, l.self)
+	rev, err := l.kv.Put(ctx, l.cfg.Self.ID, l.self)
+	if err == nil {
+		l.mu.Lock()
+		l.putRev, l.putAt = rev, l.cfg.Now()
+		l.mu.Unlock()
+	}
 	return err
+}
+
+// unstall restarts the watch when the store keeps taking this node's heartbeats but the watch
+// has delivered none for two heartbeats: its consumer was on a server that stopped, and the
+// client would notice only after several missed idle heartbeats (which left the view unknown
+// for about 18 s in the package's test).
+func (l *natsLiveness) unstall() {
+	e, found, _ := l.view.get(l.cfg.Self.ID)
+	now := l.cfg.Now()
+	stallAfter := 2 * l.cfg.HeartbeatEvery
+	l.mu.Lock()
+	// Only while heartbeats are stored: when they fail, this node is cut off, and watching
+	// again would not help.
+	since := now.Sub(l.putAt)
+	stalled := !l.putAt.IsZero() && since < l.cfg.LivenessTTL && (!found || e.rev < l.putRev && now.Sub(e.seen) > stallAfter) &&
+		now.Sub(l.restarted) > 2*stallAfter
+	// A watch that does not start (its consumer's creation waits on a server that stopped)
+	// is tried again too.
+	stalled = stalled || (l.view.starting(2*stallAfter) && now.Sub(l.restarted) > 2*stallAfter)
+	if stalled {
+		l.restarted = now
+	}
+	l.mu.Unlock()
+	if stalled {
+		l.cfg.Log.Warn("the liveness watch stalled; watching again", "node", l.cfg.Self.ID)
+		l.view.restart()
+	}
 }
 
 // heartbeat renews this node's key until ctx ends.
@@ -221,8 +256,8 @@ func (l *natsLiveness) heartbeat(ctx context.Context) {
 	}
 }
 
-// sweep rechecks the live set as time passes, since a key that is not renewed leaves it
-// without any event when this node cannot hear the server's expiry marker.
+// sweep rechecks the live set as time passes: this node's own heartbeat going stale (it is cut
+// off) makes its view unknown without any event.
 func (l *natsLiveness) sweep(ctx context.Context) {
 	t := time.NewTicker(l.cfg.HeartbeatEvery / 2)
 	defer t.Stop()
@@ -231,21 +266,26 @@ func (l *natsLiveness) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			l.unstall()
 			l.recheck()
 		}
 	}
 }
 
 // live computes the live set; ok is false when this node's view cannot be trusted.
+//
+// A node leaves the set when the server's expiry marker (or its goodbye) arrives, or when this
+// node has seen its own heartbeat come back more than a TTL after the other's last one: the
+// watch was flowing and the other did not renew. Time alone never removes a node, since a node
+// cut off from the cluster hears nobody, itself included; its view is unknown instead.
 func (l *natsLiveness) live() (nodes []NodeInfo, ok bool) {
 	entries, current := l.view.snapshot()
-	now := l.cfg.Now()
-	fresh := func(e viewEntry[NodeInfo]) bool { return now.Sub(e.seen) < l.cfg.LivenessTTL }
-	if own, found := entries[l.cfg.Self.ID]; !current || !found || !fresh(own) {
+	own, found := entries[l.cfg.Self.ID]
+	if !current || !found || l.cfg.Now().Sub(own.seen) >= l.cfg.LivenessTTL {
 		return nil, false
 	}
 	for _, e := range entries {
-		if fresh(e) {
+		if own.seen.Sub(e.seen) < l.cfg.LivenessTTL {
 			nodes = append(nodes, e.v)
 		}
 	}
@@ -289,6 +329,7 @@ func (l *natsLiveness) Changed() <-chan struct{} {
 
 // natsPlacement is Placement on a bucket of tenant id → Owner.
 type natsPlacement struct {
+	nc      *nats.Conn
 	kv      jetstream.KeyValue
 	timeout time.Duration
 	view    *view[Owner]
@@ -314,18 +355,62 @@ func (p *natsPlacement) read(ctx context.Context, tenantID string) (Owner, uint6
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	e, err := p.kv.Get(ctx, tenantID)
+	val, rev, err := leaderGet(ctx, p.nc, BucketPlacement, tenantID)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, ErrNotFound):
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w", tenantID, ErrNotFound)
 	case err != nil:
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w: %w", tenantID, ErrUnknown, err)
 	}
-	o, err := decodeJSON[Owner](e.Value())
+	o, err := decodeJSON[Owner](val)
 	if err != nil {
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w", tenantID, err)
 	}
-	return o, e.Revision(), nil
+	return o, rev, nil
+}
+
+// leaderGet reads a key's latest value from its bucket's stream leader. The KV client's Get
+// asks any replica (direct get), and a replica that lags answered with the value before a
+// compare-and-set that had already succeeded; the leader has every acknowledged write.
+func leaderGet(ctx context.Context, nc *nats.Conn, bucket, key string) ([]byte, uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key}) // strings always marshal
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code    int    `json:"code"`
+			ErrCode int    `json:"err_code"`
+			Desc    string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("decode the stream leader's answer: %w", err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrCode == int(jetstream.JSErrCodeMessageNotFound):
+		return nil, 0, ErrNotFound
+	case resp.Error != nil:
+		return nil, 0, fmt.Errorf("stream leader: %s (%d)", resp.Error.Desc, resp.Error.ErrCode)
+	case resp.Message == nil:
+		return nil, 0, errors.New("stream leader: empty answer")
+	}
+	if len(resp.Message.Hdrs) > 0 {
+		h, err := nats.DecodeHeadersMsg(resp.Message.Hdrs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("decode headers: %w", err)
+		}
+		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get(jetstream.MarkerReasonHeader) != "" {
+			return nil, 0, ErrNotFound
+		}
+	}
+	return resp.Message.Data, resp.Message.Seq, nil
 }
 
 func (p *natsPlacement) CompareAndSwap(ctx context.Context, tenantID string, prev, next Owner) error {

@@ -130,6 +130,10 @@ func (n *Node) ClusterAddr() string {
 	return ""
 }
 
+// IsMetaLeader says whether this node leads JetStream's meta group (the one that places
+// streams and consumers; while it is elected, no watch can start).
+func (n *Node) IsMetaLeader() bool { return n.srv.JetStreamIsLeader() }
+
 // Connect opens an in-process client connection to the node's server. Its pings are as
 // frequent as the routes', so a stalled server is noticed within seconds.
 func (n *Node) Connect() (*nats.Conn, error) {

@@ -24,6 +24,8 @@ type view[T any] struct {
 	entries map[string]viewEntry[T]
 	ready   bool // the watch has delivered the bucket's contents and is running
 	changed chan struct{}
+	cancel  context.CancelFunc // ends the current watch
+	began   time.Time          // when the current watch began
 }
 
 type viewEntry[T any] struct {
@@ -59,12 +61,19 @@ func (v *view[T]) run(ctx context.Context, retry time.Duration) {
 }
 
 func (v *view[T]) watch(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	v.mu.Lock()
+	v.cancel, v.began = cancel, v.now()
+	old := v.entries
+	v.mu.Unlock()
 	w, err := v.kv.WatchAll(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = w.Stop() }() // the watch may be gone already; nothing to report
-	// A watch started again starts from the bucket's current contents.
+	// A watch started again starts from the bucket's current contents; an entry that did not
+	// change keeps the time it was first seen.
 	fresh := map[string]viewEntry[T]{}
 	initial := true
 	for e := range w.Updates() {
@@ -89,7 +98,11 @@ func (v *view[T]) watch(ctx context.Context) error {
 				v.log.Error("decode cluster state", "bucket", v.bucket, "key", e.Key(), "err", err)
 				delete(target, e.Key())
 			} else {
-				target[e.Key()] = viewEntry[T]{v: val, rev: e.Revision(), seen: v.now()}
+				seen := v.now()
+				if prev, ok := old[e.Key()]; initial && ok && prev.rev == e.Revision() {
+					seen = prev.seen
+				}
+				target[e.Key()] = viewEntry[T]{v: val, rev: e.Revision(), seen: seen}
 			}
 		}
 		if !initial {
@@ -98,6 +111,23 @@ func (v *view[T]) watch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// restart ends the current watch; run starts another, which the servers place afresh.
+func (v *view[T]) restart() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cancel != nil {
+		v.cancel()
+	}
+}
+
+// starting says whether the current watch began more than after ago and has not delivered
+// the bucket yet.
+func (v *view[T]) starting(after time.Duration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.ready && !v.began.IsZero() && v.now().Sub(v.began) > after
 }
 
 // get returns the entry at key; current says whether the view can be trusted, so that a
