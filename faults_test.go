@@ -15,15 +15,15 @@ import (
 )
 
 // startServe runs `reserva serve` on data until the test ends (or stop is called) and returns
-// its address.
-func startServe(t *testing.T, data string) (base string, errOut *syncBuffer, stop func() int) {
+// its address; extra are more flags.
+func startServe(t *testing.T, data string, extra ...string) (base string, errOut *syncBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	errOut = &syncBuffer{}
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, errOut)
+		exited <- run(ctx, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, extra...), strings.NewReader(""), &out, errOut)
 	}()
 	re := regexp.MustCompile(`running at (http://\S+)`)
 	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {

@@ -145,6 +145,8 @@ var envFlags = map[string]string{
 	"RESERVA_SECURE_COOKIES": "secure-cookies", "RESERVA_BLOBS": "blobs", "RESERVA_DEBUG_ADDR": "debug-addr",
 	"RESERVA_SMTP": "smtp", "RESERVA_MAIL_FROM": "mail-from", "RESERVA_BASE_URL": "base-url",
 	"RESERVA_TRUSTED_PROXIES": "trusted-proxies", "RESERVA_MAX_BUFFERED_BYTES": "max-buffered-bytes",
+	"RESERVA_CLUSTER": "cluster", "RESERVA_NODE_ID": "node-id", "RESERVA_CLUSTER_ADDR": "cluster-addr",
+	"RESERVA_PEERS": "peers",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and
