@@ -73,10 +73,8 @@ var errMisdirected = errors.New("owner answered 421: it does not own the tenant"
 type forwardKey struct{}
 
 type forwardAttempt struct {
-	node   string
 	target *url.URL
-	retry  bool // a 421 may be retried
-	body   []byte
+	retry  bool         // a 421 may be retried
 	served chan<- error // what became of the attempt, when it did not reach the client
 }
 
@@ -177,7 +175,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request, node string,
 		return fmt.Errorf("address of node %s: %w", node, err)
 	}
 	served := make(chan error, 1)
-	a := &forwardAttempt{node: node, target: target, retry: retry, body: body, served: served}
+	a := &forwardAttempt{target: target, retry: retry, served: served}
 	out := r.Clone(context.WithValue(r.Context(), forwardKey{}, a))
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
