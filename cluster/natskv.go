@@ -109,6 +109,23 @@ func NewNATSCoordinator(ctx context.Context, nc *nats.Conn, cfg NATSConfig) (*NA
 		c.wg.Go(func() { run(wctx, cfg.HeartbeatEvery) })
 	}
 	c.wg.Go(func() { c.liveness.sweep(wctx) })
+	for name, v := range map[string]interface {
+		checkStall(context.Context, func(context.Context) (uint64, error), time.Duration)
+	}{BucketLiveness: c.liveness.view, BucketPlacement: c.placement.view, BucketRoutes: c.routes.view} {
+		lastSeq := func(ctx context.Context) (uint64, error) { return streamLastSeq(ctx, nc, name, cfg.CallTimeout) }
+		c.wg.Go(func() {
+			t := time.NewTicker(cfg.HeartbeatEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-t.C:
+					v.checkStall(wctx, lastSeq, 2*cfg.HeartbeatEvery)
+				}
+			}
+		})
+	}
 
 	// The first heartbeat before returning: a node that cannot store it is not part of the
 	// cluster yet.
@@ -367,6 +384,28 @@ func (p *natsPlacement) read(ctx context.Context, tenantID string) (Owner, uint6
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w", tenantID, err)
 	}
 	return o, rev, nil
+}
+
+// streamLastSeq returns the last sequence of a bucket's stream, from its leader.
+func streamLastSeq(ctx context.Context, nc *nats.Conn, bucket string, timeout time.Duration) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	msg, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.INFO.KV_"+bucket, nil)
+	if err != nil {
+		return 0, err
+	}
+	var resp struct {
+		State *struct {
+			LastSeq uint64 `json:"last_seq"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("decode stream info: %w", err)
+	}
+	if resp.State == nil {
+		return 0, errors.New("stream info without state")
+	}
+	return resp.State.LastSeq, nil
 }
 
 // leaderGet reads a key's latest value from its bucket's stream leader. The KV client's Get

@@ -26,6 +26,12 @@ type view[T any] struct {
 	changed chan struct{}
 	cancel  context.CancelFunc // ends the current watch
 	began   time.Time          // when the current watch began
+	lastRev uint64             // the highest revision delivered
+	// target is the stream's last sequence at the previous stall check, at targetAt; the
+	// watch should have delivered it by the next.
+	target   uint64
+	targetAt time.Time
+	stalls   int // restarts since the view was last current (only the first is a warning)
 }
 
 type viewEntry[T any] struct {
@@ -79,16 +85,19 @@ func (v *view[T]) watch(ctx context.Context) error {
 	for e := range w.Updates() {
 		if e == nil { // the bucket's contents are all delivered
 			v.mu.Lock()
-			v.entries, v.ready = fresh, true
+			v.entries, v.ready, v.stalls = fresh, true, 0
 			v.mu.Unlock()
 			initial = false
 			v.applied()
 			continue
 		}
 		target := fresh
+		v.mu.Lock()
+		v.lastRev = max(v.lastRev, e.Revision())
 		if !initial {
-			v.mu.Lock()
 			target = v.entries
+		} else {
+			v.mu.Unlock()
 		}
 		switch e.Operation() {
 		case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
@@ -119,6 +128,45 @@ func (v *view[T]) restart() {
 	defer v.mu.Unlock()
 	if v.cancel != nil {
 		v.cancel()
+	}
+}
+
+// checkStall restarts the watch when it has not delivered, within after, what the stream held
+// at the previous check (lastSeq reads the stream's last sequence from its leader). A watch
+// whose consumer sat on a server that stopped delivers nothing until the client notices missed
+// idle heartbeats, tens of seconds later; a bucket cannot tell that from quiet by itself. A
+// watch that has not started within after is tried again too. A failed read changes nothing.
+func (v *view[T]) checkStall(ctx context.Context, lastSeq func(context.Context) (uint64, error), after time.Duration) {
+	last, err := lastSeq(ctx)
+	if err != nil {
+		return
+	}
+	now := v.now()
+	v.mu.Lock()
+	stalled := false
+	switch {
+	case !v.ready:
+		stalled = !v.began.IsZero() && now.Sub(v.began) > after
+	case v.target == 0 || v.lastRev >= v.target:
+		v.target, v.targetAt = last, now
+	case now.Sub(v.targetAt) > after:
+		stalled = true
+	}
+	if stalled {
+		v.target = 0 // the next check takes a new measure (messages may have expired meanwhile)
+		v.began = now
+		v.stalls++
+	}
+	first := v.stalls == 1
+	v.mu.Unlock()
+	if stalled {
+		// While cut off from the quorum no watch starts, and this repeats every check.
+		level := slog.LevelDebug
+		if first {
+			level = slog.LevelWarn
+		}
+		v.log.Log(ctx, level, "a watch of cluster state stalled; watching again", "bucket", v.bucket)
+		v.restart()
 	}
 }
 
