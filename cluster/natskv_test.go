@@ -101,6 +101,11 @@ func startCluster(t *testing.T, n int) []*testNode {
 			t.Fatal(err)
 		}
 	}
+	for _, tn := range nodes {
+		// Before the servers stop (cleanups run last first), so that no goroutine of the
+		// coordinator logs after the test. Nodes stopped by the test fail their goodbye.
+		t.Cleanup(func() { _ = tn.co.Close() })
+	}
 	return nodes
 }
 
