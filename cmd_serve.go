@@ -35,6 +35,7 @@ type serveFlags struct {
 	proxies   ratelimit.Proxies
 	// maxBuffered is the most bytes of request bodies buffered at once (web.BodyBudget).
 	maxBuffered *int64
+	cluster     *clusterFlags
 }
 
 // cmdServe runs the web server and the job scheduler until ctx ends, then shuts both down.
@@ -103,6 +104,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *f.addr, err)
 	}
+	if *f.cluster.on {
+		member, err := joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.log)
+		if err != nil {
+			return err
+		}
+		defer member.leave()
+	}
 	srv := newHTTPServer(newWebServer(p, cfg, f, scheduler, met).Handler())
 	announce(ctx, stdout, p, "http://"+ln.Addr().String(), demoLogin)
 	if *f.debugAddr != "" {
@@ -130,6 +138,7 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 		debugAddr: fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof) on this address, e.g. 127.0.0.1:6060 (RESERVA_DEBUG_ADDR; default off)"),
 		maxBuffered: fs.Int64("max-buffered-bytes", web.DefaultMaxBufferedBytes, "most bytes of request bodies held in memory at once; requests beyond wait briefly,\n"+
 			"then get 503 (RESERVA_MAX_BUFFERED_BYTES)"),
+		cluster: addClusterFlags(fs),
 	}
 	fs.StringVar(&cfg.replicaAck, "replica-ack", "sync", "with --replica: sync answers a write once the replica holds it; async at once, shipping within\n"+
 		"about a second (RESERVA_REPLICA_ACK)")
@@ -142,7 +151,7 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 	if *f.maxBuffered <= 0 {
 		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
 	}
-	return f, nil
+	return f, f.cluster.check()
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and

@@ -159,6 +159,8 @@ var envFlags = map[string]string{
 	"RESERVA_SMTP": "smtp", "RESERVA_MAIL_FROM": "mail-from", "RESERVA_BASE_URL": "base-url",
 	"RESERVA_TRUSTED_PROXIES": "trusted-proxies", "RESERVA_MAX_BUFFERED_BYTES": "max-buffered-bytes",
 	"RESERVA_REPLICA": "replica", "RESERVA_REPLICA_ACK": "replica-ack",
+	"RESERVA_CLUSTER": "cluster", "RESERVA_NODE_ID": "node-id", "RESERVA_CLUSTER_ADDR": "cluster-addr",
+	"RESERVA_PEERS": "peers",
 }
 
 // parse applies RESERVA_* variables, then args, checks that the required flags were given, and

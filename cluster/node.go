@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultClusterName names the NATS cluster the nodes form.
+const DefaultClusterName = "reserva"
+
+// NodeConfig configures a node's embedded NATS server.
+type NodeConfig struct {
+	// ID names the node; unique in the cluster. It is the NATS server name.
+	ID string
+	// ClusterAddr is the host:port on which the node accepts routes from its peers (port 0:
+	// any free port).
+	ClusterAddr string
+	// Peers are the other nodes' cluster addresses, host:port.
+	Peers []string
+	// StoreDir holds JetStream's files. Empty: the node runs no JetStream and stores nothing
+	// (it is not a voter); it still uses the buckets through its peers.
+	StoreDir string
+	// ClientAddr is the host:port on which NATS clients connect; empty: a free loopback port.
+	// Only clients with the node's token (this process) may connect.
+	ClientAddr string
+	// ClusterName defaults to DefaultClusterName.
+	ClusterName string
+	// PingInterval defaults to DefaultPingInterval.
+	PingInterval time.Duration
+	// Logger receives the server's warnings and errors (and notices at debug level); nil:
+	// the server logs nothing.
+	Logger *slog.Logger
+}
+
+// Node is a running embedded NATS server.
+type Node struct {
+	cfg   NodeConfig
+	srv   *server.Server
+	token string
+}
+
+// StartNode starts the node's NATS server and waits (until ctx ends) until it accepts
+// connections. JetStream, when on, syncs every write to disk before acknowledging it
+// (SCALEOUT.md: Jepsen lost acknowledged writes with the default two-minute sync).
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	if cfg.ID == "" {
+		return nil, errors.New("start NATS: the node needs an id")
+	}
+	if cfg.ClusterName == "" {
+		cfg.ClusterName = DefaultClusterName
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	chost, cport, err := splitHostPort(cfg.ClusterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("start NATS: cluster address: %w", err)
+	}
+	opts := &server.Options{
+		ServerName: cfg.ID,
+		// Routes wait for the client listener, so there always is one; a random token keeps
+		// everyone but this process out of it.
+		Host:          "127.0.0.1",
+		Port:          server.RANDOM_PORT,
+		Authorization: rand.Text(),
+		NoSigs:        true,
+		NoLog:         cfg.Logger == nil,
+		PingInterval:  cfg.PingInterval,
+		MaxPingsOut:   2,
+		Cluster: server.ClusterOpts{
+			Name:         cfg.ClusterName,
+			Host:         chost,
+			Port:         cport,
+			PingInterval: cfg.PingInterval,
+			MaxPingsOut:  2,
+		},
+	}
+	if cfg.ClientAddr != "" {
+		if opts.Host, opts.Port, err = splitHostPort(cfg.ClientAddr); err != nil {
+			return nil, fmt.Errorf("start NATS: client address: %w", err)
+		}
+	}
+	for _, p := range cfg.Peers {
+		if _, _, err := splitHostPort(p); err != nil {
+			return nil, fmt.Errorf("start NATS: peer %q: %w", p, err)
+		}
+		opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats", Host: p})
+	}
+	if cfg.StoreDir != "" {
+		opts.JetStream = true
+		opts.StoreDir = cfg.StoreDir
+		opts.SyncAlways = true
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start NATS: %w", err)
+	}
+	if cfg.Logger != nil {
+		srv.SetLoggerV2(natsLogger{cfg.Logger.With("node", cfg.ID)}, false, false, false)
+	}
+	srv.Start()
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		if ctx.Err() != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("start NATS: not ready: %w", ctx.Err())
+		}
+	}
+	return &Node{cfg: cfg, srv: srv, token: opts.Authorization}, nil
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// ClusterAddr returns the address the node accepts routes on (with the port chosen, when the
+// configuration said 0).
+func (n *Node) ClusterAddr() string {
+	if a := n.srv.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// IsMetaLeader says whether this node leads JetStream's meta group (the one that places
+// streams and consumers; while it is elected, no watch can start).
+func (n *Node) IsMetaLeader() bool { return n.srv.JetStreamIsLeader() }
+
+// Connect opens an in-process client connection to the node's server. Its pings are as
+// frequent as the routes', so a stalled server is noticed within seconds.
+func (n *Node) Connect() (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nats.Token(n.token), nats.Name(n.cfg.ID),
+		nats.PingInterval(n.cfg.PingInterval), nats.MaxPingsOutstanding(2),
+		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS node %s: %w", n.cfg.ID, err)
+	}
+	return nc, nil
+}
+
+// Shutdown stops the server at once (its client connections close).
+func (n *Node) Shutdown() {
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// natsLogger sends the NATS server's log to slog. Its notices are routine (routes connecting,
+// elections) and go to debug.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(string, ...any)           {}
+
+// Fatalf logs: the server's own logger would exit the process, which is not a library's call.
+func (l natsLogger) Fatalf(format string, v ...any) {
+	l.log.Error(fmt.Sprintf(format, v...), "fatal", true)
+}
