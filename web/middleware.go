@@ -173,7 +173,7 @@ type bufferedBody struct {
 // stopped short (nil: nothing is missing). The GraphQL handler takes the body so: it is
 // already in memory, counted against the body budget, and a second copy would double it.
 func (b *bufferedBody) Buffered() ([]byte, error) {
-	return b.buf[len(b.buf)-b.Reader.Len():], b.err
+	return b.buf[len(b.buf)-b.Len():], b.err
 }
 
 func (b *bufferedBody) Read(p []byte) (int, error) {
