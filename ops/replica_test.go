@@ -8,24 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
 
 // A replicated business restored in place from a backup goes on being replicated from the
 // restored file: the replica's latest state is the backup plus what came after the restore,
@@ -44,7 +32,7 @@ func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 	e := tenanttest.NewEnv(t)
 	e.Blobs = tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
 	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
-		tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs), Replicator: replicator{rep}})
+		tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs), Replicator: replicawire.Tenancy(rep, true)})
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
 	if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {

@@ -9,24 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
 
 func openReplica(t *testing.T, url string) *replica.Replicator {
 	t.Helper()
@@ -79,7 +67,7 @@ func TestReplicationFollowsHandles(t *testing.T) {
 	rep := openReplica(t, s3.URL)
 	env := tenanttest.NewEnv(t)
 	m := env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
-		tenancy.Config{MaxOpen: 2, Replicator: replicator{rep}})
+		tenancy.Config{MaxOpen: 2, Replicator: replicawire.Tenancy(rep, true)})
 	ctx := context.Background()
 
 	var ts []tenancy.Tenant

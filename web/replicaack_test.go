@@ -8,24 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
 
 // A write waiting for the replica (--replica-ack sync) gives its business's turn back: with
 // one turn per business, a page view of that business is answered while a sign-in waits for
@@ -42,7 +30,7 @@ func TestSyncAckGivesTurnBack(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	srv, m := siteFull(t, tenancy.Config{Replicator: replicator{rep}}, nil, slog.New(slog.DiscardHandler),
+	srv, m := siteFull(t, tenancy.Config{Replicator: replicawire.Tenancy(rep, true)}, nil, slog.New(slog.DiscardHandler),
 		func(s *web.Server) { s.FairShare = web.FairShare{N: 1, Wait: 2 * time.Second} })
 	if !m.SyncAck() {
 		t.Fatal("a Manager with a replicator and no ReplicaAsync does not acknowledge in sync")
