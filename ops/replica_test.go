@@ -12,6 +12,7 @@ import (
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -20,15 +21,7 @@ import (
 // not the replaced file's newer rows.
 func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 	ctx := context.Background()
-	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	rep := replicatest.Open(t, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
 	e := tenanttest.NewEnv(t)
 	e.Blobs = tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
 	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),

@@ -16,20 +16,6 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
-func openReplica(t *testing.T, url string) *replica.Replicator {
-	t.Helper()
-	r, err := replica.Open(context.Background(), url, replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return r
-}
-
 // restoredNotes restores tenant id from the replica into a new file and returns its notes.
 func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
 	t.Helper()
@@ -64,7 +50,7 @@ func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
 // transaction; deleting a tenant leaves nothing of it in the replica or beside its file.
 func TestReplicationFollowsHandles(t *testing.T) {
 	s3 := replicatest.NewS3(t, "r")
-	rep := openReplica(t, s3.URL)
+	rep := replicatest.Open(t, s3.URL, replica.Options{})
 	env := tenanttest.NewEnv(t)
 	m := env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
 		tenancy.Config{MaxOpen: 2, Replicator: replicawire.Tenancy(rep, true)})

@@ -21,15 +21,7 @@ import (
 // 2 s and got 503; and no two writes of a business could ever share a sync.)
 func TestSyncAckGivesTurnBack(t *testing.T) {
 	s3 := replicatest.NewS3(t, "r")
-	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	rep := replicatest.Open(t, s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
 	srv, m := siteFull(t, tenancy.Config{Replicator: replicawire.Tenancy(rep, true)}, nil, slog.New(slog.DiscardHandler),
 		func(s *web.Server) { s.FairShare = web.FairShare{N: 1, Wait: 2 * time.Second} })
 	if !m.SyncAck() {
