@@ -2,11 +2,9 @@ package ops_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/internal/tenanttest"
@@ -44,7 +42,7 @@ func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 		}
 	}
 	sync()
-	if got := replicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "three"}) {
+	if got := tenanttest.ReplicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "three"}) {
 		t.Fatalf("replica before the restore: %v", got)
 	}
 
@@ -53,37 +51,7 @@ func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 	}
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('four')`)
 	sync()
-	if got := replicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "four"}) {
+	if got := tenanttest.ReplicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "four"}) {
 		t.Errorf("replica after restoring the backup and writing: %v, want [one two four]", got)
 	}
-}
-
-func replicaNotes(t *testing.T, rep *replica.Replicator, id string) []string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "r.db")
-	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }() // read-only
-	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rows.Close() }() // rows.Err is checked
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

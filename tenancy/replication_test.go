@@ -2,7 +2,6 @@ package tenancy_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,34 +14,6 @@ import (
 	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// restoredNotes restores tenant id from the replica into a new file and returns its notes.
-func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "restored.db")
-	if err := r.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }() // read-only
-	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 // TestReplicationFollowsHandles: with a replica, a tenant is attached while its handle is open
 // and no longer (never more attached than MaxOpen); a handle closed by the LRU ships its last
@@ -71,7 +42,7 @@ func TestReplicationFollowsHandles(t *testing.T) {
 			t.Fatalf("aaa is still attached after its handle was closed")
 		}
 	}
-	if got := restoredNotes(t, rep, ts[0].ID); strings.Join(got, ",") != "note of aaa" {
+	if got := tenanttest.ReplicaNotes(t, rep, ts[0].ID); strings.Join(got, ",") != "note of aaa" {
 		t.Errorf("replica of the evicted tenant has %q, want its note", got)
 	}
 
