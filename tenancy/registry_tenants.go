@@ -10,29 +10,29 @@ import (
 
 // Failed returns the tenants marked failed (a failed migration, a damaged database file).
 func (r *SQLiteRegistry) Failed(ctx context.Context) ([]Tenant, error) {
-	return r.tenants(ctx, "list failed tenants", `SELECT `+tenantColumns+` FROM tenants WHERE migration_status = ? ORDER BY slug`, MigrationFailed)
+	return readAll(ctx, r.db.Read, "list failed tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants WHERE migration_status = ? ORDER BY slug`, MigrationFailed)
 }
 
-// tenants runs query on the registry and returns the tenants it selects (tenantColumns); an
-// error says what was being listed.
-func (r *SQLiteRegistry) tenants(ctx context.Context, what, query string, args ...any) ([]Tenant, error) {
-	rows, err := r.db.Read.QueryContext(ctx, query, args...)
+// readAll runs query on db and returns every row as scan reads it; an error says what was
+// being read.
+func readAll[T any](ctx context.Context, db *sql.DB, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var ts []Tenant
+	var out []T
 	for rows.Next() {
-		t, err := scanTenant(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		ts = append(ts, t)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return ts, nil
+	return out, nil
 }
 
 const tenantColumns = `id, slug, name, timezone, status, schema_version, migration_status, last_error, created_at, last_seen_at`
@@ -119,7 +119,7 @@ func (r *SQLiteRegistry) Redirect(ctx context.Context, oldSlug string) (string, 
 }
 
 func (r *SQLiteRegistry) List(ctx context.Context) ([]Tenant, error) {
-	return r.tenants(ctx, "list tenants", `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
+	return readAll(ctx, r.db.Read, "list tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
 }
 
 func (r *SQLiteRegistry) Rename(ctx context.Context, id, slug string) error {
