@@ -146,8 +146,5 @@ func (r *queryResolver) Booking(ctx context.Context, id int64) (*domain.Booking,
 		return nil, err
 	}
 	b, err := s.Booking(ctx, id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, nil
-	}
-	return inZone(s, b), err
+	return orNil(inZone(s, b), err)
 }

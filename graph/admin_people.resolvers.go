@@ -112,10 +112,7 @@ func (r *queryResolver) Customer(ctx context.Context, id int64) (*domain.Custome
 		return nil, err
 	}
 	c, err := s.Customer(ctx, id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, nil
-	}
-	return &c, err
+	return orNil(&c, err)
 }
 
 // Users is the resolver for the users field.

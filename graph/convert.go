@@ -51,6 +51,14 @@ func page[N, E any](list []N, n int, after *string, edge func(*N) *E, cursor fun
 	return edges, info
 }
 
+// orNil is a lookup's answer for a nullable field: no such record is null, not an error.
+func orNil[T any](v *T, err error) (*T, error) {
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, nil
+	}
+	return v, err
+}
+
 // inZone shows a booking's times with the business's UTC offset, as the schema promises.
 func inZone(s *domain.Store, b domain.Booking) *domain.Booking {
 	b.Start, b.End = b.Start.In(s.Location()), b.End.In(s.Location())
