@@ -23,6 +23,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/logctx"
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
@@ -246,7 +247,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		OnMigrate: cfg.onMigrate,
 	}
 	if rep != nil {
-		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
+		tcfg.Replicator, tcfg.ReplicaAsync = replicawire.Tenancy(rep, cfg.replicaAttach), cfg.replicaAck == "async"
 		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
 	}
 	m, err := tenancy.NewManager(reg, tcfg)

@@ -6,32 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// replicator is the replica package as tenancy sees it (tenancy.Replicator). Only serve
-// attaches databases (attach): one process ships a file, and Litestream ships every commit to
-// it, a CLI command's too. The other commands use the replica to erase a deleted business.
-type replicator struct {
-	r      *replica.Replicator
-	attach bool
-}
-
-func (r replicator) Attach(ctx context.Context, name, dbPath string) (tenancy.Replica, error) {
-	if !r.attach {
-		return nil, nil // not replicated by this process (see tenancy.Replicator)
-	}
-	h, err := r.r.Attach(ctx, name, dbPath)
-	if err != nil {
-		return nil, err // not a nil *Handle in a non-nil interface
-	}
-	return h, nil
-}
-
-func (r replicator) Delete(ctx context.Context, name string) error { return r.r.Delete(ctx, name) }
-
-var _ tenancy.Replicator = replicator{}
 
 // openReplica opens the replica of --replica, if set, and attaches the registry to it.
 func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, log *slog.Logger) (*replica.Replicator, error) {
@@ -50,7 +28,7 @@ func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, l
 	if !cfg.replicaAttach {
 		return rep, nil
 	}
-	if err := reg.Replicate(ctx, replicator{rep, true}); err != nil {
+	if err := reg.Replicate(ctx, replicawire.Tenancy(rep, true)); err != nil {
 		return nil, fmt.Errorf("replicate the registry: %w", closeReplicaAfter(err, rep))
 	}
 	return rep, nil

@@ -113,11 +113,7 @@ func TestServeReplicaAcknowledgedBooking(t *testing.T) {
 	}
 
 	// Restore while the server runs: the acknowledgement promised the replica has it.
-	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rep.Close(context.Background()) }() // only restored from
+	rep := replicatest.Open(t, s3.URL, replica.Options{})
 	dir := t.TempDir()
 	tenantCopy := filepath.Join(dir, "acme.db")
 	if err := rep.Restore(context.Background(), replica.TenantName(id), tenantCopy, time.Time{}); err != nil {
@@ -224,11 +220,7 @@ func TestServeReplicaAsync(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d: %s", code, errOut.String())
 	}
-	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rep.Close(context.Background()) }() // only restored from
+	rep := replicatest.Open(t, s3.URL, replica.Options{})
 	p := filepath.Join(t.TempDir(), "acme.db")
 	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
 		t.Fatal(err)

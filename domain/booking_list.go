@@ -58,21 +58,8 @@ func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error
 		where = append(where, "(start_at, id) > (?, ?)")
 		args = append(args, f.After.Start.Unix(), f.After.ID)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE `+strings.Join(where, " AND ")+
+	return all(ctx, s.r, "list bookings", scanBooking, `SELECT `+bookingColumns+` FROM bookings WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY start_at, id LIMIT ?`, append(args, f.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("list bookings: %w", err)
-	}
-	defer rows.Close()
-	var out []Booking
-	for rows.Next() {
-		b, err := scanBooking(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
 
 // Events returns the audit trail of booking id, oldest first.

@@ -215,20 +215,7 @@ func (s *Store) Services(ctx context.Context, includeArchived bool) ([]Service, 
 
 // services lists every service, archived too, by name.
 func services(ctx context.Context, q querier) ([]Service, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services ORDER BY name, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list services: %w", err)
-	}
-	defer rows.Close()
-	var out []Service
-	for rows.Next() {
-		svc, err := scanService(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, svc)
-	}
-	return out, rows.Err()
+	return all(ctx, q, "list services", scanService, `SELECT `+serviceColumns+` FROM services ORDER BY name, id`)
 }
 
 // ArchiveService stops service id from being booked; its bookings stay.

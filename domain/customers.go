@@ -125,23 +125,10 @@ func (s *Store) Customers(ctx context.Context, search string, limit int, after i
 		limit = 50
 	}
 	like := "%" + likeEscape.Replace(strings.ToLower(strings.TrimSpace(search))) + "%"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+	return all(ctx, s.r, "list customers", scanCustomer, `SELECT `+customerColumns+` FROM customers
 		WHERE (lower(name) LIKE ?1 ESCAPE '\' OR email LIKE ?1 ESCAPE '\' OR phone LIKE ?1 ESCAPE '\')
 		AND id > ?2
 		ORDER BY id LIMIT ?3`, like, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
-	}
-	defer rows.Close()
-	var out []Customer
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // UpdateCustomerNotes sets the business's private notes on a customer.

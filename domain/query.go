@@ -32,6 +32,24 @@ func each(ctx context.Context, db querier, fn func(*sql.Rows) error, query strin
 	return rows.Err()
 }
 
+// all runs query and returns every row as scan reads it; an error says what (the list being
+// read), as wrap does.
+func all[T any](ctx context.Context, db querier, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := each(ctx, db, func(rows *sql.Rows) error {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}
+
 // wrap adds what was being done to internal errors; user errors pass unchanged.
 func wrap(what string, err error) error {
 	if err == nil {

@@ -25,18 +25,9 @@ func (s *Store) CreateResource(ctx context.Context, name string) (int64, error) 
 
 // Resources lists the active resources.
 func (s *Store) Resources(ctx context.Context) ([]Resource, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, name, active FROM resources WHERE active ORDER BY name, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	defer rows.Close()
-	var out []Resource
-	for rows.Next() {
+	return all(ctx, s.r, "list resources", func(row interface{ Scan(...any) error }) (Resource, error) {
 		var r Resource
-		if err := rows.Scan(&r.ID, &r.Name, &r.Active); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := row.Scan(&r.ID, &r.Name, &r.Active)
+		return r, err
+	}, `SELECT id, name, active FROM resources WHERE active ORDER BY name, id`)
 }

@@ -116,20 +116,7 @@ func (s *Store) StaffList(ctx context.Context, includeInactive bool) ([]Staff, e
 
 // allStaff lists every staff member, inactive too, by name.
 func allStaff(ctx context.Context, q querier) ([]Staff, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, email, active, hours FROM staff ORDER BY name, id`)
-	if err != nil {
-		return nil, fmt.Errorf("list staff: %w", err)
-	}
-	defer rows.Close()
-	var out []Staff
-	for rows.Next() {
-		st, err := scanStaff(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return all(ctx, q, "list staff", scanStaff, `SELECT id, name, email, active, hours FROM staff ORDER BY name, id`)
 }
 
 // SetDateOverride gives staff member staffID different hours on date; no intervals = closed.

@@ -180,13 +180,7 @@ func (s *Store) User(ctx context.Context, id int64) (User, error) {
 
 // Users lists the dashboard users by name.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
-	var out []User
-	err := each(ctx, s.r, func(rows *sql.Rows) error {
-		u, err := scanUser(rows)
-		out = append(out, u)
-		return err
-	}, `SELECT `+userColumns+` FROM users ORDER BY name, id`)
-	return out, err
+	return all(ctx, s.r, "list users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY name, id`)
 }
 
 // Authenticate returns the user with email and password. Errors: EUNAUTHORIZED, which never says

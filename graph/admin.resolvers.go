@@ -129,14 +129,13 @@ func (r *queryResolver) Bookings(ctx context.Context, filter *model.BookingFilte
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.BookingConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n, HasPreviousPage: after != nil}}
-	for _, b := range zoned(s, list[:min(len(list), n)]) {
-		conn.Edges = append(conn.Edges, &model.BookingEdge{Cursor: bookingCursor(b.Cursor()), Node: b})
-	}
-	if len(conn.Edges) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
-	}
+	conn := &model.BookingConnection{}
+	conn.Edges, conn.PageInfo = page(list, n, after,
+		func(b *domain.Booking) *model.BookingEdge {
+			zb := inZone(s, *b)
+			return &model.BookingEdge{Cursor: bookingCursor(zb.Cursor()), Node: zb}
+		},
+		func(e *model.BookingEdge) *string { return &e.Cursor })
 	return conn, nil
 }
 
@@ -147,8 +146,5 @@ func (r *queryResolver) Booking(ctx context.Context, id int64) (*domain.Booking,
 		return nil, err
 	}
 	b, err := s.Booking(ctx, id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, nil
-	}
-	return inZone(s, b), err
+	return orNil(inZone(s, b), err)
 }

@@ -51,14 +51,7 @@ func (r *mutationResolver) UpdateService(ctx context.Context, id int64, input mo
 
 // ArchiveService is the resolver for the archiveService field.
 func (r *mutationResolver) ArchiveService(ctx context.Context, id int64) (bool, error) {
-	s, _, err := storeFor(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	if err := s.ArchiveService(ctx, id); err != nil {
-		return false, err
-	}
-	return true, nil
+	return storeDone(ctx, domain.RoleOwner, func(s *domain.Store, _ Viewer) error { return s.ArchiveService(ctx, id) })
 }
 
 // CreateStaffMember is the resolver for the createStaffMember field.
@@ -170,14 +163,7 @@ func (r *mutationResolver) AddTimeOff(ctx context.Context, staffID int64, start 
 
 // RemoveTimeOff is the resolver for the removeTimeOff field.
 func (r *mutationResolver) RemoveTimeOff(ctx context.Context, id int64) (bool, error) {
-	s, _, err := storeFor(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	if err := s.DeleteTimeOff(ctx, id); err != nil {
-		return false, err
-	}
-	return true, nil
+	return storeDone(ctx, domain.RoleOwner, func(s *domain.Store, _ Viewer) error { return s.DeleteTimeOff(ctx, id) })
 }
 
 // CreateResource is the resolver for the createResource field.

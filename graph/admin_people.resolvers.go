@@ -29,14 +29,7 @@ func (r *customerResolver) Bookings(ctx context.Context, obj *domain.Customer) (
 
 // AnonymiseCustomer is the resolver for the anonymiseCustomer field.
 func (r *mutationResolver) AnonymiseCustomer(ctx context.Context, id int64) (bool, error) {
-	s, v, err := storeFor(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	if err := s.AnonymiseCustomer(ctx, id, actor(v)); err != nil {
-		return false, err
-	}
-	return true, nil
+	return storeDone(ctx, domain.RoleOwner, func(s *domain.Store, v Viewer) error { return s.AnonymiseCustomer(ctx, id, actor(v)) })
 }
 
 // CreateUser is the resolver for the createUser field.
@@ -62,14 +55,7 @@ func (r *mutationResolver) SetUserRole(ctx context.Context, id int64, role model
 
 // RemoveUser is the resolver for the removeUser field.
 func (r *mutationResolver) RemoveUser(ctx context.Context, id int64) (bool, error) {
-	s, _, err := storeFor(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	if err := s.RemoveUser(ctx, id); err != nil {
-		return false, err
-	}
-	return true, nil
+	return storeDone(ctx, domain.RoleOwner, func(s *domain.Store, _ Viewer) error { return s.RemoveUser(ctx, id) })
 }
 
 // CreateAPIToken is the resolver for the createApiToken field.
@@ -87,14 +73,7 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, role
 
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int64) (bool, error) {
-	s, _, err := storeFor(ctx, domain.RoleOwner)
-	if err != nil {
-		return false, err
-	}
-	if err := s.RevokeAPIToken(ctx, id); err != nil {
-		return false, err
-	}
-	return true, nil
+	return storeDone(ctx, domain.RoleOwner, func(s *domain.Store, _ Viewer) error { return s.RevokeAPIToken(ctx, id) })
 }
 
 // Customers is the resolver for the customers field.
@@ -117,14 +96,12 @@ func (r *queryResolver) Customers(ctx context.Context, search *string, first *in
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.CustomerConnection{PageInfo: &model.PageInfo{HasNextPage: len(list) > n, HasPreviousPage: after != nil}}
-	for _, c := range pointers(list[:min(len(list), n)]) {
-		conn.Edges = append(conn.Edges, &model.CustomerEdge{Cursor: idCursor(c.ID), Node: c})
-	}
-	if len(conn.Edges) > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[len(conn.Edges)-1].Cursor
-	}
+	conn := &model.CustomerConnection{}
+	conn.Edges, conn.PageInfo = page(list, n, after,
+		func(c *domain.Customer) *model.CustomerEdge {
+			return &model.CustomerEdge{Cursor: idCursor(c.ID), Node: c}
+		},
+		func(e *model.CustomerEdge) *string { return &e.Cursor })
 	return conn, nil
 }
 
@@ -135,10 +112,7 @@ func (r *queryResolver) Customer(ctx context.Context, id int64) (*domain.Custome
 		return nil, err
 	}
 	c, err := s.Customer(ctx, id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, nil
-	}
-	return &c, err
+	return orNil(&c, err)
 }
 
 // Users is the resolver for the users field.

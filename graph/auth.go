@@ -59,6 +59,19 @@ func storeFor(ctx context.Context, role domain.Role) (*domain.Store, Viewer, err
 	return s, v, err
 }
 
+// storeDone runs op with the business's store for a viewer with role: the mutations that
+// answer true once done, and the error otherwise.
+func storeDone(ctx context.Context, role domain.Role, op func(*domain.Store, Viewer) error) (bool, error) {
+	s, v, err := storeFor(ctx, role)
+	if err != nil {
+		return false, err
+	}
+	if err := op(s, v); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // requireStaffOrSelf allows owners, and staff users acting on their own staff member.
 func requireStaffOrSelf(ctx context.Context, staffID int64) error {
 	v, err := require(ctx, domain.RoleStaff)

@@ -234,58 +234,54 @@ func (p plan) encode(days []domain.Day) []byte {
 	for _, d := range days {
 		size += 64 + 160*len(d.Slots)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
-	for i, d := range days {
-		if i > 0 {
-			b = append(b, ',')
+	return appendObjects(make([]byte, 0, size), p, days, func(b []byte, f *planned, d *domain.Day) []byte {
+		switch f.field {
+		case fieldTypename:
+			b = appendQuoted(b, f.typename)
+		case fieldDate:
+			b = appendDate(b, d.Date)
+		case fieldStatus:
+			b = appendQuoted(b, string(d.Status))
+		case fieldSlots:
+			b = encodeSlots(b, f.children, d.Slots)
 		}
-		b = append(b, '{')
-		for j, f := range p {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, f.key...)
-			switch f.field {
-			case fieldTypename:
-				b = appendQuoted(b, f.typename)
-			case fieldDate:
-				b = appendDate(b, d.Date)
-			case fieldStatus:
-				b = appendQuoted(b, string(d.Status))
-			case fieldSlots:
-				b = encodeSlots(b, f.children, d.Slots)
-			}
-		}
-		b = append(b, '}')
-	}
-	return append(b, ']')
+		return b
+	})
 }
 
 func encodeSlots(b []byte, p plan, slots []domain.Slot) []byte {
+	return appendObjects(b, p, slots, func(b []byte, f *planned, sl *domain.Slot) []byte {
+		switch f.field {
+		case fieldTypename:
+			b = appendQuoted(b, f.typename)
+		case fieldStart:
+			b = appendTime(b, sl.Start)
+		case fieldEnd:
+			b = appendTime(b, sl.End)
+		case fieldStaff:
+			b = append(b, f.staff[sl.StaffID]...)
+		case fieldSeatsLeft:
+			b = strconv.AppendInt(b, int64(sl.SeatsLeft), 10)
+		}
+		return b
+	})
+}
+
+// appendObjects writes items as a JSON list of objects with p's fields, in p's order: each
+// field's `"key":`, then its value as value writes it.
+func appendObjects[T any](b []byte, p plan, items []T, value func(b []byte, f *planned, item *T) []byte) []byte {
 	b = append(b, '[')
-	for i, sl := range slots {
+	for i := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		for j, f := range p {
+		for j := range p {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, f.key...)
-			switch f.field {
-			case fieldTypename:
-				b = appendQuoted(b, f.typename)
-			case fieldStart:
-				b = appendTime(b, sl.Start)
-			case fieldEnd:
-				b = appendTime(b, sl.End)
-			case fieldStaff:
-				b = append(b, f.staff[sl.StaffID]...)
-			case fieldSeatsLeft:
-				b = strconv.AppendInt(b, int64(sl.SeatsLeft), 10)
-			}
+			b = append(b, p[j].key...)
+			b = value(b, &p[j], &items[i])
 		}
 		b = append(b, '}')
 	}

@@ -35,16 +35,10 @@ func postRaw(t testing.TB, srv *httptest.Server, path, query string, vars map[st
 func availabilityBusiness(t *testing.T) (class, bea int64) {
 	t.Helper()
 	ctx := context.Background()
-	tn, _, err := manager.Resolve(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := manager.Acquire(ctx, tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := leaseTenant(ctx, t, "acme")
 	defer l.Release()
 	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	var err error
 	var h domain.WeeklyHours
 	for d := time.Monday; d <= time.Friday; d++ {
 		h[d] = []domain.Interval{{Start: 8 * 60, End: 12 * 60}, {Start: 13 * 60, End: 19 * 60}}

@@ -97,10 +97,7 @@ func (r *queryResolver) BookingByToken(ctx context.Context, token string) (*doma
 		return nil, err
 	}
 	b, err := s.BookingByToken(ctx, domain.ManageToken(token))
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil, nil
-	}
-	return inZone(s, b), err
+	return orNil(inZone(s, b), err)
 }
 
 // Booking returns BookingResolver implementation.

@@ -36,6 +36,29 @@ func pointers[T any](list []T) []*T {
 	return out
 }
 
+// page turns list, read with one more than the page size n to learn whether a next page
+// follows, into a connection's edges (edge makes one of a node) and its page info (cursor is
+// where an edge keeps its cursor). after is the cursor the page was asked to follow.
+func page[N, E any](list []N, n int, after *string, edge func(*N) *E, cursor func(*E) *string) ([]*E, *model.PageInfo) {
+	info := &model.PageInfo{HasNextPage: len(list) > n, HasPreviousPage: after != nil}
+	var edges []*E
+	for i := range list[:min(len(list), n)] {
+		edges = append(edges, edge(&list[i]))
+	}
+	if len(edges) > 0 {
+		info.StartCursor, info.EndCursor = cursor(edges[0]), cursor(edges[len(edges)-1])
+	}
+	return edges, info
+}
+
+// orNil is a lookup's answer for a nullable field: no such record is null, not an error.
+func orNil[T any](v *T, err error) (*T, error) {
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, nil
+	}
+	return v, err
+}
+
 // inZone shows a booking's times with the business's UTC offset, as the schema promises.
 func inZone(s *domain.Store, b domain.Booking) *domain.Booking {
 	b.Start, b.End = b.Start.In(s.Location()), b.End.In(s.Location())

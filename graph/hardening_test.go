@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // Found in review; kept as tests of the fixed behaviour.
 
-func execTenant(t *testing.T, slug, sql string) {
+// leaseTenant resolves slug and leases its handle; the caller releases it.
+func leaseTenant(ctx context.Context, t *testing.T, slug string) *tenancy.Lease {
 	t.Helper()
-	ctx := context.Background()
 	tn, _, err := manager.Resolve(ctx, slug)
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +26,13 @@ func execTenant(t *testing.T, slug, sql string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func execTenant(t *testing.T, slug, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	l := leaseTenant(ctx, t, slug)
 	defer l.Release()
 	if _, err := l.DB.Write.Exec(sql); err != nil {
 		t.Fatal(err)

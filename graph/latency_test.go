@@ -60,14 +60,7 @@ func TestSubscriptionLatency(t *testing.T) {
 		}
 	}()
 
-	tn, _, err := manager.Resolve(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := manager.Acquire(ctx, tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := leaseTenant(ctx, t, "acme")
 	defer l.Release()
 	write := func() (started, committed time.Time) {
 		started = time.Now()

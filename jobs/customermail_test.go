@@ -2,15 +2,12 @@ package jobs_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/jobs"
-	"github.com/reserva/reserva/tenancy"
 )
 
 // Customer mail, as a real SMTP server receives it: in the customer's language, from the
@@ -20,19 +17,8 @@ import (
 // booking made less than the reminder lead time ahead gets no reminder.
 func TestCustomerMailOverSMTP(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer func() { _ = reg.Close() }()
-	m := manager(t, dir, reg, nil)
-	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "nunez", Name: "Salón Núñez", Timezone: "Europe/Madrid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+	m, tn, now, clock := mailBusiness(t, "nunez", "Salón Núñez")
+	l, s := acquireStore(t, m, tn, clock)
 	st, _ := s.Settings(ctx)
 	st.Locale, st.Address, st.ContactPhone, st.ContactEmail = "es", "Calle Mayor 1, Madrid", "+34 600 111 222", "hola@nunez.example"
 	if err := s.UpdateSettings(ctx, st); err != nil {
@@ -100,8 +86,7 @@ func TestCustomerMailOverSMTP(t *testing.T) {
 	})
 
 	// A booking made 5 hours ahead: its confirmation, and no reminder.
-	l, _ = m.Acquire(ctx, tn)
-	s = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+	l, s = acquireStore(t, m, tn, clock)
 	now.Store(start.Add(-20 * time.Hour).UnixNano())
 	_, _, err = s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start.Add(-15 * time.Hour),
 		Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}})
@@ -119,8 +104,7 @@ func TestCustomerMailOverSMTP(t *testing.T) {
 	}
 
 	// Staff cancel with a reason: it reaches the customer, with a link to see the booking.
-	l, _ = m.Acquire(ctx, tn)
-	s = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+	l, s = acquireStore(t, m, tn, clock)
 	_, err = s.Cancel(ctx, early.ID, "Ana est malade", domain.StaffActor("Olga"))
 	l.Release()
 	if err != nil {

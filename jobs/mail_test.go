@@ -110,23 +110,39 @@ func serveSMTP(t *testing.T, s *sink, addr string) string {
 	return ln.Addr().String()
 }
 
+// mailBusiness provisions a business in Europe/Madrid in a fresh data directory, for the mail
+// tests: its manager, the tenant, and a clock that reads now (Unix nanoseconds, from the real
+// time) so that a test can move it.
+func mailBusiness(t *testing.T, slug, name string) (*tenancy.Manager, tenancy.Tenant, *atomic.Int64, func() time.Time) {
+	t.Helper()
+	e := tenanttest.NewEnv(t)
+	m := manager(t, e.Dir, e.Reg, nil)
+	tn, err := m.Provision(context.Background(), tenancy.NewTenant{Slug: slug, Name: name, Timezone: "Europe/Madrid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := new(atomic.Int64)
+	now.Store(time.Now().UnixNano())
+	return m, tn, now, func() time.Time { return time.Unix(0, now.Load()) }
+}
+
+// acquireStore leases tn and returns the lease, for the caller to release, with a Store over it
+// on clock.
+func acquireStore(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant, clock func() time.Time) (*tenancy.Lease, *domain.Store) {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+}
+
 // A booking's confirmation reaches a real SMTP server exactly once, with the manage link and a
 // calendar attachment in the business's times; a refused connection is retried later.
 func TestMailDelivery(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer func() { _ = reg.Close() }()
-	m := manager(t, dir, reg, nil)
-	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var now atomic.Int64
-	now.Store(time.Now().UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, clock)
+	m, tn, now, clock := mailBusiness(t, "acme", "Acme Spa")
+	l, s := acquireStore(t, m, tn, clock)
 	var h domain.WeeklyHours
 	for d := range h {
 		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
@@ -251,16 +267,8 @@ func TestFileMailer(t *testing.T) {
 // the business's reset page, once; the backlog counts it until it is sent.
 func TestPasswordResetMail(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	reg, _ := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), time.Hour)
-	defer func() { _ = reg.Close() }()
-	m := manager(t, dir, reg, nil)
-	tn, err := m.Provision(ctx, tenancy.NewTenant{Slug: "acme", Name: "Acme Spa", Timezone: "Europe/Madrid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := m.Acquire(ctx, tn)
-	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+	m, tn, _, _ := mailBusiness(t, "acme", "Acme Spa")
+	l, s := acquireStore(t, m, tn, time.Now)
 	if _, err := s.CreateUser(ctx, domain.NewUser{Email: "owner@acme.example", Name: "Olga", Role: domain.RoleOwner, Password: "correct horse battery"}); err != nil {
 		t.Fatal(err)
 	}
@@ -287,9 +295,8 @@ func TestPasswordResetMail(t *testing.T) {
 		t.Fatalf("mail: %s", body)
 	}
 	secret := strings.Fields(body[i+len("https://book.example/acme/admin/reset/"):])[0]
-	l, _ = m.Acquire(ctx, tn)
+	l, s = acquireStore(t, m, tn, time.Now)
 	defer l.Release()
-	s = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
 	if u, err := s.ResetPassword(ctx, secret, "a brand new password", true); err != nil || u.Email != "owner@acme.example" {
 		t.Errorf("the mailed link does not reset: %v", err)
 	}

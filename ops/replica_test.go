@@ -2,49 +2,28 @@ package ops_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
 
 // A replicated business restored in place from a backup goes on being replicated from the
 // restored file: the replica's latest state is the backup plus what came after the restore,
 // not the replaced file's newer rows.
 func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 	ctx := context.Background()
-	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	rep := replicatest.Open(t, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
 	e := tenanttest.NewEnv(t)
 	e.Blobs = tenanttest.OpenBlobs(t, filepath.Join(e.Dir, "blobs"))
 	m := e.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
-		tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs), Replicator: replicator{rep}})
+		tenancy.Config{EraseElsewhere: ops.EraseBlobs(e.Blobs), Replicator: replicawire.Tenancy(rep, true)})
 	acme := tenanttest.MustProvision(t, m, "acme")
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one'), ('two')`)
 	if _, err := ops.New(m, e.Blobs).Backup(ctx, acme); err != nil {
@@ -63,7 +42,7 @@ func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 		}
 	}
 	sync()
-	if got := replicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "three"}) {
+	if got := tenanttest.ReplicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "three"}) {
 		t.Fatalf("replica before the restore: %v", got)
 	}
 
@@ -72,37 +51,7 @@ func TestRestoreInPlaceKeepsReplicating(t *testing.T) {
 	}
 	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('four')`)
 	sync()
-	if got := replicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "four"}) {
+	if got := tenanttest.ReplicaNotes(t, rep, acme.ID); !slices.Equal(got, []string{"one", "two", "four"}) {
 		t.Errorf("replica after restoring the backup and writing: %v, want [one two four]", got)
 	}
-}
-
-func replicaNotes(t *testing.T, rep *replica.Replicator, id string) []string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "r.db")
-	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }() // read-only
-	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = rows.Close() }() // rows.Err is checked
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

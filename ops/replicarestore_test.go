@@ -11,22 +11,14 @@ import (
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/ops"
 	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
 
 // openReplica opens a file:// replica in the test's directory, closed at the end.
 func openReplica(t *testing.T) *replica.Replicator {
 	t.Helper()
-	rep, err := replica.Open(context.Background(), "file://"+filepath.Join(t.TempDir(), "replica"), replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return rep
+	return replicatest.Open(t, "file://"+filepath.Join(t.TempDir(), "replica"), replica.Options{})
 }
 
 // shipWhile attaches tn's database to rep, runs fn, waits until the replica holds everything

@@ -115,15 +115,7 @@ func TestReplicateRestoreDelete(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			st := mk(t)
 			ctx := context.Background()
-			r, err := replica.Open(ctx, st.url, replica.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := r.Close(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
+			r := replicatest.Open(t, st.url, replica.Options{})
 
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src.db")
@@ -216,15 +208,7 @@ func TestReplicateRestoreDelete(t *testing.T) {
 // second sync, and each of them finds its commit in the replica.
 func TestSyncGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	r, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	r := replicatest.Open(t, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.db")
 	db := openDB(t, src)

@@ -54,23 +54,14 @@ func (r *SQLiteRegistry) AddBackup(ctx context.Context, b Backup) error {
 }
 
 func (r *SQLiteRegistry) Backups(ctx context.Context, tenantID string) ([]Backup, error) {
-	rows, err := r.db.Read.QueryContext(ctx, `SELECT id, tenant_id, blob_key, schema_version, size_bytes, sha256, created_at,
-		verified_at FROM backups WHERE tenant_id = ? ORDER BY created_at DESC, id DESC`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("list backups: %w", err)
-	}
-	defer rows.Close()
-	var out []Backup
-	for rows.Next() {
+	return readAll(ctx, r.db.Read, "list backups", func(row interface{ Scan(...any) error }) (Backup, error) {
 		var b Backup
 		var verified sql.NullTime
-		if err := rows.Scan(&b.ID, &b.TenantID, &b.Key, &b.SchemaVersion, &b.SizeBytes, &b.SHA256, &b.CreatedAt, &verified); err != nil {
-			return nil, fmt.Errorf("list backups: %w", err)
-		}
+		err := row.Scan(&b.ID, &b.TenantID, &b.Key, &b.SchemaVersion, &b.SizeBytes, &b.SHA256, &b.CreatedAt, &verified)
 		b.VerifiedAt = verified.Time
-		out = append(out, b)
-	}
-	return out, rows.Err()
+		return b, err
+	}, `SELECT id, tenant_id, blob_key, schema_version, size_bytes, sha256, created_at,
+		verified_at FROM backups WHERE tenant_id = ? ORDER BY created_at DESC, id DESC`, tenantID)
 }
 
 func (r *SQLiteRegistry) DeleteBackup(ctx context.Context, id string) error {
@@ -92,21 +83,12 @@ func (r *SQLiteRegistry) SetStats(ctx context.Context, s DailyStats) error {
 }
 
 func (r *SQLiteRegistry) Stats(ctx context.Context, day string) ([]DailyStats, error) {
-	rows, err := r.db.Read.QueryContext(ctx, `SELECT s.tenant_id, t.slug, s.day, s.bookings_created, s.bookings_cancelled, s.customers
-		FROM tenant_stats s JOIN tenants t ON t.id = s.tenant_id WHERE s.day = ? ORDER BY s.bookings_created DESC, t.slug`, day)
-	if err != nil {
-		return nil, fmt.Errorf("read stats: %w", err)
-	}
-	defer rows.Close()
-	var out []DailyStats
-	for rows.Next() {
+	return readAll(ctx, r.db.Read, "read stats", func(row interface{ Scan(...any) error }) (DailyStats, error) {
 		var s DailyStats
-		if err := rows.Scan(&s.TenantID, &s.Slug, &s.Day, &s.BookingsCreated, &s.BookingsCancelled, &s.Customers); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		err := row.Scan(&s.TenantID, &s.Slug, &s.Day, &s.BookingsCreated, &s.BookingsCancelled, &s.Customers)
+		return s, err
+	}, `SELECT s.tenant_id, t.slug, s.day, s.bookings_created, s.bookings_cancelled, s.customers
+		FROM tenant_stats s JOIN tenants t ON t.id = s.tenant_id WHERE s.day = ? ORDER BY s.bookings_created DESC, t.slug`, day)
 }
 
 // sortableTime writes t with a fixed number of fractional digits, so that the registry's text

@@ -10,20 +10,29 @@ import (
 
 // Failed returns the tenants marked failed (a failed migration, a damaged database file).
 func (r *SQLiteRegistry) Failed(ctx context.Context) ([]Tenant, error) {
-	rows, err := r.db.Read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE migration_status = ? ORDER BY slug`, MigrationFailed)
+	return readAll(ctx, r.db.Read, "list failed tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants WHERE migration_status = ? ORDER BY slug`, MigrationFailed)
+}
+
+// readAll runs query on db and returns every row as scan reads it; an error says what was
+// being read.
+func readAll[T any](ctx context.Context, db *sql.DB, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list failed tenants: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var ts []Tenant
+	var out []T
 	for rows.Next() {
-		t, err := scanTenant(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list failed tenants: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		ts = append(ts, t)
+		out = append(out, v)
 	}
-	return ts, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }
 
 const tenantColumns = `id, slug, name, timezone, status, schema_version, migration_status, last_error, created_at, last_seen_at`
@@ -110,20 +119,7 @@ func (r *SQLiteRegistry) Redirect(ctx context.Context, oldSlug string) (string, 
 }
 
 func (r *SQLiteRegistry) List(ctx context.Context) ([]Tenant, error) {
-	rows, err := r.db.Read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	var ts []Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	return ts, rows.Err()
+	return readAll(ctx, r.db.Read, "list tenants", scanTenant, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
 }
 
 func (r *SQLiteRegistry) Rename(ctx context.Context, id, slug string) error {

@@ -100,6 +100,18 @@ func snapshotScratch(t *testing.T, m *tenancy.Manager, tn tenancy.Tenant) *tenan
 	return s
 }
 
+// oneTwoDownload provisions acme with the notes "one" and "two", and returns its manager, the
+// tenant and a download of its database taken between the two (holding only "one").
+func oneTwoDownload(t *testing.T) (*tenancy.Manager, tenancy.Tenant, *tenancy.Scratch) {
+	t.Helper()
+	_, m, _ := tenanttest.BackupEnv(t, nil)
+	acme := tenanttest.MustProvision(t, m, "acme")
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one')`)
+	download := snapshotScratch(t, m, acme)
+	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('two')`)
+	return m, acme, download
+}
+
 // A restore's outcome is what the operator is told: when the registry fails, either the old
 // database is still the tenant's and the error says nothing changed, or the restored one is and
 // the restore reports success (with a warning), and in both cases the tenant opens afterwards.
@@ -164,11 +176,7 @@ func TestReplaceFileRegistryFailure(t *testing.T) {
 // keeps its whole database, and the error says that nothing changed.
 func TestReplaceFileFailsHalfWay(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := tenanttest.BackupEnv(t, nil)
-	acme := tenanttest.MustProvision(t, m, "acme")
-	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one')`)
-	download := snapshotScratch(t, m, acme)
-	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('two')`)
+	m, acme, download := oneTwoDownload(t)
 
 	injected := errors.New("disk error")
 	tenancy.SetFaultHook(m, func(point string) error {
@@ -193,11 +201,7 @@ func TestReplaceFileFailsHalfWay(t *testing.T) {
 // aside removed the download, and the restore failed.
 func TestReplaceFileKeepsTheDownloadLocked(t *testing.T) {
 	ctx := context.Background()
-	_, m, _ := tenanttest.BackupEnv(t, nil)
-	acme := tenanttest.MustProvision(t, m, "acme")
-	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('one')`)
-	download := snapshotScratch(t, m, acme)
-	tenanttest.Exec(t, m, acme, `INSERT INTO notes (body) VALUES ('two')`)
+	m, acme, download := oneTwoDownload(t)
 	path, err := m.Path(acme.ID)
 	if err != nil {
 		t.Fatal(err)

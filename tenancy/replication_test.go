@@ -2,73 +2,18 @@ package tenancy_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/internal/tenanttest"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
-
-func openReplica(t *testing.T, url string) *replica.Replicator {
-	t.Helper()
-	r, err := replica.Open(context.Background(), url, replica.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return r
-}
-
-// restoredNotes restores tenant id from the replica into a new file and returns its notes.
-func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "restored.db")
-	if err := r.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }() // read-only
-	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 // TestReplicationFollowsHandles: with a replica, a tenant is attached while its handle is open
 // and no longer (never more attached than MaxOpen); a handle closed by the LRU ships its last
@@ -76,10 +21,10 @@ func restoredNotes(t *testing.T, r *replica.Replicator, id string) []string {
 // transaction; deleting a tenant leaves nothing of it in the replica or beside its file.
 func TestReplicationFollowsHandles(t *testing.T) {
 	s3 := replicatest.NewS3(t, "r")
-	rep := openReplica(t, s3.URL)
+	rep := replicatest.Open(t, s3.URL, replica.Options{})
 	env := tenanttest.NewEnv(t)
 	m := env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
-		tenancy.Config{MaxOpen: 2, Replicator: replicator{rep}})
+		tenancy.Config{MaxOpen: 2, Replicator: replicawire.Tenancy(rep, true)})
 	ctx := context.Background()
 
 	var ts []tenancy.Tenant
@@ -97,7 +42,7 @@ func TestReplicationFollowsHandles(t *testing.T) {
 			t.Fatalf("aaa is still attached after its handle was closed")
 		}
 	}
-	if got := restoredNotes(t, rep, ts[0].ID); strings.Join(got, ",") != "note of aaa" {
+	if got := tenanttest.ReplicaNotes(t, rep, ts[0].ID); strings.Join(got, ",") != "note of aaa" {
 		t.Errorf("replica of the evicted tenant has %q, want its note", got)
 	}
 

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
@@ -116,13 +115,8 @@ func TestBodyBudget(t *testing.T) {
 	if _, err := io.WriteString(b, full[len(full)-1:]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(b), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Errorf("the slow request once complete: %d, want 200", res.StatusCode)
+	if status := responseStatus(t, b); status != http.StatusOK {
+		t.Errorf("the slow request once complete: %d, want 200", status)
 	}
 	_, endB := track("b")
 	<-endB

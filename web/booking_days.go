@@ -11,6 +11,7 @@ import (
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/paths"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // bookingBase is the path of a service's booking flow.
@@ -108,17 +109,7 @@ func (s *Server) days(w http.ResponseWriter, r *http.Request, svc domain.Service
 	}
 	if chosenDay != nil {
 		v.Day = lang.DayMonth(chosenDay.Date.At(12*60, l.Location))
-		visitor := visitorZoneOf(r, l)
-		for _, sl := range chosenDay.Slots {
-			sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffID}
-			sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
-			// The staff member the customer chose, or none for "anyone": the booking then takes
-			// whoever is free at that time when it is made, not only the one listed now.
-			if postURL == "" {
-				sv.URL = withQuery(base+"/details", keepStaff(r, url.Values{"start": {sv.Start}}))
-			}
-			v.Slots = append(v.Slots, sv)
-		}
+		v.Slots = slotViews(r, l, chosenDay.Slots, base, postURL)
 	}
 	if today.Before(first) {
 		prev := domain.Date{Year: first.Year, Month: first.Month - 1, Day: 1}
@@ -175,6 +166,15 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
+	s.slots(w, r, svc, tr(r.Context(), "title.choose_time"), bookingBase(l.Tenant.Slug, svc.ID), "")
+}
+
+// slots renders the free times of the day in ?date= for svc, for booking and for
+// rescheduling. base is the page's own URL (the way back to the days). With postURL empty
+// each time links to base's details form (booking); otherwise the chosen time is posted to
+// postURL (rescheduling).
+func (s *Server) slots(w http.ResponseWriter, r *http.Request, svc domain.Service, title, base, postURL string) {
+	l := leaseOf(r)
 	day, slots, ok := s.daySlots(w, r, svc)
 	if !ok {
 		return
@@ -183,20 +183,30 @@ func (s *Server) bookSlots(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	base := bookingBase(l.Tenant.Slug, svc.ID)
-	v := slotsView{Site: site.withZonePicker(r), Title: tr(r.Context(), "title.choose_time"), Service: svc.Name,
-		Day: i18n.From(r.Context()).DayMonth(day.At(12*60, l.Location)), Message: notice(r),
+	v := slotsView{Site: site.withZonePicker(r), Title: title, Service: svc.Name,
+		Day: i18n.From(r.Context()).DayMonth(day.At(12*60, l.Location)), PostURL: postURL, Message: notice(r),
 		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
-	visitor := visitorZoneOf(r, l)
-	for _, sl := range slots {
-		// The staff member the customer chose, or none for "anyone": the booking then takes
-		// whoever is free at that time when it is made, not only the one listed now.
-		q := keepStaff(r, url.Values{"start": {sl.Start.Format(time.RFC3339)}})
-		sv := slotView{URL: withQuery(base+"/details", q)}
-		sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
-		v.Slots = append(v.Slots, sv)
-	}
+	v.Slots = slotViews(r, l, slots, base, postURL)
 	render(w, r, http.StatusOK, slotsPage(v))
+}
+
+// slotViews lists slots for a page of base's flow: each a link to base's details form, or,
+// with postURL set (rescheduling), a time posted with the chosen staff member. That is the
+// member the customer chose, or none for "anyone": the booking (or the move) then takes
+// whoever is free at that time when it is made, not only the one listed now.
+func slotViews(r *http.Request, l *tenancy.Lease, slots []domain.Slot, base, postURL string) []slotView {
+	visitor := visitorZoneOf(r, l)
+	staffID := staffParam(r)
+	var views []slotView
+	for _, sl := range slots {
+		sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffID}
+		sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
+		if postURL == "" {
+			sv.URL = withQuery(base+"/details", keepStaff(r, url.Values{"start": {sv.Start}}))
+		}
+		views = append(views, sv)
+	}
+	return views
 }
 
 // visitorZone is the time zone a visitor's browser reported (an IANA name such as

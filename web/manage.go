@@ -176,26 +176,8 @@ func (s *Server) rescheduleSlots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := leaseOf(r)
-	day, slots, ok := s.daySlots(w, r, svc)
-	if !ok {
-		return
-	}
-	site, ok := s.siteOf(w, r)
-	if !ok {
-		return
-	}
 	base := paths.Site(l.Tenant.Slug, paths.ManageAction(r.PathValue("token"), "reschedule"))
-	v := slotsView{Site: site.withZonePicker(r), Title: tr(r.Context(), "title.choose_new_time"), Service: svc.Name,
-		Day: i18n.From(r.Context()).DayMonth(day.At(12*60, l.Location)), PostURL: base, Message: notice(r),
-		BackURL: withQuery(base, keepStaff(r, url.Values{"date": {day.String()}}))}
-	visitor := visitorZoneOf(r, l)
-	for _, sl := range slots {
-		// As when booking: 0 for "anyone", so the move takes whoever is free when it is made.
-		sv := slotView{Start: sl.Start.Format(time.RFC3339), Staff: staffParam(r)}
-		sv.Label, sv.Alt = slotLabels(sl.Start, l.Location, visitor)
-		v.Slots = append(v.Slots, sv)
-	}
-	render(w, r, http.StatusOK, slotsPage(v))
+	s.slots(w, r, svc, tr(r.Context(), "title.choose_new_time"), base, base)
 }
 
 func (s *Server) reschedule(w http.ResponseWriter, r *http.Request) {

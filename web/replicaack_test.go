@@ -16,24 +16,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/reserva/reserva/internal/replicawire"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/replica/replicatest"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 )
-
-// replicator adapts *replica.Replicator to tenancy.Replicator, as serve does.
-type replicator struct{ r *replica.Replicator }
-
-func (a replicator) Attach(ctx context.Context, name, path string) (tenancy.Replica, error) {
-	h, err := a.r.Attach(ctx, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (a replicator) Delete(ctx context.Context, name string) error { return a.r.Delete(ctx, name) }
 
 // A write waiting for the replica (--replica-ack sync) gives its business's turn back: with
 // one turn per business, a page view of that business is answered while a sign-in waits for
@@ -41,16 +29,8 @@ func (a replicator) Delete(ctx context.Context, name string) error { return a.r.
 // 2 s and got 503; and no two writes of a business could ever share a sync.)
 func TestSyncAckGivesTurnBack(t *testing.T) {
 	s3 := replicatest.NewS3(t, "r")
-	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	srv, m := siteFull(t, tenancy.Config{Replicator: replicator{rep}}, nil, slog.New(slog.DiscardHandler),
+	rep := replicatest.Open(t, s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, m := siteFull(t, tenancy.Config{Replicator: replicawire.Tenancy(rep, true)}, nil, slog.New(slog.DiscardHandler),
 		func(s *web.Server) { s.FairShare = web.FairShare{N: 1, Wait: 2 * time.Second} })
 	if !m.SyncAck() {
 		t.Fatal("a Manager with a replicator and no ReplicaAsync does not acknowledge in sync")
@@ -94,16 +74,8 @@ func TestSyncAckGivesTurnBack(t *testing.T) {
 func replicaSite(t *testing.T) (*httptest.Server, *tenancy.Manager, *replicatest.S3, *replica.Replicator, *http.Client) {
 	t.Helper()
 	s3 := replicatest.NewS3(t, "r")
-	rep, err := replica.Open(context.Background(), s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rep.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	srv, m := siteFull(t, tenancy.Config{Replicator: replicator{rep}}, nil, slog.New(slog.DiscardHandler))
+	rep := replicatest.Open(t, s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, m := siteFull(t, tenancy.Config{Replicator: replicawire.Tenancy(rep, true)}, nil, slog.New(slog.DiscardHandler))
 	c := browser(t)
 	if status, _, _ := send(t, c, "POST", srv.URL+"/acme/admin/login",
 		url.Values{"email": {"owner@acme.example"}, "password": {"correct horse battery"}}.Encode(), form); status != http.StatusSeeOther {

@@ -116,13 +116,8 @@ func TestSlowBodyHurtsOnlyItself(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = res.Body.Close()
-			if res.StatusCode != tc.want {
-				t.Errorf("the slow request: %d, want %d", res.StatusCode, tc.want)
+			if status := responseStatus(t, conn); status != tc.want {
+				t.Errorf("the slow request: %d, want %d", status, tc.want)
 			}
 		})
 	}
@@ -183,4 +178,16 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// responseStatus reads the HTTP response on conn, a raw client connection, and returns its
+// status.
+func responseStatus(t *testing.T, conn io.Reader) int {
+	t.Helper()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close() // only the status is wanted
+	return res.StatusCode
 }

@@ -6,6 +6,7 @@ package tenanttest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/reserva/reserva/blob"
 	"github.com/reserva/reserva/migrations"
 	"github.com/reserva/reserva/ops"
+	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 )
 
@@ -132,11 +134,32 @@ func Notes(tb testing.TB, m *tenancy.Manager, tn tenancy.Tenant) []string {
 		tb.Fatal(err)
 	}
 	defer l.Release()
-	rows, err := l.DB.Read.Query(`SELECT body FROM notes ORDER BY id`)
+	return notesIn(tb, l.DB.Read)
+}
+
+// ReplicaNotes restores tenant id's latest state from rep into a new file and returns the
+// bodies in its notes table, in insertion order.
+func ReplicaNotes(tb testing.TB, rep *replica.Replicator, id string) []string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "restored.db")
+	if err := rep.Restore(context.Background(), replica.TenantName(id), p, time.Time{}); err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+p+"?mode=ro")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = db.Close() }() // read-only
+	return notesIn(tb, db)
+}
+
+func notesIn(tb testing.TB, db *sql.DB) []string {
+	tb.Helper()
+	rows, err := db.Query(`SELECT body FROM notes ORDER BY id`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close() // rows.Err is checked
 	var out []string
 	for rows.Next() {
 		var s string
@@ -144,6 +167,9 @@ func Notes(tb testing.TB, m *tenancy.Manager, tn tenancy.Tenant) []string {
 			tb.Fatal(err)
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }

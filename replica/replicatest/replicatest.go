@@ -20,6 +20,8 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	gcblob "gocloud.dev/blob"
 	_ "gocloud.dev/blob/s3blob" // the listing of Keys
+
+	"github.com/reserva/reserva/replica"
 )
 
 // S3 is a running fake S3 server with one bucket.
@@ -117,4 +119,20 @@ func (s *S3) Keys(t testing.TB) []string {
 		}
 		out = append(out, obj.Key)
 	}
+}
+
+// Open opens the replica at url for tb, fails tb if it cannot, and closes it at the end of the
+// test (a failed close fails the test: it is the last sync of what was attached).
+func Open(tb testing.TB, url string, opts replica.Options) *replica.Replicator {
+	tb.Helper()
+	r, err := replica.Open(context.Background(), url, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
+	return r
 }

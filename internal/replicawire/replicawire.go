@@ -1,0 +1,38 @@
+// Package replicawire adapts the replica package to tenancy.Replicator. tenancy must not import
+// replica (it knows only its own interface), and replica knows nothing of tenancy, so the one
+// adapter sits here, shared by main's wiring and the tests that replicate for real.
+package replicawire
+
+import (
+	"context"
+
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// replicator is r as tenancy sees it. Only a process that attaches (serve) ships files: one
+// process ships a file, and Litestream ships every commit to it, a CLI command's too. The
+// other commands use the replica to erase a deleted business.
+type replicator struct {
+	r      *replica.Replicator
+	attach bool
+}
+
+// Tenancy returns r as a tenancy.Replicator. With attach false, Attach replicates nothing
+// (returns a nil Replica) and only Delete reaches r.
+func Tenancy(r *replica.Replicator, attach bool) tenancy.Replicator {
+	return replicator{r: r, attach: attach}
+}
+
+func (r replicator) Attach(ctx context.Context, name, dbPath string) (tenancy.Replica, error) {
+	if !r.attach {
+		return nil, nil // not replicated by this process (see tenancy.Replicator)
+	}
+	h, err := r.r.Attach(ctx, name, dbPath)
+	if err != nil {
+		return nil, err // not a nil *Handle in a non-nil interface
+	}
+	return h, nil
+}
+
+func (r replicator) Delete(ctx context.Context, name string) error { return r.r.Delete(ctx, name) }
