@@ -104,14 +104,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *f.addr, err)
 	}
+	ws := newWebServer(p, cfg, f, scheduler, met)
+	var member *clusterMember
 	if *f.cluster.on {
-		member, err := joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.log)
-		if err != nil {
+		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.log); err != nil {
 			return err
 		}
 		defer member.leave()
+		ws.Fence = member.fence
 	}
-	srv := newHTTPServer(newWebServer(p, cfg, f, scheduler, met).Handler())
+	h := ws.Handler()
+	if member != nil {
+		h = member.handler(h) // a business owned by another node is served there
+	}
+	srv := newHTTPServer(h)
 	announce(ctx, stdout, p, "http://"+ln.Addr().String(), demoLogin)
 	if *f.debugAddr != "" {
 		stop, err := serveProfiler(*f.debugAddr, p.log)
@@ -151,7 +157,7 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 	if *f.maxBuffered <= 0 {
 		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
 	}
-	return f, f.cluster.check()
+	return f, f.cluster.check(cfg.replica)
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and

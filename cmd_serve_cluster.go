@@ -2,21 +2,30 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
+	"golang.org/x/sync/singleflight"
 )
 
-// clusterFlags are serve's flags of cluster mode (issue #23). This part joins the node to the
-// cluster (its NATS server, the shared buckets, its liveness); requests are still served by
-// the node that receives them: ownership, forwarding and claims need replication (#22).
+// clusterFlags are serve's flags of cluster mode (issue #23). A node joins the cluster (its NATS
+// server, the shared buckets, its liveness), serves the businesses it owns and forwards the
+// requests of the others to their owner. A business that no node owns yet is claimed by the
+// node that holds it in its registry, at its first request (epoch 1). Claims of a business
+// whose owner is gone (restore from the replica, the epoch fence in the store) are not built
+// yet: until they are, such a business answers 503 while its owner is down.
 type clusterFlags struct {
 	on     *bool
 	nodeID *string
@@ -26,7 +35,8 @@ type clusterFlags struct {
 
 func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	c := &clusterFlags{
-		on:     fs.Bool("cluster", false, "run as a node of a cluster (RESERVA_CLUSTER; experimental: joins the cluster, still serves every request itself)"),
+		on: fs.Bool("cluster", false, "run as a node of a cluster, with --replica (RESERVA_CLUSTER; experimental: serves the businesses it owns,\n"+
+			"forwards the others' requests to their owner)"),
 		nodeID: fs.String("node-id", "", "this node's id in the cluster, unique: letters, digits, - and _ (RESERVA_NODE_ID)"),
 		addr: fs.String("cluster-addr", "", "host:port on which this node meets its peers; peers reach its HTTP server on the same host\n"+
 			"(RESERVA_CLUSTER_ADDR)"),
@@ -46,8 +56,10 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	return c
 }
 
-// check refuses cluster flags without --cluster, and --cluster without its node id and address.
-func (c *clusterFlags) check() error {
+// check refuses cluster flags without --cluster, and --cluster without its node id, its
+// address and a replica (replicaURL, --replica): in a cluster the replica is where a business
+// lives when its owner is gone.
+func (c *clusterFlags) check(replicaURL string) error {
 	if !*c.on {
 		if *c.nodeID != "" || *c.addr != "" || len(c.peers) > 0 {
 			return fmt.Errorf("%w: serve: --node-id, --cluster-addr and --peers need --cluster", errUsage)
@@ -56,6 +68,9 @@ func (c *clusterFlags) check() error {
 	}
 	if *c.nodeID == "" || *c.addr == "" {
 		return fmt.Errorf("%w: serve: --cluster needs --node-id and --cluster-addr", errUsage)
+	}
+	if replicaURL == "" {
+		return fmt.Errorf("%w: serve: --cluster needs --replica (an S3-compatible store shared by the nodes)", errUsage)
 	}
 	if _, _, err := net.SplitHostPort(*c.addr); err != nil {
 		return fmt.Errorf("%w: serve: --cluster-addr: %w", errUsage, err)
@@ -67,12 +82,18 @@ func (c *clusterFlags) check() error {
 // cluster has formed.
 type clusterMember struct {
 	node *cluster.Node
+	self cluster.NodeInfo
 	stop context.CancelFunc
 	done sync.WaitGroup
 	log  *slog.Logger
+	// claims makes claims single-flight per business.
+	claims singleflight.Group
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
+	// held is the epoch in which this node owns each business it claimed: it serves a
+	// business only while placement names it with that epoch.
+	held map[string]uint64
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
@@ -99,7 +120,7 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	}
 	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, stop: stop, log: log}
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, held: map[string]uint64{}}
 	m.done.Go(func() {
 		defer nc.Close()
 		start := time.Now()
@@ -130,4 +151,142 @@ func (m *clusterMember) leave() {
 	m.stop()
 	m.done.Wait()
 	m.node.Shutdown()
+}
+
+// NodeHeader names, on every answer to a business's request, the node that served it.
+const NodeHeader = "X-Reserva-Node"
+
+// coordinator returns the cluster's state, nil until the cluster has formed.
+func (m *clusterMember) coordinator() *cluster.NATSCoordinator {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.co
+}
+
+// handler serves the requests of the businesses this node owns with local, and forwards the
+// others to their owner (one hop; an owner that no longer owns the business answers 421 and
+// the request is sent once more to the owner read afresh). Until the cluster has formed every
+// request goes to local, whose fence answers 503 for businesses.
+func (m *clusterMember) handler(local http.Handler) http.Handler {
+	owner := func(r *http.Request, fresh bool) (string, error) {
+		co := m.coordinator()
+		if co == nil {
+			return "", nil
+		}
+		return cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
+	}
+	addr := func(node string) (*url.URL, error) {
+		co := m.coordinator()
+		if co == nil {
+			return nil, cluster.ErrUnknown
+		}
+		live, err := co.Liveness().Live(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("find node %s: %w", node, err)
+		}
+		for _, n := range live {
+			if n.ID == node {
+				u, err := url.Parse(n.HTTP)
+				if err != nil {
+					return nil, fmt.Errorf("address of node %s: %w", node, err)
+				}
+				return u, nil
+			}
+		}
+		return nil, fmt.Errorf("node %s is not live", node)
+	}
+	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(NodeHeader, m.self.ID)
+		if r.Header.Get(cluster.ForwardedHeader) != "" {
+			r = r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true))
+		}
+		local.ServeHTTP(w, r)
+	})
+	return cluster.NewForwarder(cluster.ForwarderConfig{
+		Self: m.self.ID, Owner: owner, Addr: addr, Local: served, Log: m.log,
+	})
+}
+
+// fence is the owner check before a business's request is served (web.Fence): this node
+// serves t only while placement names it, in the epoch it claimed. A business never placed is
+// claimed here (its first request anywhere reaches the node whose registry holds it); one
+// owned by another node is answered 421; when placement cannot be read the answer is 503.
+func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
+	co := m.coordinator()
+	if co == nil {
+		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)
+	}
+	own, err := co.Placement().Owner(ctx, t.ID)
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
+	}
+	if own.Node != "" && own.Node != m.self.ID {
+		return m.misdirected(ctx, fmt.Errorf("%s is owned by node %s", t.Slug, own.Node))
+	}
+	m.mu.Lock()
+	held, ok := m.held[t.ID]
+	m.mu.Unlock()
+	if ok && own.Node == m.self.ID && own.Epoch == held {
+		return nil
+	}
+	if own.Node == m.self.ID {
+		// Placement names this node in an epoch it did not claim in this run (it restarted):
+		// its copy may be older than the replica's, so it claims afresh.
+		m.log.InfoContext(ctx, "claim a business placed on this node before a restart", "tenant", t.Slug, "epoch", own.Epoch)
+	}
+	_, err, _ = m.claims.Do(t.ID, func() (any, error) { return nil, m.claim(ctx, co, t, own) })
+	return err
+}
+
+// claim makes this node t's owner in the epoch after prev's, and publishes t's route so that
+// the other nodes forward its requests here.
+func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t tenancy.Tenant, prev cluster.Owner) error {
+	m.mu.Lock()
+	held, ok := m.held[t.ID]
+	m.mu.Unlock()
+	if ok && held > prev.Epoch { // claimed by the flight this one waited behind
+		return nil
+	}
+	rt, err := co.Routes().Lookup(ctx, cluster.RouteSlug, t.Slug)
+	switch {
+	case err == nil && rt.TenantID != t.ID:
+		return fmt.Errorf("claim %s: the cluster routes its slug to another business, %s", t.Slug, rt.TenantID)
+	case err != nil && !errors.Is(err, cluster.ErrNotFound):
+		return fmt.Errorf("claim %s: look up its route: %w", t.Slug, err)
+	}
+	next := cluster.Owner{Node: m.self.ID, Epoch: prev.Epoch + 1}
+	if err := co.Placement().CompareAndSwap(ctx, t.ID, prev, next); err != nil {
+		if errors.Is(err, cluster.ErrStale) {
+			// Another node moved first: the request goes back to the forwarder, which reads
+			// the owner again.
+			return m.misdirected(ctx, fmt.Errorf("claim %s: %w", t.Slug, err))
+		}
+		return fmt.Errorf("claim %s: %w", t.Slug, err)
+	}
+	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
+	if err := co.Routes().Put(ctx, cluster.RouteSlug, t.Slug, cluster.Route{
+		TenantID: t.ID, Slug: t.Slug, Status: t.Status, Schema: t.SchemaVersion,
+	}); err != nil {
+		// Owned, but the other nodes could not find it: not served yet (held stays unset),
+		// so the next request claims the next epoch and publishes the route again.
+		return fmt.Errorf("claim %s: publish its route: %w", t.Slug, err)
+	}
+	m.mu.Lock()
+	m.held[t.ID] = next.Epoch
+	m.mu.Unlock()
+	return nil
+}
+
+// forwardedKey marks, in a request's context, a request another node forwarded here.
+type forwardedKey struct{}
+
+// misdirected is the fence's answer for a business this node does not own: 421 to the node
+// that forwarded the request (it reads the owner again and retries), but 503 with Retry-After
+// to a client that came here directly (this node's view of the owner was stale a moment ago;
+// browsers do not retry a 421 themselves).
+func (m *clusterMember) misdirected(ctx context.Context, err error) error {
+	if fwd, _ := ctx.Value(forwardedKey{}).(bool); fwd {
+		return fmt.Errorf("%w: %w", err, web.ErrMisdirected)
+	}
+	return fmt.Errorf("%w: ownership is changing", err)
 }

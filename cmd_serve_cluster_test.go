@@ -23,8 +23,13 @@ func TestServeClusterFlagsNeedEachOther(t *testing.T) {
 		{"--cluster", "--node-id", "n1"},
 		{"--cluster", "--node-id", "n1", "--cluster-addr", "nohost"},
 		{"--cluster", "--node-id", "n1", "--cluster-addr", "127.0.0.1:7000", "--peers", "127.0.0.1"},
+		{"--cluster", "--node-id", "n1", "--cluster-addr", "127.0.0.1:7000"}, // no --replica
 	} {
 		code, _, errOut := reserva(t, "", append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...)...)
+		if slices.Contains(args, "--cluster") && !slices.Contains(args, "--replica") && !strings.Contains(errOut, "--replica") &&
+			len(args) == 5 {
+			t.Errorf("serve %v: %q does not say --replica is missing", args, errOut)
+		}
 		if code != 2 || !strings.Contains(errOut, "usage: serve") {
 			t.Errorf("serve %v: exit %d, %q; want a usage error", args, code, errOut)
 		}
@@ -55,7 +60,7 @@ func TestServeJoinsCluster(t *testing.T) {
 	}
 	defer peer.Shutdown()
 
-	base, errOut, stop := startServe(t, filepath.Join(t.TempDir(), "data"),
+	base, errOut, stop := startServe(t, filepath.Join(t.TempDir(), "data"), "--replica", "file://"+t.TempDir(),
 		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0])
 
 	// Requests are served at once, before the cluster has formed.
@@ -118,4 +123,138 @@ func TestServeJoinsCluster(t *testing.T) {
 	if since := time.Since(stopped); since >= cluster.DefaultLivenessTTL {
 		t.Errorf("the stopped node left the live set after %s, its TTL: it did not say goodbye", since)
 	}
+}
+
+// freeAddrs returns n free loopback addresses.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = ln.Addr().String()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return addrs
+}
+
+// Two serve --cluster nodes (and a third NATS voter, the test's): each serves the businesses
+// it owns, claiming one at its first request, and forwards the requests of the other's; a
+// node that receives a forwarded request for a business it no longer owns answers 421.
+func TestServeClusterForwardsToOwner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	addrs := freeAddrs(t, 3) // the test's voter, s1, s2
+	peer, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "peer", ClusterAddr: addrs[0], Peers: addrs[1:],
+		StoreDir: filepath.Join(t.TempDir(), "peer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Shutdown()
+	// s1's data directory is new (it gets the demo business); s2's holds "other" only.
+	d2 := filepath.Join(t.TempDir(), "d2")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d2, "--slug", "other", "--name", "Other"); code != 0 {
+		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
+	}
+	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+t.TempDir(),
+		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0]+","+addrs[2])
+	base2, err2, _ := startServe(t, d2, "--replica", "file://"+t.TempDir(),
+		"--cluster", "--node-id", "s2", "--cluster-addr", addrs[2], "--peers", addrs[0]+","+addrs[1])
+	logs := func() string { return "s1: " + err1.String() + "\ns2: " + err2.String() }
+
+	nc, err := peer.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: cluster.NodeInfo{ID: "peer"}, Voters: 3})
+	if err != nil {
+		t.Fatalf("%v (%s)", err, logs())
+	}
+	defer func() { _ = co.Close() }()
+	for {
+		ch := co.Liveness().Changed()
+		nodes, _ := co.Liveness().Live(ctx) // unknown: not yet
+		if slices.ContainsFunc(nodes, func(n cluster.NodeInfo) bool { return n.ID == "s1" }) &&
+			slices.ContainsFunc(nodes, func(n cluster.NodeInfo) bool { return n.ID == "s2" }) {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("nodes not live: %v (%s)", ctx.Err(), logs())
+		}
+	}
+
+	// until asks url (with the header hdr set, when given) until it answers want, and returns
+	// the node that served it. The nodes' views of the cluster's state follow the test's within
+	// milliseconds: a few tries at most.
+	until := func(url string, hdr [2]string, want int) string {
+		t.Helper()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		var last string
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if hdr[0] != "" {
+				req.Header.Set(hdr[0], hdr[1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				_ = resp.Body.Close() // the status and header are the answer
+				if resp.StatusCode == want {
+					return resp.Header.Get(NodeHeader)
+				}
+				last = resp.Status
+			} else {
+				last = err.Error()
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("GET %s: %s, want %d (%s)", url, last, want, logs())
+			}
+		}
+	}
+	none := [2]string{}
+	if n := until(base1+"/demo/", none, http.StatusOK); n != "s1" {
+		t.Errorf("demo at s1 served by %q, want s1", n)
+	}
+	var rt cluster.Route
+	for { // the test's view of the routes follows s1's put
+		ch := co.Routes().Changed()
+		if rt, err = co.Routes().Lookup(ctx, cluster.RouteSlug, "demo"); err == nil {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("demo's route after its first request: %v", err)
+		}
+	}
+	own, err := co.Placement().Refresh(ctx, rt.TenantID)
+	if err != nil || own != (cluster.Owner{Node: "s1", Epoch: 1}) {
+		t.Fatalf("demo's owner after its first request: %+v, %v; want s1 in epoch 1", own, err)
+	}
+	if n := until(base2+"/demo/", none, http.StatusOK); n != "s1" {
+		t.Errorf("demo at s2 served by %q, want s1 (forwarded)", n)
+	}
+	// A business's route is published when its owner claims it, at its first request to the
+	// node whose registry holds it (the registries are each node's own so far).
+	if n := until(base2+"/other/", none, http.StatusOK); n != "s2" {
+		t.Errorf("other at s2 served by %q, want s2", n)
+	}
+	if n := until(base1+"/other/", none, http.StatusOK); n != "s2" {
+		t.Errorf("other at s1 served by %q, want s2", n)
+	}
+
+	// demo moves to s2 (as a claim would move it): s1 refuses what s2 forwards for it.
+	if err := co.Placement().CompareAndSwap(ctx, rt.TenantID, own, cluster.Owner{Node: "s2", Epoch: 2}); err != nil {
+		t.Fatal(err)
+	}
+	until(base1+"/demo/", [2]string{cluster.ForwardedHeader, "s2"}, http.StatusMisdirectedRequest)
 }
