@@ -59,6 +59,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := tightenModes(cfg.data); err != nil {
 		return fmt.Errorf("make the data directory private: %w", err)
 	}
+	var member *clusterMember // set once the node has joined, before HTTP serves
+	if *f.cluster.on {
+		cfg.writeFence = func(ctx context.Context, id string) error {
+			if member == nil {
+				return errors.New("this node has not joined the cluster")
+			}
+			return member.writeFence(ctx, id)
+		}
+	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
 		func() float64 { return float64(p.tenants.Stats().Idle) })
@@ -105,9 +114,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w", *f.addr, err)
 	}
 	ws := newWebServer(p, cfg, f, scheduler, met)
-	var member *clusterMember
 	if *f.cluster.on {
-		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.log); err != nil {
+		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.replica, p.log); err != nil {
 			return err
 		}
 		defer member.leave()
@@ -157,7 +165,7 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 	if *f.maxBuffered <= 0 {
 		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
 	}
-	return f, f.cluster.check(cfg.replica)
+	return f, f.cluster.check(cfg.replica, cfg.replicaAck)
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
 	"github.com/reserva/reserva/web"
 	"golang.org/x/sync/singleflight"
@@ -59,7 +60,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 // check refuses cluster flags without --cluster, and --cluster without its node id, its
 // address and a replica (replicaURL, --replica): in a cluster the replica is where a business
 // lives when its owner is gone.
-func (c *clusterFlags) check(replicaURL string) error {
+func (c *clusterFlags) check(replicaURL, replicaAck string) error {
 	if !*c.on {
 		if *c.nodeID != "" || *c.addr != "" || len(c.peers) > 0 {
 			return fmt.Errorf("%w: serve: --node-id, --cluster-addr and --peers need --cluster", errUsage)
@@ -71,6 +72,11 @@ func (c *clusterFlags) check(replicaURL string) error {
 	}
 	if replicaURL == "" {
 		return fmt.Errorf("%w: serve: --cluster needs --replica (an S3-compatible store shared by the nodes)", errUsage)
+	}
+	if replicaAck != "sync" {
+		// The write rule checks the fence after the replica holds a write: an answer sent
+		// before could acknowledge a write a successor never sees.
+		return fmt.Errorf("%w: serve: --cluster needs --replica-ack sync", errUsage)
 	}
 	if _, _, err := net.SplitHostPort(*c.addr); err != nil {
 		return fmt.Errorf("%w: serve: --cluster-addr: %w", errUsage, err)
@@ -88,19 +94,24 @@ type clusterMember struct {
 	log  *slog.Logger
 	// claims makes claims single-flight per business.
 	claims singleflight.Group
+	// rep is the replica shared by the nodes: the epoch markers live there.
+	rep *replica.Replicator
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
 	// held is the epoch in which this node owns each business it claimed: it serves a
 	// business only while placement names it with that epoch.
 	held map[string]uint64
+	// fenced are the businesses a successor claimed from this node: it never acknowledges
+	// their writes again in this run.
+	fenced map[string]bool
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
 // background, while HTTP already serves, its coordinator: JetStream forms once a majority of
 // the nodes run, and serving must not wait for the others. The node advertises the HTTP
 // address of its listener on its cluster host, and the newest tenant schema it knows.
-func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, log *slog.Logger) (*clusterMember, error) {
+func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, log *slog.Logger) (*clusterMember, error) {
 	host, _, _ := net.SplitHostPort(*c.addr) // checked by check
 	_, httpPort, err := net.SplitHostPort(httpAddr.String())
 	if err != nil {
@@ -120,7 +131,8 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	}
 	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, self: self, stop: stop, log: log, held: map[string]uint64{}}
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep,
+		held: map[string]uint64{}, fenced: map[string]bool{}}
 	m.done.Go(func() {
 		defer nc.Close()
 		start := time.Now()
@@ -216,6 +228,12 @@ func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
 	if co == nil {
 		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)
 	}
+	m.mu.Lock()
+	fenced := m.fenced[t.ID]
+	m.mu.Unlock()
+	if fenced {
+		return m.misdirected(ctx, fmt.Errorf("%s was claimed by another node", t.Slug))
+	}
 	own, err := co.Placement().Owner(ctx, t.ID)
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
@@ -263,6 +281,11 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 		}
 		return fmt.Errorf("claim %s: %w", t.Slug, err)
 	}
+	// The hard fence: the epoch's marker in the store, created once. Losing it means another
+	// claimant got the epoch despite the compare-and-set (a split coordinator): back off.
+	if err := m.rep.CreateMarker(ctx, replica.EpochMarker(t.ID, next.Epoch)); err != nil {
+		return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
+	}
 	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
 	if err := co.Routes().Put(ctx, cluster.RouteSlug, t.Slug, cluster.Route{
 		TenantID: t.ID, Slug: t.Slug, Status: t.Status, Schema: t.SchemaVersion,
@@ -289,4 +312,41 @@ func (m *clusterMember) misdirected(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", err, web.ErrMisdirected)
 	}
 	return fmt.Errorf("%w: ownership is changing", err)
+}
+
+// errFenced is the write rule's answer once a successor has claimed a business from this node.
+var errFenced = errors.New("this node no longer owns the business: another node claimed it")
+
+// writeFence is the write rule (tenancy.Config.WriteFence), checked once the replica holds a
+// request's commits: the marker of the epoch after the one this node holds must not exist. If
+// it does, a successor has claimed the business (and restores from what the replica held
+// before its claim): this node is fenced and never acknowledges the business's writes again.
+// A failed HEAD cannot tell, and the write is answered "outcome unknown" too.
+func (m *clusterMember) writeFence(ctx context.Context, tenantID string) error {
+	m.mu.Lock()
+	epoch, held := m.held[tenantID]
+	fenced := m.fenced[tenantID]
+	m.mu.Unlock()
+	if fenced {
+		return errFenced
+	}
+	if !held {
+		return fmt.Errorf("acknowledge a write: this node holds no epoch of tenant %s", tenantID)
+	}
+	exists, err := m.rep.MarkerExists(ctx, replica.EpochMarker(tenantID, epoch+1))
+	if err != nil {
+		return fmt.Errorf("check the fence of tenant %s: %w", tenantID, err)
+	}
+	if !exists {
+		return nil
+	}
+	m.mu.Lock()
+	if m.held[tenantID] == epoch {
+		delete(m.held, tenantID)
+	}
+	m.fenced[tenantID] = true
+	m.mu.Unlock()
+	m.log.ErrorContext(ctx, "fenced: another node claimed the business; its writes here are no longer acknowledged",
+		"tenant", tenantID, "epoch", epoch)
+	return errFenced
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/replica"
 )
 
 func TestServeClusterFlagsNeedEachOther(t *testing.T) {
@@ -24,6 +27,7 @@ func TestServeClusterFlagsNeedEachOther(t *testing.T) {
 		{"--cluster", "--node-id", "n1", "--cluster-addr", "nohost"},
 		{"--cluster", "--node-id", "n1", "--cluster-addr", "127.0.0.1:7000", "--peers", "127.0.0.1"},
 		{"--cluster", "--node-id", "n1", "--cluster-addr", "127.0.0.1:7000"}, // no --replica
+		{"--cluster", "--node-id", "n1", "--cluster-addr", "127.0.0.1:7000", "--replica", "file:///tmp/r", "--replica-ack", "async"},
 	} {
 		code, _, errOut := reserva(t, "", append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...)...)
 		if slices.Contains(args, "--cluster") && !slices.Contains(args, "--replica") && !strings.Contains(errOut, "--replica") &&
@@ -160,7 +164,8 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d2, "--slug", "other", "--name", "Other"); code != 0 {
 		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
 	}
-	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+t.TempDir(),
+	rep1 := t.TempDir()
+	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+rep1,
 		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0]+","+addrs[2])
 	base2, err2, _ := startServe(t, d2, "--replica", "file://"+t.TempDir(),
 		"--cluster", "--node-id", "s2", "--cluster-addr", addrs[2], "--peers", addrs[0]+","+addrs[1])
@@ -240,6 +245,9 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	if err != nil || own != (cluster.Owner{Node: "s1", Epoch: 1}) {
 		t.Fatalf("demo's owner after its first request: %+v, %v; want s1 in epoch 1", own, err)
 	}
+	if _, err := os.Stat(filepath.Join(rep1, filepath.FromSlash(replica.EpochMarker(rt.TenantID, 1)))); err != nil {
+		t.Errorf("the claim of epoch 1 left no marker in the replica: %v", err)
+	}
 	if n := until(base2+"/demo/", none, http.StatusOK); n != "s1" {
 		t.Errorf("demo at s2 served by %q, want s1 (forwarded)", n)
 	}
@@ -257,4 +265,37 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(base1+"/demo/", [2]string{cluster.ForwardedHeader, "s2"}, http.StatusMisdirectedRequest)
+}
+
+// The write rule: once the replica holds a write, the owner of epoch e acknowledges it only
+// while the marker of e+1 is absent from the store; once a successor has created it the node
+// is fenced, for good, even for an epoch it might claim again later in this run.
+func TestWriteFence(t *testing.T) {
+	ctx := t.Context()
+	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rep.Close(context.Background()) }() // nothing attached
+	const id = "fencetenantaaaaaaaaaaaaaaa"
+	m := &clusterMember{self: cluster.NodeInfo{ID: "s1"}, rep: rep, log: slog.New(slog.DiscardHandler),
+		held: map[string]uint64{id: 3}, fenced: map[string]bool{}}
+	if err := m.writeFence(ctx, id); err != nil {
+		t.Fatalf("owner of epoch 3, no successor: %v", err)
+	}
+	if err := m.writeFence(ctx, "othertenantaaaaaaaaaaaaaaa"); err == nil {
+		t.Error("a business this node holds no epoch of was acknowledged")
+	}
+	if err := rep.CreateMarker(ctx, replica.EpochMarker(id, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.writeFence(ctx, id); !errors.Is(err, errFenced) {
+		t.Fatalf("after a successor claimed epoch 4: %v, want errFenced", err)
+	}
+	m.mu.Lock()
+	m.held[id] = 9 // as if claimed again: still fenced in this run
+	m.mu.Unlock()
+	if err := m.writeFence(ctx, id); !errors.Is(err, errFenced) {
+		t.Errorf("a fenced business acknowledged again: %v", err)
+	}
 }

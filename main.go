@@ -130,6 +130,8 @@ type config struct {
 	// replicaAttach: this command replicates the databases it opens (serve); the others only
 	// erase a deleted business's replica.
 	replicaAttach bool
+	// writeFence: serve --cluster's check before a write is acknowledged (tenancy.Config).
+	writeFence func(ctx context.Context, tenantID string) error
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -243,7 +245,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	tcfg := tenancy.Config{
 		EraseElsewhere: ops.EraseBlobs(blobs),
 		DataDir:        cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate,
+		OnMigrate: cfg.onMigrate, WriteFence: cfg.writeFence,
 	}
 	if rep != nil {
 		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
