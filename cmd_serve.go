@@ -67,6 +67,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return member.writeFence(ctx, id)
 		}
+		cfg.replicaName = func(name string) string {
+			if member == nil {
+				return name
+			}
+			return member.replicaName(name)
+		}
 	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },

@@ -350,3 +350,22 @@ func (m *clusterMember) writeFence(ctx context.Context, tenantID string) error {
 		"tenant", tenantID, "epoch", epoch)
 	return errFenced
 }
+
+// replicaName is the name a database ships under (replicator.rename): a business this node
+// holds in epoch e ships into that epoch's own chain (replica.TenantEpochName), where no
+// fenced predecessor can write. A business opened before this node claimed it (the demo made
+// at the first start) ships under its epoch-0 name until its handle closes; a successor's
+// restore walks back to it (replica.RestoreLatestEpoch).
+func (m *clusterMember) replicaName(name string) string {
+	id, ok := strings.CutPrefix(name, replica.TenantName(""))
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return name
+	}
+	m.mu.Lock()
+	epoch, held := m.held[id]
+	m.mu.Unlock()
+	if !held {
+		return name
+	}
+	return replica.TenantEpochName(id, epoch)
+}

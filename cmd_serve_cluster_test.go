@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net"
@@ -167,7 +168,8 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	rep1 := t.TempDir()
 	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+rep1,
 		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0]+","+addrs[2])
-	base2, err2, _ := startServe(t, d2, "--replica", "file://"+t.TempDir(),
+	rep2 := t.TempDir()
+	base2, err2, _ := startServe(t, d2, "--replica", "file://"+rep2,
 		"--cluster", "--node-id", "s2", "--cluster-addr", addrs[2], "--peers", addrs[0]+","+addrs[1])
 	logs := func() string { return "s1: " + err1.String() + "\ns2: " + err2.String() }
 
@@ -259,6 +261,23 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	if n := until(base1+"/other/", none, http.StatusOK); n != "s2" {
 		t.Errorf("other at s1 served by %q, want s2", n)
 	}
+	// other, opened by s2 after its claim, ships into epoch 1's own chain.
+	ort, err := co.Routes().Lookup(ctx, cluster.RouteSlug, "other")
+	if err != nil {
+		t.Fatalf("other's route: %v", err)
+	}
+	chain := filepath.Join(rep2, filepath.FromSlash(replica.TenantEpochName(ort.TenantID, 1)))
+	for tick := time.NewTicker(50 * time.Millisecond); ; {
+		if ents, _ := os.ReadDir(chain); len(ents) > 0 { // absent until the first sync
+			tick.Stop()
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("nothing shipped under %s (%s)", chain, logs())
+		}
+	}
 
 	// demo moves to s2 (as a claim would move it): s1 refuses what s2 forwards for it.
 	if err := co.Placement().CompareAndSwap(ctx, rt.TenantID, own, cluster.Owner{Node: "s2", Epoch: 2}); err != nil {
@@ -297,5 +316,50 @@ func TestWriteFence(t *testing.T) {
 	m.mu.Unlock()
 	if err := m.writeFence(ctx, id); !errors.Is(err, errFenced) {
 		t.Errorf("a fenced business acknowledged again: %v", err)
+	}
+}
+
+// A business this node holds in epoch e ships into that epoch's chain; the registry, and a
+// business opened before its claim, keep their names.
+func TestReplicaNameFollowsEpoch(t *testing.T) {
+	ctx := t.Context()
+	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := rep.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	const id = "epochnameaaaaaaaaaaaaaaaaa"
+	m := &clusterMember{held: map[string]uint64{id: 2}, fenced: map[string]bool{}}
+	for name, want := range map[string]string{
+		replica.TenantName(id):                           replica.TenantEpochName(id, 2),
+		replica.TenantName("unclaimedaaaaaaaaaaaaaaaaa"): replica.TenantName("unclaimedaaaaaaaaaaaaaaaaa"),
+		replica.RegistryName:                             replica.RegistryName,
+	} {
+		if got := m.replicaName(name); got != want {
+			t.Errorf("replicaName(%s) = %s, want %s", name, got, want)
+		}
+	}
+	p := filepath.Join(t.TempDir(), id+".db")
+	db, err := sql.Open("sqlite3", "file:"+p+"?_pragma=journal_mode(wal)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // the test's writes are done
+	if _, err := db.Exec(`CREATE TABLE t(x)`); err != nil {
+		t.Fatal(err)
+	}
+	h, err := replicator{r: rep, attach: true, rename: m.replicaName}.Attach(ctx, replica.TenantName(id), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := h.(*replica.Handle).Name(); name != "tenants/"+id+"/ltx/e2" {
+		t.Errorf("attached as %s, want tenants/%s/ltx/e2", name, id)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

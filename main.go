@@ -132,6 +132,8 @@ type config struct {
 	replicaAttach bool
 	// writeFence: serve --cluster's check before a write is acknowledged (tenancy.Config).
 	writeFence func(ctx context.Context, tenantID string) error
+	// replicaName: serve --cluster's name of a database in the replica (replicator.rename).
+	replicaName func(name string) string
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -248,7 +250,7 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 		OnMigrate: cfg.onMigrate, WriteFence: cfg.writeFence,
 	}
 	if rep != nil {
-		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach}, cfg.replicaAck == "async"
+		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach, cfg.replicaName}, cfg.replicaAck == "async"
 		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
 	}
 	m, err := tenancy.NewManager(reg, tcfg)

@@ -16,11 +16,17 @@ import (
 type replicator struct {
 	r      *replica.Replicator
 	attach bool
+	// rename, in cluster mode, gives the name a database ships under: a business's chain of
+	// the epoch this node holds (replica.TenantEpochName). Nil: the name as given.
+	rename func(name string) string
 }
 
 func (r replicator) Attach(ctx context.Context, name, dbPath string) (tenancy.Replica, error) {
 	if !r.attach {
 		return nil, nil // not replicated by this process (see tenancy.Replicator)
+	}
+	if r.rename != nil {
+		name = r.rename(name)
 	}
 	h, err := r.r.Attach(ctx, name, dbPath)
 	if err != nil {
@@ -50,7 +56,7 @@ func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, l
 	if !cfg.replicaAttach {
 		return rep, nil
 	}
-	if err := reg.Replicate(ctx, replicator{rep, true}); err != nil {
+	if err := reg.Replicate(ctx, replicator{r: rep, attach: true}); err != nil {
 		return nil, fmt.Errorf("replicate the registry: %w", closeReplicaAfter(err, rep))
 	}
 	return rep, nil
