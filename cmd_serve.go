@@ -73,6 +73,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return member.replicaName(name)
 		}
+		cfg.restoreMissing = func(ctx context.Context, t tenancy.Tenant, dst string) error {
+			if member == nil {
+				return errors.New("this node has not joined the cluster")
+			}
+			return member.restoreMissing(ctx, t, dst)
+		}
 	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },

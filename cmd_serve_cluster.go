@@ -369,3 +369,22 @@ func (m *clusterMember) replicaName(name string) string {
 	}
 	return replica.TenantEpochName(id, epoch)
 }
+
+// restoreMissing writes business t's database into dst from the replica
+// (tenancy.Config.RestoreMissing), for a node whose file is missing: from the newest epoch up
+// to the one this node holds whose chain holds a copy (the epoch just claimed is empty until
+// its first sync; epochs left by owners that died before syncing are empty too).
+func (m *clusterMember) restoreMissing(ctx context.Context, t tenancy.Tenant, dst string) error {
+	m.mu.Lock()
+	epoch := m.held[t.ID]
+	m.mu.Unlock()
+	e, err := m.rep.RestoreLatestEpoch(ctx, t.ID, epoch, dst)
+	if errors.Is(err, replica.ErrNotFound) {
+		return errors.Join(err, tenancy.ErrNoReplicaCopy)
+	}
+	if err != nil {
+		return err
+	}
+	m.log.InfoContext(ctx, "restored a business from the replica", "tenant", t.Slug, "from_epoch", e, "epoch", epoch)
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/reserva/reserva/cluster"
 	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/tenancy"
 )
 
 func TestServeClusterFlagsNeedEachOther(t *testing.T) {
@@ -361,5 +363,70 @@ func TestReplicaNameFollowsEpoch(t *testing.T) {
 	}
 	if err := h.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A node that claimed epoch 2 and finds the business's file missing restores it from the newest
+// epoch that holds a copy: epoch 2 is empty (just claimed), epoch 1 holds the writes of the
+// previous owner, epoch 0 only older ones.
+func TestRestoreMissingWalksEpochs(t *testing.T) {
+	ctx := t.Context()
+	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := rep.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	const id = "restoreepochaaaaaaaaaaaaaa"
+	dir := t.TempDir()
+	ship := func(epoch uint64, rows ...string) {
+		t.Helper()
+		p := filepath.Join(dir, fmt.Sprintf("e%d.db", epoch))
+		db, err := sql.Open("sqlite3", "file:"+p+"?_pragma=journal_mode(wal)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = db.Close() }() // shipped by the handle's close below
+		if _, err := db.Exec(`CREATE TABLE notes(body TEXT)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if _, err := db.Exec(`INSERT INTO notes VALUES (?)`, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h, err := rep.Attach(ctx, replica.TenantEpochName(id, epoch), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &clusterMember{rep: rep, log: slog.New(slog.DiscardHandler), held: map[string]uint64{id: 2}, fenced: map[string]bool{}}
+	tn := tenancy.Tenant{ID: id, Slug: "walk"}
+	if err := m.restoreMissing(ctx, tn, filepath.Join(dir, "none.db")); !errors.Is(err, tenancy.ErrNoReplicaCopy) {
+		t.Fatalf("no copy in any epoch: %v, want ErrNoReplicaCopy", err)
+	}
+	ship(0, "old")
+	ship(1, "old", "acknowledged by the previous owner")
+	dst := filepath.Join(dir, "restored.db")
+	if err := m.restoreMissing(ctx, tn, dst); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+dst+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // read-only
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM notes`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("restored %d notes, want epoch 1's 2", n)
 	}
 }

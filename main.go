@@ -134,6 +134,8 @@ type config struct {
 	writeFence func(ctx context.Context, tenantID string) error
 	// replicaName: serve --cluster's name of a database in the replica (replicator.rename).
 	replicaName func(name string) string
+	// restoreMissing: serve --cluster's restore of a missing business file (from its epochs).
+	restoreMissing func(ctx context.Context, t tenancy.Tenant, dst string) error
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -252,6 +254,9 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	if rep != nil {
 		tcfg.Replicator, tcfg.ReplicaAsync = replicator{rep, cfg.replicaAttach, cfg.replicaName}, cfg.replicaAck == "async"
 		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
+		if cfg.restoreMissing != nil {
+			tcfg.RestoreMissing = cfg.restoreMissing
+		}
 	}
 	m, err := tenancy.NewManager(reg, tcfg)
 	if err != nil {
