@@ -131,6 +131,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer member.leave()
+		member.tenants = p.tenants
 		ws.Fence = member.fence
 	}
 	h := ws.Handler()

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +98,8 @@ type clusterMember struct {
 	claims singleflight.Group
 	// rep is the replica shared by the nodes: the epoch markers live there.
 	rep *replica.Replicator
+	// tenants is this node's tenancy layer (set before HTTP serves).
+	tenants *tenancy.Manager
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
@@ -185,7 +189,25 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 		if co == nil {
 			return "", nil
 		}
-		return cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
+		node, err := cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
+		if err != nil || node == "" || node == m.self.ID {
+			return node, err
+		}
+		// An owner gone from a current view of the cluster: this node serves the request
+		// itself when it holds the business (its fence claims it, by the claim rule).
+		// Otherwise the forward fails and the client is told to retry.
+		live, lerr := co.Liveness().Live(r.Context())
+		if lerr != nil || slices.ContainsFunc(live, func(n cluster.NodeInfo) bool { return n.ID == node }) {
+			return node, nil
+		}
+		id, terr := cluster.RequestTenant(r.Context(), co.Routes(), r)
+		if terr != nil || id == "" || m.tenants == nil {
+			return node, nil
+		}
+		if _, gerr := m.tenants.Registry().Get(r.Context(), id); gerr != nil {
+			return node, nil
+		}
+		return "", nil
 	}
 	addr := func(node string) (*url.URL, error) {
 		co := m.coordinator()
@@ -239,7 +261,17 @@ func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
 		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
 	}
 	if own.Node != "" && own.Node != m.self.ID {
-		return m.misdirected(ctx, fmt.Errorf("%s is owned by node %s", t.Slug, own.Node))
+		// Another node's. Only when the cluster's view is current, this node's own heartbeat
+		// visible in it, and the owner's gone from it, is the owner dead: any doubt (a KV
+		// error, a lagging watch) is "unknown", never "dead" (SCALEOUT.md's second hazard).
+		live, err := co.Liveness().Live(ctx)
+		if err != nil {
+			return fmt.Errorf("check whether the owner of %s is alive: %w", t.Slug, err)
+		}
+		if slices.ContainsFunc(live, func(n cluster.NodeInfo) bool { return n.ID == own.Node }) {
+			return m.misdirected(ctx, fmt.Errorf("%s is owned by node %s", t.Slug, own.Node))
+		}
+		m.log.WarnContext(ctx, "claim a business whose owner is gone", "tenant", t.Slug, "owner", own.Node, "epoch", own.Epoch)
 	}
 	m.mu.Lock()
 	held, ok := m.held[t.ID]
@@ -287,6 +319,14 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 		return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
 	}
 	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
+	if prev.Node != "" && prev.Node != m.self.ID {
+		// Taken over from another node: any copy here is older than the replica's. Drop it,
+		// so that the open below restores from the newest epoch holding a copy (restoreMissing),
+		// attaches the new epoch's chain, and syncs once before the first request is served.
+		if err := m.takeOver(ctx, t, next.Epoch); err != nil {
+			return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
+		}
+	}
 	if err := co.Routes().Put(ctx, cluster.RouteSlug, t.Slug, cluster.Route{
 		TenantID: t.ID, Slug: t.Slug, Status: t.Status, Schema: t.SchemaVersion,
 	}); err != nil {
@@ -386,5 +426,44 @@ func (m *clusterMember) restoreMissing(ctx context.Context, t tenancy.Tenant, ds
 		return err
 	}
 	m.log.InfoContext(ctx, "restored a business from the replica", "tenant", t.Slug, "from_epoch", e, "epoch", epoch)
+	return nil
+}
+
+// takeOver makes this node's copy of t the replica's, as of the claim of epoch: with no request
+// of t running here (Exclusive), its file (and the replicator's state beside it) is removed;
+// then t is opened, which restores it from the newest epoch holding a copy and attaches it to
+// epoch's chain, and synced once, so that the epoch's chain holds a copy before anything is
+// acknowledged in it.
+func (m *clusterMember) takeOver(ctx context.Context, t tenancy.Tenant, epoch uint64) error {
+	path, err := m.tenants.Path(t.ID)
+	if err != nil {
+		return fmt.Errorf("take over: %w", err)
+	}
+	if err := m.tenants.Exclusive(ctx, t.ID, func() error {
+		dir, file := filepath.Split(path)
+		var errs []error
+		for _, p := range []string{path, path + "-wal", path + "-shm", filepath.Join(dir, "."+file+"-litestream")} {
+			if err := os.RemoveAll(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}); err != nil {
+		return fmt.Errorf("take over: drop the stale copy: %w", err)
+	}
+	m.mu.Lock()
+	m.held[t.ID] = epoch // the open below attaches, and restores, by it
+	m.mu.Unlock()
+	l, err := m.tenants.AcquireBounded(ctx, t)
+	if err == nil {
+		err = l.DB.Sync(ctx)
+		l.Release()
+	}
+	if err != nil {
+		m.mu.Lock()
+		delete(m.held, t.ID)
+		m.mu.Unlock()
+		return fmt.Errorf("take over: restore and sync: %w", err)
+	}
 	return nil
 }

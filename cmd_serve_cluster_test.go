@@ -286,6 +286,18 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(base1+"/demo/", [2]string{cluster.ForwardedHeader, "s2"}, http.StatusMisdirectedRequest)
+
+	// demo's owner is now a node that is not live: s1, which holds demo, claims it at the next
+	// request (from its replica, epoch 4) and serves it.
+	if err := co.Placement().CompareAndSwap(ctx, rt.TenantID, cluster.Owner{Node: "s2", Epoch: 2}, cluster.Owner{Node: "gone", Epoch: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if n := until(base1+"/demo/", none, http.StatusOK); n != "s1" {
+		t.Errorf("demo after its owner left served by %q, want s1", n)
+	}
+	if own, err := co.Placement().Refresh(ctx, rt.TenantID); err != nil || own != (cluster.Owner{Node: "s1", Epoch: 4}) {
+		t.Errorf("demo's owner after the claim: %+v, %v; want s1 in epoch 4", own, err)
+	}
 }
 
 // The write rule: once the replica holds a write, the owner of epoch e acknowledges it only
@@ -428,5 +440,124 @@ func TestRestoreMissingWalksEpochs(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("restored %d notes, want epoch 1's 2", n)
+	}
+}
+
+// The claim rule for a business whose owner is gone: the placement moves to this node in the
+// next epoch, whose marker is created in the store; the stale local copy is dropped and the
+// business restored from the newest epoch holding a copy (the dead owner's, with a write this
+// node's file never had), attached to the new epoch's chain and synced before it is served.
+func TestClaimFromDeadOwner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	repDir := t.TempDir()
+	repURL := "file://" + filepath.ToSlash(repDir)
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
+		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
+	}
+	addrs := freeAddrs(t, 2) // s1's NATS server and a second voter's
+	other, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "voter", ClusterAddr: addrs[1], Peers: addrs[:1],
+		StoreDir: filepath.Join(t.TempDir(), "voter")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Shutdown()
+	node, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "s1", ClusterAddr: addrs[0], Peers: addrs[1:],
+		StoreDir: filepath.Join(t.TempDir(), "s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Shutdown()
+	nc, err := node.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: cluster.NodeInfo{ID: "s1"}, Voters: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = co.Close() }()
+	m := &clusterMember{self: cluster.NodeInfo{ID: "s1"}, log: slog.New(slog.DiscardHandler), co: co,
+		held: map[string]uint64{}, fenced: map[string]bool{}}
+	var stderr syncBuffer
+	p, err := openPlatform(ctx, config{data: data, replica: repURL, replicaAck: "sync", replicaAttach: true,
+		writeFence: m.writeFence, replicaName: m.replicaName, restoreMissing: m.restoreMissing}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.close() }()
+	m.rep, m.tenants = p.replica, p.tenants
+	tn, _, err := p.tenants.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The dead owner "ghost" held epoch 1 and shipped a write this node's file lacks.
+	local, err := p.tenants.Path(tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := filepath.Join(t.TempDir(), "ghost.db")
+	src, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ghost, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gdb, err := sql.Open("sqlite3", "file:"+ghost+"?_pragma=journal_mode(wal)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gdb.Exec(`INSERT INTO sessions(token, data, expiry) VALUES ('ghost', x'00', 9e9)`); err != nil {
+		t.Fatal(err)
+	}
+	h, err := p.replica.Attach(ctx, replica.TenantEpochName(tn.ID, 1), ghost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = gdb.Close() // shipped
+	if err := co.Placement().CompareAndSwap(ctx, tn.ID, cluster.Owner{}, cluster.Owner{Node: "ghost", Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Only once this node's own heartbeat is in its view may it take the owner's absence as death.
+	for {
+		ch := co.Liveness().Changed()
+		if _, err := co.Liveness().Live(ctx); err == nil {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatal("this node's liveness never showed")
+		}
+	}
+
+	if err := m.fence(ctx, tn); err != nil {
+		t.Fatalf("claim from the dead owner: %v (%s)", err, stderr.String())
+	}
+	if own, err := co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s1", Epoch: 2}) {
+		t.Errorf("owner after the claim: %+v, %v; want s1 in epoch 2", own, err)
+	}
+	if ok, err := p.replica.MarkerExists(ctx, replica.EpochMarker(tn.ID, 2)); err != nil || !ok {
+		t.Errorf("marker of epoch 2: %v, %v", ok, err)
+	}
+	l, err := p.tenants.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = l.DB.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE token = 'ghost'`).Scan(&n)
+	l.Release()
+	if err != nil || n != 1 {
+		t.Errorf("the dead owner's write after the claim: %d rows, %v; want it restored", n, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(repDir, filepath.FromSlash(replica.TenantEpochName(tn.ID, 2)))); len(ents) == 0 {
+		t.Error("nothing shipped into epoch 2's chain before serving")
 	}
 }
