@@ -59,6 +59,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := tightenModes(cfg.data); err != nil {
 		return fmt.Errorf("make the data directory private: %w", err)
 	}
+	var member *clusterMember // set once the node has joined, before HTTP serves
+	if *f.cluster.on {
+		cfg.writeFence = func(ctx context.Context, id string) error {
+			if member == nil {
+				return errors.New("this node has not joined the cluster")
+			}
+			return member.writeFence(ctx, id)
+		}
+		cfg.replicaName = func(name string) string {
+			if member == nil {
+				return name
+			}
+			return member.replicaName(name)
+		}
+		cfg.restoreMissing = func(ctx context.Context, t tenancy.Tenant, dst string) error {
+			if member == nil {
+				return errors.New("this node has not joined the cluster")
+			}
+			return member.restoreMissing(ctx, t, dst)
+		}
+	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
 		func() float64 { return float64(p.tenants.Stats().Idle) })
@@ -104,14 +125,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *f.addr, err)
 	}
+	ws := newWebServer(p, cfg, f, scheduler, met)
 	if *f.cluster.on {
-		member, err := joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.log)
-		if err != nil {
+		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.replica, p.log); err != nil {
 			return err
 		}
 		defer member.leave()
+		member.tenants = p.tenants
+		ws.Fence = member.fence
 	}
-	srv := newHTTPServer(newWebServer(p, cfg, f, scheduler, met).Handler())
+	h := ws.Handler()
+	if member != nil {
+		h = member.handler(h) // a business owned by another node is served there
+	}
+	srv := newHTTPServer(h)
 	announce(ctx, stdout, p, "http://"+ln.Addr().String(), demoLogin)
 	if *f.debugAddr != "" {
 		stop, err := serveProfiler(*f.debugAddr, p.log)
@@ -151,7 +178,7 @@ func parseServeFlags(cfg *config, args []string, stderr io.Writer) (serveFlags, 
 	if *f.maxBuffered <= 0 {
 		return f, fmt.Errorf("%w: --max-buffered-bytes must be positive", errUsage)
 	}
-	return f, f.cluster.check()
+	return f, f.cluster.check(cfg.replica, cfg.replicaAck)
 }
 
 // createDemoOnFirstRun creates the demo business in a data directory made by this run, and

@@ -2,21 +2,33 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/tenancy"
+	"github.com/reserva/reserva/web"
+	"golang.org/x/sync/singleflight"
 )
 
-// clusterFlags are serve's flags of cluster mode (issue #23). This part joins the node to the
-// cluster (its NATS server, the shared buckets, its liveness); requests are still served by
-// the node that receives them: ownership, forwarding and claims need replication (#22).
+// clusterFlags are serve's flags of cluster mode (issue #23). A node joins the cluster (its NATS
+// server, the shared buckets, its liveness), serves the businesses it owns and forwards the
+// requests of the others to their owner. A business that no node owns yet is claimed by the
+// node that holds it in its registry, at its first request (epoch 1). Claims of a business
+// whose owner is gone (restore from the replica, the epoch fence in the store) are not built
+// yet: until they are, such a business answers 503 while its owner is down.
 type clusterFlags struct {
 	on     *bool
 	nodeID *string
@@ -26,7 +38,8 @@ type clusterFlags struct {
 
 func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	c := &clusterFlags{
-		on:     fs.Bool("cluster", false, "run as a node of a cluster (RESERVA_CLUSTER; experimental: joins the cluster, still serves every request itself)"),
+		on: fs.Bool("cluster", false, "run as a node of a cluster, with --replica (RESERVA_CLUSTER; experimental: serves the businesses it owns,\n"+
+			"forwards the others' requests to their owner)"),
 		nodeID: fs.String("node-id", "", "this node's id in the cluster, unique: letters, digits, - and _ (RESERVA_NODE_ID)"),
 		addr: fs.String("cluster-addr", "", "host:port on which this node meets its peers; peers reach its HTTP server on the same host\n"+
 			"(RESERVA_CLUSTER_ADDR)"),
@@ -46,8 +59,10 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	return c
 }
 
-// check refuses cluster flags without --cluster, and --cluster without its node id and address.
-func (c *clusterFlags) check() error {
+// check refuses cluster flags without --cluster, and --cluster without its node id, its
+// address and a replica (replicaURL, --replica): in a cluster the replica is where a business
+// lives when its owner is gone.
+func (c *clusterFlags) check(replicaURL, replicaAck string) error {
 	if !*c.on {
 		if *c.nodeID != "" || *c.addr != "" || len(c.peers) > 0 {
 			return fmt.Errorf("%w: serve: --node-id, --cluster-addr and --peers need --cluster", errUsage)
@@ -56,6 +71,14 @@ func (c *clusterFlags) check() error {
 	}
 	if *c.nodeID == "" || *c.addr == "" {
 		return fmt.Errorf("%w: serve: --cluster needs --node-id and --cluster-addr", errUsage)
+	}
+	if replicaURL == "" {
+		return fmt.Errorf("%w: serve: --cluster needs --replica (an S3-compatible store shared by the nodes)", errUsage)
+	}
+	if replicaAck != "sync" {
+		// The write rule checks the fence after the replica holds a write: an answer sent
+		// before could acknowledge a write a successor never sees.
+		return fmt.Errorf("%w: serve: --cluster needs --replica-ack sync", errUsage)
 	}
 	if _, _, err := net.SplitHostPort(*c.addr); err != nil {
 		return fmt.Errorf("%w: serve: --cluster-addr: %w", errUsage, err)
@@ -67,19 +90,32 @@ func (c *clusterFlags) check() error {
 // cluster has formed.
 type clusterMember struct {
 	node *cluster.Node
+	self cluster.NodeInfo
 	stop context.CancelFunc
 	done sync.WaitGroup
 	log  *slog.Logger
+	// claims makes claims single-flight per business.
+	claims singleflight.Group
+	// rep is the replica shared by the nodes: the epoch markers live there.
+	rep *replica.Replicator
+	// tenants is this node's tenancy layer (set before HTTP serves).
+	tenants *tenancy.Manager
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
+	// held is the epoch in which this node owns each business it claimed: it serves a
+	// business only while placement names it with that epoch.
+	held map[string]uint64
+	// fenced are the businesses a successor claimed from this node: it never acknowledges
+	// their writes again in this run.
+	fenced map[string]bool
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
 // background, while HTTP already serves, its coordinator: JetStream forms once a majority of
 // the nodes run, and serving must not wait for the others. The node advertises the HTTP
 // address of its listener on its cluster host, and the newest tenant schema it knows.
-func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, log *slog.Logger) (*clusterMember, error) {
+func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, log *slog.Logger) (*clusterMember, error) {
 	host, _, _ := net.SplitHostPort(*c.addr) // checked by check
 	_, httpPort, err := net.SplitHostPort(httpAddr.String())
 	if err != nil {
@@ -99,7 +135,8 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	}
 	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, stop: stop, log: log}
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep,
+		held: map[string]uint64{}, fenced: map[string]bool{}}
 	m.done.Go(func() {
 		defer nc.Close()
 		start := time.Now()
@@ -130,4 +167,303 @@ func (m *clusterMember) leave() {
 	m.stop()
 	m.done.Wait()
 	m.node.Shutdown()
+}
+
+// NodeHeader names, on every answer to a business's request, the node that served it.
+const NodeHeader = "X-Reserva-Node"
+
+// coordinator returns the cluster's state, nil until the cluster has formed.
+func (m *clusterMember) coordinator() *cluster.NATSCoordinator {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.co
+}
+
+// handler serves the requests of the businesses this node owns with local, and forwards the
+// others to their owner (one hop; an owner that no longer owns the business answers 421 and
+// the request is sent once more to the owner read afresh). Until the cluster has formed every
+// request goes to local, whose fence answers 503 for businesses.
+func (m *clusterMember) handler(local http.Handler) http.Handler {
+	owner := func(r *http.Request, fresh bool) (string, error) {
+		co := m.coordinator()
+		if co == nil {
+			return "", nil
+		}
+		node, err := cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
+		if err != nil || node == "" || node == m.self.ID {
+			return node, err
+		}
+		// An owner gone from a current view of the cluster: this node serves the request
+		// itself when it holds the business (its fence claims it, by the claim rule).
+		// Otherwise the forward fails and the client is told to retry.
+		live, lerr := co.Liveness().Live(r.Context())
+		if lerr != nil || slices.ContainsFunc(live, func(n cluster.NodeInfo) bool { return n.ID == node }) {
+			return node, nil
+		}
+		id, terr := cluster.RequestTenant(r.Context(), co.Routes(), r)
+		if terr != nil || id == "" || m.tenants == nil {
+			return node, nil
+		}
+		if _, gerr := m.tenants.Registry().Get(r.Context(), id); gerr != nil {
+			return node, nil
+		}
+		return "", nil
+	}
+	addr := func(node string) (*url.URL, error) {
+		co := m.coordinator()
+		if co == nil {
+			return nil, cluster.ErrUnknown
+		}
+		live, err := co.Liveness().Live(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("find node %s: %w", node, err)
+		}
+		for _, n := range live {
+			if n.ID == node {
+				u, err := url.Parse(n.HTTP)
+				if err != nil {
+					return nil, fmt.Errorf("address of node %s: %w", node, err)
+				}
+				return u, nil
+			}
+		}
+		return nil, fmt.Errorf("node %s is not live", node)
+	}
+	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(NodeHeader, m.self.ID)
+		if r.Header.Get(cluster.ForwardedHeader) != "" {
+			r = r.WithContext(context.WithValue(r.Context(), forwardedKey{}, true))
+		}
+		local.ServeHTTP(w, r)
+	})
+	return cluster.NewForwarder(cluster.ForwarderConfig{
+		Self: m.self.ID, Owner: owner, Addr: addr, Local: served, Log: m.log,
+	})
+}
+
+// fence is the owner check before a business's request is served (web.Fence): this node
+// serves t only while placement names it, in the epoch it claimed. A business never placed is
+// claimed here (its first request anywhere reaches the node whose registry holds it); one
+// owned by another node is answered 421; when placement cannot be read the answer is 503.
+func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
+	co := m.coordinator()
+	if co == nil {
+		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)
+	}
+	m.mu.Lock()
+	fenced := m.fenced[t.ID]
+	m.mu.Unlock()
+	if fenced {
+		return m.misdirected(ctx, fmt.Errorf("%s was claimed by another node", t.Slug))
+	}
+	own, err := co.Placement().Owner(ctx, t.ID)
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
+	}
+	if own.Node != "" && own.Node != m.self.ID {
+		// Another node's. Only when the cluster's view is current, this node's own heartbeat
+		// visible in it, and the owner's gone from it, is the owner dead: any doubt (a KV
+		// error, a lagging watch) is "unknown", never "dead" (SCALEOUT.md's second hazard).
+		live, err := co.Liveness().Live(ctx)
+		if err != nil {
+			return fmt.Errorf("check whether the owner of %s is alive: %w", t.Slug, err)
+		}
+		if slices.ContainsFunc(live, func(n cluster.NodeInfo) bool { return n.ID == own.Node }) {
+			return m.misdirected(ctx, fmt.Errorf("%s is owned by node %s", t.Slug, own.Node))
+		}
+		m.log.WarnContext(ctx, "claim a business whose owner is gone", "tenant", t.Slug, "owner", own.Node, "epoch", own.Epoch)
+	}
+	m.mu.Lock()
+	held, ok := m.held[t.ID]
+	m.mu.Unlock()
+	if ok && own.Node == m.self.ID && own.Epoch == held {
+		return nil
+	}
+	if own.Node == m.self.ID {
+		// Placement names this node in an epoch it did not claim in this run (it restarted):
+		// its copy may be older than the replica's, so it claims afresh.
+		m.log.InfoContext(ctx, "claim a business placed on this node before a restart", "tenant", t.Slug, "epoch", own.Epoch)
+	}
+	_, err, _ = m.claims.Do(t.ID, func() (any, error) { return nil, m.claim(ctx, co, t, own) })
+	return err
+}
+
+// claim makes this node t's owner in the epoch after prev's, and publishes t's route so that
+// the other nodes forward its requests here.
+func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t tenancy.Tenant, prev cluster.Owner) error {
+	m.mu.Lock()
+	held, ok := m.held[t.ID]
+	m.mu.Unlock()
+	if ok && held > prev.Epoch { // claimed by the flight this one waited behind
+		return nil
+	}
+	rt, err := co.Routes().Lookup(ctx, cluster.RouteSlug, t.Slug)
+	switch {
+	case err == nil && rt.TenantID != t.ID:
+		return fmt.Errorf("claim %s: the cluster routes its slug to another business, %s", t.Slug, rt.TenantID)
+	case err != nil && !errors.Is(err, cluster.ErrNotFound):
+		return fmt.Errorf("claim %s: look up its route: %w", t.Slug, err)
+	}
+	next := cluster.Owner{Node: m.self.ID, Epoch: prev.Epoch + 1}
+	if err := co.Placement().CompareAndSwap(ctx, t.ID, prev, next); err != nil {
+		if errors.Is(err, cluster.ErrStale) {
+			// Another node moved first: the request goes back to the forwarder, which reads
+			// the owner again.
+			return m.misdirected(ctx, fmt.Errorf("claim %s: %w", t.Slug, err))
+		}
+		return fmt.Errorf("claim %s: %w", t.Slug, err)
+	}
+	// The hard fence: the epoch's marker in the store, created once. Losing it means another
+	// claimant got the epoch despite the compare-and-set (a split coordinator): back off.
+	if err := m.rep.CreateMarker(ctx, replica.EpochMarker(t.ID, next.Epoch)); err != nil {
+		return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
+	}
+	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
+	if prev.Node != "" && prev.Node != m.self.ID {
+		// Taken over from another node: any copy here is older than the replica's. Drop it,
+		// so that the open below restores from the newest epoch holding a copy (restoreMissing),
+		// attaches the new epoch's chain, and syncs once before the first request is served.
+		if err := m.takeOver(ctx, t, next.Epoch); err != nil {
+			return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
+		}
+	}
+	if err := co.Routes().Put(ctx, cluster.RouteSlug, t.Slug, cluster.Route{
+		TenantID: t.ID, Slug: t.Slug, Status: t.Status, Schema: t.SchemaVersion,
+	}); err != nil {
+		// Owned, but the other nodes could not find it: not served yet (held stays unset),
+		// so the next request claims the next epoch and publishes the route again.
+		return fmt.Errorf("claim %s: publish its route: %w", t.Slug, err)
+	}
+	m.mu.Lock()
+	m.held[t.ID] = next.Epoch
+	m.mu.Unlock()
+	return nil
+}
+
+// forwardedKey marks, in a request's context, a request another node forwarded here.
+type forwardedKey struct{}
+
+// misdirected is the fence's answer for a business this node does not own: 421 to the node
+// that forwarded the request (it reads the owner again and retries), but 503 with Retry-After
+// to a client that came here directly (this node's view of the owner was stale a moment ago;
+// browsers do not retry a 421 themselves).
+func (m *clusterMember) misdirected(ctx context.Context, err error) error {
+	if fwd, _ := ctx.Value(forwardedKey{}).(bool); fwd {
+		return fmt.Errorf("%w: %w", err, web.ErrMisdirected)
+	}
+	return fmt.Errorf("%w: ownership is changing", err)
+}
+
+// errFenced is the write rule's answer once a successor has claimed a business from this node.
+var errFenced = errors.New("this node no longer owns the business: another node claimed it")
+
+// writeFence is the write rule (tenancy.Config.WriteFence), checked once the replica holds a
+// request's commits: the marker of the epoch after the one this node holds must not exist. If
+// it does, a successor has claimed the business (and restores from what the replica held
+// before its claim): this node is fenced and never acknowledges the business's writes again.
+// A failed HEAD cannot tell, and the write is answered "outcome unknown" too.
+func (m *clusterMember) writeFence(ctx context.Context, tenantID string) error {
+	m.mu.Lock()
+	epoch, held := m.held[tenantID]
+	fenced := m.fenced[tenantID]
+	m.mu.Unlock()
+	if fenced {
+		return errFenced
+	}
+	if !held {
+		return fmt.Errorf("acknowledge a write: this node holds no epoch of tenant %s", tenantID)
+	}
+	exists, err := m.rep.MarkerExists(ctx, replica.EpochMarker(tenantID, epoch+1))
+	if err != nil {
+		return fmt.Errorf("check the fence of tenant %s: %w", tenantID, err)
+	}
+	if !exists {
+		return nil
+	}
+	m.mu.Lock()
+	if m.held[tenantID] == epoch {
+		delete(m.held, tenantID)
+	}
+	m.fenced[tenantID] = true
+	m.mu.Unlock()
+	m.log.ErrorContext(ctx, "fenced: another node claimed the business; its writes here are no longer acknowledged",
+		"tenant", tenantID, "epoch", epoch)
+	return errFenced
+}
+
+// replicaName is the name a database ships under (replicator.rename): a business this node
+// holds in epoch e ships into that epoch's own chain (replica.TenantEpochName), where no
+// fenced predecessor can write. A business opened before this node claimed it (the demo made
+// at the first start) ships under its epoch-0 name until its handle closes; a successor's
+// restore walks back to it (replica.RestoreLatestEpoch).
+func (m *clusterMember) replicaName(name string) string {
+	id, ok := strings.CutPrefix(name, replica.TenantName(""))
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return name
+	}
+	m.mu.Lock()
+	epoch, held := m.held[id]
+	m.mu.Unlock()
+	if !held {
+		return name
+	}
+	return replica.TenantEpochName(id, epoch)
+}
+
+// restoreMissing writes business t's database into dst from the replica
+// (tenancy.Config.RestoreMissing), for a node whose file is missing: from the newest epoch up
+// to the one this node holds whose chain holds a copy (the epoch just claimed is empty until
+// its first sync; epochs left by owners that died before syncing are empty too).
+func (m *clusterMember) restoreMissing(ctx context.Context, t tenancy.Tenant, dst string) error {
+	m.mu.Lock()
+	epoch := m.held[t.ID]
+	m.mu.Unlock()
+	e, err := m.rep.RestoreLatestEpoch(ctx, t.ID, epoch, dst)
+	if errors.Is(err, replica.ErrNotFound) {
+		return errors.Join(err, tenancy.ErrNoReplicaCopy)
+	}
+	if err != nil {
+		return err
+	}
+	m.log.InfoContext(ctx, "restored a business from the replica", "tenant", t.Slug, "from_epoch", e, "epoch", epoch)
+	return nil
+}
+
+// takeOver makes this node's copy of t the replica's, as of the claim of epoch: with no request
+// of t running here (Exclusive), its file (and the replicator's state beside it) is removed;
+// then t is opened, which restores it from the newest epoch holding a copy and attaches it to
+// epoch's chain, and synced once, so that the epoch's chain holds a copy before anything is
+// acknowledged in it.
+func (m *clusterMember) takeOver(ctx context.Context, t tenancy.Tenant, epoch uint64) error {
+	path, err := m.tenants.Path(t.ID)
+	if err != nil {
+		return fmt.Errorf("take over: %w", err)
+	}
+	if err := m.tenants.Exclusive(ctx, t.ID, func() error {
+		dir, file := filepath.Split(path)
+		var errs []error
+		for _, p := range []string{path, path + "-wal", path + "-shm", filepath.Join(dir, "."+file+"-litestream")} {
+			if err := os.RemoveAll(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}); err != nil {
+		return fmt.Errorf("take over: drop the stale copy: %w", err)
+	}
+	m.mu.Lock()
+	m.held[t.ID] = epoch // the open below attaches, and restores, by it
+	m.mu.Unlock()
+	l, err := m.tenants.AcquireBounded(ctx, t)
+	if err == nil {
+		err = l.DB.Sync(ctx)
+		l.Release()
+	}
+	if err != nil {
+		m.mu.Lock()
+		delete(m.held, t.ID)
+		m.mu.Unlock()
+		return fmt.Errorf("take over: restore and sync: %w", err)
+	}
+	return nil
 }

@@ -131,6 +131,12 @@ type config struct {
 	// replicaAttach: this command replicates the databases it opens (serve); the others only
 	// erase a deleted business's replica.
 	replicaAttach bool
+	// writeFence: serve --cluster's check before a write is acknowledged (tenancy.Config).
+	writeFence func(ctx context.Context, tenantID string) error
+	// replicaName: serve --cluster's name of a database in the replica (replicator.rename).
+	replicaName func(name string) string
+	// restoreMissing: serve --cluster's restore of a missing business file (from its epochs).
+	restoreMissing func(ctx context.Context, t tenancy.Tenant, dst string) error
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -244,11 +250,14 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 	tcfg := tenancy.Config{
 		EraseElsewhere: ops.EraseBlobs(blobs),
 		DataDir:        cfg.data, MaxOpen: cfg.maxOpen, IdleTimeout: cfg.idleTimeout, Logger: log, Spares: cfg.spares,
-		OnMigrate: cfg.onMigrate,
+		OnMigrate: cfg.onMigrate, WriteFence: cfg.writeFence,
 	}
 	if rep != nil {
-		tcfg.Replicator, tcfg.ReplicaAsync = replicawire.Tenancy(rep, cfg.replicaAttach), cfg.replicaAck == "async"
+		tcfg.Replicator, tcfg.ReplicaAsync = replicawire.Renamed(rep, cfg.replicaAttach, cfg.replicaName), cfg.replicaAck == "async"
 		tcfg.RestoreMissing = restoreMissingFrom(rep) // a data directory rebuilt by recover
+		if cfg.restoreMissing != nil {
+			tcfg.RestoreMissing = cfg.restoreMissing
+		}
 	}
 	m, err := tenancy.NewManager(reg, tcfg)
 	if err != nil {

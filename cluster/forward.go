@@ -254,6 +254,12 @@ func RequestOwner(routes RouteMap, placement Placement) OwnerFunc {
 	}
 }
 
+// RequestTenant returns the id of r's tenant in the route map (by custom host, else first
+// path segment), "" when the map has none for it.
+func RequestTenant(ctx context.Context, routes RouteMap, r *http.Request) (string, error) {
+	return requestTenant(ctx, routes, r)
+}
+
 // requestTenant returns the id of r's tenant, "" when the route map has none for it.
 func requestTenant(ctx context.Context, routes RouteMap, r *http.Request) (string, error) {
 	rt, err := routes.Lookup(ctx, RouteHost, tenancy.NormalizeHost(r.Host))

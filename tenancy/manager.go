@@ -62,6 +62,11 @@ type Config struct {
 	// ReplicaAsync, with a Replicator, lets writes be acknowledged before the replica holds
 	// them (--replica-ack async); otherwise SyncAck is on.
 	ReplicaAsync bool
+	// WriteFence, in cluster mode, is checked after a request's commits are in the replica and
+	// before they are acknowledged (AckWrites): nil acknowledges; an error means this node may
+	// no longer own the business (a successor claimed it) or cannot tell, and the write is
+	// answered "outcome unknown". Nil (a single node): no check.
+	WriteFence func(ctx context.Context, tenantID string) error
 	// OnMigrate, when set, hears of every tenant migration attempt (for metrics): the versions
 	// before and after, and the error of a failed step.
 	OnMigrate func(t Tenant, from, to int, err error)

@@ -204,6 +204,7 @@ func (l *Lease) SyncSince(ctx context.Context, mark WriteMark) error {
 // or with nothing committed, it returns nil at once and yield is not called. An error means
 // the replica may or may not hold the commits: the caller answers "outcome unknown, retry".
 // The HTTP middleware and the websocket transport both call it, so the two cannot drift apart.
+// In cluster mode it checks Config.WriteFence last, once the replica holds the commits.
 func (l *Lease) AckWrites(ctx context.Context, mark WriteMark, yield func()) error {
 	if l.m == nil || !l.m.SyncAck() || !l.Changed(mark) {
 		return nil
@@ -211,7 +212,16 @@ func (l *Lease) AckWrites(ctx context.Context, mark WriteMark, yield func()) err
 	if yield != nil {
 		yield()
 	}
-	return l.SyncSince(ctx, mark)
+	if err := l.SyncSince(ctx, mark); err != nil {
+		return err
+	}
+	// The write rule of cluster mode: in the replica, and this node not fenced since.
+	if fence := l.m.cfg.WriteFence; fence != nil {
+		if err := fence(ctx, l.Tenant.ID); err != nil {
+			return fmt.Errorf("acknowledge writes to tenant %s: %w", l.Tenant.Slug, err)
+		}
+	}
+	return nil
 }
 
 // registryDB is the registry's database when it is the SQLite registry (nil otherwise).

@@ -2,6 +2,7 @@ package tenancy_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,55 @@ func TestReplicationFollowsHandles(t *testing.T) {
 		if h.Name() == replica.TenantName(ts[2].ID) {
 			t.Errorf("deleted tenant still attached")
 		}
+	}
+}
+
+// TestAckWritesChecksWriteFence: in cluster mode a write is acknowledged only when, after the
+// replica holds it, the write fence passes; a fenced business's writes are reported unconfirmed
+// (the caller answers "outcome unknown"), and a request that wrote nothing never asks.
+func TestAckWritesChecksWriteFence(t *testing.T) {
+	rep := replicatest.Open(t, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	env := tenanttest.NewEnv(t)
+	fenced := errors.New("a successor claimed the next epoch")
+	var asked []string
+	var m *tenancy.Manager
+	m = env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
+		tenancy.Config{Replicator: replicawire.Tenancy(rep, true), WriteFence: func(_ context.Context, id string) error {
+			asked = append(asked, id)
+			// The fence is checked once the replica holds the write.
+			if got := tenanttest.ReplicaNotes(t, rep, id); len(got) == 0 {
+				t.Errorf("write fence checked before the replica held the write")
+			}
+			if tn, _, _ := m.Resolve(context.Background(), "bbb"); tn.ID == id {
+				return fenced
+			}
+			return nil
+		}})
+	ctx := context.Background()
+	write := func(slug string) error {
+		t.Helper()
+		tn := tenanttest.MustProvision(t, m, slug)
+		l, err := m.Acquire(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		mark := l.Mark()
+		if err := l.AckWrites(ctx, mark, nil); err != nil {
+			t.Fatalf("nothing written, yet: %v", err)
+		}
+		if _, err := l.DB.Write.ExecContext(ctx, `INSERT INTO notes(body) VALUES ('x')`); err != nil {
+			t.Fatal(err)
+		}
+		return l.AckWrites(ctx, mark, nil)
+	}
+	if err := write("aaa"); err != nil {
+		t.Errorf("owned business: %v", err)
+	}
+	if err := write("bbb"); !errors.Is(err, fenced) {
+		t.Errorf("fenced business: %v, want the fence's error", err)
+	}
+	if len(asked) != 2 {
+		t.Errorf("write fence asked %d times, want 2 (never for a request that wrote nothing)", len(asked))
 	}
 }

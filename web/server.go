@@ -47,6 +47,9 @@ type Server struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded) names the
 	// client; without them every request's client is its direct peer.
 	TrustedProxies ratelimit.Proxies
+	// Fence, in cluster mode, checks that this node owns a request's business before serving
+	// it; nil (a single node) serves every business.
+	Fence Fence
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
@@ -68,7 +71,7 @@ func (s *Server) Handler() http.Handler {
 	h = s.localize(h) // after the tenant middleware: the business's language is the default
 	h = s.withSessions(h)
 	h = s.syncWrites(h) // --replica-ack sync: a write is answered once the replica holds it
-	h = TenantMiddleware(s.Tenants, s.FairShare, h, s.errorPage)
+	h = tenantMiddleware(s.Tenants, s.FairShare, s.Fence, h, s.errorPage)
 	h = s.localize(h) // again: the tenant middleware's own answers (no such business) too
 	h = withAssets(h) // no tenant behind them: served before a slug is looked up
 	// CSRF: state-changing requests from other sites are refused (Fetch metadata / Origin), so

@@ -27,6 +27,19 @@ type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, err erro
 //
 // Each request takes its turn of its business's fair share (see FairShare) before its lease.
 func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fail ErrorPage) http.Handler {
+	return tenantMiddleware(m, share, nil, next, fail)
+}
+
+// ErrMisdirected is what a Fence returns when this node does not own the business: the request
+// is answered 421, and the node that forwarded it asks the cluster for the owner again.
+var ErrMisdirected = errors.New("this node does not own the business")
+
+// Fence checks, in cluster mode, that this node owns a business before it serves one of its
+// requests (issue #23): nil to serve; an error wrapping ErrMisdirected when another node owns
+// it (421); any other error when ownership cannot be told now (503, retry).
+type Fence func(ctx context.Context, t tenancy.Tenant) error
+
+func tenantMiddleware(m *tenancy.Manager, share FairShare, fence Fence, next http.Handler, fail ErrorPage) http.Handler {
 	fair := newFairShare(share)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -68,6 +81,14 @@ func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fa
 			fail(w, r, http.StatusServiceUnavailable, tenancy.ErrUnavailable)
 			return
 		}
+		// The owner check is here, in one place, before the business's turn and its database:
+		// a node that does not own the business must not open its copy.
+		if fence != nil {
+			if err := fence(ctx, t); err != nil {
+				misdirected(m, w, r.WithContext(logctx.With(ctx, slog.String("tenant", t.Slug))), fail, err)
+				return
+			}
+		}
 
 		// Its turn first, then its database. (A live subscription gives its turn back with
 		// turn.End once it is upgraded, and takes one with turn.Take for each query or
@@ -98,6 +119,18 @@ func TenantMiddleware(m *tenancy.Manager, share FairShare, next http.Handler, fa
 		defer lease.Release()
 		next.ServeHTTP(w, r.WithContext(tenancy.WithLease(ctx, lease)))
 	})
+}
+
+// misdirected answers a request that the fence refused: 421 when another node owns its
+// business (the forwarder asks the cluster again), 503 when ownership cannot be told now.
+func misdirected(m *tenancy.Manager, w http.ResponseWriter, r *http.Request, fail ErrorPage, err error) {
+	if errors.Is(err, ErrMisdirected) {
+		fail(w, r, http.StatusMisdirectedRequest, err)
+		return
+	}
+	m.Config().Logger.WarnContext(r.Context(), "check ownership of tenant", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "1")
+	fail(w, r, http.StatusServiceUnavailable, err)
 }
 
 // serverError answers a request whose tenant could not be resolved or opened for a reason other

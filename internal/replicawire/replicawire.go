@@ -16,6 +16,9 @@ import (
 type replicator struct {
 	r      *replica.Replicator
 	attach bool
+	// rename, in cluster mode, gives the name a database ships under: a business's chain of
+	// the epoch this node holds (replica.TenantEpochName). Nil: the name as given.
+	rename func(name string) string
 }
 
 // Tenancy returns r as a tenancy.Replicator. With attach false, Attach replicates nothing
@@ -24,9 +27,18 @@ func Tenancy(r *replica.Replicator, attach bool) tenancy.Replicator {
 	return replicator{r: r, attach: attach}
 }
 
+// Renamed is Tenancy shipping each database under rename(name) (cluster mode: the chain of the
+// epoch this node holds); a nil rename keeps the names.
+func Renamed(r *replica.Replicator, attach bool, rename func(name string) string) tenancy.Replicator {
+	return replicator{r: r, attach: attach, rename: rename}
+}
+
 func (r replicator) Attach(ctx context.Context, name, dbPath string) (tenancy.Replica, error) {
 	if !r.attach {
 		return nil, nil // not replicated by this process (see tenancy.Replicator)
+	}
+	if r.rename != nil {
+		name = r.rename(name)
 	}
 	h, err := r.r.Attach(ctx, name, dbPath)
 	if err != nil {
