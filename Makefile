@@ -58,9 +58,11 @@ check-generated:
 	.ci/check-generated
 
 # The whole system from outside (internal/loadtest: 10,000 businesses, a real server, mixed
-# traffic, noisy neighbour, memory; figures in bench.json), then the component benchmarks.
+# traffic, noisy neighbour, memory; figures in bench.json), replication against no replica
+# (bench-replication.json), then the component benchmarks.
 bench: build
 	$(GO) run ./internal/loadtest -bin bin/reserva -out bench.json
+	$(GO) run ./internal/loadtest -bin bin/reserva -replication -out bench-replication.json
 	$(GO) test -run '^$$' -bench . ./domain/
 	$(GO) test -run '^$$' -bench AvailabilityHTTP ./graph/
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x ./jobs/

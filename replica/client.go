@@ -135,7 +135,9 @@ func (c *blobClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", key, err)
 	}
-	n, err := io.Copy(w, full)
+	// A small buffer of our own: io.Copy would hand the copy to the writer's ReadFrom, which
+	// allocates a 1 MiB buffer per upload, for LTX files that are mostly a few KiB.
+	n, err := io.CopyBuffer(onlyWriter{w}, onlyReader{full}, make([]byte, 32<<10))
 	if err != nil {
 		cancel()
 		_ = w.Close() // aborted: the copy's error is the one to report
@@ -146,6 +148,10 @@ func (c *blobClient) WriteLTXFile(ctx context.Context, level int, minTXID, maxTX
 	}
 	return &ltx.FileInfo{Level: level, MinTXID: minTXID, MaxTXID: maxTXID, Size: n, CreatedAt: ts}, nil
 }
+
+// onlyWriter and onlyReader hide ReadFrom and WriteTo, so that io.CopyBuffer uses its buffer.
+type onlyWriter struct{ io.Writer }
+type onlyReader struct{ io.Reader }
 
 // DeleteLTXFiles deletes files; one already gone is not an error.
 func (c *blobClient) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) error {

@@ -7,3 +7,11 @@ func SetHooks(h *Handle, beforeSync, queued func()) {
 	defer h.mu.Unlock()
 	h.beforeSync, h.queued = beforeSync, queued
 }
+
+// SetShippedHook sets the hook that runs after a shared sync has written its LTX file, before
+// its upload.
+func SetShippedHook(h *Handle, shipped func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.shipped = shipped
+}

@@ -21,22 +21,28 @@ type Handle struct {
 	ctx    context.Context // ends when the handle is closed: bounds the shared syncs
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	running  *syncCall // the sync under way, if any
-	next     *syncCall // the sync that starts when running ends: everyone who came meanwhile
-	closed   bool
-	syncs    uint64    // syncs run (each shared by all its callers)
-	caughtUp time.Time // start of the last sync that succeeded, or the attach
+	mu        sync.Mutex
+	shipping  *syncCall   // the WAL-to-LTX stage under way, if any
+	next      *syncCall   // the one that starts when shipping ends: everyone who came meanwhile
+	toUpload  []*syncCall // shipped, waiting for the next upload
+	uploading bool        // the upload loop is running
+	loops     sync.WaitGroup
+	closed    bool
+	syncs     uint64    // shared syncs run (each one LTX file, shared by all its callers)
+	caughtUp  time.Time // start of the last sync that reached the replica, or the attach
 
-	// Test hooks: beforeSync runs before each shared sync, queued when a caller joins next.
+	// Test hooks: beforeSync runs before each shared sync, queued when a caller joins next,
+	// shipped after a sync's LTX file is written (before its upload).
 	beforeSync func()
 	queued     func()
+	shipped    func()
 }
 
 // syncCall is one shared sync: done is closed when it ends, err is then its result.
 type syncCall struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	start time.Time // when its WAL-to-LTX stage started
 }
 
 func newHandle(r *Replicator, name, path string) *Handle {
@@ -54,9 +60,12 @@ func (h *Handle) Path() string { return h.path }
 // Sync waits until the replica holds every transaction committed to the database before Sync
 // was called (its WAL shipped as LTX files and uploaded). Concurrent callers share the work:
 // a caller that arrives while a sync runs joins the next one, which starts as soon as the
-// running one ends and serves everyone who came meanwhile (group commit). ctx bounds the
-// caller's wait only; the shared sync itself is bounded by Options.SyncTimeout. An error means
-// the replica may or may not hold the caller's commits.
+// running one ends and serves everyone who came meanwhile (group commit). A sync has two
+// stages, each run by one goroutine at a time: WAL to a local LTX file, then upload. They
+// overlap: while one sync uploads, the next writes its LTX file, and an upload carries every
+// LTX file written before it starts. ctx bounds the caller's wait only; the shared sync
+// itself is bounded by Options.SyncTimeout. An error means the replica may or may not hold
+// the caller's commits.
 func (h *Handle) Sync(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -65,10 +74,11 @@ func (h *Handle) Sync(ctx context.Context) error {
 	}
 	var c *syncCall
 	joined := false
-	if h.running == nil {
+	if h.shipping == nil {
 		c = &syncCall{done: make(chan struct{})}
-		h.running = c
-		go h.runSyncs(c)
+		h.shipping = c
+		h.loops.Add(1)
+		go h.runShips(c)
 	} else {
 		if h.next == nil {
 			h.next = &syncCall{done: make(chan struct{})}
@@ -88,30 +98,67 @@ func (h *Handle) Sync(ctx context.Context) error {
 	}
 }
 
-// runSyncs runs c, then whatever sync was queued behind it, until none is.
-func (h *Handle) runSyncs(c *syncCall) {
+// runShips runs the WAL-to-LTX stage of c, then of whatever sync was queued behind it, until
+// none is, and hands each shipped sync to the upload loop.
+func (h *Handle) runShips(c *syncCall) {
+	defer h.loops.Done()
 	for c != nil {
 		if h.beforeSync != nil {
 			h.beforeSync()
 		}
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(h.ctx, h.r.opt.SyncTimeout)
-		err := h.db.SyncAndWait(ctx)
+		c.start = time.Now()
+		ctx, cancel := context.WithDeadline(h.ctx, c.start.Add(h.r.opt.SyncTimeout))
+		err := h.db.Sync(ctx)
+		cancel()
+		if err == nil && h.shipped != nil {
+			h.shipped()
+		}
+		h.mu.Lock()
+		h.syncs++
+		if err != nil {
+			c.err = fmt.Errorf("sync %s (WAL to LTX): %w", h.name, err)
+			close(c.done)
+		} else {
+			h.toUpload = append(h.toUpload, c)
+			if !h.uploading {
+				h.uploading = true
+				h.loops.Add(1)
+				go h.runUploads()
+			}
+		}
+		c, h.next = h.next, nil
+		h.shipping = c
+		h.mu.Unlock()
+	}
+}
+
+// runUploads uploads until no shipped sync waits. One upload serves every sync shipped before
+// it starts (Litestream uploads up to the database's position at the start); it is bounded by
+// the SyncTimeout of the oldest of them.
+func (h *Handle) runUploads() {
+	defer h.loops.Done()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.toUpload) > 0 {
+		batch := h.toUpload
+		h.toUpload = nil
+		h.mu.Unlock()
+		ctx, cancel := context.WithDeadline(h.ctx, batch[0].start.Add(h.r.opt.SyncTimeout))
+		err := h.db.Replica.Sync(ctx)
 		cancel()
 		if err != nil {
 			err = fmt.Errorf("sync %s to %s: %w", h.name, h.r.target.redact, err)
 		}
 		h.mu.Lock()
-		h.syncs++
 		if err == nil {
-			h.caughtUp = start
+			h.caughtUp = batch[len(batch)-1].start
 		}
-		c.err = err
-		close(c.done)
-		c, h.next = h.next, nil
-		h.running = c
-		h.mu.Unlock()
+		for _, c := range batch {
+			c.err = err
+			close(c.done)
+		}
 	}
+	h.uploading = false
 }
 
 // Checkpoint copies the WAL into the database file and truncates it, through Litestream: it
@@ -138,23 +185,16 @@ func (h *Handle) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
-	running := h.running
 	h.mu.Unlock()
-	if running != nil {
-		// Let the queued syncs finish: their callers were promised an answer.
-		select {
-		case <-running.done:
-		case <-ctx.Done():
-		}
-		h.mu.Lock()
-		next := h.next
-		h.mu.Unlock()
-		if next != nil {
-			select {
-			case <-next.done:
-			case <-ctx.Done():
-			}
-		}
+	// Let the syncs under way and queued finish: their callers were promised an answer.
+	idle := make(chan struct{})
+	go func() {
+		h.loops.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.r.opt.SyncTimeout)
 	defer cancel()

@@ -89,6 +89,10 @@ func main() {
 		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 	}
 	res := results{Machine: machine()}
+	if *replication {
+		replicationBench(ctx, dir)
+		return
+	}
 
 	// 1. Provisioning, through the tenancy layer the server uses, before the server starts.
 	log.Printf("provisioning %d businesses in %s ...", *tenantsN, dir)
@@ -349,12 +353,12 @@ type server struct {
 	url string
 }
 
-func startServer(dir string) *server {
+func startServer(dir string, extra ...string) *server {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	addr := ln.Addr().String()
 	_ = ln.Close() // only held to find a free port
-	cmd := exec.Command(*bin, "serve", "--data", dir, "--addr", addr, "--log-level", "error")
+	cmd := exec.Command(*bin, append([]string{"serve", "--data", dir, "--addr", addr, "--log-level", "error"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Start())
 	s := &server{cmd: cmd, url: "http://" + addr}
@@ -387,12 +391,15 @@ type clients struct {
 	slots sync.Map // slug → *slotQueue
 }
 
-func newClients() *clients {
+func newClients() *clients { return newClientsFrom(200) }
+
+// newClientsFrom books from addrs loopback addresses (at most 250 × 254).
+func newClientsFrom(addrs int) *clients {
 	// A server that stops answering fails the run after responseTimeout. The transports time it,
 	// not http.Client.Timeout, which starts a goroutine per request: on a machine shared with
 	// the server, the load generator's own wake-ups would show up in the figures.
 	c := &clients{plain: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, ResponseHeaderTimeout: responseTimeout}}}
-	for i := range 200 {
+	for i := range addrs {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1+byte(i/250), 1+byte(i%250))}, Timeout: responseTimeout}
 		c.ips = append(c.ips, &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, ResponseHeaderTimeout: responseTimeout}})
 	}
