@@ -45,6 +45,11 @@ const (
 	// KindStaffBookingReleased tells a staff member that a booking was moved to someone else.
 	KindStaffBookingReleased MessageKind = "staff_booking_released"
 	KindPasswordReset        MessageKind = "password_reset"
+	// KindOwnerBooking… tell the business's owners (those who have not opted out) of a booking
+	// made, moved or cancelled, with a link to it in the dashboard's calendar.
+	KindOwnerBookingCreated     MessageKind = "owner_booking_created"
+	KindOwnerBookingRescheduled MessageKind = "owner_booking_rescheduled"
+	KindOwnerBookingCancelled   MessageKind = "owner_booking_cancelled"
 )
 
 // ToCustomer reports whether a message of kind k goes to a customer (about their booking).
@@ -130,6 +135,69 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 		if err := enqueue(ctx, tx, Message{Kind: kind.toStaff(), BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {
+			return err
+		}
+	}
+	return s.notifyOwners(ctx, tx, kind, b, svc.Name, staffName, staffEmail, now)
+}
+
+// ownerKinds are the booking changes owners hear of, and the kind of their message.
+var ownerKinds = map[MessageKind]MessageKind{
+	KindBookingCreated:     KindOwnerBookingCreated,
+	KindBookingRescheduled: KindOwnerBookingRescheduled,
+	KindBookingCancelled:   KindOwnerBookingCancelled,
+}
+
+// notifyOwners tells every owner who wants it (users.notify_bookings) of a booking made, moved
+// or cancelled, in English like the rest of the dashboard, with a link to the booking in the
+// dashboard's calendar. An owner who is also the booking's staff member (same address) already
+// has the staff member's copy and gets no second one.
+func (s *Store) notifyOwners(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, serviceName, staffName, staffEmail string, now time.Time) error {
+	ownerKind, ok := ownerKinds[kind]
+	if !ok {
+		return nil
+	}
+	var owners []string
+	err := each(ctx, tx, func(rows *sql.Rows) error {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return err
+		}
+		if !strings.EqualFold(email, staffEmail) {
+			owners = append(owners, email)
+		}
+		return nil
+	}, `SELECT email FROM users WHERE role = 'owner' AND notify_bookings = 1 ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("list the owners to notify: %w", err)
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	verb := strings.TrimPrefix(string(kind), "booking_")
+	if kind == KindBookingCreated && b.Status == StatusPending {
+		verb = "requested (to confirm)"
+	}
+	if kind == KindBookingRescheduled {
+		verb = "moved"
+	}
+	en := i18n.For("en")
+	reach := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), ", ")
+	if reach == "" {
+		reach = "no email or phone"
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "Booking %s: %s with %s for %s (%s)\n%s\n", verb, serviceName, staffName, b.Contact.Name, reach, s.describeTime(en, b))
+	if kind == KindBookingCancelled && b.CancelReason != "" {
+		fmt.Fprintf(&body, "Reason: %s\n", b.CancelReason)
+	}
+	fmt.Fprintf(&body, "\nSee it in the calendar: %s\n\n--\nYou get this mail as an owner of %s. To stop it, untick "+
+		"\"Mail me about bookings\" on your account page in the dashboard.\n", LinkPlaceholder, BusinessPlaceholder)
+	link := paths.AdminMail(paths.AdminCalendarBooking(DateOf(b.Start.In(s.loc)).String(), b.ID))
+	for _, to := range owners {
+		if err := enqueue(ctx, tx, Message{Kind: ownerKind, BookingID: b.ID, To: to,
+			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, serviceName, b.Contact.Name, s.shortTime(b)),
+			Body:    body.String(), LinkPath: link}, now); err != nil {
 			return err
 		}
 	}

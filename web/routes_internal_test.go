@@ -40,6 +40,7 @@ func TestDashboardPathsHaveRoutes(t *testing.T) {
 		{"POST", paths.AdminSignOutEverywhere, paths.AdminPattern("POST", paths.AdminSignOutEverywhere)},
 		{"POST", paths.AdminAccountName, paths.AdminPattern("POST", paths.AdminAccountName)},
 		{"POST", paths.AdminAccountPassword, paths.AdminPattern("POST", paths.AdminAccountPassword)},
+		{"POST", paths.AdminAccountNotify, paths.AdminPattern("POST", paths.AdminAccountNotify)},
 		{"GET", paths.AdminServices, paths.AdminPattern("GET", paths.AdminServices)},
 		{"POST", paths.AdminServices, paths.AdminPattern("POST", paths.AdminServices)},
 		{"GET", paths.AdminService(int64(2)), paths.AdminPattern("GET", paths.AdminService("{id}"))},

@@ -150,6 +150,7 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	user(paths.AdminPattern("POST", paths.AdminSignOutEverywhere), s.signOutEverywhere)
 	user(paths.AdminPattern("POST", paths.AdminAccountName), s.renameSelf)
 	user(paths.AdminPattern("POST", paths.AdminAccountPassword), s.changePassword)
+	owner(paths.AdminPattern("POST", paths.AdminAccountNotify), s.setNotifyBookings)
 	owner(paths.AdminPattern("GET", paths.AdminServices), s.adminServices)
 	owner(paths.AdminPattern("POST", paths.AdminServices), s.createService)
 	owner(paths.AdminPattern("GET", paths.AdminService("{id}")), s.adminService)
