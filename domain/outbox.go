@@ -50,6 +50,8 @@ const (
 	KindOwnerBookingCreated     MessageKind = "owner_booking_created"
 	KindOwnerBookingRescheduled MessageKind = "owner_booking_rescheduled"
 	KindOwnerBookingCancelled   MessageKind = "owner_booking_cancelled"
+	KindWelcome                 MessageKind = "welcome"    // to the owner who signed the business up
+	KindInvitation              MessageKind = "invitation" // to a user invited to the dashboard
 )
 
 // ToCustomer reports whether a message of kind k goes to a customer (about their booking).
@@ -70,6 +72,38 @@ const LinkPlaceholder = "{{link}}"
 // BusinessPlaceholder marks where the delivery puts the business's name, which its database
 // does not hold (the registry does).
 const BusinessPlaceholder = "{{business}}"
+
+// SitePlaceholder marks where the delivery puts the absolute address of the business's booking
+// site (its home page), which a mail about the business itself (a welcome) shares.
+const SitePlaceholder = "{{site}}"
+
+// QueueWelcome writes the welcome mail to owner, who has just signed the business up: what to
+// do first (staff, their hours, services, sharing the booking link), with the links to the
+// dashboard and to the booking site. English, like the rest of the dashboard.
+func (s *Store) QueueWelcome(ctx context.Context, owner User) error {
+	body := fmt.Sprintf(`Hello,
+
+Welcome to Reserva: %s is ready to take bookings once you have done four things, in your
+dashboard at
+
+  %s
+
+1. Staff: add the people who give your services (you too, if you do).
+2. Hours: set each one's working hours, breaks and days off.
+3. Services: add what customers book, with its length and price.
+4. Share the link: put your booking page on your website, social profiles and email
+   signature:
+
+  %s
+
+The dashboard's home page shows a checklist of these steps until they are done.
+`, BusinessPlaceholder, LinkPlaceholder, SitePlaceholder)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return enqueue(ctx, tx, Message{Kind: KindWelcome, To: owner.Email, Subject: "Welcome to Reserva: set up " + BusinessPlaceholder,
+			Body: body, LinkPath: paths.AdminMail(paths.AdminHome)}, s.now())
+	})
+	return wrap("queue the welcome mail", err)
+}
 
 // notify writes the messages that announce a booking change, in the transaction of the change:
 // to the customer (in the language they booked in, else the business's), with a calendar

@@ -296,6 +296,7 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			}
 			filled, err := msg.Fill(link, l.Tenant.Name)
 			if err == nil {
+				filled.Body = strings.ReplaceAll(filled.Body, domain.SitePlaceholder, paths.URL(baseURL, l.Tenant.Slug, ""))
 				replyTo := ""
 				if msg.Kind.ToCustomer() {
 					replyTo = st.ContactEmail
