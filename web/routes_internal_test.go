@@ -75,6 +75,12 @@ func TestDashboardPathsHaveRoutes(t *testing.T) {
 		cases = append(cases, struct{ method, rel, pattern string }{method, strings.TrimPrefix(reset, paths.Admin("acme", "")),
 			paths.Pattern(method, paths.PasswordReset("{token}"))})
 	}
+	// So does the mailed invitation link.
+	invite := paths.Site("acme", paths.Invitation("7.S3C"))
+	for _, method := range []string{"GET", "POST"} {
+		cases = append(cases, struct{ method, rel, pattern string }{method, strings.TrimPrefix(invite, paths.Admin("acme", "")),
+			paths.Pattern(method, paths.Invitation("{token}"))})
+	}
 	built := map[string]bool{}
 	for _, c := range cases {
 		built[c.pattern] = true

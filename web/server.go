@@ -127,6 +127,8 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	fn(paths.AdminPattern("POST", paths.AdminForgot), s.forgot)
 	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
 	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
+	fn(paths.Pattern("GET", paths.Invitation("{token}")), s.inviteForm)
+	fn(paths.Pattern("POST", paths.Invitation("{token}")), s.acceptInvite)
 	fn(paths.Pattern("GET", paths.Logo), s.logo)
 
 	// The dashboard: any signed-in user (user), owners only (owner).

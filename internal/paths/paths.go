@@ -39,6 +39,10 @@ func PasswordReset(secret string) string { return "admin/reset/" + secret }
 // builder): below the site, like every mailed link.
 func AdminMail(rel string) string { return "admin" + rel }
 
+// Invitation is the page where an invited dashboard user chooses their password with the token
+// of their invitation.
+func Invitation(token string) string { return "admin/invite/" + token }
+
 // Site is the absolute path of rel below the site of the business slug ("" for its home page).
 func Site(slug, rel string) string { return "/" + slug + "/" + rel }
 
