@@ -134,6 +134,8 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	// The dashboard: any signed-in user (user), owners only (owner).
 	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }
 	owner := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireOwner(h)) }
+	// A staff member's schedule: owners, and the staff user who is that staff member.
+	staffSelf := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireStaffSelf(h)) }
 	user(paths.AdminPattern("GET", paths.AdminHome), s.adminHome)
 	user(paths.AdminPattern("GET", "/{$}"), s.adminHome)
 	user(paths.AdminPattern("GET", paths.AdminGraphiQL), s.graphiql)
@@ -159,12 +161,12 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	owner(paths.AdminPattern("POST", paths.AdminService("{id}")), s.updateService)
 	owner(paths.AdminPattern("GET", paths.AdminStaffList), s.adminStaffList)
 	owner(paths.AdminPattern("POST", paths.AdminStaffList), s.createStaff)
-	owner(paths.AdminPattern("GET", paths.AdminStaff("{id}")), s.adminStaff)
-	owner(paths.AdminPattern("POST", paths.AdminStaff("{id}")), s.updateStaff)
-	owner(paths.AdminPattern("POST", paths.AdminStaffOverrides("{id}")), s.addOverride)
-	owner(paths.AdminPattern("POST", paths.AdminStaffOverrideDelete("{id}", "{date}")), s.deleteOverride)
-	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOff("{id}")), s.addTimeOff)
-	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOffDelete("{id}", "{tid}")), s.deleteTimeOff)
+	staffSelf(paths.AdminPattern("GET", paths.AdminStaff("{id}")), s.adminStaff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaff("{id}")), s.updateStaff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffOverrides("{id}")), s.addOverride)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffOverrideDelete("{id}", "{date}")), s.deleteOverride)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffTimeOff("{id}")), s.addTimeOff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffTimeOffDelete("{id}", "{tid}")), s.deleteTimeOff)
 	owner(paths.AdminPattern("GET", paths.AdminResources), s.adminResources)
 	owner(paths.AdminPattern("POST", paths.AdminResources), s.createResource)
 	owner(paths.AdminPattern("GET", paths.AdminSettings), s.adminSettings)
