@@ -42,3 +42,38 @@ func TestOwnerInvitesUserByEmail(t *testing.T) {
 		t.Error("an invited user signed in without a password")
 	}
 }
+
+// The owner turns their booking mail off and on again on the account page; a staff user has no
+// such setting (their staff member's copy is theirs).
+func TestAccountBookingMailSetting(t *testing.T) {
+	srv, m := site(t)
+	c := browser(t)
+	signIn(t, srv.URL, c, "acme", "owner@acme.example")
+	notify := func() bool {
+		var on bool
+		withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
+			us, err := s.Users(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range us {
+				if u.Email == "owner@acme.example" {
+					on = u.NotifyBookings
+				}
+			}
+		})
+		return on
+	}
+	_, doc, _ := page(t, c, "GET", srv.URL+"/acme/admin/account", "")
+	if _, ok := doc.Find(`[data-testid="notify-bookings"]`).Attr("checked"); !ok || !notify() {
+		t.Error("booking mail is not on by default")
+	}
+	if status, _, doc := post(t, c, srv.URL+"/acme/admin/account/notify", url.Values{}); status != http.StatusSeeOther || notify() {
+		t.Errorf("turning it off: %d, still on: %v", status, notify())
+	} else if _, ok := doc.Find(`[data-testid="notify-bookings"]`).Attr("checked"); ok {
+		t.Error("the account page still shows it on")
+	}
+	if status, _, _ := post(t, c, srv.URL+"/acme/admin/account/notify", url.Values{"notify": {"yes"}}); status != http.StatusSeeOther || !notify() {
+		t.Errorf("turning it on: %d, on: %v", status, notify())
+	}
+}
