@@ -50,8 +50,9 @@ const (
 	KindOwnerBookingCreated     MessageKind = "owner_booking_created"
 	KindOwnerBookingRescheduled MessageKind = "owner_booking_rescheduled"
 	KindOwnerBookingCancelled   MessageKind = "owner_booking_cancelled"
-	KindWelcome                 MessageKind = "welcome"    // to the owner who signed the business up
-	KindInvitation              MessageKind = "invitation" // to a user invited to the dashboard
+	KindWelcome                 MessageKind = "welcome"       // to the owner who signed the business up
+	KindInvitation              MessageKind = "invitation"    // to a user invited to the dashboard
+	KindBusinessList            MessageKind = "business_list" // "sign in to your business": where an email has accounts
 )
 
 // ToCustomer reports whether a message of kind k goes to a customer (about their booking).
@@ -76,6 +77,40 @@ const BusinessPlaceholder = "{{business}}"
 // SitePlaceholder marks where the delivery puts the absolute address of the business's booking
 // site (its home page), which a mail about the business itself (a welcome) shares.
 const SitePlaceholder = "{{site}}"
+
+// PlatformPlaceholder marks where the delivery puts the platform's own address (the base URL,
+// no trailing slash), for a mail that links to several businesses.
+const PlatformPlaceholder = "{{platform}}"
+
+// BusinessLink is a business a person has a dashboard account with: its name and address.
+type BusinessLink struct{ Name, Slug string }
+
+// HasUser reports whether email has a dashboard account with this business.
+func (s *Store) HasUser(ctx context.Context, email string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up a user by email: %w", err)
+	}
+	return n > 0, nil
+}
+
+// QueueBusinessList writes the answer to "sign in to your business" for email: every business
+// where it has an account, each with its sign-in link. The platform has no outbox of its own, so
+// the mail goes through the outbox of one of those businesses (this store's).
+func (s *Store) QueueBusinessList(ctx context.Context, email string, list []BusinessLink) error {
+	var body strings.Builder
+	body.WriteString("Hello,\n\nSomeone (we hope you) asked which businesses you can sign in to on Reserva with this\nemail address. Here they are, with their sign-in pages:\n\n")
+	for _, b := range list {
+		fmt.Fprintf(&body, "  %s\n  %s%s\n\n", b.Name, PlatformPlaceholder, paths.Admin(b.Slug, paths.AdminLogin))
+	}
+	body.WriteString("If it was not you, ignore this email.\n")
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return enqueue(ctx, tx, Message{Kind: KindBusinessList, To: strings.ToLower(strings.TrimSpace(email)),
+			Subject: "Your businesses on Reserva", Body: body.String()}, s.now())
+	})
+	return wrap("queue the list of businesses", err)
+}
 
 // QueueWelcome writes the welcome mail to owner, who has just signed the business up: what to
 // do first (staff, their hours, services, sharing the booking link), with the links to the

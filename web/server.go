@@ -52,6 +52,7 @@ type Server struct {
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
 	accountLimit    *accountThrottle   // sign-in attempts per account, with back-off
 	signupLimit     *ratelimit.Limiter // new businesses per address
+	findLimit       *ratelimit.Limiter // "sign in to your business" requests per address
 	bookingLimit    *ratelimit.Limiter // bookings through the public form per tenant and address
 }
 
@@ -62,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
 	s.accountLimit = newAccountThrottle(time.Now)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
+	s.findLimit = ratelimit.New(time.Minute, 3)
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
@@ -100,6 +102,7 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	fn("GET /readyz", s.readyz)
 	fn("GET /signup", s.signupForm)
 	fn("POST /signup", s.signup)
+	fn("POST /signin", s.findBusinesses) // "signin" is a reserved slug: no business has it
 	if s.Metrics != nil {
 		route("GET /metrics", s.Metrics.Handler())
 	}
@@ -192,7 +195,10 @@ func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("msg") == "deleted" {
 		notice = tr(r.Context(), "platform.deleted")
 	}
-	render(w, r, http.StatusOK, platformHomePage(notice))
+	if r.URL.Query().Get("msg") == "find-sent" {
+		notice = tr(r.Context(), "platform.find_sent")
+	}
+	render(w, r, http.StatusOK, platformHomePage(notice, ""))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
