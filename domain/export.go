@@ -22,6 +22,7 @@ func NewExportPolicy() ExportPolicy {
 			"sessions":        true, // dashboard session tokens: a copy is a signed-in browser
 			"booking_tokens":  true, // hashes of customers' manage links
 			"password_resets": true, // hashes of emailed reset links
+			"invitations":     true, // hashes of emailed invitation links
 		},
 		Redact: map[string]bool{
 			"users.password_hash":   true, // argon2id: an offline guessing target
@@ -32,8 +33,9 @@ func NewExportPolicy() ExportPolicy {
 			"bookings.idempotency_key": true,
 		},
 		NotSecret: map[string]bool{
-			"users.session_epoch": true, // a counter of sign-outs everywhere
-			"customers.phone_key": true, // the customer's phone reduced to digits, for matching
+			"users.session_epoch":   true, // a counter of sign-outs everywhere
+			"users.notify_bookings": true, // whether an owner is mailed about bookings
+			"customers.phone_key":   true, // the customer's phone reduced to digits, for matching
 		},
 	}
 }
@@ -49,5 +51,5 @@ func (p ExportPolicy) Redacts(table, column string) bool { return p.Redact[table
 // otherwise open the copy too, and its outbox would send the source's queued mail again. Every
 // table an export skips is among them (TestExportPolicy checks it).
 func CopyDropTables() []string {
-	return []string{"sessions", "api_tokens", "password_resets", "booking_tokens", "outbox"}
+	return []string{"sessions", "api_tokens", "password_resets", "invitations", "booking_tokens", "outbox"}
 }

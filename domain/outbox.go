@@ -45,6 +45,14 @@ const (
 	// KindStaffBookingReleased tells a staff member that a booking was moved to someone else.
 	KindStaffBookingReleased MessageKind = "staff_booking_released"
 	KindPasswordReset        MessageKind = "password_reset"
+	// KindOwnerBooking… tell the business's owners (those who have not opted out) of a booking
+	// made, moved or cancelled, with a link to it in the dashboard's calendar.
+	KindOwnerBookingCreated     MessageKind = "owner_booking_created"
+	KindOwnerBookingRescheduled MessageKind = "owner_booking_rescheduled"
+	KindOwnerBookingCancelled   MessageKind = "owner_booking_cancelled"
+	KindWelcome                 MessageKind = "welcome"       // to the owner who signed the business up
+	KindInvitation              MessageKind = "invitation"    // to a user invited to the dashboard
+	KindBusinessList            MessageKind = "business_list" // "sign in to your business": where an email has accounts
 )
 
 // ToCustomer reports whether a message of kind k goes to a customer (about their booking).
@@ -65,6 +73,72 @@ const LinkPlaceholder = "{{link}}"
 // BusinessPlaceholder marks where the delivery puts the business's name, which its database
 // does not hold (the registry does).
 const BusinessPlaceholder = "{{business}}"
+
+// SitePlaceholder marks where the delivery puts the absolute address of the business's booking
+// site (its home page), which a mail about the business itself (a welcome) shares.
+const SitePlaceholder = "{{site}}"
+
+// PlatformPlaceholder marks where the delivery puts the platform's own address (the base URL,
+// no trailing slash), for a mail that links to several businesses.
+const PlatformPlaceholder = "{{platform}}"
+
+// BusinessLink is a business a person has a dashboard account with: its name and address.
+type BusinessLink struct{ Name, Slug string }
+
+// HasUser reports whether email has a dashboard account with this business.
+func (s *Store) HasUser(ctx context.Context, email string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up a user by email: %w", err)
+	}
+	return n > 0, nil
+}
+
+// QueueBusinessList writes the answer to "sign in to your business" for email: every business
+// where it has an account, each with its sign-in link. The platform has no outbox of its own, so
+// the mail goes through the outbox of one of those businesses (this store's).
+func (s *Store) QueueBusinessList(ctx context.Context, email string, list []BusinessLink) error {
+	var body strings.Builder
+	body.WriteString("Hello,\n\nSomeone (we hope you) asked which businesses you can sign in to on Reserva with this\nemail address. Here they are, with their sign-in pages:\n\n")
+	for _, b := range list {
+		fmt.Fprintf(&body, "  %s\n  %s%s\n\n", b.Name, PlatformPlaceholder, paths.Admin(b.Slug, paths.AdminLogin))
+	}
+	body.WriteString("If it was not you, ignore this email.\n")
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return enqueue(ctx, tx, Message{Kind: KindBusinessList, To: strings.ToLower(strings.TrimSpace(email)),
+			Subject: "Your businesses on Reserva", Body: body.String()}, s.now())
+	})
+	return wrap("queue the list of businesses", err)
+}
+
+// QueueWelcome writes the welcome mail to owner, who has just signed the business up: what to
+// do first (staff, their hours, services, sharing the booking link), with the links to the
+// dashboard and to the booking site. English, like the rest of the dashboard.
+func (s *Store) QueueWelcome(ctx context.Context, owner User) error {
+	body := fmt.Sprintf(`Hello,
+
+Welcome to Reserva: %s is ready to take bookings once you have done four things, in your
+dashboard at
+
+  %s
+
+1. Staff: add the people who give your services (you too, if you do).
+2. Hours: set each one's working hours, breaks and days off.
+3. Services: add what customers book, with its length and price.
+4. Share the link: put your booking page on your website, social profiles and email
+   signature:
+
+  %s
+
+The dashboard's home page shows a checklist of these steps until they are done.
+`, BusinessPlaceholder, LinkPlaceholder, SitePlaceholder)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return enqueue(ctx, tx, Message{Kind: KindWelcome, To: owner.Email, Subject: "Welcome to Reserva: set up " + BusinessPlaceholder,
+			Body: body, LinkPath: paths.AdminMail(paths.AdminHome)}, s.now())
+	})
+	return wrap("queue the welcome mail", err)
+}
 
 // notify writes the messages that announce a booking change, in the transaction of the change:
 // to the customer (in the language they booked in, else the business's), with a calendar
@@ -130,6 +204,69 @@ func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Book
 		if err := enqueue(ctx, tx, Message{Kind: kind.toStaff(), BookingID: b.ID, To: staffEmail,
 			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, svc.Name, b.Contact.Name, s.shortTime(b)),
 			Body:    staffBody, ICS: ics}, now); err != nil {
+			return err
+		}
+	}
+	return s.notifyOwners(ctx, tx, kind, b, svc.Name, staffName, staffEmail, now)
+}
+
+// ownerKinds are the booking changes owners hear of, and the kind of their message.
+var ownerKinds = map[MessageKind]MessageKind{
+	KindBookingCreated:     KindOwnerBookingCreated,
+	KindBookingRescheduled: KindOwnerBookingRescheduled,
+	KindBookingCancelled:   KindOwnerBookingCancelled,
+}
+
+// notifyOwners tells every owner who wants it (users.notify_bookings) of a booking made, moved
+// or cancelled, in English like the rest of the dashboard, with a link to the booking in the
+// dashboard's calendar. An owner who is also the booking's staff member (same address) already
+// has the staff member's copy and gets no second one.
+func (s *Store) notifyOwners(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, serviceName, staffName, staffEmail string, now time.Time) error {
+	ownerKind, ok := ownerKinds[kind]
+	if !ok {
+		return nil
+	}
+	var owners []string
+	err := each(ctx, tx, func(rows *sql.Rows) error {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return err
+		}
+		if !strings.EqualFold(email, staffEmail) {
+			owners = append(owners, email)
+		}
+		return nil
+	}, `SELECT email FROM users WHERE role = 'owner' AND notify_bookings = 1 ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("list the owners to notify: %w", err)
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	verb := strings.TrimPrefix(string(kind), "booking_")
+	if kind == KindBookingCreated && b.Status == StatusPending {
+		verb = "requested (to confirm)"
+	}
+	if kind == KindBookingRescheduled {
+		verb = "moved"
+	}
+	en := i18n.For("en")
+	reach := strings.Join(slices.DeleteFunc([]string{b.Contact.Email, b.Contact.Phone}, func(s string) bool { return s == "" }), ", ")
+	if reach == "" {
+		reach = "no email or phone"
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "Booking %s: %s with %s for %s (%s)\n%s\n", verb, serviceName, staffName, b.Contact.Name, reach, s.describeTime(en, b))
+	if kind == KindBookingCancelled && b.CancelReason != "" {
+		fmt.Fprintf(&body, "Reason: %s\n", b.CancelReason)
+	}
+	fmt.Fprintf(&body, "\nSee it in the calendar: %s\n\n--\nYou get this mail as an owner of %s. To stop it, untick "+
+		"\"Mail me about bookings\" on your account page in the dashboard.\n", LinkPlaceholder, BusinessPlaceholder)
+	link := paths.AdminMail(paths.AdminCalendarBooking(DateOf(b.Start.In(s.loc)).String(), b.ID))
+	for _, to := range owners {
+		if err := enqueue(ctx, tx, Message{Kind: ownerKind, BookingID: b.ID, To: to,
+			Subject: fmt.Sprintf("Booking %s: %s, %s, %s", verb, serviceName, b.Contact.Name, s.shortTime(b)),
+			Body:    body.String(), LinkPath: link}, now); err != nil {
 			return err
 		}
 	}

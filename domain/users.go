@@ -38,6 +38,9 @@ type User struct {
 	// SessionEpoch is recorded in a session at sign-in; a session with an older epoch has ended
 	// (signed out everywhere, or the password was reset).
 	SessionEpoch int64
+	// NotifyBookings: an owner is mailed about new, moved and cancelled bookings (on unless they
+	// opted out on their account page).
+	NotifyBookings bool
 }
 
 // NewUser is what creating a user needs.
@@ -162,12 +165,12 @@ func (s *Store) CreateUser(ctx context.Context, u NewUser) (User, error) {
 	return s.User(ctx, id)
 }
 
-const userColumns = `id, email, name, role, coalesce(staff_id, 0), created_at, session_epoch`
+const userColumns = `id, email, name, role, coalesce(staff_id, 0), created_at, session_epoch, notify_bookings`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.StaffID, &created, &u.SessionEpoch)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.StaffID, &created, &u.SessionEpoch, &u.NotifyBookings)
 	u.CreatedAt = time.Unix(created, 0).UTC()
 	return u, err
 }
@@ -436,6 +439,19 @@ func (s *Store) ChangePassword(ctx context.Context, id int64, current, password 
 	if _, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1 WHERE id = ?`,
 		HashPassword(password), id); err != nil {
 		return User{}, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	return s.User(ctx, id)
+}
+
+// SetNotifyBookings sets whether user id is mailed about new, moved and cancelled bookings (an
+// owner; staff users hear of theirs through their staff member). Errors: ENOTFOUND.
+func (s *Store) SetNotifyBookings(ctx context.Context, id int64, on bool) (User, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET notify_bookings = ? WHERE id = ?`, on, id)
+	if err != nil {
+		return User{}, fmt.Errorf("set booking mail of user %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return User{}, Errorf(ENOTFOUND, "user %d not found", id)
 	}
 	return s.User(ctx, id)
 }

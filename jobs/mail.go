@@ -296,6 +296,8 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 			}
 			filled, err := msg.Fill(link, l.Tenant.Name)
 			if err == nil {
+				filled.Body = strings.NewReplacer(domain.SitePlaceholder, paths.URL(baseURL, l.Tenant.Slug, ""),
+					domain.PlatformPlaceholder, strings.TrimSuffix(baseURL, "/")).Replace(filled.Body)
 				replyTo := ""
 				if msg.Kind.ToCustomer() {
 					replyTo = st.ContactEmail

@@ -23,6 +23,7 @@ type adminFrame struct {
 	Business, Slug string
 	User           string
 	Owner          bool
+	StaffID        int64  // the staff member the user is (0: none): their hours page is theirs to edit
 	Active         string // the nav entry of the page
 	Flash          string
 	Brand          string
@@ -33,8 +34,8 @@ func (f adminFrame) URL(path string) string { return paths.Admin(f.Slug, path) }
 func (s *Server) frame(r *http.Request, active string) adminFrame {
 	l := leaseOf(r)
 	v := viewerOf(r)
-	f := adminFrame{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Owner: v.Role == domain.RoleOwner, Active: active,
-		Flash: s.sessions(r).PopString(r.Context(), "flash")}
+	f := adminFrame{Business: l.Tenant.Name, Slug: l.Tenant.Slug, User: v.Name, Owner: v.Role == domain.RoleOwner, StaffID: v.StaffID,
+		Active: active, Flash: s.sessions(r).PopString(r.Context(), "flash")}
 	if b, err := s.store(r).Branding(r.Context()); err == nil {
 		f.Brand = b.Color
 	}
@@ -56,6 +57,20 @@ func (s *Server) requireOwner(next http.HandlerFunc) http.HandlerFunc {
 		if v := viewerOf(r); v.Role != domain.RoleOwner {
 			render(w, r, http.StatusForbidden, errorPage(errorView{Status: http.StatusForbidden, Title: "Owners only",
 				Message: "Only the business's owners can open this page."}))
+			return
+		}
+		next(w, r)
+	})
+}
+
+// requireStaffSelf lets owners through, and a staff user to the pages of the staff member
+// they are (path id): their own hours, date overrides and time off, no one else's.
+func (s *Server) requireStaffSelf(next http.HandlerFunc) http.HandlerFunc {
+	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
+		v := viewerOf(r)
+		if id, ok := pathID(r, "id"); v.Role != domain.RoleOwner && (!ok || v.StaffID == 0 || v.StaffID != id) {
+			render(w, r, http.StatusForbidden, errorPage(errorView{Status: http.StatusForbidden, Title: "Not your schedule",
+				Message: "You can change only your own hours and time off. An owner can change everyone's."}))
 			return
 		}
 		next(w, r)

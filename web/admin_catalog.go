@@ -360,6 +360,16 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request) {
 	}
 	st := domain.Staff{ID: id, Name: strings.TrimSpace(f.Get("name")), Email: strings.TrimSpace(f.Get("email")), Active: f.Checked("active"),
 		Hours: hoursFromForm(f)}
+	if viewerOf(r).Role != domain.RoleOwner {
+		// A staff user edits their hours only; who they are and whether they take bookings is
+		// the owner's to say.
+		cur, err := s.store(r).StaffMember(r.Context(), id)
+		if err != nil {
+			s.userError(w, r, err, paths.AdminStaff(id))
+			return
+		}
+		st.Name, st.Email, st.Active = cur.Name, cur.Email, cur.Active
+	}
 	if f.OK() {
 		err := s.store(r).UpdateStaff(r.Context(), st)
 		if err == nil {

@@ -199,12 +199,28 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r.PostForm)
 	staffID, _ := strconv.ParseInt(f.Get("staffId"), 10, 64)
-	u, err := s.store(r).CreateUser(r.Context(), domain.NewUser{Email: f.Get("email"), Name: f.Get("name"),
-		Password: f.Get("password"), Role: domain.Role(f.Get("role")), StaffID: staffID})
+	nu := domain.NewUser{Email: f.Get("email"), Name: f.Get("name"),
+		Password: f.Get("password"), Role: domain.Role(f.Get("role")), StaffID: staffID}
+	// No password: the user is invited by email to choose their own.
+	if nu.Password == "" {
+		u, err := s.store(r).InviteUser(r.Context(), nu, leaseOf(r).Tenant.Name)
+		if err == nil {
+			s.done(w, r, paths.AdminUsers, fmt.Sprintf("%s is invited: we emailed %s a link, valid for 7 days, to choose a password.", u.Name, u.Email))
+			return
+		}
+		s.userFormFailed(w, r, f, err)
+		return
+	}
+	u, err := s.store(r).CreateUser(r.Context(), nu)
 	if err == nil {
 		s.done(w, r, paths.AdminUsers, fmt.Sprintf("%s can now sign in with %s and the password you chose.", u.Name, u.Email))
 		return
 	}
+	s.userFormFailed(w, r, f, err)
+}
+
+// userFormFailed shows the users page again with why adding a user failed.
+func (s *Server) userFormFailed(w http.ResponseWriter, r *http.Request, f *form, err error) {
 	f.Values.Del("password")
 	if !f.fail(err, nil) {
 		s.serverError(w, r, err)

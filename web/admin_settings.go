@@ -283,6 +283,8 @@ type accountView struct {
 	Name     *form // the user's own name
 	Password *form // current, new and confirmed password
 	Delete   *form
+	// NotifyBookings: the user (an owner) is mailed about new, moved and cancelled bookings.
+	NotifyBookings bool
 }
 
 func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) {
@@ -296,6 +298,12 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, f *form, st
 // renderAccount shows the account page with the forms of v, fresh ones where v has none.
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, v accountView, status int) {
 	v.Frame = s.frame(r, "account")
+	u, err := s.store(r).User(r.Context(), viewerOf(r).UserID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v.NotifyBookings = u.NotifyBookings
 	if v.Name == nil {
 		v.Name = newForm(url.Values{"name": {viewerOf(r).Name}})
 	}
@@ -306,6 +314,23 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, v account
 		v.Delete = newForm(nil)
 	}
 	render(w, r, status, accountPage(v))
+}
+
+// setNotifyBookings turns the signed-in owner's mail about bookings on or off.
+func (s *Server) setNotifyBookings(w http.ResponseWriter, r *http.Request) {
+	if !s.readForm(w, r) {
+		return
+	}
+	on := r.PostForm.Get("notify") != ""
+	if _, err := s.store(r).SetNotifyBookings(r.Context(), viewerOf(r).UserID, on); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	msg := "You will no longer be mailed about bookings."
+	if on {
+		msg = "You will be mailed about new, moved and cancelled bookings."
+	}
+	s.done(w, r, paths.AdminAccount, msg)
 }
 
 // renameSelf changes the signed-in user's own name.

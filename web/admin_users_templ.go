@@ -188,7 +188,7 @@ func usersPage(v usersView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = input(v.Form, "password", "First password (at least 10 characters; they can reset it by email)", "password").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = input(v.Form, "password", "First password (at least 10 characters), or leave it empty to email them an invitation to choose their own", "password").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

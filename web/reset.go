@@ -127,3 +127,60 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 	sm.Put(r.Context(), "flash", msg)
 	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
 }
+
+// An invited user opens /admin/invite/{token} from their mail, chooses a password and is signed
+// in. A link that does not work (wrong, expired, used) gets one plain answer.
+
+func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) {
+	l := leaseOf(r)
+	token := r.PathValue("token")
+	ok, err := s.store(r).ValidInvitation(r.Context(), token)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(nil), Expired: !ok}
+	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the address
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusGone
+	}
+	render(w, r, status, invitePage(v))
+}
+
+func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
+	l := leaseOf(r)
+	if !s.readForm(w, r) {
+		return
+	}
+	token := r.PathValue("token")
+	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(r.PostForm)}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if v.Form.Get("password") != v.Form.Get("confirm") {
+		v.Form.invalid("confirm", "the two passwords differ")
+		render(w, r, http.StatusUnprocessableEntity, invitePage(v))
+		return
+	}
+	u, err := s.store(r).AcceptInvitation(r.Context(), token, v.Form.Get("password"))
+	switch domain.ErrorCode(err) {
+	case "":
+	case domain.EUNAUTHORIZED:
+		v.Expired = true
+		render(w, r, http.StatusGone, invitePage(v))
+		return
+	case domain.EINVALID:
+		v.Form.fail(err, nil)
+		render(w, r, http.StatusUnprocessableEntity, invitePage(v))
+		return
+	default:
+		s.serverError(w, r, err)
+		return
+	}
+	sm := s.sessions(r)
+	if err := signIn(r.Context(), sm, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	sm.Put(r.Context(), "flash", "Welcome, "+u.Name+": your password is saved and you are signed in.")
+	http.Redirect(w, r, paths.Admin(l.Tenant.Slug, paths.AdminHome), http.StatusSeeOther)
+}

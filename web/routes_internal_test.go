@@ -40,6 +40,7 @@ func TestDashboardPathsHaveRoutes(t *testing.T) {
 		{"POST", paths.AdminSignOutEverywhere, paths.AdminPattern("POST", paths.AdminSignOutEverywhere)},
 		{"POST", paths.AdminAccountName, paths.AdminPattern("POST", paths.AdminAccountName)},
 		{"POST", paths.AdminAccountPassword, paths.AdminPattern("POST", paths.AdminAccountPassword)},
+		{"POST", paths.AdminAccountNotify, paths.AdminPattern("POST", paths.AdminAccountNotify)},
 		{"GET", paths.AdminServices, paths.AdminPattern("GET", paths.AdminServices)},
 		{"POST", paths.AdminServices, paths.AdminPattern("POST", paths.AdminServices)},
 		{"GET", paths.AdminService(int64(2)), paths.AdminPattern("GET", paths.AdminService("{id}"))},
@@ -73,6 +74,12 @@ func TestDashboardPathsHaveRoutes(t *testing.T) {
 	for _, method := range []string{"GET", "POST"} {
 		cases = append(cases, struct{ method, rel, pattern string }{method, strings.TrimPrefix(reset, paths.Admin("acme", "")),
 			paths.Pattern(method, paths.PasswordReset("{token}"))})
+	}
+	// So does the mailed invitation link.
+	invite := paths.Site("acme", paths.Invitation("7.S3C"))
+	for _, method := range []string{"GET", "POST"} {
+		cases = append(cases, struct{ method, rel, pattern string }{method, strings.TrimPrefix(invite, paths.Admin("acme", "")),
+			paths.Pattern(method, paths.Invitation("{token}"))})
 	}
 	built := map[string]bool{}
 	for _, c := range cases {

@@ -55,6 +55,7 @@ type Server struct {
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address
 	accountLimit    *accountThrottle   // sign-in attempts per account, with back-off
 	signupLimit     *ratelimit.Limiter // new businesses per address
+	findLimit       *ratelimit.Limiter // "sign in to your business" requests per address
 	bookingLimit    *ratelimit.Limiter // bookings through the public form per tenant and address
 }
 
@@ -65,6 +66,7 @@ func (s *Server) Handler() http.Handler {
 	s.loginLimit = ratelimit.New(6*time.Second, 10)
 	s.accountLimit = newAccountThrottle(time.Now)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
+	s.findLimit = ratelimit.New(time.Minute, 3)
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
@@ -103,6 +105,7 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	fn("GET /readyz", s.readyz)
 	fn("GET /signup", s.signupForm)
 	fn("POST /signup", s.signup)
+	fn("POST /signin", s.findBusinesses) // "signin" is a reserved slug: no business has it
 	if s.Metrics != nil {
 		route("GET /metrics", s.Metrics.Handler())
 	}
@@ -130,11 +133,15 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	fn(paths.AdminPattern("POST", paths.AdminForgot), s.forgot)
 	fn(paths.Pattern("GET", paths.PasswordReset("{token}")), s.resetForm)
 	fn(paths.Pattern("POST", paths.PasswordReset("{token}")), s.reset)
+	fn(paths.Pattern("GET", paths.Invitation("{token}")), s.inviteForm)
+	fn(paths.Pattern("POST", paths.Invitation("{token}")), s.acceptInvite)
 	fn(paths.Pattern("GET", paths.Logo), s.logo)
 
 	// The dashboard: any signed-in user (user), owners only (owner).
 	user := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireUser(h)) }
 	owner := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireOwner(h)) }
+	// A staff member's schedule: owners, and the staff user who is that staff member.
+	staffSelf := func(pattern string, h http.HandlerFunc) { fn(pattern, s.requireStaffSelf(h)) }
 	user(paths.AdminPattern("GET", paths.AdminHome), s.adminHome)
 	user(paths.AdminPattern("GET", "/{$}"), s.adminHome)
 	user(paths.AdminPattern("GET", paths.AdminGraphiQL), s.graphiql)
@@ -153,18 +160,19 @@ func (s *Server) routes() (*http.ServeMux, []string) {
 	user(paths.AdminPattern("POST", paths.AdminSignOutEverywhere), s.signOutEverywhere)
 	user(paths.AdminPattern("POST", paths.AdminAccountName), s.renameSelf)
 	user(paths.AdminPattern("POST", paths.AdminAccountPassword), s.changePassword)
+	owner(paths.AdminPattern("POST", paths.AdminAccountNotify), s.setNotifyBookings)
 	owner(paths.AdminPattern("GET", paths.AdminServices), s.adminServices)
 	owner(paths.AdminPattern("POST", paths.AdminServices), s.createService)
 	owner(paths.AdminPattern("GET", paths.AdminService("{id}")), s.adminService)
 	owner(paths.AdminPattern("POST", paths.AdminService("{id}")), s.updateService)
 	owner(paths.AdminPattern("GET", paths.AdminStaffList), s.adminStaffList)
 	owner(paths.AdminPattern("POST", paths.AdminStaffList), s.createStaff)
-	owner(paths.AdminPattern("GET", paths.AdminStaff("{id}")), s.adminStaff)
-	owner(paths.AdminPattern("POST", paths.AdminStaff("{id}")), s.updateStaff)
-	owner(paths.AdminPattern("POST", paths.AdminStaffOverrides("{id}")), s.addOverride)
-	owner(paths.AdminPattern("POST", paths.AdminStaffOverrideDelete("{id}", "{date}")), s.deleteOverride)
-	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOff("{id}")), s.addTimeOff)
-	owner(paths.AdminPattern("POST", paths.AdminStaffTimeOffDelete("{id}", "{tid}")), s.deleteTimeOff)
+	staffSelf(paths.AdminPattern("GET", paths.AdminStaff("{id}")), s.adminStaff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaff("{id}")), s.updateStaff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffOverrides("{id}")), s.addOverride)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffOverrideDelete("{id}", "{date}")), s.deleteOverride)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffTimeOff("{id}")), s.addTimeOff)
+	staffSelf(paths.AdminPattern("POST", paths.AdminStaffTimeOffDelete("{id}", "{tid}")), s.deleteTimeOff)
 	owner(paths.AdminPattern("GET", paths.AdminResources), s.adminResources)
 	owner(paths.AdminPattern("POST", paths.AdminResources), s.createResource)
 	owner(paths.AdminPattern("GET", paths.AdminSettings), s.adminSettings)
@@ -190,7 +198,10 @@ func (s *Server) platformHome(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("msg") == "deleted" {
 		notice = tr(r.Context(), "platform.deleted")
 	}
-	render(w, r, http.StatusOK, platformHomePage(notice))
+	if r.URL.Query().Get("msg") == "find-sent" {
+		notice = tr(r.Context(), "platform.find_sent")
+	}
+	render(w, r, http.StatusOK, platformHomePage(notice, ""))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -83,8 +83,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	var u domain.User
 	t, err := s.Tenants.ProvisionWith(r.Context(), tenancy.NewTenant{Slug: v.Slug, Name: v.Name, Timezone: v.Timezone},
 		func(ctx context.Context, l *tenancy.Lease) (err error) {
-			u, err = domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).CreateUser(ctx, owner)
-			return err
+			store := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
+			if u, err = store.CreateUser(ctx, owner); err != nil {
+				return err
+			}
+			// In the same step as the business: a business never lacks its welcome mail.
+			return store.QueueWelcome(ctx, u)
 		})
 	if errors.Is(err, tenancy.ErrSlugTaken) {
 		v.Errors["slug"] = slugTaken(v.Slug)

@@ -35,6 +35,14 @@ const (
 // PasswordReset is the page where a dashboard user sets a new password with a reset secret.
 func PasswordReset(secret string) string { return "admin/reset/" + secret }
 
+// AdminMail is the link a mail carries to the dashboard page rel (an Admin… constant or
+// builder): below the site, like every mailed link.
+func AdminMail(rel string) string { return "admin" + rel }
+
+// Invitation is the page where an invited dashboard user chooses their password with the token
+// of their invitation.
+func Invitation(token string) string { return "admin/invite/" + token }
+
 // Site is the absolute path of rel below the site of the business slug ("" for its home page).
 func Site(slug, rel string) string { return "/" + slug + "/" + rel }
 
@@ -70,6 +78,7 @@ const (
 	AdminAccount           = "/account"
 	AdminAccountName       = "/account/name"     // the user's own name
 	AdminAccountPassword   = "/account/password" // the user's own password
+	AdminAccountNotify     = "/account/notify"   // whether the owner is mailed about bookings
 	AdminSignOutEverywhere = "/signout-everywhere"
 	AdminServices          = "/services"
 	AdminStaffList         = "/staff"
@@ -98,6 +107,12 @@ func AdminBooking[T ID](id T) string { return AdminBookings + "/" + seg(id) }
 // AdminBookingAction is an action on a booking from the dashboard: "move", "confirm",
 // "complete", "no-show", "reopen", "cancel".
 func AdminBookingAction[T ID](id T, action string) string { return AdminBooking(id) + "/" + action }
+
+// AdminCalendarBooking is the calendar's day of date (YYYY-MM-DD) with booking id open in its
+// side panel.
+func AdminCalendarBooking[T ID](date string, id T) string {
+	return AdminCalendar + "?date=" + date + "&booking=" + seg(id)
+}
 
 // AdminCustomer is a customer's page.
 func AdminCustomer[T ID](id T) string { return AdminCustomers + "/" + seg(id) }

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reserva/reserva/domain"
+	"github.com/reserva/reserva/internal/i18n"
+	"github.com/reserva/reserva/internal/ratelimit"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// findBusinessesWait bounds the look-up of "sign in to your business" across every business.
+const findBusinessesWait = 30 * time.Second
+
+// findBusinesses answers "sign in to your business" on the platform's home page: the email is
+// sent the list of businesses where it has a dashboard account, with their sign-in links. The
+// answer on screen is the same whether or not the address is known (no account enumeration),
+// and the requests of one address are rate-limited.
+func (s *Server) findBusinesses(w http.ResponseWriter, r *http.Request) {
+	if !s.readForm(w, r) {
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+	if len(email) > domain.MaxEmailLen || strings.Count(email, "@") != 1 || strings.HasPrefix(email, "@") || strings.HasSuffix(email, "@") {
+		render(w, r, http.StatusUnprocessableEntity, platformHomePage("", tr(r.Context(), "platform.find_invalid")))
+		return
+	}
+	if ip := clientIP(r); !s.findLimit.Allow(ip) {
+		wait := s.findLimit.RetryAfter(ip)
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait)))
+		render(w, r, http.StatusTooManyRequests, platformHomePage("",
+			tr(r.Context(), "platform.find_too_many", map[string]any{"Wait": i18n.From(r.Context()).Wait(wait)})))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), findBusinessesWait)
+	defer cancel()
+	if err := s.mailBusinessList(ctx, email); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// Post-redirect-get: reloading the answer sends no second mail.
+	http.Redirect(w, r, "/?msg=find-sent", http.StatusSeeOther)
+}
+
+// mailBusinessList looks for email among the users of every business and, when it has any
+// account, queues the list in the outbox of the first business found.
+func (s *Server) mailBusinessList(ctx context.Context, email string) error {
+	tenants, err := s.Tenants.Registry().List(ctx)
+	if err != nil {
+		return err
+	}
+	var found []tenancy.Tenant
+	var list []domain.BusinessLink
+	for _, t := range tenants {
+		if t.Status != tenancy.TenantActive {
+			continue
+		}
+		err := s.Tenants.Visit(ctx, t, func(l *tenancy.Lease) error {
+			ok, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).HasUser(ctx, email)
+			if ok {
+				found = append(found, t)
+				list = append(list, domain.BusinessLink{Name: t.Name, Slug: t.Slug})
+			}
+			return err
+		})
+		if err != nil {
+			// One business that cannot be read must not hide the others.
+			s.Log.ErrorContext(ctx, "sign in to your business: look up a user", "tenant", t.ID, "err", err)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return s.Tenants.Visit(ctx, found[0], func(l *tenancy.Lease) error {
+		return domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).QueueBusinessList(ctx, email, list)
+	})
+}
