@@ -16,6 +16,12 @@ import (
 // findBusinessesWait bounds the look-up of "sign in to your business" across every business.
 const findBusinessesWait = 30 * time.Second
 
+// findTurnWait bounds how long a "sign in to your business" request waits for the look-up that
+// is running: one look-up opens every business, so only one runs at a time, whatever the number
+// of client addresses asking (the per-address limit alone would let many addresses open every
+// business file at once).
+const findTurnWait = 5 * time.Second
+
 // findBusinesses answers "sign in to your business" on the platform's home page: the email is
 // sent the list of businesses where it has a dashboard account, with their sign-in links. The
 // answer on screen is the same whether or not the address is known (no account enumeration),
@@ -36,6 +42,13 @@ func (s *Server) findBusinesses(w http.ResponseWriter, r *http.Request) {
 			tr(r.Context(), "platform.find_too_many", map[string]any{"Wait": i18n.From(r.Context()).Wait(wait)})))
 		return
 	}
+	if !s.findTurn(r.Context(), findTurnWait) {
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(findTurnWait)))
+		render(w, r, http.StatusTooManyRequests, platformHomePage("",
+			tr(r.Context(), "platform.find_too_many", map[string]any{"Wait": i18n.From(r.Context()).Wait(findTurnWait)})))
+		return
+	}
+	defer func() { <-s.findOne }()
 	ctx, cancel := context.WithTimeout(r.Context(), findBusinessesWait)
 	defer cancel()
 	if err := s.mailBusinessList(ctx, email); err != nil {
@@ -44,6 +57,21 @@ func (s *Server) findBusinesses(w http.ResponseWriter, r *http.Request) {
 	}
 	// Post-redirect-get: reloading the answer sends no second mail.
 	http.Redirect(w, r, "/?msg=find-sent", http.StatusSeeOther)
+}
+
+// findTurn waits at most wait for the one look-up slot; true: the caller holds it and must give
+// it back (<-s.findOne).
+func (s *Server) findTurn(ctx context.Context, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case s.findOne <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // mailBusinessList looks for email among the users of every business and, when it has any

@@ -56,6 +56,7 @@ type Server struct {
 	accountLimit    *accountThrottle   // sign-in attempts per account, with back-off
 	signupLimit     *ratelimit.Limiter // new businesses per address
 	findLimit       *ratelimit.Limiter // "sign in to your business" requests per address
+	findOne         chan struct{}      // the one look-up across every business that may run at once
 	bookingLimit    *ratelimit.Limiter // bookings through the public form per tenant and address
 }
 
@@ -67,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	s.accountLimit = newAccountThrottle(time.Now)
 	s.signupLimit = ratelimit.New(10*time.Minute, 5)
 	s.findLimit = ratelimit.New(time.Minute, 3)
+	s.findOne = make(chan struct{}, 1)
 	s.bookingLimit = ratelimit.New(ratelimit.DefaultBookingEvery, ratelimit.DefaultBookingBurst)
 
 	var h http.Handler = mux
