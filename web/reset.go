@@ -1,7 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
+
+	"github.com/a-h/templ"
 
 	"github.com/reserva/reserva/domain"
 	"github.com/reserva/reserva/internal/paths"
@@ -63,9 +66,15 @@ type resetView struct {
 }
 
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
+	s.linkForm(w, r, s.store(r).ValidResetLink, resetPage)
+}
+
+// linkForm shows the password form a mailed link opens (a reset, an invitation): 410 with the
+// page's plain answer when valid says the link does not work (wrong, expired, used).
+func (s *Server) linkForm(w http.ResponseWriter, r *http.Request, valid func(context.Context, string) (bool, error), page func(resetView) templ.Component) {
 	l := leaseOf(r)
 	token := r.PathValue("token")
-	ok, err := s.store(r).ValidResetLink(r.Context(), token)
+	ok, err := valid(r.Context(), token)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -76,7 +85,7 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		status = http.StatusGone
 	}
-	render(w, r, status, resetPage(v))
+	render(w, r, status, page(v))
 }
 
 func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
@@ -132,20 +141,7 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 // in. A link that does not work (wrong, expired, used) gets one plain answer.
 
 func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) {
-	l := leaseOf(r)
-	token := r.PathValue("token")
-	ok, err := s.store(r).ValidInvitation(r.Context(), token)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	v := resetView{Business: l.Tenant.Name, Slug: l.Tenant.Slug, Token: token, Form: newForm(nil), Expired: !ok}
-	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the address
-	status := http.StatusOK
-	if !ok {
-		status = http.StatusGone
-	}
-	render(w, r, status, invitePage(v))
+	s.linkForm(w, r, s.store(r).ValidInvitation, invitePage)
 }
 
 func (s *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
