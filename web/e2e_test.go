@@ -57,12 +57,28 @@ func screenshotDir() string {
 	return filepath.Join("testdata", "screenshots")
 }
 
+// shotWait bounds one try of a screenshot.
+const shotWait = 20 * time.Second
+
 // shot saves a full-page screenshot of the tab in screenshotDir.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG; lower gives JPEG
+	// A capture has hung for good under load (Chromium never answered it, the test then waited for
+	// go test's 10-minute timeout): each try is bounded and tried twice. A screenshot is a picture
+	// for people to look at, not an assertion, so one that cannot be taken is said, not failed.
+	var png []byte
+	var err error
+	for range 2 {
+		sctx, cancel := context.WithTimeout(ctx, shotWait)
+		png, err = chromedp.Run(sctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG; lower gives JPEG
+		cancel()
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
-		t.Fatal(err)
+		t.Logf("screenshot %s not saved: %v", name, err)
+		return
 	}
 	dir := screenshotDir()
 	if err := os.MkdirAll(dir, 0o750); err != nil {
