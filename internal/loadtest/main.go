@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/reserva/reserva/domain"
@@ -746,12 +747,7 @@ func (r *run) summary() map[string]any {
 // in the server's handlers from time spent around them: waiting for a core, the kernel, the
 // load generator.
 func serverLatencies(base string) map[string]map[float64]float64 {
-	res, err := http.Get(base + "/metrics")
-	check(err)
-	defer func() { _ = res.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
-	check(err)
+	families := scrapeMetrics(base)
 	out := map[string]map[float64]float64{}
 	for _, m := range families["reserva_http_request_duration_seconds"].GetMetric() {
 		route := ""
@@ -932,4 +928,15 @@ func printTable(r results) {
 	fmt.Fprintf(w, "Memory         %.0f MiB RSS and %.0f open files with all %.0f businesses touched (%0.f failed)\n\n",
 		r.Memory["rss_mib"], r.Memory["open_fds"], p["tenants"], r.Memory["touch_errors"])
 	printTargets(w, r)
+}
+
+// scrapeMetrics reads the server's /metrics, by family name.
+func scrapeMetrics(base string) map[string]*dto.MetricFamily {
+	res, err := http.Get(base + "/metrics")
+	check(err)
+	defer func() { _ = res.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	check(err)
+	return families
 }

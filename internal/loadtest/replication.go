@@ -17,8 +17,6 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // The targets of issue #22 measured here, each against the same build with no replica.
@@ -122,12 +120,7 @@ func startFakeS3() string {
 
 // metricValue reads one gauge or counter (its first series) from the server's /metrics.
 func metricValue(base, name string) float64 {
-	res, err := http.Get(base + "/metrics")
-	check(err)
-	defer func() { _ = res.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
-	check(err)
+	families := scrapeMetrics(base)
 	f, ok := families[name]
 	if !ok || len(f.GetMetric()) == 0 {
 		fatal(fmt.Errorf("/metrics has no %s", name))

@@ -3,11 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // The targets of issue #25, each measured in the same run as what it is compared with.
@@ -50,12 +46,7 @@ func availabilityAllocs(base string, active []string, c *clients) map[string]flo
 
 // serverAllocs reads the server's allocation counters (count and bytes) from /metrics.
 func serverAllocs(base string) (mallocs, bytes float64) {
-	res, err := http.Get(base + "/metrics")
-	check(err)
-	defer func() { _ = res.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
-	check(err)
+	families := scrapeMetrics(base)
 	value := func(name string) float64 {
 		f, ok := families[name]
 		if !ok || len(f.GetMetric()) == 0 {
