@@ -295,6 +295,10 @@ func (r *clusterRig) place() {
 		}
 	}
 	owners := r.owners(time.Now())
+	if len(owners) != len(r.slugs) {
+		// The checks read claims from the nodes' logs: a changed log line would blind them.
+		t.Fatalf("claims of %d businesses found in the logs, want %d (does %s still match?)\n%s", len(owners), len(r.slugs), claimLine, r.logs())
+	}
 	t.Logf("placed: %v", owners)
 }
 
