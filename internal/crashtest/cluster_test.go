@@ -193,8 +193,9 @@ func newClusterRig(t *testing.T, bin, url, dir string, n int) *clusterRig {
 	// (--trusted-proxies 127.0.0.1/32; the nodes connect from 127.0.0.1).
 	for i := range 64 {
 		d := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i+1))}}
-		r.clientPool = append(r.clientPool, &http.Client{Timeout: 10 * time.Second,
-			Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, Proxy: nil}})
+		tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, Proxy: nil}
+		t.Cleanup(tr.CloseIdleConnections)
+		r.clientPool = append(r.clientPool, &http.Client{Timeout: 10 * time.Second, Transport: tr})
 	}
 	return r
 }
