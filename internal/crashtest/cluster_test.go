@@ -619,8 +619,10 @@ func (r *clusterRig) check(t *testing.T, fault string, ld *clusterLoad) {
 			}
 		}
 	}
-	t.Logf("after %q: %d claims so far, owners %v; %d acknowledged bookings checked, %d lost, %d in a superseded epoch, %d claim storms",
-		fault, len(cs), owner, ld.acked(), lost, superseded, storms)
+	fenced := strings.Count(r.logs(), `msg="fenced: another node claimed the business`)
+	t.Logf("after %q: %d claims so far, owners %v; %d acknowledged bookings checked, %d lost, %d in a superseded epoch, %d claim storms; "+
+		"%d writes refused by the write rule's fence so far",
+		fault, len(cs), owner, ld.acked(), lost, superseded, storms, fenced)
 }
 
 // tenantFile is the path of business slug's database in n's data directory.
