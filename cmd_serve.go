@@ -108,6 +108,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	jcfg := jobs.Config{Mail: mailCfg, Blobs: p.blobs}
+	if *f.cluster.on { // each business's jobs run on its owner only
+		jcfg.Owns = func(ctx context.Context, id string) bool { return member != nil && member.owns(ctx, id) }
+	}
 	if p.replica != nil { // a restore from it, checked, now and then (jobs.VerifyReplica)
 		jcfg.Replica = p.replica
 		met.ReplicaChecks()
