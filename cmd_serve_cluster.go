@@ -319,8 +319,9 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 		return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
 	}
 	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
-	if prev.Node != "" && prev.Node != m.self.ID {
-		// Taken over from another node: any copy here is older than the replica's. Drop it,
+	if prev.Epoch > 0 {
+		// Taken over from another node, or handed to this one (a drain), or placed here
+		// before a restart: any copy here may be older than the replica's. Drop it,
 		// so that the open below restores from the newest epoch holding a copy (restoreMissing),
 		// attaches the new epoch's chain, and syncs once before the first request is served.
 		if err := m.takeOver(ctx, t, next.Epoch); err != nil {

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/web"
+)
+
+// drainMember is one in-process node of a cluster sharing a file:// replica: a coordinator on
+// its running NATS node, a clusterMember and a platform over its own data directory.
+func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters int, data, repURL string) (*clusterMember, *platform) {
+	t.Helper()
+	nc, err := node.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	self := cluster.NodeInfo{ID: node.ID()}
+	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: self, Voters: voters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	m := &clusterMember{self: self, log: slog.New(slog.DiscardHandler), co: co,
+		held: map[string]uint64{}, fenced: map[string]bool{}}
+	p, err := openPlatform(ctx, config{data: data, replica: repURL, replicaAck: "sync", replicaAttach: true,
+		writeFence: m.writeFence, replicaName: m.replicaName, restoreMissing: m.restoreMissing}, &syncBuffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.close() })
+	m.rep, m.tenants = p.replica, p.tenants
+	return m, p
+}
+
+// SIGTERM's drain: the owner s1 hands its business to the other live node s2 (placement to s2,
+// the next epoch's marker fencing s1) after a final sync; s2's next request claims it and,
+// although s2 holds an older copy of its own, serves the replica's newest, with s1's
+// acknowledged write. The pause, from the start of the drain to s2 serving, is far below the
+// liveness TTL a dead owner costs.
+func TestDrainHandsOverToLiveNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	repURL := "file://" + filepath.ToSlash(t.TempDir())
+	d1, d2 := filepath.Join(t.TempDir(), "d1"), filepath.Join(t.TempDir(), "d2")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d1, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
+		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
+	}
+	// s2 knows acme too (same registry and id), with a copy that is about to be stale.
+	if out, err := exec.Command("cp", "-a", d1, d2).CombinedOutput(); err != nil {
+		t.Fatalf("copy the data directory: %v %s", err, out)
+	}
+	addrs := freeAddrs(t, 2)
+	var nodes []*cluster.Node
+	for i, id := range []string{"s1", "s2"} {
+		n, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
+			StoreDir: filepath.Join(t.TempDir(), id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Shutdown)
+		nodes = append(nodes, n)
+	}
+	m1, p1 := drainMember(t, ctx, nodes[0], 2, d1, repURL)
+	m2, p2 := drainMember(t, ctx, nodes[1], 2, d2, repURL)
+	for _, m := range []*clusterMember{m1, m2} { // each sees both heartbeats
+		for {
+			ch := m.co.Liveness().Changed()
+			live, _ := m.co.Liveness().Live(ctx) // unknown: not yet
+			if len(live) == 2 {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				t.Fatalf("%s: both nodes never live: %v", m.self.ID, live)
+			}
+		}
+	}
+	tn, _, err := p1.tenants.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.fence(ctx, tn); err != nil {
+		t.Fatalf("s1 claims acme: %v", err)
+	}
+	// An acknowledged write on s1: committed, in the replica, fence checked.
+	l, err := p1.tenants.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.DB.Write.ExecContext(ctx, `INSERT INTO sessions(token, data, expiry) VALUES ('before-drain', x'00', 9e9)`)
+	if err == nil {
+		err = l.DB.Sync(ctx)
+	}
+	if err == nil {
+		err = m1.writeFence(ctx, tn.ID)
+	}
+	l.Release()
+	if err != nil {
+		t.Fatalf("write on s1: %v", err)
+	}
+
+	start := time.Now()
+	if n := m1.drain(ctx); n != 1 {
+		t.Fatalf("drain handed over %d businesses, want 1", n)
+	}
+	released := time.Since(start)
+	if own, err := m2.co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s2", Epoch: 2}) {
+		t.Fatalf("placement after the drain: %+v, %v; want s2 in epoch 2", own, err)
+	}
+	if ok, err := p1.replica.MarkerExists(ctx, replica.EpochMarker(tn.ID, 2)); err != nil || !ok {
+		t.Errorf("marker of epoch 2 after the hand-over: %v, %v", ok, err)
+	}
+	if err := m1.writeFence(ctx, tn.ID); err == nil {
+		t.Error("s1 still acknowledges acme's writes after handing it over")
+	}
+	if err := m1.fence(context.WithValue(ctx, forwardedKey{}, true), tn); !errors.Is(err, web.ErrMisdirected) {
+		t.Errorf("s1 after the hand-over, a forwarded request: %v, want 421 (misdirected)", err)
+	}
+
+	// s2's next request claims acme (epoch 3) and serves the replica's copy, not its own.
+	tn2, _, err := p2.tenants.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.fence(ctx, tn2); err != nil {
+		t.Fatalf("s2 claims acme after the hand-over: %v", err)
+	}
+	var n int
+	l, err = p2.tenants.Acquire(ctx, tn2)
+	if err == nil {
+		err = l.DB.Read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE token = 'before-drain'`).Scan(&n)
+		l.Release()
+	}
+	pause := time.Since(start)
+	if err != nil || n != 1 {
+		t.Errorf("s1's acknowledged write on s2 after the hand-over: %d rows, %v; want 1", n, err)
+	}
+	if own, err := m2.co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s2", Epoch: 3}) {
+		t.Errorf("placement after s2's claim: %+v, %v; want s2 in epoch 3", own, err)
+	}
+	t.Logf("hand-over of one business: released in %s, served by s2 after %s", released, pause)
+	if pause >= cluster.DefaultLivenessTTL {
+		t.Errorf("pause %s, want well under the liveness TTL %s", pause, cluster.DefaultLivenessTTL)
+	}
+}
