@@ -571,6 +571,17 @@ func TestClaimFromDeadOwner(t *testing.T) {
 	if err := co.Placement().CompareAndSwap(ctx, tn.ID, cluster.Owner{Node: "s1", Epoch: 2}, cluster.Owner{Node: "s2", Epoch: 3}); err != nil {
 		t.Fatal(err)
 	}
+	for { // the watched view follows the store within milliseconds
+		ch := co.Placement().Changed()
+		if own, err := co.Placement().Owner(ctx, tn.ID); err == nil && own.Node == "s2" {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatal("the view never showed s2 as the owner")
+		}
+	}
 	if m.owns(ctx, tn.ID) {
 		t.Error("jobs: this node still owns the business placement gave to s2")
 	}
