@@ -152,6 +152,9 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 		m.mu.Lock()
 		m.co = co
 		m.mu.Unlock()
+		if err := m.serveMoves(nc); err != nil { // reserva cluster move
+			log.Warn("join cluster", "node", self.ID, "err", err)
+		}
 		log.Info("joined the cluster", "node", self.ID, "http", self.HTTP, "after", time.Since(start).Round(time.Millisecond))
 		<-jctx.Done()
 		if err := co.Close(); err != nil {
