@@ -141,6 +141,13 @@ func (m *clusterMember) claimMoved(ctx context.Context, req moveRequest) moveRep
 	if err != nil {
 		return moveReply{Err: fmt.Sprintf("node %s does not know the business: %v", m.self.ID, err)}
 	}
+	// The hand-over was written a moment ago on another node: read placement past this
+	// node's watched view, which may not have caught up yet, so the fence sees this node named.
+	if co := m.coordinator(); co != nil {
+		if _, err := co.Placement().Refresh(ctx, t.ID); err != nil {
+			return moveReply{Err: fmt.Sprintf("read the owner of %s: %v", t.Slug, err)}
+		}
+	}
 	if err := m.fence(ctx, t); err != nil {
 		return moveReply{Err: err.Error()}
 	}
