@@ -141,3 +141,41 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 		}
 	})
 }
+
+// A business created from the command line with --replica is in the replica when the command
+// returns, with the registry that names it: a data directory lost before any server opened it
+// is recovered with it, and it opens with its data.
+func TestCLICreateReplicates(t *testing.T) {
+	data := t.TempDir()
+	rurl := "file://" + filepath.Join(t.TempDir(), "replica")
+	code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--demo", "--replica", rurl)
+	if code != 0 || !strings.Contains(out, "Replicated acme and the registry") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	id := tenantID(t, data, "acme")
+	file := func(dir string) string { return filepath.Join(dir, "tenants", id[:2], id+".db") }
+	services := count(t, file(data), `SELECT count(*) FROM services`)
+	if services == 0 {
+		t.Fatal("the demo business has no services")
+	}
+	if err := os.RemoveAll(data); err != nil { // the disk is lost
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := reserva(t, "", "recover", "--data", dir, "--replica", rurl, "--eager"); code != 0 || !strings.Contains(out, "1 of 1 businesses") {
+		t.Fatalf("recover: %d %q %q", code, out, errOut)
+	}
+	if n := count(t, file(dir), `SELECT count(*) FROM services`); n != services {
+		t.Errorf("the recovered business has %d services, want %d", n, services)
+	}
+	base, errLog, stop := startServe(t, dir)
+	res, err := http.Get(base + "/acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	stop()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the recovered business answers %d, want 200; log:\n%s", res.StatusCode, errLog.String())
+	}
+}
