@@ -59,9 +59,9 @@ var (
 // replicationBench measures issue #22's targets against a loopback S3 server (gofakes3, in
 // memory, in this process): first one business on the server without a replica and with
 // --replica-ack sync, one booking at a time (p50) and four writers at once (throughput); then a
-// fleet with --replica-ack async: the replication lag of the bookings of the mixed traffic,
-// the server's memory and open files with every business open, and `reserva recover --eager`
-// of the whole fleet into an empty directory.
+// fleet with --replica-ack async: the server's memory and open files with every business open,
+// the replication lag of the bookings of the mixed traffic, and `reserva recover --eager` of
+// the whole fleet into an empty directory.
 func replicationBench(ctx context.Context, dir string) {
 	s3 := startFakeS3()
 	figs := syncBench(ctx, filepath.Join(dir, "one"), s3)
@@ -124,17 +124,17 @@ func syncBench(ctx context.Context, dir string, s3 *fakeS3) map[string]map[strin
 	return figs
 }
 
-// bookingAck is a booking answered at a moment, on the business with that id.
+// bookingAck is a booking on the business with that id: asked for at sent, answered at at.
 type bookingAck struct {
-	tenant string
-	at     time.Time
+	tenant   string
+	sent, at time.Time
 }
 
 // fleetBench provisions *replTenants businesses in dir (*replActive with a catalog) and serves
-// them with --replica-ack async: the mixed traffic at *lagRate over the active ones, each
-// booking's replication lag timed (ackLags); then every business opened, the server's RSS and
-// open files read once all are attached; then the server stopped and the whole fleet recovered
-// from the replica into an empty directory.
+// them with --replica-ack async: every business opened first, and the server's RSS and open
+// files read once all are attached; then the mixed traffic at *lagRate over the active ones,
+// each booking's replication lag timed (ackLags); then the server stopped and the whole fleet
+// recovered from the replica into an empty directory.
 func fleetBench(ctx context.Context, dir string, s3 *fakeS3) map[string]map[string]float64 {
 	check(os.MkdirAll(dir, 0o700))
 	start := time.Now()
@@ -147,7 +147,18 @@ func fleetBench(ctx context.Context, dir string, s3 *fakeS3) map[string]map[stri
 	srv := startServer(dir, "--replica", replicaURL, "--replica-ack", "async", "--max-open-tenants", strconv.Itoa(max(len(slugs), tenancy.DefaultMaxOpen)))
 	cleanups = append(cleanups, srv.stop)
 	active := slugs[:*activeN]
-	touchAll(srv.url, active) // open, attached and first shipped before the traffic
+	// Every business open (and so attached, its first copy shipped) before the traffic: the
+	// memory and files of the fleet replicated, not of a traffic's heap.
+	log.Printf("replication: opening all %d businesses (%s) ...", len(slugs), since())
+	touchErrors := touchAll(srv.url, slugs)
+	attached := 0.0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if attached = metricValue(srv.url, "reserva_replica_attached"); attached >= float64(len(slugs)+1) {
+			break
+		}
+	}
+	rss, fds := procStats(srv.cmd.Process.Pid)
+	open := map[string]float64{"tenants": float64(len(slugs)), "attached": attached - 1, "touch_errors": float64(touchErrors), "rss_mib": rss, "open_fds": float64(fds)}
 	c := newClients()
 	c.noisy = noisy
 	z := newZipf(len(active))
@@ -156,10 +167,11 @@ func fleetBench(ctx context.Context, dir string, s3 *fakeS3) map[string]map[stri
 	var acks []bookingAck
 	timed := openLoop(*lagD, *lagRate, func(r *rand.Rand) (string, error) {
 		op, slug := pickOp(r), active[z.next(r)]
+		sent := time.Now()
 		err := c.op(srv.url, slug, op, r)
 		if op == "book" && err == nil {
 			mu.Lock()
-			acks = append(acks, bookingAck{ids[slug], time.Now()})
+			acks = append(acks, bookingAck{ids[slug], sent, time.Now()})
 			mu.Unlock()
 		}
 		return op, err
@@ -179,16 +191,6 @@ func fleetBench(ctx context.Context, dir string, s3 *fakeS3) map[string]map[stri
 	async := map[string]float64{"offered_rps": float64(*lagRate), "achieved_rps": sum["achieved_rps"].(float64), "errors": float64(errs),
 		"bookings": float64(len(acks)), "lag_p50_ms": pct(lags, 50), "lag_p99_ms": pct(lags, 99), "lag_max_ms": pct(lags, 100), "never_shipped": float64(missing)}
 
-	log.Printf("replication: opening all %d businesses (%s) ...", len(slugs), since())
-	touchErrors := touchAll(srv.url, slugs)
-	attached := 0.0
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if attached = metricValue(srv.url, "reserva_replica_attached"); attached >= float64(len(slugs)+1) {
-			break
-		}
-	}
-	rss, fds := procStats(srv.cmd.Process.Pid)
-	open := map[string]float64{"tenants": float64(len(slugs)), "attached": attached - 1, "touch_errors": float64(touchErrors), "rss_mib": rss, "open_fds": float64(fds)}
 	srv.stop() // a final sync of every business
 
 	log.Printf("replication: recovering the fleet from the replica (%s) ...", since())
@@ -226,20 +228,25 @@ func tenantIDs(ctx context.Context, dir string, slugs []string) map[string]strin
 }
 
 // ackLags times each acknowledged booking's way to the replica: from its answer to the end of
-// the upload of the first LTX file of its business written at or after that answer (the WAL
-// read then held the booking). It returns the lags in milliseconds and how many bookings no
-// upload holds yet.
+// the upload of the first LTX file of its business written after it was asked for (0 when that
+// upload ended before the answer came). The commit lies between the two: a file written after
+// the answer surely holds it, but requiring that would skip the file that shipped it while the
+// answer was on its way, and time the business's next write instead (or nothing, for a quiet
+// business). A file written between the ask and the commit does not hold it; the server ships
+// what is left within its sync interval, so such a booking (rare: a tick within its few
+// milliseconds) is timed up to that interval short. It returns the lags in milliseconds and how
+// many bookings no upload holds yet.
 func ackLags(acks []bookingAck, uploadsOf func(tenant string) []ltxUpload) (lags []float64, missing int) {
 	byTenant := map[string][]ltxUpload{}
 	for _, a := range acks {
 		if _, ok := byTenant[a.tenant]; !ok {
 			byTenant[a.tenant] = uploadsOf(a.tenant)
 		}
-		// LTX timestamps are in whole milliseconds: an answer counts from its millisecond.
-		at := a.at.Truncate(time.Millisecond)
+		// LTX timestamps are in whole milliseconds: a request counts from its millisecond.
+		sent := a.sent.Truncate(time.Millisecond)
 		var done time.Time
 		for _, u := range byTenant[a.tenant] {
-			if !u.shipped.Before(at) && (done.IsZero() || u.done.Before(done)) {
+			if !u.shipped.Before(sent) && (done.IsZero() || u.done.Before(done)) {
 				done = u.done
 			}
 		}

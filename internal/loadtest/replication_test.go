@@ -8,25 +8,27 @@ import (
 )
 
 // A booking's lag runs from its answer to the end of the first upload of its business whose
-// LTX file was written at or after that answer; one that no such upload holds is counted
-// apart, never as a zero lag.
+// LTX file was written after the booking was asked for (the one that shipped it while the
+// answer was on its way included); one that no such upload holds is counted apart, never as a
+// zero lag.
 func TestAckLags(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	uploads := map[string][]ltxUpload{
 		"a": {{shipped: at(0), done: at(5)}, {shipped: at(1000), done: at(1010)}, {shipped: at(2000), done: at(2004)}},
-		"b": {{shipped: at(300), done: at(320)}},
+		"b": {{shipped: at(303), done: at(320)}},
 	}
 	acks := []bookingAck{
-		{"a", at(0).Add(400 * time.Microsecond)}, // same millisecond as the first file's WAL read: in it
-		{"a", at(1)},                             // after it: the next one, 1009 ms later
-		{"a", at(1500)},                          // the third: 504 ms
-		{"b", at(100)},                           // 220 ms
-		{"b", at(400)},                           // no upload after it
-		{"c", at(0)},                             // a business with no upload
+		{"a", at(0).Add(400 * time.Microsecond), at(2)}, // same millisecond as the first file's WAL read: in it, 3 ms
+		{"a", at(1), at(3)},                             // after it: the next one, 1007 ms
+		{"a", at(1500), at(1502)},                       // the third: 502 ms
+		{"b", at(300), at(310)},                         // shipped while its answer was on its way: 10 ms
+		{"b", at(400), at(402)},                         // no upload after it
+		{"c", at(0), at(1)},                             // a business with no upload
+		{"a", at(999), at(1020)},                        // uploaded before its answer came: 0
 	}
 	lags, missing := ackLags(acks, func(id string) []ltxUpload { return uploads[id] })
-	want := []float64{4.6, 1009, 504, 220}
+	want := []float64{3, 1007, 502, 10, 0}
 	if len(lags) != len(want) || missing != 2 {
 		t.Fatalf("lags %v, %d missing; want %v, 2 missing", lags, missing, want)
 	}
