@@ -77,7 +77,7 @@ func TestParseRecover(t *testing.T) {
 // another rate or with fewer businesses open than the target's is never reported as met.
 func TestPrintReplication(t *testing.T) {
 	figs := map[string]map[string]float64{
-		"none":    {"booking_p50_ms": 1.5, "booking_p99_ms": 4, "writers_rps": 700},
+		"none":    {"booking_p50_ms": 1.5, "booking_p99_ms": 4, "writers_rps": 700, "writers_server_cpu_ms_per_booking": 1.25},
 		"sync":    {"booking_p50_ms": 4, "booking_p99_ms": 11, "writers_rps": 420, "writers_bookings_per_upload": 1.6},
 		"targets": {"sync_extra_p50_ms": 2.5, "writers_pct": 60},
 		"async":   {"offered_rps": 1000, "achieved_rps": 998, "bookings": 1000, "lag_p50_ms": 600, "lag_p99_ms": 1100, "lag_max_ms": 1300},
@@ -94,6 +94,7 @@ func TestPrintReplication(t *testing.T) {
 		"MISSED open files with 1024 businesses open and replicated      9300, 9.1 each",
 		"met    recover 1024 businesses from the replica                 20.0 s, 10.5 MB/s",
 		"1.60 bookings per upload",
+		"700.0 bookings/s, server CPU 1.25 ms each",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, b.String())
