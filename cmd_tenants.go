@@ -64,7 +64,8 @@ func tenantsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 			defer unlock()
 			replicate, cfg.replicaAttach, cfg.replicaAck = true, true, "sync"
 		} else {
-			fmt.Fprintf(stderr, "A server is using %s: it ships the registry to the replica, and the new business once it is first opened.\n", cfg.data)
+			fmt.Fprintf(stderr, "Another reserva process (a running server?) is using %s: not replicating from here. "+
+				"A server with --replica ships the registry, and the new business once it first opens it.\n", cfg.data)
 		}
 	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {

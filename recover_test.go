@@ -179,3 +179,25 @@ func TestCLICreateReplicates(t *testing.T) {
 		t.Errorf("the recovered business answers %d, want 200; log:\n%s", res.StatusCode, errLog.String())
 	}
 }
+
+// With another process on the data directory (a server, which ships the registry itself), create
+// with --replica does not ship from a second process: one file, one shipper. It says so.
+func TestCLICreateBesideServerDoesNotReplicate(t *testing.T) {
+	data := t.TempDir()
+	replicaDir := filepath.Join(t.TempDir(), "replica")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "first", "--name", "First"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+	unlock, err := lockDataDir(data) // as serve holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--replica", "file://"+replicaDir)
+	if code != 0 || strings.Contains(out, "Replicated") || !strings.Contains(errOut, "not replicating from here") {
+		t.Fatalf("create beside a server: %d %q %q", code, out, errOut)
+	}
+	if ents, err := os.ReadDir(replicaDir); err == nil && len(ents) > 0 {
+		t.Errorf("the replica holds %d entries, want none shipped by the command", len(ents))
+	}
+}
