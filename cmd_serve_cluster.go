@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/reserva/reserva/cluster"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
@@ -109,6 +111,9 @@ type clusterMember struct {
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
 	// their writes again in this run.
 	fenced map[string]bool
+	// moves is the connection on which this node asks others to claim what it hands them
+	// (serveMoves sets it; nil: they claim at their next request).
+	moves *nats.Conn
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/reserva/reserva/cluster"
@@ -44,8 +45,13 @@ func (m *clusterMember) drain(ctx context.Context) int {
 		m.log.WarnContext(ctx, "drain: no other live node; businesses wait for the next one to claim them", "node", m.self.ID, "businesses", len(held))
 		return 0
 	}
+	m.mu.Lock()
+	nc := m.moves
+	m.mu.Unlock()
 	start := time.Now()
 	n := 0
+	var claims sync.WaitGroup
+	sem := make(chan struct{}, drainClaims)
 	for _, id := range slices.Sorted(maps.Keys(held)) {
 		if ctx.Err() != nil {
 			break
@@ -59,10 +65,31 @@ func (m *clusterMember) drain(ctx context.Context) int {
 		n++
 		m.log.InfoContext(ctx, "handed over a business", "tenant_id", id, "epoch", held[id], "to", to,
 			"took", time.Since(t0).Round(time.Microsecond))
+		if nc == nil {
+			continue
+		}
+		// The target claims it now, while the next business is released, rather than at its
+		// next request (which may meet a view of placement that has not caught up yet).
+		sem <- struct{}{}
+		claims.Go(func() {
+			defer func() { <-sem }()
+			var rep moveReply
+			err := requestJSON(ctx, nc, claimSubject+to, moveRequest{TenantID: id}, &rep)
+			if err == nil && rep.Err != "" {
+				err = errors.New(rep.Err)
+			}
+			if err != nil {
+				m.log.WarnContext(ctx, "drain: the target claims at its next request instead", "tenant_id", id, "to", to, "err", err)
+			}
+		})
 	}
+	claims.Wait()
 	m.log.InfoContext(ctx, "drained", "node", m.self.ID, "handed_over", n, "of", len(held), "took", time.Since(start).Round(time.Millisecond))
 	return n
 }
+
+// drainClaims bounds the claims a drain asks for at once (each restores from the replica).
+const drainClaims = 4
 
 // release hands business id, held here in epoch, to node to: under the business's exclusive
 // gate (new requests wait, those in flight finish, its database closes with a final sync and

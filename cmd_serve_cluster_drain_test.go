@@ -47,7 +47,15 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 // although s2 holds an older copy of its own, serves the replica's newest, with s1's
 // acknowledged write. The pause, from the start of the drain to s2 serving, is far below the
 // liveness TTL a dead owner costs.
+//
+// With the nodes listening for moves (as serve does), the drain has s2 claim at once: s2 holds
+// acme in epoch 3 by the time the drain returns.
 func TestDrainHandsOverToLiveNode(t *testing.T) {
+	t.Run("NextRequest", func(t *testing.T) { testDrain(t, false) })
+	t.Run("ClaimAtOnce", func(t *testing.T) { testDrain(t, true) })
+}
+
+func testDrain(t *testing.T, listen bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	repURL := "file://" + filepath.ToSlash(t.TempDir())
@@ -72,7 +80,17 @@ func TestDrainHandsOverToLiveNode(t *testing.T) {
 	}
 	m1, p1 := drainMember(t, ctx, nodes[0], 2, d1, repURL)
 	m2, p2 := drainMember(t, ctx, nodes[1], 2, d2, repURL)
-	for _, m := range []*clusterMember{m1, m2} { // each sees both heartbeats
+	for i, m := range []*clusterMember{m1, m2} { // each sees both heartbeats
+		if listen {
+			nc, err := nodes[i].Connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(nc.Close)
+			if err := m.serveMoves(nc); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for {
 			ch := m.co.Liveness().Changed()
 			live, _ := m.co.Liveness().Live(ctx) // unknown: not yet
@@ -115,8 +133,18 @@ func TestDrainHandsOverToLiveNode(t *testing.T) {
 		t.Fatalf("drain handed over %d businesses, want 1", n)
 	}
 	released := time.Since(start)
-	if own, err := m2.co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s2", Epoch: 2}) {
-		t.Fatalf("placement after the drain: %+v, %v; want s2 in epoch 2", own, err)
+	want := cluster.Owner{Node: "s2", Epoch: 2} // handed over; s2 claims at its next request
+	if listen {
+		want.Epoch = 3 // claimed already
+		m2.mu.Lock()
+		held := m2.held[tn.ID]
+		m2.mu.Unlock()
+		if held != 3 {
+			t.Errorf("s2 holds acme in epoch %d after the drain, want 3", held)
+		}
+	}
+	if own, err := m2.co.Placement().Refresh(ctx, tn.ID); err != nil || own != want {
+		t.Fatalf("placement after the drain: %+v, %v; want %+v", own, err, want)
 	}
 	if ok, err := p1.replica.MarkerExists(ctx, replica.EpochMarker(tn.ID, 2)); err != nil || !ok {
 		t.Errorf("marker of epoch 2 after the hand-over: %v, %v", ok, err)

@@ -45,6 +45,9 @@ type moveReply struct {
 // serveMoves answers moves of this node's businesses and claims of businesses moved to it,
 // on nc until it closes.
 func (m *clusterMember) serveMoves(nc *nats.Conn) error {
+	m.mu.Lock()
+	m.moves = nc
+	m.mu.Unlock()
 	if _, err := nc.Subscribe(moveSubject+m.self.ID, m.answer(func(ctx context.Context, req moveRequest) moveReply {
 		return m.moveOut(ctx, nc, req)
 	})); err != nil {
