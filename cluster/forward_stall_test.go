@@ -18,7 +18,7 @@ import (
 func TestForwardToStalledOwner(t *testing.T) {
 	release := make(chan struct{})
 	reached := make(chan struct{}, 1)
-	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stalled := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		select {
 		case reached <- struct{}{}:
 		default:
@@ -35,7 +35,7 @@ func TestForwardToStalledOwner(t *testing.T) {
 		Self:  "a",
 		Owner: func(*http.Request, bool) (string, error) { return "b", nil },
 		Addr:  func(string) (*url.URL, error) { return target, nil },
-		Local: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("served locally") }),
+		Local: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("served locally") }),
 	})
 	front := httptest.NewServer(fwd)
 	t.Cleanup(front.Close)
