@@ -23,8 +23,11 @@ import (
 // each owns, read from the cluster's shared state by a NATS server of its own that joins the
 // nodes' cluster for the while (it stores nothing and votes in nothing).
 func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "move" {
+		return cmdClusterMove(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "status" {
-		return fmt.Errorf("%w: cluster: the command is status (reserva cluster status --peers HOST:PORT,...)", errUsage)
+		return fmt.Errorf("%w: cluster: the commands are status and move (reserva cluster status --peers HOST:PORT,...)", errUsage)
 	}
 	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
 	fs.SetOutput(stderr)

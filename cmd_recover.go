@@ -20,10 +20,11 @@ import (
 	"github.com/reserva/reserva/tenancy"
 )
 
-// restoreMissingFrom is tenancy.Config.RestoreMissing over rep: a tenant's newest copy.
+// restoreMissingFrom is tenancy.Config.RestoreMissing over rep: a tenant's newest copy, from
+// the newest epoch holding one when a cluster wrote the replica.
 func restoreMissingFrom(rep *replica.Replicator) func(ctx context.Context, t tenancy.Tenant, dst string) error {
 	return func(ctx context.Context, t tenancy.Tenant, dst string) error {
-		err := rep.Restore(ctx, replica.TenantName(t.ID), dst, time.Time{})
+		_, err := rep.RestoreNewest(ctx, replica.TenantName(t.ID), dst, time.Time{})
 		if errors.Is(err, replica.ErrNotFound) {
 			return errors.Join(err, tenancy.ErrNoReplicaCopy)
 		}
@@ -67,7 +68,7 @@ func parseReplicaTime(s string) (time.Time, error) {
 func restoreRegistry(ctx context.Context, rep *replica.Replicator, dataDir string, at time.Time) (safety string, err error) {
 	path := filepath.Join(dataDir, "registry.db")
 	tmp := path + ".restore-" + strings.ToLower(rand.Text()[:10])
-	if err := rep.Restore(ctx, replica.RegistryName, tmp, at); err != nil {
+	if _, err := rep.RestoreNewest(ctx, replica.RegistryName, tmp, at); err != nil {
 		if errors.Is(err, replica.ErrNotFound) {
 			return "", fmt.Errorf("the replica %s holds no registry (as of the time asked): check --replica", rep)
 		}

@@ -108,6 +108,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	jcfg := jobs.Config{Mail: mailCfg, Blobs: p.blobs}
+	if *f.cluster.on { // each business's jobs run on its owner only
+		jcfg.Owns = func(ctx context.Context, id string) bool { return member != nil && member.owns(ctx, id) }
+	}
 	if p.replica != nil { // a restore from it, checked, now and then (jobs.VerifyReplica)
 		jcfg.Replica = p.replica
 		met.ReplicaChecks()
@@ -152,7 +155,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Before the tenant databases close (defers run last-in first-out), for early returns:
 	// serveUntilDone stops it on the clean path and reports its error.
 	defer func() { _ = scheduler.Shutdown() }()
-	return serveUntilDone(ctx, p, srv, ln, scheduler)
+	var drain func(context.Context)
+	if member != nil { // hand this node's businesses to the others before they close
+		drain = func(ctx context.Context) { member.drain(ctx) }
+	}
+	return serveUntilDone(ctx, p, srv, ln, scheduler, drain)
 }
 
 // parseServeFlags parses serve's flags, the common ones into cfg.
@@ -276,7 +283,7 @@ func serveProfiler(addr string, log *slog.Logger) (stop func() error, err error)
 
 // serveUntilDone serves srv on ln until ctx ends (or serving fails), then finishes the requests
 // in flight, stops the scheduler and closes the tenant databases.
-func serveUntilDone(ctx context.Context, p *platform, srv *http.Server, ln net.Listener, scheduler *jobs.Scheduler) error {
+func serveUntilDone(ctx context.Context, p *platform, srv *http.Server, ln net.Listener, scheduler *jobs.Scheduler, drain func(context.Context)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -295,6 +302,9 @@ func serveUntilDone(ctx context.Context, p *platform, srv *http.Server, ln net.L
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if drain != nil {
+		drain(sctx)
 	}
 	if err := p.close(); err != nil {
 		return fmt.Errorf("close tenants: %w", err)

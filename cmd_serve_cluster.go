@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/reserva/reserva/cluster"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
@@ -109,6 +111,9 @@ type clusterMember struct {
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
 	// their writes again in this run.
 	fenced map[string]bool
+	// moves is the connection on which this node asks others to claim what it hands them
+	// (serveMoves sets it; nil: they claim at their next request).
+	moves *nats.Conn
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
@@ -152,6 +157,9 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 		m.mu.Lock()
 		m.co = co
 		m.mu.Unlock()
+		if err := m.serveMoves(nc); err != nil { // reserva cluster move
+			log.Warn("join cluster", "node", self.ID, "err", err)
+		}
 		log.Info("joined the cluster", "node", self.ID, "http", self.HTTP, "after", time.Since(start).Round(time.Millisecond))
 		<-jctx.Done()
 		if err := co.Close(); err != nil {
@@ -319,8 +327,9 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 		return fmt.Errorf("claim %s in epoch %d: %w", t.Slug, next.Epoch, err)
 	}
 	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
-	if prev.Node != "" && prev.Node != m.self.ID {
-		// Taken over from another node: any copy here is older than the replica's. Drop it,
+	if prev.Epoch > 0 {
+		// Taken over from another node, or handed to this one (a drain), or placed here
+		// before a restart: any copy here may be older than the replica's. Drop it,
 		// so that the open below restores from the newest epoch holding a copy (restoreMissing),
 		// attaches the new epoch's chain, and syncs once before the first request is served.
 		if err := m.takeOver(ctx, t, next.Epoch); err != nil {

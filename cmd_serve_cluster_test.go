@@ -539,8 +539,14 @@ func TestClaimFromDeadOwner(t *testing.T) {
 		}
 	}
 
+	if m.owns(ctx, tn.ID) {
+		t.Error("jobs: this node owns the business before claiming it")
+	}
 	if err := m.fence(ctx, tn); err != nil {
 		t.Fatalf("claim from the dead owner: %v (%s)", err, stderr.String())
+	}
+	if !m.owns(ctx, tn.ID) {
+		t.Error("jobs: this node does not own the business it claimed")
 	}
 	if own, err := co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s1", Epoch: 2}) {
 		t.Errorf("owner after the claim: %+v, %v; want s1 in epoch 2", own, err)
@@ -560,5 +566,23 @@ func TestClaimFromDeadOwner(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(repDir, filepath.FromSlash(replica.TenantEpochName(tn.ID, 2)))); len(ents) == 0 {
 		t.Error("nothing shipped into epoch 2's chain before serving")
+	}
+	// Claimed away by another node: its jobs are that node's from now on.
+	if err := co.Placement().CompareAndSwap(ctx, tn.ID, cluster.Owner{Node: "s1", Epoch: 2}, cluster.Owner{Node: "s2", Epoch: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for { // the watched view follows the store within milliseconds
+		ch := co.Placement().Changed()
+		if own, err := co.Placement().Owner(ctx, tn.ID); err == nil && own.Node == "s2" {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatal("the view never showed s2 as the owner")
+		}
+	}
+	if m.owns(ctx, tn.ID) {
+		t.Error("jobs: this node still owns the business placement gave to s2")
 	}
 }

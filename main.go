@@ -55,6 +55,7 @@ Usage:
   reserva recover --replica URL [--eager]     rebuild a lost data directory from the replica
   reserva export --tenant S --out DIR         write a business's data as SQL and JSON (GDPR export)
   reserva cluster status --peers A,B          a cluster's live nodes and how many businesses each owns
+  reserva cluster move --peers A --tenant S --to N   move a business to node N (prints the pause)
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
 Run "reserva COMMAND -h" for a command's flags.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,9 +30,11 @@ const (
 	DefaultMaxForwardBody = 1 << 20
 	// DefaultForwardDialTimeout bounds connecting to an owner.
 	DefaultForwardDialTimeout = time.Second
-	// DefaultForwardHeaderTimeout bounds the wait for an owner's response headers (the web
-	// server's own write timeout is a minute).
-	DefaultForwardHeaderTimeout = time.Minute
+	// DefaultForwardHeaderTimeout bounds the wait for an owner's response headers. An owner
+	// that is paused (SIGSTOP, a stalled VM) accepts connections but never answers: waiting for
+	// it longer than the liveness TTL only holds the client, since by then its heartbeat has
+	// lapsed and the next try may claim the business elsewhere.
+	DefaultForwardHeaderTimeout = DefaultLivenessTTL
 )
 
 // OwnerFunc returns the node that owns r's tenant: "" when r has no tenant in the cluster's
@@ -226,6 +229,15 @@ func (f *Forwarder) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bo
 func (f *Forwarder) unavailable(w http.ResponseWriter, r *http.Request, node string, err error) {
 	f.cfg.Log.WarnContext(r.Context(), "forward request", "method", r.Method, "path", r.URL.Path,
 		"owner", node, "err", err)
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		// The owner took the request and went silent: it may have done it. Only a retry
+		// with the same idempotency key is safe, which is what the client is told.
+		w.Header().Set("Retry-After", strconv.Itoa(int(DefaultLivenessTTL/time.Second)))
+		http.Error(w, "The server that holds this business is not answering; try again in a few seconds. "+
+			"If you were saving something, it may or may not have been saved: sending the same request again is safe.",
+			http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "The business is moving between servers; try again in a moment.", http.StatusServiceUnavailable)
 }

@@ -30,6 +30,11 @@ func (r BackupResult) String() string {
 // ones. A tenant that fails is reported and the others go on; the failures are returned
 // joined, each naming its tenant.
 func Backups(ctx context.Context, m *tenancy.Manager, blobs blob.Store, only string, daily, weekly, workers int) (BackupResult, error) {
+	return backups(ctx, m, blobs, only, daily, weekly, workers, nil)
+}
+
+// backups is Backups over the tenants owns has.
+func backups(ctx context.Context, m *tenancy.Manager, blobs blob.Store, only string, daily, weekly, workers int, owns Owns) (BackupResult, error) {
 	var r BackupResult
 	all, err := m.Registry().List(ctx)
 	if err != nil {
@@ -41,7 +46,7 @@ func Backups(ctx context.Context, m *tenancy.Manager, blobs blob.Store, only str
 	sem := make(chan struct{}, max(workers, 1))
 	var wg sync.WaitGroup
 	for _, t := range all {
-		if only != "" && t.Slug != only {
+		if (only != "" && t.Slug != only) || !owns.has(ctx, t.ID) {
 			continue
 		}
 		if ctx.Err() != nil {

@@ -25,8 +25,18 @@ func (r HousekeepingResult) String() string {
 // tenants need none of it: their databases were checkpointed when they closed. Neither do open
 // tenants that have only been read (tenancy.DB.Untouched).
 func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, error) {
+	return housekeeping(ctx, m, nil)
+}
+
+// housekeeping is Housekeeping over the open tenants owns has.
+func housekeeping(ctx context.Context, m *tenancy.Manager, owns Owns) (HousekeepingResult, error) {
 	var r HousekeepingResult
+	skipped := 0
 	n, err := m.ForEachOpen(ctx, func(l *tenancy.Lease) error {
+		if !owns.has(ctx, l.Tenant.ID) {
+			skipped++ // open here, owned elsewhere now: its owner tends it
+			return nil
+		}
 		if l.DB.Untouched() {
 			return nil
 		}
@@ -43,6 +53,6 @@ func Housekeeping(ctx context.Context, m *tenancy.Manager) (HousekeepingResult, 
 		}
 		return nil
 	})
-	r.Tenants = n
+	r.Tenants = n - skipped
 	return r, err
 }

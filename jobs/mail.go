@@ -248,6 +248,11 @@ const DefaultMailPerTenant = 2 * time.Minute
 // tenant after queueing its reminders. A message is marked sent once the server accepted it;
 // a failed one is retried with backoff.
 func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bool) (MailResult, error) {
+	return deliverMail(ctx, m, cfg, all, nil)
+}
+
+// deliverMail is DeliverMail for the tenants owns has.
+func deliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bool, owns Owns) (MailResult, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -260,6 +265,9 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 	mailer, baseURL := cfg.Mailer, cfg.BaseURL
 	var r MailResult
 	deliver := func(l *tenancy.Lease) error {
+		if !owns.has(ctx, l.Tenant.ID) {
+			return nil // open here, owned elsewhere now: its owner sends its mail
+		}
 		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, cfg.Now)
 		if all {
 			n, err := s.QueueReminders(ctx, cfg.RemindBefore)
@@ -335,6 +343,9 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 	for _, t := range tenants {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
+		}
+		if !owns.has(ctx, t.ID) {
+			continue // not even opened: another node owns it
 		}
 		if err := m.Visit(ctx, t, deliver); err != nil {
 			failed = append(failed, t.Slug) // the other tenants' mail goes on

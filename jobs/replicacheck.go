@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/reserva/reserva/ops"
@@ -43,11 +44,17 @@ type ReplicaObserver interface {
 // replica holds no copy of is counted apart; one deleted meanwhile is not counted. Failures
 // are returned joined, each naming its tenant; the other tenants go on.
 func VerifyReplica(ctx context.Context, m *tenancy.Manager, rep ops.ReplicaSource, n int, rnd *rand.Rand) (ReplicaCheckResult, error) {
+	return verifyReplica(ctx, m, rep, n, rnd, nil)
+}
+
+// verifyReplica is VerifyReplica over a sample of the tenants owns has.
+func verifyReplica(ctx context.Context, m *tenancy.Manager, rep ops.ReplicaSource, n int, rnd *rand.Rand, owns Owns) (ReplicaCheckResult, error) {
 	var r ReplicaCheckResult
 	all, err := m.Registry().List(ctx)
 	if err != nil {
 		return r, err
 	}
+	all = slices.DeleteFunc(all, func(t tenancy.Tenant) bool { return !owns.has(ctx, t.ID) })
 	rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	o := ops.New(m, nil) // only restores from the replica: no blob store needed
 	var failed []error
@@ -94,7 +101,7 @@ func replicaCheckJob(cfg Config, m *tenancy.Manager, obs Observer) struct {
 		every time.Duration
 		run   func(context.Context) (string, error)
 	}{"replica-check", every, func(ctx context.Context) (string, error) {
-		r, err := VerifyReplica(ctx, m, cfg.Replica, sample, rnd)
+		r, err := verifyReplica(ctx, m, cfg.Replica, sample, rnd, cfg.Owns)
 		if ro, ok := obs.(ReplicaObserver); ok && ctx.Err() == nil {
 			ro.ReplicaCheck(time.Now(), r.Verified, len(r.Failed))
 		}

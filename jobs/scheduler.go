@@ -40,6 +40,10 @@ type Config struct {
 	ReplicaCheckEvery  time.Duration
 	ReplicaCheckSample int
 	Blobs              blob.Store // where backups go (nil: each tenant's backup fails with ops.ErrNoBlobStore)
+	// Owns, when set (serve --cluster), says whether this node owns a business in its current
+	// epoch: every per-business job visits only those, so that across the cluster each runs
+	// exactly once per business, on its owner. Nil: a single node, which owns them all.
+	Owns Owns
 }
 
 // Defaults of Config, also the defaults of the command line's flags for the same settings.
@@ -57,6 +61,7 @@ const (
 type Scheduler struct {
 	cron    gocron.Scheduler
 	running atomic.Bool
+	jobs    map[string]func(context.Context) (string, error)
 }
 
 // Observer hears what the jobs did, for metrics. Nil is allowed.
@@ -102,18 +107,18 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 		run   func(context.Context) (string, error)
 	}{
 		{"migration-sweep", cfg.SweepEvery, func(ctx context.Context) (string, error) {
-			r, err := Sweep(ctx, m, cfg.SweepIdle, cfg.SweepWorkers)
+			r, err := sweep(ctx, m, cfg.SweepIdle, cfg.SweepWorkers, cfg.Owns)
 			return r.String(), err
 		}},
 		{"housekeeping", cfg.HousekeepingEvery, func(ctx context.Context) (string, error) {
-			r, err := Housekeeping(ctx, m)
+			r, err := housekeeping(ctx, m, cfg.Owns)
 			return r.String(), err
 		}},
 		{"stats", 6 * time.Hour, func(ctx context.Context) (string, error) {
 			// Yesterday's final counts, and today's so far.
 			var out string
 			for _, day := range []time.Time{time.Now().UTC().AddDate(0, 0, -1), time.Now().UTC()} {
-				r, err := Stats(ctx, m, day)
+				r, err := stats(ctx, m, day, cfg.Owns)
 				if err != nil {
 					return out, err
 				}
@@ -125,14 +130,14 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 			if cfg.Mail.Mailer == nil {
 				return "no mailer", nil
 			}
-			r, err := DeliverMail(ctx, m, cfg.Mail, false)
+			r, err := deliverMail(ctx, m, cfg.Mail, false, cfg.Owns)
 			return r.String(), err
 		}},
 		{"reminders", 15 * time.Minute, func(ctx context.Context) (string, error) {
 			if cfg.Mail.Mailer == nil {
 				return "no mailer", nil
 			}
-			r, err := DeliverMail(ctx, m, cfg.Mail, true)
+			r, err := deliverMail(ctx, m, cfg.Mail, true, cfg.Owns)
 			if err == nil && obs != nil {
 				obs.OutboxBacklog(r.Backlog) // every tenant was visited
 			}
@@ -140,7 +145,7 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 		}},
 		{"backups", cfg.BackupEvery, func(ctx context.Context) (string, error) {
 			started := time.Now()
-			r, err := Backups(ctx, m, cfg.Blobs, "", cfg.KeepDaily, cfg.KeepWeekly, 2)
+			r, err := backups(ctx, m, cfg.Blobs, "", cfg.KeepDaily, cfg.KeepWeekly, 2, cfg.Owns)
 			if err == nil && obs != nil {
 				obs.BackupRound(started)
 			}
@@ -150,7 +155,9 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 	if cfg.Replica != nil {
 		jobs = append(jobs, replicaCheckJob(cfg, m, obs))
 	}
+	byName := map[string]func(context.Context) (string, error){}
 	for _, j := range jobs {
+		byName[j.name] = j.run
 		task := func(ctx context.Context) {
 			start := time.Now()
 			summary, err := j.run(ctx)
@@ -169,7 +176,24 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 			return nil, fmt.Errorf("job %s: %w", j.name, err)
 		}
 	}
-	return &Scheduler{cron: cron}, nil
+	return &Scheduler{cron: cron, jobs: byName}, nil
+}
+
+// Run runs the job called name once, now, beside its schedule, and returns its summary.
+func (s *Scheduler) Run(ctx context.Context, name string) (string, error) {
+	run, ok := s.jobs[name]
+	if !ok {
+		return "", fmt.Errorf("no job called %q", name)
+	}
+	return run(ctx)
+}
+
+// Owns says whether this node owns the business tenantID in its current epoch (Config.Owns).
+type Owns func(ctx context.Context, tenantID string) bool
+
+// has is o's answer for tenantID; a nil Owns owns every business.
+func (o Owns) has(ctx context.Context, tenantID string) bool {
+	return o == nil || o(ctx, tenantID)
 }
 
 // Start runs the jobs on their schedules.

@@ -26,6 +26,11 @@ func (r StatsResult) String() string {
 // can give. Tenants are visited one at a time; one that fails does not stop the others, and
 // the failures are returned joined so that the run counts as failed.
 func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult, error) {
+	return stats(ctx, m, day, nil)
+}
+
+// stats is Stats over the tenants owns has.
+func stats(ctx context.Context, m *tenancy.Manager, day time.Time, owns Owns) (StatsResult, error) {
 	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 0, 1)
 	r := StatsResult{Day: from.Format(time.DateOnly)}
@@ -37,6 +42,9 @@ func Stats(ctx context.Context, m *tenancy.Manager, day time.Time) (StatsResult,
 	for _, t := range all {
 		if ctx.Err() != nil {
 			return r, ctx.Err()
+		}
+		if !owns.has(ctx, t.ID) {
+			continue
 		}
 		s := tenancy.DailyStats{TenantID: t.ID, Day: r.Day}
 		err := m.Visit(ctx, t, func(l *tenancy.Lease) error {

@@ -24,11 +24,16 @@ func (r SweepResult) String() string {
 // Tenants marked failed are skipped until an operator retries (reserva migrate). At most workers
 // tenants migrate at once.
 func Sweep(ctx context.Context, m *tenancy.Manager, idle time.Duration, workers int) (SweepResult, error) {
+	return sweep(ctx, m, idle, workers, nil)
+}
+
+// sweep is Sweep over the tenants owns has.
+func sweep(ctx context.Context, m *tenancy.Manager, idle time.Duration, workers int, owns Owns) (SweepResult, error) {
 	cutoff := time.Now().Add(-idle)
 	var r SweepResult
 	failed, err := m.Migrate(ctx, workers, func(t tenancy.Tenant) bool {
 		return t.SchemaVersion < m.LatestVersion() && t.MigrationStatus == tenancy.MigrationOK &&
-			(t.LastSeenAt.IsZero() || t.LastSeenAt.Before(cutoff))
+			(t.LastSeenAt.IsZero() || t.LastSeenAt.Before(cutoff)) && owns.has(ctx, t.ID)
 	}, func(_, _ int, res tenancy.MigrateResult) {
 		if res.Err == nil {
 			r.Migrated++

@@ -16,9 +16,11 @@ import (
 
 // ReplicaSource is the continuous replica a restore reads from (*replica.Replicator).
 type ReplicaSource interface {
-	// Restore writes name's database as of at (zero: its latest state) into the new file dst,
-	// checked with integrity_check; replica.ErrNotFound when it holds none (or none that old).
-	Restore(ctx context.Context, name, dst string, at time.Time) error
+	// RestoreNewest writes base's database as of at (zero: its latest state) into the new
+	// file dst, checked with integrity_check, from the newest epoch holding a copy (a cluster
+	// ships each owner's commits under its own epoch); replica.ErrNotFound when it holds none
+	// (or none that old).
+	RestoreNewest(ctx context.Context, base, dst string, at time.Time) (uint64, error)
 }
 
 // ErrNoReplica means a restore from the replica was asked without a replica configured.
@@ -84,7 +86,7 @@ func (s *Service) fetchReplica(ctx context.Context, rep ReplicaSource, t tenancy
 		return nil, 0, fmt.Errorf("restore %s from the replica: %w", t.Slug, err)
 	}
 	tmp := out.Name() + "-replica"
-	if err := rep.Restore(ctx, replica.TenantName(t.ID), tmp, at); err != nil {
+	if _, err := rep.RestoreNewest(ctx, replica.TenantName(t.ID), tmp, at); err != nil {
 		_ = os.Remove(tmp) // nothing is left on failure; this is only in case
 		if errors.Is(err, replica.ErrNotFound) {
 			when := "any time"

@@ -120,16 +120,5 @@ func (r *Replicator) MarkerExists(ctx context.Context, key string) (bool, error)
 // acknowledged write before it). It returns the epoch restored from; ErrNotFound when no
 // epoch down to 0 holds anything.
 func (r *Replicator) RestoreLatestEpoch(ctx context.Context, id string, upTo uint64, dst string) (uint64, error) {
-	for e := upTo; ; e-- {
-		err := r.Restore(ctx, TenantEpochName(id, e), dst, time.Time{})
-		if err == nil {
-			return e, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return 0, fmt.Errorf("restore tenant %s from epoch %d: %w", id, e, err)
-		}
-		if e == 0 {
-			return 0, fmt.Errorf("restore tenant %s from epochs %d to 0: %w", id, upTo, ErrNotFound)
-		}
-	}
+	return r.restoreWalk(ctx, TenantName(id), upTo, dst, time.Time{})
 }

@@ -62,10 +62,11 @@ func TestClusterProof(t *testing.T) {
 		"kill":  {"kill -9 an owner, restart it", rig.killOwner},
 		"pause": {"SIGSTOP an owner 15 s, SIGCONT", rig.pauseOwner},
 		"roll":  {"rolling restart of all three", rig.rollingRestart},
+		"move":  {"planned move (cluster move)", rig.moveBusinesses},
 	}
 	which := "kill"
 	if full {
-		which = "kill,pause,roll"
+		which = "kill,pause,roll,move"
 	}
 	if v := os.Getenv("RESERVA_CLUSTER_FAULTS"); v != "" {
 		which = v
@@ -74,7 +75,7 @@ func TestClusterProof(t *testing.T) {
 	for name := range strings.SplitSeq(which, ",") {
 		f, ok := all[name]
 		if !ok {
-			t.Fatalf("RESERVA_CLUSTER_FAULTS: no fault %q (kill, pause, roll)", name)
+			t.Fatalf("RESERVA_CLUSTER_FAULTS: no fault %q (kill, pause, roll, move)", name)
 		}
 		faults = append(faults, f)
 	}
