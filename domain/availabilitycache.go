@@ -150,6 +150,39 @@ func (ac *availabilityCache) keep(v uint64, key dayKey, days []Day, lives []int6
 	}
 }
 
+// carry keeps the days current at version began for the version after it, when the database is
+// at that version (the one commit since was a booking transaction's, inBookingTx), except the
+// days within reach of a booking it changed (touched, from start to end) and any day of another
+// zone: those are dropped. A commit that comes after the check moves the version past the one
+// kept, as any commit does.
+func (ac *availabilityCache) carry(began uint64, touched []Span, reach time.Duration, loc *time.Location) {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if ac.at != began || ac.version() != began+1 {
+		return
+	}
+	zone := loc.String()
+	for key, e := range ac.days {
+		if key.zone == zone && !near(key.date, loc, touched, reach) {
+			continue
+		}
+		delete(ac.days, key)
+		ac.lru.Remove(e)
+	}
+	ac.at = began + 1
+}
+
+// near reports whether date d (in loc), widened by reach on each side, overlaps one of spans.
+func near(d Date, loc *time.Location, spans []Span, reach time.Duration) bool {
+	from, to := d.At(0, loc).Add(-reach), d.AddDays(1).At(0, loc).Add(reach)
+	for _, s := range spans {
+		if s.Start.Before(to) && s.End.After(from) {
+			return true
+		}
+	}
+	return false
+}
+
 // moveTo drops every kept day when version v is newer than theirs.
 func (ac *availabilityCache) moveTo(v uint64) {
 	if v > ac.at {

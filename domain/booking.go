@@ -72,7 +72,7 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 	req.Seats = max(req.Seats, 1)
 	token := newToken()
 	var b Booking
-	err := s.inBookingTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx, touch func(Booking)) (err error) {
 		now := s.now()
 		if req.IdempotencyKey != "" {
 			var found bool
@@ -124,8 +124,12 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if err := addEvent(ctx, tx, id, EventCreated, req.Actor, map[string]any{"status": status}, now); err != nil {
 			return err
 		}
-		if b, err = booking(ctx, tx, id); err != nil || req.Quiet {
+		if b, err = booking(ctx, tx, id); err != nil {
 			return err
+		}
+		touch(b)
+		if req.Quiet {
+			return nil
 		}
 		return s.notify(ctx, tx, KindBookingCreated, b, token, now)
 	})

@@ -148,7 +148,7 @@ func byID(id int64) func(*sql.Tx) (int64, error) {
 // change runs one change to a booking in a write transaction and returns the booking after it.
 func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), apply func(*sql.Tx, *Booking, Settings, time.Time) error) (Booking, error) {
 	var b Booking
-	err := s.inBookingTx(ctx, func(tx *sql.Tx) error {
+	err := s.inBookingTx(ctx, func(tx *sql.Tx, touch func(Booking)) error {
 		id, err := find(tx)
 		if err != nil {
 			return err
@@ -156,6 +156,7 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 		if b, err = booking(ctx, tx, id); err != nil {
 			return err
 		}
+		touch(b)
 		st, err := s.settingsIn(ctx, tx)
 		if err != nil {
 			return err
@@ -163,8 +164,11 @@ func (s *Store) change(ctx context.Context, find func(*sql.Tx) (int64, error), a
 		if err := apply(tx, &b, st, s.now()); err != nil {
 			return err
 		}
-		b, err = booking(ctx, tx, id)
-		return err
+		if b, err = booking(ctx, tx, id); err != nil {
+			return err
+		}
+		touch(b)
+		return nil
 	})
 	if err != nil {
 		return Booking{}, wrap("change booking", err)

@@ -150,22 +150,43 @@ func matching[T any](xs []T, keep func(T) bool) []T {
 // events, tokens, messages) but never the catalog. When its commit is the only one since it
 // began, the catalog kept before it is still the business's: it is kept for the new version
 // instead of being read again by the next request (every booking used to cost its business's
-// next page view or lookup a read of the whole catalog).
-func (s *Store) inBookingTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// next page view or lookup a read of the whole catalog). So are the kept availability answers,
+// but for the days near a booking fn changed: fn calls touch with every booking it changes, as
+// it was before and as it is after the change (a booking moved frees one time and takes
+// another). A booking made or changed drops only the days it can change, where every commit
+// used to drop them all, and a busy business's lookups were mostly computed again.
+func (s *Store) inBookingTx(ctx context.Context, fn func(tx *sql.Tx, touch func(Booking)) error) error {
+	var touched []Span
+	touch := func(b Booking) { touched = append(touched, Span{Start: b.Start, End: b.End}) }
 	if s.cache == nil {
-		return s.inTx(ctx, fn)
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(tx, touch) })
 	}
 	var kept *catalog
 	var began uint64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// tx holds the write lock (BEGIN IMMEDIATE): no commit comes between here and its own.
 		kept, began = s.cache.kept()
-		return fn(tx)
+		return fn(tx, touch)
 	})
 	if err == nil && kept != nil {
 		s.cache.carry(kept, began)
+		if s.avail != nil {
+			s.avail.carry(began, touched, kept.reach(), s.loc)
+		}
 	}
 	return err
+}
+
+// reach is how far apart in time a booking and a slot it can take away may be: a slot's block
+// (its start widened by its service's buffers and length) and a booking's block overlap only if
+// they are within the longest block of either of each other. A booking keeps the buffers its
+// service had when it was made (its stored block): a day more covers buffers shortened since.
+func (c *catalog) reach() time.Duration {
+	var longest time.Duration
+	for _, svc := range c.services {
+		longest = max(longest, svc.BufferBefore+svc.Duration+svc.BufferAfter)
+	}
+	return 2*longest + 24*time.Hour
 }
 
 // carry keeps c, current at version began, for the version after it, when the database is at

@@ -104,7 +104,10 @@ func languageOptions(ctx context.Context) []languageOption {
 	out := make([]languageOption, 0, len(languageNames))
 	for _, l := range languageNames {
 		o := languageOption{Lang: l.Lang, Name: l.Name, Current: l.Lang == current, URL: "?lang=" + l.Lang}
-		if u != nil {
+		if u != nil && u.RawQuery == "" {
+			// The usual page address, with no query: nothing to parse and keep.
+			o.URL = u.Path + "?lang=" + l.Lang
+		} else if u != nil {
 			q := u.Query()
 			q.Set("lang", l.Lang)
 			q.Del("msg") // a notice belongs to the redirect that asked for it

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,6 +102,28 @@ func TestCalendarDownload(t *testing.T) {
 	} {
 		if !strings.Contains(unfolded, want) {
 			t.Errorf("calendar lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// Each language link is the page's own address with ?lang= set, the rest of its query kept
+// but a notice (msg), with no query or with one.
+func TestLanguageLinks(t *testing.T) {
+	srv, _ := site(t)
+	for path, want := range map[string]string{
+		"/acme":                     `href="/acme?lang=es"`,
+		"/acme?lang=de":             `href="/acme?lang=es"`,
+		"/acme?msg=deleted&lang=fr": `href="/acme?lang=es"`,
+		"/acme?b=2&a=1":             `href="/acme?a=1&amp;b=2&amp;lang=es"`,
+	} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s: no link %s in\n%s", path, want, body)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -232,11 +234,35 @@ func validValues(vs url.Values) bool {
 	return true
 }
 
-// render writes a templ component as an HTML response with status.
+// render writes a templ component as an HTML response with status. The page is rendered into a
+// buffer first and sent in one write with its length: rendered straight into the response,
+// templ flushed it part-way, so every page cost a write to the connection of its own and a
+// chunked end, and a page that failed half-way went out cut short under its status.
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := c.Render(r.Context(), w); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
+	if err := c.Render(r.Context(), buf); err != nil {
 		slog.ErrorContext(r.Context(), "render page", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a client gone away is no server error
+}
+
+// pageBuffers are render's buffers, reused: most pages are a few kilobytes.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage bounds the buffers kept for reuse: one very large page (a long list) does not
+// keep its memory for good.
+const maxPooledPage = 256 << 10
+
+func putPageBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledPage {
+		return
+	}
+	b.Reset()
+	pageBuffers.Put(b)
 }

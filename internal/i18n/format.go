@@ -60,6 +60,10 @@ func (l *Localizer) DayTime(t time.Time) string {
 
 // Duration is a length of time as a service's is shown: "30 min", "1 h 30 min".
 func (l *Localizer) Duration(d time.Duration) string {
+	return l.memoized(memoKey{kind: 'd', n: int64(d)}, func() string { return l.duration(d) })
+}
+
+func (l *Localizer) duration(d time.Duration) string {
 	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
 	case h == 0:
@@ -97,6 +101,10 @@ var symbolAfter = map[string]bool{"es": true, "de": true, "fr": true}
 // Spanish, German and French, grouped as each language groups digits. An unknown code is shown
 // as the code after the number.
 func (l *Localizer) Money(hundredths int64, code string) string {
+	return l.memoized(memoKey{kind: 'm', s: code, n: hundredths}, func() string { return l.money(hundredths, code) })
+}
+
+func (l *Localizer) money(hundredths int64, code string) string {
 	amount := l.printer.Sprint(number.Decimal(float64(hundredths)/100, number.Scale(2)))
 	unit, err := currency.ParseISO(code)
 	if err != nil {

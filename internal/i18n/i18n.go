@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -98,6 +99,44 @@ type Localizer struct {
 	tag     language.Tag
 	loc     *goi18n.Localizer
 	printer *message.Printer
+
+	// memo keeps texts that depend on nothing but what they are asked for (a message without
+	// data, a price, a length): a page shows the same ones on every view, and go-i18n executes
+	// a template for each, x/text formats each number anew. At most maxMemo are kept.
+	mu   sync.RWMutex
+	memo map[memoKey]string
+}
+
+// memoKey is one kept text: a message id (kind 't'), a length (kind 'd', n in nanoseconds) or
+// a price (kind 'm', n hundredths of s, the currency).
+type memoKey struct {
+	kind byte
+	s    string
+	n    int64
+}
+
+// maxMemo bounds the texts kept per language: prices and message ids are a business's few,
+// but a flood of different prices must not grow memory without end.
+const maxMemo = 4096
+
+// memoized returns the text kept under k, else the one build makes, kept while there is room.
+func (l *Localizer) memoized(k memoKey, build func() string) string {
+	l.mu.RLock()
+	s, ok := l.memo[k]
+	l.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = build()
+	l.mu.Lock()
+	if len(l.memo) < maxMemo {
+		if l.memo == nil {
+			l.memo = map[memoKey]string{}
+		}
+		l.memo[k] = s
+	}
+	l.mu.Unlock()
+	return s
 }
 
 // For returns the Localizer of lang, a language tag ("es", "de-AT", "fr-CH"): the supported
@@ -154,11 +193,10 @@ func (l *Localizer) Lang() string { return l.tag.String() }
 // falls back to English (the catalog test keeps that from happening), and an id missing from
 // every catalog shows as itself, so a mistake is visible on the page rather than a blank.
 func (l *Localizer) T(id string, data ...map[string]any) string {
-	cfg := &goi18n.LocalizeConfig{MessageID: id}
-	if len(data) > 0 {
-		cfg.TemplateData = data[0]
+	if len(data) == 0 {
+		return l.memoized(memoKey{kind: 't', s: id}, func() string { return l.localize(&goi18n.LocalizeConfig{MessageID: id}) })
 	}
-	return l.localize(cfg)
+	return l.localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data[0]})
 }
 
 // N returns message id in the plural form for count (each language's CLDR rule), with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,29 @@ func TestWait(t *testing.T) {
 	} {
 		if got := i18n.For(c.lang).Wait(c.d); got != c.want {
 			t.Errorf("%s Wait(%v) = %q, want %q", c.lang, c.d, got, c.want)
+		}
+	}
+}
+
+// A page asks for the same message, price and length on every view: after the first, each is
+// answered from what was kept, with no allocation, and the same text; a flood of different
+// prices is still formatted right once no more are kept.
+func TestFormatsAreKept(t *testing.T) {
+	l := i18n.For("es")
+	want := []string{l.T("home.book"), l.Money(123450, "EUR"), l.Duration(90 * time.Minute)}
+	var got []string
+	allocs := testing.AllocsPerRun(100, func() {
+		got = []string{l.T("home.book"), l.Money(123450, "EUR"), l.Duration(90 * time.Minute)}
+	})
+	if allocs > 1 { // the slice holding the three
+		t.Errorf("%.0f allocations for three kept texts, want none but their slice", allocs)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("kept texts %q, first answers %q", got, want)
+	}
+	for n := range int64(10000) {
+		if got, want := l.Money(n*100, "EUR"), strings.TrimSpace(strconv.FormatInt(n, 10)); !strings.HasPrefix(strings.ReplaceAll(got, ".", ""), want+",00") {
+			t.Fatalf("Money(%d) = %q, want %s,00 €", n*100, got, want)
 		}
 	}
 }

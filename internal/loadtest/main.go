@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,12 +56,23 @@ var (
 	out       = flag.String("out", "bench.json", "where to write the figures")
 	keep      = flag.Bool("keep", false, "keep the data directory")
 	timeline  = flag.Bool("timeline", false, "log each second's p99 of the timed runs")
+	noisyRate = flag.Int("noisy-write-rate", 50, "bookings a second the noisy business takes while it is loud")
 	noisyRuns = flag.Int("noisy-runs", 3, "how many times the noisy-neighbour run is made (issue #25 asks for each of three)")
 	allocsN   = flag.Int("allocs-requests", 300, "7-day availability requests whose server allocations are counted")
+	parts     = flag.String("parts", "cold,ceiling,mixed,noisy,allocs,memory", "which parts run (a shorter run measures one part alone)")
+	debugAddr = flag.String("server-debug-addr", "", "serve the server's profiler (/debug/pprof) on this address")
+	genProf   = flag.String("loadgen-cpuprofile", "", "write the load generator's CPU profile of the closed-loop Reserva run to this file")
 )
+
+// runs reports whether -parts names part.
+func runs(part string) bool { return slices.Contains(strings.Split(*parts, ","), part) }
 
 // floorRate is how many requests a second go to the bare handler beside the mixed traffic.
 const floorRate = 100
+
+// loadgenGOGC is the load generator's GOGC: its live heap is a few megabytes, so a collection
+// every few seconds costs it tens of megabytes.
+const loadgenGOGC = 800
 
 // noiseTurns is how many times the noisy-neighbour run switches the noise on and off.
 const noiseTurns = 5
@@ -82,6 +95,16 @@ type results struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	if *noisyRate <= 0 {
+		log.Fatal("-noisy-write-rate must be above 0")
+	}
+	if os.Getenv("GOGC") == "" {
+		// The load generator is the measuring instrument and shares the cores with the server:
+		// at Go's default its small heap was collected about twice a second, with pauses of up
+		// to 5 ms and more often beside the noise (exports downloaded, bookings sent), which
+		// counted as the server's latency.
+		debug.SetGCPercent(loadgenGOGC)
+	}
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "reserva-bench-")
 	check(err)
@@ -107,10 +130,12 @@ func main() {
 
 	// 3. Cold tenants: closed since the start; closed and one migration behind.
 	res.Cold = map[string]float64{}
-	closed := timeFirst(srv.url, slugs[*activeN:*activeN+*coldN])
-	res.Cold["closed_p50_ms"], res.Cold["closed_p99_ms"] = pct(closed, 50), pct(closed, 99)
-	migrating := timeFirst(srv.url, behind)
-	res.Cold["migrating_p50_ms"], res.Cold["migrating_p99_ms"] = pct(migrating, 50), pct(migrating, 99)
+	if runs("cold") {
+		closed := timeFirst(srv.url, slugs[*activeN:*activeN+*coldN])
+		res.Cold["closed_p50_ms"], res.Cold["closed_p99_ms"] = pct(closed, 50), pct(closed, 99)
+		migrating := timeFirst(srv.url, behind)
+		res.Cold["migrating_p50_ms"], res.Cold["migrating_p99_ms"] = pct(migrating, 50), pct(migrating, 99)
+	}
 
 	// 4. The ceiling: a bare net/http handler and Reserva, each as fast as 32 clients can go. The
 	// active businesses are visited once first: a steady state, not a cold start, is measured.
@@ -119,15 +144,34 @@ func main() {
 	c := newClients()
 	c.noisy = noisy
 	bare := bareServer()
-	bareRPS := closedLoop(*ceilingD, 32, func(_ *rand.Rand) error { return c.get(bare + "/") })
 	z := newZipf(len(active))
-	reservaRPS := closedLoop(*ceilingD, 32, func(r *rand.Rand) error {
-		return c.op(srv.url, active[z.next(r)], pickOp(r), r)
-	})
-	res.Ceiling = map[string]float64{"bare_rps": bareRPS, "reserva_mixed_rps": reservaRPS, "ratio": reservaRPS / bareRPS}
+	if runs("ceiling") {
+		log.Printf("closed loop: the bare handler, then Reserva's mixed traffic, %s each ...", *ceilingD)
+		bareRPS, bareCPU := closedLoop(*ceilingD, 32, func(_ *rand.Rand) error { return c.get(bare + "/") })
+		stopProfile := startProfile(*genProf)
+		mallocs, bytes := serverAllocs(srv.url)
+		var sent atomic.Int64
+		reservaRPS, reservaCPU := closedLoop(*ceilingD, 32, func(r *rand.Rand) error {
+			sent.Add(1)
+			return c.op(srv.url, active[z.next(r)], pickOp(r), r)
+		})
+		mallocs2, bytes2 := serverAllocs(srv.url)
+		stopProfile()
+		// What a request costs the server, whatever share of the machine it got: on a shared
+		// machine the throughput ratio moves with the neighbours, these much less.
+		n := float64(sent.Load())
+		res.Ceiling = map[string]float64{"bare_rps": bareRPS, "reserva_mixed_rps": reservaRPS, "ratio": reservaRPS / bareRPS,
+			"bare_loadgen_cores": bareCPU.ownCPU / bareCPU.seconds, "reserva_server_cores": reservaCPU.serverCPU / reservaCPU.seconds,
+			"reserva_loadgen_cores":     reservaCPU.ownCPU / reservaCPU.seconds,
+			"server_cpu_us_per_request": 1e6 * reservaCPU.serverCPU / n, "server_allocs_per_request": (mallocs2 - mallocs) / n,
+			"server_bytes_per_request": (bytes2 - bytes) / n}
+	}
 
 	// 5. Mixed traffic at a fixed rate (open loop: latency counts from when a request was due).
 	for _, f := range strings.Split(*rates, ",") {
+		if !runs("mixed") {
+			break
+		}
 		rate, err := strconv.Atoi(strings.TrimSpace(f))
 		check(err)
 		log.Printf("mixed traffic: %d req/s for %s over %d businesses (Zipf) ...", rate, *duration, len(active))
@@ -169,21 +213,28 @@ func main() {
 		return r
 	}
 	for i := range *noisyRuns {
+		if !runs("noisy") {
+			break
+		}
 		log.Printf("noisy neighbour, run %d of %d: %s without, %s with, in %d turns each ...", i+1, *noisyRuns, *noiseD, *noiseD, noiseTurns)
 		res.Noisy = append(res.Noisy, noisyRun(srv.url, noisy, c, measure))
 	}
 
 	// 7. What a 7-day availability lookup allocates in the server, from its Go runtime counters.
-	log.Printf("counting the server's allocations over %d availability lookups ...", *allocsN)
-	res.Allocs = availabilityAllocs(srv.url, active, c)
+	if runs("allocs") {
+		log.Printf("counting the server's allocations over %d availability lookups ...", *allocsN)
+		res.Allocs = availabilityAllocs(srv.url, active, c)
+	}
 
 	// 8. Memory with every business touched once, at the default handle cap.
-	log.Printf("touching all %d businesses ...", len(slugs))
-	touchErrors := touchAll(srv.url, slugs)
-	rss, fds := procStats(srv.cmd.Process.Pid)
-	res.Memory = map[string]float64{"rss_mib": rss, "open_fds": float64(fds), "touch_errors": float64(touchErrors)}
+	if runs("memory") {
+		log.Printf("touching all %d businesses ...", len(slugs))
+		touchErrors := touchAll(srv.url, slugs)
+		rss, fds := procStats(srv.cmd.Process.Pid)
+		res.Memory = map[string]float64{"rss_mib": rss, "open_fds": float64(fds), "touch_errors": float64(touchErrors)}
+	}
 
-	printTable(res)
+	printTable(os.Stdout, res)
 	b, _ := json.MarshalIndent(res, "", "  ")
 	check(os.WriteFile(*out, b, 0o644))
 	log.Printf("figures written to %s", *out)
@@ -195,22 +246,43 @@ func main() {
 func noisyRun(base, noisy string, c *clients, measure func(time.Duration) *run) map[string]float64 {
 	owner := signIn(base, noisy)
 	alone, loud := &run{}, &run{}
-	var exports, writes int
+	var done noiseDone
 	for range noiseTurns {
 		alone.add(measure(*noiseD / noiseTurns))
 		stopNoise := noise(base, noisy, owner, c)
 		loud.add(measure(*noiseD / noiseTurns))
-		e, w := stopNoise()
-		exports, writes = exports+e, writes+w
+		done.add(stopNoise())
+	}
+	if done.firstErr != nil {
+		log.Printf("noisy business: %d writes, %d failed; the first: %v", done.writes, done.writeErrors, done.firstErr)
 	}
 	as, ls := alone.summary(), loud.summary()
 	a, l := as["availability"].(opStats), ls["availability"].(opStats)
 	return map[string]float64{"p99_alone_ms": a.P99, "p99_noisy_ms": l.P99, "ratio": l.P99 / a.P99,
+		"wanted_exports": b2f(strings.Contains(*noiseKind, "exports")), "wanted_writes": b2f(strings.Contains(*noiseKind, "writes")),
+		"noisy_write_errors": float64(done.writeErrors), "export_kib": float64(done.exportBytes) / 1024 / float64(max(done.exports, 1)), "noisy_writes_per_s": float64(done.writes) / loud.seconds,
 		"server_cores_alone": as["server_cores"].(float64), "server_cores_noisy": ls["server_cores"].(float64),
 		"loadgen_cores_alone": as["loadgen_cores"].(float64), "loadgen_cores_noisy": ls["loadgen_cores"].(float64),
-		"exports": float64(exports), "noisy_writes": float64(writes), "errors": float64(a.Errors + l.Errors),
+		"exports": float64(done.exports), "noisy_writes": float64(done.writes), "errors": float64(a.Errors + l.Errors),
 		"p99_alone_from_sent_ms": a.P99Sent, "p99_noisy_from_sent_ms": l.P99Sent,
 		"dispatch_lag_p99_alone_ms": as["dispatch_lag_p99_ms"].(float64), "dispatch_lag_p99_noisy_ms": ls["dispatch_lag_p99_ms"].(float64)}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// noisyRatio is a noisy-neighbour run's ratio, and false when the noise did not do all it was
+// asked to (no export finished, no booking made): such a run measured another noise, and its
+// ratio says nothing about the one the target is about.
+func noisyRatio(n map[string]float64) (float64, bool) {
+	if n["wanted_writes"] == 1 && n["noisy_writes"] == 0 || n["wanted_exports"] == 1 && n["exports"] == 0 {
+		return 0, false
+	}
+	return n["ratio"], true
 }
 
 // cleanups run before a fatal error ends the program: no server or data left behind.
@@ -359,7 +431,14 @@ func startServer(dir string, extra ...string) *server {
 	check(err)
 	addr := ln.Addr().String()
 	_ = ln.Close() // only held to find a free port
-	cmd := exec.Command(*bin, append([]string{"serve", "--data", dir, "--addr", addr, "--log-level", "error"}, extra...)...)
+	// The load generator is the reverse proxy in front of the server, as one is in production:
+	// each booking names its own customer's address in X-Forwarded-For (clients.op), so the
+	// per-address booking limit applies to customers, not to the load generator.
+	args := []string{"serve", "--data", dir, "--addr", addr, "--log-level", "error", "--trusted-proxies", "127.0.0.0/8"}
+	if *debugAddr != "" {
+		args = append(args, "--debug-addr", *debugAddr)
+	}
+	cmd := exec.Command(*bin, append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Start())
 	s := &server{cmd: cmd, url: "http://" + addr}
@@ -438,9 +517,19 @@ var errConflict = fmt.Errorf("slot taken")
 // errBookedOut is a business with no free time left in its horizon: no request was sent.
 var errBookedOut = fmt.Errorf("%w: booked out", errConflict)
 
-func (c *clients) graphql(hc *http.Client, base, slug, query string, vars map[string]any, out any) error {
+// graphql posts query to slug's endpoint; from, when set, is the customer's address the load
+// generator forwards as a proxy would (X-Forwarded-For).
+func (c *clients) graphql(hc *http.Client, from, base, slug, query string, vars map[string]any, out any) error {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	res, err := hc.Post(base+"/"+slug+"/graphql", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, base+"/"+slug+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -510,7 +599,7 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 		return c.get(base + "/" + slug)
 	case "availability":
 		day := time.Now().AddDate(0, 0, 1+r.IntN(14)).Format(time.DateOnly)
-		return c.graphql(c.plain, base, slug, availabilityQuery, map[string]any{"d": day}, nil)
+		return c.graphql(c.plain, "", base, slug, availabilityQuery, map[string]any{"d": day}, nil)
 	}
 	q, _ := c.slots.LoadOrStore(slug, &slotQueue{})
 	sq := q.(*slotQueue)
@@ -523,7 +612,7 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 		sq.day++
 		var a availability
 		day := time.Now().AddDate(0, 0, 20+sq.day).Format(time.DateOnly)
-		if err := c.graphql(c.plain, base, slug, availabilityQuery, map[string]any{"d": day}, &a); err != nil {
+		if err := c.graphql(c.plain, "", base, slug, availabilityQuery, map[string]any{"d": day}, &a); err != nil {
 			sq.mu.Unlock()
 			return err
 		}
@@ -549,9 +638,23 @@ func (c *clients) op(base, slug, op string, r *rand.Rand) error {
 	sq.slots = sq.slots[1:]
 	sq.mu.Unlock()
 	n := bookingSeq.Add(1)
-	return c.graphql(c.ips[int(n)%len(c.ips)], base, slug, `mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }`,
+	err := c.graphql(c.ips[int(n)%len(c.ips)], customerAddr(n), base, slug, `mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { id } } }`,
 		map[string]any{"i": map[string]any{"serviceId": "1", "staffId": slot[1], "start": slot[0], "idempotencyKey": fmt.Sprintf("bench-%d-%d", runID, n),
 			"customer": map[string]any{"name": "Bench Customer", "email": fmt.Sprintf("b%d@bench.example", n)}}}, nil)
+	if err != nil && !errors.Is(err, errConflict) {
+		// Not booked (refused, or no answer): the time goes back for the next booking, so
+		// failing requests do not use up the horizon.
+		sq.mu.Lock()
+		sq.slots = append([][2]string{slot}, sq.slots...)
+		sq.mu.Unlock()
+	}
+	return err
+}
+
+// customerAddr is the address of the customer making booking n: every booking comes from its
+// own customer, as on a real booking site, in 10.0.0.0/8.
+func customerAddr(n int64) string {
+	return fmt.Sprintf("10.%d.%d.%d", byte(n>>16), byte(n>>8), byte(n))
 }
 
 type zipf struct {
@@ -592,10 +695,13 @@ func bareServer() string {
 	return "http://" + ln.Addr().String()
 }
 
-// closedLoop runs fn from n workers for d and returns the successful requests per second.
-func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) float64 {
+// closedLoop runs fn from n workers for d and returns the successful requests per second, and
+// the CPU the server and the load generator (which runs the bare handler too) used meanwhile.
+func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) (float64, *run) {
 	var ok atomic.Int64
-	deadline := time.Now().Add(d)
+	server0, self0 := cpuSeconds(serverPID), cpuSeconds(os.Getpid())
+	start := time.Now()
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
@@ -608,7 +714,23 @@ func closedLoop(d time.Duration, n int, fn func(*rand.Rand) error) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(ok.Load()) / d.Seconds()
+	cpu := &run{seconds: time.Since(start).Seconds(), serverCPU: cpuSeconds(serverPID) - server0, ownCPU: cpuSeconds(os.Getpid()) - self0}
+	return float64(ok.Load()) / d.Seconds(), cpu
+}
+
+// startProfile writes the load generator's CPU profile to path (none when empty) until the
+// returned func is called.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	check(err)
+	check(pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		check(f.Close())
+	}
 }
 
 // cpuSeconds is the user and system CPU time a process has used so far.
@@ -777,9 +899,10 @@ func signIn(base, slug string) *http.Client {
 
 // noise makes one business loud: its owner downloads its export again and again while customers
 // book it as fast as they can. The returned func stops it and says how much was done.
-func noise(base, slug string, owner *http.Client, c *clients) func() (exports, writes int) {
+func noise(base, slug string, owner *http.Client, c *clients) func() noiseDone {
 	ctx, cancel := context.WithCancel(context.Background())
-	var ex, wr atomic.Int64
+	var ex, exBytes, wr, failed atomic.Int64
+	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	exports, writes := strings.Contains(*noiseKind, "exports"), strings.Contains(*noiseKind, "writes")
 	wg.Go(func() {
@@ -790,30 +913,80 @@ func noise(base, slug string, owner *http.Client, c *clients) func() (exports, w
 				_ = res.Body.Close()
 				if res.StatusCode == 200 && n > 0 {
 					ex.Add(1)
+					exBytes.Add(n)
 				}
 			}
 		}
 	})
+	// The bookings come at a steady rate, from up to 4 writers at once: as fast as the server
+	// could take them, one 10 s run would use up the business's free times and make its export
+	// several times larger by the third run, which would then measure another noise.
+	due := make(chan struct{})
+	if writes {
+		wg.Go(func() {
+			tick := time.NewTicker(time.Second / time.Duration(*noisyRate))
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					select {
+					case due <- struct{}{}:
+					default: // all writers busy: the booking is skipped, the rate stays steady
+					}
+				}
+			}
+		})
+	}
 	for w := range 4 {
 		if !writes {
 			break
 		}
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
-			for ctx.Err() == nil {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-due:
+				}
 				switch err := c.op(base, slug, "book", r); {
 				case err == nil:
 					wr.Add(1)
 				case errors.Is(err, errBookedOut):
+					firstErr.CompareAndSwap(nil, &err)
 					return // nothing left to book; a spinning writer would load the load generator, not the server
+				case !errors.Is(err, errConflict):
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
 				}
 			}
 		})
 	}
-	return func() (int, int) {
+	return func() noiseDone {
 		cancel()
 		wg.Wait()
-		return int(ex.Load()), int(wr.Load())
+		d := noiseDone{exports: int(ex.Load()), exportBytes: exBytes.Load(), writes: int(wr.Load()), writeErrors: int(failed.Load())}
+		if e := firstErr.Load(); e != nil {
+			d.firstErr = *e
+		}
+		return d
+	}
+}
+
+// noiseDone is what the noisy business did: exports downloaded, bookings made and failed.
+type noiseDone struct {
+	exports, writes, writeErrors int
+	exportBytes                  int64
+	firstErr                     error
+}
+
+func (d *noiseDone) add(o noiseDone) {
+	d.exports, d.writes, d.writeErrors = d.exports+o.exports, d.writes+o.writes, d.writeErrors+o.writeErrors
+	d.exportBytes += o.exportBytes
+	if d.firstErr == nil {
+		d.firstErr = o.firstErr
 	}
 }
 
@@ -875,8 +1048,7 @@ func pct(xs []float64, p float64) float64 {
 	return s[i]
 }
 
-func printTable(r results) {
-	w := os.Stdout
+func printTable(w io.Writer, r results) {
 	fmt.Fprintf(w, "\nReserva under load — %s\n\n", r.Machine)
 	p := r.Provisioning
 	fmt.Fprintf(w, "Provisioning   %.0f businesses: p50 %.2f ms, p99 %.2f ms per business, %.1f s in all, %.0f MiB on disk\n",
@@ -885,6 +1057,10 @@ func printTable(r results) {
 		r.Cold["closed_p50_ms"], r.Cold["closed_p99_ms"], r.Cold["migrating_p50_ms"], r.Cold["migrating_p99_ms"])
 	fmt.Fprintf(w, "Ceiling        bare net/http %.0f req/s; Reserva mixed %.0f req/s = %.1f%% of it\n",
 		r.Ceiling["bare_rps"], r.Ceiling["reserva_mixed_rps"], 100*r.Ceiling["ratio"])
+	fmt.Fprintf(w, "               CPU: the load generator (bare handler included) %.2f cores for the bare run; for Reserva's, the server %.2f, the load generator %.2f\n",
+		r.Ceiling["bare_loadgen_cores"], r.Ceiling["reserva_server_cores"], r.Ceiling["reserva_loadgen_cores"])
+	fmt.Fprintf(w, "               per Reserva request, the server used %.0f µs of CPU and made %.0f allocations of %.0f bytes in all\n",
+		r.Ceiling["server_cpu_us_per_request"], r.Ceiling["server_allocs_per_request"], r.Ceiling["server_bytes_per_request"])
 	for _, m := range r.Mixed {
 		fmt.Fprintf(w, "Mixed traffic  %.0f req/s offered, %.0f achieved over %.0f s (Zipf over %d businesses); CPU: server %.2f cores, load generator %.2f\n",
 			m["offered_rps"], m["achieved_rps"], m["seconds"], *activeN, m["server_cores"], m["loadgen_cores"])
@@ -916,8 +1092,12 @@ func printTable(r results) {
 		}
 	}
 	for i, n := range r.Noisy {
-		fmt.Fprintf(w, "Noisy neighbour run %d: others' availability p99: %.2f ms alone, %.2f ms beside the noise = ratio %.2f (%0.f exports, %0.f writes; %0.f errors)\n",
-			i+1, n["p99_alone_ms"], n["p99_noisy_ms"], n["ratio"], n["exports"], n["noisy_writes"], n["errors"])
+		ratio := "no ratio: the noise did not do all it was asked to"
+		if x, ok := noisyRatio(n); ok {
+			ratio = fmt.Sprintf("ratio %.2f", x)
+		}
+		fmt.Fprintf(w, "Noisy neighbour run %d: others' availability p99: %.2f ms alone, %.2f ms beside the noise = %s (%0.f exports of %.0f KiB, %0.f writes at %.0f/s, %0.f writes failed; %0.f errors)\n",
+			i+1, n["p99_alone_ms"], n["p99_noisy_ms"], ratio, n["exports"], n["export_kib"], n["noisy_writes"], n["noisy_writes_per_s"], n["noisy_write_errors"], n["errors"])
 		fmt.Fprintf(w, "               the load generator began sending them %.2f ms (p99) late alone, %.2f ms beside the noise; timed from then: p99 %.2f ms alone, %.2f ms beside the noise\n",
 			n["dispatch_lag_p99_alone_ms"], n["dispatch_lag_p99_noisy_ms"], n["p99_alone_from_sent_ms"], n["p99_noisy_from_sent_ms"])
 		fmt.Fprintf(w, "               CPU alone: server %.2f cores, load generator %.2f; beside the noise: server %.2f, load generator %.2f\n",

@@ -56,3 +56,39 @@ func TestPrintTargets(t *testing.T) {
 		}
 	}
 }
+
+// A noisy-neighbour run whose business made no booking (or finished no export) measured
+// another noise: its line says so and has no ratio, and the target is not met however low the
+// others' p99 stayed.
+func TestNoisyRunWithoutWrites(t *testing.T) {
+	run := func(ratio, exports, writes float64) map[string]float64 {
+		return map[string]float64{"ratio": ratio, "exports": exports, "noisy_writes": writes, "wanted_exports": 1, "wanted_writes": 1}
+	}
+	r := results{Noisy: []map[string]float64{run(1.1, 12, 2189), run(0.9, 14, 0), run(1.2, 0, 300)}}
+	var b strings.Builder
+	printTable(&b, r)
+	out := b.String()
+	for _, want := range []string{
+		"ratio 1.10 (12 exports of 0 KiB, 2189 writes",
+		"= no ratio: the noise did not do all it was asked to (14 exports of 0 KiB, 0 writes",
+		"= no ratio: the noise did not do all it was asked to (0 exports of 0 KiB, 300 writes",
+		"MISSED  noisy neighbour ratio, 3 runs",
+		"1.10, none (14 exports, 0 writes), none (0 exports, 300 writes)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "0.90") {
+		t.Errorf("the report gives a ratio for the run without writes:\n%s", out)
+	}
+
+	// Asked for exports only, a run without writes has its ratio.
+	r.Noisy = []map[string]float64{{"ratio": 1.1, "exports": 12, "wanted_exports": 1}, {"ratio": 0.9, "exports": 14, "wanted_exports": 1},
+		{"ratio": 1.2, "exports": 9, "wanted_exports": 1}}
+	b.Reset()
+	printTargets(&b, r)
+	if out := b.String(); !strings.Contains(out, "met     noisy neighbour ratio, 3 runs") || !strings.Contains(out, "1.10, 0.90, 1.20") {
+		t.Errorf("exports-only runs are not reported:\n%s", out)
+	}
+}
