@@ -41,8 +41,15 @@ func (s *Server) sessions(r *http.Request) *scs.SessionManager {
 	return s.sessionManagers.of(l.Tenant.ID)
 }
 
+// sessionPrototype is the one scs.New of the process: scs.New starts a memory store's cleanup
+// goroutine that never ends, which one manager per business ever served would multiply (sessions
+// live in each tenant's database, so the memory store is never used). A copy keeps New's
+// defaults and its context key, which is safe to share: a request belongs to one business.
+var sessionPrototype = sync.OnceValue(scs.New)
+
 func newSessions(secure bool) *scs.SessionManager {
-	sm := scs.New()
+	sm := new(scs.SessionManager)
+	*sm = *sessionPrototype()
 	sm.Store = tenantSessionStore{}
 	sm.Lifetime = 7 * 24 * time.Hour // absolute: sign in again after a week
 	sm.IdleTimeout = 12 * time.Hour  // or after half a day unused
