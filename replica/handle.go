@@ -43,6 +43,8 @@ type syncCall struct {
 	done  chan struct{}
 	err   error
 	start time.Time // when its WAL-to-LTX stage started
+	// watched: a Ship already waits for its result, to log a failure (h.mu).
+	watched bool
 }
 
 func newHandle(r *Replicator, name, path string) *Handle {
@@ -72,19 +74,7 @@ func (h *Handle) Sync(ctx context.Context) error {
 		h.mu.Unlock()
 		return fmt.Errorf("sync %s: %w", h.name, ErrClosed)
 	}
-	var c *syncCall
-	joined := false
-	if h.shipping == nil {
-		c = &syncCall{done: make(chan struct{})}
-		h.shipping = c
-		h.loops.Add(1)
-		go h.runShips(c)
-	} else {
-		if h.next == nil {
-			h.next = &syncCall{done: make(chan struct{})}
-		}
-		c, joined = h.next, true
-	}
+	c, joined := h.joinLocked()
 	queued := h.queued
 	h.mu.Unlock()
 	if joined && queued != nil {
@@ -96,6 +86,48 @@ func (h *Handle) Sync(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("sync %s: %w", h.name, context.Cause(ctx))
 	}
+}
+
+// joinLocked starts a shared sync when none runs, or joins the one queued behind the running
+// one (queuing it when there is none yet); joined reports the latter. h.mu is held.
+func (h *Handle) joinLocked() (c *syncCall, joined bool) {
+	if h.shipping == nil {
+		c = &syncCall{done: make(chan struct{})}
+		h.shipping = c
+		h.loops.Add(1)
+		go h.runShips(c)
+		return c, false
+	}
+	if h.next == nil {
+		h.next = &syncCall{done: make(chan struct{})}
+	}
+	return h.next, true
+}
+
+// Ship starts shipping what is committed to the database now, as Sync does, without waiting:
+// for writes acknowledged before the replica holds them (async), which then reach it within a
+// sync's round trip rather than after Litestream's next tick of its WAL monitor and of its
+// upload loop (each Options.SyncInterval, so up to two of them). Calls while a sync runs share
+// the next one, as Sync's callers do. A failure is logged; Litestream's own loop retries within
+// Options.SyncInterval. Ship on a closed handle does nothing.
+func (h *Handle) Ship() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	c, _ := h.joinLocked()
+	if c.watched {
+		return
+	}
+	c.watched = true
+	go func() { // its result, which no caller waits for
+		<-c.done
+		if c.err != nil && h.ctx.Err() == nil {
+			h.r.opt.Logger.Warn("replica: shipping commits failed; retrying within the sync interval",
+				"name", h.name, "err", c.err)
+		}
+	}()
 }
 
 // runShips runs the WAL-to-LTX stage of c, then of whatever sync was queued behind it, until
