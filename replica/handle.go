@@ -21,15 +21,17 @@ type Handle struct {
 	ctx    context.Context // ends when the handle is closed: bounds the shared syncs
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	shipping  *syncCall   // the WAL-to-LTX stage under way, if any
-	next      *syncCall   // the one that starts when shipping ends: everyone who came meanwhile
-	toUpload  []*syncCall // shipped, waiting for the next upload
-	uploading bool        // the upload loop is running
-	loops     sync.WaitGroup
-	closed    bool
-	syncs     uint64    // shared syncs run (each one LTX file, shared by all its callers)
-	caughtUp  time.Time // start of the last sync that reached the replica, or the attach
+	mu         sync.Mutex
+	shipping   *syncCall   // the WAL-to-LTX stage under way, if any
+	next       *syncCall   // the one that starts when shipping ends: everyone who came meanwhile
+	toUpload   []*syncCall // shipped, waiting for the next upload
+	uploading  bool        // the upload loop is running
+	shipWanted bool        // Ship was called since the ship loop last started a sync
+	shipLoop   bool        // the ship loop (runShipLoop) is running
+	loops      sync.WaitGroup
+	closed     bool
+	syncs      uint64    // shared syncs run (each one LTX file, shared by all its callers)
+	caughtUp   time.Time // start of the last sync that reached the replica, or the attach
 
 	// Test hooks: beforeSync runs before each shared sync, queued when a caller joins next,
 	// shipped after a sync's LTX file is written (before its upload).
@@ -43,8 +45,6 @@ type syncCall struct {
 	done  chan struct{}
 	err   error
 	start time.Time // when its WAL-to-LTX stage started
-	// watched: a Ship already waits for its result, to log a failure (h.mu).
-	watched bool
 }
 
 func newHandle(r *Replicator, name, path string) *Handle {
@@ -107,27 +107,44 @@ func (h *Handle) joinLocked() (c *syncCall, joined bool) {
 // Ship starts shipping what is committed to the database now, as Sync does, without waiting:
 // for writes acknowledged before the replica holds them (async), which then reach it within a
 // sync's round trip rather than after Litestream's next tick of its WAL monitor and of its
-// upload loop (each Options.SyncInterval, so up to two of them). Calls while a sync runs share
-// the next one, as Sync's callers do. A failure is logged; Litestream's own loop retries within
-// Options.SyncInterval. Ship on a closed handle does nothing.
+// upload loop (each Options.SyncInterval, so up to two of them). One shipping sync at a time
+// runs for Ship: calls meanwhile are served by one more, started when it ends, so a busy
+// database's commits go out in one LTX file per round trip, where starting a WAL-to-LTX stage
+// per call would queue a file per commit behind the uploads. A failure is logged; Litestream's
+// own loop retries within Options.SyncInterval. Ship on a closed handle does nothing.
 func (h *Handle) Ship() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return
 	}
-	c, _ := h.joinLocked()
-	if c.watched {
+	h.shipWanted = true
+	if h.shipLoop {
 		return
 	}
-	c.watched = true
-	go func() { // its result, which no caller waits for
-		<-c.done
+	h.shipLoop = true
+	h.loops.Add(1)
+	go h.runShipLoop()
+}
+
+// runShipLoop runs one shared sync after another (waiting for each to end) while Ship was
+// called since the last one started.
+func (h *Handle) runShipLoop() {
+	defer h.loops.Done()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.shipWanted && !h.closed {
+		h.shipWanted = false
+		c, _ := h.joinLocked()
+		h.mu.Unlock()
+		<-c.done // bounded by SyncTimeout
 		if c.err != nil && h.ctx.Err() == nil {
 			h.r.opt.Logger.Warn("replica: shipping commits failed; retrying within the sync interval",
 				"name", h.name, "err", c.err)
 		}
-	}()
+		h.mu.Lock()
+	}
+	h.shipLoop = false
 }
 
 // runShips runs the WAL-to-LTX stage of c, then of whatever sync was queued behind it, until

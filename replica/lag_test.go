@@ -45,6 +45,7 @@ func newLagS3(t testing.TB) *lagS3 {
 		t.Fatal(err)
 	}
 	f := &lagS3{uploads: map[string][]lagUpload{}}
+	putDelay, _ := time.ParseDuration(os.Getenv("RESERVA_LAG_PUTDELAY"))
 	fake := gofakes3.New(backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dir := path.Dir(r.URL.Path)
@@ -52,6 +53,7 @@ func newLagS3(t testing.TB) *lagS3 {
 			fake.ServeHTTP(w, r)
 			return
 		}
+		time.Sleep(putDelay) // a slow store (RESERVA_LAG_PUTDELAY)
 		head := make([]byte, ltx.HeaderSize)
 		n, _ := io.ReadFull(r.Body, head)
 		r.Body = struct {
