@@ -21,15 +21,17 @@ type Handle struct {
 	ctx    context.Context // ends when the handle is closed: bounds the shared syncs
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	shipping  *syncCall   // the WAL-to-LTX stage under way, if any
-	next      *syncCall   // the one that starts when shipping ends: everyone who came meanwhile
-	toUpload  []*syncCall // shipped, waiting for the next upload
-	uploading bool        // the upload loop is running
-	loops     sync.WaitGroup
-	closed    bool
-	syncs     uint64    // shared syncs run (each one LTX file, shared by all its callers)
-	caughtUp  time.Time // start of the last sync that reached the replica, or the attach
+	mu         sync.Mutex
+	shipping   *syncCall   // the WAL-to-LTX stage under way, if any
+	next       *syncCall   // the one that starts when shipping ends: everyone who came meanwhile
+	toUpload   []*syncCall // shipped, waiting for the next upload
+	uploading  bool        // the upload loop is running
+	shipWanted bool        // Ship was called since the ship loop last started a sync
+	shipLoop   bool        // the ship loop (runShipLoop) is running
+	loops      sync.WaitGroup
+	closed     bool
+	syncs      uint64    // shared syncs run (each one LTX file, shared by all its callers)
+	caughtUp   time.Time // start of the last sync that reached the replica, or the attach
 
 	// Test hooks: beforeSync runs before each shared sync, queued when a caller joins next,
 	// shipped after a sync's LTX file is written (before its upload).
@@ -72,19 +74,7 @@ func (h *Handle) Sync(ctx context.Context) error {
 		h.mu.Unlock()
 		return fmt.Errorf("sync %s: %w", h.name, ErrClosed)
 	}
-	var c *syncCall
-	joined := false
-	if h.shipping == nil {
-		c = &syncCall{done: make(chan struct{})}
-		h.shipping = c
-		h.loops.Add(1)
-		go h.runShips(c)
-	} else {
-		if h.next == nil {
-			h.next = &syncCall{done: make(chan struct{})}
-		}
-		c, joined = h.next, true
-	}
+	c, joined := h.joinLocked()
 	queued := h.queued
 	h.mu.Unlock()
 	if joined && queued != nil {
@@ -96,6 +86,65 @@ func (h *Handle) Sync(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("sync %s: %w", h.name, context.Cause(ctx))
 	}
+}
+
+// joinLocked starts a shared sync when none runs, or joins the one queued behind the running
+// one (queuing it when there is none yet); joined reports the latter. h.mu is held.
+func (h *Handle) joinLocked() (c *syncCall, joined bool) {
+	if h.shipping == nil {
+		c = &syncCall{done: make(chan struct{})}
+		h.shipping = c
+		h.loops.Add(1)
+		go h.runShips(c)
+		return c, false
+	}
+	if h.next == nil {
+		h.next = &syncCall{done: make(chan struct{})}
+	}
+	return h.next, true
+}
+
+// Ship starts shipping what is committed to the database now, as Sync does, without waiting:
+// for writes acknowledged before the replica holds them (async), which then reach it within a
+// sync's round trip rather than after Litestream's next tick of its WAL monitor and of its
+// upload loop (each Options.SyncInterval, so up to two of them). One shipping sync at a time
+// runs for Ship: calls meanwhile are served by one more, started when it ends, so a busy
+// database's commits go out in one LTX file per round trip, where starting a WAL-to-LTX stage
+// per call would queue a file per commit behind the uploads. A failure is logged; Litestream's
+// own loop retries within Options.SyncInterval. Ship on a closed handle does nothing.
+func (h *Handle) Ship() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.shipWanted = true
+	if h.shipLoop {
+		return
+	}
+	h.shipLoop = true
+	h.loops.Add(1)
+	go h.runShipLoop()
+}
+
+// runShipLoop runs one shared sync after another (waiting for each to end) while Ship was
+// called since the last one started.
+func (h *Handle) runShipLoop() {
+	defer h.loops.Done()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.shipWanted && !h.closed {
+		h.shipWanted = false
+		c, _ := h.joinLocked()
+		h.mu.Unlock()
+		<-c.done // bounded by SyncTimeout
+		if c.err != nil && h.ctx.Err() == nil {
+			h.r.opt.Logger.Warn("replica: shipping commits failed; retrying within the sync interval",
+				"name", h.name, "err", c.err)
+		}
+		h.mu.Lock()
+	}
+	h.shipLoop = false
 }
 
 // runShips runs the WAL-to-LTX stage of c, then of whatever sync was queued behind it, until

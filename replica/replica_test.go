@@ -469,3 +469,94 @@ func benchDB(b *testing.B, kind string) (*sql.DB, *replica.Handle) {
 	}
 	return db, h
 }
+
+// TestShipStartsSyncWithoutWaiting: Ship returns at once and its sync reaches the store though
+// the handle's own loops tick only every hour; a closed handle ignores it.
+func TestShipStartsSyncWithoutWaiting(t *testing.T) {
+	ctx := context.Background()
+	s3 := replicatest.NewS3(t, "ship")
+	r := replicatest.Open(t, s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler), SyncInterval: time.Hour})
+	p := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, p)
+	h, err := r.Attach(ctx, replica.RegistryName, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := s3.HoldUploadsOf(t, replica.RegistryName+"/ltx/0/")
+	insert(t, db, "shipped")
+	h.Ship() // returns with its upload held
+	h.Ship() // joins the next sync
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ship started no upload within 10 s (the sync interval is an hour)")
+	}
+	release()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Ship() // closed: nothing to do
+	dst := filepath.Join(t.TempDir(), "restored.db")
+	if err := r.Restore(ctx, replica.RegistryName, dst, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, dst); strings.Join(got, ",") != "shipped" {
+		t.Errorf("replica holds %q, want the shipped row", got)
+	}
+}
+
+// TestShipOneSyncAtATime: commits Ship'd while a sync's upload is under way all go out in one
+// more LTX file once it ends, not in a file each queued behind it (a busy database under async
+// acknowledgement would fall further behind with every commit).
+func TestShipOneSyncAtATime(t *testing.T) {
+	ctx := context.Background()
+	s3 := replicatest.NewS3(t, "ship")
+	r := replicatest.Open(t, s3.URL, replica.Options{Logger: slog.New(slog.DiscardHandler), SyncInterval: time.Hour})
+	p := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, p)
+	h, err := r.Attach(ctx, replica.RegistryName, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l0 := func() int {
+		n := 0
+		for _, k := range s3.Keys(t) {
+			if strings.Contains(k, replica.RegistryName+"/ltx/0/") {
+				n++
+			}
+		}
+		return n
+	}
+	before := l0()
+	arrived, release := s3.HoldUploadsOf(t, replica.RegistryName+"/ltx/0/")
+	insert(t, db, "first")
+	h.Ship()
+	<-arrived // its upload held
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprint(i))
+		insert(t, db, want[i])
+		h.Ship()
+		runtime.Gosched()
+	}
+	release()
+	if err := h.Close(ctx); err != nil { // after the Ship'd syncs, which it lets finish
+		t.Fatal(err)
+	}
+	if got := l0() - before; got != 2 {
+		t.Errorf("%d LTX files uploaded for 11 commits Ship'd around one held upload, want 2", got)
+	}
+	dst := filepath.Join(t.TempDir(), "restored.db")
+	if err := r.Restore(ctx, replica.RegistryName, dst, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, w := strings.Join(rows(t, dst), ","), "first,"+strings.Join(want, ","); got != w {
+		t.Errorf("replica holds %q, want %q", got, w)
+	}
+}

@@ -56,16 +56,47 @@ func IsInternalTable(table string) bool {
 	return strings.HasPrefix(strings.ToLower(table), internalTablePrefix)
 }
 
-// attach starts replicating db under name.
-func (db *DB) attach(ctx context.Context, rep Replicator, name string) error {
+// Shipper is a Replica that can start shipping what is committed without anyone waiting
+// (replica.Handle): with async acknowledgement, db's commits are handed to it as they happen.
+type Shipper interface{ Ship() }
+
+// attach starts replicating db under name. With shipCommits (async acknowledgement), every
+// commit is handed to the replica at once (Shipper), rather than left for the replicator's own
+// polling of the WAL and its upload loop, which each wait up to their interval.
+func (db *DB) attach(ctx context.Context, rep Replicator, name string, shipCommits bool) error {
 	r, err := rep.Attach(ctx, name, db.path)
 	if err != nil {
 		return fmt.Errorf("replicate %s: %w", name, err)
 	}
-	if r != nil {
-		db.replica.Store(&replicaRef{r})
+	if r == nil {
+		return nil
 	}
+	ref := &replicaRef{Replica: r}
+	if s, ok := r.(Shipper); ok && shipCommits {
+		ref.stop, ref.stopped = make(chan struct{}), make(chan struct{})
+		go db.shipCommits(s, ref.stop, ref.stopped)
+	}
+	db.replica.Store(ref)
 	return nil
+}
+
+// shipCommits hands each commit of db to s until stop is closed, then closes stopped. Commits
+// made while s ships are handed over together: s shares one sync among them.
+func (db *DB) shipCommits(s Shipper, stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	seen := db.Version()
+	for {
+		next := db.NextCommit() // taken before the check: a commit in between is not missed
+		if db.Version() == seen {
+			select {
+			case <-next:
+			case <-stop:
+				return
+			}
+		}
+		seen = db.Version()
+		s.Ship()
+	}
 }
 
 // detach syncs db's replica a last time (bounded by ctx) and stops replicating.
@@ -74,12 +105,19 @@ func (db *DB) detach(ctx context.Context) error {
 	if ref == nil {
 		return nil
 	}
+	if ref.stop != nil {
+		close(ref.stop)
+		<-ref.stopped // Ship never blocks: the loop ends at once
+	}
 	return ref.Close(ctx)
 }
 
 // replicaRef holds a DB's Replica. (A request that gave its lease back, a deletion, may still
 // ask for a sync as its handle closes: the field is read and cleared atomically.)
-type replicaRef struct{ Replica }
+type replicaRef struct {
+	Replica
+	stop, stopped chan struct{} // end shipCommits, and it has ended (nil without it)
+}
 
 // Replicated reports whether db is attached to a replica.
 func (db *DB) Replicated() bool { return db.replica.Load() != nil }
@@ -111,7 +149,7 @@ func (m *Manager) replicate(ctx context.Context, t Tenant, db *DB) error {
 	if m.cfg.Replicator == nil {
 		return nil
 	}
-	if err := db.attach(ctx, m.cfg.Replicator, TenantReplicaName(t.ID)); err != nil {
+	if err := db.attach(ctx, m.cfg.Replicator, TenantReplicaName(t.ID), m.cfg.ReplicaAsync); err != nil {
 		return errors.Join(fmt.Errorf("open tenant %s: %w", t.Slug, err), db.Close())
 	}
 	return nil
@@ -140,7 +178,7 @@ func removeReplicaState(path string) error {
 // is replicated under RegistryReplicaName, until Close. A replica that cannot be reached (a
 // wrong address or credentials) fails here, at start-up, rather than at the first write.
 func (r *SQLiteRegistry) Replicate(ctx context.Context, rep Replicator) error {
-	if err := r.db.attach(ctx, rep, RegistryReplicaName); err != nil {
+	if err := r.db.attach(ctx, rep, RegistryReplicaName, false); err != nil {
 		return err
 	}
 	if err := r.db.Sync(ctx); err != nil {

@@ -152,3 +152,41 @@ func TestAckWritesChecksWriteFence(t *testing.T) {
 		t.Errorf("write fence asked %d times, want 2 (never for a request that wrote nothing)", len(asked))
 	}
 }
+
+// TestAsyncCommitShipsAtOnce: with async acknowledgement a tenant's commit is handed to the
+// replica as it happens. Left to the replicator's own loops it would wait for its WAL monitor
+// and then its upload loop, each ticking every SyncInterval (up to two intervals: the tail of
+// the replication lag); the interval here is an hour, so only the hand-over can ship it.
+func TestAsyncCommitShipsAtOnce(t *testing.T) {
+	s3 := replicatest.NewS3(t, "r")
+	rep := replicatest.Open(t, s3.URL, replica.Options{SyncInterval: time.Hour})
+	env := tenanttest.NewEnv(t)
+	m := env.Manager(t, tenanttest.Migs(t, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`),
+		tenancy.Config{Replicator: replicawire.Tenancy(rep, true), ReplicaAsync: true})
+	ctx := context.Background()
+	tn := tenanttest.MustProvision(t, m, "aaa")
+	l, err := m.Acquire(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := l.DB.Sync(ctx); err != nil { // the business as provisioned: in the replica
+		t.Fatal(err)
+	}
+	arrived, release := s3.HoldUploadsOf(t, replica.TenantName(tn.ID)+"/ltx/0/")
+	if _, err := l.DB.Write.ExecContext(ctx, `INSERT INTO notes(body) VALUES ('booked')`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an async commit was not shipped within 10 s (the sync interval is an hour)")
+	}
+	release()
+	if err := l.DB.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := tenanttest.ReplicaNotes(t, rep, tn.ID); strings.Join(got, ",") != "booked" {
+		t.Errorf("replica holds %q, want the booking", got)
+	}
+}

@@ -124,3 +124,13 @@ func TestPrintReplication(t *testing.T) {
 		t.Errorf("bookings never shipped, yet the report lacks %q:\n%s", want, b.String())
 	}
 }
+
+// The fleet's traffic waits for every business's first copy: a business counts as shipped once
+// the replica holds an LTX file of it, whoever else has some.
+func TestUnshipped(t *testing.T) {
+	uploads := map[string][]ltxUpload{"id-a": {{}}, "id-c": {{}, {}}}
+	ids := map[string]string{"a": "id-a", "b": "id-b", "c": "id-c", "d": "id-d"}
+	if n := unshipped(ids, func(id string) []ltxUpload { return uploads[id] }); n != 2 {
+		t.Errorf("unshipped = %d, want 2 (b and d)", n)
+	}
+}

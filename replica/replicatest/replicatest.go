@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,7 @@ type S3 struct {
 }
 
 type holdState struct {
+	match   string        // held: uploads whose path holds it ("": all)
 	arrived chan struct{} // gets a value for each upload held
 	release chan struct{} // closed to let them through
 }
@@ -45,7 +47,13 @@ func (s *S3) SetDown(down bool) { s.down.Store(down) }
 // HoldUploads makes uploads (PUT) wait, from now until release is called (also at the end of
 // the test); arrived gets a value as each one starts waiting.
 func (s *S3) HoldUploads(t testing.TB) (arrived <-chan struct{}, release func()) {
-	h := &holdState{arrived: make(chan struct{}, 64), release: make(chan struct{})}
+	return s.HoldUploadsOf(t, "")
+}
+
+// HoldUploadsOf is HoldUploads for the uploads whose key holds part (a name's level-0 LTX
+// files: "tenants/<id>/ltx/0/"); others pass.
+func (s *S3) HoldUploadsOf(t testing.TB, part string) (arrived <-chan struct{}, release func()) {
+	h := &holdState{match: part, arrived: make(chan struct{}, 64), release: make(chan struct{})}
 	s.hold.Store(h)
 	var once sync.Once
 	release = func() {
@@ -73,7 +81,7 @@ func NewS3(t testing.TB, prefix string) *S3 {
 			http.Error(w, "down for the test", http.StatusServiceUnavailable)
 			return
 		}
-		if h := s.hold.Load(); h != nil && r.Method == http.MethodPut {
+		if h := s.hold.Load(); h != nil && r.Method == http.MethodPut && strings.Contains(r.URL.Path, h.match) {
 			select {
 			case h.arrived <- struct{}{}:
 			default:
