@@ -41,6 +41,8 @@ type Coordinator interface {
 	Liveness() Liveness
 	Placement() Placement
 	Routes() RouteMap
+	// Controller is the election of the node that owns the registry.
+	Controller() Controller
 	// Close stops this node's heartbeat, removing its liveness key so that the others see it
 	// leave at once, and stops the watches.
 	Close() error
