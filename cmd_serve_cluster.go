@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/reserva/reserva/cluster"
 	"github.com/reserva/reserva/replica"
 	"github.com/reserva/reserva/tenancy"
@@ -26,9 +27,10 @@ import (
 // clusterFlags are serve's flags of cluster mode (issue #23). A node joins the cluster (its NATS
 // server, the shared buckets, its liveness), serves the businesses it owns and forwards the
 // requests of the others to their owner. A business that no node owns yet is claimed by the
-// node that holds it in its registry, at its first request (epoch 1). Claims of a business
-// whose owner is gone (restore from the replica, the epoch fence in the store) are not built
-// yet: until they are, such a business answers 503 while its owner is down.
+// node its first request reaches (epoch 1), restoring its file from the replica; one whose
+// owner is gone, by the claim rule (fence). The registry is the elected controller's; every
+// other node keeps a copy fed by the route map and sends its registry writes, and sign-ups,
+// to the controller (cmd_serve_registry.go).
 type clusterFlags struct {
 	on     *bool
 	nodeID *string
@@ -100,6 +102,16 @@ type clusterMember struct {
 	rep *replica.Replicator
 	// tenants is this node's tenancy layer (set before HTTP serves).
 	tenants *tenancy.Manager
+	// reg is this node's registry: the cluster's, while it is the controller; a copy fed by
+	// the route map otherwise (cmd_serve_registry.go).
+	reg     *tenancy.SQLiteRegistry
+	dataDir string
+	nc      *nats.Conn
+	// pubMu orders the controller's publishes; mirrorMu the writes to this node's copy.
+	pubMu    sync.Mutex
+	mirrorMu sync.Mutex
+	// applied are the records this node's copy took from the route map (under mirrorMu).
+	applied map[string]tenancy.TenantRecord
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
@@ -109,13 +121,18 @@ type clusterMember struct {
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
 	// their writes again in this run.
 	fenced map[string]bool
+	// term is the controller epoch this node serves in (0: not the controller), sub its
+	// subscription to registry writes, republish that a publish failed.
+	term      uint64
+	sub       *nats.Subscription
+	republish bool
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
 // background, while HTTP already serves, its coordinator: JetStream forms once a majority of
 // the nodes run, and serving must not wait for the others. The node advertises the HTTP
 // address of its listener on its cluster host, and the newest tenant schema it knows.
-func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, log *slog.Logger) (*clusterMember, error) {
+func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, reg *tenancy.SQLiteRegistry, log *slog.Logger) (*clusterMember, error) {
 	host, _, _ := net.SplitHostPort(*c.addr) // checked by check
 	_, httpPort, err := net.SplitHostPort(httpAddr.String())
 	if err != nil {
@@ -135,8 +152,8 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	}
 	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep,
-		held: map[string]uint64{}, fenced: map[string]bool{}}
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep, reg: reg, dataDir: dataDir, nc: nc,
+		held: map[string]uint64{}, fenced: map[string]bool{}, applied: map[string]tenancy.TenantRecord{}}
 	m.done.Go(func() {
 		defer nc.Close()
 		start := time.Now()
@@ -153,7 +170,15 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 		m.co = co
 		m.mu.Unlock()
 		log.Info("joined the cluster", "node", self.ID, "http", self.HTTP, "after", time.Since(start).Round(time.Millisecond))
-		<-jctx.Done()
+		var wg sync.WaitGroup
+		wg.Go(func() { m.followRegistry(jctx, co) })
+		wg.Go(func() {
+			cluster.Campaign(jctx, co, self.ID, cluster.Office{
+				Lead:   func(ctx context.Context, term cluster.Owner) error { return m.lead(ctx, co, term) },
+				Resign: m.resign,
+			}, cluster.DefaultHeartbeatEvery, log)
+		})
+		wg.Wait()
 		if err := co.Close(); err != nil {
 			log.Warn("leave cluster", "node", self.ID, "err", err)
 		}
@@ -187,11 +212,20 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	owner := func(r *http.Request, fresh bool) (string, error) {
 		co := m.coordinator()
 		if co == nil {
+			if isSignUp(r) { // only the controller takes sign-ups, and none is known yet
+				return "", fmt.Errorf("sign up: this node has not joined the cluster yet: %w", cluster.ErrUnknown)
+			}
 			return "", nil
 		}
+		if isSignUp(r) {
+			return m.controllerNode(r.Context(), co, fresh)
+		}
 		node, err := cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
-		if err != nil || node == "" || node == m.self.ID {
+		if err != nil {
 			return node, err
+		}
+		if node == "" || node == m.self.ID {
+			return node, nil
 		}
 		// An owner gone from a current view of the cluster: this node serves the request
 		// itself when it holds the business (its fence claims it, by the claim rule).
@@ -239,6 +273,34 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	return cluster.NewForwarder(cluster.ForwarderConfig{
 		Self: m.self.ID, Owner: owner, Addr: addr, Local: served, Log: m.log,
 	})
+}
+
+// isSignUp says whether r creates a business: the controller serves it, since it is the one
+// that writes the registry (any node may show the form).
+func isSignUp(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/signup"
+}
+
+// controllerNode returns the node that serves as the cluster's controller ("" when it is this
+// one). With no controller known the answer is ErrUnknown: the client is told to retry.
+func (m *clusterMember) controllerNode(ctx context.Context, co cluster.Coordinator, fresh bool) (string, error) {
+	if m.leading() != 0 {
+		return "", nil
+	}
+	var c cluster.Owner
+	var err error
+	if fresh {
+		c, err = co.Controller().Refresh(ctx)
+	} else {
+		c, err = co.Controller().Current(ctx)
+	}
+	if errors.Is(err, cluster.ErrNotFound) {
+		return "", fmt.Errorf("sign up: %w", errNoController)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign up: %w", err)
+	}
+	return c.Node, nil
 }
 
 // fence is the owner check before a business's request is served (web.Fence): this node

@@ -256,8 +256,9 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	if n := until(base2+"/demo/", none, http.StatusOK); n != "s1" {
 		t.Errorf("demo at s2 served by %q, want s1 (forwarded)", n)
 	}
-	// A business's route is published when its owner claims it, at its first request to the
-	// node whose registry holds it (the registries are each node's own so far).
+	// A business only s2's copy of the registry holds (made there before it joined the
+	// cluster, so the controller never published it) is claimed at its first request there,
+	// which publishes its slug's route.
 	if n := until(base2+"/other/", none, http.StatusOK); n != "s2" {
 		t.Errorf("other at s2 served by %q, want s2", n)
 	}

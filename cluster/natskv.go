@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // The KV buckets of the cluster's state.
@@ -504,8 +505,8 @@ type natsRoutes struct {
 const MaxRouteName = 255
 
 func routeKey(kind RouteKind, name string) (string, error) {
-	if kind != RouteSlug && kind != RouteHost {
-		return "", fmt.Errorf("route kind %q: use %q or %q", kind, RouteSlug, RouteHost)
+	if kind != RouteSlug && kind != RouteHost && kind != RouteTenant {
+		return "", fmt.Errorf("route kind %q: use %q, %q or %q", kind, RouteSlug, RouteHost, RouteTenant)
 	}
 	if name == "" || len(name) > MaxRouteName {
 		return "", fmt.Errorf("route name of %d bytes: use 1 to %d", len(name), MaxRouteName)
@@ -566,6 +567,20 @@ func (rm *natsRoutes) Delete(ctx context.Context, kind RouteKind, name string) e
 		return fmt.Errorf("delete route %s %q: %w: %w", kind, name, ErrUnknown, err)
 	}
 	return nil
+}
+
+func (rm *natsRoutes) Records(context.Context) (map[string]tenancy.TenantRecord, error) {
+	entries, current := rm.view.snapshot()
+	if !current {
+		return nil, fmt.Errorf("business records: the route map is not current: %w", ErrUnknown)
+	}
+	recs := map[string]tenancy.TenantRecord{}
+	for k, e := range entries {
+		if strings.HasPrefix(k, string(RouteTenant)+".") && e.v.Record != nil && e.v.Record.Tenant.ID == e.v.TenantID {
+			recs[e.v.TenantID] = *e.v.Record
+		}
+	}
+	return recs, nil
 }
 
 func (rm *natsRoutes) Changed() <-chan struct{} { return rm.view.Changed() }

@@ -197,3 +197,7 @@ func (r *SQLiteRegistry) Replicated() bool { return r.db.Replicated() }
 // registry forwards its writes to the controller) be synced with the replica like the
 // SQLiteRegistry itself.
 func (r *SQLiteRegistry) sqliteRegistry() *SQLiteRegistry { return r }
+
+// Sync waits until the replica holds everything committed to the registry (nothing to wait
+// for when it is not replicated).
+func (r *SQLiteRegistry) Sync(ctx context.Context) error { return r.db.Sync(ctx) }

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/replica"
+	"github.com/reserva/reserva/tenancy"
+)
+
+// testCluster is three serve --cluster nodes sharing one replica, and the test's own NATS
+// voter with a coordinator to watch the cluster's state.
+type testCluster struct {
+	t      *testing.T
+	ctx    context.Context
+	repDir string
+	co     *cluster.NATSCoordinator
+	base   map[string]string
+	stop   map[string]func() int
+	logs   map[string]*syncBuffer
+	// client keeps cookies (a business's session, whichever node answered) and never
+	// follows redirects.
+	client *http.Client
+}
+
+func startTestCluster(t *testing.T, ctx context.Context, ids ...string) *testCluster {
+	t.Helper()
+	addrs := freeAddrs(t, 1+len(ids))
+	peer, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "peer", ClusterAddr: addrs[0], Peers: addrs[1:],
+		StoreDir: filepath.Join(t.TempDir(), "peer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(peer.Shutdown)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCluster{t: t, ctx: ctx, repDir: t.TempDir(), base: map[string]string{}, stop: map[string]func() int{},
+		logs: map[string]*syncBuffer{}, client: &http.Client{Jar: jar,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	for i, id := range ids {
+		peers := slices.Delete(slices.Clone(addrs), i+1, i+2)
+		tc.base[id], tc.logs[id], tc.stop[id] = startServe(t, filepath.Join(t.TempDir(), id), "--replica", "file://"+tc.repDir,
+			"--cluster", "--node-id", id, "--cluster-addr", addrs[i+1], "--peers", strings.Join(peers, ","))
+	}
+	nc, err := peer.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if tc.co, err = cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: cluster.NodeInfo{ID: "peer"}, Voters: 1 + len(ids)}); err != nil {
+		t.Fatalf("%v (%s)", err, tc.logText())
+	}
+	t.Cleanup(func() { _ = tc.co.Close() })
+	tc.await("every node live", tc.co.Liveness().Changed, func() bool {
+		nodes, _ := tc.co.Liveness().Live(ctx) // unknown: not yet
+		for _, id := range ids {
+			if !slices.ContainsFunc(nodes, func(n cluster.NodeInfo) bool { return n.ID == id }) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids { // each has joined: /readyz says so
+		tc.until(tc.base[id]+"/readyz", http.StatusOK)
+	}
+	return tc
+}
+
+func (tc *testCluster) logText() string {
+	var b strings.Builder
+	for id, l := range tc.logs {
+		b.WriteString(id + ": " + l.String() + "\n")
+	}
+	return b.String()
+}
+
+// await waits until cond holds, checking at each change signalled by changed and every 50 ms.
+func (tc *testCluster) await(what string, changed func() <-chan struct{}, cond func() bool) {
+	tc.t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ch := changed()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-tick.C:
+		case <-tc.ctx.Done():
+			tc.t.Fatalf("%s: %v\n%s", what, tc.ctx.Err(), tc.logText())
+		}
+	}
+}
+
+// controller waits for a controller other than not, and returns it.
+func (tc *testCluster) controller(not cluster.Owner) cluster.Owner {
+	tc.t.Helper()
+	var c cluster.Owner
+	tc.await("a controller", tc.co.Controller().Changed, func() bool {
+		var err error
+		c, err = tc.co.Controller().Current(tc.ctx)
+		return err == nil && c != not && c.Epoch > not.Epoch
+	})
+	return c
+}
+
+// do sends a request (never following redirects) and returns its status, body and the node
+// that served it.
+func (tc *testCluster) do(method, url string, form url.Values) (int, string, string) {
+	tc.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(tc.ctx, method, url, body)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := tc.client.Do(req)
+	if err != nil {
+		tc.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get(NodeHeader)
+}
+
+// until asks url until it answers want, and returns the node that served it.
+func (tc *testCluster) until(url string, want int) string {
+	tc.t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last int
+	for {
+		code, _, node := tc.do(http.MethodGet, url, nil)
+		if code == want {
+			return node
+		}
+		last = code
+		select {
+		case <-tick.C:
+		case <-tc.ctx.Done():
+			tc.t.Fatalf("GET %s: %d, want %d\n%s", url, last, want, tc.logText())
+		}
+	}
+}
+
+// registryChains returns the names under the replica's registry/ltx: e<N> for the chain of
+// controller epoch N, digits for the levels of epoch 0's (a single node's) chain.
+func (tc *testCluster) registryChains() []string {
+	ents, err := os.ReadDir(filepath.Join(tc.repDir, "registry", "ltx"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		tc.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func signUpForm(slug string) url.Values {
+	return url.Values{"name": {"Business " + slug}, "slug": {slug}, "timezone": {"Europe/Madrid"},
+		"email": {"owner@" + slug + ".example"}, "password": {"correct horse battery staple"}}
+}
+
+// One registry for the cluster: a sign-up sent to any node is served by the controller, the
+// new business is found on every node, and only the controller replicates the registry, into
+// its own epoch's chain. When the controller leaves, another takes office in the next epoch
+// with every business the first registered.
+func TestClusterOneRegistry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	ids := []string{"s1", "s2", "s3"}
+	tc := startTestCluster(t, ctx, ids...)
+	first := tc.controller(cluster.Owner{})
+	var others []string
+	for _, id := range ids {
+		if id != first.Node {
+			others = append(others, id)
+		}
+	}
+	b, d := others[0], others[1]
+
+	code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("newbiz"))
+	if code != http.StatusSeeOther || node != first.Node {
+		t.Fatalf("sign-up at %s: %d served by %q, want 303 by the controller %s: %s\n%s", b, code, node, first.Node, body, tc.logText())
+	}
+	// The business is found on another node within moments (it claims it at its first request).
+	tc.until(tc.base[d]+"/newbiz/", http.StatusOK)
+	tc.until(tc.base[b]+"/newbiz/", http.StatusOK)
+	// The sign-up was taken at the controller: its slug is taken wherever one asks.
+	if code, body, _ := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("newbiz")); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "taken") {
+		t.Errorf("the same slug again at %s: %d, want 422 taken", d, code)
+	}
+
+	// Deleted by its owner on a node that is not the controller: gone from every node, its
+	// slug held back by the controller's registry.
+	if code, body, node := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("gone")); code != http.StatusSeeOther || node != first.Node {
+		t.Fatalf("sign-up at %s: %d at %q: %s", d, code, node, body)
+	}
+	if node := tc.until(tc.base[b]+"/gone/", http.StatusOK); node != b {
+		t.Fatalf("gone's first request at %s served by %s, want %s (its claim)", b, node, b)
+	}
+	code, body, node = tc.do(http.MethodPost, tc.base[d]+"/gone/admin/delete", url.Values{"confirm": {"gone"}})
+	if code >= 400 || node != b {
+		t.Fatalf("delete gone at %s: %d served by %q, want its owner %s: %s\n%s", d, code, node, b, body, tc.logText())
+	}
+	tc.until(tc.base[d]+"/gone/", http.StatusNotFound)
+	tc.until(tc.base[first.Node]+"/gone/", http.StatusNotFound)
+	if code, body, _ := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("gone")); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "taken") {
+		t.Errorf("a deleted business's slug at once: %d, want 422 taken", code)
+	}
+
+	// One writer per epoch: only the controller's chain, none of epoch 0 (every node shipping
+	// its own registry under one name).
+	if chains := tc.registryChains(); !slices.Equal(chains, []string{"e1"}) {
+		t.Errorf("registry chains in the replica: %v, want only e1 (the first controller's)", chains)
+	}
+
+	// The controller leaves; another takes office in the next epoch, from the replica.
+	if code := tc.stop[first.Node](); code != 0 {
+		t.Fatalf("%s exited %d: %s", first.Node, code, tc.logs[first.Node].String())
+	}
+	second := tc.controller(first)
+	if second.Epoch != first.Epoch+1 || second.Node == first.Node {
+		t.Fatalf("controller after %+v left: %+v", first, second)
+	}
+	tc.await("the second controller in office", func() <-chan struct{} { return make(chan struct{}) }, func() bool {
+		return regexp.MustCompile(`this node is the cluster controller.*epoch=2`).MatchString(tc.logs[second.Node].String())
+	})
+	if code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("newbiz")); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "taken") || node != second.Node {
+		t.Errorf("newbiz again after the controller changed: %d at %q, want 422 taken at %s\n%s", code, node, second.Node, tc.logText())
+	}
+	if code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("later")); code != http.StatusSeeOther || node != second.Node {
+		t.Fatalf("sign-up after the controller changed: %d at %q: %s\n%s", code, node, body, tc.logText())
+	}
+	tc.until(tc.base[d]+"/later/", http.StatusOK)
+	tc.until(tc.base[b]+"/newbiz/", http.StatusOK)
+	if chains := tc.registryChains(); !slices.Equal(chains, []string{"e1", "e2"}) {
+		t.Errorf("registry chains in the replica: %v, want e1 and e2", chains)
+	}
+}
+
+// The registry's write rule: the controller of epoch e ships the registry into e's own chain,
+// and a sync (the one before a registry write is acknowledged) fails once the marker of e+1
+// exists, and the node stops taking registry writes. A successor restores from the newest
+// epoch that holds a copy, walking back over one whose controller died before its first sync.
+func TestRegistryFenceAndWalkBack(t *testing.T) {
+	ctx := t.Context()
+	repDir := t.TempDir()
+	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(repDir), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rep.Close(context.Background()) }() // detached below
+	reg, err := tenancy.OpenRegistry(ctx, filepath.Join(t.TempDir(), "registry.db"), tenancy.DefaultSlugGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reg.Close() }() // detached below
+	m := &clusterMember{rep: rep, reg: reg, log: slog.New(slog.DiscardHandler), term: 3}
+	if err := rep.CreateMarker(ctx, registryEpochMarker(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Replicate(ctx, registryReplicator{m: m, epoch: 3}); err != nil {
+		t.Fatal(err)
+	}
+	add := func(slug string) error {
+		t.Helper()
+		rep := m.commitRegistry(ctx, registryOp{Op: opCreate, Tenant: &tenancy.Tenant{ID: slug + strings.Repeat("a", 26-len(slug)),
+			Slug: slug, Name: slug, Timezone: "UTC", Status: tenancy.TenantActive, MigrationStatus: tenancy.MigrationOK, CreatedAt: time.Now()}})
+		return rep.error()
+	}
+	if err := add("kept"); err != nil {
+		t.Fatalf("a write of the controller of epoch 3: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(repDir, "registry", "ltx", "e3")); len(ents) == 0 {
+		t.Fatal("nothing shipped into epoch 3's chain")
+	}
+	// A successor claims epoch 4 (and will restore from epoch 3, as the replica holds it now).
+	if err := rep.CreateMarker(ctx, registryEpochMarker(4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("late"); err == nil || !strings.Contains(err.Error(), errRegistryFenced.Error()) {
+		t.Fatalf("a write after epoch 4 was claimed: %v, want fenced", err)
+	}
+	if m.leading() != 0 {
+		t.Error("a fenced controller still takes registry writes")
+	}
+	if err := reg.StopReplicating(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 4's controller died before its first sync: its chain is empty. Epoch 5's walks
+	// back to epoch 3.
+	dst := filepath.Join(t.TempDir(), "restored.db")
+	from, err := restoreRegistryEpochs(ctx, rep, 4, dst)
+	if err != nil || from != 3 {
+		t.Fatalf("restored from epoch %d, %v; want 3", from, err)
+	}
+	got, err := tenancy.OpenRegistry(ctx, dst, tenancy.DefaultSlugGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = got.Close() }() // read only
+	if _, err := got.BySlug(ctx, "kept"); err != nil {
+		t.Errorf("the acknowledged write after the walk back: %v", err)
+	}
+	if _, err := restoreRegistryEpochs(ctx, rep, 2, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, replica.ErrNotFound) {
+		t.Errorf("no copy in epochs 2 to 0: %v, want ErrNotFound", err)
+	}
+}
