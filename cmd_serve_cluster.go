@@ -225,7 +225,7 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 			return node, err
 		}
 		if node == "" || node == m.self.ID {
-			return node, nil
+			return m.newerNode(r, co, node), nil
 		}
 		// An owner gone from a current view of the cluster: this node serves the request
 		// itself when it holds the business (its fence claims it, by the claim rule).
@@ -241,7 +241,7 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 		if _, gerr := m.tenants.Registry().Get(r.Context(), id); gerr != nil {
 			return node, nil
 		}
-		return "", nil
+		return m.newerNode(r, co, ""), nil
 	}
 	addr := func(node string) (*url.URL, error) {
 		co := m.coordinator()
@@ -303,11 +303,59 @@ func (m *clusterMember) controllerNode(ctx context.Context, co cluster.Coordinat
 	return c.Node, nil
 }
 
+// errSchemaTooNew is the fence's answer for a business whose data is of a newer schema than
+// this node's binary knows (a rolling upgrade under way): served by a node that knows it.
+var errSchemaTooNew = errors.New("the business's data is newer than this server's version of Reserva")
+
+// newerNode returns, for a request this node would serve itself (local: "" or this node's
+// id), a live node that can serve it when this one cannot: its business's schema is newer
+// than this node's binary knows (a rolling upgrade). It returns local otherwise, and when no
+// live node knows the schema (the fence then answers 503).
+func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local string) string {
+	if m.tenants == nil {
+		return local
+	}
+	id, err := cluster.RequestTenant(r.Context(), co.Routes(), r)
+	if err != nil || id == "" {
+		return local
+	}
+	t, err := m.tenants.Registry().Get(r.Context(), id)
+	if err != nil || t.SchemaVersion <= m.self.Schema {
+		return local
+	}
+	live, err := co.Liveness().Live(r.Context())
+	if err != nil {
+		return local
+	}
+	if n := nodeForSchema(id, t.SchemaVersion, live); n != "" {
+		return n
+	}
+	return local
+}
+
+// nodeForSchema picks, among live, the node for business id of schema: one whose binary
+// knows the schema, by rendezvous hashing (so that every node picks the same); "" when none.
+func nodeForSchema(id string, schema int, live []cluster.NodeInfo) string {
+	var ids []string
+	for _, n := range live {
+		if n.Schema >= schema {
+			ids = append(ids, n.ID)
+		}
+	}
+	return cluster.Rendezvous(id, ids)
+}
+
 // fence is the owner check before a business's request is served (web.Fence): this node
 // serves t only while placement names it, in the epoch it claimed. A business never placed is
 // claimed here (its first request anywhere reaches the node whose registry holds it); one
 // owned by another node is answered 421; when placement cannot be read the answer is 503.
 func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
+	if t.SchemaVersion > m.self.Schema {
+		// Never served, nor claimed, here: its data would not open, and a failed open would
+		// mark it failed for the whole cluster.
+		return fmt.Errorf("%s is at schema %d, this node knows up to %d (it runs an older Reserva): %w",
+			t.Slug, t.SchemaVersion, m.self.Schema, errSchemaTooNew)
+	}
 	co := m.coordinator()
 	if co == nil {
 		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)

@@ -490,7 +490,7 @@ func TestClaimFromDeadOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = p.close() }()
-	m.rep, m.tenants = p.replica, p.tenants
+	m.rep, m.tenants, m.self.Schema = p.replica, p.tenants, p.tenants.LatestVersion()
 	tn, _, err := p.tenants.Resolve(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -561,5 +561,34 @@ func TestClaimFromDeadOwner(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(repDir, filepath.FromSlash(replica.TenantEpochName(tn.ID, 2)))); len(ents) == 0 {
 		t.Error("nothing shipped into epoch 2's chain before serving")
+	}
+}
+
+// Rolling upgrade: a node never serves (nor claims) a business whose schema is newer than its
+// binary knows; its requests go to a live node that knows the schema, the same one from
+// every node.
+func TestFenceRefusesNewerSchema(t *testing.T) {
+	m := &clusterMember{self: cluster.NodeInfo{ID: "old", Schema: 5}, log: slog.New(slog.DiscardHandler),
+		held: map[string]uint64{}, fenced: map[string]bool{}}
+	err := m.fence(t.Context(), tenancy.Tenant{ID: "newschemaaaaaaaaaaaaaaaaaa", Slug: "newer", SchemaVersion: 6})
+	if !errors.Is(err, errSchemaTooNew) || !strings.Contains(err.Error(), "older Reserva") {
+		t.Fatalf("a business at schema 6 on a node of schema 5: %v, want errSchemaTooNew", err)
+	}
+	if err := m.fence(t.Context(), tenancy.Tenant{ID: "sameschemaaaaaaaaaaaaaaaaa", Slug: "same", SchemaVersion: 5}); errors.Is(err, errSchemaTooNew) {
+		t.Errorf("a business at the node's own schema: %v", err)
+	}
+	live := []cluster.NodeInfo{{ID: "old", Schema: 5}, {ID: "new1", Schema: 6}, {ID: "new2", Schema: 7}}
+	for i := range 50 {
+		id := fmt.Sprintf("tenant%02daaaaaaaaaaaaaaaaaa", i)
+		got := nodeForSchema(id, 6, live)
+		if got != "new1" && got != "new2" {
+			t.Fatalf("business %s at schema 6 sent to %q", id, got)
+		}
+		if again := nodeForSchema(id, 6, []cluster.NodeInfo{live[2], live[0], live[1]}); again != got {
+			t.Errorf("business %s: %s, then %s with the nodes in another order", id, got, again)
+		}
+	}
+	if got := nodeForSchema("x", 8, live); got != "" {
+		t.Errorf("no node knows schema 8, yet %q was picked", got)
 	}
 }
