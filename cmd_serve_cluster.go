@@ -107,9 +107,11 @@ type clusterMember struct {
 	reg     *tenancy.SQLiteRegistry
 	dataDir string
 	nc      *nats.Conn
-	// pubMu orders the controller's publishes; mirrorMu the writes to this node's copy.
+	// pubMu orders the controller's publishes; mirrorMu the writes to this node's copy; opMu
+	// the controller's registry writes.
 	pubMu    sync.Mutex
 	mirrorMu sync.Mutex
+	opMu     sync.Mutex
 	// applied are the records this node's copy took from the route map (under mirrorMu).
 	applied map[string]tenancy.TenantRecord
 
@@ -126,6 +128,8 @@ type clusterMember struct {
 	term      uint64
 	sub       *nats.Subscription
 	republish bool
+	// published is the registry's change counter as of what the controller last published.
+	published int64
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the

@@ -251,9 +251,23 @@ func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error 
 // commitRegistry is the controller's registry write: applied, in the replica (whose sync
 // checks the registry's fence), then published to the route map.
 func (m *clusterMember) commitRegistry(ctx context.Context, op registryOp) (rep registryReply) {
-	if err := op.apply(ctx, m.reg); err != nil {
+	m.opMu.Lock()
+	before, berr := m.reg.ChangeCounter(ctx)
+	err := op.apply(ctx, m.reg)
+	after, aerr := m.reg.ChangeCounter(ctx)
+	m.opMu.Unlock()
+	if err != nil {
 		rep.setError(err)
 		return rep
+	}
+	if berr == nil && aerr == nil {
+		// This write's own change is published below: followRegistry need not look for
+		// another process's (unless one came before it).
+		m.mu.Lock()
+		if m.published == before {
+			m.published = after
+		}
+		m.mu.Unlock()
 	}
 	if err := m.reg.Sync(ctx); err != nil {
 		rep.setError(fmt.Errorf("registry %s: replicate it (the outcome is unknown): %w", op.Op, err))
@@ -460,26 +474,43 @@ func (m *clusterMember) applyRecords(ctx context.Context, co cluster.Coordinator
 
 // followRegistry keeps this node's copy of the registry in step with the route map, and, on
 // the controller, publishes again what a failed publish left out, until ctx ends.
+//
+// The controller also publishes a change made to its registry by another process (reserva
+// tenants rename or host on its data directory): the registry's change counter moved without
+// a write of its own.
 func (m *clusterMember) followRegistry(ctx context.Context, co cluster.Coordinator) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var applied time.Time
+	changed := true
 	for {
 		ch := co.Routes().Changed()
-		m.applyRecords(ctx, co)
+		if changed || time.Since(applied) >= 5*time.Second {
+			m.applyRecords(ctx, co)
+			applied = time.Now()
+		}
 		m.mu.Lock()
 		again := m.republish && m.term != 0
 		m.republish = false
+		leading, published := m.term != 0, m.published
 		m.mu.Unlock()
-		if again {
+		rev, rerr := m.reg.ChangeCounter(ctx)
+		if leading && (again || rerr == nil && rev != published) {
 			if err := m.publishAll(ctx, co); err != nil {
 				m.log.Error("publish the registry to the route map", "err", err)
 				m.setRepublish()
+			} else if rerr == nil {
+				m.mu.Lock()
+				m.published = rev
+				m.mu.Unlock()
 			}
 		}
+		changed = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-ch:
+			changed = true
 		case <-t.C:
 		}
 	}
@@ -533,6 +564,12 @@ func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term c
 	m.sub = sub
 	m.mu.Unlock()
 	clear(m.applied)
+	rev, err := m.reg.ChangeCounter(ctx)
+	if err == nil {
+		m.mu.Lock()
+		m.published = rev
+		m.mu.Unlock()
+	}
 	if err := m.publishAll(ctx, co); err != nil {
 		m.log.ErrorContext(ctx, "publish the registry to the route map; published again shortly", "err", err)
 		m.setRepublish()

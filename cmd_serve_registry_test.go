@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,6 +145,26 @@ func (tc *testCluster) do(method, url string, form url.Values) (int, string, str
 	return resp.StatusCode, string(b), resp.Header.Get(NodeHeader)
 }
 
+// signUp posts the sign-up of slug to node, again while the answer is 503 (the request did
+// not reach the controller: none known yet, or the view of it is a moment old, as a client
+// would retry), and returns the last answer.
+func (tc *testCluster) signUp(node, slug string) (int, string, string) {
+	tc.t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		code, body, served := tc.do(http.MethodPost, tc.base[node]+"/signup", signUpForm(slug))
+		if code != http.StatusServiceUnavailable {
+			return code, body, served
+		}
+		select {
+		case <-tick.C:
+		case <-tc.ctx.Done():
+			tc.t.Fatalf("sign-up of %s at %s: 503 until %v\n%s", slug, node, tc.ctx.Err(), tc.logText())
+		}
+	}
+}
+
 // until asks url until it answers want, and returns the node that served it.
 func (tc *testCluster) until(url string, want int) string {
 	tc.t.Helper()
@@ -201,22 +222,28 @@ func TestClusterOneRegistry(t *testing.T) {
 	}
 	b, d := others[0], others[1]
 
-	code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("newbiz"))
+	code, body, node := tc.signUp(b, "newbiz")
 	if code != http.StatusSeeOther || node != first.Node {
 		t.Fatalf("sign-up at %s: %d served by %q, want 303 by the controller %s: %s\n%s", b, code, node, first.Node, body, tc.logText())
 	}
 	// The business is found on another node within moments (it claims it at its first request).
 	tc.until(tc.base[d]+"/newbiz/", http.StatusOK)
 	tc.until(tc.base[b]+"/newbiz/", http.StatusOK)
+	// A write to it through a third node: the owner signs in (a new session in the business's
+	// database, acknowledged by its owner under the write rule).
+	if code, body, node := tc.do(http.MethodPost, tc.base[first.Node]+"/newbiz/admin/login",
+		url.Values{"email": {"owner@newbiz.example"}, "password": {"correct horse battery staple"}}); code != http.StatusSeeOther || node != d {
+		t.Errorf("sign-in at %s: %d served by %q, want 303 by its owner %s: %s", first.Node, code, node, d, body)
+	}
 	// The sign-up was taken at the controller: its slug is taken wherever one asks.
-	if code, body, _ := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("newbiz")); code != http.StatusUnprocessableEntity ||
+	if code, body, _ := tc.signUp(d, "newbiz"); code != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, "taken") {
 		t.Errorf("the same slug again at %s: %d, want 422 taken", d, code)
 	}
 
 	// Deleted by its owner on a node that is not the controller: gone from every node, its
 	// slug held back by the controller's registry.
-	if code, body, node := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("gone")); code != http.StatusSeeOther || node != first.Node {
+	if code, body, node := tc.signUp(d, "gone"); code != http.StatusSeeOther || node != first.Node {
 		t.Fatalf("sign-up at %s: %d at %q: %s", d, code, node, body)
 	}
 	if node := tc.until(tc.base[b]+"/gone/", http.StatusOK); node != b {
@@ -228,7 +255,7 @@ func TestClusterOneRegistry(t *testing.T) {
 	}
 	tc.until(tc.base[d]+"/gone/", http.StatusNotFound)
 	tc.until(tc.base[first.Node]+"/gone/", http.StatusNotFound)
-	if code, body, _ := tc.do(http.MethodPost, tc.base[d]+"/signup", signUpForm("gone")); code != http.StatusUnprocessableEntity ||
+	if code, body, _ := tc.signUp(d, "gone"); code != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, "taken") {
 		t.Errorf("a deleted business's slug at once: %d, want 422 taken", code)
 	}
@@ -250,11 +277,11 @@ func TestClusterOneRegistry(t *testing.T) {
 	tc.await("the second controller in office", func() <-chan struct{} { return make(chan struct{}) }, func() bool {
 		return regexp.MustCompile(`this node is the cluster controller.*epoch=2`).MatchString(tc.logs[second.Node].String())
 	})
-	if code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("newbiz")); code != http.StatusUnprocessableEntity ||
+	if code, body, node := tc.signUp(b, "newbiz"); code != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, "taken") || node != second.Node {
 		t.Errorf("newbiz again after the controller changed: %d at %q, want 422 taken at %s\n%s", code, node, second.Node, tc.logText())
 	}
-	if code, body, node := tc.do(http.MethodPost, tc.base[b]+"/signup", signUpForm("later")); code != http.StatusSeeOther || node != second.Node {
+	if code, body, node := tc.signUp(b, "later"); code != http.StatusSeeOther || node != second.Node {
 		t.Fatalf("sign-up after the controller changed: %d at %q: %s\n%s", code, node, body, tc.logText())
 	}
 	tc.until(tc.base[d]+"/later/", http.StatusOK)
@@ -331,4 +358,140 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 	if _, err := restoreRegistryEpochs(ctx, rep, 2, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, replica.ErrNotFound) {
 		t.Errorf("no copy in epochs 2 to 0: %v, want ErrNotFound", err)
 	}
+}
+
+// Registry writes from a node that is not the controller (rename, custom hosts, a taken
+// slug, delete) are applied at the controller, visible at once on the node that made them,
+// and reach the route map; a change another process makes to the controller's registry (the
+// CLI on its data directory) is published too.
+func TestRegistryWritesFromAnyNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	addrs := freeAddrs(t, 2)
+	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rep.Close(context.Background()) }() // detached by resign below
+	log := slog.New(slog.DiscardHandler)
+	members := make([]*clusterMember, 2)
+	cos := make([]*cluster.NATSCoordinator, 2)
+	errc := make(chan error, 2)
+	for i, id := range []string{"n1", "n2"} {
+		node, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
+			StoreDir: filepath.Join(t.TempDir(), id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer node.Shutdown()
+		nc, err := node.Connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		dir := t.TempDir()
+		reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = reg.Close() }() // after the member stops
+		members[i] = &clusterMember{self: cluster.NodeInfo{ID: id}, rep: rep, reg: reg, dataDir: dir, nc: nc, log: log,
+			held: map[string]uint64{}, fenced: map[string]bool{}, applied: map[string]tenancy.TenantRecord{}}
+		go func() {
+			var err error
+			cos[i], err = cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: cluster.NodeInfo{ID: id}, Voters: 2})
+			errc <- err
+		}()
+	}
+	for range cos {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range members {
+		m.co = cos[i]
+		defer func() { _ = cos[i].Close() }()
+	}
+	ctrl, other := members[0], members[1]
+	const id = "acmeaaaaaaaaaaaaaaaaaaaaaa"
+	if err := ctrl.reg.Create(ctx, tenancy.Tenant{ID: id, Slug: "acme", Name: "Acme", Timezone: "UTC", Status: tenancy.TenantActive,
+		MigrationStatus: tenancy.MigrationOK, CreatedAt: time.Now()}, false); err != nil {
+		t.Fatal(err)
+	}
+	term := cluster.Owner{Node: "n1", Epoch: 1}
+	if err := cos[0].Controller().CompareAndSwap(ctx, cluster.Owner{}, term); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctrl.lead(ctx, cos[0], term); err != nil {
+		t.Fatal(err)
+	}
+	defer ctrl.resign(term)
+	fctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	for i, m := range members {
+		wg.Go(func() { m.followRegistry(fctx, cos[i]) })
+	}
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		for tick := time.NewTicker(20 * time.Millisecond); !cond(); {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				t.Fatalf("%s: %v", what, ctx.Err())
+			}
+		}
+	}
+	await("acme in the other node's copy", func() bool { _, err := other.reg.BySlug(ctx, "acme"); return err == nil })
+
+	if err := other.registryWrite(ctx, registryOp{Op: opRename, ID: id, Slug: "acme-new"}); err != nil {
+		t.Fatal(err)
+	}
+	if to, err := other.reg.Redirect(ctx, "acme"); err != nil || to != "acme-new" {
+		t.Errorf("the renaming node's copy at once: acme redirects to %q, %v", to, err)
+	}
+	if got, err := ctrl.reg.BySlug(ctx, "acme-new"); err != nil || got.ID != id {
+		t.Errorf("the controller's registry after the rename: %+v, %v", got, err)
+	}
+	await("the rename in the route map", func() bool {
+		rt, err := cos[1].Routes().Lookup(ctx, cluster.RouteSlug, "acme")
+		return err == nil && rt.TenantID == id && rt.Slug == "acme-new"
+	})
+	if err := other.registryWrite(ctx, registryOp{Op: opSetHost, ID: id, Host: "book.acme.example"}); err != nil {
+		t.Fatal(err)
+	}
+	await("the host in the route map", func() bool {
+		rt, err := cos[1].Routes().Lookup(ctx, cluster.RouteHost, "book.acme.example")
+		return err == nil && rt.TenantID == id
+	})
+	err = other.registryWrite(ctx, registryOp{Op: opCreate, Tenant: &tenancy.Tenant{ID: "otheraaaaaaaaaaaaaaaaaaaaa", Slug: "acme-new",
+		Name: "Other", Timezone: "UTC", Status: tenancy.TenantActive, MigrationStatus: tenancy.MigrationOK, CreatedAt: time.Now()}})
+	if !errors.Is(err, tenancy.ErrSlugTaken) {
+		t.Errorf("a sign-up of a taken slug from the other node: %v, want ErrSlugTaken", err)
+	}
+
+	// Another process removes the host in the controller's registry.
+	if err := ctrl.reg.RemoveHost(ctx, "book.acme.example", id); err != nil {
+		t.Fatal(err)
+	}
+	await("the host removed by another process gone from the other node", func() bool {
+		_, err := other.reg.ByHost(ctx, "book.acme.example")
+		return errors.Is(err, tenancy.ErrNotFound)
+	})
+
+	if err := other.registryWrite(ctx, registryOp{Op: opDelete, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	for name, reg := range map[string]*tenancy.SQLiteRegistry{"controller": ctrl.reg, "other": other.reg} {
+		if _, err := reg.Get(ctx, id); !errors.Is(err, tenancy.ErrNotFound) {
+			t.Errorf("deleted tenant in the %s's registry: %v", name, err)
+		}
+	}
+	await("the deleted tenant's routes gone", func() bool {
+		_, err := cos[1].Routes().Lookup(ctx, cluster.RouteSlug, "acme-new")
+		recs, rerr := cos[1].Routes().Records(ctx)
+		_, still := recs[id]
+		return errors.Is(err, cluster.ErrNotFound) && rerr == nil && !still
+	})
 }
