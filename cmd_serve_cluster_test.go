@@ -171,7 +171,7 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	rep1 := t.TempDir()
 	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+rep1,
 		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0]+","+addrs[2])
-	rep2 := t.TempDir()
+	rep2 := rep1 // one replica for the cluster: where a business lives when its owner is gone
 	base2, err2, _ := startServe(t, d2, "--replica", "file://"+rep2,
 		"--cluster", "--node-id", "s2", "--cluster-addr", addrs[2], "--peers", addrs[0]+","+addrs[1])
 	logs := func() string { return "s1: " + err1.String() + "\ns2: " + err2.String() }
@@ -289,16 +289,18 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 	}
 	until(base1+"/demo/", [2]string{cluster.ForwardedHeader, "s2"}, http.StatusMisdirectedRequest)
 
-	// demo's owner is now a node that is not live: s1, which holds demo, claims it at the next
-	// request (from its replica, epoch 4) and serves it.
+	// demo's owner is now a node that is not live: the node the next request reaches (s1, or
+	// s2 when s1's view of the owner is a moment old and it forwards there; s2 knows demo when
+	// s1 is the controller) claims it (from the replica, epoch 4) and serves it.
 	if err := co.Placement().CompareAndSwap(ctx, rt.TenantID, cluster.Owner{Node: "s2", Epoch: 2}, cluster.Owner{Node: "gone", Epoch: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if n := until(base1+"/demo/", none, http.StatusOK); n != "s1" {
-		t.Errorf("demo after its owner left served by %q, want s1", n)
+	n := until(base1+"/demo/", none, http.StatusOK)
+	if n != "s1" && n != "s2" {
+		t.Errorf("demo after its owner left served by %q, want s1 or s2", n)
 	}
-	if own, err := co.Placement().Refresh(ctx, rt.TenantID); err != nil || own != (cluster.Owner{Node: "s1", Epoch: 4}) {
-		t.Errorf("demo's owner after the claim: %+v, %v; want s1 in epoch 4", own, err)
+	if own, err := co.Placement().Refresh(ctx, rt.TenantID); err != nil || own != (cluster.Owner{Node: n, Epoch: 4}) {
+		t.Errorf("demo's owner after the claim: %+v, %v; want %s in epoch 4", own, err, n)
 	}
 }
 

@@ -86,6 +86,30 @@ func (op registryOp) tenantID() string {
 	return op.ID
 }
 
+// validate checks what a node sent: the controller applies only what a Manager would have
+// let through.
+func (op registryOp) validate() error {
+	switch op.Op {
+	case opCreate:
+		if op.Tenant == nil {
+			return errors.New("create: no tenant")
+		}
+		if err := tenancy.ValidateSlug(op.Tenant.Slug); err != nil {
+			return err
+		}
+		return (tenancy.NewTenant{Slug: op.Tenant.Slug, Name: op.Tenant.Name, Timezone: op.Tenant.Timezone}).Validate()
+	case opRename:
+		return tenancy.ValidateSlug(op.Slug)
+	case opTimezone:
+		return tenancy.ValidateTimezone(op.Timezone)
+	case opSetHost, opRemoveHost:
+		if op.Host == "" || len(op.Host) > cluster.MaxRouteName {
+			return fmt.Errorf("host of %d bytes", len(op.Host))
+		}
+	}
+	return nil
+}
+
 // apply runs op on reg.
 func (op registryOp) apply(ctx context.Context, reg *tenancy.SQLiteRegistry) error {
 	switch op.Op {
@@ -189,6 +213,27 @@ func (r clusterRegistry) SetSchema(ctx context.Context, id string, version int, 
 	return r.write(ctx, registryOp{Op: opSchema, ID: id, Version: version, Status: status, LastError: lastErr})
 }
 
+// List returns, once the node has joined, only the businesses this node owns (holds an epoch
+// of): the jobs (mail, reminders, backups, stats) and the "find my business" look-up open
+// every business List returns, and a node that opened a business it does not own would write
+// to it outside the write rule. Before the node joins (start-up checks) it returns all.
+func (r clusterRegistry) List(ctx context.Context) ([]tenancy.Tenant, error) {
+	all, err := r.SQLiteRegistry.List(ctx)
+	m := r.member()
+	if err != nil || m == nil {
+		return all, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	owned := all[:0]
+	for _, t := range all {
+		if _, ok := m.held[t.ID]; ok && !m.fenced[t.ID] {
+			owned = append(owned, t)
+		}
+	}
+	return owned, nil
+}
+
 var _ tenancy.Registry = clusterRegistry{}
 
 // leading returns the controller epoch this node serves in, 0 when it is not the controller.
@@ -203,7 +248,13 @@ func (m *clusterMember) leading() uint64 {
 func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error {
 	if m.leading() != 0 {
 		rep := m.commitRegistry(ctx, op)
-		return rep.error()
+		if err := rep.error(); err != nil {
+			return err
+		}
+		if op.Op == opCreate {
+			m.claimNew(ctx, *op.Tenant)
+		}
+		return nil
 	}
 	fromSpare := op.FromSpare
 	op.FromSpare = false // the spare is this node's file, unknown to the controller's registry
@@ -245,7 +296,34 @@ func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error 
 		// Done at the controller; this node's copy follows the route map shortly.
 		m.log.WarnContext(ctx, "apply a registry write to this node's copy", "op", op.Op, "tenant", op.tenantID(), "err", err)
 	}
+	if op.Op == opCreate {
+		m.claimNew(ctx, *op.Tenant)
+	}
 	return nil
+}
+
+// claimNew makes this node, which holds the file of business t it just created, its owner in
+// epoch 1 (placement compare-and-set, then the epoch's marker), so that it is served, and its
+// jobs run, here. Any failure leaves t unplaced: the node its first request reaches claims it
+// then, restoring the file from the replica.
+func (m *clusterMember) claimNew(ctx context.Context, t tenancy.Tenant) {
+	co := m.coordinator()
+	if co == nil {
+		return
+	}
+	next := cluster.Owner{Node: m.self.ID, Epoch: 1}
+	err := co.Placement().CompareAndSwap(ctx, t.ID, cluster.Owner{}, next)
+	if err == nil {
+		err = m.rep.CreateMarker(ctx, replica.EpochMarker(t.ID, next.Epoch))
+	}
+	if err != nil {
+		m.log.WarnContext(ctx, "claim a new business; its first request claims it", "tenant", t.Slug, "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.held[t.ID] = next.Epoch
+	m.mu.Unlock()
+	m.log.InfoContext(ctx, "claimed a new business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch)
 }
 
 // commitRegistry is the controller's registry write: applied, in the replica (whose sync
@@ -303,6 +381,8 @@ func (m *clusterMember) serveRegistry(msg *nats.Msg) {
 		rep.setError(errors.New("a registry write that is not JSON"))
 	case m.leading() == 0:
 		rep.setError(errNoController)
+	case op.validate() != nil:
+		rep.setError(fmt.Errorf("registry %s: %w", op.Op, op.validate()))
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), registryCallTimeout)
 		rep = m.commitRegistry(ctx, op)
@@ -600,6 +680,9 @@ func (m *clusterMember) stepDown(epoch uint64) {
 // no longer replicated from here.
 func (m *clusterMember) resign(term cluster.Owner) {
 	m.stepDown(term.Epoch)
+	m.mirrorMu.Lock()
+	clear(m.applied) // this node's copy follows the new controller's records, all of them
+	m.mirrorMu.Unlock()
 	if err := m.stopReplicating(); err != nil {
 		m.log.Warn("stop replicating the registry", "epoch", term.Epoch, "err", err)
 	}
