@@ -136,19 +136,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer member.leave()
 		member.tenants = p.tenants
 		ws.Fence = member.fence
-		ready := ws.Ready
-		ws.Ready = func(ctx context.Context) error {
-			// Ready once it has joined and sees the live nodes (itself among them): before,
-			// it could forward nothing.
-			co := member.coordinator()
-			if co == nil {
-				return errors.New("this node has not joined the cluster yet")
-			}
-			if _, err := co.Liveness().Live(ctx); err != nil {
-				return fmt.Errorf("this node does not see the cluster: %w", err)
-			}
-			return ready(ctx)
-		}
 	}
 	h := ws.Handler()
 	if member != nil {

@@ -76,8 +76,10 @@ func startTestCluster(t *testing.T, ctx context.Context, ids ...string) *testClu
 		}
 		return true
 	})
-	for _, id := range ids { // each has joined: /readyz says so
-		tc.until(tc.base[id]+"/readyz", http.StatusOK)
+	for _, id := range ids { // each has joined (its own view may lag a moment: see signUp)
+		tc.await(id+" joined", func() <-chan struct{} { return nil }, func() bool {
+			return strings.Contains(tc.logs[id].String(), `msg="joined the cluster"`)
+		})
 	}
 	return tc
 }

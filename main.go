@@ -54,6 +54,7 @@ Usage:
   reserva restore --registry --from-replica   rebuild a lost registry from the replica
   reserva recover --replica URL [--eager]     rebuild a lost data directory from the replica
   reserva export --tenant S --out DIR         write a business's data as SQL and JSON (GDPR export)
+  reserva cluster status --peers A,B          a cluster's live nodes and how many businesses each owns
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
 Run "reserva COMMAND -h" for a command's flags.
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "stats":
 		err = cmdStats(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		err = cmdCluster(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q (run \"reserva help\")", errUsage, args[0])
 	}

@@ -394,6 +394,9 @@ func (p *natsPlacement) read(ctx context.Context, tenantID string) (Owner, uint6
 	if err != nil {
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w", tenantID, err)
 	}
+	// What the leader said is at least as new as the watched cache: a claim that found the
+	// cache stale (ErrStale) corrects it, and the next request goes to the new owner.
+	p.view.learn(tenantID, o, rev)
 	return o, rev, nil
 }
 

@@ -99,6 +99,14 @@ func (v *view[T]) watch(ctx context.Context) error {
 		} else {
 			v.mu.Unlock()
 		}
+		if cur, ok := target[e.Key()]; ok && cur.rev > e.Revision() {
+			// Older than what a read of the store itself taught the view (learn): a watch
+			// that lagged is catching up.
+			if !initial {
+				v.mu.Unlock()
+			}
+			continue
+		}
 		switch e.Operation() {
 		case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 			delete(target, e.Key())
@@ -120,6 +128,23 @@ func (v *view[T]) watch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// learn records key's value as read from the store itself at revision rev, when it is newer
+// than what the watch has delivered: a watch whose consumer sat on a server that stopped
+// delivers nothing for seconds (until checkStall restarts it), and meanwhile lookups would
+// keep returning what a read has just shown to be superseded. The watch's own delivery of
+// that revision, or of an older one, changes nothing after.
+func (v *view[T]) learn(key string, val T, rev uint64) {
+	v.mu.Lock()
+	cur, ok := v.entries[key]
+	if !v.ready || (ok && cur.rev >= rev) {
+		v.mu.Unlock()
+		return
+	}
+	v.entries[key] = viewEntry[T]{v: val, rev: rev, seen: v.now()}
+	v.mu.Unlock()
+	v.applied()
 }
 
 // restart ends the current watch; run starts another, which the servers place afresh.

@@ -98,6 +98,9 @@ type booking struct {
 	ackedAt                     time.Time
 	kill                        *time.Time // the kill that ended the round it was acknowledged in
 	lost                        bool       // acknowledged, but not in the data afterwards
+	// In a cluster: the node that acknowledged it, and when the acknowledged attempt was sent.
+	node   string
+	sentAt time.Time
 }
 
 type gqlResult struct {
@@ -364,49 +367,59 @@ func checkBookings(t *testing.T, data string, slugs []string, sent []*booking, a
 	rows.Close()
 	_ = reg.Close()
 	for _, slug := range slugs {
-		db, err := sql.Open("sqlite3", "file:"+paths[slug])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var check string
-		if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
-			t.Errorf("%s: integrity_check: %s %v", slug, check, err)
-		}
-		var doubles int
-		if err := db.QueryRow(`SELECT count(*) FROM bookings a JOIN bookings b ON a.staff_id = b.staff_id AND a.id < b.id
-			JOIN services sa ON sa.id = a.service_id JOIN services sb ON sb.id = b.service_id
-			WHERE a.status IN ('pending', 'confirmed') AND b.status IN ('pending', 'confirmed')
-			AND a.block_start < b.block_end AND b.block_start < a.block_end
-			AND (sa.capacity = 1 OR sb.capacity = 1 OR a.service_id != b.service_id OR a.start_at != b.start_at)`).Scan(&doubles); err != nil {
-			t.Fatal(err)
-		}
-		if doubles != 0 {
-			t.Errorf("%s: %d double bookings", slug, doubles)
-		}
-		for _, b := range sent {
-			if b.tenant != slug {
-				continue
-			}
-			var n int
-			var id sql.NullInt64
-			if err := db.QueryRow(`SELECT count(*), max(id) FROM bookings WHERE idempotency_key = ?`, b.key).Scan(&n, &id); err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case n > 1:
-				t.Errorf("%s: booking %s stored %d times", slug, b.key, n)
-			case b.acked && n == 0:
-				lost++
-				b.lost = true
-				if !allowLost {
-					t.Errorf("%s: acknowledged booking %s (id %s) is lost", slug, b.key, b.id)
-				}
-			case b.acked && strconv.FormatInt(id.Int64, 10) != b.id:
-				t.Errorf("%s: booking %s acknowledged as %s, stored as %d", slug, b.key, b.id, id.Int64)
-			}
-		}
-		_ = db.Close()
+		lost += checkDatabase(t, slug, paths[slug], sent, allowLost)
 	}
+	return lost
+}
+
+// checkDatabase checks one business's database file (the server may be running: it is only
+// read): integrity_check, no time double-booked, every booking of sent stored at most once and
+// under the id it was acknowledged with. It returns how many acknowledged bookings it lacks;
+// unless allowLost, each is an error.
+func checkDatabase(t *testing.T, slug, path string, sent []*booking, allowLost bool) (lost int) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("%s: integrity_check: %s %v", slug, check, err)
+	}
+	var doubles int
+	if err := db.QueryRow(`SELECT count(*) FROM bookings a JOIN bookings b ON a.staff_id = b.staff_id AND a.id < b.id
+		JOIN services sa ON sa.id = a.service_id JOIN services sb ON sb.id = b.service_id
+		WHERE a.status IN ('pending', 'confirmed') AND b.status IN ('pending', 'confirmed')
+		AND a.block_start < b.block_end AND b.block_start < a.block_end
+		AND (sa.capacity = 1 OR sb.capacity = 1 OR a.service_id != b.service_id OR a.start_at != b.start_at)`).Scan(&doubles); err != nil {
+		t.Fatal(err)
+	}
+	if doubles != 0 {
+		t.Errorf("%s: %d double bookings", slug, doubles)
+	}
+	for _, b := range sent {
+		if b.tenant != slug {
+			continue
+		}
+		var n int
+		var id sql.NullInt64
+		if err := db.QueryRow(`SELECT count(*), max(id) FROM bookings WHERE idempotency_key = ?`, b.key).Scan(&n, &id); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case n > 1:
+			t.Errorf("%s: booking %s stored %d times", slug, b.key, n)
+		case b.acked && n == 0:
+			lost++
+			b.lost = true
+			if !allowLost {
+				t.Errorf("%s: acknowledged booking %s (id %s) is lost", slug, b.key, b.id)
+			}
+		case b.acked && strconv.FormatInt(id.Int64, 10) != b.id:
+			t.Errorf("%s: booking %s acknowledged as %s, stored as %d", slug, b.key, b.id, id.Int64)
+		}
+	}
+	_ = db.Close()
 	return lost
 }
 
