@@ -418,11 +418,12 @@ func (m *clusterMember) publish(ctx context.Context, co cluster.Coordinator, id 
 	m.pubMu.Lock()
 	defer m.pubMu.Unlock()
 	routes := co.Routes()
-	var prev *tenancy.TenantRecord
-	if recs, err := routes.Records(ctx); err == nil {
-		if p, ok := recs[id]; ok {
-			prev = &p
-		}
+	var prev *tenancy.TenantRecord // what the map says now (a lookup in memory)
+	switch rt, err := routes.Lookup(ctx, cluster.RouteTenant, id); {
+	case err == nil && rt.Record != nil:
+		prev = rt.Record
+	case err != nil && !errors.Is(err, cluster.ErrNotFound):
+		return fmt.Errorf("publish tenant %s: %w", id, err)
 	}
 	cur, err := m.reg.Record(ctx, id)
 	gone := errors.Is(err, tenancy.ErrNotFound)
