@@ -278,7 +278,7 @@ func TestForwarder(t *testing.T) {
 // client's own address, for its per-client limits (a sign-up forwarded to the controller).
 func TestForwarderKeepsClientChain(t *testing.T) {
 	seen := make(chan string, 1)
-	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	owner := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		seen <- r.Header.Get("X-Forwarded-For")
 	}))
 	defer owner.Close()

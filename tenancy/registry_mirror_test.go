@@ -20,11 +20,11 @@ func openTestRegistry(t *testing.T, dir string) *tenancy.SQLiteRegistry {
 	return r
 }
 
-// A copy of the registry fed with the controller's records resolves as the controller's does:
+// A mirror of the registry fed with the controller's records resolves as the controller's does:
 // slugs, old slugs and hosts, with stale rows in the way replaced, and forgotten tenants gone.
 func TestApplyRecordMirrorsController(t *testing.T) {
 	ctx := t.Context()
-	ctrl, copy := openTestRegistry(t, t.TempDir()), openTestRegistry(t, t.TempDir())
+	ctrl, mirror := openTestRegistry(t, t.TempDir()), openTestRegistry(t, t.TempDir())
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	acme := tenancy.Tenant{ID: "acmeaaaaaaaaaaaaaaaaaaaaaa", Slug: "acme", Name: "Acme", Timezone: "Europe/Madrid",
 		Status: tenancy.TenantActive, SchemaVersion: 5, MigrationStatus: tenancy.MigrationOK, CreatedAt: at}
@@ -33,7 +33,7 @@ func TestApplyRecordMirrorsController(t *testing.T) {
 	if err := ctrl.Create(ctx, acme, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := copy.Create(ctx, stale, false); err != nil { // the copy's stale idea of "acme-new"
+	if err := mirror.Create(ctx, stale, false); err != nil { // the mirror's stale idea of "acme-new"
 		t.Fatal(err)
 	}
 	if err := ctrl.Rename(ctx, acme.ID, "acme-new"); err != nil {
@@ -49,39 +49,39 @@ func TestApplyRecordMirrorsController(t *testing.T) {
 	if rec.Tenant.Slug != "acme-new" || !slices.Equal(rec.OldSlugs, []string{"acme"}) || !slices.Equal(rec.Hosts, []string{"book.acme.example"}) {
 		t.Fatalf("record %+v", rec)
 	}
-	if err := copy.ApplyRecord(ctx, rec); err != nil {
+	if err := mirror.ApplyRecord(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := copy.BySlug(ctx, "acme-new"); err != nil || got.ID != acme.ID || got.SchemaVersion != 5 || !got.CreatedAt.Equal(at) {
-		t.Errorf("acme-new in the copy: %+v, %v", got, err)
+	if got, err := mirror.BySlug(ctx, "acme-new"); err != nil || got.ID != acme.ID || got.SchemaVersion != 5 || !got.CreatedAt.Equal(at) {
+		t.Errorf("acme-new in the mirror: %+v, %v", got, err)
 	}
-	if to, err := copy.Redirect(ctx, "acme"); err != nil || to != "acme-new" {
-		t.Errorf("old slug acme in the copy: %q, %v", to, err)
+	if to, err := mirror.Redirect(ctx, "acme"); err != nil || to != "acme-new" {
+		t.Errorf("old slug acme in the mirror: %q, %v", to, err)
 	}
-	if got, err := copy.ByHost(ctx, "book.acme.example"); err != nil || got.ID != acme.ID {
-		t.Errorf("host in the copy: %+v, %v", got, err)
+	if got, err := mirror.ByHost(ctx, "book.acme.example"); err != nil || got.ID != acme.ID {
+		t.Errorf("host in the mirror: %+v, %v", got, err)
 	}
-	if _, err := copy.Get(ctx, stale.ID); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := mirror.Get(ctx, stale.ID); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Errorf("the stale row in the record's way: %v, want it gone", err)
 	}
 	// Applied twice (a watch delivers again): the same.
-	if err := copy.ApplyRecord(ctx, rec); err != nil {
+	if err := mirror.ApplyRecord(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := copy.Forget(ctx, acme.ID); err != nil {
+	if err := mirror.Forget(ctx, acme.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"acme", "acme-new"} {
-		if _, err := copy.BySlug(ctx, s); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, err := mirror.BySlug(ctx, s); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("%s after Forget: %v", s, err)
 		}
 	}
-	if _, err := copy.ByHost(ctx, "book.acme.example"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := mirror.ByHost(ctx, "book.acme.example"); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Errorf("host after Forget: %v", err)
 	}
 }
 
-// A new controller loads the registry restored from the replica over its own copy: the
+// A new controller loads the registry restored from the replica over its own mirror: the
 // restored tenants replace its own, and its spares (its own files) stay.
 func TestLoadFromReplacesRegistry(t *testing.T) {
 	ctx := t.Context()
