@@ -66,8 +66,9 @@ check-generated:
 	.ci/check-generated
 
 # The whole system from outside (internal/loadtest: 10,000 businesses, a real server, mixed
-# traffic, noisy neighbour, memory; figures in bench.json), replication against no replica
-# (bench-replication.json), then the component benchmarks.
+# traffic, noisy neighbour, memory; figures in bench.json), replication (sync against no
+# replica, async lag, 1,024 replicated businesses, recover; bench-replication.json), then the
+# component benchmarks.
 bench: build
 	$(GO) run ./internal/loadtest -bin bin/reserva -out bench.json
 	$(GO) run ./internal/loadtest -bin bin/reserva -replication -out bench-replication.json

@@ -74,9 +74,6 @@ func restoreRegistry(ctx context.Context, rep *replica.Replicator, dataDir strin
 		return "", fmt.Errorf("restore the registry: %w", err)
 	}
 	defer func() { _ = os.Remove(tmp) }() // gone once renamed into place
-	if err := tenancy.DropEmptySidecars(tmp); err != nil {
-		return "", fmt.Errorf("restore the registry: %w", err)
-	}
 	if _, err := os.Stat(path); err == nil {
 		safety = fmt.Sprintf("%s.replaced-%s", path, time.Now().UTC().Format("20060102T150405Z"))
 		for _, suffix := range []string{"", "-wal", "-shm"} {

@@ -54,6 +54,20 @@ func tenantsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	cfg.create = true
+	// With a replica, the new business and the registry are in it before this returns, so that
+	// recover finds the business even if it is never opened by a server. Only one process may
+	// ship a file: a running server ships the registry itself (every commit to its file), and
+	// the business once it opens it.
+	replicate := false
+	if cfg.replica != "" {
+		if unlock, err := lockDataDir(cfg.data); err == nil {
+			defer unlock()
+			replicate, cfg.replicaAttach, cfg.replicaAck = true, true, "sync"
+		} else {
+			fmt.Fprintf(stderr, "Another reserva process (a running server?) is using %s: not replicating from here. "+
+				"A server with --replica ships the registry, and the new business once it first opens it.\n", cfg.data)
+		}
+	}
 	return withPlatform(ctx, cfg, stderr, func(p *platform) error {
 		t, password, err := createBusiness(ctx, p, newBusiness{
 			NewTenant: tenancy.NewTenant{Slug: *slug, Name: *name, Timezone: *tz},
@@ -66,6 +80,13 @@ func tenantsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stdout, "Owner %s can sign in at /%s/admin with the password %s\n", *ownerEmail, t.Slug, password)
 		}
 		fmt.Fprintf(stdout, "Created %s (%s), id %s\n", t.Slug, t.Name, t.ID)
+		if replicate {
+			if err := p.tenants.SyncTenant(ctx, t); err != nil {
+				return fmt.Errorf("created %s, but the replica %s did not confirm that it holds it (until a server with "+
+					"--replica opens the business, a recovery would not find it): %w", t.Slug, p.replica, err)
+			}
+			fmt.Fprintf(stdout, "Replicated %s and the registry to %s\n", t.Slug, p.replica)
+		}
 		return nil
 	})
 }

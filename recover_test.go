@@ -141,3 +141,63 @@ func TestCLIRecoverFromReplica(t *testing.T) {
 		}
 	})
 }
+
+// A business created from the command line with --replica is in the replica when the command
+// returns, with the registry that names it: a data directory lost before any server opened it
+// is recovered with it, and it opens with its data.
+func TestCLICreateReplicates(t *testing.T) {
+	data := t.TempDir()
+	rurl := "file://" + filepath.Join(t.TempDir(), "replica")
+	code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--demo", "--replica", rurl)
+	if code != 0 || !strings.Contains(out, "Replicated acme and the registry") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	id := tenantID(t, data, "acme")
+	file := func(dir string) string { return filepath.Join(dir, "tenants", id[:2], id+".db") }
+	services := count(t, file(data), `SELECT count(*) FROM services`)
+	if services == 0 {
+		t.Fatal("the demo business has no services")
+	}
+	if err := os.RemoveAll(data); err != nil { // the disk is lost
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := reserva(t, "", "recover", "--data", dir, "--replica", rurl, "--eager"); code != 0 || !strings.Contains(out, "1 of 1 businesses") {
+		t.Fatalf("recover: %d %q %q", code, out, errOut)
+	}
+	if n := count(t, file(dir), `SELECT count(*) FROM services`); n != services {
+		t.Errorf("the recovered business has %d services, want %d", n, services)
+	}
+	base, errLog, stop := startServe(t, dir)
+	res, err := http.Get(base + "/acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	stop()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the recovered business answers %d, want 200; log:\n%s", res.StatusCode, errLog.String())
+	}
+}
+
+// With another process on the data directory (a server, which ships the registry itself), create
+// with --replica does not ship from a second process: one file, one shipper. It says so.
+func TestCLICreateBesideServerDoesNotReplicate(t *testing.T) {
+	data := t.TempDir()
+	replicaDir := filepath.Join(t.TempDir(), "replica")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "first", "--name", "First"); code != 0 {
+		t.Fatalf("create: %q %q", out, errOut)
+	}
+	unlock, err := lockDataDir(data) // as serve holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--replica", "file://"+replicaDir)
+	if code != 0 || strings.Contains(out, "Replicated") || !strings.Contains(errOut, "not replicating from here") {
+		t.Fatalf("create beside a server: %d %q %q", code, out, errOut)
+	}
+	if ents, err := os.ReadDir(replicaDir); err == nil && len(ents) > 0 {
+		t.Errorf("the replica holds %d entries, want none shipped by the command", len(ents))
+	}
+}

@@ -96,10 +96,6 @@ func (s *Service) fetchReplica(ctx context.Context, rep ReplicaSource, t tenancy
 		}
 		return fail(err)
 	}
-	if err := tenancy.DropEmptySidecars(tmp); err != nil {
-		_ = os.Remove(tmp) // the sidecars' error is the one to report
-		return fail(err)
-	}
 	adopted, err := tenancy.AdoptScratch(tmp, reserved.Name())
 	if err != nil {
 		_ = os.Remove(tmp) // the lock's or rename's error is the one to report

@@ -284,7 +284,8 @@ func (r *Replicator) Attached() []*Handle {
 
 // Restore writes name's database, as it was at the moment at (the zero time: its latest
 // replicated state), into the new file dst, and checks it with PRAGMA integrity_check. dst must
-// not exist; nothing is left at dst on failure. It returns ErrNotFound when the replica holds
+// not exist; on success dst is the one file written (no -wal or -shm beside it), on failure
+// nothing is left at dst. It returns ErrNotFound when the replica holds
 // no copy of name (or none as old as at).
 func (r *Replicator) Restore(ctx context.Context, name, dst string, at time.Time) error {
 	if err := checkName(name); err != nil {
@@ -307,7 +308,30 @@ func (r *Replicator) Restore(ctx context.Context, name, dst string, at time.Time
 	if err := IntegrityCheck(ctx, dst); err != nil {
 		return errors.Join(fmt.Errorf("restore %s: %w", name, err), removeDB(dst))
 	}
+	// The check opened the copy, a database in WAL mode, and SQLite left an empty -wal and a
+	// -shm beside it: they would stay behind under dst's name when the caller renames the copy
+	// into place.
+	if err := dropSidecars(dst); err != nil {
+		return errors.Join(fmt.Errorf("restore %s: %w", name, err), removeDB(dst))
+	}
 	return nil
+}
+
+// dropSidecars removes the -wal and -shm files beside the database at p, which is whole
+// without them: a -wal that holds frames is refused (the copy would not be in one file).
+func dropSidecars(p string) error {
+	if fi, err := os.Stat(p + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("%s-wal holds %d bytes: the copy is not in one file", p, fi.Size())
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var errs []error
+	for _, f := range []string{p + "-wal", p + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeDB removes a database file and its WAL and shared-memory files.

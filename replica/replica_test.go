@@ -339,6 +339,41 @@ func TestSyncUploadOverlapsNextShip(t *testing.T) {
 	}
 }
 
+// TestRestoreLeavesOneFile restores into an empty directory: the copy is the only file there
+// (the integrity check's -wal and -shm are gone), and it opens with its rows.
+func TestRestoreLeavesOneFile(t *testing.T) {
+	ctx := context.Background()
+	r := replicatest.Open(t, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
+	src := filepath.Join(t.TempDir(), "src.db")
+	db := openDB(t, src)
+	insert(t, db, "kept")
+	h, err := r.Attach(ctx, replica.RegistryName, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := r.Restore(ctx, replica.RegistryName, filepath.Join(dir, "out.db"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "out.db" {
+		t.Errorf("the restore left %q, want only out.db", names)
+	}
+	if got := rows(t, filepath.Join(dir, "out.db")); strings.Join(got, ",") != "kept" {
+		t.Errorf("restored %q, want kept", got)
+	}
+}
+
 func TestParseURL(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []string{"", "ftp://x/y", "file://host/x", "file:relative", "s3:///prefix", "s3://b/../x"} {

@@ -73,7 +73,8 @@ type Config struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// RestoreMissing, when set (a replica is configured), writes tenant t's database from the
-	// replica into the new file dst, checked with integrity_check; ErrNoReplicaCopy when the
+	// replica into the new file dst (one file: no -wal or -shm beside it, which would stay
+	// behind when dst is renamed), checked with integrity_check; ErrNoReplicaCopy when the
 	// replica holds none. A tenant whose file is missing is then restored on its first open
 	// instead of being marked failed: a data directory rebuilt by `reserva recover`.
 	RestoreMissing func(ctx context.Context, t Tenant, dst string) error

@@ -61,10 +61,6 @@ func (m *Manager) restoreFile(ctx context.Context, t Tenant, path string, restor
 		_ = removeDBFiles(tmp) // the restore's own error is the one to report
 		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
 	}
-	if err := DropEmptySidecars(tmp); err != nil {
-		_ = removeDBFiles(tmp) // the sidecars' error is the one to report
-		return 0, fmt.Errorf("restore tenant %s from the replica: %w", t.Slug, err)
-	}
 	// Locked until it is the database: start-up clean-up of a command starting beside this
 	// process takes an unlocked scratch file for one a crash left.
 	held, err := AdoptScratch(tmp, tmp)
@@ -87,19 +83,6 @@ func (m *Manager) restoreFile(ctx context.Context, t Tenant, path string, restor
 	m.cfg.Logger.InfoContext(ctx, "tenant restored from the replica", "tenant", t.Slug,
 		"tenant_id", t.ID, "bytes", size, "took", time.Since(start))
 	return size, nil
-}
-
-// DropEmptySidecars removes the -shm file and the empty -wal file that a read-only check of a
-// restored copy leaves beside it at path, before the copy is renamed into place (they would
-// stay behind under the old name). A -wal that holds frames is refused: the copy is not whole
-// without it.
-func DropEmptySidecars(path string) error {
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
-		return fmt.Errorf("%s-wal holds %d bytes: the copy is not in one file", path, fi.Size())
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return errors.Join(removeFile(path+"-wal"), removeFile(path+"-shm"))
 }
 
 // AdoptScratch makes the file at path, just written by another writer (the replica's restore,
