@@ -122,7 +122,7 @@ type clusterMember struct {
 	// business only while placement names it with that epoch.
 	held map[string]uint64
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
-	// their writes again in this run.
+	// their writes again in the epoch it held (until it claims a later one).
 	fenced map[string]bool
 	// moves is the connection on which this node asks others to claim what it hands them
 	// (serveMoves sets it; nil: they claim at their next request).
@@ -371,12 +371,10 @@ func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
 	if co == nil {
 		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)
 	}
-	m.mu.Lock()
-	fenced := m.fenced[t.ID]
-	m.mu.Unlock()
-	if fenced {
-		return m.misdirected(ctx, fmt.Errorf("%s was claimed by another node", t.Slug))
-	}
+	// A node fenced out of t (m.fenced) goes the same way: it holds no epoch of t, so it serves
+	// t again only after claiming a later epoch, when placement hands t back to it or t's
+	// owner is gone; a stale view that still names it in the fenced epoch loses the claim's
+	// compare-and-set.
 	own, err := co.Placement().Owner(ctx, t.ID)
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
@@ -458,6 +456,7 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 	}
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
+	delete(m.fenced, t.ID) // fenced in an earlier epoch; this one is its own
 	m.mu.Unlock()
 	return nil
 }

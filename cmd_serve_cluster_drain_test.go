@@ -346,3 +346,82 @@ func TestMoveTargetServesTheBusiness(t *testing.T) {
 		}
 	}
 }
+
+// A node fenced out of a business (a successor claimed it while this node still held it) may
+// own it again later, in a later epoch: when the successor hands it back (a drain, a move, a
+// rolling restart) or dies. Fencing is per epoch. (It was for the whole run: the rolling
+// restart of the cluster proof handed two businesses to the node paused earlier, which
+// answered 421 "claimed by another node" to every request until it restarted.)
+func TestFencedNodeTakesBusinessBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	repURL := "file://" + filepath.ToSlash(t.TempDir())
+	data := filepath.Join(t.TempDir(), "d1")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", data, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
+		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
+	}
+	addrs := freeAddrs(t, 2)
+	n1, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "s1", ClusterAddr: addrs[0], Peers: addrs[1:],
+		StoreDir: filepath.Join(t.TempDir(), "s1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n1.Shutdown)
+	voter, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: "voter", ClusterAddr: addrs[1], Peers: addrs[:1],
+		StoreDir: filepath.Join(t.TempDir(), "voter")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(voter.Shutdown)
+	m1, p1 := drainMember(t, ctx, n1, 2, data, repURL)
+	for {
+		ch := m1.co.Liveness().Changed()
+		if _, err := m1.co.Liveness().Live(ctx); err == nil {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatal("s1's liveness never showed")
+		}
+	}
+	tn, _, err := p1.tenants.Resolve(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.fence(ctx, tn); err != nil {
+		t.Fatalf("s1 claims acme: %v", err)
+	}
+	own, err := m1.co.Placement().Refresh(ctx, tn.ID)
+	if err != nil || own.Node != "s1" {
+		t.Fatalf("placement after s1's claim: %+v %v", own, err)
+	}
+	// s2 claims it as a successor does (placement, then the next epoch's marker) ...
+	s2 := cluster.Owner{Node: "s2", Epoch: own.Epoch + 1}
+	if err := m1.co.Placement().CompareAndSwap(ctx, tn.ID, own, s2); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.rep.CreateMarker(ctx, replica.EpochMarker(tn.ID, s2.Epoch)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.writeFence(ctx, tn.ID); !errors.Is(err, errFenced) {
+		t.Fatalf("s1's write after s2's claim: %v, want fenced", err)
+	}
+	// ... and hands it back as a drain does.
+	back := cluster.Owner{Node: "s1", Epoch: s2.Epoch + 1}
+	if err := m1.co.Placement().CompareAndSwap(ctx, tn.ID, s2, back); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.rep.CreateMarker(ctx, replica.EpochMarker(tn.ID, back.Epoch)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.fence(ctx, tn); err != nil {
+		t.Fatalf("s1 serves acme handed back in epoch %d: %v", back.Epoch, err)
+	}
+	if err := m1.writeFence(ctx, tn.ID); err != nil {
+		t.Errorf("s1's write after taking acme back: %v", err)
+	}
+	if !m1.owns(ctx, tn.ID) {
+		t.Error("s1 does not run acme's jobs after taking it back")
+	}
+}
