@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,7 +108,8 @@ func freeAddr() string {
 // alike. The cluster's businesses are provisioned as the cluster proof does
 // (internal/crashtest: created in the first node's directory, shipped by one single-node serve,
 // recovered into the others'); the single node's the same way, in its own directory.
-func clusterBench(ctx context.Context, dir string) {
+// It prints the figures and the checklist to w and returns the figures.
+func clusterBench(ctx context.Context, dir string, w io.Writer) map[string]map[string]float64 {
 	switch {
 	case *clusterN < 2:
 		log.Fatal("-cluster must be at least 2")
@@ -193,10 +193,8 @@ func clusterBench(ctx context.Context, dir string) {
 
 	figs := map[string]map[string]float64{"single": sides[0].figs, "cluster": sides[1].figs,
 		"machine": {"cpus": float64(countCPUs()), "nodes": float64(*clusterN), "tenants": float64(len(cslugs))}}
-	printCluster(os.Stdout, figs)
-	b, _ := json.MarshalIndent(figs, "", "  ")
-	check(os.WriteFile(*out, b, 0o644))
-	log.Printf("figures written to %s", *out)
+	printCluster(w, figs)
+	return figs
 }
 
 // mixTurns is how many turns each closed-loop run is cut into.

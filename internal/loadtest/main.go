@@ -118,7 +118,9 @@ func main() {
 		return
 	}
 	if *clusterN > 0 {
-		clusterBench(ctx, dir)
+		b, _ := json.MarshalIndent(clusterBench(ctx, dir, os.Stdout), "", "  ")
+		check(os.WriteFile(*out, b, 0o644))
+		log.Printf("figures written to %s", *out)
 		return
 	}
 
