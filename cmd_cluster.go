@@ -80,6 +80,8 @@ type clusterStatus struct {
 	Live []cluster.NodeInfo
 	// Owned is how many businesses placement names each node the owner of (live or not).
 	Owned map[string]int
+	// Controller owns the registry (the zero Owner: none elected yet).
+	Controller cluster.Owner
 }
 
 func (st clusterStatus) print(w io.Writer) {
@@ -103,6 +105,11 @@ func (st clusterStatus) print(w io.Writer) {
 	}
 	_ = tw.Flush() // w is the command's output; a failed write shows there
 	fmt.Fprintf(w, "%d nodes live, %d businesses placed\n", len(st.Live), total)
+	if st.Controller.Node == "" {
+		fmt.Fprintln(w, "controller: none elected yet")
+	} else {
+		fmt.Fprintf(w, "controller: %s (epoch %d)\n", st.Controller.Node, st.Controller.Epoch)
+	}
 }
 
 // readClusterStatus joins the cluster at peers with a NATS server of its own (no JetStream)
@@ -164,6 +171,14 @@ func readBuckets(ctx context.Context, js jetstream.JetStream) (clusterStatus, er
 		st.Owned[o.Node]++
 		return nil
 	})
+	if err != nil {
+		return st, err
+	}
+	// No bucket or no key yet: no node has been elected.
+	err = eachEntry(ctx, js, cluster.BucketController, func(v []byte) error { return json.Unmarshal(v, &st.Controller) })
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		err = nil
+	}
 	return st, err
 }
 

@@ -54,6 +54,10 @@ func TestClusterStatus(t *testing.T) {
 		}
 	}
 
+	if err := cos[1].Controller().CompareAndSwap(ctx, cluster.Owner{}, cluster.Owner{Node: "n2", Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+
 	code, out, errOut := reserva(t, "", "cluster", "status", "--peers", addrs[1], "--timeout", "30s")
 	if code != 0 {
 		t.Fatalf("cluster status: %d %q %q", code, out, errOut)
@@ -63,6 +67,7 @@ func TestClusterStatus(t *testing.T) {
 		`(?m)^n2\s+yes\s+http://127\.0\.0\.1:802\s+7\s+1$`,
 		`(?m)^gone\s+no\s+-\s+-\s+1$`,
 		`(?m)^2 nodes live, 5 businesses placed$`,
+		`(?m)^controller: n2 \(epoch 1\)$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("cluster status output lacks %s:\n%s", want, out)

@@ -79,6 +79,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return member.restoreMissing(ctx, t, dst)
 		}
+		cfg.clusterRegistry = func(reg *tenancy.SQLiteRegistry) tenancy.Registry {
+			return clusterRegistry{SQLiteRegistry: reg, member: func() *clusterMember { return member }}
+		}
 	}
 	var p *platform
 	met := metrics.New(func() float64 { return float64(p.tenants.Stats().Open) },
@@ -130,7 +133,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ws := newWebServer(p, cfg, f, scheduler, met)
 	if *f.cluster.on {
-		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.replica, p.log); err != nil {
+		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.replica, p.reg, p.log); err != nil {
 			return err
 		}
 		defer member.leave()

@@ -28,9 +28,10 @@ import (
 // clusterFlags are serve's flags of cluster mode (issue #23). A node joins the cluster (its NATS
 // server, the shared buckets, its liveness), serves the businesses it owns and forwards the
 // requests of the others to their owner. A business that no node owns yet is claimed by the
-// node that holds it in its registry, at its first request (epoch 1). Claims of a business
-// whose owner is gone (restore from the replica, the epoch fence in the store) are not built
-// yet: until they are, such a business answers 503 while its owner is down.
+// node its first request reaches (epoch 1), restoring its file from the replica; one whose
+// owner is gone, by the claim rule (fence). The registry is the elected controller's; every
+// other node keeps a copy fed by the route map and sends its registry writes, and sign-ups,
+// to the controller (cmd_serve_registry.go).
 type clusterFlags struct {
 	on     *bool
 	nodeID *string
@@ -102,6 +103,18 @@ type clusterMember struct {
 	rep *replica.Replicator
 	// tenants is this node's tenancy layer (set before HTTP serves).
 	tenants *tenancy.Manager
+	// reg is this node's registry: the cluster's, while it is the controller; a copy fed by
+	// the route map otherwise (cmd_serve_registry.go).
+	reg     *tenancy.SQLiteRegistry
+	dataDir string
+	nc      *nats.Conn
+	// pubMu orders the controller's publishes; mirrorMu the writes to this node's copy; opMu
+	// the controller's registry writes.
+	pubMu    sync.Mutex
+	mirrorMu sync.Mutex
+	opMu     sync.Mutex
+	// applied are the records this node's copy took from the route map (under mirrorMu).
+	applied map[string]tenancy.TenantRecord
 
 	mu sync.Mutex
 	co *cluster.NATSCoordinator
@@ -114,13 +127,20 @@ type clusterMember struct {
 	// moves is the connection on which this node asks others to claim what it hands them
 	// (serveMoves sets it; nil: they claim at their next request).
 	moves *nats.Conn
+	// term is the controller epoch this node serves in (0: not the controller), sub its
+	// subscription to registry writes, republish that a publish failed.
+	term      uint64
+	sub       *nats.Subscription
+	republish bool
+	// published is the registry's change counter as of what the controller last published.
+	published int64
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
 // background, while HTTP already serves, its coordinator: JetStream forms once a majority of
 // the nodes run, and serving must not wait for the others. The node advertises the HTTP
 // address of its listener on its cluster host, and the newest tenant schema it knows.
-func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, log *slog.Logger) (*clusterMember, error) {
+func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, reg *tenancy.SQLiteRegistry, log *slog.Logger) (*clusterMember, error) {
 	host, _, _ := net.SplitHostPort(*c.addr) // checked by check
 	_, httpPort, err := net.SplitHostPort(httpAddr.String())
 	if err != nil {
@@ -140,8 +160,8 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	}
 	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep,
-		held: map[string]uint64{}, fenced: map[string]bool{}}
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep, reg: reg, dataDir: dataDir, nc: nc,
+		held: map[string]uint64{}, fenced: map[string]bool{}, applied: map[string]tenancy.TenantRecord{}}
 	m.done.Go(func() {
 		defer nc.Close()
 		start := time.Now()
@@ -161,7 +181,15 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 			log.Warn("join cluster", "node", self.ID, "err", err)
 		}
 		log.Info("joined the cluster", "node", self.ID, "http", self.HTTP, "after", time.Since(start).Round(time.Millisecond))
-		<-jctx.Done()
+		var wg sync.WaitGroup
+		wg.Go(func() { m.followRegistry(jctx, co) })
+		wg.Go(func() {
+			cluster.Campaign(jctx, co, self.ID, cluster.Office{
+				Lead:   func(ctx context.Context, term cluster.Owner) error { return m.lead(ctx, co, term) },
+				Resign: m.resign,
+			}, cluster.DefaultHeartbeatEvery, log)
+		})
+		wg.Wait()
 		if err := co.Close(); err != nil {
 			log.Warn("leave cluster", "node", self.ID, "err", err)
 		}
@@ -195,11 +223,20 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	owner := func(r *http.Request, fresh bool) (string, error) {
 		co := m.coordinator()
 		if co == nil {
+			if isSignUp(r) { // only the controller takes sign-ups, and none is known yet
+				return "", fmt.Errorf("sign up: this node has not joined the cluster yet: %w", cluster.ErrUnknown)
+			}
 			return "", nil
 		}
+		if isSignUp(r) {
+			return m.controllerNode(r.Context(), co, fresh)
+		}
 		node, err := cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
-		if err != nil || node == "" || node == m.self.ID {
+		if err != nil {
 			return node, err
+		}
+		if node == "" || node == m.self.ID {
+			return m.newerNode(r, co, node), nil
 		}
 		// An owner gone from a current view of the cluster: this node serves the request
 		// itself when it holds the business (its fence claims it, by the claim rule).
@@ -215,7 +252,7 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 		if _, gerr := m.tenants.Registry().Get(r.Context(), id); gerr != nil {
 			return node, nil
 		}
-		return "", nil
+		return m.newerNode(r, co, ""), nil
 	}
 	addr := func(node string) (*url.URL, error) {
 		co := m.coordinator()
@@ -249,11 +286,87 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	})
 }
 
+// isSignUp says whether r creates a business: the controller serves it, since it is the one
+// that writes the registry (any node may show the form).
+func isSignUp(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/signup"
+}
+
+// controllerNode returns the node that serves as the cluster's controller ("" when it is this
+// one). With no controller known the answer is ErrUnknown: the client is told to retry.
+func (m *clusterMember) controllerNode(ctx context.Context, co cluster.Coordinator, fresh bool) (string, error) {
+	if m.leading() != 0 {
+		return "", nil
+	}
+	var c cluster.Owner
+	var err error
+	if fresh {
+		c, err = co.Controller().Refresh(ctx)
+	} else {
+		c, err = co.Controller().Current(ctx)
+	}
+	if errors.Is(err, cluster.ErrNotFound) {
+		return "", fmt.Errorf("sign up: %w", errNoController)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign up: %w", err)
+	}
+	return c.Node, nil
+}
+
+// errSchemaTooNew is the fence's answer for a business whose data is of a newer schema than
+// this node's binary knows (a rolling upgrade under way): served by a node that knows it.
+var errSchemaTooNew = errors.New("the business's data is newer than this server's version of Reserva")
+
+// newerNode returns, for a request this node would serve itself (local: "" or this node's
+// id), a live node that can serve it when this one cannot: its business's schema is newer
+// than this node's binary knows (a rolling upgrade). It returns local otherwise, and when no
+// live node knows the schema (the fence then answers 503).
+func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local string) string {
+	if m.tenants == nil {
+		return local
+	}
+	id, err := cluster.RequestTenant(r.Context(), co.Routes(), r)
+	if err != nil || id == "" {
+		return local
+	}
+	t, err := m.tenants.Registry().Get(r.Context(), id)
+	if err != nil || t.SchemaVersion <= m.self.Schema {
+		return local
+	}
+	live, err := co.Liveness().Live(r.Context())
+	if err != nil {
+		return local
+	}
+	if n := nodeForSchema(id, t.SchemaVersion, live); n != "" {
+		return n
+	}
+	return local
+}
+
+// nodeForSchema picks, among live, the node for business id of schema: one whose binary
+// knows the schema, by rendezvous hashing (so that every node picks the same); "" when none.
+func nodeForSchema(id string, schema int, live []cluster.NodeInfo) string {
+	var ids []string
+	for _, n := range live {
+		if n.Schema >= schema {
+			ids = append(ids, n.ID)
+		}
+	}
+	return cluster.Rendezvous(id, ids)
+}
+
 // fence is the owner check before a business's request is served (web.Fence): this node
 // serves t only while placement names it, in the epoch it claimed. A business never placed is
 // claimed here (its first request anywhere reaches the node whose registry holds it); one
 // owned by another node is answered 421; when placement cannot be read the answer is 503.
 func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
+	if t.SchemaVersion > m.self.Schema {
+		// Never served, nor claimed, here: its data would not open, and a failed open would
+		// mark it failed for the whole cluster.
+		return fmt.Errorf("%s is at schema %d, this node knows up to %d (it runs an older Reserva): %w",
+			t.Slug, t.SchemaVersion, m.self.Schema, errSchemaTooNew)
+	}
 	co := m.coordinator()
 	if co == nil {
 		return fmt.Errorf("check the owner of %s: the cluster has not formed yet: %w", t.Slug, cluster.ErrUnknown)

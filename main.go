@@ -141,6 +141,9 @@ type config struct {
 	replicaName func(name string) string
 	// restoreMissing: serve --cluster's restore of a missing business file (from its epochs).
 	restoreMissing func(ctx context.Context, t tenancy.Tenant, dst string) error
+	// clusterRegistry: serve --cluster's registry over this node's copy (writes go to the
+	// controller). The copy is not replicated when it opens: only the controller's is.
+	clusterRegistry func(*tenancy.SQLiteRegistry) tenancy.Registry
 }
 
 // newFlags returns a flag set for command name with the common flags bound to cfg.
@@ -263,7 +266,11 @@ func openPlatform(ctx context.Context, cfg config, stderr io.Writer) (*platform,
 			tcfg.RestoreMissing = cfg.restoreMissing
 		}
 	}
-	m, err := tenancy.NewManager(reg, tcfg)
+	var treg tenancy.Registry = reg
+	if cfg.clusterRegistry != nil {
+		treg = cfg.clusterRegistry(reg)
+	}
+	m, err := tenancy.NewManager(treg, tcfg)
 	if err != nil {
 		return nil, errors.Join(err, blobs.Close(), reg.Close(), closeReplica(rep))
 	}

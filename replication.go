@@ -25,8 +25,8 @@ func openReplica(ctx context.Context, cfg config, reg *tenancy.SQLiteRegistry, l
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if !cfg.replicaAttach {
-		return rep, nil
+	if !cfg.replicaAttach || cfg.clusterRegistry != nil {
+		return rep, nil // in a cluster only the controller replicates the registry
 	}
 	if err := reg.Replicate(ctx, replicawire.Tenancy(rep, true)); err != nil {
 		return nil, fmt.Errorf("replicate the registry: %w", closeReplicaAfter(err, rep))

@@ -41,6 +41,8 @@ type Coordinator interface {
 	Liveness() Liveness
 	Placement() Placement
 	Routes() RouteMap
+	// Controller is the election of the node that owns the registry.
+	Controller() Controller
 	// Close stops this node's heartbeat, removing its liveness key so that the others see it
 	// leave at once, and stops the watches.
 	Close() error
@@ -102,6 +104,9 @@ type Route struct {
 	Slug   string               `json:"slug"`
 	Status tenancy.TenantStatus `json:"status"`
 	Schema int                  `json:"schema"`
+	// Record is the business's whole registry record, on its RouteTenant route only (the
+	// controller publishes it; every node applies it to its copy of the registry).
+	Record *tenancy.TenantRecord `json:"record,omitempty"`
 }
 
 // RouteKind says what a route's name is.
@@ -111,6 +116,8 @@ type RouteKind string
 const (
 	RouteSlug RouteKind = "s" // a current or old slug
 	RouteHost RouteKind = "h" // a custom host, normalized with tenancy.NormalizeHost
+	// RouteTenant is a business's record, named by its id (Route.Record).
+	RouteTenant RouteKind = "t"
 )
 
 // RouteMap maps slugs and hosts to tenants. Every node keeps it in memory, fed by a watch, so a
@@ -123,6 +130,9 @@ type RouteMap interface {
 	Put(ctx context.Context, kind RouteKind, name string, r Route) error
 	// Delete removes the route of name.
 	Delete(ctx context.Context, kind RouteKind, name string) error
+	// Records returns every business's record (the RouteTenant routes) by tenant id, from
+	// memory. ErrUnknown: the map is not current.
+	Records(ctx context.Context) (map[string]tenancy.TenantRecord, error)
 	// Changed returns a channel closed at the next change of any route.
 	Changed() <-chan struct{}
 }

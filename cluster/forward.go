@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,12 @@ func NewForwarder(cfg ForwarderConfig) *Forwarder {
 			a := pr.In.Context().Value(forwardKey{}).(*forwardAttempt)
 			pr.SetURL(a.target)
 			pr.Out.Host = pr.In.Host // custom hosts resolve by Host
+			// The chain so far stays, and SetXForwarded appends this node's peer: an owner
+			// that trusts the nodes and the proxies in front of them (--trusted-proxies)
+			// reads the client's own address, for its per-client limits.
+			if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+				pr.Out.Header["X-Forwarded-For"] = slices.Clone(prior)
+			}
 			pr.SetXForwarded()
 			pr.Out.Header.Set(ForwardedHeader, cfg.Self)
 		},

@@ -272,3 +272,39 @@ func TestForwarder(t *testing.T) {
 		}
 	})
 }
+
+// A forwarded request keeps the chain of addresses it came through (the proxies in front of
+// the node, then the node's peer): an owner that trusts the nodes and those proxies finds the
+// client's own address, for its per-client limits (a sign-up forwarded to the controller).
+func TestForwarderKeepsClientChain(t *testing.T) {
+	seen := make(chan string, 1)
+	owner := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get("X-Forwarded-For")
+	}))
+	defer owner.Close()
+	ownerURL, err := url.Parse(owner.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cluster.NewForwarder(cluster.ForwarderConfig{
+		Self:  "a",
+		Owner: func(*http.Request, bool) (string, error) { return "o", nil },
+		Addr:  func(string) (*url.URL, error) { return ownerURL, nil },
+		Local: http.NotFoundHandler(),
+	})
+	node := httptest.NewServer(f)
+	defer node.Close()
+	req, err := http.NewRequest(http.MethodPost, node.URL+"/signup", strings.NewReader("x=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close() // only what the owner saw matters
+	if got := <-seen; got != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("the owner saw X-Forwarded-For %q, want the client's chain with the node's peer appended", got)
+	}
+}

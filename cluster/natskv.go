@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/reserva/reserva/tenancy"
 )
 
 // The KV buckets of the cluster's state.
@@ -22,6 +23,8 @@ const (
 	BucketLiveness  = "liveness"
 	BucketPlacement = "placement"
 	BucketRoutes    = "routes"
+	// BucketController holds one key, ControllerKey: the node that owns the registry.
+	BucketController = "controller"
 )
 
 // NATSConfig configures a NATSCoordinator.
@@ -47,6 +50,7 @@ type NATSCoordinator struct {
 	liveness  *natsLiveness
 	placement *natsPlacement
 	routes    *natsRoutes
+	control   *natsController
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -86,8 +90,9 @@ func NewNATSCoordinator(ctx context.Context, nc *nats.Conn, cfg NATSConfig) (*NA
 		// node go without waiting for anything else.
 		BucketLiveness: {Bucket: BucketLiveness, History: 1, TTL: cfg.LivenessTTL,
 			LimitMarkerTTL: max(cfg.LivenessTTL, time.Second), Replicas: replicas, Storage: jetstream.FileStorage},
-		BucketPlacement: {Bucket: BucketPlacement, History: 1, Replicas: replicas, Storage: jetstream.FileStorage},
-		BucketRoutes:    {Bucket: BucketRoutes, History: 1, Replicas: replicas, Storage: jetstream.FileStorage},
+		BucketPlacement:  {Bucket: BucketPlacement, History: 1, Replicas: replicas, Storage: jetstream.FileStorage},
+		BucketRoutes:     {Bucket: BucketRoutes, History: 1, Replicas: replicas, Storage: jetstream.FileStorage},
+		BucketController: {Bucket: BucketController, History: 1, Replicas: replicas, Storage: jetstream.FileStorage},
 	}
 	kvs := map[string]jetstream.KeyValue{}
 	for name, bc := range buckets {
@@ -101,17 +106,19 @@ func NewNATSCoordinator(ctx context.Context, nc *nats.Conn, cfg NATSConfig) (*NA
 	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c := &NATSCoordinator{cfg: cfg, stop: stop}
 	c.liveness = newNATSLiveness(kvs[BucketLiveness], cfg)
-	c.placement = &natsPlacement{nc: nc, kv: kvs[BucketPlacement], timeout: cfg.CallTimeout,
+	c.placement = &natsPlacement{nc: nc, bucket: BucketPlacement, kv: kvs[BucketPlacement], timeout: cfg.CallTimeout,
 		view: newView(BucketPlacement, kvs[BucketPlacement], decodeJSON[Owner], cfg.Now, cfg.Log)}
+	c.control = &natsController{p: natsPlacement{nc: nc, bucket: BucketController, kv: kvs[BucketController], timeout: cfg.CallTimeout,
+		view: newView(BucketController, kvs[BucketController], decodeJSON[Owner], cfg.Now, cfg.Log)}}
 	c.routes = &natsRoutes{kv: kvs[BucketRoutes], timeout: cfg.CallTimeout,
 		view: newView(BucketRoutes, kvs[BucketRoutes], decodeJSON[Route], cfg.Now, cfg.Log)}
-	for _, run := range []func(context.Context, time.Duration){c.liveness.view.run, c.placement.view.run, c.routes.view.run} {
+	for _, run := range []func(context.Context, time.Duration){c.liveness.view.run, c.placement.view.run, c.routes.view.run, c.control.p.view.run} {
 		c.wg.Go(func() { run(wctx, cfg.HeartbeatEvery) })
 	}
 	c.wg.Go(func() { c.liveness.sweep(wctx) })
 	for name, v := range map[string]interface {
 		checkStall(context.Context, func(context.Context) (uint64, error), time.Duration)
-	}{BucketLiveness: c.liveness.view, BucketPlacement: c.placement.view, BucketRoutes: c.routes.view} {
+	}{BucketLiveness: c.liveness.view, BucketPlacement: c.placement.view, BucketRoutes: c.routes.view, BucketController: c.control.p.view} {
 		lastSeq := func(ctx context.Context) (uint64, error) { return streamLastSeq(ctx, nc, name, cfg.CallTimeout) }
 		c.wg.Go(func() {
 			t := time.NewTicker(cfg.HeartbeatEvery)
@@ -173,6 +180,9 @@ func (c *NATSCoordinator) Placement() Placement { return c.placement }
 
 // Routes returns the route map.
 func (c *NATSCoordinator) Routes() RouteMap { return c.routes }
+
+// Controller returns the controller election.
+func (c *NATSCoordinator) Controller() Controller { return c.control }
 
 // Close stops the heartbeat and the watches and removes this node's liveness key.
 func (c *NATSCoordinator) Close() error {
@@ -347,6 +357,7 @@ func (l *natsLiveness) Changed() <-chan struct{} {
 // natsPlacement is Placement on a bucket of tenant id → Owner.
 type natsPlacement struct {
 	nc      *nats.Conn
+	bucket  string
 	kv      jetstream.KeyValue
 	timeout time.Duration
 	view    *view[Owner]
@@ -372,7 +383,7 @@ func (p *natsPlacement) read(ctx context.Context, tenantID string) (Owner, uint6
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	val, rev, err := leaderGet(ctx, p.nc, BucketPlacement, tenantID)
+	val, rev, err := leaderGet(ctx, p.nc, p.bucket, tenantID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Owner{}, 0, fmt.Errorf("owner of tenant %s: %w", tenantID, ErrNotFound)
@@ -497,8 +508,8 @@ type natsRoutes struct {
 const MaxRouteName = 255
 
 func routeKey(kind RouteKind, name string) (string, error) {
-	if kind != RouteSlug && kind != RouteHost {
-		return "", fmt.Errorf("route kind %q: use %q or %q", kind, RouteSlug, RouteHost)
+	if kind != RouteSlug && kind != RouteHost && kind != RouteTenant {
+		return "", fmt.Errorf("route kind %q: use %q, %q or %q", kind, RouteSlug, RouteHost, RouteTenant)
 	}
 	if name == "" || len(name) > MaxRouteName {
 		return "", fmt.Errorf("route name of %d bytes: use 1 to %d", len(name), MaxRouteName)
@@ -559,6 +570,20 @@ func (rm *natsRoutes) Delete(ctx context.Context, kind RouteKind, name string) e
 		return fmt.Errorf("delete route %s %q: %w: %w", kind, name, ErrUnknown, err)
 	}
 	return nil
+}
+
+func (rm *natsRoutes) Records(context.Context) (map[string]tenancy.TenantRecord, error) {
+	entries, current := rm.view.snapshot()
+	if !current {
+		return nil, fmt.Errorf("business records: the route map is not current: %w", ErrUnknown)
+	}
+	recs := map[string]tenancy.TenantRecord{}
+	for k, e := range entries {
+		if strings.HasPrefix(k, string(RouteTenant)+".") && e.v.Record != nil && e.v.Record.Tenant.ID == e.v.TenantID {
+			recs[e.v.TenantID] = *e.v.Record
+		}
+	}
+	return recs, nil
 }
 
 func (rm *natsRoutes) Changed() <-chan struct{} { return rm.view.Changed() }

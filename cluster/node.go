@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -105,11 +106,19 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: %w", err)
 	}
+	// Always a logger: its Fatalf is how the server reports what stops it from starting (a
+	// cluster port taken), which would otherwise leave the wait below running for good.
+	logger := natsLogger{log: slog.New(slog.DiscardHandler), fatal: &atomic.Pointer[string]{}}
 	if cfg.Logger != nil {
-		srv.SetLoggerV2(natsLogger{cfg.Logger.With("node", cfg.ID)}, false, false, false)
+		logger.log = cfg.Logger.With("node", cfg.ID)
 	}
+	srv.SetLoggerV2(logger, false, false, false)
 	srv.Start()
 	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		if msg := logger.fatal.Load(); msg != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("start NATS: %s", *msg)
+		}
 		if ctx.Err() != nil {
 			srv.Shutdown()
 			return nil, fmt.Errorf("start NATS: not ready: %w", ctx.Err())
@@ -168,8 +177,11 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // natsLogger sends the NATS server's log to slog. Its notices are routine (routes connecting,
-// elections) and go to debug.
-type natsLogger struct{ log *slog.Logger }
+// elections) and go to debug. fatal keeps the first fatal error.
+type natsLogger struct {
+	log   *slog.Logger
+	fatal *atomic.Pointer[string]
+}
 
 func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
@@ -177,7 +189,10 @@ func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(f
 func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Tracef(string, ...any)           {}
 
-// Fatalf logs: the server's own logger would exit the process, which is not a library's call.
+// Fatalf logs and keeps the error for StartNode: the server's own logger would exit the
+// process, which is not a library's call.
 func (l natsLogger) Fatalf(format string, v ...any) {
-	l.log.Error(fmt.Sprintf(format, v...), "fatal", true)
+	msg := fmt.Sprintf(format, v...)
+	l.fatal.CompareAndSwap(nil, &msg)
+	l.log.Error(msg, "fatal", true)
 }

@@ -188,6 +188,11 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Replicator, error) 
 	r.store.Logger = opt.Logger.With("subsystem", "replica")
 	r.store.SnapshotInterval = opt.Retention
 	r.store.SnapshotRetention = opt.Retention
+	// Litestream checks every attached database's level-0 files every 15 s by default: two
+	// LISTs per database per check, open or idle, about 11.8 million a day at 1,024 open
+	// businesses. Level-0 files are kept 5 minutes anyway; once a minute removes them at most a
+	// minute later for a quarter of the requests.
+	r.store.L0RetentionCheckInterval = time.Minute
 	r.store.ShutdownSyncTimeout = opt.SyncTimeout
 	if err := r.store.Open(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open replica %s: %w", t.redact, err), r.closeBucket())

@@ -262,13 +262,14 @@ func (l *Lease) AckWrites(ctx context.Context, mark WriteMark, yield func()) err
 	return nil
 }
 
-// registryDB is the registry's database when it is the SQLite registry (nil otherwise).
+// registryDB is the registry's database when it is the SQLite registry, or wraps it (nil
+// otherwise).
 func (l *Lease) registryDB() *DB {
 	if l.m == nil {
 		return nil
 	}
-	if sr, ok := l.m.reg.(*SQLiteRegistry); ok {
-		return sr.db
+	if sr, ok := l.m.reg.(interface{ sqliteRegistry() *SQLiteRegistry }); ok {
+		return sr.sqliteRegistry().db
 	}
 	return nil
 }
