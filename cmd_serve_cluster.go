@@ -540,7 +540,7 @@ func (m *clusterMember) restoreMissing(ctx context.Context, t tenancy.Tenant, ds
 	m.mu.Lock()
 	epoch := m.held[t.ID]
 	m.mu.Unlock()
-	e, err := m.rep.RestoreLatestEpoch(ctx, t.ID, epoch, dst)
+	e, err := m.rep.RestoreLatestEpoch(ctx, replica.TenantName(t.ID), epoch, dst)
 	if errors.Is(err, replica.ErrNotFound) {
 		return errors.Join(err, tenancy.ErrNoReplicaCopy)
 	}

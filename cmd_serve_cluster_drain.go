@@ -35,12 +35,7 @@ func (m *clusterMember) drain(ctx context.Context) int {
 		m.log.WarnContext(ctx, "drain: the live nodes are unknown; businesses wait for the liveness TTL", "node", m.self.ID, "err", err)
 		return 0
 	}
-	var others []string
-	for _, n := range live {
-		if n.ID != m.self.ID {
-			others = append(others, n.ID)
-		}
-	}
+	others := slices.DeleteFunc(slices.Clone(live), func(n cluster.NodeInfo) bool { return n.ID == m.self.ID })
 	if len(others) == 0 {
 		m.log.WarnContext(ctx, "drain: no other live node; businesses wait for the next one to claim them", "node", m.self.ID, "businesses", len(held))
 		return 0
@@ -56,7 +51,15 @@ func (m *clusterMember) drain(ctx context.Context) int {
 		if ctx.Err() != nil {
 			break
 		}
-		to := cluster.Rendezvous(id, others)
+		schema := 0
+		if t, err := m.tenants.Registry().Get(ctx, id); err == nil {
+			schema = t.SchemaVersion
+		}
+		to := drainTarget(id, schema, others)
+		if to == "" {
+			m.log.WarnContext(ctx, "drain: no other live node knows the business's schema; it waits for one", "tenant_id", id, "schema", schema)
+			continue
+		}
 		t0 := time.Now()
 		if err := m.release(ctx, co, id, held[id], to); err != nil {
 			m.log.WarnContext(ctx, "drain: hand over a business", "tenant_id", id, "to", to, "err", err)
@@ -119,4 +122,13 @@ func (m *clusterMember) release(ctx context.Context, co cluster.Coordinator, id 
 		return nil
 	})
 	return err
+}
+
+// drainTarget picks, among the other live nodes, the one that takes business id of schema in a
+// drain (by rendezvous, so a repeated drain picks the same): only nodes that serve HTTP and know
+// the schema. A voter without HTTP (or a CLI's short-lived member) is live too, but a business
+// handed to it stays unserved until a request claims it elsewhere. "" when none can.
+func drainTarget(id string, schema int, others []cluster.NodeInfo) string {
+	servers := slices.DeleteFunc(slices.Clone(others), func(n cluster.NodeInfo) bool { return n.HTTP == "" })
+	return nodeForSchema(id, schema, servers)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +25,9 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	self := cluster.NodeInfo{ID: node.ID()}
-	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: self, Voters: voters})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = co.Close() })
-	m := &clusterMember{self: self, log: slog.New(slog.DiscardHandler), co: co,
+	// An HTTP address as serve advertises it (nothing listens there; only nodes with one take
+	// a business in a drain or a move).
+	m := &clusterMember{self: cluster.NodeInfo{ID: node.ID(), HTTP: "http://127.0.0.1:9"}, log: slog.New(slog.DiscardHandler),
 		held: map[string]uint64{}, fenced: map[string]bool{}}
 	p, err := openPlatform(ctx, config{data: data, replica: repURL, replicaAck: "sync", replicaAttach: true,
 		writeFence: m.writeFence, replicaName: m.replicaName, restoreMissing: m.restoreMissing}, &syncBuffer{})
@@ -38,7 +35,14 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.close() })
-	m.rep, m.tenants = p.replica, p.tenants
+	// The node advertises the schema it knows, as serve does: it claims no business newer.
+	m.rep, m.tenants, m.self.Schema = p.replica, p.tenants, p.tenants.LatestVersion()
+	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: m.self, Voters: voters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = co.Close() })
+	m.co = co
 	return m, p
 }
 
@@ -307,6 +311,38 @@ func TestMoveBusiness(t *testing.T) {
 	} {
 		if code, _, errOut := reserva(t, "", args...); code != 2 {
 			t.Errorf("%v: %d %q, want a usage error", args, code, errOut)
+		}
+	}
+}
+
+// A drain or a move hands a business only to a node that serves it: a bare NATS voter or a
+// CLI's member is live but has no HTTP address, and a node of an older Reserva cannot open it.
+// (A drain that picked a voter left the business unserved until a request claimed it.)
+func TestMoveTargetServesTheBusiness(t *testing.T) {
+	live := []cluster.NodeInfo{
+		{ID: "voter"},
+		{ID: "old", HTTP: "http://10.0.0.2:8080", Schema: 9},
+		{ID: "new", HTTP: "http://10.0.0.3:8080", Schema: 10},
+	}
+	for _, tc := range []struct {
+		to   string
+		want string // part of the refusal; "" when the move may go
+	}{
+		{"gone", "not live"},
+		{"voter", "no HTTP address"},
+		{"old", "older Reserva"},
+		{"new", ""},
+	} {
+		got := moveTarget(live, tc.to, 10)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("move to %s: %q, want %q", tc.to, got, tc.want)
+		}
+	}
+	// Every business goes to the one node that can serve it, whatever rendezvous says of the rest.
+	for i := range 50 {
+		id := fmt.Sprintf("tenant%020d", i)
+		if to := drainTarget(id, 10, live); to != "new" {
+			t.Errorf("drain of %s picks %q, want the only node that serves schema 10", id, to)
 		}
 	}
 }

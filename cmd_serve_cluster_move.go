@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -111,8 +112,12 @@ func (m *clusterMember) moveOut(ctx context.Context, nc *nats.Conn, req moveRequ
 		rep.Err = fmt.Sprintf("the live nodes are unknown: %v", err)
 		return rep
 	}
-	if !nodeLive(live, req.To) {
-		rep.Err = "node " + req.To + " is not live"
+	schema := 0
+	if t, err := m.tenants.Registry().Get(ctx, req.TenantID); err == nil {
+		schema = t.SchemaVersion
+	}
+	if msg := moveTarget(live, req.To, schema); msg != "" {
+		rep.Err = msg
 		return rep
 	}
 	start := time.Now()
@@ -160,13 +165,19 @@ func (m *clusterMember) claimMoved(ctx context.Context, req moveRequest) moveRep
 	return moveReply{Epoch: epoch}
 }
 
-func nodeLive(live []cluster.NodeInfo, id string) bool {
-	for _, n := range live {
-		if n.ID == id {
-			return true
-		}
+// moveTarget says why node id cannot take a business of schema ("" when it can): it must be
+// live, serve HTTP (not a bare voter or a CLI) and know the schema.
+func moveTarget(live []cluster.NodeInfo, id string, schema int) string {
+	i := slices.IndexFunc(live, func(n cluster.NodeInfo) bool { return n.ID == id })
+	switch {
+	case i < 0:
+		return "node " + id + " is not live"
+	case live[i].HTTP == "":
+		return "node " + id + " serves no businesses (it has no HTTP address)"
+	case live[i].Schema < schema:
+		return fmt.Sprintf("node %s runs an older Reserva (schema %d) than the business needs (%d)", id, live[i].Schema, schema)
 	}
-	return false
+	return ""
 }
 
 // requestJSON sends req to subject and decodes the answer into out, within ctx.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,20 +32,6 @@ const maxRegistryOp = 64 << 10
 // registryCallTimeout bounds a registry write sent to the controller (it waits for the
 // replica, one sync).
 const registryCallTimeout = 10 * time.Second
-
-// registryEpochName is the name the registry ships under in controller epoch e: epoch 0 is a
-// single node's name, so a cluster starts from a single node's replica.
-func registryEpochName(e uint64) string {
-	if e == 0 {
-		return replica.RegistryName
-	}
-	return replica.RegistryName + "/ltx/e" + strconv.FormatUint(e, 10)
-}
-
-// registryEpochMarker is the marker that controller epoch e was claimed.
-func registryEpochMarker(e uint64) string {
-	return replica.RegistryName + "/epoch/" + strconv.FormatUint(e, 10)
-}
 
 // errRegistryFenced is the registry's write rule once a later controller has claimed it.
 var errRegistryFenced = errors.New("this node is no longer the cluster's controller: another node claimed the registry")
@@ -604,7 +589,7 @@ func (m *clusterMember) followRegistry(ctx context.Context, co cluster.Coordinat
 // died before its first sync), replicated into this term's own chain and synced once, and
 // only then registry writes are served and every record published.
 func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term cluster.Owner) error {
-	if err := m.rep.CreateMarker(ctx, registryEpochMarker(term.Epoch)); err != nil {
+	if err := m.rep.CreateMarker(ctx, replica.Marker(replica.RegistryName, term.Epoch)); err != nil {
 		return fmt.Errorf("claim the registry in epoch %d: %w", term.Epoch, err)
 	}
 	dir, err := os.MkdirTemp(m.dataDir, ".registry-restore-")
@@ -613,7 +598,7 @@ func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term c
 	}
 	defer func() { _ = os.RemoveAll(dir) }() // a scratch copy, loaded below
 	restored := filepath.Join(dir, "registry.db")
-	from, err := restoreRegistryEpochs(ctx, m.rep, term.Epoch-1, restored)
+	from, err := m.rep.RestoreLatestEpoch(ctx, replica.RegistryName, term.Epoch-1, restored)
 	m.mirrorMu.Lock()
 	defer m.mirrorMu.Unlock()
 	switch {
@@ -696,24 +681,6 @@ func (m *clusterMember) stopReplicating() error {
 	return m.reg.StopReplicating(ctx)
 }
 
-// restoreRegistryEpochs restores the registry into the new file dst from the newest controller
-// epoch ≤ upTo whose chain holds a copy, walking back over empty ones (a controller that died
-// before its first sync left nothing there), down to epoch 0 (a single node's replica).
-func restoreRegistryEpochs(ctx context.Context, rep *replica.Replicator, upTo uint64, dst string) (uint64, error) {
-	for e := upTo; ; e-- {
-		err := rep.Restore(ctx, registryEpochName(e), dst, time.Time{})
-		if err == nil {
-			return e, nil
-		}
-		if !errors.Is(err, replica.ErrNotFound) {
-			return 0, fmt.Errorf("restore the registry from epoch %d: %w", e, err)
-		}
-		if e == 0 {
-			return 0, fmt.Errorf("restore the registry from epochs %d to 0: %w", upTo, replica.ErrNotFound)
-		}
-	}
-}
-
 // registryReplicator ships the registry into the chain of the controller epoch this node
 // serves in, and fences it: every sync (the one before a registry write is acknowledged)
 // checks afterwards that no later controller has claimed the registry.
@@ -723,7 +690,7 @@ type registryReplicator struct {
 }
 
 func (r registryReplicator) Attach(ctx context.Context, _, dbPath string) (tenancy.Replica, error) {
-	h, err := r.m.rep.Attach(ctx, registryEpochName(r.epoch), dbPath)
+	h, err := r.m.rep.Attach(ctx, replica.EpochName(replica.RegistryName, r.epoch), dbPath)
 	if err != nil {
 		return nil, err
 	}
@@ -748,7 +715,7 @@ func (f fencedRegistry) Sync(ctx context.Context) error {
 	if err := f.Handle.Sync(ctx); err != nil {
 		return err
 	}
-	exists, err := f.m.rep.MarkerExists(ctx, registryEpochMarker(f.epoch+1))
+	exists, err := f.m.rep.MarkerExists(ctx, replica.Marker(replica.RegistryName, f.epoch+1))
 	if err != nil {
 		return fmt.Errorf("check the registry's fence: %w", err)
 	}

@@ -316,7 +316,7 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 	}
 	defer func() { _ = reg.Close() }() // detached below
 	m := &clusterMember{rep: rep, reg: reg, log: slog.New(slog.DiscardHandler), term: 3}
-	if err := rep.CreateMarker(ctx, registryEpochMarker(3)); err != nil {
+	if err := rep.CreateMarker(ctx, replica.Marker(replica.RegistryName, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Replicate(ctx, registryReplicator{m: m, epoch: 3}); err != nil {
@@ -335,7 +335,7 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 		t.Fatal("nothing shipped into epoch 3's chain")
 	}
 	// A successor claims epoch 4 (and will restore from epoch 3, as the replica holds it now).
-	if err := rep.CreateMarker(ctx, registryEpochMarker(4)); err != nil {
+	if err := rep.CreateMarker(ctx, replica.Marker(replica.RegistryName, 4)); err != nil {
 		t.Fatal(err)
 	}
 	if err := add("late"); err == nil || !strings.Contains(err.Error(), errRegistryFenced.Error()) {
@@ -350,7 +350,7 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 	// Epoch 4's controller died before its first sync: its chain is empty. Epoch 5's walks
 	// back to epoch 3.
 	dst := filepath.Join(t.TempDir(), "restored.db")
-	from, err := restoreRegistryEpochs(ctx, rep, 4, dst)
+	from, err := rep.RestoreLatestEpoch(ctx, replica.RegistryName, 4, dst)
 	if err != nil || from != 3 {
 		t.Fatalf("restored from epoch %d, %v; want 3", from, err)
 	}
@@ -362,7 +362,7 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 	if _, err := got.BySlug(ctx, "kept"); err != nil {
 		t.Errorf("the acknowledged write after the walk back: %v", err)
 	}
-	if _, err := restoreRegistryEpochs(ctx, rep, 2, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, replica.ErrNotFound) {
+	if _, err := rep.RestoreLatestEpoch(ctx, replica.RegistryName, 2, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, replica.ErrNotFound) {
 		t.Errorf("no copy in epochs 2 to 0: %v, want ErrNotFound", err)
 	}
 }

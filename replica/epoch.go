@@ -44,8 +44,12 @@ func TenantEpochName(id string, epoch uint64) string {
 }
 
 // EpochMarker is the key of the marker that epoch e of tenant id was claimed.
-func EpochMarker(id string, epoch uint64) string {
-	return TenantName(id) + "/epoch/" + strconv.FormatUint(epoch, 10)
+func EpochMarker(id string, epoch uint64) string { return Marker(TenantName(id), epoch) }
+
+// Marker is the key of the marker that epoch e of base (TenantName(id), RegistryName) was
+// claimed.
+func Marker(base string, epoch uint64) string {
+	return base + "/epoch/" + strconv.FormatUint(epoch, 10)
 }
 
 // CreateMarker creates the empty object key, only if nothing is stored at key (S3's
@@ -114,11 +118,11 @@ func (r *Replicator) MarkerExists(ctx context.Context, key string) (bool, error)
 	return ok, nil
 }
 
-// RestoreLatestEpoch restores tenant id into the new file dst from the newest epoch ≤ upTo
+// RestoreLatestEpoch restores base (TenantName(id), RegistryName) into the new file dst from the newest epoch ≤ upTo
 // whose chain holds a copy, walking back over empty ones (an owner that claimed an epoch and
 // died before its first sync left nothing there; restoring that "copy" would lose every
 // acknowledged write before it). It returns the epoch restored from; ErrNotFound when no
 // epoch down to 0 holds anything.
-func (r *Replicator) RestoreLatestEpoch(ctx context.Context, id string, upTo uint64, dst string) (uint64, error) {
-	return r.restoreWalk(ctx, TenantName(id), upTo, dst, time.Time{})
+func (r *Replicator) RestoreLatestEpoch(ctx context.Context, base string, upTo uint64, dst string) (uint64, error) {
+	return r.restoreWalk(ctx, base, upTo, dst, time.Time{})
 }

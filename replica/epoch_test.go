@@ -49,14 +49,14 @@ func TestEpochs(t *testing.T) {
 			restore := func(upTo uint64) (uint64, []string) {
 				t.Helper()
 				dst := filepath.Join(dir, "restored"+time.Now().Format("150405.000000000")+".db")
-				e, err := r.RestoreLatestEpoch(ctx, id, upTo, dst)
+				e, err := r.RestoreLatestEpoch(ctx, replica.TenantName(id), upTo, dst)
 				if err != nil {
 					t.Fatalf("restore up to epoch %d: %v", upTo, err)
 				}
 				return e, rows(t, dst)
 			}
 
-			if _, err := r.RestoreLatestEpoch(ctx, id, 3, filepath.Join(dir, "none.db")); !errors.Is(err, replica.ErrNotFound) {
+			if _, err := r.RestoreLatestEpoch(ctx, replica.TenantName(id), 3, filepath.Join(dir, "none.db")); !errors.Is(err, replica.ErrNotFound) {
 				t.Fatalf("restore of a business with no copy: %v, want ErrNotFound", err)
 			}
 			ship(0, "single.db", "single-node")
