@@ -68,8 +68,12 @@ check-generated:
 # The whole system from outside (internal/loadtest: 10,000 businesses, a real server, mixed
 # traffic, noisy neighbour, memory; figures in bench.json), replication (sync against no
 # replica, async lag, 1,024 replicated businesses, recover; bench-replication.json), then the
-# component benchmarks.
+# component benchmarks. `make bench CLUSTER=3` measures a cluster of 3 `serve --cluster` nodes
+# against one node instead (issue #23; bench-cluster.json).
 bench: build
+ifneq ($(CLUSTER),)
+	$(GO) run ./internal/loadtest -bin bin/reserva -cluster $(CLUSTER) -out bench-cluster.json
+else
 	$(GO) run ./internal/loadtest -bin bin/reserva -out bench.json
 	$(GO) run ./internal/loadtest -bin bin/reserva -replication -out bench-replication.json
 	$(GO) test -run '^$$' -bench . ./domain/
@@ -77,3 +81,4 @@ bench: build
 	$(GO) test -run '^$$' -bench Fleet -benchtime 1x ./jobs/
 	$(GO) test -run '^$$' -bench 'Provision|Cold|LazyMigration' -benchtime 300x ./tenancy/
 	$(GO) test -run '^$$' -bench 'OpenHandleRSS' -benchtime 1x ./tenancy/
+endif

@@ -117,6 +117,12 @@ func main() {
 		replicationBench(ctx, dir)
 		return
 	}
+	if *clusterN > 0 {
+		b, _ := json.MarshalIndent(clusterBench(ctx, dir, os.Stdout), "", "  ")
+		check(os.WriteFile(*out, b, 0o644))
+		log.Printf("figures written to %s", *out)
+		return
+	}
 
 	// 1. Provisioning, through the tenancy layer the server uses, before the server starts.
 	log.Printf("provisioning %d businesses in %s ...", *tenantsN, dir)
@@ -739,6 +745,11 @@ func cpuSeconds(pid int) float64 {
 	if err != nil {
 		return 0
 	}
+	return statCPUSeconds(b)
+}
+
+// statCPUSeconds reads the user and system CPU time from a /proc/<pid>/stat line.
+func statCPUSeconds(b []byte) float64 {
 	// The fields after the command name (which may hold spaces) start with the state, field 3.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	if len(f) < 13 {
