@@ -122,9 +122,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	demoLogin, err := createDemoOnFirstRun(ctx, p)
-	if err != nil {
-		return err
+	// A cluster node makes no demo: each new node would make its own, with its own password,
+	// and the cluster keeps one registry (its controller's). Sign up on any node instead.
+	demoLogin := ""
+	if !*f.cluster.on {
+		if demoLogin, err = createDemoOnFirstRun(ctx, p); err != nil {
+			return err
+		}
 	}
 
 	ln, err := net.Listen("tcp", *f.addr)
@@ -133,11 +137,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ws := newWebServer(p, cfg, f, scheduler, met)
 	if *f.cluster.on {
-		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants.LatestVersion(), p.replica, p.reg, p.log); err != nil {
+		if member, err = joinCluster(ctx, f.cluster, cfg.data, ln.Addr(), p.tenants, p.replica, p.reg, p.log); err != nil {
 			return err
 		}
 		defer member.leave()
-		member.tenants = p.tenants
 		ws.Fence = member.fence
 	}
 	h := ws.Handler()
@@ -257,6 +260,9 @@ func newHTTPServer(h http.Handler) *http.Server {
 // announce tells the operator where Reserva runs, and the demo business's addresses.
 func announce(ctx context.Context, stdout io.Writer, p *platform, url, demoLogin string) {
 	fmt.Fprintf(stdout, "Reserva is running at %s\n", url)
+	if p.newData && demoLogin == "" {
+		fmt.Fprintf(stdout, "Sign up a business: %s/signup\n", url)
+	}
 	if _, err := p.tenants.Registry().BySlug(ctx, "demo"); err == nil {
 		fmt.Fprintf(stdout, "Open the demo business: %s/demo\n", url)
 	}

@@ -140,7 +140,7 @@ type clusterMember struct {
 // background, while HTTP already serves, its coordinator: JetStream forms once a majority of
 // the nodes run, and serving must not wait for the others. The node advertises the HTTP
 // address of its listener on its cluster host, and the newest tenant schema it knows.
-func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, schema int, rep *replica.Replicator, reg *tenancy.SQLiteRegistry, log *slog.Logger) (*clusterMember, error) {
+func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr net.Addr, tenants *tenancy.Manager, rep *replica.Replicator, reg *tenancy.SQLiteRegistry, log *slog.Logger) (*clusterMember, error) {
 	host, _, _ := net.SplitHostPort(*c.addr) // checked by check
 	_, httpPort, err := net.SplitHostPort(httpAddr.String())
 	if err != nil {
@@ -158,9 +158,9 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 		node.Shutdown()
 		return nil, fmt.Errorf("join cluster: %w", err)
 	}
-	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: schema}
+	self := cluster.NodeInfo{ID: *c.nodeID, HTTP: "http://" + net.JoinHostPort(host, httpPort), Schema: tenants.LatestVersion()}
 	jctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep, reg: reg, dataDir: dataDir, nc: nc,
+	m := &clusterMember{node: node, self: self, stop: stop, log: log, rep: rep, reg: reg, tenants: tenants, dataDir: dataDir, nc: nc,
 		held: map[string]uint64{}, fenced: map[string]bool{}, applied: map[string]tenancy.TenantRecord{}}
 	m.done.Go(func() {
 		defer nc.Close()

@@ -80,6 +80,12 @@ func TestServeJoinsCluster(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
+	// A new node makes no demo business of its own: every node would make one, each with its
+	// own password, and the cluster keeps one registry, so all but one would be lost (and the
+	// controller's, never shipped, answered 503 everywhere).
+	if code, _, _ := httpGet(t, base+"/demo/"); code != http.StatusNotFound {
+		t.Errorf("a new cluster node's /demo/: %d, want 404 (no demo in a cluster)", code)
+	}
 
 	nc, err := peer.Connect()
 	if err != nil {
@@ -163,13 +169,17 @@ func TestServeClusterForwardsToOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peer.Shutdown()
-	// s1's data directory is new (it gets the demo business); s2's holds "other" only.
+	// s1's data directory holds "demo", s2's "other", each made before the cluster formed.
+	d1 := filepath.Join(t.TempDir(), "d1")
+	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d1, "--slug", "demo", "--name", "Demo"); code != 0 {
+		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
+	}
 	d2 := filepath.Join(t.TempDir(), "d2")
 	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d2, "--slug", "other", "--name", "Other"); code != 0 {
 		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
 	}
 	rep1 := t.TempDir()
-	base1, err1, _ := startServe(t, filepath.Join(t.TempDir(), "d1"), "--replica", "file://"+rep1,
+	base1, err1, _ := startServe(t, d1, "--replica", "file://"+rep1,
 		"--cluster", "--node-id", "s1", "--cluster-addr", addrs[1], "--peers", addrs[0]+","+addrs[2])
 	rep2 := rep1 // one replica for the cluster: where a business lives when its owner is gone
 	base2, err2, _ := startServe(t, d2, "--replica", "file://"+rep2,

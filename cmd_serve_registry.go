@@ -601,8 +601,9 @@ func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term c
 	from, err := m.rep.RestoreLatestEpoch(ctx, replica.RegistryName, term.Epoch-1, restored)
 	m.mirrorMu.Lock()
 	defer m.mirrorMu.Unlock()
+	founding := errors.Is(err, replica.ErrNotFound)
 	switch {
-	case errors.Is(err, replica.ErrNotFound):
+	case founding:
 		m.log.InfoContext(ctx, "the replica holds no registry yet: this node's starts the cluster's", "epoch", term.Epoch)
 	case err != nil:
 		return fmt.Errorf("take office in epoch %d: %w", term.Epoch, err)
@@ -641,7 +642,39 @@ func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term c
 		m.log.ErrorContext(ctx, "publish the registry to the route map; published again shortly", "err", err)
 		m.setRepublish()
 	}
+	if founding {
+		go m.adopt(ctx, co)
+	}
 	return nil
+}
+
+// adopt claims, in epoch 1, and ships every business the founding controller's registry held
+// before the cluster had one (made on this data directory before it joined, such as a demo):
+// their files are here only, and another node that claimed one first would find no copy in the
+// replica. A business placed already, or one that fails here, is left to its next request.
+func (m *clusterMember) adopt(ctx context.Context, co cluster.Coordinator) {
+	ts, err := m.reg.List(ctx)
+	if err != nil {
+		m.log.WarnContext(ctx, "adopt the businesses made before the cluster", "err", err)
+		return
+	}
+	for _, t := range ts {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := co.Placement().Owner(ctx, t.ID); !errors.Is(err, cluster.ErrNotFound) {
+			continue
+		}
+		if err := m.fence(ctx, t); err != nil {
+			m.log.WarnContext(ctx, "adopt a business made before the cluster", "tenant", t.Slug, "err", err)
+			continue
+		}
+		if err := m.tenants.SyncTenant(ctx, t); err != nil {
+			m.log.WarnContext(ctx, "ship a business made before the cluster", "tenant", t.Slug, "err", err)
+			continue
+		}
+		m.log.InfoContext(ctx, "adopted a business made before the cluster", "tenant", t.Slug)
+	}
 }
 
 // stepDown stops serving registry writes as the controller of epoch (nothing when this node
