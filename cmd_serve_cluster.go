@@ -374,13 +374,17 @@ func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
 	m.mu.Lock()
 	fenced := m.fenced[t.ID]
 	m.mu.Unlock()
-	if fenced {
-		return m.misdirected(ctx, fmt.Errorf("%s was claimed by another node", t.Slug))
-	}
 	own, err := co.Placement().Owner(ctx, t.ID)
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return fmt.Errorf("check the owner of %s: %w", t.Slug, err)
 	}
+	if fenced && own.Node != m.self.ID {
+		return m.misdirected(ctx, fmt.Errorf("%s was claimed by another node", t.Slug))
+	}
+	// A fenced business placed on this node again (a drain or a move handed it here after
+	// its fencing) is claimed afresh below: the claim drops the stale copy and restores the
+	// replica's (takeOver), and only then clears the fence. Refusing it would leave it
+	// placed here and unserved by every node until this one restarts.
 	if own.Node != "" && own.Node != m.self.ID {
 		// Another node's. Only when the cluster's view is current, this node's own heartbeat
 		// visible in it, and the owner's gone from it, is the owner dead: any doubt (a KV
@@ -458,6 +462,7 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 	}
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
+	delete(m.fenced, t.ID) // this epoch's copy is the replica's, restored by takeOver
 	m.mu.Unlock()
 	return nil
 }
