@@ -82,6 +82,20 @@ func TestClusterProof(t *testing.T) {
 		faults = append(faults, f)
 	}
 	var report []string
+	// The table of the faults done so far, also when one of them stops the test (t.Fatal).
+	defer func() {
+		ld.mu.Lock() // a fault that stopped the test left the load running
+		sent, answers := len(ld.sent), fmt.Sprint(ld.outcomes)
+		ld.mu.Unlock()
+		t.Logf("bookings sent %d, acknowledged %d; answers: %s", sent, ld.acked(), answers)
+		t.Logf("warnings and errors the nodes logged:\n%s", rig.problems())
+		t.Logf("time from the fault to the first acknowledged write of each business the faulted node owned "+
+			"(targets p50 <= 6s, max <= 15s):\n%-34s %-5s %4s %8s %8s %7s %7s\n%s", "fault", "node", "biz", "p50", "max", "failed", "(biz)",
+			strings.Join(report, "\n"))
+		for _, d := range rig.signUpAfterKill {
+			t.Logf("kill -9 of the controller: the first sign-up succeeded %s after the fault (bound %s)", d.Round(10*time.Millisecond), signUpWithin)
+		}
+	}()
 	for _, f := range faults {
 		t.Logf("fault: %s", f.name)
 		ctx, stop := context.WithCancel(context.Background())
@@ -103,14 +117,6 @@ func TestClusterProof(t *testing.T) {
 		if t.Failed() {
 			break
 		}
-	}
-	t.Logf("bookings sent %d, acknowledged %d; answers: %v", len(ld.sent), ld.acked(), ld.outcomes)
-	t.Logf("warnings and errors the nodes logged:\n%s", rig.problems())
-	t.Logf("time from the fault to the first acknowledged write of each business the faulted node owned "+
-		"(targets p50 <= 6s, max <= 15s):\n%-34s %-5s %4s %8s %8s %7s %7s\n%s", "fault", "node", "biz", "p50", "max", "failed", "(biz)",
-		strings.Join(report, "\n"))
-	for _, d := range rig.signUpAfterKill {
-		t.Logf("kill -9 of the controller: the first sign-up succeeded %s after the fault (bound %s)", d.Round(10*time.Millisecond), signUpWithin)
 	}
 }
 
