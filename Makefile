@@ -24,10 +24,11 @@ crashtest:
 	RESERVA_CRASH_ROUNDS=10 RESERVA_CRASH_TENANTS=12 RESERVA_CRASH_SIGNUPS=30 RESERVA_REPLICA_ROUNDS=10 $(GO) test -count=1 -v \
 		-run 'TestKillDuringBookings|TestKillDuringSignUp|TestRecoverAfterDiskLoss' ./internal/crashtest/
 
-# Issue #23's proof: versitygw, three `serve --cluster` nodes, bookings to random nodes; kill -9
-# an owner, SIGSTOP one for 15 s, a rolling restart; after each, every acknowledged booking once
-# in its owner's file, no overlaps, integrity_check, no acknowledgement in a superseded epoch,
-# no claim storm; prints the time to the first acknowledged write per fault (make test runs the
+# Issue #23's proof: versitygw, three `serve --cluster` nodes, businesses signed up over HTTP,
+# bookings to random nodes; kill -9 an owner, SIGSTOP one for 15 s, kill -9 the controller (a
+# sign-up must then succeed), a rolling restart, planned moves; after each, every acknowledged
+# booking once in its owner's file, no overlaps, integrity_check, no acknowledgement in a
+# superseded epoch, no claim storm; prints the time to the first acknowledged write per fault (make test runs the
 # kill -9 only, over 6 businesses). RESERVA_CLUSTER_LOGS=DIR keeps the nodes' logs.
 clustertest:
 	RESERVA_CLUSTER_PROOF=full $(GO) test -count=1 -v -run 'TestClusterProof' ./internal/crashtest/

@@ -456,7 +456,7 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 	}
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
-	delete(m.fenced, t.ID) // fenced in an earlier epoch; this one is its own
+	delete(m.fenced, t.ID) // fenced in an earlier epoch; this epoch's copy is the replica's (takeOver)
 	m.mu.Unlock()
 	return nil
 }

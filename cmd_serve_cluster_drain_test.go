@@ -54,12 +54,18 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 //
 // With the nodes listening for moves (as serve does), the drain has s2 claim at once: s2 holds
 // acme in epoch 3 by the time the drain returns.
+//
+// FencedTarget: s2 was fenced for acme earlier in its run (it owned acme, was paused, and
+// another node claimed it: the cluster proof's SIGSTOP). The drain hands acme to s2 all the
+// same; s2 must claim it afresh from the replica rather than refuse it for good, which left
+// acme placed on s2 and unserved by every node until s2 restarted.
 func TestDrainHandsOverToLiveNode(t *testing.T) {
-	t.Run("NextRequest", func(t *testing.T) { testDrain(t, false) })
-	t.Run("ClaimAtOnce", func(t *testing.T) { testDrain(t, true) })
+	t.Run("NextRequest", func(t *testing.T) { testDrain(t, false, false) })
+	t.Run("ClaimAtOnce", func(t *testing.T) { testDrain(t, true, false) })
+	t.Run("FencedTarget", func(t *testing.T) { testDrain(t, true, true) })
 }
 
-func testDrain(t *testing.T, listen bool) {
+func testDrain(t *testing.T, listen, fencedTarget bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	repURL := "file://" + filepath.ToSlash(t.TempDir())
@@ -132,6 +138,11 @@ func testDrain(t *testing.T, listen bool) {
 		t.Fatalf("write on s1: %v", err)
 	}
 
+	if fencedTarget {
+		m2.mu.Lock()
+		m2.fenced[tn.ID] = true // as writeFence leaves it once a successor's marker exists
+		m2.mu.Unlock()
+	}
 	start := time.Now()
 	if n := m1.drain(ctx); n != 1 {
 		t.Fatalf("drain handed over %d businesses, want 1", n)
@@ -180,6 +191,9 @@ func testDrain(t *testing.T, listen bool) {
 	}
 	if own, err := m2.co.Placement().Refresh(ctx, tn.ID); err != nil || own != (cluster.Owner{Node: "s2", Epoch: 3}) {
 		t.Errorf("placement after s2's claim: %+v, %v; want s2 in epoch 3", own, err)
+	}
+	if err := m2.writeFence(ctx, tn.ID); err != nil {
+		t.Errorf("s2 does not acknowledge acme's writes after claiming it: %v", err)
 	}
 	t.Logf("hand-over of one business: released in %s, served by s2 after %s", released, pause)
 	if pause >= cluster.DefaultLivenessTTL {
