@@ -653,6 +653,9 @@ func (m *clusterMember) lead(ctx context.Context, co cluster.Coordinator, term c
 // their files are here only, and another node that claimed one first would find no copy in the
 // replica. A business placed already, or one that fails here, is left to its next request.
 func (m *clusterMember) adopt(ctx context.Context, co cluster.Coordinator) {
+	if m.tenants == nil { // a member of the registry alone (tests): nothing of its own to ship
+		return
+	}
 	ts, err := m.reg.List(ctx)
 	if err != nil {
 		m.log.WarnContext(ctx, "adopt the businesses made before the cluster", "err", err)
