@@ -55,7 +55,14 @@ func (s *Server) localize(next http.Handler) http.Handler {
 		if outer {
 			w.Header().Add("Vary", "Accept-Language, Cookie")
 		}
-		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), i18n.For(lang)), pageURLKey{}, r.URL)
+		loc := i18n.For(lang)
+		if !outer && r.Context().Value(pageURLKey{}) == r.URL && i18n.From(r.Context()) == loc {
+			// The inner pass came to the outer's answer (the business's own language did not
+			// change it): the context already says so, and a copy of the request would be waste.
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), loc), pageURLKey{}, r.URL)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -63,7 +70,7 @@ func (s *Server) localize(next http.Handler) http.Handler {
 // publicPage reports whether path is a page customers read (translated), rather than the
 // dashboard, the GraphQL API, or the platform's probes.
 func publicPage(path string) bool {
-	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
+	for seg := range strings.SplitSeq(strings.Trim(path, "/"), "/") { // no slice: every request asks
 		switch seg {
 		case "admin", "graphql":
 			return false

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,22 +102,69 @@ type name struct {
 func Timed(ctx context.Context) (context.Context, func() string) {
 	n := new(name)
 	return context.WithValue(ctx, nameKey{}, n), func() string {
-		route := "unrouted"
-		if r := n.route.Load(); r != nil {
-			route = *r
+		r, k := n.route.Load(), n.kind.Load()
+		if r == nil {
+			r = &unrouted
 		}
-		if k := n.kind.Load(); k != nil {
-			route += " " + *k // POST /{slug}/graphql query, ... mutation
+		if k == nil {
+			return *r
 		}
-		return route
+		return names.join(r, k) // POST /{slug}/graphql query, ... mutation
 	}
+}
+
+var unrouted = "unrouted"
+
+// names interns routes, kinds and their joins: set and read on every request, a name is made
+// (and allocated) once. They are the routes' patterns and GraphQL's operation kinds, never
+// anything a client sends, so the set stays small.
+var names = internTable{strs: map[string]*string{}, joined: map[[2]*string]string{}}
+
+type internTable struct {
+	mu     sync.RWMutex
+	strs   map[string]*string
+	joined map[[2]*string]string
+}
+
+func (t *internTable) of(s string) *string {
+	t.mu.RLock()
+	p := t.strs[s]
+	t.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p = t.strs[s]; p == nil {
+		c := strings.Clone(s)
+		p = &c
+		t.strs[c] = p
+	}
+	return p
+}
+
+func (t *internTable) join(route, kind *string) string {
+	key := [2]*string{route, kind}
+	t.mu.RLock()
+	j, ok := t.joined[key]
+	t.mu.RUnlock()
+	if ok {
+		return j
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if j, ok = t.joined[key]; !ok {
+		j = *route + " " + *kind
+		t.joined[key] = j
+	}
+	return j
 }
 
 // SetRoute names the route (its pattern) that serves the request being timed. It does nothing
 // when the request is not timed.
 func SetRoute(ctx context.Context, pattern string) {
 	if n, ok := ctx.Value(nameKey{}).(*name); ok {
-		n.route.Store(&pattern)
+		n.route.Store(names.of(pattern))
 	}
 }
 
@@ -124,14 +173,29 @@ func SetRoute(ctx context.Context, pattern string) {
 // nothing when the request is not timed.
 func SetKind(ctx context.Context, kind string) {
 	if n, ok := ctx.Value(nameKey{}).(*name); ok {
-		n.kind.Store(&kind)
+		n.kind.Store(names.of(kind))
 	}
 }
 
 // Request records one HTTP request.
 func (m *Metrics) Request(route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// statusLabels are the labels of the statuses HTTP defines, made once rather than per request.
+var statusLabels = func() (l [500]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(100 + i)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 100 && status < 600 {
+		return statusLabels[status-100]
+	}
+	return strconv.Itoa(status)
 }
 
 // Migration records one tenant migration attempt.
