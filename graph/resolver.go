@@ -41,7 +41,7 @@ func store(ctx context.Context) (*domain.Store, error) {
 	if !ok {
 		return nil, errNoTenant
 	}
-	return domain.NewCachedStore(lease.DB, lease.Location, time.Now), nil
+	return domain.SharedStore(lease.DB, lease.Location), nil
 }
 
 // loaders batch the lookups that lists of bookings and slots make (no N+1). They live for one

@@ -183,5 +183,5 @@ const (
 // store returns the domain store of the request's tenant (only below the tenancy middleware).
 func (s *Server) store(r *http.Request) *domain.Store {
 	l := leaseOf(r)
-	return domain.NewCachedStore(l.DB, l.Location, time.Now)
+	return domain.SharedStore(l.DB, l.Location)
 }
