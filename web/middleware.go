@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -34,6 +33,7 @@ func requestID(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	name   metrics.Name // the request's route, for its figures
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -60,18 +60,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		var name func() string
 		if s.Metrics != nil {
-			var ctx context.Context
-			ctx, name = metrics.Timed(r.Context())
-			r = r.WithContext(ctx)
+			r = r.WithContext(rec.name.Context(r.Context()))
 		}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		if name != nil {
-			s.Metrics.Request(name(), rec.status, time.Since(start))
+		if s.Metrics != nil {
+			s.Metrics.Request(rec.name.String(), rec.status, time.Since(start))
 		}
 		level := slog.LevelDebug
 		if rec.status >= 500 {

@@ -89,28 +89,30 @@ func (m *Metrics) Handler() http.Handler {
 
 type nameKey struct{}
 
-// name is what a timed request turns out to be, learnt as it is handled.
-type name struct {
+// Name is what a timed request turns out to be, learnt as it is handled. Its zero value is
+// ready: the caller keeps it in something it allocates for the request anyway.
+type Name struct {
 	route atomic.Pointer[string]
 	kind  atomic.Pointer[string] // a websocket's operations run side by side
 }
 
-// Timed returns a context in which SetRoute and SetKind name the request being timed; the
-// returned func reads the name afterwards: the route's pattern, followed by the kind when one
-// was set, or "unrouted" for a request answered before it reached a route (an unknown business,
-// a business being migrated, a refused cross-site request).
-func Timed(ctx context.Context) (context.Context, func() string) {
-	n := new(name)
-	return context.WithValue(ctx, nameKey{}, n), func() string {
-		r, k := n.route.Load(), n.kind.Load()
-		if r == nil {
-			r = &unrouted
-		}
-		if k == nil {
-			return *r
-		}
-		return names.join(r, k) // POST /{slug}/graphql query, ... mutation
+// Context returns a context in which SetRoute and SetKind name the request being timed into n.
+func (n *Name) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, nameKey{}, n)
+}
+
+// String is the name, read once the request is answered: the route's pattern, followed by the
+// kind when one was set, or "unrouted" for a request answered before it reached a route (an
+// unknown business, a business being migrated, a refused cross-site request).
+func (n *Name) String() string {
+	r, k := n.route.Load(), n.kind.Load()
+	if r == nil {
+		r = &unrouted
 	}
+	if k == nil {
+		return *r
+	}
+	return names.join(r, k) // POST /{slug}/graphql query, ... mutation
 }
 
 var unrouted = "unrouted"
@@ -163,7 +165,7 @@ func (t *internTable) join(route, kind *string) string {
 // SetRoute names the route (its pattern) that serves the request being timed. It does nothing
 // when the request is not timed.
 func SetRoute(ctx context.Context, pattern string) {
-	if n, ok := ctx.Value(nameKey{}).(*name); ok {
+	if n, ok := ctx.Value(nameKey{}).(*Name); ok {
 		n.route.Store(names.of(pattern))
 	}
 }
@@ -172,7 +174,7 @@ func SetRoute(ctx context.Context, pattern string) {
 // query, mutation or subscription), so that the route's figures are kept apart by kind. It does
 // nothing when the request is not timed.
 func SetKind(ctx context.Context, kind string) {
-	if n, ok := ctx.Value(nameKey{}).(*name); ok {
+	if n, ok := ctx.Value(nameKey{}).(*Name); ok {
 		n.kind.Store(names.of(kind))
 	}
 }
