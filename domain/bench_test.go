@@ -11,7 +11,7 @@ import (
 
 // benchBusiness is a business of 5 staff working 08:00-21:00 six days a week and one 30-minute
 // service (5 minutes' buffer after) that all of them give, bookable without notice.
-func benchBusiness(b *testing.B) (s *domain.Store, svc int64, staff []int64) {
+func benchBusiness(b testing.TB) (s *domain.Store, svc int64, staff []int64) {
 	b.Helper()
 	s, _ = mustOpenStore(b, "Europe/Madrid", monday)
 	mustSettings(b, s, func(st *domain.Settings) { st.MinNotice = 0 })

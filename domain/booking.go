@@ -131,7 +131,11 @@ func (s *Store) CreateBooking(ctx context.Context, req BookingRequest) (Booking,
 		if req.Quiet {
 			return nil
 		}
-		return s.notify(ctx, tx, KindBookingCreated, b, token, now)
+		var cat *catalog // the kept catalog findSlot used, when there is one (else notify reads)
+		if s.cache != nil {
+			cat, _ = s.cache.kept()
+		}
+		return s.notifyKnown(ctx, tx, KindBookingCreated, b, token, now, cat)
 	})
 	if err != nil {
 		return Booking{}, "", wrap("create booking", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,24 @@ func NewCachedStore(db Versioned, loc *time.Location, now func() time.Time) *Sto
 }
 
 type catalogKey struct{}
+
+// SharedStore is NewCachedStore with the real clock, made once for db and loc and shared by
+// every request to it (a Store holds nothing of a request). Handlers ask for their business's
+// store several times a request (the language, the page, the session); each NewCachedStore cost
+// allocations, every time. A new loc (the business moved time zone) makes a new one.
+func SharedStore(db Versioned, loc *time.Location) *Store {
+	p := db.Value(sharedStoreKey{}, newStorePointer).(*atomic.Pointer[Store])
+	if s := p.Load(); s != nil && s.loc == loc {
+		return s
+	}
+	s := NewCachedStore(db, loc, time.Now)
+	p.Store(s)
+	return s
+}
+
+type sharedStoreKey struct{}
+
+func newStorePointer() any { return new(atomic.Pointer[Store]) }
 
 // catalog is a business's rarely changing data, read together. It is shared by concurrent
 // requests: nobody may change it or the slices it holds.

@@ -146,19 +146,41 @@ The dashboard's home page shows a checklist of these steps until they are done.
 // A change made without the customer's token (by staff, a reminder) gives the mail a manage
 // link of its own: only the token's hash is kept, so the first one cannot be sent again.
 func (s *Store) notify(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, token ManageToken, now time.Time) error {
-	svc, err := service(ctx, tx, b.ServiceID)
-	if err != nil {
-		return err
-	}
-	var staffName, staffEmail string
-	if err := tx.QueryRowContext(ctx, `SELECT name, email FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName, &staffEmail); err != nil {
-		return err
+	return s.notifyKnown(ctx, tx, kind, b, token, now, nil)
+}
+
+// notifyKnown is notify for a caller that already holds the business's catalog as the
+// transaction sees it (cat: the service, staff member and settings the mails are made of); with
+// cat nil they are read in the transaction. A new booking's transaction changes no catalog row,
+// so it spares the three reads.
+func (s *Store) notifyKnown(ctx context.Context, tx *sql.Tx, kind MessageKind, b Booking, token ManageToken, now time.Time, cat *catalog) error {
+	var (
+		svc                   Service
+		staffName, staffEmail string
+		st                    Settings
+		err                   error
+	)
+	if cat != nil {
+		if svc, err = cat.service(b.ServiceID); err != nil {
+			return err
+		}
+		staff, err := cat.staffMember(b.StaffID)
+		if err != nil {
+			return err
+		}
+		staffName, staffEmail, st = staff.Name, staff.Email, cat.settings
+	} else {
+		if svc, err = service(ctx, tx, b.ServiceID); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT name, email FROM staff WHERE id = ?`, b.StaffID).Scan(&staffName, &staffEmail); err != nil {
+			return err
+		}
+		if st, err = settings(ctx, tx); err != nil {
+			return err
+		}
 	}
 	events, err := eventCount(ctx, tx, b.ID)
-	if err != nil {
-		return err
-	}
-	st, err := settings(ctx, tx)
 	if err != nil {
 		return err
 	}

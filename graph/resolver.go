@@ -7,6 +7,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/vikstrous/dataloadgen"
@@ -40,15 +41,20 @@ func store(ctx context.Context) (*domain.Store, error) {
 	if !ok {
 		return nil, errNoTenant
 	}
-	return domain.NewCachedStore(lease.DB, lease.Location, time.Now), nil
+	return domain.SharedStore(lease.DB, lease.Location), nil
 }
 
 // loaders batch the lookups that lists of bookings and slots make (no N+1). They live for one
 // request, so they never serve one tenant's rows to another.
 type loaders struct {
-	store    *domain.Store
-	staff    *dataloadgen.Loader[int64, domain.Staff]
-	services *dataloadgen.Loader[int64, domain.Service]
+	store     *domain.Store
+	longLived bool
+
+	// The loaders are made on first use: most requests (a public availability lookup, a
+	// booking) load nothing through them, and making both cost every request allocations.
+	staffOnce, servicesOnce sync.Once
+	staff                   *dataloadgen.Loader[int64, domain.Staff]
+	services                *dataloadgen.Loader[int64, domain.Service]
 }
 
 type loadersKey struct{}
@@ -56,15 +62,25 @@ type loadersKey struct{}
 // withLoaders gives a request its loaders. A long-lived connection (websocket) gets loaders
 // that batch but do not cache, so its events never show stale names nor grow without bound.
 func withLoaders(ctx context.Context, s *domain.Store, longLived bool) context.Context {
+	return context.WithValue(ctx, loadersKey{}, &loaders{store: s, longLived: longLived})
+}
+
+func (l *loaders) options() []dataloadgen.Option {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond)}
-	if longLived {
+	if l.longLived {
 		opts = append(opts, dataloadgen.WithoutCache())
 	}
-	return context.WithValue(ctx, loadersKey{}, &loaders{
-		store:    s,
-		staff:    dataloadgen.NewMappedLoader(s.StaffByIDs, opts...),
-		services: dataloadgen.NewMappedLoader(s.ServicesByIDs, opts...),
-	})
+	return opts
+}
+
+func (l *loaders) staffLoader() *dataloadgen.Loader[int64, domain.Staff] {
+	l.staffOnce.Do(func() { l.staff = dataloadgen.NewMappedLoader(l.store.StaffByIDs, l.options()...) })
+	return l.staff
+}
+
+func (l *loaders) servicesLoader() *dataloadgen.Loader[int64, domain.Service] {
+	l.servicesOnce.Do(func() { l.services = dataloadgen.NewMappedLoader(l.store.ServicesByIDs, l.options()...) })
+	return l.services
 }
 
 func loadersFrom(ctx context.Context) *loaders {
@@ -89,9 +105,9 @@ func load[T any](ctx context.Context, pick func(*loaders) *dataloadgen.Loader[in
 }
 
 func loadStaff(ctx context.Context, id int64) (*domain.Staff, error) {
-	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Staff] { return l.staff }, id, "staff member")
+	return load(ctx, (*loaders).staffLoader, id, "staff member")
 }
 
 func loadService(ctx context.Context, id int64) (*domain.Service, error) {
-	return load(ctx, func(l *loaders) *dataloadgen.Loader[int64, domain.Service] { return l.services }, id, "service")
+	return load(ctx, (*loaders).servicesLoader, id, "service")
 }

@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/reserva/reserva/internal/i18n"
 	"github.com/reserva/reserva/internal/ratelimit"
 	"github.com/reserva/reserva/tenancy"
@@ -55,7 +57,14 @@ func (s *Server) localize(next http.Handler) http.Handler {
 		if outer {
 			w.Header().Add("Vary", "Accept-Language, Cookie")
 		}
-		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), i18n.For(lang)), pageURLKey{}, r.URL)
+		loc := i18n.For(lang)
+		if !outer && r.Context().Value(pageURLKey{}) == r.URL && i18n.From(r.Context()) == loc {
+			// The inner pass came to the outer's answer (the business's own language did not
+			// change it): the context already says so, and a copy of the request would be waste.
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(i18n.WithLocalizer(r.Context(), loc), pageURLKey{}, r.URL)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -63,7 +72,7 @@ func (s *Server) localize(next http.Handler) http.Handler {
 // publicPage reports whether path is a page customers read (translated), rather than the
 // dashboard, the GraphQL API, or the platform's probes.
 func publicPage(path string) bool {
-	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
+	for seg := range strings.SplitSeq(strings.Trim(path, "/"), "/") { // no slice: every request asks
 		switch seg {
 		case "admin", "graphql":
 			return false
@@ -90,34 +99,6 @@ var languageNames = []struct{ Lang, Name string }{
 	{"en", "English"}, {"es", "Español"}, {"de", "Deutsch"}, {"fr", "Français"},
 }
 
-// languageOption is one entry of the language switcher.
-type languageOption struct {
-	Lang, Name, URL string
-	Current         bool
-}
-
-// languageOptions are the language switcher's entries for the page in ctx: the page's own
-// address with ?lang= set (its other parameters kept), the current language marked.
-func languageOptions(ctx context.Context) []languageOption {
-	current := i18n.From(ctx).Lang()
-	u, _ := ctx.Value(pageURLKey{}).(*url.URL)
-	out := make([]languageOption, 0, len(languageNames))
-	for _, l := range languageNames {
-		o := languageOption{Lang: l.Lang, Name: l.Name, Current: l.Lang == current, URL: "?lang=" + l.Lang}
-		if u != nil && u.RawQuery == "" {
-			// The usual page address, with no query: nothing to parse and keep.
-			o.URL = u.Path + "?lang=" + l.Lang
-		} else if u != nil {
-			q := u.Query()
-			q.Set("lang", l.Lang)
-			q.Del("msg") // a notice belongs to the redirect that asked for it
-			o.URL = u.Path + "?" + q.Encode()
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
 // tooManyWait answers a request over limiter's limit for key with its Retry-After, and returns
 // the wait in whole seconds, for the page to say in its language.
 func tooManyWait(w http.ResponseWriter, limiter *ratelimit.Limiter, key string) time.Duration {
@@ -125,3 +106,72 @@ func tooManyWait(w http.ResponseWriter, limiter *ratelimit.Limiter, key string) 
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return time.Duration(secs) * time.Second
 }
+
+// languages lets a visitor choose among the languages Reserva speaks: links to the page they
+// are on with ?lang=, each named in its own language. It is written by hand, not in templ:
+// templ formats every expression through fmt.Sprint, and the switcher's two dozen of them
+// were the most allocations of any part of a public page. The markup is what the templ
+// version made (TestLanguageSwitcherMarkup).
+func languages() templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		sw := stickyWriter{w: w}
+		sw.str(`<nav class="languages" aria-label="`)
+		sw.esc(tr(ctx, "site.language"))
+		sw.str(`" data-testid="languages">`)
+		current := i18n.From(ctx).Lang()
+		u, _ := ctx.Value(pageURLKey{}).(*url.URL)
+		for _, o := range languageNames {
+			if o.Lang == current {
+				sw.str(`<strong lang="`)
+				sw.esc(o.Lang)
+				sw.str(`" aria-current="true">`)
+				sw.esc(o.Name)
+				sw.str(`</strong>`)
+			} else {
+				sw.str(`<a href="`)
+				switch {
+				case u == nil:
+					sw.str("?lang=")
+					sw.esc(o.Lang)
+				case u.RawQuery == "":
+					// The usual page address, with no query: nothing to parse and keep.
+					sw.esc(u.Path)
+					sw.str("?lang=")
+					sw.esc(o.Lang)
+				default:
+					q := u.Query()
+					q.Set("lang", o.Lang)
+					q.Del("msg") // a notice belongs to the redirect that asked for it
+					sw.esc(u.Path + "?" + q.Encode())
+				}
+				sw.str(`" lang="`)
+				sw.esc(o.Lang)
+				sw.str(`" hreflang="`)
+				sw.esc(o.Lang)
+				sw.str(`" data-testid="lang-`)
+				sw.esc(o.Lang)
+				sw.str(`">`)
+				sw.esc(o.Name)
+				sw.str(`</a>`)
+			}
+			sw.str("  ")
+		}
+		sw.str(`</nav>`)
+		return sw.err
+	})
+}
+
+// stickyWriter writes strings to w until the first error, which it keeps.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) str(v string) {
+	if s.err == nil {
+		_, s.err = io.WriteString(s.w, v)
+	}
+}
+
+// esc writes v escaped for HTML text and quoted attribute values, as templ does.
+func (s *stickyWriter) esc(v string) { s.str(templ.EscapeString(v)) }

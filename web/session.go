@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,13 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 			return
 		}
 		sm := s.sessions(r)
+		if !sessionUsed(r, sm.Cookie.Name) {
+			// No session to read and none the page could start: what LoadAndSave would have
+			// done comes down to its Vary header, kept so that caches see the same answer.
+			w.Header().Add("Vary", "Cookie")
+			next.ServeHTTP(w, r)
+			return
+		}
 		sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if id := sm.GetInt64(r.Context(), sessionUserKey); id != 0 {
 				u, err := s.store(r).User(r.Context(), id)
@@ -141,6 +149,21 @@ func (s *Server) withSessions(next http.Handler) http.Handler {
 	})
 }
 
+// sessionUsed reports whether a tenant request needs its session loaded: it brings a session
+// cookie (a signed-in user reading the public pages or the API stays signed in), or it is for
+// the dashboard, whose pages (sign-in, password reset, invitations, flashes) are the only ones
+// that read or start a session without one. The public pages and the API, most of the traffic,
+// skip the session's load and save, and the allocations of both, when no cookie comes.
+func sessionUsed(r *http.Request, cookie string) bool {
+	if _, err := r.Cookie(cookie); err == nil {
+		return true
+	}
+	// The first segment is the business (the tenant middleware puts it there for a business
+	// served on its own host), however its slug was spelt.
+	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return rest == "admin" || strings.HasPrefix(rest, "admin/")
+}
+
 // signIn starts u's session on sm: a new token (so one planted before sign-in is worthless)
 // holding the user and the session epoch it signed in under.
 func signIn(ctx context.Context, sm *scs.SessionManager, u domain.User) error {
@@ -160,5 +183,5 @@ const (
 // store returns the domain store of the request's tenant (only below the tenancy middleware).
 func (s *Server) store(r *http.Request) *domain.Store {
 	l := leaseOf(r)
-	return domain.NewCachedStore(l.DB, l.Location, time.Now)
+	return domain.SharedStore(l.DB, l.Location)
 }

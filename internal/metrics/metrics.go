@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -87,35 +89,84 @@ func (m *Metrics) Handler() http.Handler {
 
 type nameKey struct{}
 
-// name is what a timed request turns out to be, learnt as it is handled.
-type name struct {
+// Name is what a timed request turns out to be, learnt as it is handled. Its zero value is
+// ready: the caller keeps it in something it allocates for the request anyway.
+type Name struct {
 	route atomic.Pointer[string]
 	kind  atomic.Pointer[string] // a websocket's operations run side by side
 }
 
-// Timed returns a context in which SetRoute and SetKind name the request being timed; the
-// returned func reads the name afterwards: the route's pattern, followed by the kind when one
-// was set, or "unrouted" for a request answered before it reached a route (an unknown business,
-// a business being migrated, a refused cross-site request).
-func Timed(ctx context.Context) (context.Context, func() string) {
-	n := new(name)
-	return context.WithValue(ctx, nameKey{}, n), func() string {
-		route := "unrouted"
-		if r := n.route.Load(); r != nil {
-			route = *r
-		}
-		if k := n.kind.Load(); k != nil {
-			route += " " + *k // POST /{slug}/graphql query, ... mutation
-		}
-		return route
+// Context returns a context in which SetRoute and SetKind name the request being timed into n.
+func (n *Name) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, nameKey{}, n)
+}
+
+// String is the name, read once the request is answered: the route's pattern, followed by the
+// kind when one was set, or "unrouted" for a request answered before it reached a route (an
+// unknown business, a business being migrated, a refused cross-site request).
+func (n *Name) String() string {
+	r, k := n.route.Load(), n.kind.Load()
+	if r == nil {
+		r = &unrouted
 	}
+	if k == nil {
+		return *r
+	}
+	return names.join(r, k) // POST /{slug}/graphql query, ... mutation
+}
+
+var unrouted = "unrouted"
+
+// names interns routes, kinds and their joins: set and read on every request, a name is made
+// (and allocated) once. They are the routes' patterns and GraphQL's operation kinds, never
+// anything a client sends, so the set stays small.
+var names = internTable{strs: map[string]*string{}, joined: map[[2]*string]string{}}
+
+type internTable struct {
+	mu     sync.RWMutex
+	strs   map[string]*string
+	joined map[[2]*string]string
+}
+
+func (t *internTable) of(s string) *string {
+	t.mu.RLock()
+	p := t.strs[s]
+	t.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p = t.strs[s]; p == nil {
+		c := strings.Clone(s)
+		p = &c
+		t.strs[c] = p
+	}
+	return p
+}
+
+func (t *internTable) join(route, kind *string) string {
+	key := [2]*string{route, kind}
+	t.mu.RLock()
+	j, ok := t.joined[key]
+	t.mu.RUnlock()
+	if ok {
+		return j
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if j, ok = t.joined[key]; !ok {
+		j = *route + " " + *kind
+		t.joined[key] = j
+	}
+	return j
 }
 
 // SetRoute names the route (its pattern) that serves the request being timed. It does nothing
 // when the request is not timed.
 func SetRoute(ctx context.Context, pattern string) {
-	if n, ok := ctx.Value(nameKey{}).(*name); ok {
-		n.route.Store(&pattern)
+	if n, ok := ctx.Value(nameKey{}).(*Name); ok {
+		n.route.Store(names.of(pattern))
 	}
 }
 
@@ -123,15 +174,30 @@ func SetRoute(ctx context.Context, pattern string) {
 // query, mutation or subscription), so that the route's figures are kept apart by kind. It does
 // nothing when the request is not timed.
 func SetKind(ctx context.Context, kind string) {
-	if n, ok := ctx.Value(nameKey{}).(*name); ok {
-		n.kind.Store(&kind)
+	if n, ok := ctx.Value(nameKey{}).(*Name); ok {
+		n.kind.Store(names.of(kind))
 	}
 }
 
 // Request records one HTTP request.
 func (m *Metrics) Request(route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, statusLabel(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// statusLabels are the labels of the statuses HTTP defines, made once rather than per request.
+var statusLabels = func() (l [500]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(100 + i)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 100 && status < 600 {
+		return statusLabels[status-100]
+	}
+	return strconv.Itoa(status)
 }
 
 // Migration records one tenant migration attempt.
