@@ -34,10 +34,10 @@ const maxRegistryOp = 64 << 10
 const registryCallTimeout = 10 * time.Second
 
 // errRegistryFenced is the registry's write rule once a later controller has claimed it.
-var errRegistryFenced = errors.New("this node is no longer the cluster's controller: another node claimed the registry")
+var errRegistryFenced = fmt.Errorf("this node is no longer the cluster's controller: another node claimed the registry (%w)", tenancy.ErrUnavailable)
 
 // errNoController is a registry write that found no controller to take it.
-var errNoController = errors.New("the cluster has no controller at the moment; try again in a few seconds")
+var errNoController = fmt.Errorf("the cluster has no controller at the moment; try again in a few seconds (%w)", tenancy.ErrUnavailable)
 
 // Registry operations sent to the controller.
 const (

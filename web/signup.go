@@ -99,6 +99,15 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusUnprocessableEntity, signupPage(v.localized(r.Context())))
 		return
 	}
+	if errors.Is(err, tenancy.ErrUnavailable) {
+		// Nothing was made (a cluster between controllers, say): the form comes back as filled
+		// in, to send again in a moment.
+		s.Log.WarnContext(r.Context(), "sign-up refused for now", "slug", v.Slug, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(signupRetryAfter))
+		v.Message = tr(r.Context(), "signup.unavailable")
+		render(w, r, http.StatusServiceUnavailable, signupPage(v.localized(r.Context())))
+		return
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -171,6 +180,10 @@ func fieldErrors(err error, fields map[string]string) bool {
 
 // tooManySignups is the message of a refused sign-up, with when to try again, which it also
 // sends as Retry-After (the allowance comes back one business every ten minutes).
+// signupRetryAfter is the Retry-After, in seconds, of a sign-up refused for now (about the
+// time a cluster takes to elect a new controller).
+const signupRetryAfter = 5
+
 func (s *Server) tooManySignups(w http.ResponseWriter, r *http.Request) string {
 	wait := s.signupLimit.RetryAfter(clientIP(r))
 	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.Seconds(wait)))
