@@ -36,25 +36,12 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"Shows the cluster's live nodes and how many businesses each owns.\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	var peers []string
-	fs.Func("peers", "comma-separated cluster addresses (--cluster-addr) of one or more nodes (RESERVA_PEERS)", func(v string) error {
-		peers = nil
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				if _, _, err := net.SplitHostPort(p); err != nil {
-					return fmt.Errorf("peer %q: %w", p, err)
-				}
-				peers = append(peers, p)
-			}
-		}
-		return nil
-	})
-	addr := fs.String("cluster-addr", "127.0.0.1:0", "host:port on which this command meets the nodes (port 0: any free one)")
+	peers, addr := memberFlags(fs)
 	wait := fs.Duration("timeout", 10*time.Second, "how long to wait for the cluster's state")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if len(peers) == 0 {
+	if len(*peers) == 0 {
 		return fmt.Errorf("%w: cluster status: --peers is required", errUsage)
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
@@ -65,7 +52,7 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, *wait)
 	defer cancel()
-	st, err := readClusterStatus(ctx, *addr, peers)
+	st, err := readClusterStatus(ctx, *addr, *peers)
 	if err != nil {
 		return err
 	}
@@ -206,4 +193,24 @@ func eachEntry(ctx context.Context, js jetstream.JetStream, bucket string, f fun
 		}
 	}
 	return ctx.Err()
+}
+
+// memberFlags defines the flags of a command that joins the cluster for a moment (cluster
+// status, cluster move): the nodes to meet (--peers) and its own cluster address.
+func memberFlags(fs *flag.FlagSet) (peers *[]string, addr *string) {
+	peers = new([]string)
+	fs.Func("peers", "comma-separated cluster addresses (--cluster-addr) of one or more nodes (RESERVA_PEERS)", func(v string) error {
+		*peers = nil
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				if _, _, err := net.SplitHostPort(p); err != nil {
+					return fmt.Errorf("peer %q: %w", p, err)
+				}
+				*peers = append(*peers, p)
+			}
+		}
+		return nil
+	})
+	addr = fs.String("cluster-addr", "127.0.0.1:0", "host:port on which this command meets the nodes (port 0: any free one)")
+	return peers, addr
 }

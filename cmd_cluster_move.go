@@ -32,27 +32,14 @@ func cmdClusterMove(ctx context.Context, args []string, stdout, stderr io.Writer
 			"syncs it to the replica and hands it over; NODE claims it at once.\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	var peers []string
-	fs.Func("peers", "comma-separated cluster addresses (--cluster-addr) of one or more nodes (RESERVA_PEERS)", func(v string) error {
-		peers = nil
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				if _, _, err := net.SplitHostPort(p); err != nil {
-					return fmt.Errorf("peer %q: %w", p, err)
-				}
-				peers = append(peers, p)
-			}
-		}
-		return nil
-	})
+	peers, addr := memberFlags(fs)
 	slug := fs.String("tenant", "", "the business to move (slug)")
 	to := fs.String("to", "", "the node to move it to (its --node-id)")
-	addr := fs.String("cluster-addr", "127.0.0.1:0", "host:port on which this command meets the nodes (port 0: any free one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case len(peers) == 0:
+	case len(*peers) == 0:
 		return fmt.Errorf("%w: cluster move: --peers is required", errUsage)
 	case tenancy.ValidateSlug(*slug) != nil:
 		return fmt.Errorf("%w: cluster move: --tenant must be a business's slug", errUsage)
@@ -65,7 +52,7 @@ func cmdClusterMove(ctx context.Context, args []string, stdout, stderr io.Writer
 	ctx, cancel := context.WithTimeout(ctx, moveTimeout+10*time.Second)
 	defer cancel()
 	node, err := cluster.StartNode(ctx, cluster.NodeConfig{
-		ID: "move-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: *addr, Peers: peers})
+		ID: "move-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: *addr, Peers: *peers})
 	if err != nil {
 		return fmt.Errorf("cluster move: %w", err)
 	}
@@ -90,7 +77,7 @@ func cmdClusterMove(ctx context.Context, args []string, stdout, stderr io.Writer
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("cluster move: read the cluster's state through %s: %w", strings.Join(peers, ", "), err)
+			return fmt.Errorf("cluster move: read the cluster's state through %s: %w", strings.Join(*peers, ", "), err)
 		case <-t.C:
 		}
 	}
