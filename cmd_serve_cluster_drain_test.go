@@ -429,6 +429,11 @@ func TestFencedNodeTakesBusinessBack(t *testing.T) {
 	if err := m1.rep.CreateMarker(ctx, replica.EpochMarker(tn.ID, back.Epoch)); err != nil {
 		t.Fatal(err)
 	}
+	// As a request after a lost claim would, s1 reads placement from the store (its watched
+	// view may lag the hand-back by a moment; a claim against that view is refused, safely).
+	if own, err := m1.co.Placement().Refresh(ctx, tn.ID); err != nil || own != back {
+		t.Fatalf("placement after the hand-back: %+v %v, want %+v", own, err, back)
+	}
 	if err := m1.fence(ctx, tn); err != nil {
 		t.Fatalf("s1 serves acme handed back in epoch %d: %v", back.Epoch, err)
 	}
