@@ -344,12 +344,14 @@ func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local
 	return local
 }
 
-// nodeForSchema picks, among live, the node for business id of schema: one whose binary
-// knows the schema, by rendezvous hashing (so that every node picks the same); "" when none.
+// nodeForSchema picks, among live, the node for business id of schema: one that serves
+// requests (a bare NATS voter or a CLI's short-lived member has no HTTP address) and whose
+// binary knows the schema, by rendezvous hashing (so that every node picks the same); "" when
+// none. Forwarding during a rolling upgrade and a drain's hand-over both choose with it.
 func nodeForSchema(id string, schema int, live []cluster.NodeInfo) string {
 	var ids []string
 	for _, n := range live {
-		if n.Schema >= schema {
+		if n.HTTP != "" && n.Schema >= schema {
 			ids = append(ids, n.ID)
 		}
 	}

@@ -55,7 +55,7 @@ func (m *clusterMember) drain(ctx context.Context) int {
 		if t, err := m.tenants.Registry().Get(ctx, id); err == nil {
 			schema = t.SchemaVersion
 		}
-		to := drainTarget(id, schema, others)
+		to := nodeForSchema(id, schema, others)
 		if to == "" {
 			m.log.WarnContext(ctx, "drain: no other live node knows the business's schema; it waits for one", "tenant_id", id, "schema", schema)
 			continue
@@ -122,13 +122,4 @@ func (m *clusterMember) release(ctx context.Context, co cluster.Coordinator, id 
 		return nil
 	})
 	return err
-}
-
-// drainTarget picks, among the other live nodes, the one that takes business id of schema in a
-// drain (by rendezvous, so a repeated drain picks the same): only nodes that serve HTTP and know
-// the schema. A voter without HTTP (or a CLI's short-lived member) is live too, but a business
-// handed to it stays unserved until a request claims it elsewhere. "" when none can.
-func drainTarget(id string, schema int, others []cluster.NodeInfo) string {
-	servers := slices.DeleteFunc(slices.Clone(others), func(n cluster.NodeInfo) bool { return n.HTTP == "" })
-	return nodeForSchema(id, schema, servers)
 }

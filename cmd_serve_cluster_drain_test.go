@@ -355,7 +355,7 @@ func TestMoveTargetServesTheBusiness(t *testing.T) {
 	// Every business goes to the one node that can serve it, whatever rendezvous says of the rest.
 	for i := range 50 {
 		id := fmt.Sprintf("tenant%020d", i)
-		if to := drainTarget(id, 10, live); to != "new" {
+		if to := nodeForSchema(id, 10, live); to != "new" {
 			t.Errorf("drain of %s picks %q, want the only node that serves schema 10", id, to)
 		}
 	}

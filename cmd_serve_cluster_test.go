@@ -613,7 +613,8 @@ func TestFenceRefusesNewerSchema(t *testing.T) {
 	if err := m.fence(t.Context(), tenancy.Tenant{ID: "sameschemaaaaaaaaaaaaaaaaa", Slug: "same", SchemaVersion: 5}); errors.Is(err, errSchemaTooNew) {
 		t.Errorf("a business at the node's own schema: %v", err)
 	}
-	live := []cluster.NodeInfo{{ID: "old", Schema: 5}, {ID: "new1", Schema: 6}, {ID: "new2", Schema: 7}}
+	live := []cluster.NodeInfo{{ID: "old", HTTP: "http://10.0.0.1:8080", Schema: 5},
+		{ID: "new1", HTTP: "http://10.0.0.2:8080", Schema: 6}, {ID: "new2", HTTP: "http://10.0.0.3:8080", Schema: 7}}
 	for i := range 50 {
 		id := fmt.Sprintf("tenant%02daaaaaaaaaaaaaaaaaa", i)
 		got := nodeForSchema(id, 6, live)
