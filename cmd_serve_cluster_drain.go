@@ -24,6 +24,14 @@ func (m *clusterMember) drain(ctx context.Context) int {
 	if co == nil || m.tenants == nil {
 		return 0
 	}
+	// Advertised first, so that no node picks this one for a new business or a hand-over
+	// while it hands its own over.
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	if err := co.Liveness().SetDraining(ctx, true); err != nil {
+		m.log.WarnContext(ctx, "drain: advertise it; others may still pick this node a moment", "node", m.self.ID, "err", err)
+	}
 	m.mu.Lock()
 	held := maps.Clone(m.held)
 	m.mu.Unlock()

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reserva/reserva/cluster"
+)
+
+// New businesses spread over the nodes: each sign-up, wherever it is sent, is served by the
+// node rendezvous hashing picks for its address, which owns the business (epoch 1). Before,
+// every sign-up went to the controller, which owned every new business.
+func TestSignupsSpreadOverNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	ids := []string{"s1", "s2", "s3"}
+	tc := startTestCluster(t, ctx, ids...)
+	tc.controller(cluster.Owner{})
+	owners := map[string]bool{}
+	for i, slug := range []string{"spread-a", "spread-b", "spread-c", "spread-d", "spread-e", "spread-f"} {
+		want := tc.placedOn(slug)
+		code, body, node := tc.signUp(ids[i%len(ids)], slug)
+		if code != http.StatusSeeOther || node != want {
+			t.Fatalf("sign-up of %s at %s: %d served by %q, want 303 by %s: %s\n%s", slug, ids[i%len(ids)], code, node, want, body, tc.logText())
+		}
+		owners[node] = true
+		// It is served from every node, by its owner.
+		for _, id := range ids {
+			if got := tc.until(tc.base[id]+"/"+slug+"/", http.StatusOK); got != want {
+				t.Errorf("%s at %s served by %s, want its owner %s", slug, id, got, want)
+			}
+		}
+		if got := tc.ownerOf(slug); got != (cluster.Owner{Node: want, Epoch: 1}) {
+			t.Errorf("placement of %s: %+v, want %s in epoch 1", slug, got, want)
+		}
+	}
+	if len(owners) < 2 {
+		t.Errorf("six businesses signed up, all owned by %v", owners)
+	}
+}
+
+// ownerOf reads the placement of slug's business (its route gives the id).
+func (tc *testCluster) ownerOf(slug string) cluster.Owner {
+	tc.t.Helper()
+	rt, err := tc.co.Routes().Lookup(tc.ctx, cluster.RouteSlug, slug)
+	if err != nil {
+		tc.t.Fatalf("route of %s: %v", slug, err)
+	}
+	own, err := tc.co.Placement().Refresh(tc.ctx, rt.TenantID)
+	if err != nil {
+		tc.t.Fatalf("owner of %s: %v", slug, err)
+	}
+	return own
+}
+
+// reserva cluster drain --node N: N hands every business it holds to the others and, while
+// it keeps running, is picked for no new business (sign-ups go elsewhere) until --resume;
+// cluster status shows it draining.
+func TestClusterDrainCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	ids := []string{"s1", "s2", "s3"}
+	tc := startTestCluster(t, ctx, ids...)
+	tc.controller(cluster.Owner{})
+	// Two businesses on the node to drain, one on another (each node allows an address five
+	// sign-ups in ten minutes: the slugs are chosen by where they go).
+	const drained = "s2"
+	var mine, all []string
+	for i := 0; len(all) < 3 && i < 100; i++ {
+		slug := fmt.Sprintf("drain-%d", i)
+		onDrained := tc.placedOn(slug) == drained
+		if onDrained && len(mine) == 2 || !onDrained && len(all)-len(mine) == 1 {
+			continue
+		}
+		if code, body, node := tc.signUp(ids[i%len(ids)], slug); code != http.StatusSeeOther || (node == drained) != onDrained {
+			t.Fatalf("sign-up of %s: %d at %s: %s", slug, code, node, body)
+		}
+		all = append(all, slug)
+		if onDrained {
+			mine = append(mine, slug)
+		}
+	}
+	if len(mine) < 2 {
+		t.Fatalf("no two businesses placed on %s among %v", drained, all)
+	}
+
+	code, out, errOut := reserva(t, "", "cluster", "drain", "--peers", tc.addrs[1], "--node", drained)
+	if code != 0 || !regexp.MustCompile(`Drained s2: handed over (\d+) of \d+ businesses`).MatchString(out) {
+		t.Fatalf("cluster drain: %d %q %q\n%s", code, out, errOut, tc.logText())
+	}
+	for _, slug := range all {
+		if own := tc.ownerOf(slug); own.Node == drained {
+			t.Errorf("%s still placed on the drained node: %+v", slug, own)
+		}
+	}
+	for _, slug := range mine {
+		if got := tc.until(tc.base[drained]+"/"+slug+"/", http.StatusOK); got == drained {
+			t.Errorf("%s served by the drained node %s", slug, got)
+		}
+	}
+	tc.await("s2 seen draining", tc.co.Liveness().Changed, func() bool {
+		live, err := tc.co.Liveness().Live(ctx)
+		i := slices.IndexFunc(live, func(n cluster.NodeInfo) bool { return n.ID == drained })
+		return err == nil && i >= 0 && live[i].Draining
+	})
+	// New sign-ups that rendezvous hashing gives s2 when it takes businesses go to the others,
+	// sent to s2 itself too.
+	live, err := tc.co.Liveness().Live(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range live {
+		live[i].Draining = false
+	}
+	for i, n := 0, 0; n < 2 && i < 100; i++ {
+		slug := fmt.Sprintf("after-drain-%d", i)
+		if signupTarget(slug, 0, live) != drained {
+			continue
+		}
+		n++
+		code, _, node := tc.signUp(ids[n%2], slug) // s2, then s3
+		if code != http.StatusSeeOther || node == drained || node == "" {
+			t.Errorf("sign-up of %s while s2 drains: %d served by %q", slug, code, node)
+		}
+	}
+	code, out, errOut = reserva(t, "", "cluster", "status", "--peers", tc.addrs[1], "--timeout", "30s")
+	if code != 0 || !regexp.MustCompile(`(?m)^s2\s+draining\s`).MatchString(out) {
+		t.Errorf("cluster status while s2 drains: %d %q %q", code, out, errOut)
+	}
+
+	code, out, errOut = reserva(t, "", "cluster", "drain", "--peers", tc.addrs[1], "--node", drained, "--resume")
+	if code != 0 || !strings.Contains(out, "s2 takes new businesses again") {
+		t.Fatalf("cluster drain --resume: %d %q %q", code, out, errOut)
+	}
+	tc.await("s2 seen taking businesses", tc.co.Liveness().Changed, func() bool {
+		live, err := tc.co.Liveness().Live(ctx)
+		i := slices.IndexFunc(live, func(n cluster.NodeInfo) bool { return n.ID == drained })
+		return err == nil && i >= 0 && !live[i].Draining
+	})
+
+	for _, args := range [][]string{{"cluster", "drain", "--node", drained}, {"cluster", "drain", "--peers", tc.addrs[1]},
+		{"cluster", "drain", "--peers", tc.addrs[1], "--node", "a b"}} {
+		if code, _, errOut := reserva(t, "", args...); code != 2 {
+			t.Errorf("%v: exit %d (%q), want a usage error", args, code, errOut)
+		}
+	}
+}
