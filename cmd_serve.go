@@ -141,6 +141,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer member.leave()
+		met.Cluster(member.totals)
 		ws.Fence = member.fence
 	}
 	h := ws.Handler()

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -124,6 +125,8 @@ type clusterMember struct {
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
 	// their writes again in the epoch it held (until it claims a later one).
 	fenced map[string]bool
+	// claimed and handedOver count claims and hand-overs since start (/metrics).
+	claimed, handedOver atomic.Int64
 	// draining: asked to hand its businesses to others and take no new ones (cluster drain).
 	draining bool
 	// moves is the connection on which this node asks others to claim what it hands them
@@ -442,6 +445,7 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 	}
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
+	m.claimed.Add(1)
 	delete(m.fenced, t.ID) // fenced in an earlier epoch; this epoch's copy is the replica's (takeOver)
 	m.mu.Unlock()
 	return nil

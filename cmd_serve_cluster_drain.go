@@ -123,6 +123,7 @@ func (m *clusterMember) release(ctx context.Context, co cluster.Coordinator, id 
 		if err := co.Placement().CompareAndSwap(ctx, id, cluster.Owner{Node: m.self.ID, Epoch: epoch}, next); err != nil {
 			return fmt.Errorf("hand over tenant %s to %s: %w", id, to, err)
 		}
+		m.handedOver.Add(1)
 		if err := m.rep.CreateMarker(ctx, replica.EpochMarker(id, next.Epoch)); err != nil && !errors.Is(err, replica.ErrExists) {
 			// Placement moved already; the successor's own claim creates the next marker.
 			m.log.WarnContext(ctx, "drain: mark the hand-over in the replica", "tenant_id", id, "epoch", next.Epoch, "err", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/reserva/reserva/cluster"
+	"github.com/reserva/reserva/internal/metrics"
 )
 
 // Where new businesses go, and how a node stops taking them.
@@ -160,4 +161,28 @@ func (m *clusterMember) drainOnRequest(ctx context.Context, data []byte) drainRe
 	start := time.Now()
 	n := m.drain(ctx)
 	return drainReply{HandedOver: n, Held: held, Took: time.Since(start)}
+}
+
+// totals are this node's figures for /metrics.
+func (m *clusterMember) totals() metrics.ClusterTotals {
+	m.mu.Lock()
+	t := metrics.ClusterTotals{Fenced: len(m.fenced), Controller: m.term != 0, Draining: m.draining,
+		Claims: m.claimed.Load(), HandedOver: m.handedOver.Load(), NodesServing: -1}
+	for id := range m.held {
+		if !m.fenced[id] {
+			t.Held++
+		}
+	}
+	m.mu.Unlock()
+	if co := m.coordinator(); co != nil {
+		if live, err := co.Liveness().Live(context.Background()); err == nil {
+			t.NodesServing = 0
+			for _, n := range live {
+				if n.HTTP != "" {
+					t.NodesServing++
+				}
+			}
+		}
+	}
+	return t
 }

@@ -129,6 +129,14 @@ func TestClusterDrainCommand(t *testing.T) {
 			t.Errorf("sign-up of %s while s2 drains: %d served by %q", slug, code, node)
 		}
 	}
+	// Its /metrics say so.
+	_, metrics, _ := tc.do(http.MethodGet, tc.base[drained]+"/metrics", nil)
+	for _, want := range []string{`(?m)^reserva_cluster_draining 1$`, `(?m)^reserva_cluster_businesses_held 0$`,
+		`(?m)^reserva_cluster_handovers_total [2-9]$`, `(?m)^reserva_cluster_claims_total [1-9]\d*$`, `(?m)^reserva_cluster_nodes_serving 3$`} {
+		if !regexp.MustCompile(want).MatchString(metrics) {
+			t.Errorf("s2's /metrics lack %s", want)
+		}
+	}
 	code, out, errOut = reserva(t, "", "cluster", "status", "--peers", tc.addrs[1], "--timeout", "30s")
 	if code != 0 || !regexp.MustCompile(`(?m)^s2\s+draining\s`).MatchString(out) {
 		t.Errorf("cluster status while s2 drains: %d %q %q", code, out, errOut)
