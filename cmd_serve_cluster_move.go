@@ -59,7 +59,10 @@ func (m *clusterMember) serveMoves(nc *nats.Conn) error {
 	})); err != nil {
 		return fmt.Errorf("listen for claims: %w", err)
 	}
-	return m.serveDrains(nc)
+	if err := m.serveDrains(nc); err != nil {
+		return err
+	}
+	return m.serveFinds(nc)
 }
 
 // answer decodes a bounded request, runs do under moveTimeout and replies with its result.

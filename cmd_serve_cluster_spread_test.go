@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -158,4 +162,89 @@ func TestClusterDrainCommand(t *testing.T) {
 			t.Errorf("%v: exit %d (%q), want a usage error", args, code, errOut)
 		}
 	}
+}
+
+// "Sign in to your business" in a cluster: the address has accounts with businesses owned by
+// different nodes, and the one mail lists them all, whichever node takes the request. Before,
+// a node searched only the businesses it served.
+func TestFindBusinessesAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	ids := []string{"s1", "s2", "s3"}
+	tc := startTestCluster(t, ctx, ids...)
+	tc.controller(cluster.Owner{})
+	// Three businesses of kim, on three different nodes, and one of someone else.
+	byNode := map[string]string{}
+	for i := 0; len(byNode) < 3 && i < 100; i++ {
+		slug := fmt.Sprintf("kims-%d", i)
+		node := tc.placedOn(slug)
+		if byNode[node] != "" {
+			continue
+		}
+		form := signUpForm(slug)
+		form.Set("email", "Kim@Example.com")
+		if code, body, served := tc.do(http.MethodPost, tc.base[ids[len(byNode)]]+"/signup", form); code != http.StatusSeeOther || served != node {
+			t.Fatalf("sign-up of %s: %d at %q, want %s: %s", slug, code, served, node, body)
+		}
+		byNode[node] = slug
+	}
+	if code, body, _ := tc.signUp("s1", "someone-else"); code != http.StatusSeeOther {
+		t.Fatalf("sign-up: %d: %s", code, body)
+	}
+	code, body, _ := tc.do(http.MethodPost, tc.base["s2"]+"/signin", url.Values{"email": {"kim@example.com"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("sign in to your business: %d: %s\n%s", code, body, tc.logText())
+	}
+	// One mail, in the outbox of the first of kim's businesses (by address), listing all three.
+	slugs := slices.Sorted(maps.Values(byNode))
+	var mails []string
+	for node, slug := range byNode {
+		for _, body := range tc.outboxTo(node, slug, "kim@example.com") {
+			mails = append(mails, slug+": "+body)
+		}
+	}
+	if len(mails) != 1 || !strings.HasPrefix(mails[0], slugs[0]+": ") {
+		t.Fatalf("mails to kim: %q, want one from %s", mails, slugs[0])
+	}
+	for _, slug := range slugs {
+		if !strings.Contains(mails[0], "/"+slug+"/admin") {
+			t.Errorf("the list lacks %s: %s", slug, mails[0])
+		}
+	}
+	if strings.Contains(mails[0], "someone-else") {
+		t.Errorf("the list names a business where kim has no account: %s", mails[0])
+	}
+}
+
+// outboxTo returns the bodies of the business lists mailed to addr from the outbox of slug's business, read from
+// its file on node.
+func (tc *testCluster) outboxTo(node, slug, addr string) []string {
+	tc.t.Helper()
+	rt, err := tc.co.Routes().Lookup(tc.ctx, cluster.RouteSlug, slug)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	path := filepath.Join(tc.data[node], "tenants", rt.TenantID[:2], rt.TenantID+".db")
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(tc.ctx, `SELECT body FROM outbox WHERE to_addr = ? AND subject = ?`, addr, "Your businesses on Reserva")
+	if err != nil {
+		tc.t.Fatalf("outbox of %s on %s: %v", slug, node, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			tc.t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		tc.t.Fatal(err)
+	}
+	return out
 }

@@ -31,6 +31,7 @@ type testCluster struct {
 	addrs  []string // the cluster addresses: the test's voter, then the nodes'
 	co     *cluster.NATSCoordinator
 	base   map[string]string
+	data   map[string]string // each node's data directory
 	stop   map[string]func() int
 	logs   map[string]*syncBuffer
 	// client keeps cookies (a business's session, whichever node answered) and never
@@ -51,12 +52,13 @@ func startTestCluster(t *testing.T, ctx context.Context, ids ...string) *testClu
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := &testCluster{t: t, ctx: ctx, repDir: t.TempDir(), addrs: addrs, base: map[string]string{}, stop: map[string]func() int{},
+	tc := &testCluster{t: t, ctx: ctx, repDir: t.TempDir(), addrs: addrs, base: map[string]string{}, data: map[string]string{}, stop: map[string]func() int{},
 		logs: map[string]*syncBuffer{}, client: &http.Client{Jar: jar,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	for i, id := range ids {
 		peers := slices.Delete(slices.Clone(addrs), i+1, i+2)
-		tc.base[id], tc.logs[id], tc.stop[id] = startServe(t, filepath.Join(t.TempDir(), id), "--replica", "file://"+tc.repDir,
+		tc.data[id] = filepath.Join(t.TempDir(), id)
+		tc.base[id], tc.logs[id], tc.stop[id] = startServe(t, tc.data[id], "--replica", "file://"+tc.repDir,
 			"--cluster", "--node-id", id, "--cluster-addr", addrs[i+1], "--peers", strings.Join(peers, ","))
 	}
 	nc, err := peer.Connect()
