@@ -88,7 +88,7 @@ func cmdClusterDrain(ctx context.Context, args []string, stdout, stderr io.Write
 		return nil
 	}
 	fmt.Fprintf(stdout, "Drained %s: handed over %d of %d businesses in %s; it takes no new ones until "+
-		"`reserva cluster drain --node %s --resume`\n", *id, rep.HandedOver, rep.Held, rep.Took.Round(time.Millisecond), *id)
+		"`reserva cluster drain --node %s --resume` or a restart\n", *id, rep.HandedOver, rep.Held, rep.Took.Round(time.Millisecond), *id)
 	if rep.HandedOver < rep.Held {
 		return fmt.Errorf("cluster drain: %d businesses stay on %s (its log says why); run the drain again",
 			rep.Held-rep.HandedOver, *id)

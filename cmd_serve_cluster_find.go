@@ -125,7 +125,7 @@ func (m *clusterMember) findBusinesses(ctx context.Context, email string) error 
 	}
 	live, err := co.Liveness().Live(ctx)
 	if err != nil {
-		return fmt.Errorf("sign in to your business: the live nodes are unknown: %w", err)
+		return fmt.Errorf("sign in to your business: the live nodes are unknown: %w (%w)", err, tenancy.ErrUnavailable)
 	}
 	want := map[string]bool{}
 	for _, n := range live {
@@ -189,7 +189,7 @@ func (m *clusterMember) findBusinesses(ctx context.Context, email string) error 
 	}
 	msg, err := m.nc.RequestWithContext(ctx, findMailSubject+from, data)
 	if err != nil {
-		return fmt.Errorf("sign in to your business: ask %s to send the list: %w", from, err)
+		return fmt.Errorf("sign in to your business: ask %s to send the list: %w (%w)", from, err, tenancy.ErrUnavailable)
 	}
 	var rep findReply
 	if len(msg.Data) > maxFindMessage || json.Unmarshal(msg.Data, &rep) != nil {
