@@ -26,8 +26,11 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) > 0 && args[0] == "move" {
 		return cmdClusterMove(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "drain" {
+		return cmdClusterDrain(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "status" {
-		return fmt.Errorf("%w: cluster: the commands are status and move (reserva cluster status --peers HOST:PORT,...)", errUsage)
+		return fmt.Errorf("%w: cluster: the commands are status, move and drain (reserva cluster status --peers HOST:PORT,...)", errUsage)
 	}
 	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,7 +79,11 @@ func (st clusterStatus) print(w io.Writer) {
 	fmt.Fprintln(tw, "NODE\tLIVE\tHTTP\tSCHEMA\tBUSINESSES")
 	total := 0
 	for _, n := range st.Live {
-		fmt.Fprintf(tw, "%s\tyes\t%s\t%d\t%d\n", n.ID, n.HTTP, n.Schema, st.Owned[n.ID])
+		live := "yes"
+		if n.Draining {
+			live = "draining"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", n.ID, live, n.HTTP, n.Schema, st.Owned[n.ID])
 	}
 	var gone []string
 	for id, c := range st.Owned {

@@ -141,7 +141,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer member.leave()
+		met.Cluster(member.totals)
 		ws.Fence = member.fence
+		ws.FindBusinesses = member.findBusinesses
 	}
 	h := ws.Handler()
 	if member != nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -124,6 +125,10 @@ type clusterMember struct {
 	// fenced are the businesses a successor claimed from this node: it never acknowledges
 	// their writes again in the epoch it held (until it claims a later one).
 	fenced map[string]bool
+	// claimed and handedOver count claims and hand-overs since start (/metrics).
+	claimed, handedOver atomic.Int64
+	// draining: asked to hand its businesses to others and take no new ones (cluster drain).
+	draining bool
 	// moves is the connection on which this node asks others to claim what it hands them
 	// (serveMoves sets it; nil: they claim at their next request).
 	moves *nats.Conn
@@ -223,13 +228,13 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	owner := func(r *http.Request, fresh bool) (string, error) {
 		co := m.coordinator()
 		if co == nil {
-			if isSignUp(r) { // only the controller takes sign-ups, and none is known yet
+			if isSignUp(r) { // registered by the controller, and none is known yet
 				return "", fmt.Errorf("sign up: this node has not joined the cluster yet: %w", cluster.ErrUnknown)
 			}
 			return "", nil
 		}
 		if isSignUp(r) {
-			return m.controllerNode(r.Context(), co, fresh)
+			return m.signupNode(r, co)
 		}
 		node, err := cluster.RequestOwner(co.Routes(), co.Placement())(r, fresh)
 		if err != nil {
@@ -286,32 +291,10 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 	})
 }
 
-// isSignUp says whether r creates a business: the controller serves it, since it is the one
-// that writes the registry (any node may show the form).
+// isSignUp says whether r creates a business: it is placed by signupNode (any node may show
+// the form).
 func isSignUp(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.TrimSuffix(r.URL.Path, "/") == "/signup"
-}
-
-// controllerNode returns the node that serves as the cluster's controller ("" when it is this
-// one). With no controller known the answer is ErrUnknown: the client is told to retry.
-func (m *clusterMember) controllerNode(ctx context.Context, co cluster.Coordinator, fresh bool) (string, error) {
-	if m.leading() != 0 {
-		return "", nil
-	}
-	var c cluster.Owner
-	var err error
-	if fresh {
-		c, err = co.Controller().Refresh(ctx)
-	} else {
-		c, err = co.Controller().Current(ctx)
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return "", fmt.Errorf("sign up: %w", errNoController)
-	}
-	if err != nil {
-		return "", fmt.Errorf("sign up: %w", err)
-	}
-	return c.Node, nil
 }
 
 // errSchemaTooNew is the fence's answer for a business whose data is of a newer schema than
@@ -331,7 +314,10 @@ func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local
 		return local
 	}
 	t, err := m.tenants.Registry().Get(r.Context(), id)
-	if err != nil || t.SchemaVersion <= m.self.Schema {
+	// A draining node keeps serving what it holds until it hands it over, but claims nothing
+	// new: a business no live node holds goes to one that is not draining.
+	handOn := local == "" && m.isDraining() && !m.holds(id)
+	if err != nil || t.SchemaVersion <= m.self.Schema && !handOn {
 		return local
 	}
 	live, err := co.Liveness().Live(r.Context())
@@ -345,13 +331,14 @@ func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local
 }
 
 // nodeForSchema picks, among live, the node for business id of schema: one that serves
-// requests (a bare NATS voter or a CLI's short-lived member has no HTTP address) and whose
-// binary knows the schema, by rendezvous hashing (so that every node picks the same); "" when
-// none. Forwarding during a rolling upgrade and a drain's hand-over both choose with it.
+// requests (a bare NATS voter or a CLI's short-lived member has no HTTP address), is not
+// draining, and whose binary knows the schema, by rendezvous hashing (so that every node picks
+// the same); "" when none. Forwarding during a rolling upgrade, a drain's hand-over and the
+// placement of a new business all choose with it.
 func nodeForSchema(id string, schema int, live []cluster.NodeInfo) string {
 	var ids []string
 	for _, n := range live {
-		if n.HTTP != "" && n.Schema >= schema {
+		if n.HTTP != "" && !n.Draining && n.Schema >= schema {
 			ids = append(ids, n.ID)
 		}
 	}
@@ -458,6 +445,7 @@ func (m *clusterMember) claim(ctx context.Context, co cluster.Coordinator, t ten
 	}
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
+	m.claimed.Add(1)
 	delete(m.fenced, t.ID) // fenced in an earlier epoch; this epoch's copy is the replica's (takeOver)
 	m.mu.Unlock()
 	return nil

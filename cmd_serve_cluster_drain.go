@@ -24,6 +24,14 @@ func (m *clusterMember) drain(ctx context.Context) int {
 	if co == nil || m.tenants == nil {
 		return 0
 	}
+	// Advertised first, so that no node picks this one for a new business or a hand-over
+	// while it hands its own over.
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	if err := co.Liveness().SetDraining(ctx, true); err != nil {
+		m.log.WarnContext(ctx, "drain: advertise it; others may still pick this node a moment", "node", m.self.ID, "err", err)
+	}
 	m.mu.Lock()
 	held := maps.Clone(m.held)
 	m.mu.Unlock()
@@ -115,6 +123,7 @@ func (m *clusterMember) release(ctx context.Context, co cluster.Coordinator, id 
 		if err := co.Placement().CompareAndSwap(ctx, id, cluster.Owner{Node: m.self.ID, Epoch: epoch}, next); err != nil {
 			return fmt.Errorf("hand over tenant %s to %s: %w", id, to, err)
 		}
+		m.handedOver.Add(1)
 		if err := m.rep.CreateMarker(ctx, replica.EpochMarker(id, next.Epoch)); err != nil && !errors.Is(err, replica.ErrExists) {
 			// Placement moved already; the successor's own claim creates the next marker.
 			m.log.WarnContext(ctx, "drain: mark the hand-over in the replica", "tenant_id", id, "epoch", next.Epoch, "err", err)

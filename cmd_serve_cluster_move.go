@@ -59,7 +59,10 @@ func (m *clusterMember) serveMoves(nc *nats.Conn) error {
 	})); err != nil {
 		return fmt.Errorf("listen for claims: %w", err)
 	}
-	return nil
+	if err := m.serveDrains(nc); err != nil {
+		return err
+	}
+	return m.serveFinds(nc)
 }
 
 // answer decodes a bounded request, runs do under moveTimeout and replies with its result.
@@ -174,6 +177,8 @@ func moveTarget(live []cluster.NodeInfo, id string, schema int) string {
 		return "node " + id + " is not live"
 	case live[i].HTTP == "":
 		return "node " + id + " serves no businesses (it has no HTTP address)"
+	case live[i].Draining:
+		return "node " + id + " is draining (reserva cluster drain --resume takes it back)"
 	case live[i].Schema < schema:
 		return fmt.Sprintf("node %s runs an older Reserva (schema %d) than the business needs (%d)", id, live[i].Schema, schema)
 	}

@@ -308,6 +308,7 @@ func (m *clusterMember) claimNew(ctx context.Context, t tenancy.Tenant) {
 	m.mu.Lock()
 	m.held[t.ID] = next.Epoch
 	m.mu.Unlock()
+	m.claimed.Add(1)
 	// The line of every claim (the cluster proof reads claims from the logs).
 	m.log.InfoContext(ctx, "claimed a business", "tenant", t.Slug, "node", next.Node, "epoch", next.Epoch, "new", true)
 }

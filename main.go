@@ -56,6 +56,7 @@ Usage:
   reserva export --tenant S --out DIR         write a business's data as SQL and JSON (GDPR export)
   reserva cluster status --peers A,B          a cluster's live nodes and how many businesses each owns
   reserva cluster move --peers A --tenant S --to N   move a business to node N (prints the pause)
+  reserva cluster drain --peers A --node N [--resume]   hand N's businesses to the others; N takes no new ones
 
 Every command takes --data DIR (RESERVA_DATA, default ./data).
 Run "reserva COMMAND -h" for a command's flags.

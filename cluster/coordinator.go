@@ -57,6 +57,9 @@ type NodeInfo struct {
 	// Schema is the newest tenant schema version the node's binary knows: it must never serve
 	// a tenant whose schema is newer (rolling upgrades).
 	Schema int `json:"schema"`
+	// Draining says the node is handing its businesses to others (reserva cluster drain): it
+	// is live, and forwards what it still gets, but takes no new business, sign-up or move.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Liveness tells which nodes are alive: each node renews a key with a short TTL, and every node
@@ -69,6 +72,9 @@ type Liveness interface {
 	Live(ctx context.Context) ([]NodeInfo, error)
 	// Changed returns a channel closed at the next change of the live set.
 	Changed() <-chan struct{}
+	// SetDraining changes what this node advertises (NodeInfo.Draining) and stores its
+	// heartbeat at once, so that the others stop choosing it before it hands anything over.
+	SetDraining(ctx context.Context, draining bool) error
 }
 
 // Owner is who owns a tenant: a node, in an epoch that grows by one at each change of owner.

@@ -201,7 +201,7 @@ type natsLiveness struct {
 	kv   jetstream.KeyValue
 	cfg  NATSConfig
 	view *view[NodeInfo]
-	self []byte // the heartbeat's value
+	self []byte // the heartbeat's value (under mu: SetDraining changes it)
 
 	mu        sync.Mutex
 	last      []string // the live set last announced
@@ -223,13 +223,28 @@ func newNATSLiveness(kv jetstream.KeyValue, cfg NATSConfig) *natsLiveness {
 func (l *natsLiveness) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
 	defer cancel()
-	rev, err := l.kv.Put(ctx, l.cfg.Self.ID, l.self)
+	l.mu.Lock()
+	self := l.self
+	l.mu.Unlock()
+	rev, err := l.kv.Put(ctx, l.cfg.Self.ID, self)
 	if err == nil {
 		l.mu.Lock()
 		l.putRev, l.putAt = rev, l.cfg.Now()
 		l.mu.Unlock()
 	}
 	return err
+}
+
+func (l *natsLiveness) SetDraining(ctx context.Context, draining bool) error {
+	l.mu.Lock()
+	info := l.cfg.Self
+	info.Draining = draining
+	l.self, _ = json.Marshal(info) // a struct of strings, ints and bools always marshals
+	l.mu.Unlock()
+	if err := l.beat(ctx); err != nil {
+		return fmt.Errorf("advertise draining=%t: %w", draining, err)
+	}
+	return nil
 }
 
 // unstall restarts the watch when the store keeps taking this node's heartbeats but the watch

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,35 +76,54 @@ func (s *Server) findTurn(ctx context.Context, wait time.Duration) bool {
 }
 
 // mailBusinessList looks for email among the users of every business and, when it has any
-// account, queues the list in the outbox of the first business found.
+// account, queues the list in the outbox of the first business found. In a cluster,
+// FindBusinesses does it across the nodes.
 func (s *Server) mailBusinessList(ctx context.Context, email string) error {
-	tenants, err := s.Tenants.Registry().List(ctx)
-	if err != nil {
+	if s.FindBusinesses != nil {
+		return s.FindBusinesses(ctx, email)
+	}
+	found, err := FindAccounts(ctx, s.Tenants, email, s.Log)
+	if err != nil || len(found) == 0 {
 		return err
 	}
+	return MailAccountList(ctx, s.Tenants, found[0], email, found)
+}
+
+// FindAccounts returns the active businesses of tenants' registry (in a cluster, those this
+// node serves) where email has a dashboard account. A business that cannot be read is logged
+// and skipped: it must not hide the others.
+func FindAccounts(ctx context.Context, tenants *tenancy.Manager, email string, log *slog.Logger) ([]tenancy.Tenant, error) {
+	all, err := tenants.Registry().List(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var found []tenancy.Tenant
-	var list []domain.BusinessLink
-	for _, t := range tenants {
+	for _, t := range all {
 		if t.Status != tenancy.TenantActive {
 			continue
 		}
-		err := s.Tenants.Visit(ctx, t, func(l *tenancy.Lease) error {
+		err := tenants.Visit(ctx, t, func(l *tenancy.Lease) error {
 			ok, err := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).HasUser(ctx, email)
 			if ok {
 				found = append(found, t)
-				list = append(list, domain.BusinessLink{Name: t.Name, Slug: t.Slug})
 			}
 			return err
 		})
 		if err != nil {
-			// One business that cannot be read must not hide the others.
-			s.Log.ErrorContext(ctx, "sign in to your business: look up a user", "tenant", t.ID, "err", err)
+			log.ErrorContext(ctx, "sign in to your business: look up a user", "tenant", t.ID, "err", err)
 		}
 	}
-	if len(found) == 0 {
-		return nil
+	return found, nil
+}
+
+// MailAccountList queues, in the outbox of business from, the mail to email listing its
+// businesses found, with their sign-in links.
+func MailAccountList(ctx context.Context, tenants *tenancy.Manager, from tenancy.Tenant, email string, found []tenancy.Tenant) error {
+	list := make([]domain.BusinessLink, len(found))
+	for i, t := range found {
+		list[i] = domain.BusinessLink{Name: t.Name, Slug: t.Slug}
 	}
-	return s.Tenants.Visit(ctx, found[0], func(l *tenancy.Lease) error {
+	return tenants.Visit(ctx, from, func(l *tenancy.Lease) error {
 		return domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now).QueueBusinessList(ctx, email, list)
 	})
 }

@@ -50,6 +50,10 @@ type Server struct {
 	// Fence, in cluster mode, checks that this node owns a request's business before serving
 	// it; nil (a single node) serves every business.
 	Fence Fence
+	// FindBusinesses, in cluster mode, answers "sign in to your business" across the nodes:
+	// it finds where email has a dashboard account and queues the list's mail (nil: this
+	// process's businesses, FindAccounts and MailAccountList).
+	FindBusinesses func(ctx context.Context, email string) error
 
 	sessionManagers *sessionManagers
 	loginLimit      *ratelimit.Limiter // sign-in attempts per tenant and address

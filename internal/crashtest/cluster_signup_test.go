@@ -150,7 +150,8 @@ func (r *clusterRig) furnish(ctx context.Context, slug string, cookies []*http.C
 }
 
 // provision signs up tenants businesses over HTTP, each at a random node as a user would
-// (the node hands the sign-up to the cluster's controller, which owns the registry), and
+// (the node hands it to the node rendezvous hashing picks, which registers it through the
+// cluster's controller and owns it), and
 // furnishes each through its GraphQL API; it logs the sign-ups' p50 and max and reads the
 // businesses' ids from a node's copy of the registry.
 func (r *clusterRig) provision(tenants int) {
@@ -229,8 +230,8 @@ func registryIDs(path string, slugs []string) (map[string]string, error) {
 	return ids, nil
 }
 
-// place spreads the businesses evenly: the controller owns each new one (epoch 1), so
-// `reserva cluster move` hands the i-th to the i-th node in turn.
+// place spreads the businesses evenly: the node that took each sign-up owns it (epoch 1), and
+// `reserva cluster move` hands the i-th to the i-th node in turn where it is not there already.
 func (r *clusterRig) place() {
 	t := r.t
 	t.Helper()

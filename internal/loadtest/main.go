@@ -802,13 +802,15 @@ func openLoop(d time.Duration, rate int, fn func(*rand.Rand) (string, error)) *r
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
 	server0, self0 := cpuSeconds(serverPID), cpuSeconds(os.Getpid())
+	sleep := newSleeper()
+	defer sleep.close()
 	start := time.Now()
 	for i := 0; ; i++ {
 		due := start.Add(time.Duration(i) * interval)
 		if due.Sub(start) >= d {
 			break
 		}
-		time.Sleep(time.Until(due))
+		sleep.until(due)
 		wg.Go(func() {
 			lag := ms(time.Since(due))
 			r := rand.New(rand.NewPCG(uint64(i), 3))

@@ -82,6 +82,42 @@ func (m *Metrics) Replication(totals func() ReplicaTotals) {
 	)
 }
 
+// ClusterTotals are a cluster node's figures /metrics reports (with --cluster).
+type ClusterTotals struct {
+	Held, Fenced         int // businesses this node serves now; those a successor claimed from it
+	NodesServing         int // live nodes that serve businesses (-1: the view is not current)
+	Controller, Draining bool
+	Claims, HandedOver   int64 // since start: businesses claimed here, and handed to other nodes
+}
+
+// Cluster adds a cluster node's gauges, read from totals at each scrape.
+func (m *Metrics) Cluster(totals func() ClusterTotals) {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_cluster_businesses_held",
+			Help: "Businesses this node owns and serves now."}, func() float64 { return float64(totals().Held) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_cluster_businesses_fenced",
+			Help: "Businesses another node claimed from this one while it held them (it acknowledges none of their writes)."},
+			func() float64 { return float64(totals().Fenced) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_cluster_nodes_serving",
+			Help: "Live nodes that serve businesses, as this node sees them (-1: its view is not current)."},
+			func() float64 { return float64(totals().NodesServing) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_cluster_controller",
+			Help: "1 while this node is the cluster's controller (owns the registry)."}, func() float64 { return b(totals().Controller) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reserva_cluster_draining",
+			Help: "1 while this node is draining (takes no new business)."}, func() float64 { return b(totals().Draining) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "reserva_cluster_claims_total",
+			Help: "Businesses this node claimed (new, taken over, moved here) since start."}, func() float64 { return float64(totals().Claims) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "reserva_cluster_handovers_total",
+			Help: "Businesses this node handed to another (moves, drains) since start."}, func() float64 { return float64(totals().HandedOver) }),
+	)
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
