@@ -20,6 +20,7 @@ import (
 // request that outlasts the exclusive gate) keeps its placement: after the TTL any node may
 // claim it, as when a node dies. It returns how many were handed over.
 func (m *clusterMember) drain(ctx context.Context) int {
+	m.stopAdopting() // what it claimed from now on it would have to hand over too
 	co := m.coordinator()
 	if co == nil || m.tenants == nil {
 		return 0
