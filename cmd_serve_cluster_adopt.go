@@ -25,7 +25,11 @@ import (
 //   - placed on a node gone from the live set: the rendezvous choice among the live nodes that
 //     serve HTTP and know the business's schema (nodeForSchema, as a drain picks), so that every
 //     node with the same view picks the same one; two views that differ meet at placement's
-//     compare-and-set, and the loser skips;
+//     compare-and-set, and the loser skips. Only on a settled view (Liveness.Settled): after a
+//     gap in this node's own heartbeats (it was paused, or the bucket stalled while its leader
+//     was elected, or it just started) the others' renewals show a moment after its own, and
+//     for that moment the live set lacks them; a round then would take every business of nodes
+//     that are alive;
 //   - never placed: only a node that holds the business's file (made here before the cluster,
 //     or signed up here while placement could not be written): its copy may be the only one,
 //     and a node without it would claim a business it cannot restore.
@@ -48,12 +52,6 @@ const (
 	// adoptBackoffMax bounds the pause of a business whose claim keeps failing.
 	adoptBackoffMax = 10 * time.Minute
 )
-
-// adoptGrace is how long a node waits after it starts adopting before it takes businesses
-// from nodes gone from its view: when a whole cluster restarts, the first node up would
-// otherwise claim every other node's businesses before they come back. The businesses placed
-// on itself are claimed at once.
-const adoptGrace = cluster.DefaultLivenessTTL
 
 // adoption is a node's adoption state (under clusterMember.mu).
 type adoption struct {
@@ -94,7 +92,7 @@ func (m *clusterMember) startAdopting(ctx context.Context, co cluster.Coordinato
 	m.adoption.stop = cancel
 	m.adoption.done.Go(func() {
 		defer cancel()
-		m.adoptIdle(ctx, co, adoptGrace)
+		m.adoptIdle(ctx, co)
 	})
 }
 
@@ -118,20 +116,13 @@ func (m *clusterMember) draining() bool {
 }
 
 // adoptIdle runs adoption rounds: one at once, then at every change of the live set, every
-// adoptEvery (adoptRetry after a round whose claims failed), until ctx ends. For grace after it
-// starts, only businesses placed on this node are claimed.
-func (m *clusterMember) adoptIdle(ctx context.Context, co cluster.Coordinator, grace time.Duration) {
-	start := time.Now()
+// adoptEvery (adoptRetry after a round that left something to do), until ctx ends.
+func (m *clusterMember) adoptIdle(ctx context.Context, co cluster.Coordinator) {
 	for {
 		changed := co.Liveness().Changed()
-		early := time.Since(start) < grace
-		retry := m.adoptRound(ctx, co, !early)
 		wait := adoptEvery
-		if retry {
+		if m.adoptRound(ctx, co) {
 			wait = adoptRetry
-		}
-		if early {
-			wait = min(wait, max(grace-time.Since(start), 0))
 		}
 		gap := time.NewTimer(adoptGap)
 		select {
@@ -140,7 +131,7 @@ func (m *clusterMember) adoptIdle(ctx context.Context, co cluster.Coordinator, g
 			return
 		case <-gap.C:
 		}
-		t := time.NewTimer(max(wait-adoptGap, 0))
+		t := time.NewTimer(wait - adoptGap)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -153,9 +144,9 @@ func (m *clusterMember) adoptIdle(ctx context.Context, co cluster.Coordinator, g
 }
 
 // adoptRound claims the businesses of this node's registry that no live node holds and that
-// are this node's to take (see the top of this file); foreign says whether those of nodes gone
-// from the live set are taken too. It returns whether a claim failed (to be tried again soon).
-func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, foreign bool) (failed bool) {
+// are this node's to take (see the top of this file). It returns whether it left one to try
+// again soon: a claim failed, or the view was not settled enough to take a gone node's.
+func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator) (again bool) {
 	if m.tenants == nil || m.draining() || ctx.Err() != nil {
 		return false
 	}
@@ -164,6 +155,7 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, 
 		m.log.DebugContext(ctx, "adopt businesses: the live nodes are unknown; not now", "node", m.self.ID, "err", err)
 		return false
 	}
+	settled, serr := co.Liveness().Settled(ctx) // nil while not settled
 	recs, err := co.Routes().Records(ctx)
 	if err != nil {
 		m.log.DebugContext(ctx, "adopt businesses: the route map is not current; not now", "node", m.self.ID, "err", err)
@@ -174,8 +166,8 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, 
 		m.log.WarnContext(ctx, "adopt businesses: list the registry", "node", m.self.ID, "err", err)
 		return true
 	}
-	isLive := func(id string) bool {
-		return slices.ContainsFunc(live, func(n cluster.NodeInfo) bool { return n.ID == id })
+	in := func(nodes []cluster.NodeInfo, id string) bool {
+		return slices.ContainsFunc(nodes, func(n cluster.NodeInfo) bool { return n.ID == id })
 	}
 	now := time.Now()
 	m.mu.Lock()
@@ -216,15 +208,18 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, 
 			if holds && held == own.Epoch {
 				continue
 			}
-		case isLive(own.Node):
+		case in(live, own.Node):
 			continue
-		case !foreign || nodeForSchema(t.ID, t.SchemaVersion, live) != m.self.ID:
+		case serr != nil:
+			again = true // the owner may show again in a moment
+			continue
+		case in(settled, own.Node) || nodeForSchema(t.ID, t.SchemaVersion, settled) != m.self.ID:
 			continue
 		}
 		todo = append(todo, orphan{t: t, from: own})
 	}
 	if len(todo) == 0 {
-		return false
+		return again
 	}
 	sem := make(chan struct{}, adoptClaims)
 	var wg sync.WaitGroup
@@ -262,7 +257,7 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, 
 			case ctx.Err() != nil:
 			default:
 				mu.Lock()
-				failed = true
+				again = true
 				mu.Unlock()
 				m.log.WarnContext(ctx, "adopt a business no live node holds; tried again later", "tenant", o.t.Slug,
 					"owner", o.from.Node, "epoch", o.from.Epoch, "err", err)
@@ -270,7 +265,7 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator, 
 		})
 	}
 	wg.Wait()
-	return failed
+	return again
 }
 
 // hasFile says whether this node's data directory holds a database file of business id.
