@@ -229,15 +229,15 @@ func registryIDs(path string, slugs []string) (map[string]string, error) {
 	return ids, nil
 }
 
-// place spreads the businesses evenly: the controller owns each new one (epoch 1), so
-// `reserva cluster move` hands the i-th to the i-th node in turn.
-func (r *clusterRig) place() {
+// place spreads slugs evenly: the controller owns each new one (epoch 1), so `reserva
+// cluster move` hands the i-th to the i-th node in turn.
+func (r *clusterRig) place(slugs []string) {
 	t := r.t
 	t.Helper()
 	begin := time.Now()
 	moves := 0
 	owners := r.owners(time.Now())
-	for i, slug := range r.slugs {
+	for i, slug := range slugs {
 		to := r.nodes[i%len(r.nodes)]
 		from := r.node(owners[slug])
 		if from == nil {
