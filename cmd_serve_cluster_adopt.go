@@ -43,7 +43,8 @@ import (
 const (
 	// adoptEvery is the backstop between rounds when nothing changes.
 	adoptEvery = 30 * time.Second
-	// adoptRetry is the pause before the round after one whose claims failed.
+	// adoptRetry is the pause before the round after one that left something to do (a claim
+	// failed, or the view had not settled).
 	adoptRetry = 5 * time.Second
 	// adoptGap is the least pause between two rounds (a live set that flaps must not spin).
 	adoptGap = 250 * time.Millisecond
@@ -147,7 +148,7 @@ func (m *clusterMember) adoptIdle(ctx context.Context, co cluster.Coordinator) {
 // are this node's to take (see the top of this file). It returns whether it left one to try
 // again soon: a claim failed, or the view was not settled enough to take a gone node's.
 func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator) (again bool) {
-	if m.tenants == nil || m.draining() || ctx.Err() != nil {
+	if m.tenants == nil || m.reg == nil || m.draining() || ctx.Err() != nil {
 		return false
 	}
 	live, err := co.Liveness().Live(ctx)
