@@ -94,16 +94,24 @@ func (st clusterStatus) print(w io.Writer) {
 	}
 	slices.Sort(gone)
 	for _, id := range gone {
-		// Its businesses are claimed by another node at their next request.
+		// Its businesses are claimed by a live node (adoption, or their next request).
 		fmt.Fprintf(tw, "%s\tno\t-\t-\t%d\n", id, st.Owned[id])
 	}
 	_ = tw.Flush() // w is the command's output; a failed write shows there
-	fmt.Fprintf(w, "%d nodes live, %d businesses placed\n", len(st.Live), total)
+	fmt.Fprintf(w, "%s live, %s placed\n", countOf(len(st.Live), "node", "nodes"), countOf(total, "business", "businesses"))
 	if st.Controller.Node == "" {
 		fmt.Fprintln(w, "controller: none elected yet")
 	} else {
 		fmt.Fprintf(w, "controller: %s (epoch %d)\n", st.Controller.Node, st.Controller.Epoch)
 	}
+}
+
+// countOf is n with its noun, singular for one: "1 business", "3 businesses".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // readClusterStatus joins the cluster at peers with a NATS server of its own (no JetStream)

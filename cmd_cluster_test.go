@@ -84,3 +84,21 @@ func TestClusterStatus(t *testing.T) {
 		}
 	}
 }
+
+// One node, one business: the summary says so in the singular.
+func TestClusterStatusSingular(t *testing.T) {
+	for _, tc := range []struct {
+		st   clusterStatus
+		want string
+	}{
+		{clusterStatus{Live: []cluster.NodeInfo{{ID: "n1"}}, Owned: map[string]int{"n1": 1}}, "1 node live, 1 business placed\n"},
+		{clusterStatus{Owned: map[string]int{}}, "0 nodes live, 0 businesses placed\n"},
+		{clusterStatus{Live: []cluster.NodeInfo{{ID: "n1"}, {ID: "n2"}}, Owned: map[string]int{"n1": 1, "gone": 2}}, "2 nodes live, 3 businesses placed\n"},
+	} {
+		var b strings.Builder
+		tc.st.print(&b)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("cluster status of %+v:\n%s\nwant the line %q", tc.st, b.String(), tc.want)
+		}
+	}
+}

@@ -30,7 +30,8 @@ import (
 // server, the shared buckets, its liveness), serves the businesses it owns and forwards the
 // requests of the others to their owner. A business that no node owns yet is claimed by the
 // node its first request reaches (epoch 1), restoring its file from the replica; one whose
-// owner is gone, by the claim rule (fence). The registry is the elected controller's; every
+// owner is gone, by the claim rule (fence), at its next request or, without one, by the live
+// node rendezvous picks for it (adoption, cmd_serve_cluster_adopt.go). The registry is the elected controller's; every
 // other node keeps a copy fed by the route map and sends its registry writes, and sign-ups,
 // to the controller (cmd_serve_registry.go).
 type clusterFlags struct {
@@ -127,8 +128,6 @@ type clusterMember struct {
 	fenced map[string]bool
 	// claimed and handedOver count claims and hand-overs since start (/metrics).
 	claimed, handedOver atomic.Int64
-	// draining: asked to hand its businesses to others and take no new ones (cluster drain).
-	draining bool
 	// moves is the connection on which this node asks others to claim what it hands them
 	// (serveMoves sets it; nil: they claim at their next request).
 	moves *nats.Conn
@@ -139,6 +138,8 @@ type clusterMember struct {
 	republish bool
 	// published is the registry's change counter as of what the controller last published.
 	published int64
+	// adoption claims the businesses no live node holds (cmd_serve_cluster_adopt.go).
+	adoption adoption
 }
 
 // joinCluster starts this node's NATS server (JetStream files in DATA/cluster), then, in the
@@ -186,6 +187,12 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 			log.Warn("join cluster", "node", self.ID, "err", err)
 		}
 		log.Info("joined the cluster", "node", self.ID, "http", self.HTTP, "after", time.Since(start).Round(time.Millisecond))
+		// Adoption stops when serving does (SIGTERM: the drain hands businesses over, it
+		// must not take new ones meanwhile), or at leave.
+		actx, endAdoption := context.WithCancel(jctx)
+		defer endAdoption()
+		context.AfterFunc(ctx, endAdoption)
+		m.startAdopting(actx, co)
 		var wg sync.WaitGroup
 		wg.Go(func() { m.followRegistry(jctx, co) })
 		wg.Go(func() {
@@ -195,6 +202,7 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 			}, cluster.DefaultHeartbeatEvery, log)
 		})
 		wg.Wait()
+		m.stopAdopting()
 		if err := co.Close(); err != nil {
 			log.Warn("leave cluster", "node", self.ID, "err", err)
 		}
@@ -316,7 +324,7 @@ func (m *clusterMember) newerNode(r *http.Request, co cluster.Coordinator, local
 	t, err := m.tenants.Registry().Get(r.Context(), id)
 	// A draining node keeps serving what it holds until it hands it over, but claims nothing
 	// new: a business no live node holds goes to one that is not draining.
-	handOn := local == "" && m.isDraining() && !m.holds(id)
+	handOn := local == "" && m.draining() && !m.holds(id)
 	if err != nil || t.SchemaVersion <= m.self.Schema && !handOn {
 		return local
 	}

@@ -20,15 +20,13 @@ import (
 // request that outlasts the exclusive gate) keeps its placement: after the TTL any node may
 // claim it, as when a node dies. It returns how many were handed over.
 func (m *clusterMember) drain(ctx context.Context) int {
+	m.stopAdopting() // draining from now on: what it claimed it would have to hand over too
 	co := m.coordinator()
 	if co == nil || m.tenants == nil {
 		return 0
 	}
 	// Advertised first, so that no node picks this one for a new business or a hand-over
 	// while it hands its own over.
-	m.mu.Lock()
-	m.draining = true
-	m.mu.Unlock()
 	if err := co.Liveness().SetDraining(ctx, true); err != nil {
 		m.log.WarnContext(ctx, "drain: advertise it; others may still pick this node a moment", "node", m.self.ID, "err", err)
 	}

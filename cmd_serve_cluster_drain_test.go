@@ -36,7 +36,7 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 	}
 	t.Cleanup(func() { _ = p.close() })
 	// The node advertises the schema it knows, as serve does: it claims no business newer.
-	m.rep, m.tenants, m.self.Schema = p.replica, p.tenants, p.tenants.LatestVersion()
+	m.rep, m.tenants, m.reg, m.self.Schema = p.replica, p.tenants, p.reg, p.tenants.LatestVersion()
 	co, err := cluster.NewNATSCoordinator(ctx, nc, cluster.NATSConfig{Self: m.self, Voters: voters})
 	if err != nil {
 		t.Fatal(err)

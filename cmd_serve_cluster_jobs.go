@@ -9,9 +9,9 @@ import (
 // Any doubt (the cluster not formed, placement unreadable) is "not mine": a job skipped once
 // runs again at its next tick, while a job run by two nodes sends mail twice.
 //
-// A business no live node holds (its owner died, or restarted and has not been asked for it
-// since) is claimed by its next request, as today; its jobs wait for that claim. Claiming
-// idle businesses in the background belongs to the controller (issue #23), not to the jobs.
+// A business no live node holds (its owner died, or restarted) is claimed by a node's
+// adoption loop without waiting for a request (cmd_serve_cluster_adopt.go); its jobs run on
+// that node from the claim on.
 func (m *clusterMember) owns(ctx context.Context, tenantID string) bool {
 	m.mu.Lock()
 	epoch, held := m.held[tenantID]

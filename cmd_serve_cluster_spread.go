@@ -85,13 +85,6 @@ type readCloser struct {
 	io.Closer
 }
 
-// isDraining says whether this node has been asked to drain (reserva cluster drain).
-func (m *clusterMember) isDraining() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.draining
-}
-
 // holds says whether this node serves business id now (claimed in this run, not fenced since).
 func (m *clusterMember) holds(id string) bool {
 	m.mu.Lock()
@@ -152,9 +145,7 @@ func (m *clusterMember) drainOnRequest(ctx context.Context, data []byte) drainRe
 		if err := co.Liveness().SetDraining(ctx, false); err != nil {
 			return drainReply{Err: err.Error()}
 		}
-		m.mu.Lock()
-		m.draining = false
-		m.mu.Unlock()
+		m.resumeAdopting(co)
 		m.log.InfoContext(ctx, "takes businesses again", "node", m.self.ID)
 		return drainReply{Held: held}
 	}
@@ -166,7 +157,7 @@ func (m *clusterMember) drainOnRequest(ctx context.Context, data []byte) drainRe
 // totals are this node's figures for /metrics.
 func (m *clusterMember) totals() metrics.ClusterTotals {
 	m.mu.Lock()
-	t := metrics.ClusterTotals{Fenced: len(m.fenced), Controller: m.term != 0, Draining: m.draining,
+	t := metrics.ClusterTotals{Fenced: len(m.fenced), Controller: m.term != 0, Draining: m.adoption.draining,
 		Claims: m.claimed.Load(), HandedOver: m.handedOver.Load(), NodesServing: -1}
 	for id := range m.held {
 		if !m.fenced[id] {

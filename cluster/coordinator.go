@@ -70,6 +70,12 @@ type Liveness interface {
 	// has not been seen within the TTL (then it may be cut off, and must not act on others'
 	// absence).
 	Live(ctx context.Context) ([]NodeInfo, error)
+	// Settled is Live for acting on many tenants at once (claiming every tenant of the nodes
+	// gone): it returns ErrUnknown also until this node has seen its own heartbeats arrive
+	// without a gap for a whole TTL. After a gap (this node paused, or the bucket stalled while
+	// its leader was elected again) this node's own heartbeat shows again before the others'
+	// renewals do, and for that moment Live counts them dead (SCALEOUT.md's second hazard).
+	Settled(ctx context.Context) ([]NodeInfo, error)
 	// Changed returns a channel closed at the next change of the live set.
 	Changed() <-chan struct{}
 	// SetDraining changes what this node advertises (NodeInfo.Draining) and stores its

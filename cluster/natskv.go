@@ -210,6 +210,10 @@ type natsLiveness struct {
 	putRev    uint64    // the revision of the last heartbeat stored
 	putAt     time.Time // when it was stored
 	restarted time.Time // when the watch was last restarted for a stall
+	// ownSeen is when this node last received its own heartbeat; flowing since when they
+	// have arrived without a gap longer than flowGap (zero: not now).
+	ownSeen time.Time
+	flowing time.Time
 }
 
 func newNATSLiveness(kv jetstream.KeyValue, cfg NATSConfig) *natsLiveness {
@@ -335,8 +339,37 @@ func (l *natsLiveness) live() (nodes []NodeInfo, ok bool) {
 	return nodes, true
 }
 
+// flowGap is the longest wait between two of this node's own heartbeats, as this node
+// receives them, that is no gap (two missed renewals and a half are).
+func (l *natsLiveness) flowGap() time.Duration {
+	return 2*l.cfg.HeartbeatEvery + l.cfg.HeartbeatEvery/2
+}
+
+// trackFlow follows whether this node's own heartbeats arrive without a gap (Settled). It
+// runs at every change the watch applies (each arrival, however soon after a pause) and at
+// every sweep (a gap while nothing arrives).
+func (l *natsLiveness) trackFlow() {
+	e, found, current := l.view.get(l.cfg.Self.ID)
+	now := l.cfg.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case !current || !found || now.Sub(e.seen) > l.flowGap():
+		l.flowing = time.Time{}
+	case e.seen.Equal(l.ownSeen):
+	case !l.ownSeen.IsZero() && e.seen.Sub(l.ownSeen) > l.flowGap():
+		l.flowing = e.seen // it arrived after a gap (this process was paused): flowing anew
+	case l.flowing.IsZero():
+		l.flowing = e.seen
+	}
+	if found && current {
+		l.ownSeen = e.seen
+	}
+}
+
 // recheck announces a change of the live set (or of whether it is known).
 func (l *natsLiveness) recheck() {
+	l.trackFlow()
 	nodes, ok := l.live()
 	ids := []string{}
 	if !ok {
@@ -359,6 +392,20 @@ func (l *natsLiveness) Live(context.Context) ([]NodeInfo, error) {
 	nodes, ok := l.live()
 	if !ok {
 		return nil, fmt.Errorf("live nodes: this node's view is not current: %w", ErrUnknown)
+	}
+	return nodes, nil
+}
+
+func (l *natsLiveness) Settled(ctx context.Context) ([]NodeInfo, error) {
+	nodes, err := l.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	flowing := l.flowing
+	l.mu.Unlock()
+	if flowing.IsZero() || l.cfg.Now().Sub(flowing) < l.cfg.LivenessTTL {
+		return nil, fmt.Errorf("live nodes: this node's view has not been current for a whole TTL yet: %w", ErrUnknown)
 	}
 	return nodes, nil
 }

@@ -230,15 +230,15 @@ func registryIDs(path string, slugs []string) (map[string]string, error) {
 	return ids, nil
 }
 
-// place spreads the businesses evenly: the node that took each sign-up owns it (epoch 1), and
+// place spreads slugs evenly: the node that took each sign-up owns it (epoch 1), and
 // `reserva cluster move` hands the i-th to the i-th node in turn where it is not there already.
-func (r *clusterRig) place() {
+func (r *clusterRig) place(slugs []string) {
 	t := r.t
 	t.Helper()
 	begin := time.Now()
 	moves := 0
 	owners := r.owners(time.Now())
-	for i, slug := range r.slugs {
+	for i, slug := range slugs {
 		to := r.nodes[i%len(r.nodes)]
 		from := r.node(owners[slug])
 		if from == nil {

@@ -56,7 +56,9 @@ func TestClusterProof(t *testing.T) {
 		rig.startNode(n)
 	}
 	rig.provision(tenants)
-	rig.place()
+	rig.provisionIdle(envInt("RESERVA_CLUSTER_IDLE", map[bool]int{true: 6, false: 3}[full]))
+	rig.place(rig.slugs)
+	rig.place(rig.idle)
 	ld := newClusterLoad(rig)
 
 	all := map[string]clusterFault{
@@ -90,7 +92,7 @@ func TestClusterProof(t *testing.T) {
 		t.Logf("bookings sent %d, acknowledged %d; answers: %s", sent, ld.acked(), answers)
 		t.Logf("warnings and errors the nodes logged:\n%s", rig.problems())
 		t.Logf("time from the fault to the first acknowledged write of each business the faulted node owned "+
-			"(targets p50 <= 6s, max <= 15s):\n%-34s %-5s %4s %8s %8s %7s %7s\n%s", "fault", "node", "biz", "p50", "max", "failed", "(biz)",
+			"(targets p50 <= 6s, max <= 15s; \"idle\" rows: to the claim of those nobody requests):\n%-34s %-5s %4s %8s %8s %7s %7s\n%s", "fault", "node", "biz", "p50", "max", "failed", "(biz)",
 			strings.Join(report, "\n"))
 		for _, d := range rig.signUpAfterKill {
 			t.Logf("kill -9 of the controller: the first sign-up succeeded %s after the fault (bound %s)", d.Round(10*time.Millisecond), signUpWithin)
@@ -113,6 +115,9 @@ func TestClusterProof(t *testing.T) {
 		rig.check(t, f.name, ld)
 		for _, h := range hits {
 			report = append(report, h.row(f.name, ld))
+			if len(h.idle) > 0 && h.idleClaim != nil {
+				report = append(report, h.idleRow())
+			}
 		}
 		if t.Failed() {
 			break
@@ -134,6 +139,10 @@ type faultHit struct {
 	when     time.Time
 	affected []string
 	firstAck map[string]time.Duration // per affected business
+	// idle are the idle businesses the node owned (cluster_idle_test.go); idleClaim the time
+	// from the fault to another node's claim of each, when the fault waits for it.
+	idle      []string
+	idleClaim map[string]time.Duration
 }
 
 // row is the fault's line of the table: how many businesses it hit, the p50 and max of the
@@ -186,6 +195,7 @@ type clusterRig struct {
 	clientPool []*http.Client
 	signUps    int      // sign-ups sent so far (each takes the next client address)
 	extra      []string // businesses signed up during a fault (not booked by the load)
+	idle       []string // businesses never requested after their placement (cluster_idle_test.go)
 	// signUpAfterKill is, per kill of the controller, the time to the first successful sign-up.
 	signUpAfterKill []time.Duration
 }
@@ -399,7 +409,7 @@ func (r *clusterRig) busiest() *clusterNode {
 // hit records a fault on node now, and the businesses it owned.
 func (r *clusterRig) hit(node string) faultHit {
 	now := time.Now()
-	return faultHit{node: node, when: now, affected: r.owned(node, now)}
+	return faultHit{node: node, when: now, affected: r.owned(node, now), idle: r.ownedIdle(node, now)}
 }
 
 // killOwner kills the busiest owner with SIGKILL, waits until its businesses are served
@@ -412,6 +422,7 @@ func (r *clusterRig) killOwner(ld *clusterLoad) []faultHit {
 	}
 	<-n.srv.exited
 	ld.awaitServed(r.t, &h, 45*time.Second)
+	r.awaitAdopted(&h, idleAdoptWithin) // before n is back: it would claim them itself
 	r.startNode(n)
 	r.awaitJoined(n, 60*time.Second)
 	ld.waitAcks(r.t, 20, 30*time.Second) // the cluster of three serves again
