@@ -441,3 +441,36 @@ func TestAdoptNotAfterGap(t *testing.T) {
 		t.Errorf("s1's round on a settled view took acme from s2: owner %+v", own)
 	}
 }
+
+// cluster drain --resume: a node that drained adopts again. Its adoption, stopped by the drain,
+// runs again under the context it was first started with, and takes a business no live node
+// holds without a request.
+func TestResumeAdoptsAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	r := newAdoptRig(t, ctx)
+	tn := r.tenant
+	m, other := r.ms[0], r.ms[1]
+	gone := cluster.Owner{Node: "ghost", Epoch: 1}
+	if err := m.co.Placement().CompareAndSwap(ctx, tn.ID, cluster.Owner{}, gone); err != nil {
+		t.Fatal(err)
+	}
+	// s1 alone is live: it is the rendezvous choice for acme.
+	if err := other.co.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m.stopAdopting()           // drained
+	m.startAdopting(ctx, m.co) // as at join: recorded, not started while draining
+	if !m.draining() {
+		t.Fatal("a drained node is not draining")
+	}
+	m.resumeAdopting(m.co)
+	t.Cleanup(m.stopAdopting)
+	if m.draining() {
+		t.Error("a resumed node still drains")
+	}
+	r.await(t, "s1 adopts acme after --resume", m.co.Placement().Changed, func() bool {
+		own, err := m.co.Placement().Owner(ctx, tn.ID)
+		return err == nil && own.Node == "s1"
+	})
+}
