@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reserva/reserva/cluster"
@@ -118,17 +119,11 @@ func countOf(n int, one, many string) string {
 // and reads the liveness and placement buckets, trying again until ctx ends: the buckets
 // answer once the server's routes are up.
 func readClusterStatus(ctx context.Context, addr string, peers []string) (clusterStatus, error) {
-	node, err := cluster.StartNode(ctx, cluster.NodeConfig{
-		ID: "status-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: addr, Peers: peers})
+	nc, leave, err := visitCluster(ctx, "status", addr, peers)
 	if err != nil {
 		return clusterStatus{}, fmt.Errorf("cluster status: %w", err)
 	}
-	defer node.Shutdown()
-	nc, err := node.Connect()
-	if err != nil {
-		return clusterStatus{}, fmt.Errorf("cluster status: %w", err)
-	}
-	defer nc.Close()
+	defer leave()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return clusterStatus{}, fmt.Errorf("cluster status: %w", err)
@@ -208,6 +203,22 @@ func eachEntry(ctx context.Context, js jetstream.JetStream, bucket string, f fun
 		}
 	}
 	return ctx.Err()
+}
+
+// visitCluster joins the cluster at peers for the while, with a NATS server of its own named
+// role-<random> (it stores nothing and votes in nothing), and returns a connection to it; leave
+// closes both.
+func visitCluster(ctx context.Context, role, addr string, peers []string) (nc *nats.Conn, leave func(), err error) {
+	node, err := cluster.StartNode(ctx, cluster.NodeConfig{
+		ID: role + "-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: addr, Peers: peers})
+	if err != nil {
+		return nil, nil, err
+	}
+	if nc, err = node.Connect(); err != nil {
+		node.Shutdown()
+		return nil, nil, err
+	}
+	return nc, func() { nc.Close(); node.Shutdown() }, nil
 }
 
 // memberFlags defines the flags of a command that joins the cluster for a moment (cluster

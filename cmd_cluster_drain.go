@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/reserva/reserva/cluster"
 )
 
 // cmdClusterDrain runs `reserva cluster drain --node N`: N stops taking new businesses and hands
@@ -47,17 +44,11 @@ func cmdClusterDrain(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	ctx, cancel := context.WithTimeout(ctx, drainTimeout+10*time.Second)
 	defer cancel()
-	node, err := cluster.StartNode(ctx, cluster.NodeConfig{
-		ID: "drain-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: *addr, Peers: *peers})
+	nc, leave, err := visitCluster(ctx, "drain", *addr, *peers)
 	if err != nil {
 		return fmt.Errorf("cluster drain: %w", err)
 	}
-	defer node.Shutdown()
-	nc, err := node.Connect()
-	if err != nil {
-		return fmt.Errorf("cluster drain: %w", err)
-	}
-	defer nc.Close()
+	defer leave()
 	req, _ := json.Marshal(drainRequest{Resume: *resume}) // a bool always marshals
 	var msg *nats.Msg
 	for { // no responders until this server's routes to the node are up

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -51,17 +50,11 @@ func cmdClusterMove(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, moveTimeout+10*time.Second)
 	defer cancel()
-	node, err := cluster.StartNode(ctx, cluster.NodeConfig{
-		ID: "move-" + strings.ToLower(rand.Text()[:10]), ClusterAddr: *addr, Peers: *peers})
+	nc, leave, err := visitCluster(ctx, "move", *addr, *peers)
 	if err != nil {
 		return fmt.Errorf("cluster move: %w", err)
 	}
-	defer node.Shutdown()
-	nc, err := node.Connect()
-	if err != nil {
-		return fmt.Errorf("cluster move: %w", err)
-	}
-	defer nc.Close()
+	defer leave()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("cluster move: %w", err)
