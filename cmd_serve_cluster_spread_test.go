@@ -229,7 +229,7 @@ func (tc *testCluster) outboxTo(node, slug, addr string) []string {
 	if err != nil {
 		tc.t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only: nothing to lose
 	rows, err := db.QueryContext(tc.ctx, `SELECT body FROM outbox WHERE to_addr = ? AND subject = ?`, addr, "Your businesses on Reserva")
 	if err != nil {
 		tc.t.Fatalf("outbox of %s on %s: %v", slug, node, err)
