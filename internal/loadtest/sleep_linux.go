@@ -25,9 +25,12 @@ func newSleeper() *sleeper {
 	if err != nil {
 		return &sleeper{fd: -1}
 	}
+	// Go's clock first: the kernel's, read after it, is at least as late, so a due time is
+	// never reached early (at worst a few microseconds late).
+	start := time.Now()
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) // cannot fail with this clock
-	return &sleeper{f: os.NewFile(uintptr(fd), "timerfd"), fd: fd, start: time.Now(), startMono: ts.Nano()}
+	return &sleeper{f: os.NewFile(uintptr(fd), "timerfd"), fd: fd, start: start, startMono: ts.Nano()}
 }
 
 // until returns at due.
