@@ -30,6 +30,8 @@ type DB struct {
 	commits commitSignal               // wakes NextCommit's waiters
 	values  sync.Map                   // what Value keeps
 	replica atomic.Pointer[replicaRef] // set while the database is replicated (replication.go)
+	// checkpointQueued: the database waits for the background checkpointer (checkpoint.go).
+	checkpointQueued atomic.Bool
 }
 
 // Untouched reports whether nothing has been written since the database was opened (its writer
@@ -117,7 +119,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	if opt.secureDelete {
 		pragmas += "&_pragma=secure_delete(1)"
 	}
-	w, err := openPool(FileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+pragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() })
+	w, err := openPool(FileURL(path)+"?mode="+mode+"&"+basePragmas+"&"+pragmas+"&_txlock=immediate", func() { db.version.Add(1); db.commits.broadcast() }, db.checkpointSoon)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -126,7 +128,7 @@ func openDB(path string, opt openOptions) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 
 	// Readers need neither foreign_keys nor synchronous: fewer pragmas, a faster first read.
-	r, err := openPool(readerURL(path)+"&_txlock=deferred", nil)
+	r, err := openPool(readerURL(path)+"&_txlock=deferred", nil, nil)
 	if err != nil {
 		_ = w.Close() // the readers' failure is the one to report
 		return nil, fmt.Errorf("open %s: %w", path, err)

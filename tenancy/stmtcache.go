@@ -20,21 +20,24 @@ const stmtCacheSize = 48
 
 // openPool opens a database/sql pool whose connections keep their prepared statements. When
 // committed is given, its connections call it after each commit, once the commit is visible.
-func openPool(dsn string, committed func()) (*sql.DB, error) {
+func openPool(dsn string, committed, checkpointDue func()) (*sql.DB, error) {
 	c, err := (&sqlite3driver.SQLite{}).OpenConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(cachingConnector{c, committed}), nil
+	return sql.OpenDB(cachingConnector{c, committed, checkpointDue}), nil
 }
 
 type cachingConnector struct {
 	driver.Connector
 	committed func()
+	// checkpointDue is told when the log has grown past autoCheckpoint pages (nil: the commit
+	// that grew it checkpoints, as SQLite would).
+	checkpointDue func()
 }
 
 // autoCheckpoint is SQLite's default: a WAL hook replaces its automatic checkpoint, so the
-// hook does it, as SQLite would, once the log holds this many pages.
+// hook has it done, as SQLite would, once the log holds this many pages.
 const autoCheckpoint = 1000
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -62,7 +65,13 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Raw().WALHook(func(db *sqlite3.Conn, schema string, pages int) error {
 			cc.unreported = false
 			c.committed()
-			if pages >= autoCheckpoint {
+			switch {
+			case pages < autoCheckpoint:
+			case c.checkpointDue != nil:
+				// Not here: this commit's statement is still stepping, and the request that made
+				// it (a booking) would wait for the copy and the database file's fsync.
+				c.checkpointDue()
+			default:
 				_, _, _ = db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
 			}
 			return nil
