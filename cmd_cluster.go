@@ -45,11 +45,8 @@ func cmdCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if len(*peers) == 0 {
-		return fmt.Errorf("%w: cluster status: --peers is required", errUsage)
-	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return fmt.Errorf("%w: cluster status: --cluster-addr: %w", errUsage, err)
+	if err := checkMember("cluster status", *peers, *addr); err != nil {
+		return err
 	}
 	if *wait <= 0 || *wait > 5*time.Minute {
 		return fmt.Errorf("%w: cluster status: --timeout must be between 0 and 5m", errUsage)
@@ -203,6 +200,18 @@ func eachEntry(ctx context.Context, js jetstream.JetStream, bucket string, f fun
 		}
 	}
 	return ctx.Err()
+}
+
+// checkMember checks the flags of memberFlags for command cmd: peers to meet, and an address
+// of its own.
+func checkMember(cmd string, peers []string, addr string) error {
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: %s: --peers is required", errUsage, cmd)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%w: %s: --cluster-addr: %w", errUsage, cmd, err)
+	}
+	return nil
 }
 
 // visitCluster joins the cluster at peers for the while, with a NATS server of its own named

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -33,14 +32,11 @@ func cmdClusterDrain(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	switch {
-	case len(*peers) == 0:
-		return fmt.Errorf("%w: cluster drain: --peers is required", errUsage)
-	case !moveIDPattern.MatchString(*id):
-		return fmt.Errorf("%w: cluster drain: --node must be a node id (letters, digits, - and _)", errUsage)
+	if err := checkMember("cluster drain", *peers, *addr); err != nil {
+		return err
 	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return fmt.Errorf("%w: cluster drain: --cluster-addr: %w", errUsage, err)
+	if !moveIDPattern.MatchString(*id) {
+		return fmt.Errorf("%w: cluster drain: --node must be a node id (letters, digits, - and _)", errUsage)
 	}
 	ctx, cancel := context.WithTimeout(ctx, drainTimeout+10*time.Second)
 	defer cancel()

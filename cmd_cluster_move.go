@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -37,16 +36,14 @@ func cmdClusterMove(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkMember("cluster move", *peers, *addr); err != nil {
+		return err
+	}
 	switch {
-	case len(*peers) == 0:
-		return fmt.Errorf("%w: cluster move: --peers is required", errUsage)
 	case tenancy.ValidateSlug(*slug) != nil:
 		return fmt.Errorf("%w: cluster move: --tenant must be a business's slug", errUsage)
 	case !moveIDPattern.MatchString(*to):
 		return fmt.Errorf("%w: cluster move: --to must be a node id (letters, digits, - and _)", errUsage)
-	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return fmt.Errorf("%w: cluster move: --cluster-addr: %w", errUsage, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, moveTimeout+10*time.Second)
 	defer cancel()
