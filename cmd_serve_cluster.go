@@ -31,9 +31,10 @@ import (
 // requests of the others to their owner. A business that no node owns yet is claimed by the
 // node its first request reaches (epoch 1), restoring its file from the replica; one whose
 // owner is gone, by the claim rule (fence), at its next request or, without one, by the live
-// node rendezvous picks for it (adoption, cmd_serve_cluster_adopt.go). The registry is the elected controller's; every
-// other node keeps a copy fed by the route map and sends its registry writes, and sign-ups,
-// to the controller (cmd_serve_registry.go).
+// node rendezvous picks for it (adoption, cmd_serve_cluster_adopt.go). A sign-up is served by
+// the node rendezvous picks for its address (cmd_serve_cluster_spread.go). The registry is the
+// elected controller's; every other node keeps a copy fed by the route map and sends its
+// registry writes, a new business's too, to the controller (cmd_serve_registry.go).
 type clusterFlags struct {
 	on     *bool
 	nodeID *string
