@@ -40,6 +40,12 @@ type cachingConnector struct {
 // hook has it done, as SQLite would, once the log holds this many pages.
 const autoCheckpoint = 1000
 
+// maxLogPages is the log's size past which the commit checkpoints itself after all: the
+// background checkpoint (checkpoint.go) folds the log while commits go on, but the log starts
+// over only once a checkpoint has caught up with every commit, which a writer that never
+// pauses does not allow.
+const maxLogPages = 4 * autoCheckpoint
+
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.Connector.Connect(ctx)
 	if err != nil {
@@ -67,11 +73,13 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			c.committed()
 			switch {
 			case pages < autoCheckpoint:
-			case c.checkpointDue != nil:
+			case c.checkpointDue != nil && pages < maxLogPages:
 				// Not here: this commit's statement is still stepping, and the request that made
 				// it (a booking) would wait for the copy and the database file's fsync.
 				c.checkpointDue()
 			default:
+				// A writer that never pauses: a background checkpoint never catches up with it,
+				// the log never starts over, and it would grow without bound.
 				_, _, _ = db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE) // best effort, as SQLite's own
 			}
 			return nil
