@@ -139,6 +139,9 @@ type clusterMember struct {
 	republish bool
 	// published is the registry's change counter as of what the controller last published.
 	published int64
+	// making are the businesses this node is creating (registryWrite): placed on it in epoch
+	// 1, perhaps, and not held yet.
+	making map[string]bool
 	// adoption claims the businesses no live node holds (cmd_serve_cluster_adopt.go).
 	adoption adoption
 }
@@ -392,9 +395,15 @@ func (m *clusterMember) fence(ctx context.Context, t tenancy.Tenant) error {
 	}
 	m.mu.Lock()
 	held, ok := m.held[t.ID]
+	making := m.making[t.ID]
 	m.mu.Unlock()
 	if ok && own.Node == m.self.ID && own.Epoch == held {
 		return nil
+	}
+	if making {
+		// Being registered here, and claimed in epoch 1 once it is (claimNew): a claim now
+		// would take it over from its own half-made copy.
+		return fmt.Errorf("%s is being created: %w", t.Slug, tenancy.ErrUnavailable)
 	}
 	if own.Node == m.self.ID {
 		// Placement names this node in an epoch it did not claim in this run (it restarted):

@@ -209,14 +209,21 @@ func (m *clusterMember) adoptRound(ctx context.Context, co cluster.Coordinator) 
 			continue // deleted at the controller (or never the cluster's); or too new for this binary
 		}
 		m.mu.Lock()
-		held, holds := m.held[t.ID]
 		f := m.adoption.failed[t.ID]
 		m.mu.Unlock()
 		if now.Before(f.after) {
 			continue
 		}
 		own, err := co.Placement().Owner(ctx, t.ID)
+		// What this node holds, read after placement: a new business's claim (claimNew) marks
+		// it being made before its placement, and holds it before that mark goes.
+		m.mu.Lock()
+		held, holds := m.held[t.ID]
+		making := m.making[t.ID]
+		m.mu.Unlock()
 		switch {
+		case making:
+			continue // a new business this node is registering: it claims it itself
 		case errors.Is(err, cluster.ErrNotFound):
 			if !m.hasFile(t.ID) {
 				continue

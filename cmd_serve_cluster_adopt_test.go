@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -473,4 +474,49 @@ func TestResumeAdoptsAgain(t *testing.T) {
 		own, err := m.co.Placement().Owner(ctx, tn.ID)
 		return err == nil && own.Node == "s1"
 	})
+}
+
+// A business this node is registering (a sign-up: its registry write, then its claim in epoch
+// 1) is placed on this node before this node holds it. Neither adoption nor a request may take
+// it meanwhile for one placed here before a restart: claiming epoch 2 dropped the half-made
+// copy, and the sign-up's first sync then waited until its request timed out (a forwarded
+// sign-up answered 503 after 5 s, and its retry found its own address taken).
+func TestNewBusinessNotTakenWhileMade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	r := newAdoptRig(t, ctx)
+	tn := r.tenant
+	m := r.ms[0]
+	done := m.creating(tn.ID) // as registryWrite does for a create
+	placed := cluster.Owner{Node: m.self.ID, Epoch: 1}
+	if err := m.co.Placement().CompareAndSwap(ctx, tn.ID, cluster.Owner{}, placed); err != nil { // claimNew's
+		t.Fatal(err)
+	}
+	r.await(t, "s1 sees acme placed on it", m.co.Placement().Changed, func() bool {
+		own, err := m.co.Placement().Owner(ctx, tn.ID)
+		return err == nil && own == placed
+	})
+	r.awaitSettled(t, m.co)
+	if m.adoptRound(ctx, m.co) {
+		t.Error("the round reports a failed claim")
+	}
+	if own := r.owner(t, m); own != placed {
+		t.Fatalf("adoption took a business being made: owner %+v, want %+v", own, placed)
+	}
+	if err := m.fence(ctx, tn); !errors.Is(err, tenancy.ErrUnavailable) {
+		t.Fatalf("a request for a business being made: %v, want it told to try again", err)
+	}
+	if own := r.owner(t, m); own != placed {
+		t.Fatalf("a request took a business being made: owner %+v, want %+v", own, placed)
+	}
+	m.mu.Lock()
+	m.held[tn.ID] = 1 // claimNew's end
+	m.mu.Unlock()
+	done()
+	if err := m.fence(ctx, tn); err != nil {
+		t.Errorf("the made business's request: %v", err)
+	}
+	if own := r.owner(t, m); own != placed {
+		t.Errorf("after it was made: owner %+v, want %+v", own, placed)
+	}
 }

@@ -85,6 +85,21 @@ type readCloser struct {
 	io.Closer
 }
 
+// creating marks business id as being created here until the returned function is called.
+func (m *clusterMember) creating(id string) (done func()) {
+	m.mu.Lock()
+	if m.making == nil {
+		m.making = map[string]bool{}
+	}
+	m.making[id] = true
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.making, id)
+		m.mu.Unlock()
+	}
+}
+
 // holds says whether this node serves business id now (claimed in this run, not fenced since).
 func (m *clusterMember) holds(id string) bool {
 	m.mu.Lock()

@@ -231,6 +231,12 @@ func (m *clusterMember) leading() uint64 {
 // registryWrite applies op: here when this node is the controller, otherwise at the
 // controller, and then to this node's copy, so that this node reads its own write at once.
 func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error {
+	if op.Op == opCreate && op.Tenant != nil {
+		// From its registration to its claim in epoch 1 (claimNew) the new business is placed
+		// on this node but not held: neither adoption nor a request may take it for one placed
+		// here before a restart, and claim it again over its half-made copy.
+		defer m.creating(op.Tenant.ID)()
+	}
 	if m.leading() != 0 {
 		rep := m.commitRegistry(ctx, op)
 		if err := rep.error(); err != nil {
