@@ -83,7 +83,7 @@ func TestClusterDrainCommand(t *testing.T) {
 			continue
 		}
 		if code, body, node := tc.signUp(ids[i%len(ids)], slug); code != http.StatusSeeOther || (node == drained) != onDrained {
-			t.Fatalf("sign-up of %s: %d at %s: %s", slug, code, node, body)
+			t.Fatalf("sign-up of %s: %d at %s: %.300s\n%s", slug, code, node, body, tc.logText())
 		}
 		all = append(all, slug)
 		if onDrained {
@@ -183,7 +183,7 @@ func TestFindBusinessesAcrossNodes(t *testing.T) {
 		}
 		form := signUpForm(slug)
 		form.Set("email", "Kim@Example.com")
-		if code, body, served := tc.do(http.MethodPost, tc.base[ids[len(byNode)]]+"/signup", form); code != http.StatusSeeOther || served != node {
+		if code, body, served := tc.signUpWith(ids[len(byNode)], form); code != http.StatusSeeOther || served != node {
 			t.Fatalf("sign-up of %s: %d at %q, want %s: %s", slug, code, served, node, body)
 		}
 		byNode[node] = slug

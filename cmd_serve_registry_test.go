@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +83,14 @@ func startTestCluster(t *testing.T, ctx context.Context, ids ...string) *testClu
 	for _, id := range ids { // each has joined (its own view may lag a moment: see signUp)
 		tc.await(id+" joined", func() <-chan struct{} { return nil }, func() bool {
 			return strings.Contains(tc.logs[id].String(), `msg="joined the cluster"`)
+		})
+	}
+	// And each sees every node serving (its /metrics), so that they all place a sign-up alike.
+	serving := regexp.MustCompile(`(?m)^reserva_cluster_nodes_serving ` + strconv.Itoa(len(ids)) + `$`)
+	for _, id := range ids {
+		tc.await(id+" sees every node", func() <-chan struct{} { return nil }, func() bool {
+			_, body, _ := tc.do(http.MethodGet, tc.base[id]+"/metrics", nil)
+			return serving.MatchString(body)
 		})
 	}
 	return tc
@@ -155,17 +164,23 @@ func (tc *testCluster) do(method, url string, form url.Values) (int, string, str
 // would retry), and returns the last answer.
 func (tc *testCluster) signUp(node, slug string) (int, string, string) {
 	tc.t.Helper()
+	return tc.signUpWith(node, signUpForm(slug))
+}
+
+// signUpWith is signUp with the form as given.
+func (tc *testCluster) signUpWith(node string, form url.Values) (int, string, string) {
+	tc.t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		code, body, served := tc.do(http.MethodPost, tc.base[node]+"/signup", signUpForm(slug))
+		code, body, served := tc.do(http.MethodPost, tc.base[node]+"/signup", form)
 		if code != http.StatusServiceUnavailable {
 			return code, body, served
 		}
 		select {
 		case <-tick.C:
 		case <-tc.ctx.Done():
-			tc.t.Fatalf("sign-up of %s at %s: 503 until %v\n%s", slug, node, tc.ctx.Err(), tc.logText())
+			tc.t.Fatalf("sign-up of %s at %s: 503 until %v\n%s", form.Get("slug"), node, tc.ctx.Err(), tc.logText())
 		}
 	}
 }
