@@ -82,20 +82,7 @@ func newAdoptRig(t *testing.T, ctx context.Context) *adoptRig {
 // until the rig's context ends.
 func (r *adoptRig) await(t *testing.T, what string, changed func() <-chan struct{}, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ch := changed()
-		if cond() {
-			return
-		}
-		select {
-		case <-ch:
-		case <-tick.C:
-		case <-r.ctx.Done():
-			t.Fatalf("%s: %v", what, r.ctx.Err())
-		}
-	}
+	awaitCond(t, r.ctx, what, changed, cond, nil)
 }
 
 // owner reads acme's owner from the store itself.

@@ -107,6 +107,13 @@ func (tc *testCluster) logText() string {
 // await waits until cond holds, checking at each change signalled by changed and every 50 ms.
 func (tc *testCluster) await(what string, changed func() <-chan struct{}, cond func() bool) {
 	tc.t.Helper()
+	awaitCond(tc.t, tc.ctx, what, changed, cond, tc.logText)
+}
+
+// awaitCond waits until cond holds, checking at each change signalled by changed and every
+// 50 ms; when ctx ends first the test fails with what, and the text of logs when given.
+func awaitCond(t *testing.T, ctx context.Context, what string, changed func() <-chan struct{}, cond func() bool, logs func() string) {
+	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -117,8 +124,11 @@ func (tc *testCluster) await(what string, changed func() <-chan struct{}, cond f
 		select {
 		case <-ch:
 		case <-tick.C:
-		case <-tc.ctx.Done():
-			tc.t.Fatalf("%s: %v\n%s", what, tc.ctx.Err(), tc.logText())
+		case <-ctx.Done():
+			if logs != nil {
+				t.Fatalf("%s: %v\n%s", what, ctx.Err(), logs())
+			}
+			t.Fatalf("%s: %v", what, ctx.Err())
 		}
 	}
 }
