@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,29 +31,8 @@ type adoptRig struct {
 
 func newAdoptRig(t *testing.T, ctx context.Context) *adoptRig {
 	t.Helper()
-	repURL := "file://" + filepath.ToSlash(t.TempDir())
-	d1, d2 := filepath.Join(t.TempDir(), "d1"), filepath.Join(t.TempDir(), "d2")
-	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d1, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
-		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
-	}
-	if out, err := exec.Command("cp", "-a", d1, d2).CombinedOutput(); err != nil {
-		t.Fatalf("copy the data directory: %v %s", err, out)
-	}
 	r := &adoptRig{ctx: ctx}
-	addrs := freeAddrs(t, 2)
-	for i, id := range []string{"s1", "s2"} {
-		n, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
-			StoreDir: filepath.Join(t.TempDir(), id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Shutdown)
-		r.nodes = append(r.nodes, n)
-	}
-	for i, d := range []string{d1, d2} {
-		m, p := drainMember(t, ctx, r.nodes[i], 2, d, repURL)
-		r.ms, r.ps = append(r.ms, m), append(r.ps, p)
-	}
+	r.nodes, r.ms, r.ps = twoMembers(t, ctx)
 	for _, m := range r.ms {
 		r.await(t, m.self.ID+" sees both nodes live", m.co.Liveness().Changed, func() bool {
 			live, _ := m.co.Liveness().Live(ctx) // unknown: not yet

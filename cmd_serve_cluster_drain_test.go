@@ -59,26 +59,19 @@ func drainMember(t *testing.T, ctx context.Context, node *cluster.Node, voters i
 // another node claimed it: the cluster proof's SIGSTOP). The drain hands acme to s2 all the
 // same; s2 must claim it afresh from the replica rather than refuse it for good, which left
 // acme placed on s2 and unserved by every node until s2 restarted.
-func TestDrainHandsOverToLiveNode(t *testing.T) {
-	t.Run("NextRequest", func(t *testing.T) { testDrain(t, false, false) })
-	t.Run("ClaimAtOnce", func(t *testing.T) { testDrain(t, true, false) })
-	t.Run("FencedTarget", func(t *testing.T) { testDrain(t, true, true) })
-}
-
-func testDrain(t *testing.T, listen, fencedTarget bool) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
+// twoMembers starts two members, s1 and s2, each on its own NATS node (the two voters), sharing
+// a file:// replica; both data directories hold acme, created with the replica and then copied.
+func twoMembers(t *testing.T, ctx context.Context) (nodes []*cluster.Node, ms []*clusterMember, ps []*platform) {
+	t.Helper()
 	repURL := "file://" + filepath.ToSlash(t.TempDir())
 	d1, d2 := filepath.Join(t.TempDir(), "d1"), filepath.Join(t.TempDir(), "d2")
 	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d1, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
 		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
 	}
-	// s2 knows acme too (same registry and id), with a copy that is about to be stale.
 	if out, err := exec.Command("cp", "-a", d1, d2).CombinedOutput(); err != nil {
 		t.Fatalf("copy the data directory: %v %s", err, out)
 	}
 	addrs := freeAddrs(t, 2)
-	var nodes []*cluster.Node
 	for i, id := range []string{"s1", "s2"} {
 		n, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
 			StoreDir: filepath.Join(t.TempDir(), id)})
@@ -88,8 +81,25 @@ func testDrain(t *testing.T, listen, fencedTarget bool) {
 		t.Cleanup(n.Shutdown)
 		nodes = append(nodes, n)
 	}
-	m1, p1 := drainMember(t, ctx, nodes[0], 2, d1, repURL)
-	m2, p2 := drainMember(t, ctx, nodes[1], 2, d2, repURL)
+	for i, d := range []string{d1, d2} {
+		m, p := drainMember(t, ctx, nodes[i], 2, d, repURL)
+		ms, ps = append(ms, m), append(ps, p)
+	}
+	return nodes, ms, ps
+}
+
+func TestDrainHandsOverToLiveNode(t *testing.T) {
+	t.Run("NextRequest", func(t *testing.T) { testDrain(t, false, false) })
+	t.Run("ClaimAtOnce", func(t *testing.T) { testDrain(t, true, false) })
+	t.Run("FencedTarget", func(t *testing.T) { testDrain(t, true, true) })
+}
+
+func testDrain(t *testing.T, listen, fencedTarget bool) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	// s2 knows acme too (same registry and id), with a copy that is about to be stale.
+	nodes, ms, ps := twoMembers(t, ctx)
+	m1, m2, p1, p2 := ms[0], ms[1], ps[0], ps[1]
 	for i, m := range []*clusterMember{m1, m2} { // each sees both heartbeats
 		if listen {
 			nc, err := nodes[i].Connect()
@@ -207,27 +217,8 @@ func testDrain(t *testing.T, listen, fencedTarget bool) {
 func TestMoveBusiness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	repURL := "file://" + filepath.ToSlash(t.TempDir())
-	d1, d2 := filepath.Join(t.TempDir(), "d1"), filepath.Join(t.TempDir(), "d2")
-	if code, out, errOut := reserva(t, "", "tenants", "create", "--data", d1, "--slug", "acme", "--name", "Acme", "--replica", repURL); code != 0 {
-		t.Fatalf("tenants create: %d %s %s", code, out, errOut)
-	}
-	if out, err := exec.Command("cp", "-a", d1, d2).CombinedOutput(); err != nil {
-		t.Fatalf("copy the data directory: %v %s", err, out)
-	}
-	addrs := freeAddrs(t, 2)
-	var nodes []*cluster.Node
-	for i, id := range []string{"s1", "s2"} {
-		n, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
-			StoreDir: filepath.Join(t.TempDir(), id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Shutdown)
-		nodes = append(nodes, n)
-	}
-	m1, p1 := drainMember(t, ctx, nodes[0], 2, d1, repURL)
-	m2, p2 := drainMember(t, ctx, nodes[1], 2, d2, repURL)
+	nodes, ms, ps := twoMembers(t, ctx)
+	m1, m2, p1, p2 := ms[0], ms[1], ps[0], ps[1]
 	for i, m := range []*clusterMember{m1, m2} {
 		nc, err := nodes[i].Connect()
 		if err != nil {
@@ -307,21 +298,22 @@ func TestMoveBusiness(t *testing.T) {
 	}
 
 	// The command moves it back, joining the cluster through s1's address.
-	code, out, errOut := reserva(t, "", "cluster", "move", "--peers", addrs[0], "--tenant", "acme", "--to", "s1")
+	s1Addr := nodes[0].ClusterAddr()
+	code, out, errOut := reserva(t, "", "cluster", "move", "--peers", s1Addr, "--tenant", "acme", "--to", "s1")
 	if code != 0 || !strings.Contains(out, "Moved acme from s2 to s1 (epoch 5): paused ") {
 		t.Errorf("cluster move back: %d %q %q", code, out, errOut)
 	}
 	if !m1.owns(ctx, tn.ID) || m2.owns(ctx, tn.ID) {
 		t.Error("after the move back, s1 does not own acme alone")
 	}
-	code, out, errOut = reserva(t, "", "cluster", "move", "--peers", addrs[0], "--tenant", "nobody", "--to", "s1")
+	code, out, errOut = reserva(t, "", "cluster", "move", "--peers", s1Addr, "--tenant", "nobody", "--to", "s1")
 	if code != 1 || !strings.Contains(errOut, "no business with that slug") {
 		t.Errorf("cluster move of an unknown business: %d %q %q", code, out, errOut)
 	}
 	for _, args := range [][]string{
 		{"cluster", "move", "--tenant", "acme", "--to", "s1"},
-		{"cluster", "move", "--peers", addrs[0], "--to", "s1"},
-		{"cluster", "move", "--peers", addrs[0], "--tenant", "acme", "--to", "a b"},
+		{"cluster", "move", "--peers", s1Addr, "--to", "s1"},
+		{"cluster", "move", "--peers", s1Addr, "--tenant", "acme", "--to", "a b"},
 	} {
 		if code, _, errOut := reserva(t, "", args...); code != 2 {
 			t.Errorf("%v: %d %q, want a usage error", args, code, errOut)
