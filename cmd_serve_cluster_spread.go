@@ -104,6 +104,11 @@ func (m *clusterMember) creating(id string) (done func()) {
 func (m *clusterMember) holds(id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.holdsLocked(id)
+}
+
+// holdsLocked is holds with m.mu held.
+func (m *clusterMember) holdsLocked(id string) bool {
 	_, ok := m.held[id]
 	return ok && !m.fenced[id]
 }
@@ -175,7 +180,7 @@ func (m *clusterMember) totals() metrics.ClusterTotals {
 	t := metrics.ClusterTotals{Fenced: len(m.fenced), Controller: m.term != 0, Draining: m.adoption.draining,
 		Claims: m.claimed.Load(), HandedOver: m.handedOver.Load(), NodesServing: -1}
 	for id := range m.held {
-		if !m.fenced[id] {
+		if m.holdsLocked(id) {
 			t.Held++
 		}
 	}

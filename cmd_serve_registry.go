@@ -212,7 +212,7 @@ func (r clusterRegistry) List(ctx context.Context) ([]tenancy.Tenant, error) {
 	defer m.mu.Unlock()
 	owned := all[:0]
 	for _, t := range all {
-		if _, ok := m.held[t.ID]; ok && !m.fenced[t.ID] {
+		if m.holdsLocked(t.ID) {
 			owned = append(owned, t)
 		}
 	}
