@@ -21,30 +21,12 @@ func TestEpochs(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			st := mk(t)
 			ctx := context.Background()
-			r, err := replica.Open(ctx, st.url, replica.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := r.Close(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
+			r := openReplica(t, st)
 			const id = "epochtenantaaaaaaaaaaaaaaa"
 			dir := t.TempDir()
 			ship := func(epoch uint64, file string, what ...string) {
 				t.Helper()
-				db := openDB(t, filepath.Join(dir, file))
-				for _, w := range what {
-					insert(t, db, w)
-				}
-				h, err := r.Attach(ctx, replica.TenantEpochName(id, epoch), filepath.Join(dir, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := h.Close(ctx); err != nil { // its final sync ships everything
-					t.Fatal(err)
-				}
+				shipFile(t, r, replica.TenantEpochName(id, epoch), filepath.Join(dir, file), what...)
 			}
 			restore := func(upTo uint64) (uint64, []string) {
 				t.Helper()

@@ -21,30 +21,12 @@ func TestRestoreNewest(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			st := mk(t)
 			ctx := context.Background()
-			r, err := replica.Open(ctx, st.url, replica.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := r.Close(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
+			r := openReplica(t, st)
 			const id = "newesttenantaaaaaaaaaaaaaa"
 			dir := t.TempDir()
 			ship := func(name, file string, what ...string) {
 				t.Helper()
-				db := openDB(t, filepath.Join(dir, file))
-				for _, w := range what {
-					insert(t, db, w)
-				}
-				h, err := r.Attach(ctx, name, filepath.Join(dir, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := h.Close(ctx); err != nil { // its final sync ships everything
-					t.Fatal(err)
-				}
+				shipFile(t, r, name, filepath.Join(dir, file), what...)
 			}
 			n := 0
 			restore := func(base string, at time.Time) (uint64, string, error) {

@@ -53,6 +53,39 @@ func stores() map[string]func(t *testing.T) store {
 	}
 }
 
+// openReplica opens a replicator on st, closed (and checked) when the test ends.
+func openReplica(t *testing.T, st store) *replica.Replicator {
+	t.Helper()
+	r, err := replica.Open(context.Background(), st.url, replica.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+// shipFile writes rows what into the database at path and ships all of it under name (attach,
+// then detach: its final sync ships everything).
+func shipFile(t *testing.T, r *replica.Replicator, name, path string, what ...string) {
+	t.Helper()
+	ctx := context.Background()
+	db := openDB(t, path)
+	for _, w := range what {
+		insert(t, db, w)
+	}
+	h, err := r.Attach(ctx, name, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func openDB(t *testing.T, p string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+p+"?_pragma=journal_mode(wal)&_pragma=busy_timeout(5000)")
