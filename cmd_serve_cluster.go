@@ -205,6 +205,11 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 				Resign: m.resign,
 			}, cluster.DefaultHeartbeatEvery, log)
 		})
+		// The controller leads JetStream's groups too (cluster.Node.KeepLeaders): losing any
+		// other node then waits for no election.
+		wg.Go(func() {
+			node.KeepLeaders(jctx, func() bool { return m.leading() != 0 }, cluster.LeaderStreams, leaderCheckEvery, log)
+		})
 		wg.Wait()
 		m.stopAdopting()
 		if err := co.Close(); err != nil {
@@ -213,6 +218,9 @@ func joinCluster(ctx context.Context, c *clusterFlags, dataDir string, httpAddr 
 	})
 	return m, nil
 }
+
+// leaderCheckEvery is how often the controller checks that it leads JetStream's groups.
+const leaderCheckEvery = 2 * time.Second
 
 // leave removes this node's liveness (so that the others see it go at once) and stops its
 // NATS server.

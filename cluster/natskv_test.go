@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/reserva/reserva/cluster"
 	"github.com/reserva/reserva/tenancy"
 )
@@ -375,45 +374,32 @@ func testLostQuorum(t *testing.T, nodes []*testNode, observer *testNode) {
 	}
 }
 
-// quietNode returns a node other than keep that does not lead JetStream's meta group, after
-// moving the leadership of every bucket's stream it holds to keep, so that stopping it costs
-// the others no election.
+// quietNode returns a node other than keep, after gathering the leadership of JetStream's meta
+// group and of every bucket's stream on keep, so that stopping it costs the others no election.
 func quietNode(t *testing.T, nodes []*testNode, keep *testNode) *testNode {
 	t.Helper()
-	nc, err := keep.node.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var victim *testNode
+	gatherLeaders(t, keep)
 	for _, tn := range nodes {
-		if tn != keep && !tn.node.IsMetaLeader() {
-			victim = tn
+		if tn != keep {
+			return tn
 		}
 	}
-	if victim == nil {
-		t.Fatal("no node is free of leaderships")
+	t.Fatal("no node but keep")
+	return nil
+}
+
+// gatherLeaders moves every JetStream leadership to tn, as the controller does.
+func gatherLeaders(t *testing.T, tn *testNode) {
+	t.Helper()
+	leadsAll := func() bool {
+		return tn.node.IsMetaLeader() && !slices.ContainsFunc(cluster.LeaderStreams, func(s string) bool { return !tn.node.IsStreamLeader(s) })
 	}
-	for _, b := range []string{cluster.BucketLiveness, cluster.BucketPlacement, cluster.BucketRoutes} {
-		s, err := js.Stream(t.Context(), "KV_"+b)
-		if err != nil {
-			t.Fatal(err)
+	for deadline := time.Now().Add(20 * time.Second); !leadsAll(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not lead every JetStream group within 20 s", tn.node.ID())
 		}
-		info, err := s.Info(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Cluster == nil || info.Cluster.Leader != victim.node.ID() {
-			continue
-		}
-		req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, keep.node.ID())
-		if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.KV_"+b, []byte(req), 5*time.Second); err != nil {
-			t.Fatalf("move the leader of %s: %v", b, err)
+		if _, err := tn.node.GatherLeaders(t.Context(), cluster.LeaderStreams); err != nil {
+			t.Logf("gather leaders on %s: %v", tn.node.ID(), err)
 		}
 	}
-	return victim
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,7 +33,7 @@ type NodeConfig struct {
 	// (it is not a voter); it still uses the buckets through its peers.
 	StoreDir string
 	// ClientAddr is the host:port on which NATS clients connect; empty: a free loopback port.
-	// Only clients with the node's token (this process) may connect.
+	// Only this process may connect: its users' passwords are random, made at start.
 	ClientAddr string
 	// ClusterName defaults to DefaultClusterName.
 	ClusterName string
@@ -45,10 +46,19 @@ type NodeConfig struct {
 
 // Node is a running embedded NATS server.
 type Node struct {
-	cfg   NodeConfig
-	srv   *server.Server
-	token string
+	cfg NodeConfig
+	srv *server.Server
+	// app and system are the passwords of the node's two users: the one the cluster's
+	// buckets and subjects belong to, and the system account's (which alone may ask the
+	// meta group's leader to step down).
+	app, system string
 }
+
+// The node's NATS users.
+const (
+	appUser    = "reserva"
+	systemUser = "system"
+)
 
 // StartNode starts the node's NATS server and waits (until ctx ends) until it accepts
 // connections. JetStream, when on, syncs every write to disk before acknowledging it
@@ -67,17 +77,25 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start NATS: cluster address: %w", err)
 	}
+	// Routes wait for the client listener, so there always is one; random passwords keep
+	// everyone but this process out of it. The application's user is in the global account
+	// (where the buckets have always been); the system user in the system account.
+	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+	app, system := rand.Text(), rand.Text()
 	opts := &server.Options{
-		ServerName: cfg.ID,
-		// Routes wait for the client listener, so there always is one; a random token keeps
-		// everyone but this process out of it.
+		ServerName:    cfg.ID,
 		Host:          "127.0.0.1",
 		Port:          server.RANDOM_PORT,
-		Authorization: rand.Text(),
-		NoSigs:        true,
-		NoLog:         cfg.Logger == nil,
-		PingInterval:  cfg.PingInterval,
-		MaxPingsOut:   2,
+		Accounts:      []*server.Account{sys},
+		SystemAccount: server.DEFAULT_SYSTEM_ACCOUNT,
+		Users: []*server.User{
+			{Username: appUser, Password: app},
+			{Username: systemUser, Password: system, Account: sys},
+		},
+		NoSigs:       true,
+		NoLog:        cfg.Logger == nil,
+		PingInterval: cfg.PingInterval,
+		MaxPingsOut:  2,
 		Cluster: server.ClusterOpts{
 			Name:         cfg.ClusterName,
 			Host:         chost,
@@ -124,7 +142,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			return nil, fmt.Errorf("start NATS: not ready: %w", ctx.Err())
 		}
 	}
-	return &Node{cfg: cfg, srv: srv, token: opts.Authorization}, nil
+	return &Node{cfg: cfg, srv: srv, app: app, system: system}, nil
 }
 
 // ID returns the node's id.
@@ -143,10 +161,19 @@ func (n *Node) ClusterAddr() string {
 // streams and consumers; while it is elected, no watch can start).
 func (n *Node) IsMetaLeader() bool { return n.srv.JetStreamIsLeader() }
 
+// IsStreamLeader says whether this node leads the stream's group.
+func (n *Node) IsStreamLeader(stream string) bool {
+	return n.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream)
+}
+
 // Connect opens an in-process client connection to the node's server. Its pings are as
 // frequent as the routes', so a stalled server is noticed within seconds.
 func (n *Node) Connect() (*nats.Conn, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nats.Token(n.token), nats.Name(n.cfg.ID),
+	return n.connect(appUser, n.app)
+}
+
+func (n *Node) connect(user, password string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(n.srv), nats.UserInfo(user, password), nats.Name(n.cfg.ID),
 		nats.PingInterval(n.cfg.PingInterval), nats.MaxPingsOutstanding(2),
 		nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
@@ -195,4 +222,86 @@ func (l natsLogger) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	l.fatal.CompareAndSwap(nil, &msg)
 	l.log.Error(msg, "fatal", true)
+}
+
+// LeaderStreams are the streams of the cluster's buckets, whose leaders KeepLeaders gathers.
+var LeaderStreams = []string{"KV_" + BucketLiveness, "KV_" + BucketPlacement, "KV_" + BucketRoutes, "KV_" + BucketController}
+
+// KeepLeaders gathers on this node, while leads says so (the node is the cluster's
+// controller), the leadership of JetStream's meta group and of streams, checking at once and
+// then every interval until ctx ends.
+//
+// A JetStream group whose leader dies has none until a follower's election timer fires, 4 to
+// 9 s later (fixed in nats-server); meanwhile its bucket takes no write, and no watch can start
+// without the meta group's leader. Leaders spread over the nodes made nearly every node's
+// loss wait for an election before the others could even see it go (their heartbeats stop
+// with the liveness bucket's leader). Gathered on the controller, the loss of any other node
+// waits only for its liveness key to expire; the controller's loss costs the election, as it
+// did.
+func (n *Node) KeepLeaders(ctx context.Context, leads func() bool, streams []string, every time.Duration, log *slog.Logger) {
+	if n.cfg.StoreDir == "" {
+		return // not a voter: it leads nothing
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if leads() {
+			if moved, err := n.GatherLeaders(ctx, streams); err != nil && ctx.Err() == nil {
+				log.Debug("gather JetStream's leaders on the controller", "node", n.cfg.ID, "err", err)
+			} else if len(moved) > 0 {
+				log.Info("JetStream's leaders moved to the controller", "node", n.cfg.ID, "groups", moved)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// GatherLeaders asks the leader of JetStream's meta group and of each stream, where this node
+// does not lead it, to hand it over to this node, and returns the groups whose leader agreed.
+func (n *Node) GatherLeaders(ctx context.Context, streams []string) ([]string, error) {
+	var moved []string
+	var errs []error
+	ask := func(user, password, subject, group string) {
+		nc, err := n.connect(user, password)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		defer nc.Close()
+		req := fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, n.cfg.ID)
+		msg, err := nc.RequestWithContext(ctx, subject, req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("move the leader of %s: %w", group, err))
+			return
+		}
+		var resp struct {
+			Success bool `json:"success"`
+			Error   *struct {
+				Description string `json:"description"`
+			} `json:"error"`
+		}
+		switch err := json.Unmarshal(msg.Data, &resp); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("move the leader of %s: %w", group, err))
+		case resp.Error != nil:
+			errs = append(errs, fmt.Errorf("move the leader of %s: %s", group, resp.Error.Description))
+		case resp.Success:
+			moved = append(moved, group)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if !n.srv.JetStreamIsLeader() {
+		ask(systemUser, n.system, "$JS.API.META.LEADER.STEPDOWN", "the meta group")
+	}
+	for _, s := range streams {
+		if !n.IsStreamLeader(s) {
+			ask(appUser, n.app, "$JS.API.STREAM.LEADER.STEPDOWN."+s, s)
+		}
+	}
+	return moved, errors.Join(errs...)
 }
