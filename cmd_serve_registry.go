@@ -23,7 +23,8 @@ import (
 // and sends its registry writes to the controller over NATS (request and reply on
 // registrySubject), applying the controller's answer to its copy at once.
 
-// registrySubject is where the controller answers registry writes.
+// registrySubject is where the controller answers registry writes, and reads of the records
+// only its registry holds whole (backups).
 const registrySubject = "reserva.registry"
 
 // maxRegistryOp bounds a registry write's message (a tenant record is well under 1 KiB).
@@ -48,20 +49,36 @@ const (
 	opRemoveHost = "remove-host"
 	opDelete     = "delete"
 	opSchema     = "schema"
+	// A business's backups and daily counts are written by its owner, which changes with a
+	// failover or a move: they are the controller's records too, or the next owner would
+	// neither list (nor restore, nor prune) the backups its predecessor made.
+	opAddBackup    = "add-backup"
+	opDeleteBackup = "delete-backup"
+	opStats        = "stats"
+	// opBackups reads a business's backups from the controller's registry.
+	opBackups = "backups"
 )
 
 // registryOp is one registry write.
 type registryOp struct {
-	Op        string          `json:"op"`
-	Tenant    *tenancy.Tenant `json:"tenant,omitempty"` // create
-	FromSpare bool            `json:"from_spare,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Slug      string          `json:"slug,omitempty"`
-	Host      string          `json:"host,omitempty"`
-	Timezone  string          `json:"timezone,omitempty"`
-	Version   int             `json:"version,omitempty"`
-	Status    string          `json:"status,omitempty"`
-	LastError string          `json:"last_error,omitempty"`
+	Op        string              `json:"op"`
+	Tenant    *tenancy.Tenant     `json:"tenant,omitempty"` // create
+	FromSpare bool                `json:"from_spare,omitempty"`
+	ID        string              `json:"id,omitempty"`
+	Slug      string              `json:"slug,omitempty"`
+	Host      string              `json:"host,omitempty"`
+	Timezone  string              `json:"timezone,omitempty"`
+	Version   int                 `json:"version,omitempty"`
+	Status    string              `json:"status,omitempty"`
+	LastError string              `json:"last_error,omitempty"`
+	Backup    *tenancy.Backup     `json:"backup,omitempty"` // add-backup
+	Stats     *tenancy.DailyStats `json:"stats,omitempty"`  // stats
+}
+
+// recordOnly says whether op writes a record of a business (its backups, its counts) and not
+// the business itself: nothing to publish to the route map or to apply to a node's copy.
+func (op registryOp) recordOnly() bool {
+	return op.Op == opAddBackup || op.Op == opDeleteBackup || op.Op == opStats || op.Op == opBackups
 }
 
 func (op registryOp) tenantID() string {
@@ -91,6 +108,18 @@ func (op registryOp) validate() error {
 		if op.Host == "" || len(op.Host) > cluster.MaxRouteName {
 			return fmt.Errorf("host of %d bytes", len(op.Host))
 		}
+	case opAddBackup:
+		if op.Backup == nil || op.Backup.ID == "" || op.Backup.TenantID == "" || op.Backup.Key == "" {
+			return errors.New("add-backup: no backup, or one without id, business or key")
+		}
+	case opStats:
+		if op.Stats == nil || op.Stats.TenantID == "" || op.Stats.Day == "" {
+			return errors.New("stats: no counts, or counts without business or day")
+		}
+	case opDeleteBackup, opBackups:
+		if op.ID == "" {
+			return fmt.Errorf("%s: no id", op.Op)
+		}
 	}
 	return nil
 }
@@ -115,6 +144,18 @@ func (op registryOp) apply(ctx context.Context, reg *tenancy.SQLiteRegistry) err
 		return reg.Delete(ctx, op.ID)
 	case opSchema:
 		return reg.SetSchema(ctx, op.ID, op.Version, op.Status, op.LastError)
+	case opAddBackup:
+		if op.Backup == nil {
+			return errors.New("add-backup: no backup")
+		}
+		return reg.AddBackup(ctx, *op.Backup)
+	case opDeleteBackup:
+		return reg.DeleteBackup(ctx, op.ID)
+	case opStats:
+		if op.Stats == nil {
+			return errors.New("stats: no counts")
+		}
+		return reg.SetStats(ctx, *op.Stats)
 	}
 	return fmt.Errorf("unknown registry operation %q", op.Op)
 }
@@ -126,6 +167,8 @@ type registryReply struct {
 	Gone   bool                  `json:"gone,omitempty"`
 	Code   string                `json:"code,omitempty"`
 	Err    string                `json:"err,omitempty"`
+	// Backups answers opBackups.
+	Backups []tenancy.Backup `json:"backups,omitempty"`
 }
 
 var registryCodes = map[string]error{
@@ -198,6 +241,29 @@ func (r clusterRegistry) SetSchema(ctx context.Context, id string, version int, 
 	return r.write(ctx, registryOp{Op: opSchema, ID: id, Version: version, Status: status, LastError: lastErr})
 }
 
+func (r clusterRegistry) AddBackup(ctx context.Context, b tenancy.Backup) error {
+	return r.write(ctx, registryOp{Op: opAddBackup, Backup: &b})
+}
+
+func (r clusterRegistry) DeleteBackup(ctx context.Context, id string) error {
+	return r.write(ctx, registryOp{Op: opDeleteBackup, ID: id})
+}
+
+func (r clusterRegistry) SetStats(ctx context.Context, st tenancy.DailyStats) error {
+	return r.write(ctx, registryOp{Op: opStats, Stats: &st})
+}
+
+// Backups reads a business's backups from the controller's registry, which has them all,
+// whichever node made them.
+func (r clusterRegistry) Backups(ctx context.Context, tenantID string) ([]tenancy.Backup, error) {
+	m := r.member()
+	if m == nil || m.leading() != 0 {
+		return r.SQLiteRegistry.Backups(ctx, tenantID)
+	}
+	rep, err := m.askController(ctx, registryOp{Op: opBackups, ID: tenantID})
+	return rep.Backups, err
+}
+
 // List returns, once the node has joined, only the businesses this node owns (holds an epoch
 // of): the jobs (mail, reminders, backups, stats) and the "find my business" look-up open
 // every business List returns, and a node that opened a business it does not own would write
@@ -249,28 +315,9 @@ func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error 
 	}
 	fromSpare := op.FromSpare
 	op.FromSpare = false // the spare is this node's file, unknown to the controller's registry
-	data, err := json.Marshal(op)
-	if err != nil {
-		return fmt.Errorf("registry %s: %w", op.Op, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, registryCallTimeout)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(cctx, registrySubject, data)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("registry %s: %w", op.Op, errNoController)
-	}
-	if err != nil {
-		return fmt.Errorf("registry %s: ask the cluster's controller (the outcome is unknown): %w", op.Op, err)
-	}
-	var rep registryReply
-	if len(msg.Data) > maxRegistryOp {
-		return fmt.Errorf("registry %s: the controller's answer is %d bytes", op.Op, len(msg.Data))
-	}
-	if err := json.Unmarshal(msg.Data, &rep); err != nil {
-		return fmt.Errorf("registry %s: read the controller's answer: %w", op.Op, err)
-	}
-	if err := rep.error(); err != nil {
-		return fmt.Errorf("registry %s: %w", op.Op, err)
+	rep, err := m.askController(ctx, op)
+	if err != nil || op.recordOnly() {
+		return err
 	}
 	m.mirrorMu.Lock()
 	defer m.mirrorMu.Unlock()
@@ -291,6 +338,35 @@ func (m *clusterMember) registryWrite(ctx context.Context, op registryOp) error 
 		m.claimNew(ctx, *op.Tenant)
 	}
 	return nil
+}
+
+// askController sends op to the controller and returns its answer (an error when it refused
+// op: the answer's error).
+func (m *clusterMember) askController(ctx context.Context, op registryOp) (registryReply, error) {
+	var rep registryReply
+	data, err := json.Marshal(op)
+	if err != nil {
+		return rep, fmt.Errorf("registry %s: %w", op.Op, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, registryCallTimeout)
+	defer cancel()
+	msg, err := m.nc.RequestWithContext(cctx, registrySubject, data)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return rep, fmt.Errorf("registry %s: %w", op.Op, errNoController)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("registry %s: ask the cluster's controller (the outcome is unknown): %w", op.Op, err)
+	}
+	if len(msg.Data) > maxRegistryOp {
+		return rep, fmt.Errorf("registry %s: the controller's answer is %d bytes", op.Op, len(msg.Data))
+	}
+	if err := json.Unmarshal(msg.Data, &rep); err != nil {
+		return rep, fmt.Errorf("registry %s: read the controller's answer: %w", op.Op, err)
+	}
+	if err := rep.error(); err != nil {
+		return rep, fmt.Errorf("registry %s: %w", op.Op, err)
+	}
+	return rep, nil
 }
 
 // claimNew makes this node, which holds the file of business t it just created, its owner in
@@ -344,6 +420,9 @@ func (m *clusterMember) commitRegistry(ctx context.Context, op registryOp) (rep 
 		rep.setError(fmt.Errorf("registry %s: replicate it (the outcome is unknown): %w", op.Op, err))
 		return rep
 	}
+	if op.recordOnly() {
+		return rep
+	}
 	id := op.tenantID()
 	rec, err := m.reg.Record(ctx, id)
 	switch {
@@ -376,6 +455,14 @@ func (m *clusterMember) serveRegistry(msg *nats.Msg) {
 		rep.setError(errNoController)
 	case op.validate() != nil:
 		rep.setError(fmt.Errorf("registry %s: %w", op.Op, op.validate()))
+	case op.Op == opBackups:
+		ctx, cancel := context.WithTimeout(context.Background(), registryCallTimeout)
+		list, err := m.reg.Backups(ctx, op.ID)
+		cancel()
+		if err != nil {
+			rep.setError(err)
+		}
+		rep.Backups = list
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), registryCallTimeout)
 		rep = m.commitRegistry(ctx, op)

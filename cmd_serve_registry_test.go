@@ -411,18 +411,19 @@ func TestRegistryFenceAndWalkBack(t *testing.T) {
 // slug, delete) are applied at the controller, visible at once on the node that made them,
 // and reach the route map; a change another process makes to the controller's registry (the
 // CLI on its data directory) is published too.
-func TestRegistryWritesFromAnyNode(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
+// registryPair starts two members sharing one replica, n1 the controller, with acme in its
+// registry, each following the registry; await waits for a condition until ctx ends.
+func registryPair(t *testing.T, ctx context.Context) (ctrl, other *clusterMember, cos []*cluster.NATSCoordinator, await func(string, func() bool)) {
+	t.Helper()
 	addrs := freeAddrs(t, 2)
 	rep, err := replica.Open(ctx, "file://"+filepath.ToSlash(t.TempDir()), replica.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = rep.Close(context.Background()) }() // detached by resign below
+	t.Cleanup(func() { _ = rep.Close(context.Background()) }) // detached by resign below
 	log := slog.New(slog.DiscardHandler)
 	members := make([]*clusterMember, 2)
-	cos := make([]*cluster.NATSCoordinator, 2)
+	cos = make([]*cluster.NATSCoordinator, 2)
 	errc := make(chan error, 2)
 	for i, id := range []string{"n1", "n2"} {
 		node, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: []string{addrs[1-i]},
@@ -430,18 +431,18 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer node.Shutdown()
+		t.Cleanup(node.Shutdown)
 		nc, err := node.Connect()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer nc.Close()
+		t.Cleanup(nc.Close)
 		dir := t.TempDir()
 		reg, err := tenancy.OpenRegistry(ctx, filepath.Join(dir, "registry.db"), tenancy.DefaultSlugGrace)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = reg.Close() }() // after the member stops
+		t.Cleanup(func() { _ = reg.Close() }) // after the member stops
 		members[i] = &clusterMember{self: cluster.NodeInfo{ID: id}, rep: rep, reg: reg, dataDir: dir, nc: nc, log: log,
 			held: map[string]uint64{}, fenced: map[string]bool{}, applied: map[string]tenancy.TenantRecord{}}
 		go func() {
@@ -457,11 +458,10 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 	}
 	for i, m := range members {
 		m.co = cos[i]
-		defer func() { _ = cos[i].Close() }()
+		t.Cleanup(func() { _ = cos[i].Close() })
 	}
-	ctrl, other := members[0], members[1]
-	const id = "acmeaaaaaaaaaaaaaaaaaaaaaa"
-	if err := ctrl.reg.Create(ctx, tenancy.Tenant{ID: id, Slug: "acme", Name: "Acme", Timezone: "UTC", Status: tenancy.TenantActive,
+	ctrl, other = members[0], members[1]
+	if err := ctrl.reg.Create(ctx, tenancy.Tenant{ID: pairTenant, Slug: "acme", Name: "Acme", Timezone: "UTC", Status: tenancy.TenantActive,
 		MigrationStatus: tenancy.MigrationOK, CreatedAt: time.Now()}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -472,15 +472,13 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 	if err := ctrl.lead(ctx, cos[0], term); err != nil {
 		t.Fatal(err)
 	}
-	defer ctrl.resign(term)
 	fctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stop()
+	t.Cleanup(func() { stop(); wg.Wait(); ctrl.resign(term) })
 	for i, m := range members {
 		wg.Go(func() { m.followRegistry(fctx, cos[i]) })
 	}
-	await := func(what string, cond func() bool) {
+	await = func(what string, cond func() bool) {
 		t.Helper()
 		for tick := time.NewTicker(20 * time.Millisecond); !cond(); {
 			select {
@@ -490,6 +488,17 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 			}
 		}
 	}
+	return ctrl, other, cos, await
+}
+
+// pairTenant is acme's id in registryPair.
+const pairTenant = "acmeaaaaaaaaaaaaaaaaaaaaaa"
+
+func TestRegistryWritesFromAnyNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	ctrl, other, cos, await := registryPair(t, ctx)
+	const id = pairTenant
 	await("acme in the other node's copy", func() bool { _, err := other.reg.BySlug(ctx, "acme"); return err == nil })
 
 	if err := other.registryWrite(ctx, registryOp{Op: opRename, ID: id, Slug: "acme-new"}); err != nil {
@@ -512,7 +521,7 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 		rt, err := cos[1].Routes().Lookup(ctx, cluster.RouteHost, "book.acme.example")
 		return err == nil && rt.TenantID == id
 	})
-	err = other.registryWrite(ctx, registryOp{Op: opCreate, Tenant: &tenancy.Tenant{ID: "otheraaaaaaaaaaaaaaaaaaaaa", Slug: "acme-new",
+	err := other.registryWrite(ctx, registryOp{Op: opCreate, Tenant: &tenancy.Tenant{ID: "otheraaaaaaaaaaaaaaaaaaaaa", Slug: "acme-new",
 		Name: "Other", Timezone: "UTC", Status: tenancy.TenantActive, MigrationStatus: tenancy.MigrationOK, CreatedAt: time.Now()}})
 	if !errors.Is(err, tenancy.ErrSlugTaken) {
 		t.Errorf("a sign-up of a taken slug from the other node: %v, want ErrSlugTaken", err)
@@ -549,6 +558,71 @@ func TestRegistryWritesFromAnyNode(t *testing.T) {
 		_, still := recs[id]
 		return errors.Is(err, cluster.ErrNotFound) && rerr == nil && !still
 	})
+}
+
+// A business's backups and daily counts are written by whichever node owns it at the time: they
+// are kept in the controller's registry (replicated, restored by the next controller), and read
+// from there, so that the next owner after a failover or a move lists, restores and prunes the
+// backups its predecessor made. They used to stay in the writing node's copy of the registry.
+func TestBackupRecordsAtTheController(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	ctrl, other, _, await := registryPair(t, ctx)
+	await("acme in the other node's copy", func() bool { _, err := other.reg.BySlug(ctx, "acme"); return err == nil })
+	onCtrl := clusterRegistry{SQLiteRegistry: ctrl.reg, member: func() *clusterMember { return ctrl }}
+	onOther := clusterRegistry{SQLiteRegistry: other.reg, member: func() *clusterMember { return other }}
+	ids := func(list []tenancy.Backup, err error) string {
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		var s []string
+		for _, b := range list {
+			s = append(s, b.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	made := time.Now().UTC().Truncate(time.Second)
+	backup := func(id string, age time.Duration) tenancy.Backup {
+		return tenancy.Backup{ID: id, TenantID: pairTenant, Key: "backups/" + pairTenant + "/" + id + ".db.gz", SchemaVersion: 3,
+			SizeBytes: 4096, SHA256: strings.Repeat("ab", 32), CreatedAt: made.Add(-age)}
+	}
+	// The business's owner was the controller's node; then the other node made one.
+	if err := onCtrl.AddBackup(ctx, backup("old", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := onOther.AddBackup(ctx, backup("new", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(ctrl.reg.Backups(ctx, pairTenant)); got != "new,old" {
+		t.Errorf("backups in the controller's registry: %s, want new,old", got)
+	}
+	for name, r := range map[string]clusterRegistry{"controller": onCtrl, "other node": onOther} {
+		if got := ids(r.Backups(ctx, pairTenant)); got != "new,old" {
+			t.Errorf("backups listed on the %s: %s, want new,old (whichever node made them)", name, got)
+		}
+	}
+	// Pruning on the other node removes the controller's record.
+	if err := onOther.DeleteBackup(ctx, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(ctrl.reg.Backups(ctx, pairTenant)); got != "new" {
+		t.Errorf("backups in the controller's registry after a prune elsewhere: %s, want new", got)
+	}
+	// A record the controller would not take: refused, with the reason.
+	bad := backup("nokey", 0)
+	bad.Key = ""
+	if err := onOther.AddBackup(ctx, bad); err == nil || !strings.Contains(err.Error(), "key") {
+		t.Errorf("a backup without a key sent to the controller: %v, want a refusal naming the key", err)
+	}
+
+	day := made.Format(time.DateOnly)
+	if err := onOther.SetStats(ctx, tenancy.DailyStats{TenantID: pairTenant, Day: day, BookingsCreated: 7, Customers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := ctrl.reg.Stats(ctx, day)
+	if err != nil || len(stats) != 1 || stats[0].BookingsCreated != 7 || stats[0].Slug != "acme" {
+		t.Errorf("daily counts in the controller's registry: %+v, %v; want acme's 7 bookings", stats, err)
+	}
 }
 
 // Once a node has joined, its registry lists only the businesses it owns: the jobs and the
