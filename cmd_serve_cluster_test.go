@@ -629,3 +629,24 @@ func TestFenceRefusesNewerSchema(t *testing.T) {
 		t.Errorf("no node knows schema 8, yet %q was picked", got)
 	}
 }
+
+// JetStream's leaders stay on the node that leads while it may, and otherwise go to the candidate
+// holding the fewest businesses: its loss then affects the fewest.
+func TestLeaderHomesOf(t *testing.T) {
+	for _, c := range []struct {
+		held map[string]int
+		cur  string
+		want []string
+	}{
+		{map[string]int{"n2": 0, "n3": 0}, "", []string{"n2", "n3"}},                  // a new cluster: by id
+		{map[string]int{"n2": 9, "n3": 4}, "n1", []string{"n3", "n2"}},                // led by the controller: move
+		{map[string]int{"n2": 40, "n3": 4}, "n2", []string{"n2", "n3"}},               // led by a candidate: stay
+		{map[string]int{"n2": 7, "n3": 0, "n4": 8}, "n5", []string{"n3", "n2", "n4"}}, // n5 lost: fewest first
+		{map[string]int{}, "n2", nil},
+	} {
+		got := leaderHomesOf(c.held, c.cur)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("leaderHomesOf(%v, %q) = %v, want %v", c.held, c.cur, got, c.want)
+		}
+	}
+}

@@ -378,18 +378,21 @@ func testLostQuorum(t *testing.T, nodes []*testNode, observer *testNode) {
 // group and of every bucket's stream on keep, so that stopping it costs the others no election.
 func quietNode(t *testing.T, nodes []*testNode, keep *testNode) *testNode {
 	t.Helper()
-	gatherLeaders(t, keep)
+	var victim *testNode
 	for _, tn := range nodes {
 		if tn != keep {
-			return tn
+			victim = tn
 		}
 	}
-	t.Fatal("no node but keep")
-	return nil
+	if victim == nil {
+		t.Fatal("no node but keep")
+	}
+	gatherLeaders(t, victim, keep) // asked from another node, as the controller does
+	return victim
 }
 
-// gatherLeaders moves every JetStream leadership to tn, as the controller does.
-func gatherLeaders(t *testing.T, tn *testNode) {
+// gatherLeaders moves every JetStream leadership to tn, asked by from, as the controller does.
+func gatherLeaders(t *testing.T, from, tn *testNode) {
 	t.Helper()
 	leadsAll := func() bool {
 		return tn.node.IsMetaLeader() && !slices.ContainsFunc(cluster.LeaderStreams, func(s string) bool { return !tn.node.IsStreamLeader(s) })
@@ -398,7 +401,7 @@ func gatherLeaders(t *testing.T, tn *testNode) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s does not lead every JetStream group within 20 s", tn.node.ID())
 		}
-		if _, err := tn.node.GatherLeaders(t.Context(), cluster.LeaderStreams); err != nil {
+		if _, err := from.node.GatherLeaders(t.Context(), tn.node.ID(), cluster.LeaderStreams); err != nil {
 			t.Logf("gather leaders on %s: %v", tn.node.ID(), err)
 		}
 	}

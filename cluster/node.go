@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // DefaultClusterName names the NATS cluster the nodes form.
@@ -227,30 +228,31 @@ func (l natsLogger) Fatalf(format string, v ...any) {
 // LeaderStreams are the streams of the cluster's buckets, whose leaders KeepLeaders gathers.
 var LeaderStreams = []string{"KV_" + BucketLiveness, "KV_" + BucketPlacement, "KV_" + BucketRoutes, "KV_" + BucketController}
 
-// KeepLeaders gathers on this node, while leads says so (the node is the cluster's
-// controller), the leadership of JetStream's meta group and of streams, checking at once and
-// then every interval until ctx ends.
+// KeepLeaders gathers the leadership of JetStream's meta group and of streams on one node,
+// checking at once and then every interval until ctx ends. homes names the nodes that may
+// lead, in order of preference (none: leave the leaders be); a node that refuses them all (one
+// still catching up after a restart) makes way for the next. The controller runs it (homes
+// is empty elsewhere).
 //
-// A JetStream group whose leader dies has none until a follower's election timer fires, 4 to
-// 9 s later (fixed in nats-server); meanwhile its bucket takes no write, and no watch can start
-// without the meta group's leader. Leaders spread over the nodes made nearly every node's
-// loss wait for an election before the others could even see it go (their heartbeats stop
-// with the liveness bucket's leader). Gathered on the controller, the loss of any other node
-// waits only for its liveness key to expire; the controller's loss costs the election, as it
-// did.
-func (n *Node) KeepLeaders(ctx context.Context, leads func() bool, streams []string, every time.Duration, log *slog.Logger) {
-	if n.cfg.StoreDir == "" {
-		return // not a voter: it leads nothing
-	}
+// A JetStream group whose leader is lost has none until a follower's election timer fires, 4
+// to 9 s later (fixed in nats-server); meanwhile its bucket takes no write, and no watch can
+// start without the meta group's leader. With the leaders spread over the nodes, nearly every
+// node's loss stopped the survivors' heartbeats (the liveness bucket's leader) or watches (the
+// meta group's) until an election, and the failover of its businesses waited for it. Gathered
+// on one node, the loss of any other waits only for its liveness key to expire.
+func (n *Node) KeepLeaders(ctx context.Context, homes func() []string, streams []string, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if leads() {
-			if moved, err := n.GatherLeaders(ctx, streams); err != nil && ctx.Err() == nil {
-				log.Debug("gather JetStream's leaders on the controller", "node", n.cfg.ID, "err", err)
-			} else if len(moved) > 0 {
-				log.Info("JetStream's leaders moved to the controller", "node", n.cfg.ID, "groups", moved)
+		for _, h := range homes() {
+			moved, err := n.GatherLeaders(ctx, h, streams)
+			if len(moved) > 0 {
+				log.Info("JetStream's leaders moved", "node", n.cfg.ID, "to", h, "groups", moved)
 			}
+			if err == nil || len(moved) > 0 || ctx.Err() != nil {
+				break
+			}
+			log.Debug("gather JetStream's leaders", "node", n.cfg.ID, "on", h, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -260,19 +262,30 @@ func (n *Node) KeepLeaders(ctx context.Context, leads func() bool, streams []str
 	}
 }
 
-// GatherLeaders asks the leader of JetStream's meta group and of each stream, where this node
-// does not lead it, to hand it over to this node, and returns the groups whose leader agreed.
-func (n *Node) GatherLeaders(ctx context.Context, streams []string) ([]string, error) {
+// MetaLeader names the node that leads JetStream's meta group, as this node knows it ("": none
+// or not known).
+func (n *Node) MetaLeader() string {
+	info, err := n.srv.Jsz(nil)
+	if err != nil || info.Meta == nil {
+		return ""
+	}
+	return info.Meta.Leader
+}
+
+// GatherLeaders asks the leader of JetStream's meta group and of each stream, where node home
+// does not lead it, to hand it over to home, and returns the groups whose leader agreed.
+func (n *Node) GatherLeaders(ctx context.Context, home string, streams []string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	app, err := n.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer app.Close()
 	var moved []string
 	var errs []error
-	ask := func(user, password, subject, group string) {
-		nc, err := n.connect(user, password)
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		defer nc.Close()
-		req := fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, n.cfg.ID)
+	ask := func(nc *nats.Conn, subject, group string) {
+		req := fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, home)
 		msg, err := nc.RequestWithContext(ctx, subject, req)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("move the leader of %s: %w", group, err))
@@ -293,14 +306,27 @@ func (n *Node) GatherLeaders(ctx context.Context, streams []string) ([]string, e
 			moved = append(moved, group)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if !n.srv.JetStreamIsLeader() {
-		ask(systemUser, n.system, "$JS.API.META.LEADER.STEPDOWN", "the meta group")
+	if n.MetaLeader() != home {
+		// Only the system account may ask this one.
+		sys, err := n.connect(systemUser, n.system)
+		if err != nil {
+			return nil, err
+		}
+		ask(sys, "$JS.API.META.LEADER.STEPDOWN", "the meta group")
+		sys.Close()
 	}
-	for _, s := range streams {
-		if !n.IsStreamLeader(s) {
-			ask(appUser, n.app, "$JS.API.STREAM.LEADER.STEPDOWN."+s, s)
+	js, err := jetstream.New(app)
+	if err != nil {
+		return moved, errors.Join(append(errs, err)...)
+	}
+	for _, name := range streams {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("leader of %s: %w", name, err))
+			continue
+		}
+		if c := s.CachedInfo().Cluster; c != nil && c.Leader != home {
+			ask(app, "$JS.API.STREAM.LEADER.STEPDOWN."+name, name)
 		}
 	}
 	return moved, errors.Join(errs...)
