@@ -519,7 +519,7 @@ func (s *Store) DueMessages(ctx context.Context, limit int) ([]Message, error) {
 	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE `+messageDue+`)`, now).Scan(&due); err != nil || !due {
 		return nil, err
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inLightTx(ctx, func(tx *sql.Tx) error {
 		err := each(ctx, tx, func(rows *sql.Rows) error {
 			var m Message
 			var booking sql.NullInt64
@@ -547,9 +547,12 @@ const MaxAttempts = 8
 
 // MessageSent records that the mail server accepted message id.
 func (s *Store) MessageSent(ctx context.Context, id int64) error {
-	// The link holds the customer's secret token: once sent, it need not be kept.
-	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, link_path = '' WHERE id = ?`, s.now().Unix(), id)
-	return err
+	// The link holds the customer's secret token: once sent, it need not be kept. Lost in a
+	// power cut, the mark costs the message a second sending (with the same Message-ID).
+	return s.inLightTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, attempts = attempts + 1, link_path = '' WHERE id = ?`, s.now().Unix(), id)
+		return err
+	})
 }
 
 // MessageFailed records a failed attempt and when to try again: 1, 5, 30 minutes, then 2, 6,
@@ -563,9 +566,11 @@ func (s *Store) MessageFailed(ctx context.Context, m Message, cause error) error
 	if attempts >= MaxAttempts {
 		failedAt = now.Unix()
 	}
-	_, err := s.w.ExecContext(ctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?, failed_at = ? WHERE id = ?`,
-		attempts, cause.Error(), next.Unix(), failedAt, m.ID)
-	return err
+	return s.inLightTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ?, failed_at = ? WHERE id = ?`,
+			attempts, cause.Error(), next.Unix(), failedAt, m.ID)
+		return err
+	})
 }
 
 // OutboxBacklog is how many messages wait to be sent.

@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -88,6 +89,45 @@ type querier interface {
 // what fn reads cannot change before it writes).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// inLightTx is inTx for bookkeeping whose loss in a power cut costs a repeat and never a booking
+// (the outbox's claims and its sent and retry marks): its commit does not wait for the disk
+// (synchronous=NORMAL for this transaction alone). It survives a crash of the process, and the
+// business's next durable commit, or a checkpoint, makes it durable too.
+//
+// The mail job commits such marks for every message of every open business each minute; each
+// commit's fdatasync queued behind the others in the file system's journal, and for the seconds
+// that took, bookings' commits waited 200-700 ms for the disk (a trace of make bench's mixed
+// traffic at 1,000 req/s, docs/perf.md). The writer is FULL again afterwards, or discarded.
+func (s *Store) inLightTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	conn, err := s.w.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	defer func() { err = errors.Join(err, conn.Close()) }()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return fmt.Errorf("light commit: %w", err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); rerr != nil {
+			// A writer whose commits would not wait for the disk must not take a booking:
+			// the pool drops a connection its user calls bad, and opens a FULL one.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("light commit: restore synchronous=FULL: %w", rerr))
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
