@@ -336,20 +336,15 @@ func (m *clusterMember) handler(local http.Handler) http.Handler {
 		if co == nil {
 			return nil, cluster.ErrUnknown
 		}
-		live, err := co.Liveness().Live(context.Background())
+		a, err := co.Liveness().Addr(node)
 		if err != nil {
-			return nil, fmt.Errorf("find node %s: %w", node, err)
+			return nil, err
 		}
-		for _, n := range live {
-			if n.ID == node {
-				u, err := url.Parse(n.HTTP)
-				if err != nil {
-					return nil, fmt.Errorf("address of node %s: %w", node, err)
-				}
-				return u, nil
-			}
+		u, err := url.Parse(a)
+		if err != nil {
+			return nil, fmt.Errorf("address of node %s: %w", node, err)
 		}
-		return nil, fmt.Errorf("node %s is not live", node)
+		return u, nil
 	}
 	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(NodeHeader, m.self.ID)

@@ -79,6 +79,12 @@ type Liveness interface {
 	// its leader was elected again) this node's own heartbeat shows again before the others'
 	// renewals do, and for that moment Live counts them dead (SCALEOUT.md's second hazard).
 	Settled(ctx context.Context) ([]NodeInfo, error)
+	// Addr returns the HTTP address node advertises, while it is live. While this node's view
+	// is not current it returns the address from the last live set this node knew: a node
+	// whose view turned unknown can still reach the others (every view turns unknown while the
+	// liveness bucket elects a leader), and a forward to a node that is gone fails by itself.
+	// ErrNotFound: node is gone from a current view, or was never seen live.
+	Addr(node string) (string, error)
 	// Changed returns a channel closed at the next change of the live set.
 	Changed() <-chan struct{}
 	// SetDraining changes what this node advertises (NodeInfo.Draining) and stores its

@@ -204,7 +204,8 @@ type natsLiveness struct {
 	self []byte // the heartbeat's value (under mu: SetDraining changes it)
 
 	mu        sync.Mutex
-	last      []string // the live set last announced
+	last      []string            // the live set last announced
+	lastLive  map[string]NodeInfo // the last live set known (Addr)
 	changed   chan struct{}
 	failing   bool      // the last heartbeat failed (logged once per run of failures)
 	putRev    uint64    // the revision of the last heartbeat stored
@@ -380,6 +381,12 @@ func (l *natsLiveness) recheck() {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if ok {
+		l.lastLive = make(map[string]NodeInfo, len(nodes))
+		for _, n := range nodes {
+			l.lastLive[n.ID] = n
+		}
+	}
 	if slices.Equal(ids, l.last) && (ids == nil) == (l.last == nil) {
 		return
 	}
@@ -408,6 +415,24 @@ func (l *natsLiveness) Settled(ctx context.Context) ([]NodeInfo, error) {
 		return nil, fmt.Errorf("live nodes: this node's view has not been current for a whole TTL yet: %w", ErrUnknown)
 	}
 	return nodes, nil
+}
+
+func (l *natsLiveness) Addr(node string) (string, error) {
+	nodes, ok := l.live()
+	if !ok {
+		l.mu.Lock()
+		n, found := l.lastLive[node]
+		l.mu.Unlock()
+		if found {
+			return n.HTTP, nil
+		}
+	}
+	for _, n := range nodes {
+		if n.ID == node {
+			return n.HTTP, nil
+		}
+	}
+	return "", fmt.Errorf("node %s is not live: %w", node, ErrNotFound)
 }
 
 func (l *natsLiveness) Changed() <-chan struct{} {

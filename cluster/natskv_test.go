@@ -310,6 +310,9 @@ func TestNATSCluster(t *testing.T) {
 		if since := time.Since(stopped); since < testTTL/2 {
 			t.Errorf("%s expired after %s, before its TTL could run out", victim.node.ID(), since)
 		}
+		if a, err := l.Addr(victim.node.ID()); !errors.Is(err, cluster.ErrNotFound) {
+			t.Errorf("address of %s, gone from a current view: %q, %v; want ErrNotFound", victim.node.ID(), a, err)
+		}
 		// The other buckets' watches recover as fast: a route put on a survivor reaches the
 		// observer in milliseconds again.
 		var other *testNode
@@ -359,6 +362,15 @@ func testLostQuorum(t *testing.T, nodes []*testNode, observer *testNode) {
 		return errors.Is(err, cluster.ErrUnknown)
 	})
 	t.Logf("%s's view turned unknown %s after it lost the quorum", observer.node.ID(), time.Since(stopped).Round(time.Millisecond))
+	// The others' addresses are still known (every view turns unknown while the liveness
+	// bucket elects a leader, and forwards to live owners must go on meanwhile).
+	want := "http://node" + strings.TrimPrefix(last.node.ID(), "n") + ".invalid"
+	if a, err := l.Addr(last.node.ID()); err != nil || a != want {
+		t.Errorf("address of %s in an unknown view: %q, %v; want the last known %q", last.node.ID(), a, err, want)
+	}
+	if a, err := l.Addr("n9"); !errors.Is(err, cluster.ErrNotFound) {
+		t.Errorf("address of a node never seen: %q, %v; want ErrNotFound", a, err)
+	}
 	p := observer.co.Placement()
 	begin := time.Now()
 	// A read may still be answered by a leader that has not noticed it lost its quorum; it
