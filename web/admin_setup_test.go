@@ -87,7 +87,12 @@ func TestSetupChecklist(t *testing.T) {
 	// Someone booked: every step is done and the checklist goes.
 	loc2, _ := time.LoadLocation("Europe/Madrid")
 	withStore(t, m, "acme", func(ctx context.Context, s *domain.Store) {
-		sid, _ := domain.ParseDate(domain.DateOf(time.Now().In(loc2)).AddDays(1).String())
+		// The next weekday: the usual hours are Monday to Friday (tomorrow is a Saturday on a
+		// Thursday evening in UTC, already Friday in Madrid).
+		sid := domain.DateOf(time.Now().In(loc2)).AddDays(1)
+		for sid.Weekday() == time.Saturday || sid.Weekday() == time.Sunday {
+			sid = sid.AddDays(1)
+		}
 		id, err := strconv.ParseInt(staffID, 10, 64)
 		if err != nil {
 			t.Fatal(err)
