@@ -88,7 +88,15 @@ type querier interface {
 // inTx runs fn in one write transaction (BEGIN IMMEDIATE: the write lock is taken at once, so
 // what fn reads cannot change before it writes).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.db.BeginTx(ctx, nil)
+	return runTx(ctx, s.w.db, fn)
+}
+
+// runTx runs fn in a transaction begun on db (the pool, or one connection of it), committed
+// when fn succeeds and rolled back when it fails.
+func runTx(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -127,17 +135,7 @@ func (s *Store) inLightTx(ctx context.Context, fn func(tx *sql.Tx) error) (err e
 			err = errors.Join(err, fmt.Errorf("light commit: restore synchronous=FULL: %w", rerr))
 		}
 	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		return errors.Join(err, tx.Rollback())
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return runTx(ctx, conn, fn)
 }
 
 func minutes(n int64) time.Duration { return time.Duration(n) * time.Minute }
