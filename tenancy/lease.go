@@ -126,6 +126,11 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		}
 	}
 	m.mu.Unlock()
+	return m.forEach(ctx, ids, fn)
+}
+
+// forEach is ForEachOpen over the tenants ids.
+func (m *Manager) forEach(ctx context.Context, ids []string, fn func(*Lease) error) (done int, err error) {
 	var failed []error
 	for _, id := range ids {
 		if ctx.Err() != nil {
@@ -157,6 +162,35 @@ func (m *Manager) ForEachOpen(ctx context.Context, fn func(*Lease) error) (done 
 		done++
 	}
 	return done, errors.Join(failed...)
+}
+
+// Commits remembers which commits of each open database ForEachCommitted has seen. The zero
+// value has seen none.
+type Commits struct {
+	seen map[*DB]uint64
+}
+
+// ForEachCommitted is ForEachOpen for the tenants whose databases committed anything since the
+// previous call with c (every open one at the first): a poller visits the businesses that wrote
+// lately (a booking's confirmation to send) without leasing every open one each time. A commit
+// made while fn runs is seen at the next call.
+func (m *Manager) ForEachCommitted(ctx context.Context, c *Commits, fn func(*Lease) error) (done int, err error) {
+	m.mu.Lock()
+	seen := make(map[*DB]uint64, len(c.seen))
+	var ids []string
+	for id, e := range m.entries {
+		if e.db == nil {
+			continue
+		}
+		v := e.db.Version()
+		if old, ok := c.seen[e.db]; !ok || old != v {
+			ids = append(ids, id)
+		}
+		seen[e.db] = v // a handle closed since is forgotten
+	}
+	c.seen = seen
+	m.mu.Unlock()
+	return m.forEach(ctx, ids, fn)
 }
 
 // Reacquire returns a new lease on l's tenant, independent of l. A long-lived connection that
