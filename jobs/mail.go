@@ -251,8 +251,17 @@ func DeliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 	return deliverMail(ctx, m, cfg, all, nil)
 }
 
-// deliverMail is DeliverMail for the tenants owns has.
-func deliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bool, owns Owns) (MailResult, error) {
+// mailBatch is how many messages a run claims from a tenant's outbox at a time: each batch is
+// claimed, sent and marked before the next is claimed, so that a message is never held
+// claimed (hidden from other runs for ten minutes) longer than its batch takes.
+const mailBatch = 20
+
+// mailDeliverer returns what sends one tenant's due messages, adding to r: with reminders,
+// after queueing the tenant's reminders. It sends batch after batch until nothing is due, a
+// message fails (the server is unwell: the rest waits for a later run, as the failed one
+// does) or the tenant's budget (cfg.PerTenant) is spent: a burst of bookings is confirmed in
+// one run, not twenty messages a run.
+func mailDeliverer(ctx context.Context, cfg MailConfig, reminders bool, owns Owns, r *MailResult) func(*tenancy.Lease) error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -263,74 +272,88 @@ func deliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		cfg.PerTenant = DefaultMailPerTenant
 	}
 	mailer, baseURL := cfg.Mailer, cfg.BaseURL
-	var r MailResult
-	deliver := func(l *tenancy.Lease) error {
+	return func(l *tenancy.Lease) error {
 		if !owns.has(ctx, l.Tenant.ID) {
 			return nil // open here, owned elsewhere now: its owner sends its mail
 		}
 		s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, cfg.Now)
-		if all {
+		if reminders {
 			n, err := s.QueueReminders(ctx, cfg.RemindBefore)
 			if err != nil {
 				return err
 			}
 			r.Reminders += n
 		}
-		// A small batch per tenant and run: with smtpTimeout, it ends well inside the ten minutes
-		// for which DueMessages hides the messages from other runs.
-		msgs, err := s.DueMessages(ctx, 20)
-		if err != nil {
-			return err
-		}
-		// Replies to a customer's mail go to the business (Reply-To), not to the platform's
-		// no-reply sender.
-		var st domain.Settings
-		if len(msgs) > 0 {
-			if st, err = s.Settings(ctx); err != nil {
-				return err
-			}
-		}
 		// Sending has the tenant's budget; the outbox's bookkeeping, the job's context, so that a
 		// message cut short is recorded as failed and retried.
 		sendCtx, cancel := context.WithTimeout(ctx, cfg.PerTenant)
 		defer cancel()
-		for _, msg := range msgs {
-			if sendCtx.Err() != nil {
-				break // the rest of the batch waits for a later run
-			}
-			link := ""
-			if msg.LinkPath != "" {
-				link = paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath)
-			}
-			filled, err := msg.Fill(link, l.Tenant.Name)
-			if err == nil {
-				filled.Body = strings.NewReplacer(domain.SitePlaceholder, paths.URL(baseURL, l.Tenant.Slug, ""),
-					domain.PlatformPlaceholder, strings.TrimSuffix(baseURL, "/")).Replace(filled.Body)
-				replyTo := ""
-				if msg.Kind.ToCustomer() {
-					replyTo = st.ContactEmail
-				}
-				err = mailer.Send(sendCtx, Mail{
-					ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name, ReplyTo: replyTo,
-					To: msg.To, Subject: filled.Subject, Body: filled.Body, ICS: filled.ICS,
-				})
-			}
+		var st *domain.Settings // read once, with the first message
+		failedBefore := r.Failed
+		for sendCtx.Err() == nil {
+			msgs, err := s.DueMessages(ctx, mailBatch)
 			if err != nil {
-				r.Failed++
-				if err := s.MessageFailed(ctx, msg, err); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.MessageSent(ctx, msg.ID); err != nil {
 				return err
 			}
-			r.Sent++
+			if len(msgs) == 0 {
+				break
+			}
+			// Replies to a customer's mail go to the business (Reply-To), not to the platform's
+			// no-reply sender.
+			if st == nil {
+				v, err := s.Settings(ctx)
+				if err != nil {
+					return err
+				}
+				st = &v
+			}
+			for _, msg := range msgs {
+				if sendCtx.Err() != nil {
+					break // the rest of the batch waits for a later run
+				}
+				link := ""
+				if msg.LinkPath != "" {
+					link = paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath)
+				}
+				filled, err := msg.Fill(link, l.Tenant.Name)
+				if err == nil {
+					filled.Body = strings.NewReplacer(domain.SitePlaceholder, paths.URL(baseURL, l.Tenant.Slug, ""),
+						domain.PlatformPlaceholder, strings.TrimSuffix(baseURL, "/")).Replace(filled.Body)
+					replyTo := ""
+					if msg.Kind.ToCustomer() {
+						replyTo = st.ContactEmail
+					}
+					err = mailer.Send(sendCtx, Mail{
+						ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name, ReplyTo: replyTo,
+						To: msg.To, Subject: filled.Subject, Body: filled.Body, ICS: filled.ICS,
+					})
+				}
+				if err != nil {
+					r.Failed++
+					if err := s.MessageFailed(ctx, msg, err); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := s.MessageSent(ctx, msg.ID); err != nil {
+					return err
+				}
+				r.Sent++
+			}
+			if len(msgs) < mailBatch || r.Failed > failedBefore {
+				break
+			}
 		}
 		n, err := s.OutboxBacklog(ctx)
 		r.Backlog += n
 		return err
 	}
+}
+
+// deliverMail is DeliverMail for the tenants owns has.
+func deliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bool, owns Owns) (MailResult, error) {
+	var r MailResult
+	deliver := mailDeliverer(ctx, cfg, all, owns, &r)
 	if !all {
 		_, err := m.ForEachOpen(ctx, deliver)
 		return r, err
@@ -355,6 +378,16 @@ func deliverMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, all bo
 		return r, fmt.Errorf("mail of %d tenants failed: %v", len(failed), failed)
 	}
 	return r, nil
+}
+
+// deliverNewMail sends the due messages of the open tenants that committed anything since the
+// previous run with c (tenancy.Manager.ForEachCommitted): what a booking just queued goes out
+// within seconds, without a visit to every open business each time. The minute's run over
+// every open business retries the rest (a failed message's next attempt comes with no commit).
+func deliverNewMail(ctx context.Context, m *tenancy.Manager, cfg MailConfig, c *tenancy.Commits, owns Owns) (MailResult, error) {
+	var r MailResult
+	_, err := m.ForEachCommitted(ctx, c, mailDeliverer(ctx, cfg, false, owns, &r))
+	return r, err
 }
 
 // NewMailer returns an SMTP mailer for an smtp:// URL, or a FileMailer writing into dir when

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -380,5 +381,91 @@ func TestMessageIDsNeverRepeat(t *testing.T) {
 	}
 	if len(rec.ids) != 2 || rec.ids[0] == rec.ids[1] {
 		t.Errorf("Message-IDs %v: two messages, one id", rec.ids)
+	}
+}
+
+// countMailer counts the messages it is given and fails each while failing is set.
+type countMailer struct {
+	sent, tried atomic.Int32
+	failing     atomic.Bool
+}
+
+func (c *countMailer) Send(context.Context, jobs.Mail) error {
+	c.tried.Add(1)
+	if c.failing.Load() {
+		return errors.New("451 try again later")
+	}
+	c.sent.Add(1)
+	return nil
+}
+
+// A business's new mail goes out at the next new-mail run (every two seconds), not at the
+// minute's: a burst of bookings whole, in one run (a run used to send twenty messages of a
+// business, so a class that filled up waited minutes for its confirmations). A run visits only
+// businesses that wrote since the previous one, and a server that fails stops a business's
+// sending after one batch.
+func TestNewMailRun(t *testing.T) {
+	ctx := context.Background()
+	m, tn, _, clock := mailBusiness(t, "acme", "Acme Spa")
+	l, s := acquireStore(t, m, tn, clock)
+	defer l.Release()
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
+	}
+	ana, err := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Email: "ana@acme.example", Hours: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 5000, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := domain.DateOf(clock().In(l.Location)).AddDays(2)
+	book := func(n int) {
+		t.Helper()
+		for i := range n {
+			start := first.AddDays(i/9).At((9+i%9)*60, l.Location)
+			if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start,
+				Customer: domain.Customer{Name: "Eva", Email: fmt.Sprintf("eva%d@example.com", i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first = first.AddDays(n/9 + 1)
+	}
+	book(18)
+	queued, err := s.OutboxBacklog(ctx)
+	if err != nil || queued != 36 {
+		t.Fatalf("%d messages queued (%v), want 36: a customer's and the staff member's per booking", queued, err)
+	}
+	mailer := &countMailer{}
+	sched, err := jobs.New(m, jobs.Config{Mail: jobs.MailConfig{Mailer: mailer, Now: clock}}, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(want int32, when string) {
+		t.Helper()
+		before := mailer.tried.Load()
+		if out, err := sched.Run(ctx, "new-mail"); err != nil {
+			t.Fatalf("%s: %s %v", when, out, err)
+		}
+		if got := mailer.tried.Load() - before; got != want {
+			t.Errorf("%s: the run tried %d messages, want %d", when, got, want)
+		}
+	}
+	run(36, "after 18 bookings")
+	if n, err := s.OutboxBacklog(ctx); err != nil || n != 0 {
+		t.Errorf("%d messages still waiting (%v)", n, err)
+	}
+	run(0, "with nothing written since")
+	book(1)
+	run(2, "after one more booking")
+
+	mailer.failing.Store(true)
+	book(18)
+	run(20, "with the server failing") // one batch, each message tried once
+	if n, err := s.OutboxBacklog(ctx); err != nil || n != 36 {
+		t.Errorf("%d messages waiting after the failed batch (%v), want 36", n, err)
 	}
 }

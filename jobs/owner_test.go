@@ -105,7 +105,7 @@ func TestJobsRunOnlyOnTheOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen = append(seen, own...)
-		for _, job := range []string{"reminders", "mail", "stats", "backups", "housekeeping"} {
+		for _, job := range []string{"new-mail", "reminders", "mail", "stats", "backups", "housekeeping"} {
 			if out, err := s.Run(ctx, job); err != nil {
 				t.Fatalf("member %d: %s: %s %v", i, job, out, err)
 			}

@@ -33,6 +33,10 @@ type Config struct {
 	KeepDaily  int
 	KeepWeekly int
 	Mail       MailConfig // how notifications go out (nil Mailer: not sent)
+	// NewMailEvery is how often the businesses that wrote anything since are checked for mail to
+	// send (a booking's confirmation); default DefaultNewMailEvery. Every open business is
+	// checked every minute besides.
+	NewMailEvery time.Duration
 	// Replica, when set (--replica), is restored from every ReplicaCheckEvery (default
 	// DefaultReplicaCheckEvery) for a sample of ReplicaCheckSample tenants (default
 	// DefaultReplicaCheckSample), each checked with integrity_check (VerifyReplica).
@@ -55,6 +59,7 @@ const (
 	DefaultBackupEvery       = 6 * time.Hour
 	DefaultKeepDaily         = 7
 	DefaultKeepWeekly        = 4
+	DefaultNewMailEvery      = 2 * time.Second
 )
 
 // Scheduler runs the jobs inside `reserva serve`.
@@ -101,6 +106,10 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 	if err != nil {
 		return nil, fmt.Errorf("job scheduler: %w", err)
 	}
+	if cfg.NewMailEvery <= 0 {
+		cfg.NewMailEvery = DefaultNewMailEvery
+	}
+	var commits tenancy.Commits // the commits the new-mail job has seen
 	jobs := []struct {
 		name  string
 		every time.Duration
@@ -131,6 +140,16 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 				return "no mailer", nil
 			}
 			r, err := deliverMail(ctx, m, cfg.Mail, false, cfg.Owns)
+			return r.String(), err
+		}},
+		{"new-mail", cfg.NewMailEvery, func(ctx context.Context) (string, error) {
+			if cfg.Mail.Mailer == nil {
+				return "", nil
+			}
+			r, err := deliverNewMail(ctx, m, cfg.Mail, &commits, cfg.Owns)
+			if r.Sent == 0 && r.Failed == 0 {
+				return "", err // most runs find nothing: not worth a log line every two seconds
+			}
 			return r.String(), err
 		}},
 		{"reminders", 15 * time.Minute, func(ctx context.Context) (string, error) {
@@ -168,7 +187,11 @@ func New(m *tenancy.Manager, cfg Config, log *slog.Logger, obs Observer) (*Sched
 				log.ErrorContext(ctx, "job failed", "job", j.name, "took", time.Since(start), "err", err)
 				return
 			}
-			log.InfoContext(ctx, "job done", "job", j.name, "took", time.Since(start), "result", summary)
+			level := slog.LevelInfo
+			if summary == "" {
+				level = slog.LevelDebug // a run with nothing to report
+			}
+			log.Log(ctx, level, "job done", "job", j.name, "took", time.Since(start), "result", summary)
 		}
 		_, err := cron.NewJob(gocron.DurationJob(j.every), gocron.NewTask(task),
 			gocron.WithName(j.name), gocron.WithSingletonMode(gocron.LimitModeReschedule))
