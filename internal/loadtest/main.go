@@ -90,6 +90,7 @@ type results struct {
 	Noisy        []map[string]float64 `json:"noisy_neighbour"` // one per run
 	Allocs       map[string]float64   `json:"availability_allocs"`
 	Memory       map[string]float64   `json:"memory"`
+	MailSent     int64                `json:"mail_sent"` // messages the server sent to the bench's SMTP sink
 }
 
 func main() {
@@ -240,6 +241,7 @@ func main() {
 		res.Memory = map[string]float64{"rss_mib": rss, "open_fds": float64(fds), "touch_errors": float64(touchErrors)}
 	}
 
+	res.MailSent = mailSink().received.Load()
 	printTable(os.Stdout, res)
 	b, _ := json.MarshalIndent(res, "", "  ")
 	check(os.WriteFile(*out, b, 0o644))
@@ -440,7 +442,8 @@ func startServer(dir string, extra ...string) *server {
 	// The load generator is the reverse proxy in front of the server, as one is in production:
 	// each booking names its own customer's address in X-Forwarded-For (clients.op), so the
 	// per-address booking limit applies to customers, not to the load generator.
-	args := []string{"serve", "--data", dir, "--addr", addr, "--log-level", "error", "--trusted-proxies", "127.0.0.0/8"}
+	args := []string{"serve", "--data", dir, "--addr", addr, "--log-level", "error", "--trusted-proxies", "127.0.0.0/8",
+		"--smtp", mailSink().url()}
 	if *debugAddr != "" {
 		args = append(args, "--debug-addr", *debugAddr)
 	}
@@ -1118,8 +1121,9 @@ func printTable(w io.Writer, r results) {
 	}
 	fmt.Fprintf(w, "Allocations    a 7-day availability lookup over HTTP: %.0f allocations, %.0f bytes in the server per request\n",
 		r.Allocs["allocs_per_request"], r.Allocs["bytes_per_request"])
-	fmt.Fprintf(w, "Memory         %.0f MiB RSS and %.0f open files with all %.0f businesses touched (%0.f failed)\n\n",
+	fmt.Fprintf(w, "Memory         %.0f MiB RSS and %.0f open files with all %.0f businesses touched (%0.f failed)\n",
 		r.Memory["rss_mib"], r.Memory["open_fds"], p["tenants"], r.Memory["touch_errors"])
+	fmt.Fprintf(w, "Mail           %d messages reached the load generator's SMTP server (the bookings' confirmations, sent as in production)\n\n", r.MailSent)
 	printTargets(w, r)
 }
 
