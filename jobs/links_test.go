@@ -51,19 +51,7 @@ func TestMailedLinksOpenTheirPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := domain.NewStore(l.DB.Write, l.DB.Read, l.Location, time.Now)
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
-	}
-	ana, err := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Hours: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 5000, Currency: "EUR"}, StaffIDs: []int64{ana}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, svc := massageByAna(t, s, "")
 	start := domain.DateOf(time.Now().In(l.Location)).AddDays(3).At(10*60, l.Location)
 	if _, _, err := s.CreateBooking(ctx, domain.BookingRequest{ServiceID: svc, StaffID: ana, Start: start,
 		Customer: domain.Customer{Name: "Eva", Email: "eva@example.com"}}); err != nil {

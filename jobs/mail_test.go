@@ -384,6 +384,26 @@ func TestMessageIDsNeverRepeat(t *testing.T) {
 	}
 }
 
+// massageByAna gives s a staff member, Ana (staffEmail, 9:00–18:00 every day), and an hour's
+// massage that she gives.
+func massageByAna(t *testing.T, s *domain.Store, staffEmail string) (ana, svc int64) {
+	t.Helper()
+	var h domain.WeeklyHours
+	for d := range h {
+		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
+	}
+	ana, err := s.CreateStaff(context.Background(), domain.Staff{Name: "Ana", Email: staffEmail, Hours: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err = s.CreateService(context.Background(), domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
+		Price: domain.Money{Amount: 5000, Currency: "EUR"}, StaffIDs: []int64{ana}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ana, svc
+}
+
 // countMailer counts the messages it is given and fails each while failing is set.
 type countMailer struct {
 	sent, tried atomic.Int32
@@ -409,19 +429,7 @@ func TestNewMailRun(t *testing.T) {
 	m, tn, _, clock := mailBusiness(t, "acme", "Acme Spa")
 	l, s := acquireStore(t, m, tn, clock)
 	defer l.Release()
-	var h domain.WeeklyHours
-	for d := range h {
-		h[d] = []domain.Interval{{Start: 9 * 60, End: 18 * 60}}
-	}
-	ana, err := s.CreateStaff(ctx, domain.Staff{Name: "Ana", Email: "ana@acme.example", Hours: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := s.CreateService(ctx, domain.Service{Name: "Massage", Duration: time.Hour, Capacity: 1,
-		Price: domain.Money{Amount: 5000, Currency: "EUR"}, StaffIDs: []int64{ana}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ana, svc := massageByAna(t, s, "ana@acme.example")
 	first := domain.DateOf(clock().In(l.Location)).AddDays(2)
 	book := func(n int) {
 		t.Helper()
