@@ -369,6 +369,13 @@ func (m *clusterMember) askController(ctx context.Context, op registryOp) (regis
 	return rep, nil
 }
 
+// claimNewWait bounds how long claimNew tries again while placement cannot tell, and
+// claimNewPause is its pause between tries.
+const (
+	claimNewWait  = 3 * time.Second
+	claimNewPause = 200 * time.Millisecond
+)
+
 // claimNew makes this node, which holds the file of business t it just created, its owner in
 // epoch 1 (placement compare-and-set, then the epoch's marker), so that it is served, and its
 // jobs run, here. Any failure leaves t unplaced: the node its first request reaches claims it
@@ -380,6 +387,25 @@ func (m *clusterMember) claimNew(ctx context.Context, t tenancy.Tenant) {
 	}
 	next := cluster.Owner{Node: m.self.ID, Epoch: 1}
 	err := co.Placement().CompareAndSwap(ctx, t.ID, cluster.Owner{}, next)
+	for wait := time.Now().Add(claimNewWait); errors.Is(err, cluster.ErrUnknown) && time.Now().Before(wait); {
+		// The placement bucket could not tell (its leader being elected or moved: a second or
+		// two, often right after the cluster formed): try again while the sign-up waits, rather
+		// than leave the business to adoption, up to adoptEvery later. The write that could not
+		// tell may have been made: then the business is already ours.
+		select {
+		case <-time.After(claimNewPause):
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		err = co.Placement().CompareAndSwap(ctx, t.ID, cluster.Owner{}, next)
+		if errors.Is(err, cluster.ErrStale) {
+			if own, rerr := co.Placement().Refresh(ctx, t.ID); rerr == nil && own == next {
+				err = nil
+			}
+		}
+	}
 	if err == nil {
 		err = m.rep.CreateMarker(ctx, replica.EpochMarker(t.ID, next.Epoch))
 	}
