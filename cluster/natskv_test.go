@@ -59,24 +59,47 @@ func freeAddrs(t *testing.T, n int) []string {
 
 // startCluster starts n nodes in this process, each a JetStream voter with routes to the
 // others, and a coordinator on each; they stop when the test ends.
+// startNodes starts n embedded NATS servers on free loopback ports, each the others' peer. A
+// port found free can be taken by another test's process before a server listens on it: then
+// they all start again on other ports (three tries).
+func startNodes(t *testing.T, ctx context.Context, n int) []*testNode {
+	t.Helper()
+	dir := t.TempDir()
+	for try := 1; ; try++ {
+		addrs := freeAddrs(t, n)
+		nodes := make([]*testNode, 0, n)
+		var err error
+		for i := range n {
+			id := fmt.Sprintf("n%d", i+1)
+			peers := slices.Delete(slices.Clone(addrs), i, i+1)
+			var node *cluster.Node
+			node, err = cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: peers,
+				StoreDir: filepath.Join(dir, fmt.Sprint(try), id)})
+			if err != nil {
+				break
+			}
+			nodes = append(nodes, &testNode{node: node})
+		}
+		if err == nil {
+			for _, tn := range nodes {
+				t.Cleanup(tn.node.Shutdown)
+			}
+			return nodes
+		}
+		for _, tn := range nodes {
+			tn.node.Shutdown()
+		}
+		if try == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
 func startCluster(t *testing.T, n int) []*testNode {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	addrs := freeAddrs(t, n)
-	dir := t.TempDir()
-	nodes := make([]*testNode, n)
-	for i := range nodes {
-		id := fmt.Sprintf("n%d", i+1)
-		peers := slices.Delete(slices.Clone(addrs), i, i+1)
-		node, err := cluster.StartNode(ctx, cluster.NodeConfig{ID: id, ClusterAddr: addrs[i], Peers: peers,
-			StoreDir: filepath.Join(dir, id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = &testNode{node: node}
-		t.Cleanup(node.Shutdown)
-	}
+	nodes := startNodes(t, ctx, n)
 	// The coordinators start together: the buckets wait for JetStream's first election.
 	errc := make(chan error, n)
 	for i, tn := range nodes {
