@@ -299,9 +299,7 @@ func mailDeliverer(ctx context.Context, cfg MailConfig, reminders bool, owns Own
 			if len(msgs) == 0 {
 				break
 			}
-			// Replies to a customer's mail go to the business (Reply-To), not to the platform's
-			// no-reply sender.
-			if st == nil {
+			if st == nil { // the business's contact address, the Reply-To of customers' mail
 				v, err := s.Settings(ctx)
 				if err != nil {
 					return err
@@ -312,30 +310,7 @@ func mailDeliverer(ctx context.Context, cfg MailConfig, reminders bool, owns Own
 				if sendCtx.Err() != nil {
 					break // the rest of the batch waits for a later run
 				}
-				link := ""
-				if msg.LinkPath != "" {
-					link = paths.URL(baseURL, l.Tenant.Slug, msg.LinkPath)
-				}
-				// Rendered and sent at the lowest CPU priority: nobody waits on a message by the
-				// millisecond, and sending the mail of 50 bookings a second took ~0.1 core, which
-				// requests felt in their tail (docs/perf.md). The bookkeeping around it, which
-				// holds the business's writer, runs at normal priority.
-				err := ops.AtLowPriority(func() error {
-					filled, err := msg.Fill(link, l.Tenant.Name)
-					if err != nil {
-						return err
-					}
-					filled.Body = strings.NewReplacer(domain.SitePlaceholder, paths.URL(baseURL, l.Tenant.Slug, ""),
-						domain.PlatformPlaceholder, strings.TrimSuffix(baseURL, "/")).Replace(filled.Body)
-					replyTo := ""
-					if msg.Kind.ToCustomer() {
-						replyTo = st.ContactEmail
-					}
-					return mailer.Send(sendCtx, Mail{
-						ID: messageID(msg, l.Tenant.ID), TenantID: l.Tenant.ID, FromName: l.Tenant.Name, ReplyTo: replyTo,
-						To: msg.To, Subject: filled.Subject, Body: filled.Body, ICS: filled.ICS,
-					})
-				})
+				err := sendMessage(sendCtx, mailer, baseURL, l.Tenant, *st, msg)
 				if err != nil {
 					r.Failed++
 					if err := s.MessageFailed(ctx, msg, err); err != nil {
@@ -356,6 +331,33 @@ func mailDeliverer(ctx context.Context, cfg MailConfig, reminders bool, owns Own
 		r.Backlog += n
 		return err
 	}
+}
+
+// sendMessage renders msg of business t and hands it to mailer, at the lowest CPU priority:
+// nobody waits on a message by the millisecond, and sending the mail of 50 bookings a second
+// took ~0.1 core, which requests felt in their tail (docs/perf.md). The outbox's bookkeeping
+// around it holds the business's writer and stays at normal priority.
+func sendMessage(ctx context.Context, mailer Mailer, baseURL string, t tenancy.Tenant, st domain.Settings, msg domain.Message) error {
+	link := ""
+	if msg.LinkPath != "" {
+		link = paths.URL(baseURL, t.Slug, msg.LinkPath)
+	}
+	return ops.AtLowPriority(func() error {
+		filled, err := msg.Fill(link, t.Name)
+		if err != nil {
+			return err
+		}
+		filled.Body = strings.NewReplacer(domain.SitePlaceholder, paths.URL(baseURL, t.Slug, ""),
+			domain.PlatformPlaceholder, strings.TrimSuffix(baseURL, "/")).Replace(filled.Body)
+		replyTo := "" // replies to a customer's mail go to the business, not to the no-reply sender
+		if msg.Kind.ToCustomer() {
+			replyTo = st.ContactEmail
+		}
+		return mailer.Send(ctx, Mail{
+			ID: messageID(msg, t.ID), TenantID: t.ID, FromName: t.Name, ReplyTo: replyTo,
+			To: msg.To, Subject: filled.Subject, Body: filled.Body, ICS: filled.ICS,
+		})
+	})
 }
 
 // deliverMail is DeliverMail for the tenants owns has.

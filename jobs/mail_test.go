@@ -421,9 +421,9 @@ func (c *countMailer) Send(context.Context, jobs.Mail) error {
 
 // A business's new mail goes out at the next new-mail run (every two seconds), not at the
 // minute's: a burst of bookings whole, in one run (a run used to send twenty messages of a
-// business, so a class that filled up waited minutes for its confirmations). A run visits only
-// businesses that wrote since the previous one, and a server that fails stops a business's
-// sending after one batch.
+// business, so a class that filled up waited minutes for its confirmations). A run after
+// nothing was written sends nothing, and a server that fails stops a business's sending after
+// one batch. (Which businesses a run visits: tenancy's TestForEachCommittedVisitsWriters.)
 func TestNewMailRun(t *testing.T) {
 	ctx := context.Background()
 	m, tn, _, clock := mailBusiness(t, "acme", "Acme Spa")
